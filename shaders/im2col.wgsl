@@ -1,0 +1,36 @@
+// The gather half of a kernel-3 convolution with padding 1: for output time t and input
+// channel ch, cols[t, ch*3 + j] = x[ch, t*stride + j − 1] (zero outside). The product with
+// the [out, in*3] weight is then one tiled matmul (with bias and GELU fused), which is how
+// the Whisper stem's convolutions run. The input is addressed by strides so both the
+// channel-major log-mel [n_mels, frames] and a time-major activation [frames, d] work.
+
+struct Params {
+    channels: u32, t_in: u32, t_out: u32, stride: u32,
+    channel_stride: u32, time_stride: u32, _pad0: u32, _pad1: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> cols: array<f32>;
+
+@compute @workgroup_size(256, 1, 1)
+fn main(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+) {
+    let i = (wid.x + wid.y * groups.x) * 256u + lid.x;
+    let width = p.channels * 3u;
+    if (i >= p.t_out * width) {
+        return;
+    }
+    let t = i / width;
+    let ch = (i % width) / 3u;
+    let j = i % 3u;
+    let src = i32(t * p.stride + j) - 1;
+    var v = 0.0;
+    if (src >= 0 && u32(src) < p.t_in) {
+        v = x[ch * p.channel_stride + u32(src) * p.time_stride];
+    }
+    cols[i] = v;
+}

@@ -1,0 +1,126 @@
+//! Adapter and device selection with the limits our kernels need.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use super::pool::BufferPool;
+use super::recorder::Recorder;
+use crate::{Error, Result};
+
+/// Workgroup shared memory the tiled kernels use (the WebGPU default minimum).
+const NEEDED_WORKGROUP_STORAGE: u32 = 16 * 1024;
+/// Threads per workgroup the kernels use.
+const NEEDED_INVOCATIONS: u32 = 256;
+
+/// How to pick the GPU.
+#[derive(Clone, Debug, Default)]
+pub struct GpuOptions {
+    /// Prefer a low-power adapter (integrated GPU) over a discrete one.
+    pub low_power: bool,
+}
+
+/// A device, its queue, and the caches every kernel shares.
+pub struct Gpu {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub info: wgpu::AdapterInfo,
+    pub limits: wgpu::Limits,
+    pub(super) pipelines: RefCell<HashMap<String, wgpu::ComputePipeline>>,
+    pub(super) pool: Rc<BufferPool>,
+    pub(super) recorder: RefCell<Recorder>,
+}
+
+impl Gpu {
+    /// Opens the best available adapter. Natively the backend can be pinned with
+    /// `WGPU_BACKEND=vulkan` (tests do); in the browser this is WebGPU.
+    pub async fn new(options: GpuOptions) -> Result<Gpu> {
+        let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+        desc.backends = wgpu::Backends::from_env().unwrap_or(wgpu::Backends::all());
+        let instance = wgpu::Instance::new(desc);
+        let power_preference = if options.low_power {
+            wgpu::PowerPreference::LowPower
+        } else {
+            wgpu::PowerPreference::HighPerformance
+        };
+        let adapter = instance
+            .request_adapter(&wgpu::RequestAdapterOptions {
+                power_preference,
+                force_fallback_adapter: false,
+                compatible_surface: None,
+                apply_limit_buckets: false,
+            })
+            .await
+            .map_err(|e| {
+                Error::Gpu(format!(
+                    "no GPU adapter found ({e}). In a browser, use one with WebGPU enabled; \
+                     on Linux without a GPU install Mesa's lavapipe (apt-get install mesa-vulkan-drivers)"
+                ))
+            })?;
+        let info = adapter.get_info();
+        let limits = required_limits(&adapter.limits(), &info)?;
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("whisper-clsr"),
+                required_features: wgpu::Features::empty(),
+                required_limits: limits.clone(),
+                experimental_features: wgpu::ExperimentalFeatures::disabled(),
+                memory_hints: wgpu::MemoryHints::Performance,
+                trace: wgpu::Trace::Off,
+            })
+            .await
+            .map_err(|e| Error::Gpu(format!("could not open device {}: {e}", info.name)))?;
+        let recorder = Recorder::new(&device, &limits);
+        Ok(Gpu {
+            device,
+            queue,
+            info,
+            limits,
+            pipelines: RefCell::new(HashMap::new()),
+            pool: Rc::new(BufferPool::default()),
+            recorder: RefCell::new(recorder),
+        })
+    }
+
+    /// A one-line description of the adapter, e.g. `llvmpipe (LLVM 15.0.6) (Vulkan, Cpu)`.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} ({:?}, {:?})",
+            self.info.name, self.info.backend, self.info.device_type
+        )
+    }
+
+    /// Largest buffer a single storage binding may cover.
+    pub fn max_binding_bytes(&self) -> u64 {
+        (self.limits.max_storage_buffer_binding_size as u64).min(self.limits.max_buffer_size)
+    }
+}
+
+/// Starts from WebGPU's defaults and raises the buffer limits to what the adapter offers,
+/// refusing adapters that lack what the kernels need.
+fn required_limits(adapter: &wgpu::Limits, info: &wgpu::AdapterInfo) -> Result<wgpu::Limits> {
+    let name = &info.name;
+    if adapter.max_compute_workgroup_storage_size < NEEDED_WORKGROUP_STORAGE {
+        return Err(Error::Gpu(format!(
+            "adapter {name} offers {} bytes of workgroup memory; the kernels need {NEEDED_WORKGROUP_STORAGE}",
+            adapter.max_compute_workgroup_storage_size
+        )));
+    }
+    if adapter.max_compute_invocations_per_workgroup < NEEDED_INVOCATIONS {
+        return Err(Error::Gpu(format!(
+            "adapter {name} allows {} invocations per workgroup; the kernels need {NEEDED_INVOCATIONS}",
+            adapter.max_compute_invocations_per_workgroup
+        )));
+    }
+    if adapter.max_storage_buffers_per_shader_stage < 6 {
+        return Err(Error::Gpu(format!(
+            "adapter {name} allows {} storage buffers per shader stage; the kernels need 6",
+            adapter.max_storage_buffers_per_shader_stage
+        )));
+    }
+    let mut limits = wgpu::Limits::default();
+    limits.max_storage_buffer_binding_size = adapter.max_storage_buffer_binding_size;
+    limits.max_buffer_size = adapter.max_buffer_size;
+    limits.max_storage_buffers_per_shader_stage = adapter.max_storage_buffers_per_shader_stage.min(10);
+    Ok(limits)
+}

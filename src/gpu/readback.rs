@@ -1,0 +1,56 @@
+//! Copies GPU data back to the host. Async everywhere: in the browser mapping completes on
+//! the event loop; natively we poll the device until the copy is done.
+
+use super::{Gpu, Tensor};
+use crate::{Error, Result};
+
+impl Gpu {
+    /// Reads a whole tensor as f32.
+    pub async fn read(&self, tensor: &Tensor) -> Result<Vec<f32>> {
+        let bytes = self.read_bytes(tensor.buffer(), 0, tensor.len() as u64 * 4).await?;
+        Ok(bytemuck::cast_slice(&bytes).to_vec())
+    }
+
+    /// Reads a whole tensor as u32.
+    pub async fn read_u32(&self, tensor: &Tensor) -> Result<Vec<u32>> {
+        let bytes = self.read_bytes(tensor.buffer(), 0, tensor.len() as u64 * 4).await?;
+        Ok(bytemuck::cast_slice(&bytes).to_vec())
+    }
+
+    /// Reads `len` f32 elements starting at element `start`.
+    pub async fn read_range(&self, tensor: &Tensor, start: usize, len: usize) -> Result<Vec<f32>> {
+        assert!(start + len <= tensor.len(), "read past the end of a tensor");
+        let bytes = self
+            .read_bytes(tensor.buffer(), start as u64 * 4, len as u64 * 4)
+            .await?;
+        Ok(bytemuck::cast_slice(&bytes).to_vec())
+    }
+
+    async fn read_bytes(&self, buffer: &wgpu::Buffer, offset: u64, bytes: u64) -> Result<Vec<u8>> {
+        if bytes == 0 {
+            return Ok(Vec::new());
+        }
+        let staging = self.pool.take_staging(&self.device, bytes);
+        self.copy(buffer, offset, &staging, 0, bytes);
+        self.flush();
+        let (sender, receiver) = futures_channel::oneshot::channel();
+        staging.map_async(wgpu::MapMode::Read, 0..bytes, move |result| {
+            let _ = sender.send(result);
+        });
+        #[cfg(not(target_arch = "wasm32"))]
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::Gpu(format!("waiting for the GPU failed: {e}")))?;
+        receiver
+            .await
+            .map_err(|_| Error::Gpu("the GPU device was lost during a readback".into()))?
+            .map_err(|e| Error::Gpu(format!("reading GPU memory failed: {e}")))?;
+        let data = staging
+            .get_mapped_range(0..bytes)
+            .map_err(|e| Error::Gpu(format!("reading GPU memory failed: {e}")))?
+            .to_vec();
+        staging.unmap();
+        self.pool.give_back_staging(staging);
+        Ok(data)
+    }
+}

@@ -1,0 +1,157 @@
+//! Records kernel dispatches into one command encoder until the next submission. Each
+//! dispatch's parameters go into a slot of one uniform buffer, so recording allocates no
+//! buffers; the slots are uploaded right before the encoder is submitted.
+
+use super::shader::Kernel;
+use super::Gpu;
+
+/// Dispatches recorded before an automatic submission.
+const SLOTS: usize = 512;
+/// Bytes one dispatch's parameters may take.
+const SLOT_BYTES: usize = 256;
+
+pub(crate) struct Recorder {
+    encoder: Option<wgpu::CommandEncoder>,
+    params: Vec<u8>,
+    slot_stride: usize,
+    uniforms: wgpu::Buffer,
+    pub(crate) dispatches: u64,
+}
+
+impl Recorder {
+    pub(crate) fn new(device: &wgpu::Device, limits: &wgpu::Limits) -> Recorder {
+        let slot_stride = (limits.min_uniform_buffer_offset_alignment as usize).max(SLOT_BYTES);
+        let uniforms = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("dispatch params"),
+            size: (slot_stride * SLOTS) as u64,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        Recorder {
+            encoder: None,
+            params: Vec::new(),
+            slot_stride,
+            uniforms,
+            dispatches: 0,
+        }
+    }
+}
+
+/// Splits a workgroup count over x and y when it exceeds the per-dimension limit of 65535.
+/// Kernels recover the linear index as `wid.x + wid.y * num_workgroups.x`.
+pub fn grid(groups: u32) -> [u32; 3] {
+    const MAX: u32 = 65535;
+    if groups <= MAX {
+        [groups.max(1), 1, 1]
+    } else {
+        let y = groups.div_ceil(MAX);
+        [groups.div_ceil(y), y, 1]
+    }
+}
+
+impl Gpu {
+    fn pipeline(&self, kernel: &Kernel) -> wgpu::ComputePipeline {
+        let key = kernel.key();
+        if let Some(p) = self.pipelines.borrow().get(&key) {
+            return p.clone();
+        }
+        let module = self
+            .device
+            .create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(&key),
+                source: wgpu::ShaderSource::Wgsl(kernel.code().into()),
+            });
+        let pipeline = self
+            .device
+            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(&key),
+                layout: None,
+                module: &module,
+                entry_point: Some(kernel.entry),
+                compilation_options: Default::default(),
+                cache: None,
+            });
+        self.pipelines.borrow_mut().insert(key, pipeline.clone());
+        pipeline
+    }
+
+    /// Records one dispatch. Binding 0 is the uniform `params`; `buffers` lists the storage
+    /// bindings by number.
+    pub(crate) fn dispatch(
+        &self,
+        kernel: &Kernel,
+        params: &[u8],
+        buffers: &[(u32, &wgpu::Buffer)],
+        workgroups: [u32; 3],
+    ) {
+        assert!(params.len() <= SLOT_BYTES, "kernel parameters exceed a slot");
+        if self.recorder.borrow().params.len() >= SLOTS * self.recorder.borrow().slot_stride {
+            self.flush();
+        }
+        let pipeline = self.pipeline(kernel);
+        let mut rec = self.recorder.borrow_mut();
+        let offset = rec.params.len();
+        let stride = rec.slot_stride;
+        rec.params.extend_from_slice(params);
+        rec.params.resize(offset + stride, 0);
+        let mut entries = vec![wgpu::BindGroupEntry {
+            binding: 0,
+            resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                buffer: &rec.uniforms,
+                offset: offset as u64,
+                size: wgpu::BufferSize::new(SLOT_BYTES as u64),
+            }),
+        }];
+        entries.extend(buffers.iter().map(|&(binding, buffer)| wgpu::BindGroupEntry {
+            binding,
+            resource: buffer.as_entire_binding(),
+        }));
+        let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(kernel.file),
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &entries,
+        });
+        let device = &self.device;
+        let encoder = rec.encoder.get_or_insert_with(|| {
+            device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None })
+        });
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some(kernel.file),
+                timestamp_writes: None,
+            });
+            pass.set_pipeline(&pipeline);
+            pass.set_bind_group(0, &bind_group, &[]);
+            pass.dispatch_workgroups(workgroups[0], workgroups[1], workgroups[2]);
+        }
+        rec.dispatches += 1;
+    }
+
+    /// Records a buffer copy in order with the dispatches.
+    pub(crate) fn copy(&self, src: &wgpu::Buffer, src_offset: u64, dst: &wgpu::Buffer, dst_offset: u64, bytes: u64) {
+        let mut rec = self.recorder.borrow_mut();
+        let device = &self.device;
+        let encoder = rec.encoder.get_or_insert_with(|| {
+            device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None })
+        });
+        encoder.copy_buffer_to_buffer(src, src_offset, dst, dst_offset, bytes);
+    }
+
+    /// Submits everything recorded so far.
+    pub fn flush(&self) {
+        let mut rec = self.recorder.borrow_mut();
+        let Some(encoder) = rec.encoder.take() else {
+            return;
+        };
+        if !rec.params.is_empty() {
+            self.queue.write_buffer(&rec.uniforms, 0, &rec.params);
+            rec.params.clear();
+        }
+        self.queue.submit([encoder.finish()]);
+    }
+
+    /// Number of kernel dispatches recorded since the device was opened.
+    pub fn dispatch_count(&self) -> u64 {
+        self.recorder.borrow().dispatches
+    }
+}

@@ -1,0 +1,203 @@
+//! GPU-resident data: activations (`Tensor`, pooled, 4-byte elements) and frozen
+//! parameters (`Weight`, f32 or f16 packed two per u32).
+
+use std::rc::Rc;
+
+use super::pool::{BufferPool, STORAGE_USAGE};
+use super::Gpu;
+use crate::{Error, Result};
+
+/// An activation buffer of f32 (or u32) elements. Returned to the pool on drop.
+pub struct Tensor {
+    buffer: Option<wgpu::Buffer>,
+    shape: Vec<usize>,
+    pool: Rc<BufferPool>,
+}
+
+impl Tensor {
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn buffer(&self) -> &wgpu::Buffer {
+        self.buffer.as_ref().expect("tensor buffer present until drop")
+    }
+
+    /// Reinterprets the same elements under another shape with the same element count.
+    pub fn reshape(mut self, shape: &[usize]) -> Tensor {
+        assert_eq!(
+            shape.iter().product::<usize>(),
+            self.len(),
+            "reshape must keep the element count"
+        );
+        self.shape = shape.to_vec();
+        self
+    }
+}
+
+impl Drop for Tensor {
+    fn drop(&mut self) {
+        if let Some(buffer) = self.buffer.take() {
+            self.pool.give_back(buffer);
+        }
+    }
+}
+
+/// How a weight's elements are stored on the GPU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DType {
+    F32,
+    /// IEEE half, two per u32 (low half first), read with `unpack2x16float`.
+    F16,
+}
+
+/// A frozen parameter on the GPU.
+pub struct Weight {
+    buffer: wgpu::Buffer,
+    shape: Vec<usize>,
+    dtype: DType,
+}
+
+impl Weight {
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    pub fn buffer(&self) -> &wgpu::Buffer {
+        &self.buffer
+    }
+
+    /// Bytes the weight occupies on the GPU.
+    pub fn bytes(&self) -> u64 {
+        self.buffer.size()
+    }
+}
+
+impl Gpu {
+    /// A pooled tensor with unspecified contents.
+    pub fn tensor(&self, shape: &[usize]) -> Tensor {
+        let elements: usize = shape.iter().product();
+        let buffer = self.pool.take(&self.device, (elements as u64) * 4);
+        Tensor {
+            buffer: Some(buffer),
+            shape: shape.to_vec(),
+            pool: self.pool.clone(),
+        }
+    }
+
+    /// A tensor holding `data` (uploaded with the next submission, before its commands).
+    pub fn upload(&self, data: &[f32], shape: &[usize]) -> Result<Tensor> {
+        check_len(data.len(), shape)?;
+        let t = self.tensor(shape);
+        if !data.is_empty() {
+            self.queue
+                .write_buffer(t.buffer(), 0, bytemuck::cast_slice(data));
+        }
+        Ok(t)
+    }
+
+    /// A tensor of u32 values (token ids, indices).
+    pub fn upload_u32(&self, data: &[u32], shape: &[usize]) -> Result<Tensor> {
+        check_len(data.len(), shape)?;
+        let t = self.tensor(shape);
+        if !data.is_empty() {
+            self.queue
+                .write_buffer(t.buffer(), 0, bytemuck::cast_slice(data));
+        }
+        Ok(t)
+    }
+
+    /// Overwrites the start of an existing tensor.
+    pub fn write(&self, tensor: &Tensor, data: &[f32]) {
+        assert!(data.len() <= tensor.len(), "write past the end of a tensor");
+        if !data.is_empty() {
+            self.queue
+                .write_buffer(tensor.buffer(), 0, bytemuck::cast_slice(data));
+        }
+    }
+
+    /// A weight from f32 values, stored as `dtype`.
+    pub fn weight_f32(&self, data: &[f32], shape: &[usize], dtype: DType) -> Result<Weight> {
+        check_len(data.len(), shape)?;
+        match dtype {
+            DType::F32 => self.weight_from_bytes(bytemuck::cast_slice(data), shape, dtype),
+            DType::F16 => {
+                let halves: Vec<half::f16> = data.iter().map(|&x| half::f16::from_f32(x)).collect();
+                self.weight_f16(&halves, shape)
+            }
+        }
+    }
+
+    /// A weight from f16 values, stored packed.
+    pub fn weight_f16(&self, data: &[half::f16], shape: &[usize]) -> Result<Weight> {
+        check_len(data.len(), shape)?;
+        self.weight_from_bytes(bytemuck::cast_slice(data), shape, DType::F16)
+    }
+
+    fn weight_from_bytes(&self, bytes: &[u8], shape: &[usize], dtype: DType) -> Result<Weight> {
+        // Buffers are padded to whole u32 words (an odd f16 count) and at least 4 bytes.
+        let size = (bytes.len() as u64).div_ceil(4).max(1) * 4;
+        if size > self.max_binding_bytes() {
+            return Err(Error::Gpu(format!(
+                "a weight of shape {shape:?} needs {size} bytes but the device binds at most {} \
+                 bytes per buffer",
+                self.max_binding_bytes()
+            )));
+        }
+        let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("weight"),
+            size,
+            usage: STORAGE_USAGE,
+            mapped_at_creation: false,
+        });
+        let whole = bytes.len() / 4 * 4;
+        if whole > 0 {
+            self.queue.write_buffer(&buffer, 0, &bytes[..whole]);
+        }
+        if whole < bytes.len() {
+            let mut tail = [0u8; 4];
+            tail[..bytes.len() - whole].copy_from_slice(&bytes[whole..]);
+            self.queue.write_buffer(&buffer, whole as u64, &tail);
+        }
+        Ok(Weight {
+            buffer,
+            shape: shape.to_vec(),
+            dtype,
+        })
+    }
+
+    /// Bytes of pooled activation memory allocated so far.
+    pub fn activation_bytes(&self) -> u64 {
+        self.pool.allocated_bytes()
+    }
+}
+
+fn check_len(len: usize, shape: &[usize]) -> Result<()> {
+    let expected: usize = shape.iter().product();
+    if len != expected {
+        return Err(Error::InvalidInput(format!(
+            "{len} values do not fill shape {shape:?} ({expected} values)"
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,12 @@
+//! whisper-clsr: Whisper speech recognition on hand-written WGSL kernels, run through wgpu
+//! natively (Vulkan, Metal, DX12) and in the browser (WebGPU).
+
+pub mod audio;
+pub mod convert;
+pub mod decode;
+pub mod error;
+pub mod gpu;
+pub mod model;
+pub mod ops;
+
+pub use error::{Error, Result};

@@ -1,0 +1,67 @@
+//! Multi-head scaled dot-product attention, composed from the batched matmul and softmax
+//! kernels: scores = Q·Kᵀ/√d per head, softmax (optionally causal), out = P·V. Heads are
+//! addressed in place inside [T, d_model] activations (head h is columns h·d..(h+1)·d), and
+//! are processed in groups small enough that a group's scores fit one storage binding.
+
+use super::matmul::{gemm, Epilogue, Gemm, Layout, Rhs};
+use super::softmax::{softmax_rows, Mask};
+use crate::gpu::{Gpu, Tensor};
+
+/// Shape of one attention call.
+#[derive(Clone, Copy, Debug)]
+pub struct AttentionShape {
+    pub heads: usize,
+    pub head_dim: usize,
+    /// Query rows.
+    pub q_len: usize,
+    /// Valid key/value rows (the first `kv_len` rows of `k` and `v`).
+    pub kv_len: usize,
+}
+
+/// softmax(q·kᵀ/√head_dim [+ mask])·v for q [q_len, d], k and v [≥ kv_len, d]; returns [q_len, d].
+pub fn attention(gpu: &Gpu, q: &Tensor, k: &Tensor, v: &Tensor, s: AttentionShape, mask: Mask) -> Tensor {
+    let d = s.heads * s.head_dim;
+    assert_eq!(q.shape()[1], d, "query width");
+    assert!(k.len() >= s.kv_len * d && v.len() >= s.kv_len * d, "keys/values too short");
+    let out = gpu.tensor(&[s.q_len, d]);
+    let per_head = (s.q_len * s.kv_len * 4) as u64;
+    let group = ((gpu.max_binding_bytes() / per_head.max(1)) as usize).clamp(1, s.heads);
+    let scores = gpu.tensor(&[group, s.q_len, s.kv_len]);
+    let scale = 1.0 / (s.head_dim as f32).sqrt();
+    let mut h0 = 0;
+    while h0 < s.heads {
+        let hn = group.min(s.heads - h0);
+        let head_cols = |offset| Layout {
+            offset,
+            row_stride: d,
+            batch_stride: s.head_dim,
+        };
+        let qk = Gemm {
+            m: s.q_len,
+            n: s.kv_len,
+            k: s.head_dim,
+            batch: hn,
+            a: head_cols(h0 * s.head_dim),
+            b: head_cols(h0 * s.head_dim),
+            c: Layout::dense(s.q_len, s.kv_len),
+            trans_b: true,
+            alpha: scale,
+        };
+        gemm(gpu, q, Rhs::Act(k), &scores, &qk, &Epilogue::default());
+        softmax_rows(gpu, &scores, hn * s.q_len, s.kv_len, mask);
+        let pv = Gemm {
+            m: s.q_len,
+            n: s.head_dim,
+            k: s.kv_len,
+            batch: hn,
+            a: Layout::dense(s.q_len, s.kv_len),
+            b: head_cols(h0 * s.head_dim),
+            c: head_cols(h0 * s.head_dim),
+            trans_b: false,
+            alpha: 1.0,
+        };
+        gemm(gpu, &scores, Rhs::Act(v), &out, &pv, &Epilogue::default());
+        h0 += hn;
+    }
+    out
+}

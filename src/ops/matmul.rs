@@ -1,0 +1,283 @@
+//! Matrix multiplication: the tiled batched kernel (`matmul.wgsl`) and the few-row
+//! weight kernel (`gemv.wgsl`), with bias, GELU and residual fused into the store.
+
+use bytemuck::{Pod, Zeroable};
+
+use super::u;
+use crate::gpu::shader::Kernel;
+use crate::gpu::{DType, Gpu, Tensor, Weight};
+
+const MATMUL: &str = include_str!("../../shaders/matmul.wgsl");
+const GEMV: &str = include_str!("../../shaders/gemv.wgsl");
+/// Rows up to which a weight product uses the GEMV kernel.
+const GEMV_MAX_ROWS: usize = 4;
+
+/// The right-hand operand: another activation or a stored weight.
+#[derive(Clone, Copy)]
+pub enum Rhs<'a> {
+    Act(&'a Tensor),
+    Weight(&'a Weight),
+}
+
+impl Rhs<'_> {
+    fn buffer(&self) -> &wgpu::Buffer {
+        match self {
+            Rhs::Act(t) => t.buffer(),
+            Rhs::Weight(w) => w.buffer(),
+        }
+    }
+
+    fn is_f16(&self) -> bool {
+        matches!(self, Rhs::Weight(w) if w.dtype() == DType::F16)
+    }
+}
+
+/// Where a matrix lives inside its buffer (all in elements). Item `b` of the batch starts
+/// at `offset + b * batch_stride`; row `i` at `+ i * row_stride`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Layout {
+    pub offset: usize,
+    pub row_stride: usize,
+    pub batch_stride: usize,
+}
+
+impl Layout {
+    /// A dense row-major matrix with `cols` columns, batches packed one after another.
+    pub fn dense(rows: usize, cols: usize) -> Layout {
+        Layout {
+            offset: 0,
+            row_stride: cols,
+            batch_stride: rows * cols,
+        }
+    }
+}
+
+/// A full description of one (batched) product.
+#[derive(Clone, Copy, Debug)]
+pub struct Gemm {
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    pub batch: usize,
+    pub a: Layout,
+    pub b: Layout,
+    pub c: Layout,
+    /// B is stored [n, k] (a Linear weight, or keys for Q·Kᵀ).
+    pub trans_b: bool,
+    pub alpha: f32,
+}
+
+/// What happens to each output before it is stored.
+#[derive(Clone, Copy, Default)]
+pub struct Epilogue<'a> {
+    /// Per-column bias (same storage type as the weight B), starting at element `.1`.
+    pub bias: Option<(&'a Weight, usize)>,
+    pub gelu: bool,
+    /// Added after the activation, laid out like C.
+    pub residual: Option<(&'a Tensor, Layout)>,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct MatmulParams {
+    m: u32,
+    n: u32,
+    k: u32,
+    batch: u32,
+    a_off: u32,
+    lda: u32,
+    a_bs: u32,
+    b_off: u32,
+    ldb: u32,
+    b_bs: u32,
+    c_off: u32,
+    ldc: u32,
+    c_bs: u32,
+    r_off: u32,
+    ldr: u32,
+    r_bs: u32,
+    bias_off: u32,
+    alpha: f32,
+    _pad: [u32; 2],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct GemvParams {
+    m: u32,
+    n: u32,
+    k: u32,
+    a_off: u32,
+    lda: u32,
+    b_off: u32,
+    ldb: u32,
+    c_off: u32,
+    ldc: u32,
+    r_off: u32,
+    ldr: u32,
+    bias_off: u32,
+    alpha: f32,
+    _pad: [u32; 3],
+}
+
+fn matmul_kernel(f16: bool, trans_b: bool, bias: bool, gelu: bool, residual: bool) -> Kernel {
+    Kernel::new("matmul.wgsl", MATMUL, "main")
+        .define_if("F16", f16)
+        .define_if("TRANS_B", trans_b)
+        .define_if("BIAS", bias)
+        .define_if("GELU", gelu)
+        .define_if("RESIDUAL", residual)
+}
+
+fn gemv_kernel(f16: bool, bias: bool, gelu: bool, residual: bool) -> Kernel {
+    Kernel::new("gemv.wgsl", GEMV, "main")
+        .define_if("F16", f16)
+        .define_if("BIAS", bias)
+        .define_if("GELU", gelu)
+        .define_if("RESIDUAL", residual)
+}
+
+/// Every variant, for shader validation.
+pub(crate) fn kernels() -> Vec<Kernel> {
+    let mut all = Vec::new();
+    for bits in 0..32u32 {
+        let f = |i: u32| bits & (1 << i) != 0;
+        all.push(matmul_kernel(f(0), f(1), f(2), f(3), f(4)));
+        if bits < 16 {
+            all.push(gemv_kernel(f(0), f(1), f(2), f(3)));
+        }
+    }
+    all
+}
+
+/// Records `C = epilogue(alpha · A·B)` into `c`.
+pub fn gemm(gpu: &Gpu, a: &Tensor, b: Rhs, c: &Tensor, g: &Gemm, epi: &Epilogue) {
+    if let Some((bias, _)) = epi.bias {
+        assert_eq!(
+            bias.dtype() == DType::F16,
+            b.is_f16(),
+            "bias and weight must share a storage type"
+        );
+    }
+    let use_gemv = g.m <= GEMV_MAX_ROWS
+        && g.batch == 1
+        && g.trans_b
+        && matches!(b, Rhs::Weight(_))
+        && (!b.is_f16() || (g.k % 2 == 0 && g.b.offset % 2 == 0 && g.b.row_stride % 2 == 0));
+    let (r_off, ldr, r_bs) = epi
+        .residual
+        .map(|(_, l)| (l.offset, l.row_stride, l.batch_stride))
+        .unwrap_or_default();
+    let bias_off = epi.bias.map(|(_, o)| o).unwrap_or(0);
+    let mut buffers: Vec<(u32, &wgpu::Buffer)> = vec![(1, a.buffer()), (2, b.buffer()), (3, c.buffer())];
+    if let Some((bias, _)) = epi.bias {
+        buffers.push((4, bias.buffer()));
+    }
+    if let Some((r, _)) = epi.residual {
+        buffers.push((5, r.buffer()));
+    }
+    if use_gemv {
+        let kernel = gemv_kernel(b.is_f16(), epi.bias.is_some(), epi.gelu, epi.residual.is_some());
+        let params = GemvParams {
+            m: u(g.m),
+            n: u(g.n),
+            k: u(g.k),
+            a_off: u(g.a.offset),
+            lda: u(g.a.row_stride),
+            b_off: u(g.b.offset),
+            ldb: u(g.b.row_stride),
+            c_off: u(g.c.offset),
+            ldc: u(g.c.row_stride),
+            r_off: u(r_off),
+            ldr: u(ldr),
+            bias_off: u(bias_off),
+            alpha: g.alpha,
+            _pad: [0; 3],
+        };
+        let groups = crate::gpu::grid(u(g.n.div_ceil(8)));
+        gpu.dispatch(&kernel, bytemuck::bytes_of(&params), &buffers, groups);
+    } else {
+        let kernel = matmul_kernel(
+            b.is_f16(),
+            g.trans_b,
+            epi.bias.is_some(),
+            epi.gelu,
+            epi.residual.is_some(),
+        );
+        let params = MatmulParams {
+            m: u(g.m),
+            n: u(g.n),
+            k: u(g.k),
+            batch: u(g.batch),
+            a_off: u(g.a.offset),
+            lda: u(g.a.row_stride),
+            a_bs: u(g.a.batch_stride),
+            b_off: u(g.b.offset),
+            ldb: u(g.b.row_stride),
+            b_bs: u(g.b.batch_stride),
+            c_off: u(g.c.offset),
+            ldc: u(g.c.row_stride),
+            c_bs: u(g.c.batch_stride),
+            r_off: u(r_off),
+            ldr: u(ldr),
+            r_bs: u(r_bs),
+            bias_off: u(bias_off),
+            alpha: g.alpha,
+            _pad: [0; 2],
+        };
+        let groups = [u(g.n.div_ceil(64)), u(g.m.div_ceil(64)), u(g.batch)];
+        assert!(groups[1] <= 65535 && groups[2] <= 65535, "matmul grid too large");
+        gpu.dispatch(&kernel, bytemuck::bytes_of(&params), &buffers, groups);
+    }
+}
+
+/// A Linear layer on rows of `x` [rows, in]: `x · Wᵀ + bias`, optionally GELU, optionally
+/// plus `residual` [rows, out]. Returns [rows, out].
+pub fn linear(
+    gpu: &Gpu,
+    x: &Tensor,
+    weight: &Weight,
+    bias: Option<&Weight>,
+    gelu: bool,
+    residual: Option<&Tensor>,
+) -> Tensor {
+    let (rows, k) = (x.shape()[0], x.shape()[1]);
+    let (n, wk) = (weight.shape()[0], weight.shape()[1]);
+    assert_eq!(k, wk, "linear: input width {k} vs weight {:?}", weight.shape());
+    let out = gpu.tensor(&[rows, n]);
+    linear_into(gpu, x, weight, bias, gelu, residual, &out, Layout::dense(rows, n));
+    out
+}
+
+/// Like [`linear`], writing into a region of an existing tensor.
+#[allow(clippy::too_many_arguments)]
+pub fn linear_into(
+    gpu: &Gpu,
+    x: &Tensor,
+    weight: &Weight,
+    bias: Option<&Weight>,
+    gelu: bool,
+    residual: Option<&Tensor>,
+    out: &Tensor,
+    out_layout: Layout,
+) {
+    let (rows, k) = (x.shape()[0], x.shape()[1]);
+    let n = weight.shape()[0];
+    let g = Gemm {
+        m: rows,
+        n,
+        k,
+        batch: 1,
+        a: Layout::dense(rows, k),
+        b: Layout::dense(n, k),
+        c: out_layout,
+        trans_b: true,
+        alpha: 1.0,
+    };
+    let epi = Epilogue {
+        bias: bias.map(|b| (b, 0)),
+        gelu,
+        residual: residual.map(|r| (r, Layout::dense(rows, n))),
+    };
+    gemm(gpu, x, Rhs::Weight(weight), out, &g, &epi);
+}

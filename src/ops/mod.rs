@@ -1,0 +1,34 @@
+//! One Rust wrapper per kernel. Each records dispatches on the [`Gpu`](crate::gpu::Gpu);
+//! nothing runs until the next flush or readback.
+
+pub mod argmax;
+pub mod attention;
+pub mod conv;
+pub mod embedding;
+pub mod layer_norm;
+pub mod matmul;
+pub mod positional;
+pub mod softmax;
+
+use crate::gpu::shader::Kernel;
+
+/// Every kernel variant the runtime can dispatch (tests validate each with naga).
+pub fn all_kernels() -> Vec<Kernel> {
+    let mut all = matmul::kernels();
+    all.extend(layer_norm::kernels());
+    all.extend(softmax::kernels());
+    all.extend(conv::kernels());
+    all.extend(positional::kernels());
+    all.extend(embedding::kernels());
+    all.extend(argmax::kernels());
+    all
+}
+
+pub(crate) fn u(x: usize) -> u32 {
+    u32::try_from(x).expect("GPU index exceeds u32")
+}
+
+/// Workgroups for one thread per element, 256 per group.
+pub(crate) fn elementwise_grid(elements: usize) -> [u32; 3] {
+    crate::gpu::grid(u(elements.div_ceil(256)))
+}
