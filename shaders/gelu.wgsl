@@ -1,6 +1,13 @@
-// Included snippet: exact (erf) GELU.
-// erf by Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7): WGSL has no erf, and Whisper's
-// GELU is the exact erf form, not the tanh approximation.
+// Included snippet: GELU. Whisper's is the exact erf form. GELU_TANH selects the tanh
+// approximation instead, only so that outputs can be compared with reference
+// implementations that use it (candle-transformers).
+#if GELU_TANH
+fn gelu(x: f32) -> f32 {
+    let inner = 0.7978845608028654 * (x + 0.044715 * x * x * x);
+    return 0.5 * x * (1.0 + tanh(inner));
+}
+#else
+// erf by Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7): WGSL has no erf.
 fn erf_approx(x: f32) -> f32 {
     let s = sign(x);
     let z = abs(x);
@@ -12,3 +19,4 @@ fn erf_approx(x: f32) -> f32 {
 fn gelu(x: f32) -> f32 {
     return 0.5 * x * (1.0 + erf_approx(x * 0.70710678118654752));
 }
+#endif

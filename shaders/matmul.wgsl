@@ -61,8 +61,29 @@ fn load_bias(i: u32) -> f32 {
 const TILE: u32 = 64u;
 const TK: u32 = 16u;
 
-var<workgroup> tile_a: array<f32, 1024>; // [TK][TILE], k-major so a thread reads 4 rows at once
-var<workgroup> tile_b: array<f32, 1024>; // [TK][TILE]
+// Workgroup tiles hold vec4s so the inner loop does one load per four values:
+// tile_a[m * 4 + k/4] packs four consecutive k of row m; tile_b[k * 16 + n/4] four
+// consecutive n of row k.
+var<workgroup> tile_a: array<vec4<f32>, 256>;
+var<workgroup> tile_b: array<vec4<f32>, 256>;
+
+fn load_a(base: u32, row: u32, col: u32) -> f32 {
+    if (row < p.m && col < p.k) {
+        return a[base + row * p.lda + col];
+    }
+    return 0.0;
+}
+
+fn load_b_kn(base: u32, k: u32, n: u32) -> f32 {
+    if (k < p.k && n < p.n) {
+#if TRANS_B
+        return load_b(base + n * p.ldb + k);
+#else
+        return load_b(base + k * p.ldb + n);
+#endif
+    }
+    return 0.0;
+}
 
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
@@ -72,6 +93,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let t = lid.y * 16u + lid.x;
     let a_base = p.a_off + batch * p.a_bs;
     let b_base = p.b_off + batch * p.b_bs;
+    // This thread's share of the tile loads: one vec4 of A and one of B per K step.
+    let a_row = m0 + t / 4u;
+    let a_col = (t % 4u) * 4u;
+    let b_k = t / 16u;
+    let b_col = n0 + (t % 16u) * 4u;
 
     var acc: array<vec4<f32>, 4>;
     for (var i = 0u; i < 4u; i++) {
@@ -79,43 +105,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     }
 
     for (var k0 = 0u; k0 < p.k; k0 += TK) {
-        for (var l = 0u; l < 4u; l++) {
-            let e = t + l * 256u;
-            // A tile: consecutive threads walk k, so global reads are contiguous.
-            let am = e / TK;
-            let ak = e % TK;
-            var av = 0.0;
-            if (m0 + am < p.m && k0 + ak < p.k) {
-                av = a[a_base + (m0 + am) * p.lda + k0 + ak];
-            }
-            tile_a[ak * TILE + am] = av;
-#if TRANS_B
-            let bn = e / TK;
-            let bk = e % TK;
-            var bv = 0.0;
-            if (n0 + bn < p.n && k0 + bk < p.k) {
-                bv = load_b(b_base + (n0 + bn) * p.ldb + k0 + bk);
-            }
-#else
-            let bk = e / TILE;
-            let bn = e % TILE;
-            var bv = 0.0;
-            if (n0 + bn < p.n && k0 + bk < p.k) {
-                bv = load_b(b_base + (k0 + bk) * p.ldb + n0 + bn);
-            }
-#endif
-            tile_b[bk * TILE + bn] = bv;
-        }
+        let ak = k0 + a_col;
+        tile_a[t] = vec4<f32>(
+            load_a(a_base, a_row, ak),
+            load_a(a_base, a_row, ak + 1u),
+            load_a(a_base, a_row, ak + 2u),
+            load_a(a_base, a_row, ak + 3u),
+        );
+        let bk = k0 + b_k;
+        tile_b[t] = vec4<f32>(
+            load_b_kn(b_base, bk, b_col),
+            load_b_kn(b_base, bk, b_col + 1u),
+            load_b_kn(b_base, bk, b_col + 2u),
+            load_b_kn(b_base, bk, b_col + 3u),
+        );
         workgroupBarrier();
-        for (var kk = 0u; kk < TK; kk++) {
-            let ai = kk * TILE + lid.y * 4u;
-            let bi = kk * TILE + lid.x * 4u;
-            let av = vec4<f32>(tile_a[ai], tile_a[ai + 1u], tile_a[ai + 2u], tile_a[ai + 3u]);
-            let bv = vec4<f32>(tile_b[bi], tile_b[bi + 1u], tile_b[bi + 2u], tile_b[bi + 3u]);
-            acc[0] += av.x * bv;
-            acc[1] += av.y * bv;
-            acc[2] += av.z * bv;
-            acc[3] += av.w * bv;
+        for (var kq = 0u; kq < 4u; kq++) {
+            let a0 = tile_a[(lid.y * 4u + 0u) * 4u + kq];
+            let a1 = tile_a[(lid.y * 4u + 1u) * 4u + kq];
+            let a2 = tile_a[(lid.y * 4u + 2u) * 4u + kq];
+            let a3 = tile_a[(lid.y * 4u + 3u) * 4u + kq];
+            for (var j = 0u; j < 4u; j++) {
+                let bv = tile_b[(kq * 4u + j) * 16u + lid.x];
+                acc[0] += a0[j] * bv;
+                acc[1] += a1[j] * bv;
+                acc[2] += a2[j] * bv;
+                acc[3] += a3[j] * bv;
+            }
         }
         workgroupBarrier();
     }

@@ -8,5 +8,8 @@ pub mod error;
 pub mod gpu;
 pub mod model;
 pub mod ops;
+pub mod pack;
+pub mod whisper;
 
 pub use error::{Error, Result};
+pub use whisper::{GateStats, Timings, TranscribeOptions, Transcript, Whisper};

@@ -26,7 +26,14 @@ fn weight(gpu: &Gpu, data: &[f32], shape: &[usize], dtype: DType) -> (Weight, Ve
     (w, seen)
 }
 
-fn cpu_linear(x: &[f32], w: &[f32], b: Option<&[f32]>, rows: usize, k: usize, n: usize) -> Vec<f64> {
+fn cpu_linear(
+    x: &[f32],
+    w: &[f32],
+    b: Option<&[f32]>,
+    rows: usize,
+    k: usize,
+    n: usize,
+) -> Vec<f64> {
     let mut y = vec![0.0f64; rows * n];
     for i in 0..rows {
         for j in 0..n {
@@ -44,18 +51,41 @@ fn cpu_linear(x: &[f32], w: &[f32], b: Option<&[f32]>, rows: usize, k: usize, n:
 fn linear_matches_cpu_for_all_epilogues_and_dtypes() {
     let gpu = gpu();
     let mut r = rng(1);
-    // Row counts ≤ 4 take the GEMV kernel, larger ones the tiled kernel.
-    let shapes = [(1, 1, 2), (2, 7, 10), (4, 33, 64), (3, 100, 130), (5, 9, 3), (65, 70, 33), (130, 64, 96)];
+    // Row counts ≤ 4 take the GEMV kernel (split over lanes from K = 256, one thread per
+    // output below), larger ones the tiled kernel.
+    let shapes = [
+        (1, 1, 2),
+        (2, 7, 10),
+        (4, 33, 64),
+        (3, 100, 130),
+        (1, 17, 512),
+        (2, 40, 300),
+        (5, 9, 3),
+        (65, 70, 33),
+        (130, 64, 96),
+    ];
     for &(rows, n, k) in &shapes {
         for dtype in [DType::F32, DType::F16] {
-            for (use_bias, use_gelu, use_res) in [(false, false, false), (true, true, false), (true, false, true), (false, true, true)] {
+            for (use_bias, use_gelu, use_res) in [
+                (false, false, false),
+                (true, true, false),
+                (true, false, true),
+                (false, true, true),
+            ] {
                 let x = random(&mut r, rows * k);
                 let (w, w_seen) = weight(&gpu, &random(&mut r, n * k), &[n, k], dtype);
                 let (b, b_seen) = weight(&gpu, &random(&mut r, n), &[n], dtype);
                 let res = random(&mut r, rows * n);
                 let xt = gpu.upload(&x, &[rows, k]).unwrap();
                 let rt = gpu.upload(&res, &[rows, n]).unwrap();
-                let y = linear(&gpu, &xt, &w, use_bias.then_some(&b), use_gelu, use_res.then_some(&rt));
+                let y = linear(
+                    &gpu,
+                    &xt,
+                    &w,
+                    use_bias.then_some(&b),
+                    use_gelu,
+                    use_res.then_some(&rt),
+                );
                 let mut want = cpu_linear(&x, &w_seen, use_bias.then_some(&b_seen[..]), rows, k, n);
                 for (i, v) in want.iter_mut().enumerate() {
                     if use_gelu {
@@ -65,7 +95,9 @@ fn linear_matches_cpu_for_all_epilogues_and_dtypes() {
                         *v += res[i] as f64;
                     }
                 }
-                let what = format!("linear {rows}x{k}·{n} {dtype:?} bias={use_bias} gelu={use_gelu} res={use_res}");
+                let what = format!(
+                    "linear {rows}x{k}·{n} {dtype:?} bias={use_bias} gelu={use_gelu} res={use_res}"
+                );
                 assert_close(&read(&gpu, &y), &want, RTOL, &what);
             }
         }
@@ -77,14 +109,22 @@ fn batched_strided_matmul_matches_cpu() {
     let gpu = gpu();
     let mut r = rng(2);
     // Heads side by side in [rows, heads*hd] buffers, as attention uses them.
-    for &(heads, m, n, hd) in &[(3, 5, 7, 8), (2, 70, 65, 16), (4, 1, 13, 64)] {
+    // m ≤ 4 takes the GEMV kernel (transposed and not), larger m the tiled one.
+    for &(heads, m, n, hd) in &[(3, 5, 7, 8), (2, 70, 65, 16), (4, 1, 13, 64), (2, 3, 9, 16)] {
         let d = heads * hd;
         let q = random(&mut r, m * d);
         let kk = random(&mut r, n * d);
         let qt = gpu.upload(&q, &[m, d]).unwrap();
         let kt = gpu.upload(&kk, &[n, d]).unwrap();
         let c = gpu.tensor(&[heads, m, n]);
-        let cols = |h: usize| Layout { offset: 0, row_stride: d, batch_stride: hd }.with_offset(h);
+        let cols = |h: usize| {
+            Layout {
+                offset: 0,
+                row_stride: d,
+                batch_stride: hd,
+            }
+            .with_offset(h)
+        };
         let g = Gemm {
             m,
             n,
@@ -101,12 +141,19 @@ fn batched_strided_matmul_matches_cpu() {
         for h in 0..heads {
             for i in 0..m {
                 for j in 0..n {
-                    let s: f64 = (0..hd).map(|t| q[i * d + h * hd + t] as f64 * kk[j * d + h * hd + t] as f64).sum();
+                    let s: f64 = (0..hd)
+                        .map(|t| q[i * d + h * hd + t] as f64 * kk[j * d + h * hd + t] as f64)
+                        .sum();
                     want[(h * m + i) * n + j] = 0.5 * s;
                 }
             }
         }
-        assert_close(&read(&gpu, &c), &want, RTOL, &format!("q·kᵀ heads={heads} m={m} n={n}"));
+        assert_close(
+            &read(&gpu, &c),
+            &want,
+            RTOL,
+            &format!("q·kᵀ heads={heads} m={m} n={n}"),
+        );
 
         // Non-transposed B: P[h, m, n] · V[n, heads*hd] into out[m, heads*hd].
         let pv = random(&mut r, heads * m * n);
@@ -130,12 +177,19 @@ fn batched_strided_matmul_matches_cpu() {
         for h in 0..heads {
             for i in 0..m {
                 for t in 0..hd {
-                    let s: f64 = (0..n).map(|j| pv[(h * m + i) * n + j] as f64 * v[j * d + h * hd + t] as f64).sum();
+                    let s: f64 = (0..n)
+                        .map(|j| pv[(h * m + i) * n + j] as f64 * v[j * d + h * hd + t] as f64)
+                        .sum();
                     want[i * d + h * hd + t] = s;
                 }
             }
         }
-        assert_close(&read(&gpu, &out), &want, RTOL, &format!("p·v heads={heads} m={m} n={n}"));
+        assert_close(
+            &read(&gpu, &out),
+            &want,
+            RTOL,
+            &format!("p·v heads={heads} m={m} n={n}"),
+        );
     }
 }
 
@@ -156,7 +210,10 @@ fn layer_norm_matches_cpu() {
     for &(rows, cols) in &[(1, 7), (5, 384), (3, 1000), (17, 64)] {
         for dtype in [DType::F32, DType::F16] {
             // An offset mean and scale exercise the centred variance.
-            let x: Vec<f32> = random(&mut r, rows * cols).iter().map(|v| v * 3.0 + 2.0).collect();
+            let x: Vec<f32> = random(&mut r, rows * cols)
+                .iter()
+                .map(|v| v * 3.0 + 2.0)
+                .collect();
             let (g, gs) = weight(&gpu, &random(&mut r, cols), &[cols], dtype);
             let (b, bs) = weight(&gpu, &random(&mut r, cols), &[cols], dtype);
             let y = layer_norm(&gpu, &gpu.upload(&x, &[rows, cols]).unwrap(), &g, &b);
@@ -166,10 +223,16 @@ fn layer_norm_matches_cpu() {
                 let mean = row.iter().map(|&v| v as f64).sum::<f64>() / cols as f64;
                 let var = row.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / cols as f64;
                 for j in 0..cols {
-                    want[i * cols + j] = (row[j] as f64 - mean) / (var + 1e-5).sqrt() * gs[j] as f64 + bs[j] as f64;
+                    want[i * cols + j] =
+                        (row[j] as f64 - mean) / (var + 1e-5).sqrt() * gs[j] as f64 + bs[j] as f64;
                 }
             }
-            assert_close(&read(&gpu, &y), &want, RTOL, &format!("layer norm {rows}x{cols} {dtype:?}"));
+            assert_close(
+                &read(&gpu, &y),
+                &want,
+                RTOL,
+                &format!("layer norm {rows}x{cols} {dtype:?}"),
+            );
         }
     }
 }
@@ -193,10 +256,18 @@ fn softmax_matches_cpu_plain_and_causal() {
     let gpu = gpu();
     let mut r = rng(4);
     for &(rows, cols) in &[(1, 1), (3, 5), (8, 300), (2, 1500)] {
-        let s: Vec<f32> = random(&mut r, rows * cols).iter().map(|v| v * 8.0).collect();
+        let s: Vec<f32> = random(&mut r, rows * cols)
+            .iter()
+            .map(|v| v * 8.0)
+            .collect();
         let t = gpu.upload(&s, &[rows, cols]).unwrap();
         softmax_rows(&gpu, &t, rows, cols, Mask::None);
-        assert_close(&read(&gpu, &t), &cpu_softmax(&s, rows, cols, |_| cols), RTOL, "softmax");
+        assert_close(
+            &read(&gpu, &t),
+            &cpu_softmax(&s, rows, cols, |_| cols),
+            RTOL,
+            "softmax",
+        );
     }
     // Two heads of 3 query rows over 7 keys of which 4 are cached.
     let (heads, q_len, past) = (2, 3, 4);
@@ -212,10 +283,20 @@ fn softmax_matches_cpu_plain_and_causal() {
 fn conv1d_gelu_matches_cpu_in_both_layouts() {
     let gpu = gpu();
     let mut r = rng(5);
-    for &(cin, cout, t_in, stride) in &[(3, 5, 11, 1), (4, 8, 11, 2), (80, 16, 40, 1), (16, 16, 39, 2)] {
+    for &(cin, cout, t_in, stride) in &[
+        (3, 5, 11, 1),
+        (4, 8, 11, 2),
+        (80, 16, 40, 1),
+        (16, 16, 39, 2),
+    ] {
         for dtype in [DType::F32, DType::F16] {
             let x = random(&mut r, cin * t_in); // channel-major [cin, t_in]
-            let (w, ws) = weight(&gpu, &random(&mut r, cout * cin * 3), &[cout, cin, 3], dtype);
+            let (w, ws) = weight(
+                &gpu,
+                &random(&mut r, cout * cin * 3),
+                &[cout, cin, 3],
+                dtype,
+            );
             let (b, bs) = weight(&gpu, &random(&mut r, cout), &[cout], dtype);
             let t_out = conv_out_len(t_in, stride);
             let mut want = vec![0.0; t_out * cout];
@@ -226,7 +307,8 @@ fn conv1d_gelu_matches_cpu_in_both_layouts() {
                         for j in 0..3 {
                             let src = (t * stride + j) as isize - 1;
                             if src >= 0 && (src as usize) < t_in {
-                                s += ws[(o * cin + c) * 3 + j] as f64 * x[c * t_in + src as usize] as f64;
+                                s += ws[(o * cin + c) * 3 + j] as f64
+                                    * x[c * t_in + src as usize] as f64;
                             }
                         }
                     }
@@ -234,13 +316,34 @@ fn conv1d_gelu_matches_cpu_in_both_layouts() {
                 }
             }
             let xt = gpu.upload(&x, &[cin, t_in]).unwrap();
-            let y = conv1d_gelu(&gpu, &xt, ConvInput::ChannelMajor, cin, t_in, &w, &b, stride);
-            assert_close(&read(&gpu, &y), &want, RTOL, &format!("conv channel-major {cin}->{cout} s{stride}"));
+            let y = conv1d_gelu(
+                &gpu,
+                &xt,
+                ConvInput::ChannelMajor,
+                cin,
+                t_in,
+                &w,
+                &b,
+                stride,
+            );
+            assert_close(
+                &read(&gpu, &y),
+                &want,
+                RTOL,
+                &format!("conv channel-major {cin}->{cout} s{stride}"),
+            );
             // Same input transposed to [t_in, cin].
-            let xtm: Vec<f32> = (0..t_in * cin).map(|i| x[(i % cin) * t_in + i / cin]).collect();
+            let xtm: Vec<f32> = (0..t_in * cin)
+                .map(|i| x[(i % cin) * t_in + i / cin])
+                .collect();
             let xt = gpu.upload(&xtm, &[t_in, cin]).unwrap();
             let y = conv1d_gelu(&gpu, &xt, ConvInput::TimeMajor, cin, t_in, &w, &b, stride);
-            assert_close(&read(&gpu, &y), &want, RTOL, &format!("conv time-major {cin}->{cout} s{stride}"));
+            assert_close(
+                &read(&gpu, &y),
+                &want,
+                RTOL,
+                &format!("conv time-major {cin}->{cout} s{stride}"),
+            );
         }
     }
 }
@@ -255,7 +358,9 @@ fn positional_add_and_embedding_match_cpu() {
         let (pos, ps) = weight(&gpu, &random(&mut r, n_pos * cols), &[n_pos, cols], dtype);
         let xt = gpu.upload(&x, &[4, cols]).unwrap();
         add_positions(&gpu, &xt, &pos, 3);
-        let want: Vec<f64> = (0..4 * cols).map(|i| x[i] as f64 + ps[3 * cols + i] as f64).collect();
+        let want: Vec<f64> = (0..4 * cols)
+            .map(|i| x[i] as f64 + ps[3 * cols + i] as f64)
+            .collect();
         assert_close(&read(&gpu, &xt), &want, RTOL, "positional add");
 
         // A token table split in chunks of 16, 16 and 5 rows.
@@ -264,11 +369,20 @@ fn positional_add_and_embedding_match_cpu() {
         let mut seen = Vec::new();
         for start in (0..vocab).step_by(16) {
             let rows = 16.min(vocab - start);
-            let (w, s) = weight(&gpu, &table[start * cols..(start + rows) * cols], &[rows, cols], dtype);
+            let (w, s) = weight(
+                &gpu,
+                &table[start * cols..(start + rows) * cols],
+                &[rows, cols],
+                dtype,
+            );
             chunks.push((start, w));
             seen.extend(s);
         }
-        let table_gpu = ChunkedTable { chunks, rows: vocab, cols };
+        let table_gpu = ChunkedTable {
+            chunks,
+            rows: vocab,
+            cols,
+        };
         let ids = [0u32, 36, 16, 15, 20];
         let idt = gpu.upload_u32(&ids, &[ids.len()]).unwrap();
         let y = embed_tokens(&gpu, &idt, &table_gpu, &pos, 2);
@@ -278,7 +392,12 @@ fn positional_add_and_embedding_match_cpu() {
                 seen[ids[row] as usize * cols + col] as f64 + ps[(2 + row) * cols + col] as f64
             })
             .collect();
-        assert_close(&read(&gpu, &y), &want, RTOL, &format!("embedding {dtype:?}"));
+        assert_close(
+            &read(&gpu, &y),
+            &want,
+            RTOL,
+            &format!("embedding {dtype:?}"),
+        );
     }
 }
 
@@ -300,9 +419,13 @@ fn argmax_respects_mask_and_ties() {
         let out = gpu.tensor(&[1]);
         whisper_clsr::ops::argmax::argmax_into(&gpu, &lt, 3, &mt, &out);
         let got = pollster::block_on(gpu.read_u32(&out)).unwrap()[0] as usize;
-        let want = (0..n)
-            .filter(|&i| mask[i] == 0.0)
-            .fold(0, |best, i| if logits[3 + i] > logits[3 + best] { i } else { best });
+        let want = (0..n).filter(|&i| mask[i] == 0.0).fold(0, |best, i| {
+            if logits[3 + i] > logits[3 + best] {
+                i
+            } else {
+                best
+            }
+        });
         assert_eq!(got, want, "argmax over {n}");
     }
     // Ties resolve to the lowest index.
@@ -317,14 +440,28 @@ fn argmax_respects_mask_and_ties() {
 fn attention_matches_cpu_full_and_causal_with_cache() {
     let gpu = gpu();
     let mut r = rng(8);
-    for &(heads, hd, q_len, kv_len, causal) in &[(2, 8, 5, 5, false), (3, 16, 33, 70, false), (2, 8, 3, 7, true), (4, 64, 1, 9, true)] {
+    for &(heads, hd, q_len, kv_len, causal) in &[
+        (2, 8, 5, 5, false),
+        (3, 16, 33, 70, false),
+        (2, 8, 3, 7, true),
+        (4, 64, 1, 9, true),
+    ] {
         let d = heads * hd;
         let q = random(&mut r, q_len * d);
         let k = random(&mut r, kv_len * d);
         let v = random(&mut r, kv_len * d);
         let past = kv_len - q_len;
-        let mask = if causal { Mask::Causal { q_len, past } } else { Mask::None };
-        let shape = AttentionShape { heads, head_dim: hd, q_len, kv_len };
+        let mask = if causal {
+            Mask::Causal { q_len, past }
+        } else {
+            Mask::None
+        };
+        let shape = AttentionShape {
+            heads,
+            head_dim: hd,
+            q_len,
+            kv_len,
+        };
         let y = attention(
             &gpu,
             &gpu.upload(&q, &[q_len, d]).unwrap(),
@@ -338,15 +475,27 @@ fn attention_matches_cpu_full_and_causal_with_cache() {
             for i in 0..q_len {
                 let vis = if causal { i + past + 1 } else { kv_len };
                 let scores: Vec<f64> = (0..vis)
-                    .map(|j| (0..hd).map(|t| q[i * d + h * hd + t] as f64 * k[j * d + h * hd + t] as f64).sum::<f64>() / (hd as f64).sqrt())
+                    .map(|j| {
+                        (0..hd)
+                            .map(|t| q[i * d + h * hd + t] as f64 * k[j * d + h * hd + t] as f64)
+                            .sum::<f64>()
+                            / (hd as f64).sqrt()
+                    })
                     .collect();
                 let max = scores.iter().cloned().fold(f64::MIN, f64::max);
                 let sum: f64 = scores.iter().map(|s| (s - max).exp()).sum();
                 for t in 0..hd {
-                    want[i * d + h * hd + t] = (0..vis).map(|j| (scores[j] - max).exp() / sum * v[j * d + h * hd + t] as f64).sum();
+                    want[i * d + h * hd + t] = (0..vis)
+                        .map(|j| (scores[j] - max).exp() / sum * v[j * d + h * hd + t] as f64)
+                        .sum();
                 }
             }
         }
-        assert_close(&read(&gpu, &y), &want, RTOL, &format!("attention h={heads} q={q_len} kv={kv_len} causal={causal}"));
+        assert_close(
+            &read(&gpu, &y),
+            &want,
+            RTOL,
+            &format!("attention h={heads} q={q_len} kv={kv_len} causal={causal}"),
+        );
     }
 }

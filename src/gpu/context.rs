@@ -1,6 +1,6 @@
 //! Adapter and device selection with the limits our kernels need.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -29,6 +29,7 @@ pub struct Gpu {
     pub(super) pipelines: RefCell<HashMap<String, wgpu::ComputePipeline>>,
     pub(super) pool: Rc<BufferPool>,
     pub(super) recorder: RefCell<Recorder>,
+    tanh_gelu: Cell<bool>,
 }
 
 impl Gpu {
@@ -79,6 +80,7 @@ impl Gpu {
             pipelines: RefCell::new(HashMap::new()),
             pool: Rc::new(BufferPool::default()),
             recorder: RefCell::new(recorder),
+            tanh_gelu: Cell::new(false),
         })
     }
 
@@ -88,6 +90,16 @@ impl Gpu {
             "{} ({:?}, {:?})",
             self.info.name, self.info.backend, self.info.device_type
         )
+    }
+
+    /// Makes fused GELUs use the tanh approximation instead of Whisper's exact erf form —
+    /// only to compare with reference implementations that approximate (candle-transformers).
+    pub fn set_tanh_gelu(&self, on: bool) {
+        self.tanh_gelu.set(on);
+    }
+
+    pub fn tanh_gelu(&self) -> bool {
+        self.tanh_gelu.get()
     }
 
     /// Largest buffer a single storage binding may cover.
@@ -121,6 +133,7 @@ fn required_limits(adapter: &wgpu::Limits, info: &wgpu::AdapterInfo) -> Result<w
     let mut limits = wgpu::Limits::default();
     limits.max_storage_buffer_binding_size = adapter.max_storage_buffer_binding_size;
     limits.max_buffer_size = adapter.max_buffer_size;
-    limits.max_storage_buffers_per_shader_stage = adapter.max_storage_buffers_per_shader_stage.min(10);
+    limits.max_storage_buffers_per_shader_stage =
+        adapter.max_storage_buffers_per_shader_stage.min(10);
     Ok(limits)
 }

@@ -7,13 +7,17 @@ use crate::{Error, Result};
 impl Gpu {
     /// Reads a whole tensor as f32.
     pub async fn read(&self, tensor: &Tensor) -> Result<Vec<f32>> {
-        let bytes = self.read_bytes(tensor.buffer(), 0, tensor.len() as u64 * 4).await?;
+        let bytes = self
+            .read_bytes(tensor.buffer(), 0, tensor.len() as u64 * 4)
+            .await?;
         Ok(bytemuck::cast_slice(&bytes).to_vec())
     }
 
     /// Reads a whole tensor as u32.
     pub async fn read_u32(&self, tensor: &Tensor) -> Result<Vec<u32>> {
-        let bytes = self.read_bytes(tensor.buffer(), 0, tensor.len() as u64 * 4).await?;
+        let bytes = self
+            .read_bytes(tensor.buffer(), 0, tensor.len() as u64 * 4)
+            .await?;
         Ok(bytemuck::cast_slice(&bytes).to_vec())
     }
 

@@ -84,7 +84,10 @@ impl Gpu {
         buffers: &[(u32, &wgpu::Buffer)],
         workgroups: [u32; 3],
     ) {
-        assert!(params.len() <= SLOT_BYTES, "kernel parameters exceed a slot");
+        assert!(
+            params.len() <= SLOT_BYTES,
+            "kernel parameters exceed a slot"
+        );
         if self.recorder.borrow().params.len() >= SLOTS * self.recorder.borrow().slot_stride {
             self.flush();
         }
@@ -102,10 +105,14 @@ impl Gpu {
                 size: wgpu::BufferSize::new(SLOT_BYTES as u64),
             }),
         }];
-        entries.extend(buffers.iter().map(|&(binding, buffer)| wgpu::BindGroupEntry {
-            binding,
-            resource: buffer.as_entire_binding(),
-        }));
+        entries.extend(
+            buffers
+                .iter()
+                .map(|&(binding, buffer)| wgpu::BindGroupEntry {
+                    binding,
+                    resource: buffer.as_entire_binding(),
+                }),
+        );
         let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some(kernel.file),
             layout: &pipeline.get_bind_group_layout(0),
@@ -128,7 +135,14 @@ impl Gpu {
     }
 
     /// Records a buffer copy in order with the dispatches.
-    pub(crate) fn copy(&self, src: &wgpu::Buffer, src_offset: u64, dst: &wgpu::Buffer, dst_offset: u64, bytes: u64) {
+    pub(crate) fn copy(
+        &self,
+        src: &wgpu::Buffer,
+        src_offset: u64,
+        dst: &wgpu::Buffer,
+        dst_offset: u64,
+        bytes: u64,
+    ) {
         let mut rec = self.recorder.borrow_mut();
         let device = &self.device;
         let encoder = rec.encoder.get_or_insert_with(|| {

@@ -28,7 +28,9 @@ impl Tensor {
     }
 
     pub fn buffer(&self) -> &wgpu::Buffer {
-        self.buffer.as_ref().expect("tensor buffer present until drop")
+        self.buffer
+            .as_ref()
+            .expect("tensor buffer present until drop")
     }
 
     /// Reinterprets the same elements under another shape with the same element count.

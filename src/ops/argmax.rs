@@ -27,7 +27,10 @@ pub(crate) fn kernels() -> Vec<Kernel> {
 /// Writes `argmax_i(logits[offset + i] + mask[i])` for i < mask.len() into `out[0]` (u32).
 pub fn argmax_into(gpu: &Gpu, logits: &Tensor, offset: usize, mask: &Tensor, out: &Tensor) {
     let n = mask.len();
-    assert!(offset + n <= logits.len(), "argmax past the end of the logits");
+    assert!(
+        offset + n <= logits.len(),
+        "argmax past the end of the logits"
+    );
     let params = Params {
         n: u(n),
         offset: u(offset),

@@ -19,10 +19,20 @@ pub struct AttentionShape {
 }
 
 /// softmax(q·kᵀ/√head_dim [+ mask])·v for q [q_len, d], k and v [≥ kv_len, d]; returns [q_len, d].
-pub fn attention(gpu: &Gpu, q: &Tensor, k: &Tensor, v: &Tensor, s: AttentionShape, mask: Mask) -> Tensor {
+pub fn attention(
+    gpu: &Gpu,
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    s: AttentionShape,
+    mask: Mask,
+) -> Tensor {
     let d = s.heads * s.head_dim;
     assert_eq!(q.shape()[1], d, "query width");
-    assert!(k.len() >= s.kv_len * d && v.len() >= s.kv_len * d, "keys/values too short");
+    assert!(
+        k.len() >= s.kv_len * d && v.len() >= s.kv_len * d,
+        "keys/values too short"
+    );
     let out = gpu.tensor(&[s.q_len, d]);
     let per_head = (s.q_len * s.kv_len * 4) as u64;
     let group = ((gpu.max_binding_bytes() / per_head.max(1)) as usize).clamp(1, s.heads);

@@ -46,10 +46,17 @@ pub fn embed_tokens(
 ) -> Tensor {
     let count = ids.len();
     let cols = table.cols;
-    assert!(first_pos + count <= positions.shape()[0], "decoder positions exhausted");
+    assert!(
+        first_pos + count <= positions.shape()[0],
+        "decoder positions exhausted"
+    );
     let y = gpu.tensor(&[count, cols]);
     for (start, chunk) in &table.chunks {
-        assert_eq!(chunk.dtype(), positions.dtype(), "token and position tables share a type");
+        assert_eq!(
+            chunk.dtype(),
+            positions.dtype(),
+            "token and position tables share a type"
+        );
         let params = Params {
             count: u(count),
             cols: u(cols),

@@ -31,7 +31,11 @@ pub(crate) fn kernels() -> Vec<Kernel> {
 pub fn layer_norm(gpu: &Gpu, x: &Tensor, gamma: &Weight, beta: &Weight) -> Tensor {
     let (rows, cols) = (x.shape()[0], x.shape()[1]);
     assert_eq!(gamma.len(), cols, "layer norm width");
-    assert_eq!(gamma.dtype(), beta.dtype(), "gamma and beta share a storage type");
+    assert_eq!(
+        gamma.dtype(),
+        beta.dtype(),
+        "gamma and beta share a storage type"
+    );
     let y = gpu.tensor(&[rows, cols]);
     let params = Params {
         rows: u(rows),

@@ -11,6 +11,8 @@ const MATMUL: &str = include_str!("../../shaders/matmul.wgsl");
 const GEMV: &str = include_str!("../../shaders/gemv.wgsl");
 /// Rows up to which a weight product uses the GEMV kernel.
 const GEMV_MAX_ROWS: usize = 4;
+/// Shortest K for which the GEMV kernel splits each row over 32 lanes.
+const SPLIT_K_MIN: usize = 256;
 
 /// The right-hand operand: another activation or a stored weight.
 #[derive(Clone, Copy)]
@@ -109,15 +111,20 @@ struct GemvParams {
     k: u32,
     a_off: u32,
     lda: u32,
+    a_bs: u32,
     b_off: u32,
     ldb: u32,
+    b_bs: u32,
     c_off: u32,
     ldc: u32,
+    c_bs: u32,
     r_off: u32,
     ldr: u32,
     bias_off: u32,
     alpha: f32,
-    _pad: [u32; 3],
+    b_sk: u32,
+    b_sn: u32,
+    _pad: [u32; 2],
 }
 
 fn matmul_kernel(f16: bool, trans_b: bool, bias: bool, gelu: bool, residual: bool) -> Kernel {
@@ -129,9 +136,18 @@ fn matmul_kernel(f16: bool, trans_b: bool, bias: bool, gelu: bool, residual: boo
         .define_if("RESIDUAL", residual)
 }
 
-fn gemv_kernel(f16: bool, bias: bool, gelu: bool, residual: bool) -> Kernel {
+fn gemv_kernel(
+    one_row: bool,
+    f16: bool,
+    split_k: bool,
+    bias: bool,
+    gelu: bool,
+    residual: bool,
+) -> Kernel {
     Kernel::new("gemv.wgsl", GEMV, "main")
+        .define_if("ONE_ROW", one_row)
         .define_if("F16", f16)
+        .define_if("SPLIT_K", split_k)
         .define_if("BIAS", bias)
         .define_if("GELU", gelu)
         .define_if("RESIDUAL", residual)
@@ -140,13 +156,19 @@ fn gemv_kernel(f16: bool, bias: bool, gelu: bool, residual: bool) -> Kernel {
 /// Every variant, for shader validation.
 pub(crate) fn kernels() -> Vec<Kernel> {
     let mut all = Vec::new();
-    for bits in 0..32u32 {
+    for bits in 0..64u32 {
         let f = |i: u32| bits & (1 << i) != 0;
-        all.push(matmul_kernel(f(0), f(1), f(2), f(3), f(4)));
-        if bits < 16 {
-            all.push(gemv_kernel(f(0), f(1), f(2), f(3)));
+        if bits < 32 {
+            all.push(matmul_kernel(f(0), f(1), f(2), f(3), f(4)));
         }
+        all.push(gemv_kernel(f(0), f(1), f(2), f(3), f(4), f(5)));
     }
+    let tanh: Vec<Kernel> = all
+        .iter()
+        .filter(|k| k.defines.contains(&"GELU"))
+        .map(|k| k.clone().define_if("GELU_TANH", true))
+        .collect();
+    all.extend(tanh);
     all
 }
 
@@ -159,17 +181,20 @@ pub fn gemm(gpu: &Gpu, a: &Tensor, b: Rhs, c: &Tensor, g: &Gemm, epi: &Epilogue)
             "bias and weight must share a storage type"
         );
     }
-    let use_gemv = g.m <= GEMV_MAX_ROWS
-        && g.batch == 1
-        && g.trans_b
-        && matches!(b, Rhs::Weight(_))
-        && (!b.is_f16() || (g.k % 2 == 0 && g.b.offset % 2 == 0 && g.b.row_stride % 2 == 0));
+    // Few rows: the GEMV kernel. Packed f16 rows are read in pairs there, so they must
+    // start on a pair boundary.
+    let pairs_aligned = g.k % 2 == 0 && g.b.offset % 2 == 0 && g.b.row_stride % 2 == 0;
+    let use_gemv = g.m <= GEMV_MAX_ROWS && (epi.residual.is_none() || g.batch == 1);
+    // Long contiguous rows are split over lanes; short ones (attention heads) are walked
+    // by one thread per output.
+    let split_k = g.trans_b && g.k >= SPLIT_K_MIN && (!b.is_f16() || pairs_aligned);
     let (r_off, ldr, r_bs) = epi
         .residual
         .map(|(_, l)| (l.offset, l.row_stride, l.batch_stride))
         .unwrap_or_default();
     let bias_off = epi.bias.map(|(_, o)| o).unwrap_or(0);
-    let mut buffers: Vec<(u32, &wgpu::Buffer)> = vec![(1, a.buffer()), (2, b.buffer()), (3, c.buffer())];
+    let mut buffers: Vec<(u32, &wgpu::Buffer)> =
+        vec![(1, a.buffer()), (2, b.buffer()), (3, c.buffer())];
     if let Some((bias, _)) = epi.bias {
         buffers.push((4, bias.buffer()));
     }
@@ -177,24 +202,39 @@ pub fn gemm(gpu: &Gpu, a: &Tensor, b: Rhs, c: &Tensor, g: &Gemm, epi: &Epilogue)
         buffers.push((5, r.buffer()));
     }
     if use_gemv {
-        let kernel = gemv_kernel(b.is_f16(), epi.bias.is_some(), epi.gelu, epi.residual.is_some());
+        let kernel = gemv_kernel(
+            g.m == 1,
+            b.is_f16(),
+            split_k,
+            epi.bias.is_some(),
+            epi.gelu,
+            epi.residual.is_some(),
+        );
         let params = GemvParams {
             m: u(g.m),
             n: u(g.n),
             k: u(g.k),
             a_off: u(g.a.offset),
             lda: u(g.a.row_stride),
+            a_bs: u(g.a.batch_stride),
             b_off: u(g.b.offset),
             ldb: u(g.b.row_stride),
+            b_bs: u(g.b.batch_stride),
             c_off: u(g.c.offset),
             ldc: u(g.c.row_stride),
+            c_bs: u(g.c.batch_stride),
             r_off: u(r_off),
             ldr: u(ldr),
             bias_off: u(bias_off),
             alpha: g.alpha,
-            _pad: [0; 3],
+            b_sk: if g.trans_b { 1 } else { u(g.b.row_stride) },
+            b_sn: if g.trans_b { u(g.b.row_stride) } else { 1 },
+            _pad: [0; 2],
         };
-        let groups = crate::gpu::grid(u(g.n.div_ceil(8)));
+        let per_group = if split_k { 8 } else { 64 };
+        let mut groups = crate::gpu::grid(u(g.n.div_ceil(per_group)));
+        groups[2] = u(g.batch);
+        let kernel = kernel.define_if("GELU_TANH", epi.gelu && gpu.tanh_gelu());
         gpu.dispatch(&kernel, bytemuck::bytes_of(&params), &buffers, groups);
     } else {
         let kernel = matmul_kernel(
@@ -226,7 +266,11 @@ pub fn gemm(gpu: &Gpu, a: &Tensor, b: Rhs, c: &Tensor, g: &Gemm, epi: &Epilogue)
             _pad: [0; 2],
         };
         let groups = [u(g.n.div_ceil(64)), u(g.m.div_ceil(64)), u(g.batch)];
-        assert!(groups[1] <= 65535 && groups[2] <= 65535, "matmul grid too large");
+        assert!(
+            groups[1] <= 65535 && groups[2] <= 65535,
+            "matmul grid too large"
+        );
+        let kernel = kernel.define_if("GELU_TANH", epi.gelu && gpu.tanh_gelu());
         gpu.dispatch(&kernel, bytemuck::bytes_of(&params), &buffers, groups);
     }
 }
@@ -243,9 +287,23 @@ pub fn linear(
 ) -> Tensor {
     let (rows, k) = (x.shape()[0], x.shape()[1]);
     let (n, wk) = (weight.shape()[0], weight.shape()[1]);
-    assert_eq!(k, wk, "linear: input width {k} vs weight {:?}", weight.shape());
+    assert_eq!(
+        k,
+        wk,
+        "linear: input width {k} vs weight {:?}",
+        weight.shape()
+    );
     let out = gpu.tensor(&[rows, n]);
-    linear_into(gpu, x, weight, bias, gelu, residual, &out, Layout::dense(rows, n));
+    linear_into(
+        gpu,
+        x,
+        weight,
+        bias,
+        gelu,
+        residual,
+        &out,
+        Layout::dense(rows, n),
+    );
     out
 }
 

@@ -3,6 +3,7 @@
 
 pub mod argmax;
 pub mod attention;
+pub mod clsr;
 pub mod conv;
 pub mod embedding;
 pub mod layer_norm;
@@ -21,6 +22,7 @@ pub fn all_kernels() -> Vec<Kernel> {
     all.extend(positional::kernels());
     all.extend(embedding::kernels());
     all.extend(argmax::kernels());
+    all.extend(clsr::kernels());
     all
 }
 

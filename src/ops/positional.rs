@@ -29,7 +29,10 @@ pub(crate) fn kernels() -> Vec<Kernel> {
 pub fn add_positions(gpu: &Gpu, x: &Tensor, table: &Weight, first_row: usize) {
     let (rows, cols) = (x.shape()[0], x.shape()[1]);
     assert_eq!(table.shape()[1], cols, "position table width");
-    assert!(first_row + rows <= table.shape()[0], "positions past the table's end");
+    assert!(
+        first_row + rows <= table.shape()[0],
+        "positions past the table's end"
+    );
     let params = Params {
         rows: u(rows),
         cols: u(cols),

@@ -30,7 +30,10 @@ pub(crate) fn kernels() -> Vec<Kernel> {
 pub enum Mask {
     None,
     /// Row i of each group of `q_len` rows sees columns `..= i + past`.
-    Causal { q_len: usize, past: usize },
+    Causal {
+        q_len: usize,
+        past: usize,
+    },
 }
 
 /// Softmax over the first `rows` rows of `cols` elements of `s`, in place.

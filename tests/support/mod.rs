@@ -2,6 +2,8 @@
 //! data and closeness checks.
 #![allow(dead_code)]
 
+pub mod random_model;
+
 use rand::{Rng, SeedableRng};
 use whisper_clsr::gpu::{Gpu, GpuOptions};
 
@@ -11,7 +13,8 @@ pub fn gpu() -> Gpu {
         // SAFETY: set before any thread of this test binary reads the environment.
         unsafe { std::env::set_var("WGPU_BACKEND", "vulkan") };
     }
-    pollster::block_on(Gpu::new(GpuOptions::default())).expect("a Vulkan device (install mesa-vulkan-drivers)")
+    pollster::block_on(Gpu::new(GpuOptions::default()))
+        .expect("a Vulkan device (install mesa-vulkan-drivers)")
 }
 
 pub fn rng(seed: u64) -> rand::rngs::StdRng {
@@ -54,4 +57,49 @@ pub fn assert_close(got: &[f32], want: &[f64], rtol: f64, what: &str) {
 
 pub fn read(gpu: &Gpu, t: &whisper_clsr::gpu::Tensor) -> Vec<f32> {
     pollster::block_on(gpu.read(t)).expect("readback")
+}
+
+/// A converted test model under `models/` (or `$WHISPER_CLSR_MODELS`).
+pub fn model_dir(name: &str) -> std::path::PathBuf {
+    let root = std::env::var_os("WHISPER_CLSR_MODELS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models"));
+    let dir = root.join(name);
+    assert!(
+        dir.join("model.safetensors").exists(),
+        "{} is missing: run scripts/fetch-models.sh first",
+        dir.display()
+    );
+    dir
+}
+
+/// The shared test clip and its reference transcript.
+pub fn jfk() -> (std::path::PathBuf, String) {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures");
+    let text =
+        std::fs::read_to_string(fixtures.join("jfk.txt")).expect("../shared/fixtures/jfk.txt");
+    (fixtures.join("jfk.wav"), text.trim().to_string())
+}
+
+/// Writes a 16-bit PCM WAV.
+pub fn write_wav(path: &std::path::Path, samples: &[f32], rate: u32, channels: u16) {
+    let data: Vec<u8> = samples
+        .iter()
+        .flat_map(|s| ((s.clamp(-1.0, 1.0) * 32767.0) as i16).to_le_bytes())
+        .collect();
+    let mut out = Vec::new();
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    out.extend_from_slice(&16u32.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes());
+    out.extend_from_slice(&channels.to_le_bytes());
+    out.extend_from_slice(&rate.to_le_bytes());
+    out.extend_from_slice(&(rate * channels as u32 * 2).to_le_bytes());
+    out.extend_from_slice(&(channels * 2).to_le_bytes());
+    out.extend_from_slice(&16u16.to_le_bytes());
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    out.extend_from_slice(&data);
+    std::fs::write(path, out).unwrap();
 }

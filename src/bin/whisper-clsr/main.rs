@@ -1,0 +1,59 @@
+//! The `whisper-clsr` command line: transcribe audio files, import models and make or
+//! inspect language expert packs.
+
+mod convert;
+mod pack;
+mod transcribe;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(
+    name = "whisper-clsr",
+    version,
+    about = "Whisper speech recognition on WGSL kernels, with DistilWhisper language experts"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Transcribe audio files (WAV, FLAC, MP3, OGG; first 30 s of each).
+    Transcribe(transcribe::Args),
+    /// Convert a CTranslate2 Whisper model.bin into a Hugging Face layout directory.
+    #[command(name = "convert-ct2")]
+    ConvertCt2(convert::Args),
+    /// Language expert packs: inspect one, or initialise one from a base model.
+    #[command(subcommand)]
+    Pack(pack::Command),
+}
+
+/// Output format of `transcribe`.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// A model directory argument's help, shared by the subcommands that take one.
+pub const MODEL_HELP: &str =
+    "Model directory in Hugging Face layout (config.json, model.safetensors, tokenizer.json)";
+
+fn main() -> ExitCode {
+    let result = match Cli::parse().command {
+        Command::Transcribe(args) => transcribe::run(args),
+        Command::ConvertCt2(args) => convert::run(args),
+        Command::Pack(command) => pack::run(command),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

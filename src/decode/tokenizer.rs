@@ -1,0 +1,112 @@
+//! The Whisper tokenizer (`tokenizer.json` through the `tokenizers` crate) and the special
+//! tokens, looked up by name: their ids differ between English-only, multilingual and
+//! large-v3 vocabularies.
+
+use super::languages::LANGUAGES;
+use crate::{Error, Result};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Task {
+    #[default]
+    Transcribe,
+    Translate,
+}
+
+pub struct WhisperTokenizer {
+    inner: tokenizers::Tokenizer,
+    pub sot: u32,
+    pub eot: u32,
+    pub transcribe: Option<u32>,
+    pub translate: Option<u32>,
+    pub no_timestamps: u32,
+    /// (code, token id) of every language token the vocabulary has; empty for English-only models.
+    pub languages: Vec<(&'static str, u32)>,
+}
+
+impl WhisperTokenizer {
+    pub fn from_bytes(json: &[u8]) -> Result<WhisperTokenizer> {
+        let inner = tokenizers::Tokenizer::from_bytes(json)
+            .map_err(|e| Error::Tokenizer(format!("tokenizer.json could not be read: {e}")))?;
+        let id = |name: &str| inner.token_to_id(name);
+        let need = |name: &str| {
+            id(name).ok_or_else(|| {
+                Error::Tokenizer(format!(
+                    "tokenizer.json has no {name} token; is it a Whisper tokenizer?"
+                ))
+            })
+        };
+        let languages = LANGUAGES
+            .iter()
+            .filter_map(|(code, _)| id(&format!("<|{code}|>")).map(|t| (*code, t)))
+            .collect();
+        Ok(WhisperTokenizer {
+            sot: need("<|startoftranscript|>")?,
+            eot: need("<|endoftext|>")?,
+            transcribe: id("<|transcribe|>"),
+            translate: id("<|translate|>"),
+            no_timestamps: need("<|notimestamps|>")?,
+            languages,
+            inner,
+        })
+    }
+
+    /// True for models that only speak English (no language or task tokens).
+    pub fn is_english_only(&self) -> bool {
+        self.languages.is_empty()
+    }
+
+    pub fn language_token(&self, code: &str) -> Option<u32> {
+        self.languages
+            .iter()
+            .find(|(c, _)| *c == code)
+            .map(|&(_, t)| t)
+    }
+
+    /// `<|startoftranscript|> [<|lang|> <|task|>] <|notimestamps|>`.
+    pub fn prompt(&self, language: Option<&str>, task: Task) -> Result<Vec<u32>> {
+        let mut tokens = vec![self.sot];
+        if !self.is_english_only() {
+            let code = language.unwrap_or("en");
+            let lang = self.language_token(code).ok_or_else(|| {
+                Error::InvalidInput(format!("this model has no language token for '{code}'"))
+            })?;
+            tokens.push(lang);
+            let task_token = match task {
+                Task::Transcribe => self.transcribe,
+                Task::Translate => self.translate,
+            };
+            tokens.push(
+                task_token
+                    .ok_or_else(|| Error::Tokenizer("no task token in the vocabulary".into()))?,
+            );
+        } else if language.is_some_and(|l| l != "en") {
+            return Err(Error::InvalidInput(format!(
+                "this is an English-only model; it cannot transcribe language '{}'",
+                language.unwrap_or_default()
+            )));
+        } else if task == Task::Translate {
+            return Err(Error::InvalidInput(
+                "an English-only model cannot translate".into(),
+            ));
+        }
+        tokens.push(self.no_timestamps);
+        Ok(tokens)
+    }
+
+    /// Text of generated tokens; special tokens (ids ≥ EOT) are dropped.
+    pub fn decode(&self, tokens: &[u32]) -> Result<String> {
+        let text: Vec<u32> = tokens.iter().copied().filter(|&t| t < self.eot).collect();
+        self.inner
+            .decode(&text, true)
+            .map_err(|e| Error::Tokenizer(format!("decoding tokens failed: {e}")))
+    }
+
+    /// Text of one token, for streaming.
+    pub fn token_text(&self, token: u32) -> String {
+        self.decode(&[token]).unwrap_or_default()
+    }
+
+    pub fn vocab_size(&self) -> usize {
+        self.inner.get_vocab_size(true)
+    }
+}

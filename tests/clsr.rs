@@ -1,0 +1,369 @@
+//! The routed CLSR feed-forward against the dense CPU formula
+//! `residual + g·FFN_lang(z) + (1 − g)·FFN_shared(z)`, g = 1[w_out·ReLU(W_in z + b_in) ≥ 0],
+//! on a real Vulkan device (lavapipe where there is no GPU).
+
+mod support;
+
+use rand::seq::SliceRandom;
+use rand::Rng;
+use support::{assert_close, gelu, gpu, random, read, rng, through_f16};
+use whisper_clsr::gpu::{DType, Gpu};
+use whisper_clsr::ops::clsr::{clsr_ffn, clsr_ffn_counted, ExpertWeights, GateCount, GateCounts};
+use whisper_clsr::pack::{ExpertLayer, Part, GATE_DIM};
+
+const RTOL: f64 = 1e-4;
+
+/// Host values of one FFN (what the GPU sees, i.e. already rounded for f16 storage).
+struct Ffn {
+    w1: Vec<f32>,
+    b1: Vec<f32>,
+    w2: Vec<f32>,
+    b2: Vec<f32>,
+}
+
+fn seen(v: &[f32], dtype: DType) -> Vec<f32> {
+    match dtype {
+        DType::F32 => v.to_vec(),
+        DType::F16 => through_f16(v),
+    }
+}
+
+fn random_ffn(r: &mut impl Rng, d: usize, ffn: usize) -> Ffn {
+    // Scaled so activations stay O(1) at every width.
+    let s1 = 1.0 / (d as f32).sqrt();
+    let s2 = 1.0 / (ffn as f32).sqrt();
+    let scale = |v: Vec<f32>, s: f32| v.into_iter().map(|x| x * s).collect::<Vec<_>>();
+    Ffn {
+        w1: scale(random(r, ffn * d), s1),
+        b1: random(r, ffn),
+        w2: scale(random(r, d * ffn), s2),
+        b2: random(r, d),
+    }
+}
+
+fn cpu_ffn(z: &[f32], f: &Ffn, d: usize, ffn: usize) -> Vec<f64> {
+    let h: Vec<f64> = (0..ffn)
+        .map(|j| {
+            let s: f64 = (0..d).map(|k| z[k] as f64 * f.w1[j * d + k] as f64).sum();
+            gelu(s + f.b1[j] as f64)
+        })
+        .collect();
+    (0..d)
+        .map(|i| {
+            (0..ffn)
+                .map(|j| h[j] * f.w2[i * ffn + j] as f64)
+                .sum::<f64>()
+                + f.b2[i] as f64
+        })
+        .collect()
+}
+
+fn cpu_gate_value(z: &[f32], w_in: &[f32], b_in: &[f32], w_out: &[f32], d: usize) -> f64 {
+    (0..b_in.len())
+        .map(|j| {
+            let s: f64 = (0..d).map(|k| z[k] as f64 * w_in[j * d + k] as f64).sum();
+            (s + b_in[j] as f64).max(0.0) * w_out[j] as f64
+        })
+        .sum()
+}
+
+/// A gate whose sign follows z[0]: units 0 and 1 give G ≈ 4·z[0]; the other 62 units add
+/// small random terms so the whole W_in·z, ReLU and w_out reduction is exercised.
+fn steering_gate(r: &mut impl Rng, d: usize) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let mut w_in: Vec<f32> = random(r, GATE_DIM * d).iter().map(|x| x * 0.05).collect();
+    let mut b_in: Vec<f32> = random(r, GATE_DIM).iter().map(|x| x * 0.05).collect();
+    let mut w_out: Vec<f32> = random(r, GATE_DIM).iter().map(|x| x * 0.01).collect();
+    for (unit, sign) in [(0, 1.0f32), (1, -1.0)] {
+        w_in[unit * d..(unit + 1) * d].fill(0.0);
+        w_in[unit * d] = 4.0 * sign;
+        b_in[unit] = 0.0;
+        w_out[unit] = sign;
+    }
+    (w_in, b_in, w_out)
+}
+
+struct Case {
+    rows: usize,
+    d: usize,
+    ffn: usize,
+    /// Tokens meant for the expert.
+    experts: usize,
+    dtype: DType,
+    seed: u64,
+}
+
+/// Runs one routed FFN and checks output, gates and counters against the CPU.
+fn check(gpu: &Gpu, c: &Case) {
+    let Case {
+        rows,
+        d,
+        ffn,
+        dtype,
+        ..
+    } = *c;
+    let what = format!("T={rows} d={d} ffn={ffn} experts={} {dtype:?}", c.experts);
+    let mut r = rng(c.seed);
+    let mut x = random(&mut r, rows * d);
+    let mut order: Vec<usize> = (0..rows).collect();
+    order.shuffle(&mut r);
+    for (rank, &tok) in order.iter().enumerate() {
+        x[tok * d] = if rank < c.experts { 1.0 } else { -1.0 };
+    }
+    let residual = random(&mut r, rows * d);
+    let shared = random_ffn(&mut r, d, ffn);
+    let lang = random_ffn(&mut r, d, ffn);
+    let (w_in, b_in, w_out) = steering_gate(&mut r, d);
+
+    let layer = ExpertLayer {
+        part: Part::Encoder,
+        index: 0,
+        fc1_weight: lang.w1.clone(),
+        fc1_bias: lang.b1.clone(),
+        fc2_weight: lang.w2.clone(),
+        fc2_bias: lang.b2.clone(),
+        gate_in_weight: w_in.clone(),
+        gate_in_bias: b_in.clone(),
+        gate_out_weight: w_out.clone(),
+    };
+    let expert = ExpertWeights::upload(gpu, &layer, dtype).unwrap();
+    let up = |v: &[f32], shape: &[usize]| gpu.weight_f32(v, shape, dtype).unwrap();
+    let (s1, sb1) = (up(&shared.w1, &[ffn, d]), up(&shared.b1, &[ffn]));
+    let (s2, sb2) = (up(&shared.w2, &[d, ffn]), up(&shared.b2, &[d]));
+    let xt = gpu.upload(&x, &[rows, d]).unwrap();
+    let rt = gpu.upload(&residual, &[rows, d]).unwrap();
+    let counts = GateCounts::new(gpu, 3).unwrap();
+    let y = clsr_ffn_counted(
+        gpu,
+        &xt,
+        (&s1, &sb1, &s2, &sb2),
+        &expert,
+        &rt,
+        Some((&counts, 1)),
+    );
+    let got = read(gpu, &y.out);
+    let got_gates = pollster::block_on(gpu.read_u32(&y.gates)).unwrap();
+    let got_counts = pollster::block_on(counts.read(gpu)).unwrap();
+
+    // The dense formula, with the values the GPU sees.
+    let see = |f: &Ffn| Ffn {
+        w1: seen(&f.w1, dtype),
+        b1: seen(&f.b1, dtype),
+        w2: seen(&f.w2, dtype),
+        b2: seen(&f.b2, dtype),
+    };
+    let (shared, lang) = (see(&shared), see(&lang));
+    let (w_in, b_in, w_out) = (seen(&w_in, dtype), seen(&b_in, dtype), seen(&w_out, dtype));
+    let mut want = Vec::with_capacity(rows * d);
+    let mut want_gates = Vec::with_capacity(rows);
+    for t in 0..rows {
+        let z = &x[t * d..(t + 1) * d];
+        let g_value = cpu_gate_value(z, &w_in, &b_in, &w_out, d);
+        assert!(g_value.abs() > 1.0, "{what}: test gate too close to 0");
+        let g = if g_value >= 0.0 { 1.0 } else { 0.0 };
+        want_gates.push(g as u32);
+        let (fl, fs) = (cpu_ffn(z, &lang, d, ffn), cpu_ffn(z, &shared, d, ffn));
+        for i in 0..d {
+            want.push(residual[t * d + i] as f64 + g * fl[i] + (1.0 - g) * fs[i]);
+        }
+    }
+    assert_eq!(
+        want_gates.iter().sum::<u32>() as usize,
+        c.experts,
+        "{what}: setup"
+    );
+    assert_eq!(got_gates, want_gates, "{what}: gates");
+    assert_close(&got, &want, RTOL, &what);
+    let expected = GateCount {
+        expert: c.experts as u32,
+        tokens: rows as u32,
+    };
+    assert_eq!(
+        got_counts,
+        [GateCount::default(), expected, GateCount::default()],
+        "{what}: counts"
+    );
+}
+
+fn check_ratios(gpu: &Gpu, rows: usize, d: usize, ffn: usize, ratios: &[f64], seed: u64) {
+    for dtype in [DType::F32, DType::F16] {
+        for (i, &ratio) in ratios.iter().enumerate() {
+            let experts = (ratio * rows as f64).round() as usize;
+            let seed = seed + i as u64;
+            check(
+                gpu,
+                &Case {
+                    rows,
+                    d,
+                    ffn,
+                    experts,
+                    dtype,
+                    seed,
+                },
+            );
+        }
+    }
+}
+
+#[test]
+fn routed_ffn_matches_dense_formula_at_encoder_length() {
+    let gpu = gpu();
+    check_ratios(&gpu, 1500, 64, 256, &[0.0, 0.3, 0.5, 1.0], 10);
+}
+
+#[test]
+fn routed_ffn_matches_dense_formula_at_odd_sizes() {
+    let gpu = gpu();
+    // Odd K for both Linears (37, 75), partial tiles everywhere, the few-row boundary (4, 5).
+    check_ratios(&gpu, 77, 37, 75, &[0.0, 0.3, 0.5, 1.0], 20);
+    check_ratios(&gpu, 130, 20, 66, &[0.5], 30);
+    check_ratios(&gpu, 4, 37, 75, &[0.0, 0.5, 1.0], 40);
+    check_ratios(&gpu, 5, 37, 75, &[0.0, 0.4, 1.0], 50);
+}
+
+#[test]
+fn routed_ffn_matches_dense_formula_at_decoder_step_sizes() {
+    let gpu = gpu();
+    check_ratios(&gpu, 1, 64, 256, &[0.0, 1.0], 60);
+    check_ratios(&gpu, 3, 64, 256, &[0.0, 1.0 / 3.0, 2.0 / 3.0, 1.0], 70);
+    check_ratios(&gpu, 2, 37, 75, &[0.0, 0.5, 1.0], 80);
+}
+
+#[test]
+fn routed_ffn_matches_dense_formula_at_whisper_base_width() {
+    let gpu = gpu();
+    for (rows, experts) in [(1, 1), (3, 2), (70, 23)] {
+        check(
+            &gpu,
+            &Case {
+                rows,
+                d: 512,
+                ffn: 2048,
+                experts,
+                dtype: DType::F16,
+                seed: 90 + rows as u64,
+            },
+        );
+    }
+}
+
+#[test]
+fn zero_gate_output_sends_every_token_to_an_expert_equal_to_the_shared_ffn() {
+    // The paper's initialisation: w_out = 0, so G = 0 ≥ 0 for every token, and FFN_lang is a
+    // copy of FFN_shared, so the block computes exactly the original FFN.
+    let gpu = gpu();
+    let (d, ffn) = (48, 192);
+    let mut r = rng(5);
+    for rows in [1, 3, 200] {
+        let shared = random_ffn(&mut r, d, ffn);
+        let layer = ExpertLayer {
+            part: Part::Decoder,
+            index: 2,
+            fc1_weight: shared.w1.clone(),
+            fc1_bias: shared.b1.clone(),
+            fc2_weight: shared.w2.clone(),
+            fc2_bias: shared.b2.clone(),
+            gate_in_weight: random(&mut r, GATE_DIM * d),
+            gate_in_bias: vec![0.0; GATE_DIM],
+            gate_out_weight: vec![0.0; GATE_DIM],
+        };
+        let expert = ExpertWeights::upload(&gpu, &layer, DType::F32).unwrap();
+        let up = |v: &[f32], shape: &[usize]| gpu.weight_f32(v, shape, DType::F32).unwrap();
+        let (s1, sb1) = (up(&shared.w1, &[ffn, d]), up(&shared.b1, &[ffn]));
+        let (s2, sb2) = (up(&shared.w2, &[d, ffn]), up(&shared.b2, &[d]));
+        let x = random(&mut r, rows * d);
+        let residual = random(&mut r, rows * d);
+        let xt = gpu.upload(&x, &[rows, d]).unwrap();
+        let rt = gpu.upload(&residual, &[rows, d]).unwrap();
+        let y = clsr_ffn(&gpu, &xt, (&s1, &sb1, &s2, &sb2), &expert, &rt);
+        let gates = pollster::block_on(gpu.read_u32(&y.gates)).unwrap();
+        assert_eq!(
+            gates,
+            vec![1; rows],
+            "T={rows}: every token takes the expert"
+        );
+        let mut want = Vec::with_capacity(rows * d);
+        for t in 0..rows {
+            let f = cpu_ffn(&x[t * d..(t + 1) * d], &shared, d, ffn);
+            want.extend((0..d).map(|i| residual[t * d + i] as f64 + f[i]));
+        }
+        assert_close(&read(&gpu, &y.out), &want, RTOL, &format!("T={rows}"));
+    }
+}
+
+#[test]
+fn gate_counts_accumulate_per_slot_until_reset() {
+    let gpu = gpu();
+    let (d, ffn) = (32, 64);
+    let mut r = rng(6);
+    let (w_in, b_in, w_out) = steering_gate(&mut r, d);
+    let shared = random_ffn(&mut r, d, ffn);
+    let layer = ExpertLayer {
+        part: Part::Encoder,
+        index: 0,
+        fc1_weight: shared.w1.clone(),
+        fc1_bias: shared.b1.clone(),
+        fc2_weight: shared.w2.clone(),
+        fc2_bias: shared.b2.clone(),
+        gate_in_weight: w_in,
+        gate_in_bias: b_in,
+        gate_out_weight: w_out,
+    };
+    let expert = ExpertWeights::upload(&gpu, &layer, DType::F32).unwrap();
+    let up = |v: &[f32], shape: &[usize]| gpu.weight_f32(v, shape, DType::F32).unwrap();
+    let (s1, sb1) = (up(&shared.w1, &[ffn, d]), up(&shared.b1, &[ffn]));
+    let (s2, sb2) = (up(&shared.w2, &[d, ffn]), up(&shared.b2, &[d]));
+    let counts = GateCounts::new(&gpu, 2).unwrap();
+    // Slot 0: a 100-token pass with 40 experts; slot 1: three one-token steps, two experts.
+    let run = |rows: usize, experts: usize, slot: usize| {
+        let mut x = random(&mut rng(rows as u64 + slot as u64), rows * d);
+        for t in 0..rows {
+            x[t * d] = if t < experts { 1.0 } else { -1.0 };
+        }
+        let xt = gpu.upload(&x, &[rows, d]).unwrap();
+        let rt = gpu.upload(&x, &[rows, d]).unwrap();
+        clsr_ffn_counted(
+            &gpu,
+            &xt,
+            (&s1, &sb1, &s2, &sb2),
+            &expert,
+            &rt,
+            Some((&counts, slot)),
+        );
+        // Uploads land before the next submission: submit before the pooled input buffer
+        // is handed out and overwritten again.
+        gpu.flush();
+    };
+    run(100, 40, 0);
+    for experts in [1, 0, 1] {
+        run(1, experts, 1);
+    }
+    let got = pollster::block_on(counts.read(&gpu)).unwrap();
+    assert_eq!(
+        got,
+        [
+            GateCount {
+                expert: 40,
+                tokens: 100
+            },
+            GateCount {
+                expert: 2,
+                tokens: 3
+            }
+        ]
+    );
+    assert_eq!(got[0].fraction(), Some(0.4));
+    counts.reset(&gpu);
+    run(1, 1, 0);
+    let got = pollster::block_on(counts.read(&gpu)).unwrap();
+    assert_eq!(
+        got,
+        [
+            GateCount {
+                expert: 1,
+                tokens: 1
+            },
+            GateCount::default()
+        ]
+    );
+    assert_eq!(got[1].fraction(), None);
+}

@@ -1,0 +1,181 @@
+//! A tiny Whisper with random weights, written in Hugging Face layout, for tests that need a
+//! whole model but not a trained one.
+
+use rand::Rng;
+use safetensors::{serialize_to_file, Dtype, View};
+use std::borrow::Cow;
+use std::path::Path;
+
+pub struct TinyConfig {
+    pub d_model: usize,
+    pub heads: usize,
+    pub encoder_layers: usize,
+    pub decoder_layers: usize,
+    pub vocab: usize,
+    pub n_mels: usize,
+    pub target_positions: usize,
+}
+
+impl Default for TinyConfig {
+    fn default() -> Self {
+        TinyConfig {
+            d_model: 64,
+            heads: 2,
+            encoder_layers: 2,
+            decoder_layers: 2,
+            vocab: 300,
+            n_mels: 80,
+            target_positions: 64,
+        }
+    }
+}
+
+struct Entry {
+    dtype: Dtype,
+    shape: Vec<usize>,
+    bytes: Vec<u8>,
+}
+
+impl View for &Entry {
+    fn dtype(&self) -> Dtype {
+        self.dtype
+    }
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+    fn data(&self) -> Cow<'_, [u8]> {
+        Cow::Borrowed(&self.bytes)
+    }
+    fn data_len(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
+/// Writes config.json and model.safetensors with weights ~ U(−scale, scale) (layer norms
+/// near 1 and 0), stored as `dtype` (F32 or F16).
+pub fn write_random_model(dir: &Path, c: &TinyConfig, dtype: Dtype, rng: &mut impl Rng) {
+    std::fs::create_dir_all(dir).unwrap();
+    let d = c.d_model;
+    let ffn = 4 * d;
+    let mut tensors: Vec<(String, Vec<usize>, Vec<f32>)> = Vec::new();
+    let mut rand_t = |name: String, shape: Vec<usize>, center: f32, scale: f32| {
+        let n: usize = shape.iter().product();
+        let v = (0..n)
+            .map(|_| center + rng.random_range(-scale..scale))
+            .collect();
+        tensors.push((name, shape, v));
+    };
+    let w = 0.15;
+    let e = "model.encoder";
+    rand_t(format!("{e}.conv1.weight"), vec![d, c.n_mels, 3], 0.0, w);
+    rand_t(format!("{e}.conv1.bias"), vec![d], 0.0, w);
+    rand_t(format!("{e}.conv2.weight"), vec![d, d, 3], 0.0, w);
+    rand_t(format!("{e}.conv2.bias"), vec![d], 0.0, w);
+    let block = |p: String, attn: &[&str], rand_t: &mut dyn FnMut(String, Vec<usize>, f32, f32)| {
+        for a in attn {
+            for proj in ["q_proj", "k_proj", "v_proj", "out_proj"] {
+                rand_t(format!("{p}.{a}.{proj}.weight"), vec![d, d], 0.0, w);
+                if proj != "k_proj" {
+                    rand_t(format!("{p}.{a}.{proj}.bias"), vec![d], 0.0, w);
+                }
+            }
+            rand_t(format!("{p}.{a}_layer_norm.weight"), vec![d], 1.0, 0.2);
+            rand_t(format!("{p}.{a}_layer_norm.bias"), vec![d], 0.0, 0.2);
+        }
+        rand_t(format!("{p}.fc1.weight"), vec![ffn, d], 0.0, w);
+        rand_t(format!("{p}.fc1.bias"), vec![ffn], 0.0, w);
+        rand_t(format!("{p}.fc2.weight"), vec![d, ffn], 0.0, w / 2.0);
+        rand_t(format!("{p}.fc2.bias"), vec![d], 0.0, w);
+        rand_t(format!("{p}.final_layer_norm.weight"), vec![d], 1.0, 0.2);
+        rand_t(format!("{p}.final_layer_norm.bias"), vec![d], 0.0, 0.2);
+    };
+    for i in 0..c.encoder_layers {
+        block(format!("{e}.layers.{i}"), &["self_attn"], &mut rand_t);
+    }
+    rand_t(format!("{e}.layer_norm.weight"), vec![d], 1.0, 0.2);
+    rand_t(format!("{e}.layer_norm.bias"), vec![d], 0.0, 0.2);
+    let dd = "model.decoder";
+    rand_t(
+        format!("{dd}.embed_tokens.weight"),
+        vec![c.vocab, d],
+        0.0,
+        0.5,
+    );
+    rand_t(
+        format!("{dd}.embed_positions.weight"),
+        vec![c.target_positions, d],
+        0.0,
+        0.5,
+    );
+    for i in 0..c.decoder_layers {
+        block(
+            format!("{dd}.layers.{i}"),
+            &["self_attn", "encoder_attn"],
+            &mut rand_t,
+        );
+    }
+    rand_t(format!("{dd}.layer_norm.weight"), vec![d], 1.0, 0.2);
+    rand_t(format!("{dd}.layer_norm.bias"), vec![d], 0.0, 0.2);
+
+    // Whisper's fixed sinusoids (candle computes them instead of loading them).
+    let half = d / 2;
+    let increment = 10000f32.ln() / (half - 1) as f32;
+    let sinusoids = (0..1500 * d)
+        .map(|i| {
+            let (t, c) = ((i / d) as f32, i % d);
+            let angle = t * (-((c % half) as f32) * increment).exp();
+            if c < half {
+                angle.sin()
+            } else {
+                angle.cos()
+            }
+        })
+        .collect();
+    tensors.push((
+        format!("{e}.embed_positions.weight"),
+        vec![1500, d],
+        sinusoids,
+    ));
+
+    let entries: Vec<(String, Entry)> = tensors
+        .into_iter()
+        .map(|(name, shape, v)| {
+            let bytes = match dtype {
+                Dtype::F32 => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+                Dtype::F16 => v
+                    .iter()
+                    .flat_map(|x| half::f16::from_f32(*x).to_le_bytes())
+                    .collect(),
+                other => panic!("unsupported test dtype {other:?}"),
+            };
+            (
+                name,
+                Entry {
+                    dtype,
+                    shape,
+                    bytes,
+                },
+            )
+        })
+        .collect();
+    serialize_to_file(
+        entries.iter().map(|(n, e)| (n.as_str(), e)),
+        None,
+        &dir.join("model.safetensors"),
+    )
+    .unwrap();
+    let config = serde_json::json!({
+        "d_model": d,
+        "encoder_layers": c.encoder_layers,
+        "decoder_layers": c.decoder_layers,
+        "encoder_attention_heads": c.heads,
+        "decoder_attention_heads": c.heads,
+        "encoder_ffn_dim": ffn,
+        "decoder_ffn_dim": ffn,
+        "num_mel_bins": c.n_mels,
+        "vocab_size": c.vocab,
+        "max_source_positions": 1500,
+        "max_target_positions": c.target_positions,
+    });
+    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+}
