@@ -145,8 +145,8 @@ fn real_model_parity(name: &str, exact: bool) -> Whisper {
 
 #[test]
 fn tiny_en_matches_candle_and_transcribes_jfk() {
-    // tiny.en leaves out the commas of jfk.txt ("And so my fellow Americans ask not …"),
-    // and candle agrees token for token: compare words.
+    // tiny.en leaves out the comma after "Americans" in jfk.txt, and candle agrees token
+    // for token: compare words.
     real_model_parity("whisper-tiny.en", false);
 }
 
