@@ -3,7 +3,6 @@
 
 mod support;
 
-use rand::Rng;
 use support::*;
 use whisper_clsr::gpu::{DType, Gpu};
 use whisper_clsr::ops::attention::{attention, AttentionShape};
@@ -507,5 +506,4 @@ fn fill_sets_every_element() {
     let t = gpu.tensor(&[70_000]);
     fill(&gpu, &t, 2.5);
     assert!(read(&gpu, &t).iter().all(|&v| v == 2.5));
-    let _ = rng(0).random::<u8>();
 }
