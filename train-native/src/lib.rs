@@ -13,6 +13,7 @@ pub mod loss;
 pub mod optim;
 pub mod reduce;
 pub mod rng;
+pub mod student;
 
 use whisper_clsr::gpu::shader::Kernel;
 
