@@ -4,17 +4,25 @@
 // `chunk_rows` rows, and `reduce_chunks` adds the chunks up (scaled, optionally accumulated
 // onto the existing gradient for gradient accumulation).
 //   dW[n, k] = Σ_m dY[m, n] · X[m, k]        db[n] = Σ_m dY[m, n]
-// The input gradient dX = dY·W is an ordinary product and runs on the forward matmul kernel.
+// The input gradient dX = dY·W is an ordinary product and runs on the forward matmul kernel,
+// except where the contraction is long and the output small (the logits' hidden-state
+// gradient: dH[s, j] = Σ_v dZ[s, v]·E[v, j] over a vocabulary chunk): then the same
+// chunked kernel runs with TRANS_DY (dY read as [n, m]) and X a stored weight (F16_X:
+// packed f16) starting at element x_off.
 
 struct Params {
     m: u32, n: u32, k: u32, chunk_rows: u32,
     ldy: u32, ldx: u32, chunks: u32, len: u32,
-    accumulate: u32, scale: f32, _pad0: u32, _pad1: u32,
+    accumulate: u32, scale: f32, x_off: u32, _pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
+#if F16_X
+@group(0) @binding(2) var<storage, read> x: array<u32>;
+#else
 @group(0) @binding(2) var<storage, read> x: array<f32>;
+#endif
 @group(0) @binding(3) var<storage, read_write> partial: array<f32>;
 @group(0) @binding(4) var<storage, read> part_in: array<f32>;
 @group(0) @binding(5) var<storage, read_write> grad: array<f32>;
@@ -26,14 +34,24 @@ var<workgroup> tile_x: array<vec4<f32>, 256>;
 
 fn load_dy(row: u32, end: u32, col: u32) -> f32 {
     if (row < end && col < p.n) {
+#if TRANS_DY
+        return dy[col * p.ldy + row];
+#else
         return dy[row * p.ldy + col];
+#endif
     }
     return 0.0;
 }
 
 fn load_x(row: u32, end: u32, col: u32) -> f32 {
     if (row < end && col < p.k) {
-        return x[row * p.ldx + col];
+        let i = p.x_off + row * p.ldx + col;
+#if F16_X
+        let pair = unpack2x16float(x[i >> 1u]);
+        return select(pair.x, pair.y, (i & 1u) == 1u);
+#else
+        return x[i];
+#endif
     }
     return 0.0;
 }

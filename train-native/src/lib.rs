@@ -14,6 +14,7 @@ pub mod optim;
 pub mod reduce;
 pub mod rng;
 pub mod student;
+pub mod trainer;
 
 use whisper_clsr::gpu::shader::Kernel;
 

@@ -21,7 +21,7 @@ use whisper_clsr::{Error, Result};
 
 use crate::backward::attention::attention_backward;
 use crate::backward::layer_norm::layer_norm_backward;
-use crate::backward::linear::grad_input;
+use crate::backward::linear::{grad_input, grad_input_long};
 use crate::clsr::{clsr_backward, clsr_forward, ClsrSaved, ExpertParams, SharedFfn, TrainMode};
 use crate::elementwise::fill;
 use crate::loss::budget::budget_loss;
@@ -65,8 +65,6 @@ pub fn encoder_input(gpu: &Gpu, model: &WhisperModel, mel: &Tensor) -> Tensor {
 pub struct Example<'a> {
     /// Student encoder input [frames, d] (see [`encoder_input`]).
     pub enc_input: &'a Tensor,
-    /// Teacher encoder input [frames, d_teacher], when a teacher is used.
-    pub teacher_enc_input: Option<&'a Tensor>,
     /// Decoder input ids (prompt + text).
     pub tokens: &'a [u32],
     /// Next-token target per position; [`IGNORE`] where no loss is taken.
@@ -342,6 +340,10 @@ fn table_part(table: &ChunkedTable, v0: usize, vc: usize) -> (&whisper_clsr::gpu
     (w, v0 - start)
 }
 
+/// Rows up to which the logits projection runs as groups of ≤ 4 rows on the runtime's
+/// GEMV kernel (which reads each weight once per group) instead of the 64-row tiled kernel.
+const GEMV_ROWS: usize = 16;
+
 /// Logits chunk `hidden · table[v0..v0+vc]ᵀ` → [S, vc].
 pub fn logits_chunk(
     gpu: &Gpu,
@@ -353,58 +355,36 @@ pub fn logits_chunk(
     let (s, d) = (hidden.shape()[0], hidden.shape()[1]);
     let (w, row) = table_part(table, v0, vc);
     let out = gpu.tensor(&[s, vc]);
-    let g = Gemm {
-        m: s,
-        n: vc,
-        k: d,
-        batch: 1,
-        a: Layout::dense(s, d),
-        b: Layout {
-            offset: row * d,
-            row_stride: d,
-            batch_stride: 0,
-        },
-        c: Layout::dense(s, vc),
-        trans_b: true,
-        alpha: 1.0,
-    };
-    gemm(gpu, hidden, Rhs::Weight(w), &out, &g, &Epilogue::default());
-    out
-}
-
-/// `dz · table[v0..v0+vc] (+ acc)` → [S, d]: the hidden-state gradient of one chunk.
-fn logits_chunk_backward(
-    gpu: &Gpu,
-    dz: &Tensor,
-    table: &ChunkedTable,
-    v0: usize,
-    acc: &Tensor,
-) -> Tensor {
-    let (s, vc) = (dz.shape()[0], dz.shape()[1]);
-    let d = table.cols;
-    let (w, row) = table_part(table, v0, vc);
-    let out = gpu.tensor(&[s, d]);
-    let g = Gemm {
-        m: s,
-        n: d,
-        k: vc,
-        batch: 1,
-        a: Layout::dense(s, vc),
-        b: Layout {
-            offset: row * d,
-            row_stride: d,
-            batch_stride: 0,
-        },
-        c: Layout::dense(s, d),
-        trans_b: false,
-        alpha: 1.0,
-    };
-    let epi = Epilogue {
-        bias: None,
-        gelu: false,
-        residual: Some((acc, Layout::dense(s, d))),
-    };
-    gemm(gpu, dz, Rhs::Weight(w), &out, &g, &epi);
+    let group = if s <= GEMV_ROWS { 4 } else { s };
+    let mut r0 = 0;
+    while r0 < s {
+        let m = group.min(s - r0);
+        let g = Gemm {
+            m,
+            n: vc,
+            k: d,
+            batch: 1,
+            a: Layout {
+                offset: r0 * d,
+                row_stride: d,
+                batch_stride: 0,
+            },
+            b: Layout {
+                offset: row * d,
+                row_stride: d,
+                batch_stride: 0,
+            },
+            c: Layout {
+                offset: r0 * vc,
+                row_stride: vc,
+                batch_stride: 0,
+            },
+            trans_b: true,
+            alpha: 1.0,
+        };
+        gemm(gpu, hidden, Rhs::Weight(w), &out, &g, &Epilogue::default());
+        r0 += m;
+    }
     out
 }
 
@@ -542,20 +522,29 @@ pub fn train_example(
     let chunks = vocab_chunks(table, VOCAB_CHUNK);
     let ce = CrossEntropy::new(gpu, spec(obj.ce), obj.smoothing);
     let js = teacher.map(|_| JensenShannon::new(gpu, spec(obj.js), obj.tau));
-    let teacher_logits =
-        |v0, vc| teacher.map(|t| logits_chunk(gpu, &t.hidden, &t.model.decoder.tokens, v0, vc));
-    for &(v0, vc) in &chunks {
-        let z = logits_chunk(gpu, &f.hidden, table, v0, vc);
-        ce.add_chunk(gpu, &z, v0, &targets);
-        if let (Some(js), Some(zt)) = (&js, teacher_logits(v0, vc)) {
-            js.add_lse_chunk(gpu, &z, &zt, v0);
+    // Each chunk's logits are computed once and kept for the later passes: one token row
+    // of the full vocabulary is ~200 KB, so a decoder sequence's logits are small; no
+    // binding ever covers more than one chunk.
+    let z: Vec<Tensor> = chunks
+        .iter()
+        .map(|&(v0, vc)| logits_chunk(gpu, &f.hidden, table, v0, vc))
+        .collect();
+    let zt: Vec<Tensor> = match teacher {
+        Some(t) => chunks
+            .iter()
+            .map(|&(v0, vc)| logits_chunk(gpu, &t.hidden, &t.model.decoder.tokens, v0, vc))
+            .collect(),
+        None => Vec::new(),
+    };
+    for (i, &(v0, _)) in chunks.iter().enumerate() {
+        ce.add_chunk(gpu, &z[i], v0, &targets);
+        if let Some(js) = &js {
+            js.add_lse_chunk(gpu, &z[i], &zt[i], v0);
         }
     }
     if let Some(js) = &js {
-        for &(v0, vc) in &chunks {
-            let z = logits_chunk(gpu, &f.hidden, table, v0, vc);
-            let zt = teacher_logits(v0, vc).expect("teacher present");
-            js.add_value_chunk(gpu, &z, &zt, v0);
+        for (i, &(v0, _)) in chunks.iter().enumerate() {
+            js.add_value_chunk(gpu, &z[i], &zt[i], v0);
         }
         sum_into(
             gpu,
@@ -578,16 +567,16 @@ pub fn train_example(
         1.0,
         false,
     );
-    let mut dhidden = gpu.tensor(&[s, c.d_model]);
+    let dhidden = gpu.tensor(&[s, c.d_model]);
     fill(gpu, &dhidden, 0.0);
-    for &(v0, vc) in &chunks {
-        let z = logits_chunk(gpu, &f.hidden, table, v0, vc);
+    for (i, &(v0, vc)) in chunks.iter().enumerate() {
         let dz = gpu.tensor(&[s, vc]);
-        ce.grad_chunk(gpu, &z, v0, &targets, &dz, false);
-        if let (Some(js), Some(zt)) = (&js, teacher_logits(v0, vc)) {
-            js.grad_chunk(gpu, &z, &zt, v0, &targets, &dz, true);
+        ce.grad_chunk(gpu, &z[i], v0, &targets, &dz, false);
+        if let Some(js) = &js {
+            js.grad_chunk(gpu, &z[i], &zt[i], v0, &targets, &dz, true);
         }
-        dhidden = logits_chunk_backward(gpu, &dz, table, v0, &dhidden);
+        let (w, row) = table_part(table, v0, vc);
+        grad_input_long(gpu, &dz, w, row, &dhidden, true);
     }
 
     backward(

@@ -507,3 +507,85 @@ fn fill_sets_every_element() {
     fill(&gpu, &t, 2.5);
     assert!(read(&gpu, &t).iter().all(|&v| v == 2.5));
 }
+
+/// `x · W[first..first + n]ᵀ` on the forward matmul kernel (the logits projection).
+fn rows_product(
+    gpu: &Gpu,
+    x: &[f32],
+    w: &whisper_clsr::gpu::Weight,
+    first: usize,
+    m: usize,
+    n: usize,
+    k: usize,
+) -> Vec<f32> {
+    use whisper_clsr::ops::matmul::{gemm, Epilogue, Gemm, Layout, Rhs};
+    let xt = upload(gpu, x, &[m, k]);
+    let out = gpu.tensor(&[m, n]);
+    let g = Gemm {
+        m,
+        n,
+        k,
+        batch: 1,
+        a: Layout::dense(m, k),
+        b: Layout {
+            offset: first * k,
+            row_stride: k,
+            batch_stride: 0,
+        },
+        c: Layout::dense(m, n),
+        trans_b: true,
+        alpha: 1.0,
+    };
+    gemm(gpu, &xt, Rhs::Weight(w), &out, &g, &Epilogue::default());
+    read(gpu, &out)
+}
+
+#[test]
+fn long_contraction_input_gradient_matches_cpu_and_finite_differences() {
+    use whisper_clsr_train::backward::linear::grad_input_long;
+    let gpu = gpu();
+    let mut rg = rng(16);
+    // (rows m, contraction n, width k, first row of W, rows of W)
+    for &(m, n, k, first, total) in &[
+        (1, 5, 3, 0, 5),
+        (7, 1000, 64, 300, 1400),
+        (3, 8192, 64, 0, 8192),
+        (9, 333, 66, 17, 400),
+    ] {
+        for dtype in [DType::F32, DType::F16] {
+            let (w, w_seen) = weight(&gpu, &random(&mut rg, total * k), &[total, k], dtype);
+            let r = random(&mut rg, m * n);
+            let acc = random(&mut rg, m * k);
+            let dx = upload(&gpu, &acc, &[m, k]);
+            grad_input_long(&gpu, &upload(&gpu, &r, &[m, n]), &w, first, &dx, true);
+            let got = read(&gpu, &dx);
+            let mut want: Vec<f64> = acc.iter().map(|&v| v as f64).collect();
+            for i in 0..m {
+                for v in 0..n {
+                    for j in 0..k {
+                        want[i * k + j] += r[i * n + v] as f64 * w_seen[(first + v) * k + j] as f64;
+                    }
+                }
+            }
+            let what = format!("long dX m{m} n{n} k{k} first{first} {dtype:?}");
+            assert_close(&got, &want, RTOL, &what);
+            let grad: Vec<f32> = got.iter().zip(&acc).map(|(g, a)| g - a).collect();
+            let x = random(&mut rg, m * k);
+            let idx = probe_indices(&mut rg, m * k, 3);
+            let loss = |x: &[f32]| dot(&r, &rows_product(&gpu, x, &w, first, m, n, k));
+            assert_fd(
+                &grad,
+                &idx,
+                |i| {
+                    central_difference(0.5, |d| {
+                        let mut x2 = x.clone();
+                        x2[i] += d as f32;
+                        loss(&x2)
+                    })
+                },
+                FD_RTOL,
+                &what,
+            );
+        }
+    }
+}

@@ -6,7 +6,7 @@
 
 use bytemuck::{Pod, Zeroable};
 use whisper_clsr::gpu::shader::Kernel;
-use whisper_clsr::gpu::{Gpu, Tensor, Weight};
+use whisper_clsr::gpu::{DType, Gpu, Tensor, Weight};
 use whisper_clsr::ops::matmul::{gemm, Epilogue, Gemm, Layout, Rhs};
 
 use crate::kernel::{threads_grid, u};
@@ -28,16 +28,25 @@ struct Params {
     len: u32,
     accumulate: u32,
     scale: f32,
-    _pad: [u32; 2],
+    x_off: u32,
+    _pad: u32,
 }
 
 fn kernel(entry: &'static str) -> Kernel {
     Kernel::new("train_matmul_backward.wgsl", SOURCE, entry)
 }
 
+fn partial_kernel(trans_dy: bool, f16_x: bool) -> Kernel {
+    kernel("grad_weight_partial")
+        .define_if("TRANS_DY", trans_dy)
+        .define_if("F16_X", f16_x)
+}
+
 pub(crate) fn kernels() -> Vec<Kernel> {
     vec![
-        kernel("grad_weight_partial"),
+        partial_kernel(false, false),
+        partial_kernel(true, false),
+        partial_kernel(true, true),
         kernel("grad_bias_partial"),
         kernel("reduce_chunks"),
     ]
@@ -90,7 +99,8 @@ fn params(m: usize, n: usize, k: usize, ldy: usize, ldx: usize) -> Params {
         len: 0,
         accumulate: 0,
         scale: 1.0,
-        _pad: [0; 2],
+        x_off: 0,
+        _pad: 0,
     }
 }
 
@@ -120,12 +130,45 @@ pub fn grad_weight(gpu: &Gpu, dy: &Tensor, x: &Tensor, dw: &Tensor, accumulate: 
         "grad_weight grid too large"
     );
     gpu.dispatch(
-        &kernel("grad_weight_partial"),
+        &partial_kernel(false, false),
         bytemuck::bytes_of(&p),
         &[(1, dy.buffer()), (2, x.buffer()), (3, partial.buffer())],
         groups,
     );
     reduce(gpu, p, out * inp, &partial, dw, accumulate);
+}
+
+/// `dX (+)= dY·W[rows]` for a long contraction and a small output: dY [m, n] with n up
+/// to a vocabulary chunk, W the `n` rows of a stored weight (f32 or f16) starting at row
+/// `first_row`, dX [m, k]. Split over the contraction in chunks, then summed (no atomics).
+pub fn grad_input_long(
+    gpu: &Gpu,
+    dy: &Tensor,
+    w: &Weight,
+    first_row: usize,
+    dx: &Tensor,
+    accumulate: bool,
+) {
+    let (m, n) = (dy.shape()[0], dy.shape()[1]);
+    let k = w.shape()[1];
+    assert!(
+        first_row + n <= w.shape()[0],
+        "grad_input_long: rows past the weight"
+    );
+    assert_eq!(dx.shape(), &[m, k], "grad_input_long: dX shape");
+    // In the dW kernel's terms: rows reduced = n, outputs [m, k], dY read transposed.
+    let mut p = params(n, m, k, n, k);
+    p.x_off = u(first_row * k);
+    let chunks = p.chunks as usize;
+    let partial = gpu.tensor(&[chunks, m, k]);
+    let groups = [u(k.div_ceil(64)), u(m.div_ceil(64)), u(chunks)];
+    gpu.dispatch(
+        &partial_kernel(true, w.dtype() == DType::F16),
+        bytemuck::bytes_of(&p),
+        &[(1, dy.buffer()), (2, w.buffer()), (3, partial.buffer())],
+        groups,
+    );
+    reduce(gpu, p, m * k, &partial, dx, accumulate);
 }
 
 /// `db (+)= Σ_rows dY` for dY [rows, out], db [out].
