@@ -6,8 +6,10 @@
 pub use whisper_clsr as runtime;
 
 pub mod backward;
+pub mod checkpoint;
 pub mod clsr;
 pub mod elementwise;
+pub mod export;
 pub mod kernel;
 pub mod loss;
 pub mod optim;

@@ -4,12 +4,9 @@
 //! gradients of the loss w.r.t. every expert and gate tensor of every layer against
 //! central finite differences of that CPU loss.
 
-#[path = "../../tests/support/random_model.rs"]
-#[allow(dead_code)]
-mod random_model;
 mod support;
 
-use random_model::{write_random_model, TinyConfig};
+use support::tiny::random_model::{write_random_model, TinyConfig};
 use support::*;
 use whisper_clsr::model::weights::HostTensor;
 use whisper_clsr::model::{WeightFile, WhisperConfig, WhisperModel};

@@ -2,59 +2,15 @@
 //! utterances (the loss falls by an order of magnitude), batches are deterministic
 //! permutations, and per-step randomness follows the schedule.
 
-#[path = "../../tests/support/random_model.rs"]
-#[allow(dead_code)]
-mod random_model;
 mod support;
 
-use rand::Rng;
-use random_model::{write_random_model, TinyConfig};
+use support::tiny::{synthetic, tiny_model};
 use support::*;
-use whisper_clsr::model::{WeightFile, WhisperConfig, WhisperModel};
+use whisper_clsr::model::WhisperModel;
 use whisper_clsr::pack::ExpertPack;
-use whisper_clsr_train::loss::vocab::IGNORE;
 use whisper_clsr_train::optim::AdamWConfig;
 use whisper_clsr_train::student::Objective;
-use whisper_clsr_train::trainer::{permutation, Audio, Prepared, TrainConfig, Trainer};
-
-pub fn tiny_model(dir: &std::path::Path, seed: u64) -> (WhisperConfig, WeightFile) {
-    let cfg = TinyConfig {
-        d_model: 64,
-        heads: 1,
-        encoder_layers: 2,
-        decoder_layers: 2,
-        vocab: 51865,
-        n_mels: 80,
-        target_positions: 16,
-    };
-    write_random_model(dir, &cfg, safetensors::Dtype::F16, &mut rng(seed));
-    let c = WhisperConfig::from_json(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
-    let file = WeightFile::new(
-        std::fs::read(dir.join("model.safetensors")).unwrap(),
-        "tiny",
-    )
-    .unwrap();
-    (c, file)
-}
-
-fn synthetic(rg: &mut impl Rng, count: usize, frames: usize, d: usize) -> Vec<Prepared> {
-    (0..count)
-        .map(|_| {
-            let text: Vec<u32> = (0..5).map(|_| rg.random_range(200..20000)).collect();
-            let mut tokens = vec![50258, 50259, 50359, 50363];
-            tokens.extend(&text);
-            let mut targets = vec![IGNORE; 3];
-            targets.extend(&text);
-            targets.push(50257);
-            Prepared {
-                student: Audio::Encoded(random(rg, frames * d)),
-                teacher: None,
-                tokens,
-                targets,
-            }
-        })
-        .collect()
-}
+use whisper_clsr_train::trainer::{permutation, Prepared, TrainConfig, Trainer};
 
 #[test]
 fn tiny_model_overfits_synthetic_utterances() {

@@ -2,6 +2,8 @@
 //! machines), random data, closeness checks and central finite differences.
 #![allow(dead_code)]
 
+pub mod tiny;
+
 use rand::{Rng, SeedableRng};
 use whisper_clsr::gpu::{DType, Gpu, GpuOptions, Tensor, Weight};
 
