@@ -8,6 +8,7 @@ pub use whisper_clsr as runtime;
 pub mod backward;
 pub mod checkpoint;
 pub mod clsr;
+pub mod data;
 pub mod elementwise;
 pub mod export;
 pub mod kernel;
@@ -15,6 +16,7 @@ pub mod loss;
 pub mod optim;
 pub mod reduce;
 pub mod rng;
+pub mod run;
 pub mod student;
 pub mod trainer;
 
