@@ -61,11 +61,14 @@ pub fn load_model(gpu: &Gpu, dir: &Path) -> Result<Loaded> {
     Ok(Loaded { model, file, text })
 }
 
-fn metrics_line(m: &StepMetrics, tokens_per_s: f64) -> String {
+/// One metrics.jsonl object. Timing and memory are measurements of this process, not part
+/// of the training state (a resumed run reproduces every other field).
+fn metrics_line(m: &StepMetrics, seconds: f64, gpu_bytes: u64) -> String {
     serde_json::json!({
         "step": m.step, "loss": m.loss, "ce": m.ce, "gate_loss": m.gate_loss, "js": m.js,
         "gate_ratio": m.gate_ratio, "lr": m.lr, "grad_norm": m.grad_norm,
-        "tokens": m.tokens, "tokens_per_s": tokens_per_s,
+        "tokens": m.tokens, "tokens_per_s": m.tokens as f64 / seconds,
+        "step_seconds": seconds, "activation_bytes": gpu_bytes,
     })
     .to_string()
 }
@@ -176,8 +179,14 @@ pub fn run(gpu: &Gpu, o: &RunOptions) -> Result<()> {
             teacher.as_ref().map(|t| &t.model),
             &batch,
         )?;
-        let tps = m.tokens as f64 / t0.elapsed().as_secs_f64();
-        writeln!(metrics, "{}", metrics_line(&m, tps)).map_err(|e| Error::io(&metrics_path, e))?;
+        let seconds = t0.elapsed().as_secs_f64();
+        let tps = m.tokens as f64 / seconds;
+        writeln!(
+            metrics,
+            "{}",
+            metrics_line(&m, seconds, gpu.activation_bytes())
+        )
+        .map_err(|e| Error::io(&metrics_path, e))?;
         eprint!(
             "\rstep {}/{} loss {:.4} (ce {:.4} js {:.4} gate {:.4}) gate ratio {:.3} lr {:.2e} {:.1} tok/s   ",
             m.step, o.steps, m.loss, m.ce, m.js, m.gate_loss, m.gate_ratio, m.lr, tps
@@ -195,7 +204,22 @@ pub fn run(gpu: &Gpu, o: &RunOptions) -> Result<()> {
         "teacher": o.teacher.as_ref().map(|p| p.display().to_string()),
     });
     if let Some(valid) = &valid {
+        let v = trainer.evaluate(
+            gpu,
+            &student.model,
+            teacher.as_ref().map(|t| &t.model),
+            valid,
+        )?;
+        eprintln!(
+            "validation: loss {:.4} (ce {:.4} js {:.4} gate {:.4}) gate ratio {:.3}",
+            v.loss, v.ce, v.js, v.gate_loss, v.gate_ratio
+        );
         summary["valid_examples"] = valid.len().into();
+        summary["valid_loss"] = v.loss.into();
+        summary["valid_ce"] = v.ce.into();
+        let path = o.out.join("valid.json");
+        std::fs::write(&path, metrics_line(&v, 1.0, gpu.activation_bytes()))
+            .map_err(|e| Error::io(&path, e))?;
     }
     let pack = to_pack(
         gpu,

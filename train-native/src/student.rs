@@ -435,6 +435,34 @@ pub fn train_example(
     ex: &Example,
     obj: &Objective,
 ) -> Result<Tensor> {
+    run_example(gpu, model, experts, modes, teacher, ex, obj, true)
+}
+
+/// The losses of one example without any gradient (validation): same tensor as
+/// [`train_example`]. Pass modes without noise, dropout or skip-gate for evaluation.
+pub fn eval_example(
+    gpu: &Gpu,
+    model: &WhisperModel,
+    experts: &[ExpertParams],
+    modes: &[TrainMode],
+    teacher: Option<&TeacherRun>,
+    ex: &Example,
+    obj: &Objective,
+) -> Result<Tensor> {
+    run_example(gpu, model, experts, modes, teacher, ex, obj, false)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_example(
+    gpu: &Gpu,
+    model: &WhisperModel,
+    experts: &[ExpertParams],
+    modes: &[TrainMode],
+    teacher: Option<&TeacherRun>,
+    ex: &Example,
+    obj: &Objective,
+    train: bool,
+) -> Result<Tensor> {
     let c = &model.config;
     let s = ex.tokens.len();
     if ex.targets.len() != s {
@@ -567,6 +595,11 @@ pub fn train_example(
         1.0,
         false,
     );
+    if !train {
+        // Submit while the uploaded targets are alive (a later upload may reuse them).
+        gpu.flush();
+        return Ok(losses);
+    }
     let dhidden = gpu.tensor(&[s, c.d_model]);
     fill(gpu, &dhidden, 0.0);
     for (i, &(v0, vc)) in chunks.iter().enumerate() {
@@ -589,6 +622,7 @@ pub fn train_example(
         &budget,
         (&enc_mask, &dec_mask),
     );
+    gpu.flush();
     Ok(losses)
 }
 

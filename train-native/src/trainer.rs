@@ -11,7 +11,9 @@ use whisper_clsr::{Error, Result};
 use crate::clsr::{gate_noise_alpha, ExpertParams, ExpertValues, TrainMode};
 use crate::optim::{AdamW, AdamWConfig};
 use crate::rng::{pcg_hash, rng_uniform, Draw};
-use crate::student::{encoder_input, slot, teacher_forward, train_example, Example, Objective};
+use crate::student::{
+    encoder_input, eval_example, slot, teacher_forward, train_example, Example, Objective,
+};
 
 /// Stream of the skip-gate draws (one per layer); layers use streams 4·layer + 0..3.
 const SKIP_STREAM: u32 = 0xffff_fff0;
@@ -252,6 +254,68 @@ impl Trainer {
         m.grad_norm =
             (pollster::block_on(gpu.read(&norm_sq))?[0] as f64).sqrt() / batch.len() as f64;
         m.step = self.opt.step;
+        Ok(m)
+    }
+
+    /// Mean losses over `examples` with the current experts, without gradients: soft gates
+    /// without noise, no dropout, no skip-gate.
+    pub fn evaluate(
+        &self,
+        gpu: &Gpu,
+        model: &WhisperModel,
+        teacher: Option<&WhisperModel>,
+        examples: &[Prepared],
+    ) -> Result<StepMetrics> {
+        let modes: Vec<TrainMode> = (0..self.experts.len() as u32)
+            .map(|layer| TrainMode {
+                alpha: 0.0,
+                gate_dropout: 0.0,
+                expert_dropout: 0.0,
+                skip: false,
+                seed: 0,
+                layer,
+            })
+            .collect();
+        let mut m = StepMetrics {
+            step: self.opt.step,
+            ..StepMetrics::default()
+        };
+        let k = 1.0 / examples.len().max(1) as f64;
+        for ex in examples {
+            let x = upload_input(gpu, model, &ex.student)?;
+            let t_run = match teacher {
+                Some(t) => {
+                    let tx = upload_input(gpu, t, ex.teacher.as_ref().unwrap_or(&ex.student))?;
+                    Some(teacher_forward(gpu, t, &tx, &ex.tokens)?)
+                }
+                None => None,
+            };
+            let example = Example {
+                enc_input: &x,
+                tokens: &ex.tokens,
+                targets: &ex.targets,
+            };
+            let losses = eval_example(
+                gpu,
+                model,
+                &self.experts,
+                &modes,
+                t_run.as_ref(),
+                &example,
+                &self.config.objective,
+            )?;
+            let v = pollster::block_on(gpu.read(&losses))?;
+            m.ce += k * v[slot::CE] as f64;
+            m.js += k * v[slot::JS] as f64;
+            m.gate_loss += k * v[slot::BUDGET] as f64;
+            m.gate_ratio += k * v[slot::GATE_RATIO] as f64;
+            m.tokens += ex
+                .targets
+                .iter()
+                .filter(|&&t| t != crate::loss::vocab::IGNORE)
+                .count();
+        }
+        m.loss = m.ce + m.js + m.gate_loss;
         Ok(m)
     }
 

@@ -62,6 +62,22 @@ fn tiny_model_overfits_synthetic_utterances() {
         eprintln!("{m:?}");
     }
     assert!(last * 10.0 < first, "CE fell only from {first} to {last}");
+    // Evaluation (no noise, dropout or skip-gate) sees the memorised data too, and leaves
+    // no gradient behind.
+    let eval = trainer.evaluate(&gpu, &model, None, &data).unwrap();
+    assert!(
+        eval.ce * 10.0 < first,
+        "evaluation CE {} vs initial {first}",
+        eval.ce
+    );
+    for e in &trainer.experts {
+        for p in e.params() {
+            assert!(
+                read(&gpu, &p.grad).iter().all(|&g| g == 0.0),
+                "evaluation left gradients"
+            );
+        }
+    }
     std::fs::remove_dir_all(&dir).ok();
 }
 
