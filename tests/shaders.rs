@@ -39,6 +39,10 @@ fn every_shader_file_is_used() {
         if name == "gelu.wgsl" {
             continue;
         }
+        // Training kernels are dispatched by train-native, which validates them itself.
+        if name.starts_with("train_") {
+            continue;
+        }
         assert!(
             used.contains(name.as_str()),
             "shaders/{name} is not dispatched by any op"

@@ -77,7 +77,7 @@ impl Gpu {
 
     /// Records one dispatch. Binding 0 is the uniform `params`; `buffers` lists the storage
     /// bindings by number.
-    pub(crate) fn dispatch(
+    pub fn dispatch(
         &self,
         kernel: &Kernel,
         params: &[u8],
@@ -135,7 +135,7 @@ impl Gpu {
     }
 
     /// Records a buffer copy in order with the dispatches.
-    pub(crate) fn copy(
+    pub fn copy(
         &self,
         src: &wgpu::Buffer,
         src_offset: u64,

@@ -1,2 +1,35 @@
-//! DistilWhisper training engine (issue 5). It reuses the runtime crate's kernels.
+//! DistilWhisper training engine (issue 5) on whisper-clsr's GPU layer: backward kernels,
+//! losses, the optimizer and the training-mode CLSR block. Every kernel is a WGSL file
+//! `shaders/train_*.wgsl` dispatched through the runtime's pipeline cache and recorder;
+//! forward products reuse the runtime's kernels.
+
 pub use whisper_clsr as runtime;
+
+pub mod backward;
+pub mod checkpoint;
+pub mod clsr;
+pub mod data;
+pub mod elementwise;
+pub mod export;
+pub mod kernel;
+pub mod loss;
+pub mod optim;
+pub mod reduce;
+pub mod rng;
+pub mod run;
+pub mod student;
+pub mod trainer;
+
+use whisper_clsr::gpu::shader::Kernel;
+
+/// Every training kernel variant (tests validate each with naga).
+pub fn all_kernels() -> Vec<Kernel> {
+    let mut all = backward::kernels();
+    all.extend(clsr::kernels());
+    all.extend(elementwise::kernels());
+    all.extend(loss::kernels());
+    all.extend(optim::kernels());
+    all.extend(reduce::kernels());
+    all.extend(rng::kernels());
+    all
+}

@@ -1,0 +1,125 @@
+//! `whisper-clsr-train train --student DIR --teacher DIR --language CODE --train M.jsonl
+//! --valid M.jsonl --out RUN_DIR [--steps N --batch B --lr …]`
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use whisper_clsr::gpu::{Gpu, GpuOptions};
+use whisper_clsr_train::optim::AdamWConfig;
+use whisper_clsr_train::run::{run, RunOptions};
+use whisper_clsr_train::student::Objective;
+use whisper_clsr_train::trainer::TrainConfig;
+
+#[derive(Parser)]
+#[command(
+    name = "whisper-clsr-train",
+    about = "Train DistilWhisper language experts on whisper-clsr's GPU kernels"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a language expert pack (CE + gate budget + JS distillation from the teacher).
+    Train(TrainArgs),
+}
+
+#[derive(clap::Args)]
+struct TrainArgs {
+    /// Student model directory (config.json, model.safetensors, tokenizer.json).
+    #[arg(long)]
+    student: PathBuf,
+    /// Teacher model directory; without it the JS term is dropped.
+    #[arg(long)]
+    teacher: Option<PathBuf>,
+    /// Language code of the expert (e.g. ca).
+    #[arg(long)]
+    language: String,
+    /// Training manifest (JSONL: {"audio", "text", "language"} per line).
+    #[arg(long)]
+    train: PathBuf,
+    /// Validation manifest.
+    #[arg(long)]
+    valid: Option<PathBuf>,
+    /// Run directory: metrics.jsonl, checkpoint.safetensors, the exported pack.
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, default_value_t = 1000)]
+    steps: u64,
+    /// Examples per optimizer step (gradient accumulation, one example at a time).
+    #[arg(long, default_value_t = 16)]
+    batch: usize,
+    #[arg(long, default_value_t = 1e-4)]
+    lr: f32,
+    #[arg(long, default_value_t = 0.1)]
+    warmup_ratio: f32,
+    #[arg(long, default_value_t = 1.0)]
+    max_grad_norm: f32,
+    /// Target mean gate b of the budget loss.
+    #[arg(long, default_value_t = 0.5)]
+    budget: f32,
+    /// JS temperature τ.
+    #[arg(long, default_value_t = 1.0)]
+    tau: f32,
+    /// Weight β of the JS term.
+    #[arg(long, default_value_t = 2.0)]
+    beta: f32,
+    /// Skip-gate probability.
+    #[arg(long, default_value_t = 0.2)]
+    skip: f32,
+    #[arg(long, default_value_t = 0)]
+    seed: u32,
+    #[arg(long, default_value_t = 50)]
+    checkpoint_every: u64,
+    /// Store the exported pack as f16 (default f32).
+    #[arg(long)]
+    pack_f16: bool,
+}
+
+fn main() -> ExitCode {
+    let Command::Train(a) = Cli::parse().command;
+    let config = TrainConfig {
+        objective: Objective {
+            budget: a.budget,
+            tau: a.tau,
+            js: a.beta,
+            ..Objective::default()
+        },
+        optim: AdamWConfig {
+            lr: a.lr,
+            max_grad_norm: a.max_grad_norm,
+            ..AdamWConfig::default()
+        },
+        batch: a.batch,
+        skip_prob: a.skip,
+        seed: a.seed,
+        ..TrainConfig::default()
+    };
+    let options = RunOptions {
+        student: a.student,
+        teacher: a.teacher,
+        language: a.language,
+        train: a.train,
+        valid: a.valid,
+        out: a.out,
+        steps: a.steps,
+        config,
+        warmup_ratio: a.warmup_ratio,
+        checkpoint_every: a.checkpoint_every,
+        pack_f16: a.pack_f16,
+    };
+    let result = pollster::block_on(Gpu::new(GpuOptions::default())).and_then(|gpu| {
+        eprintln!("device: {}", gpu.describe());
+        run(&gpu, &options)
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,380 @@
+//! The CLSR feed-forward block in training mode (DistilWhisper, DESIGN §4):
+//!   z_g = dropout(z, 0.1);  a = W_in·z_g + b_in;  G = w_out·ReLU(a)
+//!   g = sigmoid(G + α(t)·ε), ε ~ N(0, 1), α(t) = 5·min(t/T, 1)
+//!   y_lang = fc2_e(dropout(GELU(fc1_e z), 0.3)),  y_shared = fc2_s(GELU(fc1_s z)) (frozen)
+//!   out = res + g·y_lang + (1 − g)·y_shared   (skip-gate: out = res + y_shared)
+//! Both FFNs run for every token. The forward keeps what the backward needs; dropout masks
+//! and gate noise are regenerated from (seed, stream). The backward accumulates gradients
+//! of the expert and gate parameters and returns dL/dz (dL/dres is dout itself).
+
+use bytemuck::{Pod, Zeroable};
+use whisper_clsr::gpu::shader::Kernel;
+use whisper_clsr::gpu::{Gpu, Tensor, Weight};
+use whisper_clsr::ops::matmul::linear;
+use whisper_clsr::Result;
+
+use crate::backward::gelu::{gelu, gelu_backward};
+use crate::backward::linear::{grad_bias, grad_input, grad_weight};
+use crate::kernel::{rows_grid, threads_grid, u};
+use crate::optim::Param;
+use crate::rng::{dropout, Draw};
+
+const SOURCE: &str = concat!(
+    include_str!("../../shaders/train_rng.wgsl"),
+    include_str!("../../shaders/train_clsr.wgsl")
+);
+
+fn kernel(entry: &'static str) -> Kernel {
+    Kernel::new("train_clsr.wgsl", SOURCE, entry)
+}
+
+pub(crate) fn kernels() -> Vec<Kernel> {
+    [
+        "gate_forward",
+        "mix_forward",
+        "mix_backward",
+        "gate_grad",
+        "gate_mlp_backward",
+    ]
+    .into_iter()
+    .map(kernel)
+    .collect()
+}
+
+/// Gate noise scale α(t) = 5·min(step/total, 1).
+pub fn gate_noise_alpha(step: u64, total_steps: u64) -> f32 {
+    5.0 * (step as f32 / total_steps.max(1) as f32).min(1.0)
+}
+
+/// The frozen shared FFN of a layer (f32 or f16 weights).
+#[derive(Clone, Copy)]
+pub struct SharedFfn<'a> {
+    /// [ffn, d]
+    pub fc1: &'a Weight,
+    pub fc1_bias: &'a Weight,
+    /// [d, ffn]
+    pub fc2: &'a Weight,
+    pub fc2_bias: &'a Weight,
+}
+
+/// One layer's trainable language expert and gate (f32).
+pub struct ExpertParams {
+    pub fc1: Param,
+    pub fc1_bias: Param,
+    pub fc2: Param,
+    pub fc2_bias: Param,
+    /// W_in [gate, d]
+    pub gate_in: Param,
+    /// b_in [gate]
+    pub gate_in_bias: Param,
+    /// w_out [1, gate]
+    pub gate_out: Param,
+}
+
+/// Host-side values of one layer's expert, in [`ExpertParams`] order.
+pub struct ExpertValues<'a> {
+    pub fc1: &'a [f32],
+    pub fc1_bias: &'a [f32],
+    pub fc2: &'a [f32],
+    pub fc2_bias: &'a [f32],
+    pub gate_in: &'a [f32],
+    pub gate_in_bias: &'a [f32],
+    pub gate_out: &'a [f32],
+}
+
+impl ExpertParams {
+    /// Uploads an expert of model width `d`, FFN width `ffn` and gate width `gate`.
+    pub fn new(
+        gpu: &Gpu,
+        v: &ExpertValues,
+        d: usize,
+        ffn: usize,
+        gate: usize,
+    ) -> Result<ExpertParams> {
+        Ok(ExpertParams {
+            fc1: Param::new(gpu, v.fc1, &[ffn, d])?,
+            fc1_bias: Param::new(gpu, v.fc1_bias, &[ffn])?,
+            fc2: Param::new(gpu, v.fc2, &[d, ffn])?,
+            fc2_bias: Param::new(gpu, v.fc2_bias, &[d])?,
+            gate_in: Param::new(gpu, v.gate_in, &[gate, d])?,
+            gate_in_bias: Param::new(gpu, v.gate_in_bias, &[gate])?,
+            gate_out: Param::new(gpu, v.gate_out, &[1, gate])?,
+        })
+    }
+
+    /// Every parameter, in a fixed order.
+    pub fn params(&self) -> [&Param; 7] {
+        [
+            &self.fc1,
+            &self.fc1_bias,
+            &self.fc2,
+            &self.fc2_bias,
+            &self.gate_in,
+            &self.gate_in_bias,
+            &self.gate_out,
+        ]
+    }
+}
+
+/// Per-forward randomness and schedule of one layer.
+#[derive(Clone, Copy, Debug)]
+pub struct TrainMode {
+    /// Gate noise scale α(t).
+    pub alpha: f32,
+    /// Dropout on the gate input (0.1).
+    pub gate_dropout: f32,
+    /// Dropout inside the expert FFN (0.3).
+    pub expert_dropout: f32,
+    /// Skip-gate drawn for this layer and forward: use the shared FFN only.
+    pub skip: bool,
+    /// Step seed.
+    pub seed: u32,
+    /// Distinct per layer: streams `4·layer + {0, 1, 2}` are used.
+    pub layer: u32,
+}
+
+impl TrainMode {
+    fn draw(&self, purpose: u32) -> Draw {
+        Draw {
+            seed: self.seed,
+            stream: 4 * self.layer + purpose,
+        }
+    }
+
+    /// Gate-input dropout.
+    pub fn gate_dropout_draw(&self) -> Draw {
+        self.draw(0)
+    }
+
+    /// Gate noise ε.
+    pub fn noise_draw(&self) -> Draw {
+        self.draw(1)
+    }
+
+    /// Expert-FFN dropout.
+    pub fn expert_dropout_draw(&self) -> Draw {
+        self.draw(2)
+    }
+}
+
+/// What the forward keeps for the backward.
+pub struct ClsrSaved {
+    pub z_gate: Tensor,
+    pub gate_pre: Tensor,
+    /// [T] soft gates (before skip-gate), the values the budget counts.
+    pub gates: Tensor,
+    pub pre_lang: Tensor,
+    pub h_lang: Tensor,
+    pub y_lang: Tensor,
+    pub pre_shared: Tensor,
+    pub y_shared: Tensor,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct Params {
+    rows: u32,
+    cols: u32,
+    hidden: u32,
+    seed: u32,
+    stream: u32,
+    skip: u32,
+    alpha: f32,
+    _pad: u32,
+}
+
+fn params(rows: usize, cols: usize, hidden: usize, mode: &TrainMode) -> Params {
+    Params {
+        rows: u(rows),
+        cols: u(cols),
+        hidden: u(hidden),
+        seed: mode.seed,
+        stream: mode.noise_draw().stream,
+        skip: mode.skip as u32,
+        alpha: mode.alpha,
+        _pad: 0,
+    }
+}
+
+/// Training forward for z (the `final_layer_norm` output) and residual, both [T, d].
+/// Returns `out` [T, d] and the saved activations.
+pub fn clsr_forward(
+    gpu: &Gpu,
+    z: &Tensor,
+    residual: &Tensor,
+    shared: SharedFfn,
+    e: &ExpertParams,
+    mode: &TrainMode,
+) -> (Tensor, ClsrSaved) {
+    let (rows, d) = (z.shape()[0], z.shape()[1]);
+    assert_eq!(residual.shape(), z.shape(), "clsr forward: residual shape");
+    let hidden = e.gate_in.value.shape()[0];
+    let z_gate = dropout(gpu, z, mode.gate_dropout, mode.gate_dropout_draw());
+    let gate_pre = linear(
+        gpu,
+        &z_gate,
+        &e.gate_in.value,
+        Some(&e.gate_in_bias.value),
+        false,
+        None,
+    );
+    let gates = gpu.tensor(&[rows]);
+    let p = params(rows, d, hidden, mode);
+    gpu.dispatch(
+        &kernel("gate_forward"),
+        bytemuck::bytes_of(&p),
+        &[
+            (1, gate_pre.buffer()),
+            (2, e.gate_out.value.buffer()),
+            (3, gates.buffer()),
+        ],
+        threads_grid(rows, 256),
+    );
+    let pre_shared = linear(gpu, z, shared.fc1, Some(shared.fc1_bias), false, None);
+    let y_shared = linear(
+        gpu,
+        &gelu(gpu, &pre_shared),
+        shared.fc2,
+        Some(shared.fc2_bias),
+        false,
+        None,
+    );
+    let pre_lang = linear(gpu, z, &e.fc1.value, Some(&e.fc1_bias.value), false, None);
+    let h_lang = dropout(
+        gpu,
+        &gelu(gpu, &pre_lang),
+        mode.expert_dropout,
+        mode.expert_dropout_draw(),
+    );
+    let y_lang = linear(
+        gpu,
+        &h_lang,
+        &e.fc2.value,
+        Some(&e.fc2_bias.value),
+        false,
+        None,
+    );
+    let out = gpu.tensor(&[rows, d]);
+    gpu.dispatch(
+        &kernel("mix_forward"),
+        bytemuck::bytes_of(&p),
+        &[
+            (4, gates.buffer()),
+            (5, residual.buffer()),
+            (6, y_lang.buffer()),
+            (7, y_shared.buffer()),
+            (8, out.buffer()),
+        ],
+        threads_grid(rows * d, 256),
+    );
+    let saved = ClsrSaved {
+        z_gate,
+        gate_pre,
+        gates,
+        pre_lang,
+        h_lang,
+        y_lang,
+        pre_shared,
+        y_shared,
+    };
+    (out, saved)
+}
+
+/// Training backward. `budget` is [`crate::loss::budget::budget_loss`]'s output (its
+/// coefficient is added to every gate with `gate_mask` 1). Accumulates the expert's
+/// gradients and returns dL/dz.
+#[allow(clippy::too_many_arguments)]
+pub fn clsr_backward(
+    gpu: &Gpu,
+    dout: &Tensor,
+    z: &Tensor,
+    saved: &ClsrSaved,
+    shared: SharedFfn,
+    e: &ExpertParams,
+    mode: &TrainMode,
+    budget: &Tensor,
+    gate_mask: &Tensor,
+) -> Tensor {
+    let (rows, d) = (z.shape()[0], z.shape()[1]);
+    assert_eq!(dout.shape(), z.shape(), "clsr backward: dout shape");
+    assert_eq!(gate_mask.len(), rows, "clsr backward: gate mask length");
+    let hidden = e.gate_in.value.shape()[0];
+    let p = params(rows, d, hidden, mode);
+    let bytes = bytemuck::bytes_of(&p);
+
+    // Mix: split dout over the two FFNs, dg per token.
+    let dy_lang = gpu.tensor(&[rows, d]);
+    let dy_shared = gpu.tensor(&[rows, d]);
+    let dg = gpu.tensor(&[rows]);
+    gpu.dispatch(
+        &kernel("mix_backward"),
+        bytes,
+        &[
+            (4, saved.gates.buffer()),
+            (6, saved.y_lang.buffer()),
+            (7, saved.y_shared.buffer()),
+            (9, dout.buffer()),
+            (10, dy_lang.buffer()),
+            (11, dy_shared.buffer()),
+            (12, dg.buffer()),
+        ],
+        rows_grid(rows),
+    );
+
+    // Gate: through the sigmoid (plus the budget), then the gate MLP.
+    let dgate = gpu.tensor(&[rows, 1]);
+    gpu.dispatch(
+        &kernel("gate_grad"),
+        bytes,
+        &[
+            (4, saved.gates.buffer()),
+            (13, dg.buffer()),
+            (14, budget.buffer()),
+            (15, gate_mask.buffer()),
+            (16, dgate.buffer()),
+        ],
+        threads_grid(rows, 256),
+    );
+    let da = gpu.tensor(&[rows, hidden]);
+    let h_relu = gpu.tensor(&[rows, hidden]);
+    gpu.dispatch(
+        &kernel("gate_mlp_backward"),
+        bytes,
+        &[
+            (1, saved.gate_pre.buffer()),
+            (2, e.gate_out.value.buffer()),
+            (17, dgate.buffer()),
+            (18, da.buffer()),
+            (19, h_relu.buffer()),
+        ],
+        threads_grid(rows * hidden, 256),
+    );
+    grad_weight(gpu, &dgate, &h_relu, &e.gate_out.grad, true);
+    grad_bias(gpu, &da, &e.gate_in_bias.grad, true);
+    grad_weight(gpu, &da, &saved.z_gate, &e.gate_in.grad, true);
+    let dz_gate = dropout(
+        gpu,
+        &grad_input(gpu, &da, &e.gate_in.value, None),
+        mode.gate_dropout,
+        mode.gate_dropout_draw(),
+    );
+
+    // Expert FFN.
+    grad_bias(gpu, &dy_lang, &e.fc2_bias.grad, true);
+    grad_weight(gpu, &dy_lang, &saved.h_lang, &e.fc2.grad, true);
+    let dh_lang = dropout(
+        gpu,
+        &grad_input(gpu, &dy_lang, &e.fc2.value, None),
+        mode.expert_dropout,
+        mode.expert_dropout_draw(),
+    );
+    let dpre_lang = gelu_backward(gpu, &saved.pre_lang, &dh_lang);
+    grad_bias(gpu, &dpre_lang, &e.fc1_bias.grad, true);
+    grad_weight(gpu, &dpre_lang, z, &e.fc1.grad, true);
+    let dz = grad_input(gpu, &dpre_lang, &e.fc1.value, Some(&dz_gate));
+
+    // Frozen shared FFN: input gradient only.
+    let dh_shared = grad_input(gpu, &dy_shared, shared.fc2, None);
+    let dpre_shared = gelu_backward(gpu, &saved.pre_shared, &dh_shared);
+    grad_input(gpu, &dpre_shared, shared.fc1, Some(&dz))
+}

@@ -1,0 +1,148 @@
+//! Training data (minimal): a JSONL manifest, one `{"audio": path, "text": str,
+//! "language": code}` per line (relative paths are relative to the manifest), decoded and
+//! turned into log-mel with the runtime's audio code, and tokenized for teacher forcing:
+//! decoder input `<|startoftranscript|> <|lang|> <|transcribe|> <|notimestamps|> text`,
+//! targets the next token at every position from the last prompt token on (text, then
+//! `<|endoftext|>`), no loss on predicting the prompt itself.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use whisper_clsr::audio::{load_audio_file, LogMel};
+use whisper_clsr::decode::tokenizer::{Task, WhisperTokenizer};
+use whisper_clsr::{Error, Result};
+
+use crate::loss::vocab::IGNORE;
+use crate::trainer::{Audio, Prepared};
+
+/// One manifest line.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct Entry {
+    pub audio: PathBuf,
+    pub text: String,
+    pub language: String,
+}
+
+/// Reads a manifest; blank lines are skipped, errors name the line.
+pub fn read_manifest(path: &Path) -> Result<Vec<Entry>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let mut e: Entry = serde_json::from_str(line).map_err(|err| {
+            Error::InvalidInput(format!(
+                "{}:{}: not a manifest entry {{\"audio\", \"text\", \"language\"}}: {err}",
+                path.display(),
+                i + 1
+            ))
+        })?;
+        if e.audio.is_relative() {
+            e.audio = base.join(&e.audio);
+        }
+        out.push(e);
+    }
+    if out.is_empty() {
+        return Err(Error::InvalidInput(format!(
+            "{} lists no examples",
+            path.display()
+        )));
+    }
+    Ok(out)
+}
+
+/// Tokenizes text for teacher forcing.
+pub struct TextEncoder {
+    pub whisper: WhisperTokenizer,
+    inner: tokenizers::Tokenizer,
+}
+
+impl TextEncoder {
+    pub fn from_bytes(json: &[u8]) -> Result<TextEncoder> {
+        let inner = tokenizers::Tokenizer::from_bytes(json)
+            .map_err(|e| Error::Tokenizer(format!("tokenizer.json could not be read: {e}")))?;
+        Ok(TextEncoder {
+            whisper: WhisperTokenizer::from_bytes(json)?,
+            inner,
+        })
+    }
+
+    /// Text tokens as Whisper emits them (with the leading space).
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
+        let text = format!(" {}", text.trim());
+        let enc = self
+            .inner
+            .encode(text.as_str(), false)
+            .map_err(|e| Error::Tokenizer(format!("could not tokenize '{}': {e}", text.trim())))?;
+        Ok(enc.get_ids().to_vec())
+    }
+
+    /// (decoder input, targets) for `text` in `language`, at most `max_len` positions.
+    pub fn teacher_forcing(
+        &self,
+        text: &str,
+        language: &str,
+        max_len: usize,
+    ) -> Result<(Vec<u32>, Vec<u32>)> {
+        let prompt = self.whisper.prompt(Some(language), Task::Transcribe)?;
+        let text = self.encode(text)?;
+        let mut tokens = prompt.clone();
+        tokens.extend(&text);
+        let mut targets = vec![IGNORE; prompt.len() - 1];
+        targets.extend(&text);
+        targets.push(self.whisper.eot);
+        if tokens.len() > max_len {
+            tokens.truncate(max_len);
+            targets.truncate(max_len);
+        }
+        Ok((tokens, targets))
+    }
+}
+
+/// Refuses a teacher whose tokenizer differs from the student's.
+pub fn check_same_tokenizer(student: &WhisperTokenizer, teacher: &WhisperTokenizer) -> Result<()> {
+    let key = |t: &WhisperTokenizer| {
+        (
+            t.vocab_size(),
+            t.sot,
+            t.eot,
+            t.no_timestamps,
+            t.transcribe,
+            t.languages.clone(),
+        )
+    };
+    if key(student) != key(teacher) {
+        return Err(Error::InvalidInput(
+            "teacher and student tokenizers differ (vocabulary or special tokens): distillation \
+             compares next-token distributions, so both must share one tokenizer"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Loads an entry's audio and computes the student's (and, when the mel sizes differ, the
+/// teacher's) log-mel.
+pub fn prepare(
+    entry: &Entry,
+    text: &TextEncoder,
+    student_mel: &LogMel,
+    teacher_mel: Option<&LogMel>,
+    max_len: usize,
+) -> Result<Prepared> {
+    let samples = load_audio_file(&entry.audio)?;
+    let mel = student_mel.compute(&samples)?;
+    let teacher = match teacher_mel {
+        Some(t) if t.n_mels() != student_mel.n_mels() => Some(Audio::Mel(t.compute(&samples)?)),
+        _ => None,
+    };
+    let (tokens, targets) = text.teacher_forcing(&entry.text, &entry.language, max_len)?;
+    Ok(Prepared {
+        student: Audio::Mel(mel),
+        teacher,
+        tokens,
+        targets,
+    })
+}

@@ -1,0 +1,13 @@
+//! Training losses on the GPU: cross-entropy with label smoothing and Jensen–Shannon
+//! distillation over vocabulary chunks with an online log-sum-exp, and the CLSR gate budget.
+
+pub mod budget;
+pub mod vocab;
+
+use whisper_clsr::gpu::shader::Kernel;
+
+pub(crate) fn kernels() -> Vec<Kernel> {
+    let mut all = vocab::kernels();
+    all.extend(budget::kernels());
+    all
+}

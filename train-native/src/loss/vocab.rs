@@ -1,0 +1,278 @@
+//! Vocabulary-sized losses over logit chunks (`train_loss.wgsl`). Callers project hidden
+//! states onto one vocabulary chunk at a time (full logits for a batch exceed binding
+//! limits) and feed each chunk to the passes below; per-row state carries an online
+//! log-sum-exp between chunks.
+//!
+//! Cross-entropy (label smoothing ε): pass 1 `CrossEntropy::add_chunk` over all chunks,
+//! then `finish` (row losses) and `grad_chunk` per chunk (dL/dz).
+//! Jensen–Shannon at temperature τ against teacher logits: pass 1 `add_lse_chunk`, pass 2
+//! `add_value_chunk`, then `finish` and `grad_chunk` per chunk. The value is
+//! τ²·(½KL(p‖m) + ½KL(q‖m)) averaged over non-padding rows.
+//! Targets are u32 token ids per row; [`IGNORE`] marks padding.
+
+use bytemuck::{Pod, Zeroable};
+use whisper_clsr::gpu::shader::Kernel;
+use whisper_clsr::gpu::{Gpu, Tensor};
+
+use crate::kernel::{rows_grid, u};
+
+const SOURCE: &str = include_str!("../../../shaders/train_loss.wgsl");
+/// Target id of padding rows.
+pub const IGNORE: u32 = u32::MAX;
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct Params {
+    rows: u32,
+    vc: u32,
+    v0: u32,
+    vocab: u32,
+    smoothing: f32,
+    inv_count: f32,
+    inv_tau: f32,
+    scale: f32,
+    accumulate: u32,
+    _pad: [u32; 3],
+}
+
+fn kernel(entry: &'static str) -> Kernel {
+    Kernel::new("train_loss.wgsl", SOURCE, entry)
+}
+
+pub(crate) fn kernels() -> Vec<Kernel> {
+    [
+        "ce_init",
+        "ce_chunk",
+        "ce_finish",
+        "ce_grad",
+        "js_init",
+        "js_lse_chunk",
+        "js_value_chunk",
+        "js_finish",
+        "js_grad",
+    ]
+    .into_iter()
+    .map(kernel)
+    .collect()
+}
+
+/// What every pass of one loss shares.
+#[derive(Clone, Copy, Debug)]
+pub struct LossSpec {
+    /// Token rows (padding included).
+    pub rows: usize,
+    /// Full vocabulary size.
+    pub vocab: usize,
+    /// Non-padding rows: the loss is their mean.
+    pub count: usize,
+    /// Factor on the loss and its gradient (the term's weight in the objective).
+    pub scale: f32,
+}
+
+impl LossSpec {
+    fn params(&self, chunk: Option<(&Tensor, usize)>) -> Params {
+        let vc = chunk.map_or(0, |(z, _)| z.shape()[1]);
+        if let Some((z, v0)) = chunk {
+            assert_eq!(z.shape()[0], self.rows, "logit chunk rows");
+            assert!(v0 + vc <= self.vocab, "logit chunk past the vocabulary");
+        }
+        Params {
+            rows: u(self.rows),
+            vc: u(vc),
+            v0: u(chunk.map_or(0, |(_, v0)| v0)),
+            vocab: u(self.vocab),
+            smoothing: 0.0,
+            inv_count: 1.0 / self.count.max(1) as f32,
+            inv_tau: 1.0,
+            scale: self.scale,
+            accumulate: 0,
+            _pad: [0; 3],
+        }
+    }
+}
+
+/// Cross-entropy with label smoothing, in passes over vocabulary chunks.
+pub struct CrossEntropy {
+    spec: LossSpec,
+    smoothing: f32,
+    state: Tensor,
+}
+
+impl CrossEntropy {
+    pub fn new(gpu: &Gpu, spec: LossSpec, smoothing: f32) -> CrossEntropy {
+        let state = gpu.tensor(&[spec.rows, 4]);
+        let p = spec.params(None);
+        gpu.dispatch(
+            &kernel("ce_init"),
+            bytemuck::bytes_of(&p),
+            &[(3, state.buffer())],
+            rows_grid(spec.rows),
+        );
+        CrossEntropy {
+            spec,
+            smoothing,
+            state,
+        }
+    }
+
+    fn params(&self, chunk: Option<(&Tensor, usize)>) -> Params {
+        let mut p = self.spec.params(chunk);
+        p.smoothing = self.smoothing;
+        p
+    }
+
+    /// Pass 1: logits `z` [rows, vc] for vocabulary columns `v0..v0 + vc`.
+    pub fn add_chunk(&self, gpu: &Gpu, z: &Tensor, v0: usize, targets: &Tensor) {
+        gpu.dispatch(
+            &kernel("ce_chunk"),
+            bytemuck::bytes_of(&self.params(Some((z, v0)))),
+            &[
+                (1, z.buffer()),
+                (2, targets.buffer()),
+                (3, self.state.buffer()),
+            ],
+            rows_grid(self.spec.rows),
+        );
+    }
+
+    /// Row losses [rows] (scaled, divided by the count; their sum is the loss).
+    pub fn finish(&self, gpu: &Gpu, targets: &Tensor) -> Tensor {
+        let loss = gpu.tensor(&[self.spec.rows]);
+        gpu.dispatch(
+            &kernel("ce_finish"),
+            bytemuck::bytes_of(&self.params(None)),
+            &[
+                (2, targets.buffer()),
+                (6, loss.buffer()),
+                (7, self.state.buffer()),
+            ],
+            rows_grid(self.spec.rows),
+        );
+        loss
+    }
+
+    /// dLoss/dz for one chunk into `dz` [rows, vc] (added when `accumulate`).
+    pub fn grad_chunk(
+        &self,
+        gpu: &Gpu,
+        z: &Tensor,
+        v0: usize,
+        targets: &Tensor,
+        dz: &Tensor,
+        accumulate: bool,
+    ) {
+        assert_eq!(dz.shape(), z.shape(), "ce grad: dz shape");
+        let mut p = self.params(Some((z, v0)));
+        p.accumulate = accumulate as u32;
+        gpu.dispatch(
+            &kernel("ce_grad"),
+            bytemuck::bytes_of(&p),
+            &[
+                (1, z.buffer()),
+                (2, targets.buffer()),
+                (5, dz.buffer()),
+                (7, self.state.buffer()),
+            ],
+            rows_grid(self.spec.rows),
+        );
+    }
+}
+
+/// Jensen–Shannon divergence between teacher and student next-token distributions.
+pub struct JensenShannon {
+    spec: LossSpec,
+    tau: f32,
+    state: Tensor,
+}
+
+impl JensenShannon {
+    pub fn new(gpu: &Gpu, spec: LossSpec, tau: f32) -> JensenShannon {
+        assert!(tau > 0.0, "JS temperature must be positive");
+        let state = gpu.tensor(&[spec.rows, 8]);
+        gpu.dispatch(
+            &kernel("js_init"),
+            bytemuck::bytes_of(&spec.params(None)),
+            &[(3, state.buffer())],
+            rows_grid(spec.rows),
+        );
+        JensenShannon { spec, tau, state }
+    }
+
+    fn params(&self, chunk: Option<(&Tensor, usize)>) -> Params {
+        let mut p = self.spec.params(chunk);
+        p.inv_tau = 1.0 / self.tau;
+        p
+    }
+
+    fn pass(&self, gpu: &Gpu, entry: &'static str, z: &Tensor, zt: &Tensor, v0: usize) {
+        assert_eq!(
+            z.shape(),
+            zt.shape(),
+            "JS: student and teacher chunk shapes"
+        );
+        gpu.dispatch(
+            &kernel(entry),
+            bytemuck::bytes_of(&self.params(Some((z, v0)))),
+            &[(1, z.buffer()), (3, self.state.buffer()), (4, zt.buffer())],
+            rows_grid(self.spec.rows),
+        );
+    }
+
+    /// Pass 1: student `z` and teacher `zt` logits for columns `v0..`.
+    pub fn add_lse_chunk(&self, gpu: &Gpu, z: &Tensor, zt: &Tensor, v0: usize) {
+        self.pass(gpu, "js_lse_chunk", z, zt, v0);
+    }
+
+    /// Pass 2, after every chunk went through pass 1.
+    pub fn add_value_chunk(&self, gpu: &Gpu, z: &Tensor, zt: &Tensor, v0: usize) {
+        self.pass(gpu, "js_value_chunk", z, zt, v0);
+    }
+
+    /// Row losses [rows]: τ²·JS_r·scale/count (0 for padding).
+    pub fn finish(&self, gpu: &Gpu, targets: &Tensor) -> Tensor {
+        let loss = gpu.tensor(&[self.spec.rows]);
+        let mut p = self.params(None);
+        p.scale *= self.tau * self.tau;
+        gpu.dispatch(
+            &kernel("js_finish"),
+            bytemuck::bytes_of(&p),
+            &[
+                (2, targets.buffer()),
+                (6, loss.buffer()),
+                (7, self.state.buffer()),
+            ],
+            rows_grid(self.spec.rows),
+        );
+        loss
+    }
+
+    /// dLoss/dz (student) for one chunk into `dz` (added when `accumulate`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn grad_chunk(
+        &self,
+        gpu: &Gpu,
+        z: &Tensor,
+        zt: &Tensor,
+        v0: usize,
+        targets: &Tensor,
+        dz: &Tensor,
+        accumulate: bool,
+    ) {
+        assert_eq!(dz.shape(), z.shape(), "JS grad: dz shape");
+        let mut p = self.params(Some((z, v0)));
+        p.scale *= self.tau * self.tau;
+        p.accumulate = accumulate as u32;
+        gpu.dispatch(
+            &kernel("js_grad"),
+            bytemuck::bytes_of(&p),
+            &[
+                (1, z.buffer()),
+                (2, targets.buffer()),
+                (4, zt.buffer()),
+                (5, dz.buffer()),
+                (7, self.state.buffer()),
+            ],
+            rows_grid(self.spec.rows),
+        );
+    }
+}

@@ -1,0 +1,751 @@
+//! Whole-model training step on the GPU: a frozen Whisper whose every FFN is a CLSR block
+//! with trainable experts (the student), an optional frozen teacher run with the same
+//! kernels on the same inputs, the objective `ce·CE + budget·L_g + js·JS` over vocabulary
+//! chunks, and the explicit backward through every frozen layer down to the encoder input.
+//! Weight gradients exist only for the experts and gates ([`ExpertParams`]); they are
+//! accumulated, so several examples can be summed before an optimizer step.
+//!
+//! The convolutional stem has no trainable parameters and needs no gradient: a step starts
+//! from its output plus positions ([`encoder_input`]); decoder embeddings likewise.
+
+use whisper_clsr::gpu::{Gpu, Tensor};
+use whisper_clsr::model::layers::{AttentionWeights, FeedForward, LayerNorm};
+use whisper_clsr::model::WhisperModel;
+use whisper_clsr::ops::attention::{attention, AttentionShape};
+use whisper_clsr::ops::conv::{conv1d_gelu, ConvInput};
+use whisper_clsr::ops::embedding::{embed_tokens, ChunkedTable};
+use whisper_clsr::ops::matmul::{gemm, Epilogue, Gemm, Layout, Rhs};
+use whisper_clsr::ops::positional::add_positions;
+use whisper_clsr::ops::softmax::Mask;
+use whisper_clsr::{Error, Result};
+
+use crate::backward::attention::attention_backward;
+use crate::backward::layer_norm::layer_norm_backward;
+use crate::backward::linear::{grad_input, grad_input_long};
+use crate::clsr::{clsr_backward, clsr_forward, ClsrSaved, ExpertParams, SharedFfn, TrainMode};
+use crate::elementwise::fill;
+use crate::loss::budget::budget_loss;
+use crate::loss::vocab::{CrossEntropy, JensenShannon, LossSpec, IGNORE};
+use crate::reduce::{sum_into, Term};
+
+/// Vocabulary columns per logits chunk.
+pub const VOCAB_CHUNK: usize = 8192;
+
+/// Encoder input for a log-mel spectrogram [n_mels, 3000]: conv stem + GELU and sinusoidal
+/// positions ([1500, d]). No gradient flows into it.
+pub fn encoder_input(gpu: &Gpu, model: &WhisperModel, mel: &Tensor) -> Tensor {
+    let c = &model.config;
+    let e = &model.encoder;
+    let frames = 2 * c.max_source_positions;
+    let x = conv1d_gelu(
+        gpu,
+        mel,
+        ConvInput::ChannelMajor,
+        c.num_mel_bins,
+        frames,
+        &e.conv1.0,
+        &e.conv1.1,
+        1,
+    );
+    let x = conv1d_gelu(
+        gpu,
+        &x,
+        ConvInput::TimeMajor,
+        c.d_model,
+        frames,
+        &e.conv2.0,
+        &e.conv2.1,
+        2,
+    );
+    add_positions(gpu, &x, &e.positions, 0);
+    x
+}
+
+/// One teacher-forced example.
+pub struct Example<'a> {
+    /// Student encoder input [frames, d] (see [`encoder_input`]).
+    pub enc_input: &'a Tensor,
+    /// Decoder input ids (prompt + text).
+    pub tokens: &'a [u32],
+    /// Next-token target per position; [`IGNORE`] where no loss is taken.
+    pub targets: &'a [u32],
+}
+
+/// Weights and settings of the objective (DESIGN §4 defaults: CE + L_g + 2·JS,
+/// smoothing 0.1, τ 1, budget 0.5).
+#[derive(Clone, Copy, Debug)]
+pub struct Objective {
+    pub ce: f32,
+    pub budget_weight: f32,
+    pub js: f32,
+    pub smoothing: f32,
+    pub tau: f32,
+    /// Target mean gate b.
+    pub budget: f32,
+}
+
+impl Default for Objective {
+    fn default() -> Self {
+        Objective {
+            ce: 1.0,
+            budget_weight: 1.0,
+            js: 2.0,
+            smoothing: 0.1,
+            tau: 1.0,
+            budget: 0.5,
+        }
+    }
+}
+
+/// Slots of the loss tensor a step returns (weighted terms; total = ce + js + budget).
+pub mod slot {
+    pub const CE: usize = 0;
+    pub const JS: usize = 1;
+    pub const BUDGET: usize = 2;
+    /// Mean soft gate Σg/N.
+    pub const GATE_RATIO: usize = 3;
+    pub const COUNT: usize = 4;
+}
+
+struct LayerSaved {
+    x_in: Tensor,
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    attn: Tensor,
+    /// Decoder only: after self-attention; cross-attention's q and output.
+    x_self: Option<Tensor>,
+    cross: Option<(Tensor, Tensor, Tensor, Tensor)>,
+    x_mid: Tensor,
+    z: Tensor,
+    clsr: ClsrSaved,
+}
+
+/// Activations of a training forward, and the hidden states before/after the final LNs.
+pub struct Forward {
+    enc: Vec<LayerSaved>,
+    dec: Vec<LayerSaved>,
+    enc_pre_ln: Tensor,
+    pub enc_out: Tensor,
+    dec_pre_ln: Tensor,
+    /// [S, d] decoder output after its final LN (the logits are this · tokensᵀ).
+    pub hidden: Tensor,
+}
+
+fn shared(f: &FeedForward) -> SharedFfn<'_> {
+    SharedFfn {
+        fc1: &f.fc1.weight,
+        fc1_bias: f.fc1.bias.as_ref().expect("fc1 has a bias"),
+        fc2: &f.fc2.weight,
+        fc2_bias: f.fc2.bias.as_ref().expect("fc2 has a bias"),
+    }
+}
+
+fn heads_shape(a: &AttentionWeights, q_len: usize, kv_len: usize, d: usize) -> AttentionShape {
+    AttentionShape {
+        heads: a.heads,
+        head_dim: d / a.heads,
+        q_len,
+        kv_len,
+    }
+}
+
+/// The FFN sub-block: CLSR in training mode when an expert is given, the frozen FFN
+/// otherwise (the teacher).
+fn ffn_block(
+    gpu: &Gpu,
+    ln: &LayerNorm,
+    ffn: &FeedForward,
+    x: &Tensor,
+    expert: Option<(&ExpertParams, &TrainMode)>,
+) -> (Tensor, Tensor, Option<ClsrSaved>) {
+    let z = ln.forward(gpu, x);
+    match expert {
+        Some((e, mode)) => {
+            let (out, saved) = clsr_forward(gpu, &z, x, shared(ffn), e, mode);
+            (out, z, Some(saved))
+        }
+        None => (ffn.forward_residual(gpu, &z, x), z, None),
+    }
+}
+
+/// Forward of the encoder and teacher-forced decoder. With `experts` (one per encoder
+/// layer, then one per decoder layer) and `modes` the FFNs are training-mode CLSR blocks
+/// and activations are kept; without, the frozen model runs (the teacher).
+pub fn forward(
+    gpu: &Gpu,
+    model: &WhisperModel,
+    enc_input: &Tensor,
+    tokens: &[u32],
+    experts: Option<(&[ExpertParams], &[TrainMode])>,
+) -> Result<Forward> {
+    let c = &model.config;
+    let d = c.d_model;
+    let layers = c.encoder_layers + c.decoder_layers;
+    if let Some((e, m)) = experts {
+        if e.len() != layers || m.len() != layers {
+            return Err(Error::InvalidInput(format!(
+                "{layers} CLSR layers need as many experts and modes ({} and {} given)",
+                e.len(),
+                m.len()
+            )));
+        }
+    }
+    let expert = |i: usize| experts.map(|(e, m)| (&e[i], &m[i]));
+    let frames = enc_input.shape()[0];
+    if enc_input.shape() != [frames, d] || frames > c.max_source_positions {
+        return Err(Error::InvalidInput(format!(
+            "encoder input must be [≤ {}, {d}], got {:?}",
+            c.max_source_positions,
+            enc_input.shape()
+        )));
+    }
+    let s = tokens.len();
+    if s == 0 || s > c.max_target_positions {
+        return Err(Error::InvalidInput(format!(
+            "a training example needs 1..={} decoder tokens, got {s}",
+            c.max_target_positions
+        )));
+    }
+    if let Some(&bad) = tokens.iter().find(|&&t| t as usize >= c.vocab_size) {
+        return Err(Error::InvalidInput(format!(
+            "token id {bad} outside the vocabulary"
+        )));
+    }
+
+    let mut enc = Vec::new();
+    let mut x = gpu.tensor(&[frames, d]);
+    gpu.copy(
+        enc_input.buffer(),
+        0,
+        x.buffer(),
+        0,
+        (frames * d * 4) as u64,
+    );
+    for (i, layer) in model.encoder.layers.iter().enumerate() {
+        let h = layer.attn_ln.forward(gpu, &x);
+        let (q, k, v) = (
+            layer.attn.q.forward(gpu, &h),
+            layer.attn.k.forward(gpu, &h),
+            layer.attn.v.forward(gpu, &h),
+        );
+        let a = attention(
+            gpu,
+            &q,
+            &k,
+            &v,
+            heads_shape(&layer.attn, frames, frames, d),
+            Mask::None,
+        );
+        let x_mid = layer.attn.out.forward_residual(gpu, &a, &x);
+        let (out, z, clsr) = ffn_block(gpu, &layer.ffn_ln, &layer.ffn, &x_mid, expert(i));
+        if let Some(clsr) = clsr {
+            enc.push(LayerSaved {
+                x_in: x,
+                q,
+                k,
+                v,
+                attn: a,
+                x_self: None,
+                cross: None,
+                x_mid,
+                z,
+                clsr,
+            });
+        }
+        x = out;
+    }
+    let enc_out = model.encoder.ln_post.forward(gpu, &x);
+    let enc_pre_ln = x;
+
+    let dec_model = &model.decoder;
+    let ids = gpu.upload_u32(tokens, &[s])?;
+    let mut x = embed_tokens(gpu, &ids, &dec_model.tokens, &dec_model.positions, 0);
+    gpu.flush();
+    let mut dec = Vec::new();
+    for (i, layer) in dec_model.layers.iter().enumerate() {
+        let h = layer.self_ln.forward(gpu, &x);
+        let sa = &layer.self_attn;
+        let (q, k, v) = (
+            sa.q.forward(gpu, &h),
+            sa.k.forward(gpu, &h),
+            sa.v.forward(gpu, &h),
+        );
+        let a = attention(
+            gpu,
+            &q,
+            &k,
+            &v,
+            heads_shape(sa, s, s, d),
+            Mask::Causal { q_len: s, past: 0 },
+        );
+        let x_self = sa.out.forward_residual(gpu, &a, &x);
+        let h2 = layer.cross_ln.forward(gpu, &x_self);
+        let ca = &layer.cross_attn;
+        let (qc, kc, vc) = (
+            ca.q.forward(gpu, &h2),
+            ca.k.forward(gpu, &enc_out),
+            ca.v.forward(gpu, &enc_out),
+        );
+        let ac = attention(
+            gpu,
+            &qc,
+            &kc,
+            &vc,
+            heads_shape(ca, s, frames, d),
+            Mask::None,
+        );
+        let x_mid = ca.out.forward_residual(gpu, &ac, &x_self);
+        let idx = c.encoder_layers + i;
+        let (out, z, clsr) = ffn_block(gpu, &layer.ffn_ln, &layer.ffn, &x_mid, expert(idx));
+        if let Some(clsr) = clsr {
+            dec.push(LayerSaved {
+                x_in: x,
+                q,
+                k,
+                v,
+                attn: a,
+                x_self: Some(x_self),
+                cross: Some((qc, kc, vc, ac)),
+                x_mid,
+                z,
+                clsr,
+            });
+        }
+        x = out;
+    }
+    let hidden = dec_model.ln.forward(gpu, &x);
+    Ok(Forward {
+        enc,
+        dec,
+        enc_pre_ln,
+        enc_out,
+        dec_pre_ln: x,
+        hidden,
+    })
+}
+
+/// Where a vocabulary range lies: (table chunk, row offset inside it).
+fn table_part(table: &ChunkedTable, v0: usize, vc: usize) -> (&whisper_clsr::gpu::Weight, usize) {
+    let (start, w) = table
+        .chunks
+        .iter()
+        .rev()
+        .find(|(start, _)| *start <= v0)
+        .expect("vocabulary chunk in the table");
+    assert!(
+        v0 + vc <= start + w.shape()[0],
+        "logit chunk straddles table chunks"
+    );
+    (w, v0 - start)
+}
+
+/// Rows up to which the logits projection runs as groups of ≤ 4 rows on the runtime's
+/// GEMV kernel (which reads each weight once per group) instead of the 64-row tiled kernel.
+const GEMV_ROWS: usize = 16;
+
+/// Logits chunk `hidden · table[v0..v0+vc]ᵀ` → [S, vc].
+pub fn logits_chunk(
+    gpu: &Gpu,
+    hidden: &Tensor,
+    table: &ChunkedTable,
+    v0: usize,
+    vc: usize,
+) -> Tensor {
+    let (s, d) = (hidden.shape()[0], hidden.shape()[1]);
+    let (w, row) = table_part(table, v0, vc);
+    let out = gpu.tensor(&[s, vc]);
+    let group = if s <= GEMV_ROWS { 4 } else { s };
+    let mut r0 = 0;
+    while r0 < s {
+        let m = group.min(s - r0);
+        let g = Gemm {
+            m,
+            n: vc,
+            k: d,
+            batch: 1,
+            a: Layout {
+                offset: r0 * d,
+                row_stride: d,
+                batch_stride: 0,
+            },
+            b: Layout {
+                offset: row * d,
+                row_stride: d,
+                batch_stride: 0,
+            },
+            c: Layout {
+                offset: r0 * vc,
+                row_stride: vc,
+                batch_stride: 0,
+            },
+            trans_b: true,
+            alpha: 1.0,
+        };
+        gemm(gpu, hidden, Rhs::Weight(w), &out, &g, &Epilogue::default());
+        r0 += m;
+    }
+    out
+}
+
+/// Vocabulary chunks that never straddle the table's own chunks.
+fn vocab_chunks(table: &ChunkedTable, size: usize) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    for (start, w) in &table.chunks {
+        let rows = w.shape()[0];
+        let mut v = 0;
+        while v < rows {
+            let n = size.min(rows - v);
+            out.push((start + v, n));
+            v += n;
+        }
+    }
+    out
+}
+
+/// The frozen teacher's part of a step.
+pub struct TeacherRun<'a> {
+    pub model: &'a WhisperModel,
+    /// Teacher decoder output after its final LN, [S, d_teacher].
+    pub hidden: Tensor,
+}
+
+/// Runs the frozen teacher on an example.
+pub fn teacher_forward<'a>(
+    gpu: &Gpu,
+    teacher: &'a WhisperModel,
+    enc_input: &Tensor,
+    tokens: &[u32],
+) -> Result<TeacherRun<'a>> {
+    let f = forward(gpu, teacher, enc_input, tokens, None)?;
+    Ok(TeacherRun {
+        model: teacher,
+        hidden: f.hidden,
+    })
+}
+
+/// Forward and backward of one example: accumulates the expert gradients and returns the
+/// loss tensor ([`slot::COUNT`] values, see [`slot`]) without reading it back.
+pub fn train_example(
+    gpu: &Gpu,
+    model: &WhisperModel,
+    experts: &[ExpertParams],
+    modes: &[TrainMode],
+    teacher: Option<&TeacherRun>,
+    ex: &Example,
+    obj: &Objective,
+) -> Result<Tensor> {
+    run_example(gpu, model, experts, modes, teacher, ex, obj, true)
+}
+
+/// The losses of one example without any gradient (validation): same tensor as
+/// [`train_example`]. Pass modes without noise, dropout or skip-gate for evaluation.
+pub fn eval_example(
+    gpu: &Gpu,
+    model: &WhisperModel,
+    experts: &[ExpertParams],
+    modes: &[TrainMode],
+    teacher: Option<&TeacherRun>,
+    ex: &Example,
+    obj: &Objective,
+) -> Result<Tensor> {
+    run_example(gpu, model, experts, modes, teacher, ex, obj, false)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_example(
+    gpu: &Gpu,
+    model: &WhisperModel,
+    experts: &[ExpertParams],
+    modes: &[TrainMode],
+    teacher: Option<&TeacherRun>,
+    ex: &Example,
+    obj: &Objective,
+    train: bool,
+) -> Result<Tensor> {
+    let c = &model.config;
+    let s = ex.tokens.len();
+    if ex.targets.len() != s {
+        return Err(Error::InvalidInput(
+            "targets and tokens differ in length".into(),
+        ));
+    }
+    if let Some(t) = teacher {
+        if t.model.config.vocab_size != c.vocab_size {
+            return Err(Error::InvalidInput(format!(
+                "teacher vocabulary {} differs from the student's {}: they must share the tokenizer",
+                t.model.config.vocab_size, c.vocab_size
+            )));
+        }
+    }
+    let f = forward(gpu, model, ex.enc_input, ex.tokens, Some((experts, modes)))?;
+    let frames = ex.enc_input.shape()[0];
+    let losses = gpu.tensor(&[slot::COUNT]);
+    fill(gpu, &losses, 0.0);
+
+    // Gate budget over every gate of every layer.
+    let enc_mask = gpu.tensor(&[frames]);
+    fill(gpu, &enc_mask, 1.0);
+    let dec_mask = gpu.tensor(&[s]);
+    fill(gpu, &dec_mask, 1.0);
+    let gate_sum = gpu.tensor(&[1]);
+    fill(gpu, &gate_sum, 0.0);
+    for l in &f.enc {
+        sum_into(
+            gpu,
+            l.clsr.gates.buffer(),
+            frames,
+            Term::Weighted(&enc_mask),
+            &gate_sum,
+            0,
+            1.0,
+            true,
+        );
+    }
+    for l in &f.dec {
+        sum_into(
+            gpu,
+            l.clsr.gates.buffer(),
+            s,
+            Term::Weighted(&dec_mask),
+            &gate_sum,
+            0,
+            1.0,
+            true,
+        );
+    }
+    let gate_count = c.encoder_layers * frames + c.decoder_layers * s;
+    let budget = budget_loss(gpu, &gate_sum, gate_count, obj.budget, obj.budget_weight);
+    sum_into(
+        gpu,
+        budget.buffer(),
+        1,
+        Term::Plain,
+        &losses,
+        slot::BUDGET,
+        1.0,
+        false,
+    );
+    sum_into(
+        gpu,
+        gate_sum.buffer(),
+        1,
+        Term::Plain,
+        &losses,
+        slot::GATE_RATIO,
+        1.0 / gate_count as f32,
+        false,
+    );
+
+    // CE and JS over vocabulary chunks.
+    let targets = gpu.upload_u32(ex.targets, &[s])?;
+    let count = ex.targets.iter().filter(|&&t| t != IGNORE).count();
+    let spec = |scale| LossSpec {
+        rows: s,
+        vocab: c.vocab_size,
+        count,
+        scale,
+    };
+    let table = &model.decoder.tokens;
+    let chunks = vocab_chunks(table, VOCAB_CHUNK);
+    let ce = CrossEntropy::new(gpu, spec(obj.ce), obj.smoothing);
+    let js = teacher.map(|_| JensenShannon::new(gpu, spec(obj.js), obj.tau));
+    // Each chunk's logits are computed once and kept for the later passes: one token row
+    // of the full vocabulary is ~200 KB, so a decoder sequence's logits are small; no
+    // binding ever covers more than one chunk.
+    let z: Vec<Tensor> = chunks
+        .iter()
+        .map(|&(v0, vc)| logits_chunk(gpu, &f.hidden, table, v0, vc))
+        .collect();
+    let zt: Vec<Tensor> = match teacher {
+        Some(t) => chunks
+            .iter()
+            .map(|&(v0, vc)| logits_chunk(gpu, &t.hidden, &t.model.decoder.tokens, v0, vc))
+            .collect(),
+        None => Vec::new(),
+    };
+    for (i, &(v0, _)) in chunks.iter().enumerate() {
+        ce.add_chunk(gpu, &z[i], v0, &targets);
+        if let Some(js) = &js {
+            js.add_lse_chunk(gpu, &z[i], &zt[i], v0);
+        }
+    }
+    if let Some(js) = &js {
+        for (i, &(v0, _)) in chunks.iter().enumerate() {
+            js.add_value_chunk(gpu, &z[i], &zt[i], v0);
+        }
+        sum_into(
+            gpu,
+            js.finish(gpu, &targets).buffer(),
+            s,
+            Term::Plain,
+            &losses,
+            slot::JS,
+            1.0,
+            false,
+        );
+    }
+    sum_into(
+        gpu,
+        ce.finish(gpu, &targets).buffer(),
+        s,
+        Term::Plain,
+        &losses,
+        slot::CE,
+        1.0,
+        false,
+    );
+    if !train {
+        // Submit while the uploaded targets are alive (a later upload may reuse them).
+        gpu.flush();
+        return Ok(losses);
+    }
+    let dhidden = gpu.tensor(&[s, c.d_model]);
+    fill(gpu, &dhidden, 0.0);
+    for (i, &(v0, vc)) in chunks.iter().enumerate() {
+        let dz = gpu.tensor(&[s, vc]);
+        ce.grad_chunk(gpu, &z[i], v0, &targets, &dz, false);
+        if let Some(js) = &js {
+            js.grad_chunk(gpu, &z[i], &zt[i], v0, &targets, &dz, true);
+        }
+        let (w, row) = table_part(table, v0, vc);
+        grad_input_long(gpu, &dz, w, row, &dhidden, true);
+    }
+
+    backward(
+        gpu,
+        model,
+        experts,
+        modes,
+        &f,
+        &dhidden,
+        &budget,
+        (&enc_mask, &dec_mask),
+    );
+    gpu.flush();
+    Ok(losses)
+}
+
+/// Backward of [`forward`] from the gradient of its decoder output; accumulates the
+/// experts' gradients and returns the gradient w.r.t. the encoder input.
+#[allow(clippy::too_many_arguments)]
+pub fn backward(
+    gpu: &Gpu,
+    model: &WhisperModel,
+    experts: &[ExpertParams],
+    modes: &[TrainMode],
+    f: &Forward,
+    dhidden: &Tensor,
+    budget: &Tensor,
+    (enc_mask, dec_mask): (&Tensor, &Tensor),
+) -> Tensor {
+    let c = &model.config;
+    let d = c.d_model;
+    let s = dhidden.shape()[0];
+    let frames = f.enc_out.shape()[0];
+    let mut dx = layer_norm_backward(gpu, &f.dec_pre_ln, &model.decoder.ln.gamma, dhidden, None);
+    let mut d_enc = gpu.tensor(&[frames, d]);
+    fill(gpu, &d_enc, 0.0);
+    for (i, (layer, sv)) in model.decoder.layers.iter().zip(&f.dec).enumerate().rev() {
+        let idx = c.encoder_layers + i;
+        let dz = clsr_backward(
+            gpu,
+            &dx,
+            &sv.z,
+            &sv.clsr,
+            shared(&layer.ffn),
+            &experts[idx],
+            &modes[idx],
+            budget,
+            dec_mask,
+        );
+        let dx_mid = layer_norm_backward(gpu, &sv.x_mid, &layer.ffn_ln.gamma, &dz, Some(&dx));
+        // Cross-attention: queries from the decoder, keys/values from the encoder output.
+        let ca = &layer.cross_attn;
+        let (qc, kc, vc, ac) = sv
+            .cross
+            .as_ref()
+            .expect("decoder layers keep cross-attention");
+        let dac = grad_input(gpu, &dx_mid, &ca.out.weight, None);
+        let g = attention_backward(
+            gpu,
+            qc,
+            kc,
+            vc,
+            ac,
+            &dac,
+            heads_shape(ca, s, frames, d),
+            None,
+        );
+        let dh2 = grad_input(gpu, &g.dq, &ca.q.weight, None);
+        d_enc = grad_input(gpu, &g.dk, &ca.k.weight, Some(&d_enc));
+        d_enc = grad_input(gpu, &g.dv, &ca.v.weight, Some(&d_enc));
+        let x_self = sv
+            .x_self
+            .as_ref()
+            .expect("decoder layers keep the self-attention output");
+        let dx_self = layer_norm_backward(gpu, x_self, &layer.cross_ln.gamma, &dh2, Some(&dx_mid));
+        // Causal self-attention.
+        let sa = &layer.self_attn;
+        let da = grad_input(gpu, &dx_self, &sa.out.weight, None);
+        let g = attention_backward(
+            gpu,
+            &sv.q,
+            &sv.k,
+            &sv.v,
+            &sv.attn,
+            &da,
+            heads_shape(sa, s, s, d),
+            Some(0),
+        );
+        let dh = qkv_backward(gpu, sa, &g);
+        dx = layer_norm_backward(gpu, &sv.x_in, &layer.self_ln.gamma, &dh, Some(&dx_self));
+    }
+    // dx now reaches the (frozen) embeddings: no gradient is needed there.
+    let mut dx = layer_norm_backward(
+        gpu,
+        &f.enc_pre_ln,
+        &model.encoder.ln_post.gamma,
+        &d_enc,
+        None,
+    );
+    for (i, (layer, sv)) in model.encoder.layers.iter().zip(&f.enc).enumerate().rev() {
+        let dz = clsr_backward(
+            gpu,
+            &dx,
+            &sv.z,
+            &sv.clsr,
+            shared(&layer.ffn),
+            &experts[i],
+            &modes[i],
+            budget,
+            enc_mask,
+        );
+        let dx_mid = layer_norm_backward(gpu, &sv.x_mid, &layer.ffn_ln.gamma, &dz, Some(&dx));
+        let da = grad_input(gpu, &dx_mid, &layer.attn.out.weight, None);
+        let g = attention_backward(
+            gpu,
+            &sv.q,
+            &sv.k,
+            &sv.v,
+            &sv.attn,
+            &da,
+            heads_shape(&layer.attn, frames, frames, d),
+            None,
+        );
+        let dh = qkv_backward(gpu, &layer.attn, &g);
+        dx = layer_norm_backward(gpu, &sv.x_in, &layer.attn_ln.gamma, &dh, Some(&dx_mid));
+    }
+    dx
+}
+
+/// dL/dh for q, k, v = projections of the same h.
+fn qkv_backward(
+    gpu: &Gpu,
+    a: &AttentionWeights,
+    g: &crate::backward::attention::AttentionGrads,
+) -> Tensor {
+    let dh = grad_input(gpu, &g.dq, &a.q.weight, None);
+    let dh = grad_input(gpu, &g.dk, &a.k.weight, Some(&dh));
+    grad_input(gpu, &g.dv, &a.v.weight, Some(&dh))
+}

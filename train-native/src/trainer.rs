@@ -1,0 +1,369 @@
+//! The optimisation loop: deterministic batches, per-step randomness (gate noise schedule,
+//! skip-gate, dropout seeds) derived from (seed, step), gradient accumulation over the
+//! examples of a batch, and AdamW. Everything a step draws is a function of the seed and
+//! the step number, so a run resumed from a checkpoint continues exactly.
+
+use whisper_clsr::gpu::{Gpu, Tensor};
+use whisper_clsr::model::WhisperModel;
+use whisper_clsr::pack::{ExpertLayer, ExpertPack, Part};
+use whisper_clsr::{Error, Result};
+
+use crate::clsr::{gate_noise_alpha, ExpertParams, ExpertValues, TrainMode};
+use crate::optim::{AdamW, AdamWConfig};
+use crate::rng::{pcg_hash, rng_uniform, Draw};
+use crate::student::{
+    encoder_input, eval_example, slot, teacher_forward, train_example, Example, Objective,
+};
+
+/// Stream of the skip-gate draws (one per layer); layers use streams 4·layer + 0..3.
+const SKIP_STREAM: u32 = 0xffff_fff0;
+
+/// Settings of a run.
+#[derive(Clone, Copy, Debug)]
+pub struct TrainConfig {
+    pub objective: Objective,
+    pub optim: AdamWConfig,
+    /// Examples per optimizer step (accumulated one at a time).
+    pub batch: usize,
+    /// Skip-gate probability s.
+    pub skip_prob: f32,
+    pub gate_dropout: f32,
+    pub expert_dropout: f32,
+    pub seed: u32,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            objective: Objective::default(),
+            optim: AdamWConfig::default(),
+            batch: 16,
+            skip_prob: 0.2,
+            gate_dropout: 0.1,
+            expert_dropout: 0.3,
+            seed: 0,
+        }
+    }
+}
+
+/// The model input of one example: a log-mel spectrogram [n_mels, 3000] or, for tests,
+/// the encoder input directly ([frames, d]).
+#[derive(Clone, Debug)]
+pub enum Audio {
+    Mel(Vec<f32>),
+    Encoded(Vec<f32>),
+}
+
+/// One training example ready for the GPU.
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    pub student: Audio,
+    /// The teacher's input when it differs from the student's (encoder inputs of another
+    /// width); `None` means the same mel.
+    pub teacher: Option<Audio>,
+    pub tokens: Vec<u32>,
+    pub targets: Vec<u32>,
+}
+
+/// What one optimizer step measured (loss terms are weighted, batch means).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct StepMetrics {
+    /// Steps completed after this one.
+    pub step: u64,
+    pub loss: f64,
+    pub ce: f64,
+    pub js: f64,
+    pub gate_loss: f64,
+    pub gate_ratio: f64,
+    pub lr: f64,
+    /// Global gradient norm before clipping (of the batch-mean gradient).
+    pub grad_norm: f64,
+    /// Target tokens in the batch.
+    pub tokens: usize,
+}
+
+/// Trainable state: experts of every layer and the optimizer.
+pub struct Trainer {
+    pub config: TrainConfig,
+    /// One per encoder layer, then one per decoder layer.
+    pub experts: Vec<ExpertParams>,
+    pub opt: AdamW,
+}
+
+fn upload_input(gpu: &Gpu, model: &WhisperModel, audio: &Audio) -> Result<Tensor> {
+    let c = &model.config;
+    match audio {
+        Audio::Mel(mel) => {
+            let t = gpu.upload(mel, &[c.num_mel_bins, 2 * c.max_source_positions])?;
+            let x = encoder_input(gpu, model, &t);
+            // Submit while the upload is alive (a later upload may reuse its buffer).
+            gpu.flush();
+            Ok(x)
+        }
+        Audio::Encoded(x) => {
+            let frames = x.len() / c.d_model;
+            let t = gpu.upload(x, &[frames, c.d_model])?;
+            Ok(t)
+        }
+    }
+}
+
+impl Trainer {
+    /// Starts from a pack (e.g. [`ExpertPack::init_from_base`]) covering every layer.
+    pub fn new(
+        gpu: &Gpu,
+        model: &WhisperModel,
+        pack: &ExpertPack,
+        config: TrainConfig,
+    ) -> Result<Trainer> {
+        let c = &model.config;
+        let mut experts = Vec::new();
+        for (part, count) in [
+            (Part::Encoder, c.encoder_layers),
+            (Part::Decoder, c.decoder_layers),
+        ] {
+            for i in 0..count {
+                let l = pack.layer(part, i).ok_or_else(|| {
+                    Error::InvalidInput(format!(
+                        "the initial pack has no {} layer {i}",
+                        part.name()
+                    ))
+                })?;
+                let (d, ffn, gate) = l.dims();
+                let v = ExpertValues {
+                    fc1: &l.fc1_weight,
+                    fc1_bias: &l.fc1_bias,
+                    fc2: &l.fc2_weight,
+                    fc2_bias: &l.fc2_bias,
+                    gate_in: &l.gate_in_weight,
+                    gate_in_bias: &l.gate_in_bias,
+                    gate_out: &l.gate_out_weight,
+                };
+                experts.push(ExpertParams::new(gpu, &v, d, ffn, gate)?);
+            }
+        }
+        gpu.flush();
+        Ok(Trainer {
+            config,
+            experts,
+            opt: AdamW::new(config.optim),
+        })
+    }
+
+    /// Optimizer steps taken.
+    pub fn step_count(&self) -> u64 {
+        self.opt.step
+    }
+
+    /// Seed of micro-batch `micro` of the current step.
+    fn micro_seed(&self, micro: usize) -> u32 {
+        pcg_hash(self.config.seed ^ pcg_hash(self.opt.step as u32 ^ pcg_hash(micro as u32)))
+    }
+
+    /// Per-layer training modes of one forward.
+    pub fn modes(&self, micro: usize) -> Vec<TrainMode> {
+        let seed = self.micro_seed(micro);
+        let alpha = gate_noise_alpha(self.opt.step, self.config.optim.total_steps);
+        (0..self.experts.len() as u32)
+            .map(|layer| TrainMode {
+                alpha,
+                gate_dropout: self.config.gate_dropout,
+                expert_dropout: self.config.expert_dropout,
+                skip: rng_uniform(
+                    Draw {
+                        seed,
+                        stream: SKIP_STREAM,
+                    },
+                    layer,
+                ) < self.config.skip_prob,
+                seed,
+                layer,
+            })
+            .collect()
+    }
+
+    /// Example indices of the current step: epochs are seeded permutations of 0..n.
+    pub fn batch_indices(&self, n: usize) -> Vec<usize> {
+        assert!(n > 0, "no training examples");
+        let b = self.config.batch;
+        (0..b)
+            .map(|i| {
+                let pos = self.opt.step as usize * b + i;
+                let perm = permutation(
+                    n,
+                    pcg_hash(self.config.seed.wrapping_add(pcg_hash((pos / n) as u32))),
+                );
+                perm[pos % n]
+            })
+            .collect()
+    }
+
+    /// One optimizer step over `batch` (gradients of the examples are summed, then
+    /// averaged by the optimizer).
+    pub fn step(
+        &mut self,
+        gpu: &Gpu,
+        model: &WhisperModel,
+        teacher: Option<&WhisperModel>,
+        batch: &[&Prepared],
+    ) -> Result<StepMetrics> {
+        let mut m = StepMetrics {
+            lr: self.config.optim.lr_at(self.opt.step) as f64,
+            ..StepMetrics::default()
+        };
+        for (micro, ex) in batch.iter().enumerate() {
+            let modes = self.modes(micro);
+            let x = upload_input(gpu, model, &ex.student)?;
+            let t_run = match teacher {
+                Some(t) => {
+                    let tx = upload_input(gpu, t, ex.teacher.as_ref().unwrap_or(&ex.student))?;
+                    Some(teacher_forward(gpu, t, &tx, &ex.tokens)?)
+                }
+                None => None,
+            };
+            let example = Example {
+                enc_input: &x,
+                tokens: &ex.tokens,
+                targets: &ex.targets,
+            };
+            let losses = train_example(
+                gpu,
+                model,
+                &self.experts,
+                &modes,
+                t_run.as_ref(),
+                &example,
+                &self.config.objective,
+            )?;
+            let v = pollster::block_on(gpu.read(&losses))?;
+            let k = 1.0 / batch.len() as f64;
+            m.ce += k * v[slot::CE] as f64;
+            m.js += k * v[slot::JS] as f64;
+            m.gate_loss += k * v[slot::BUDGET] as f64;
+            m.gate_ratio += k * v[slot::GATE_RATIO] as f64;
+            m.tokens += ex
+                .targets
+                .iter()
+                .filter(|&&t| t != crate::loss::vocab::IGNORE)
+                .count();
+        }
+        m.loss = m.ce + m.js + m.gate_loss;
+        let params: Vec<&crate::optim::Param> =
+            self.experts.iter().flat_map(|e| e.params()).collect();
+        let norm_sq = self.opt.update(gpu, &params, batch.len());
+        m.grad_norm =
+            (pollster::block_on(gpu.read(&norm_sq))?[0] as f64).sqrt() / batch.len() as f64;
+        m.step = self.opt.step;
+        Ok(m)
+    }
+
+    /// Mean losses over `examples` with the current experts, without gradients: soft gates
+    /// without noise, no dropout, no skip-gate.
+    pub fn evaluate(
+        &self,
+        gpu: &Gpu,
+        model: &WhisperModel,
+        teacher: Option<&WhisperModel>,
+        examples: &[Prepared],
+    ) -> Result<StepMetrics> {
+        let modes: Vec<TrainMode> = (0..self.experts.len() as u32)
+            .map(|layer| TrainMode {
+                alpha: 0.0,
+                gate_dropout: 0.0,
+                expert_dropout: 0.0,
+                skip: false,
+                seed: 0,
+                layer,
+            })
+            .collect();
+        let mut m = StepMetrics {
+            step: self.opt.step,
+            ..StepMetrics::default()
+        };
+        let k = 1.0 / examples.len().max(1) as f64;
+        for ex in examples {
+            let x = upload_input(gpu, model, &ex.student)?;
+            let t_run = match teacher {
+                Some(t) => {
+                    let tx = upload_input(gpu, t, ex.teacher.as_ref().unwrap_or(&ex.student))?;
+                    Some(teacher_forward(gpu, t, &tx, &ex.tokens)?)
+                }
+                None => None,
+            };
+            let example = Example {
+                enc_input: &x,
+                tokens: &ex.tokens,
+                targets: &ex.targets,
+            };
+            let losses = eval_example(
+                gpu,
+                model,
+                &self.experts,
+                &modes,
+                t_run.as_ref(),
+                &example,
+                &self.config.objective,
+            )?;
+            let v = pollster::block_on(gpu.read(&losses))?;
+            m.ce += k * v[slot::CE] as f64;
+            m.js += k * v[slot::JS] as f64;
+            m.gate_loss += k * v[slot::BUDGET] as f64;
+            m.gate_ratio += k * v[slot::GATE_RATIO] as f64;
+            m.tokens += ex
+                .targets
+                .iter()
+                .filter(|&&t| t != crate::loss::vocab::IGNORE)
+                .count();
+        }
+        m.loss = m.ce + m.js + m.gate_loss;
+        Ok(m)
+    }
+
+    /// The current experts as a pack's layers (host f32), encoder layers then decoder.
+    pub fn layers(&self, gpu: &Gpu, model: &WhisperModel) -> Result<Vec<ExpertLayer>> {
+        let c = &model.config;
+        let mut out = Vec::new();
+        for (i, e) in self.experts.iter().enumerate() {
+            let (part, index) = if i < c.encoder_layers {
+                (Part::Encoder, i)
+            } else {
+                (Part::Decoder, i - c.encoder_layers)
+            };
+            let mut v = Vec::new();
+            for p in e.params() {
+                v.push(read_weight(gpu, &p.value)?);
+            }
+            let mut it = v.into_iter();
+            let mut next = || it.next().expect("seven tensors");
+            out.push(ExpertLayer {
+                part,
+                index,
+                fc1_weight: next(),
+                fc1_bias: next(),
+                fc2_weight: next(),
+                fc2_bias: next(),
+                gate_in_weight: next(),
+                gate_in_bias: next(),
+                gate_out_weight: next(),
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// Reads a weight's f32 values.
+pub fn read_weight(gpu: &Gpu, w: &whisper_clsr::gpu::Weight) -> Result<Vec<f32>> {
+    let t = gpu.tensor(w.shape());
+    gpu.copy(w.buffer(), 0, t.buffer(), 0, (w.len() * 4) as u64);
+    pollster::block_on(gpu.read(&t))
+}
+
+/// A permutation of 0..n (Fisher–Yates on the counter RNG).
+pub fn permutation(n: usize, seed: u32) -> Vec<usize> {
+    let mut p: Vec<usize> = (0..n).collect();
+    for i in (1..n).rev() {
+        let j = (crate::rng::rng_u32(Draw { seed, stream: 0 }, i as u32) as usize) % (i + 1);
+        p.swap(i, j);
+    }
+    p
+}

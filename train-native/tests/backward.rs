@@ -1,0 +1,591 @@
+//! Backward kernels against plain CPU implementations (f64) and against central finite
+//! differences of the forward kernels, on random inputs of several shapes incl. odd sizes.
+
+mod support;
+
+use support::*;
+use whisper_clsr::gpu::{DType, Gpu};
+use whisper_clsr::ops::attention::{attention, AttentionShape};
+use whisper_clsr::ops::layer_norm::layer_norm;
+use whisper_clsr::ops::matmul::linear;
+use whisper_clsr::ops::softmax::{softmax_rows, Mask};
+use whisper_clsr_train::backward::attention::attention_backward;
+use whisper_clsr_train::backward::gelu::{gelu as gpu_gelu, gelu_backward};
+use whisper_clsr_train::backward::layer_norm::layer_norm_backward;
+use whisper_clsr_train::backward::linear::{grad_bias, grad_input, grad_weight};
+use whisper_clsr_train::backward::softmax::softmax_backward;
+use whisper_clsr_train::elementwise::fill;
+
+const RTOL: f64 = 1e-4;
+const FD_RTOL: f64 = 2e-3;
+
+/// L = Σ r·linear(x, W, b) evaluated on the GPU.
+#[allow(clippy::too_many_arguments)]
+fn linear_loss(
+    gpu: &Gpu,
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+    r: &[f32],
+    rows: usize,
+    k: usize,
+    n: usize,
+) -> f64 {
+    let xt = upload(gpu, x, &[rows, k]);
+    let wt = gpu.weight_f32(w, &[n, k], DType::F32).unwrap();
+    let bt = gpu.weight_f32(b, &[n], DType::F32).unwrap();
+    dot(
+        r,
+        &read(gpu, &linear(gpu, &xt, &wt, Some(&bt), false, None)),
+    )
+}
+
+#[test]
+fn linear_backward_matches_cpu_and_finite_differences() {
+    let gpu = gpu();
+    let mut rg = rng(11);
+    // (rows, in, out): GEMV-sized and tiled dX, one and several 256-row chunks for dW/db.
+    for &(rows, k, n) in &[
+        (1, 3, 5),
+        (3, 17, 9),
+        (70, 33, 65),
+        (300, 20, 67),
+        (5, 64, 130),
+    ] {
+        let x = random(&mut rg, rows * k);
+        let w = random(&mut rg, n * k);
+        let b = random(&mut rg, n);
+        let r = random(&mut rg, rows * n);
+        let dy = upload(&gpu, &r, &[rows, n]);
+        let xt = upload(&gpu, &x, &[rows, k]);
+        // CPU reference.
+        let mut want_dx = vec![0.0f64; rows * k];
+        let mut want_dw = vec![0.0f64; n * k];
+        let mut want_db = vec![0.0f64; n];
+        for i in 0..rows {
+            for j in 0..n {
+                let g = r[i * n + j] as f64;
+                want_db[j] += g;
+                for t in 0..k {
+                    want_dx[i * k + t] += g * w[j * k + t] as f64;
+                    want_dw[j * k + t] += g * x[i * k + t] as f64;
+                }
+            }
+        }
+        for dtype in [DType::F32, DType::F16] {
+            let (wt, w_seen) = weight(&gpu, &w, &[n, k], dtype);
+            let dx = read(&gpu, &grad_input(&gpu, &dy, &wt, None));
+            let mut want = vec![0.0f64; rows * k];
+            for i in 0..rows {
+                for j in 0..n {
+                    for t in 0..k {
+                        want[i * k + t] += r[i * n + j] as f64 * w_seen[j * k + t] as f64;
+                    }
+                }
+            }
+            assert_close(&dx, &want, RTOL, &format!("dX {rows}x{k}->{n} {dtype:?}"));
+        }
+        // Weight and bias gradients, fresh and accumulated.
+        let dw = gpu.tensor(&[n, k]);
+        let db = gpu.tensor(&[n]);
+        grad_weight(&gpu, &dy, &xt, &dw, false);
+        grad_bias(&gpu, &dy, &db, false);
+        let dw_v = read(&gpu, &dw);
+        let db_v = read(&gpu, &db);
+        assert_close(&dw_v, &want_dw, RTOL, &format!("dW {rows}x{k}->{n}"));
+        assert_close(&db_v, &want_db, RTOL, &format!("db {rows}x{k}->{n}"));
+        grad_weight(&gpu, &dy, &xt, &dw, true);
+        grad_bias(&gpu, &dy, &db, true);
+        let twice = |v: &[f64]| v.iter().map(|x| 2.0 * x).collect::<Vec<_>>();
+        assert_close(&read(&gpu, &dw), &twice(&want_dw), RTOL, "dW accumulated");
+        assert_close(&read(&gpu, &db), &twice(&want_db), RTOL, "db accumulated");
+        // Finite differences of the forward kernel (linear, so any step is exact up to
+        // rounding; h = 0.5 keeps rounding small against the difference).
+        let dx_v = read(
+            &gpu,
+            &grad_input(
+                &gpu,
+                &dy,
+                &gpu.weight_f32(&w, &[n, k], DType::F32).unwrap(),
+                None,
+            ),
+        );
+        let h = 0.5;
+        let loss = |x: &[f32], w: &[f32], b: &[f32]| linear_loss(&gpu, x, w, b, &r, rows, k, n);
+        let idx = probe_indices(&mut rg, rows * k, 4);
+        assert_fd(
+            &dx_v,
+            &idx,
+            |i| {
+                central_difference(h, |d| {
+                    let mut x2 = x.clone();
+                    x2[i] += d as f32;
+                    loss(&x2, &w, &b)
+                })
+            },
+            FD_RTOL,
+            "dX vs FD",
+        );
+        let idx = probe_indices(&mut rg, n * k, 4);
+        assert_fd(
+            &dw_v,
+            &idx,
+            |i| {
+                central_difference(h, |d| {
+                    let mut w2 = w.clone();
+                    w2[i] += d as f32;
+                    loss(&x, &w2, &b)
+                })
+            },
+            FD_RTOL,
+            "dW vs FD",
+        );
+        let idx = probe_indices(&mut rg, n, 3);
+        assert_fd(
+            &db_v,
+            &idx,
+            |i| {
+                central_difference(h, |d| {
+                    let mut b2 = b.clone();
+                    b2[i] += d as f32;
+                    loss(&x, &w, &b2)
+                })
+            },
+            FD_RTOL,
+            "db vs FD",
+        );
+    }
+}
+
+fn cpu_layer_norm_backward(
+    x: &[f32],
+    gamma: &[f32],
+    dy: &[f32],
+    rows: usize,
+    cols: usize,
+) -> Vec<f64> {
+    let mut dx = vec![0.0; rows * cols];
+    for i in 0..rows {
+        let row = &x[i * cols..(i + 1) * cols];
+        let mean = row.iter().map(|&v| v as f64).sum::<f64>() / cols as f64;
+        let var = row.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / cols as f64;
+        let inv = 1.0 / (var + 1e-5).sqrt();
+        let g: Vec<f64> = (0..cols)
+            .map(|j| dy[i * cols + j] as f64 * gamma[j] as f64)
+            .collect();
+        let xhat: Vec<f64> = row.iter().map(|&v| (v as f64 - mean) * inv).collect();
+        let mg = g.iter().sum::<f64>() / cols as f64;
+        let mgx = g.iter().zip(&xhat).map(|(a, b)| a * b).sum::<f64>() / cols as f64;
+        for j in 0..cols {
+            dx[i * cols + j] = inv * (g[j] - mg - xhat[j] * mgx);
+        }
+    }
+    dx
+}
+
+#[test]
+fn layer_norm_backward_matches_cpu_and_finite_differences() {
+    let gpu = gpu();
+    let mut rg = rng(12);
+    for &(rows, cols) in &[(1, 5), (3, 64), (7, 300), (2, 513)] {
+        for dtype in [DType::F32, DType::F16] {
+            for with_res in [false, true] {
+                let x = random(&mut rg, rows * cols);
+                let gamma_raw: Vec<f32> = random(&mut rg, cols)
+                    .iter()
+                    .map(|v| 1.0 + 0.5 * v)
+                    .collect();
+                let beta_raw = random(&mut rg, cols);
+                let (gamma, gamma_seen) = weight(&gpu, &gamma_raw, &[cols], dtype);
+                let (beta, _) = weight(&gpu, &beta_raw, &[cols], dtype);
+                let r = random(&mut rg, rows * cols);
+                let res = random(&mut rg, rows * cols);
+                let xt = upload(&gpu, &x, &[rows, cols]);
+                let dy = upload(&gpu, &r, &[rows, cols]);
+                let rt = upload(&gpu, &res, &[rows, cols]);
+                let dx = read(
+                    &gpu,
+                    &layer_norm_backward(&gpu, &xt, &gamma, &dy, with_res.then_some(&rt)),
+                );
+                let mut want = cpu_layer_norm_backward(&x, &gamma_seen, &r, rows, cols);
+                if with_res {
+                    for (w, &v) in want.iter_mut().zip(&res) {
+                        *w += v as f64;
+                    }
+                }
+                let what = format!("layer norm backward {rows}x{cols} {dtype:?} res={with_res}");
+                assert_close(&dx, &want, RTOL, &what);
+                if with_res {
+                    continue;
+                }
+                let loss = |x: &[f32]| {
+                    dot(
+                        &r,
+                        &read(
+                            &gpu,
+                            &layer_norm(&gpu, &upload(&gpu, x, &[rows, cols]), &gamma, &beta),
+                        ),
+                    )
+                };
+                let idx = probe_indices(&mut rg, rows * cols, 4);
+                assert_fd(
+                    &dx,
+                    &idx,
+                    |i| {
+                        central_difference(1e-2, |d| {
+                            let mut x2 = x.clone();
+                            x2[i] += d as f32;
+                            loss(&x2)
+                        })
+                    },
+                    FD_RTOL,
+                    &what,
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn gelu_forward_and_backward_match_cpu_and_finite_differences() {
+    let gpu = gpu();
+    let mut rg = rng(13);
+    for &n in &[1usize, 7, 1000, 70_001] {
+        let x: Vec<f32> = random(&mut rg, n).iter().map(|v| 4.0 * v).collect();
+        let r = random(&mut rg, n);
+        let xt = upload(&gpu, &x, &[n]);
+        let y = read(&gpu, &gpu_gelu(&gpu, &xt));
+        let want: Vec<f64> = x.iter().map(|&v| gelu(v as f64)).collect();
+        assert_close(&y, &want, RTOL, &format!("gelu forward n={n}"));
+        let dx = read(&gpu, &gelu_backward(&gpu, &xt, &upload(&gpu, &r, &[n])));
+        let want: Vec<f64> = x
+            .iter()
+            .zip(&r)
+            .map(|(&v, &g)| g as f64 * gelu_grad(v as f64))
+            .collect();
+        assert_close(&dx, &want, RTOL, &format!("gelu backward n={n}"));
+        let idx = probe_indices(&mut rg, n, 6);
+        let loss = |x: &[f32]| dot(&r, &read(&gpu, &gpu_gelu(&gpu, &upload(&gpu, x, &[n]))));
+        assert_fd(
+            &dx,
+            &idx,
+            |i| {
+                central_difference(1e-2, |d| {
+                    let mut x2 = x.clone();
+                    x2[i] += d as f32;
+                    loss(&x2)
+                })
+            },
+            FD_RTOL,
+            "gelu vs FD",
+        );
+    }
+}
+
+#[test]
+fn softmax_backward_matches_cpu_and_finite_differences() {
+    let gpu = gpu();
+    let mut rg = rng(14);
+    for &(rows, cols, causal) in &[
+        (1, 1, false),
+        (3, 7, false),
+        (5, 300, false),
+        (6, 6, true),
+        (2, 1000, false),
+    ] {
+        let s: Vec<f32> = random(&mut rg, rows * cols)
+            .iter()
+            .map(|v| 3.0 * v)
+            .collect();
+        let r = random(&mut rg, rows * cols);
+        let mask = if causal {
+            Mask::Causal {
+                q_len: rows,
+                past: 0,
+            }
+        } else {
+            Mask::None
+        };
+        let probs_of = |s: &[f32]| {
+            let t = upload(&gpu, s, &[rows, cols]);
+            softmax_rows(&gpu, &t, rows, cols, mask);
+            t
+        };
+        let probs = probs_of(&s);
+        let pv = read(&gpu, &probs);
+        let ds = read(
+            &gpu,
+            &softmax_backward(&gpu, &probs, &upload(&gpu, &r, &[rows, cols])),
+        );
+        let mut want = vec![0.0f64; rows * cols];
+        for i in 0..rows {
+            let o = i * cols;
+            let dotp: f64 = (0..cols).map(|j| r[o + j] as f64 * pv[o + j] as f64).sum();
+            for j in 0..cols {
+                want[o + j] = pv[o + j] as f64 * (r[o + j] as f64 - dotp);
+            }
+        }
+        let what = format!("softmax backward {rows}x{cols} causal={causal}");
+        assert_close(&ds, &want, RTOL, &what);
+        let idx = probe_indices(&mut rg, rows * cols, 6);
+        let loss = |s: &[f32]| dot(&r, &read(&gpu, &probs_of(s)));
+        assert_fd(
+            &ds,
+            &idx,
+            |i| {
+                central_difference(1e-2, |d| {
+                    let mut s2 = s.clone();
+                    s2[i] += d as f32;
+                    loss(&s2)
+                })
+            },
+            FD_RTOL,
+            &what,
+        );
+    }
+}
+
+/// f64 attention forward and backward for one call: returns (O, dQ, dK, dV).
+#[allow(clippy::type_complexity)]
+fn cpu_attention(
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    dout: &[f32],
+    s: AttentionShape,
+    causal: Option<usize>,
+) -> (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>) {
+    let d = s.heads * s.head_dim;
+    let scale = 1.0 / (s.head_dim as f64).sqrt();
+    let mut o = vec![0.0; s.q_len * d];
+    let mut dq = vec![0.0; s.q_len * d];
+    let mut dk = vec![0.0; s.kv_len * d];
+    let mut dv = vec![0.0; s.kv_len * d];
+    for h in 0..s.heads {
+        let c0 = h * s.head_dim;
+        for i in 0..s.q_len {
+            let vis = causal.map_or(s.kv_len, |past| (i + past + 1).min(s.kv_len));
+            let sc: Vec<f64> = (0..vis)
+                .map(|j| {
+                    (0..s.head_dim)
+                        .map(|c| q[i * d + c0 + c] as f64 * k[j * d + c0 + c] as f64)
+                        .sum::<f64>()
+                        * scale
+                })
+                .collect();
+            let mx = sc.iter().cloned().fold(f64::MIN, f64::max);
+            let e: Vec<f64> = sc.iter().map(|x| (x - mx).exp()).collect();
+            let z: f64 = e.iter().sum();
+            let p: Vec<f64> = e.iter().map(|x| x / z).collect();
+            for c in 0..s.head_dim {
+                o[i * d + c0 + c] = (0..vis).map(|j| p[j] * v[j * d + c0 + c] as f64).sum();
+            }
+            let dp: Vec<f64> = (0..vis)
+                .map(|j| {
+                    (0..s.head_dim)
+                        .map(|c| dout[i * d + c0 + c] as f64 * v[j * d + c0 + c] as f64)
+                        .sum()
+                })
+                .collect();
+            let dd: f64 = (0..vis).map(|j| p[j] * dp[j]).sum();
+            for j in 0..vis {
+                let ds = p[j] * (dp[j] - dd);
+                for c in 0..s.head_dim {
+                    dq[i * d + c0 + c] += scale * ds * k[j * d + c0 + c] as f64;
+                    dk[j * d + c0 + c] += scale * ds * q[i * d + c0 + c] as f64;
+                    dv[j * d + c0 + c] += p[j] * dout[i * d + c0 + c] as f64;
+                }
+            }
+        }
+    }
+    (o, dq, dk, dv)
+}
+
+#[test]
+fn attention_backward_matches_cpu_and_finite_differences() {
+    let gpu = gpu();
+    let mut rg = rng(15);
+    // (heads, head_dim, q_len, kv_len, causal past)
+    let cases: &[(usize, usize, usize, usize, Option<usize>)] = &[
+        (2, 8, 5, 7, None),
+        (1, 64, 3, 3, Some(0)),
+        (3, 16, 9, 9, Some(0)),
+        (2, 4, 1, 6, Some(5)),
+        (2, 8, 33, 70, None),
+    ];
+    for &(heads, head_dim, q_len, kv_len, causal) in cases {
+        let d = heads * head_dim;
+        let s = AttentionShape {
+            heads,
+            head_dim,
+            q_len,
+            kv_len,
+        };
+        let q = random(&mut rg, q_len * d);
+        let k = random(&mut rg, kv_len * d);
+        let v = random(&mut rg, kv_len * d);
+        let r = random(&mut rg, q_len * d);
+        let mask = causal.map_or(Mask::None, |past| Mask::Causal { q_len, past });
+        let fwd = |q: &[f32], k: &[f32], v: &[f32]| {
+            attention(
+                &gpu,
+                &upload(&gpu, q, &[q_len, d]),
+                &upload(&gpu, k, &[kv_len, d]),
+                &upload(&gpu, v, &[kv_len, d]),
+                s,
+                mask,
+            )
+        };
+        let o = fwd(&q, &k, &v);
+        let (want_o, want_dq, want_dk, want_dv) = cpu_attention(&q, &k, &v, &r, s, causal);
+        let what = format!("attention {heads}x{head_dim} q{q_len} kv{kv_len} causal={causal:?}");
+        assert_close(&read(&gpu, &o), &want_o, RTOL, &format!("{what}: forward"));
+        let g = attention_backward(
+            &gpu,
+            &upload(&gpu, &q, &[q_len, d]),
+            &upload(&gpu, &k, &[kv_len, d]),
+            &upload(&gpu, &v, &[kv_len, d]),
+            &o,
+            &upload(&gpu, &r, &[q_len, d]),
+            s,
+            causal,
+        );
+        let (dq, dk, dv) = (read(&gpu, &g.dq), read(&gpu, &g.dk), read(&gpu, &g.dv));
+        assert_close(&dq, &want_dq, RTOL, &format!("{what}: dQ"));
+        assert_close(&dk, &want_dk, RTOL, &format!("{what}: dK"));
+        assert_close(&dv, &want_dv, RTOL, &format!("{what}: dV"));
+        let loss = |q: &[f32], k: &[f32], v: &[f32]| dot(&r, &read(&gpu, &fwd(q, k, v)));
+        let h = 1e-2;
+        let idx = probe_indices(&mut rg, q_len * d, 3);
+        assert_fd(
+            &dq,
+            &idx,
+            |i| {
+                central_difference(h, |e| {
+                    let mut q2 = q.clone();
+                    q2[i] += e as f32;
+                    loss(&q2, &k, &v)
+                })
+            },
+            FD_RTOL,
+            &format!("{what}: dQ vs FD"),
+        );
+        let idx = probe_indices(&mut rg, kv_len * d, 3);
+        assert_fd(
+            &dk,
+            &idx,
+            |i| {
+                central_difference(h, |e| {
+                    let mut k2 = k.clone();
+                    k2[i] += e as f32;
+                    loss(&q, &k2, &v)
+                })
+            },
+            FD_RTOL,
+            &format!("{what}: dK vs FD"),
+        );
+        assert_fd(
+            &dv,
+            &idx,
+            |i| {
+                central_difference(h, |e| {
+                    let mut v2 = v.clone();
+                    v2[i] += e as f32;
+                    loss(&q, &k, &v2)
+                })
+            },
+            FD_RTOL,
+            &format!("{what}: dV vs FD"),
+        );
+    }
+}
+
+#[test]
+fn fill_sets_every_element() {
+    let gpu = gpu();
+    let t = gpu.tensor(&[70_000]);
+    fill(&gpu, &t, 2.5);
+    assert!(read(&gpu, &t).iter().all(|&v| v == 2.5));
+}
+
+/// `x · W[first..first + n]ᵀ` on the forward matmul kernel (the logits projection).
+fn rows_product(
+    gpu: &Gpu,
+    x: &[f32],
+    w: &whisper_clsr::gpu::Weight,
+    first: usize,
+    m: usize,
+    n: usize,
+    k: usize,
+) -> Vec<f32> {
+    use whisper_clsr::ops::matmul::{gemm, Epilogue, Gemm, Layout, Rhs};
+    let xt = upload(gpu, x, &[m, k]);
+    let out = gpu.tensor(&[m, n]);
+    let g = Gemm {
+        m,
+        n,
+        k,
+        batch: 1,
+        a: Layout::dense(m, k),
+        b: Layout {
+            offset: first * k,
+            row_stride: k,
+            batch_stride: 0,
+        },
+        c: Layout::dense(m, n),
+        trans_b: true,
+        alpha: 1.0,
+    };
+    gemm(gpu, &xt, Rhs::Weight(w), &out, &g, &Epilogue::default());
+    read(gpu, &out)
+}
+
+#[test]
+fn long_contraction_input_gradient_matches_cpu_and_finite_differences() {
+    use whisper_clsr_train::backward::linear::grad_input_long;
+    let gpu = gpu();
+    let mut rg = rng(16);
+    // (rows m, contraction n, width k, first row of W, rows of W)
+    for &(m, n, k, first, total) in &[
+        (1, 5, 3, 0, 5),
+        (7, 1000, 64, 300, 1400),
+        (3, 8192, 64, 0, 8192),
+        (9, 333, 66, 17, 400),
+    ] {
+        for dtype in [DType::F32, DType::F16] {
+            let (w, w_seen) = weight(&gpu, &random(&mut rg, total * k), &[total, k], dtype);
+            let r = random(&mut rg, m * n);
+            let acc = random(&mut rg, m * k);
+            let dx = upload(&gpu, &acc, &[m, k]);
+            grad_input_long(&gpu, &upload(&gpu, &r, &[m, n]), &w, first, &dx, true);
+            let got = read(&gpu, &dx);
+            let mut want: Vec<f64> = acc.iter().map(|&v| v as f64).collect();
+            for i in 0..m {
+                for v in 0..n {
+                    for j in 0..k {
+                        want[i * k + j] += r[i * n + v] as f64 * w_seen[(first + v) * k + j] as f64;
+                    }
+                }
+            }
+            let what = format!("long dX m{m} n{n} k{k} first{first} {dtype:?}");
+            assert_close(&got, &want, RTOL, &what);
+            let grad: Vec<f32> = got.iter().zip(&acc).map(|(g, a)| g - a).collect();
+            let x = random(&mut rg, m * k);
+            let idx = probe_indices(&mut rg, m * k, 3);
+            let loss = |x: &[f32]| dot(&r, &rows_product(&gpu, x, &w, first, m, n, k));
+            assert_fd(
+                &grad,
+                &idx,
+                |i| {
+                    central_difference(0.5, |d| {
+                        let mut x2 = x.clone();
+                        x2[i] += d as f32;
+                        loss(&x2)
+                    })
+                },
+                FD_RTOL,
+                &what,
+            );
+        }
+    }
+}
