@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Browser end-to-end tests: builds the wasm package, links the test models into www/models/,
+# installs the pinned playwright-core and runs tests/e2e/*.test.mjs in headless Debian
+# Chromium (WebGPU on SwiftShader without a GPU). Screenshots go to test-output/.
+# Usage: scripts/test-web.sh [TEST_FILE...]
+# Needs: chromium, node + npm, the models from scripts/fetch-models.sh, ../shared/fixtures.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+command -v node >/dev/null || { echo "test-web: node not found: apt-get install nodejs npm" >&2; exit 1; }
+[[ -x ${CHROMIUM:-/usr/bin/chromium} ]] || { echo "test-web: chromium not found: apt-get install chromium" >&2; exit 1; }
+
+scripts/build-web.sh
+scripts/link-web-models.sh whisper-base whisper-tiny.en
+(cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
+# Arguments pick test files (e.g. api.test.mjs); default: all of them.
+cd tests/e2e
+if [[ $# -gt 0 ]]; then files=("$@"); else files=(./*.test.mjs); fi
+node --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
