@@ -84,7 +84,8 @@ impl Whisper {
         tokenizer_json: &[u8],
     ) -> Result<Whisper> {
         let config = WhisperConfig::from_json(config_json)?;
-        let tokenizer = WhisperTokenizer::from_bytes(tokenizer_json)?;
+        let tokenizer =
+            WhisperTokenizer::from_bytes(tokenizer_json)?.for_vocab_size(config.vocab_size);
         if tokenizer.eot as usize >= config.vocab_size {
             return Err(Error::Model(format!(
                 "tokenizer.json does not belong to this model: its end-of-text id {} is outside \
@@ -117,7 +118,10 @@ impl Whisper {
     /// Returns the pack's metadata.
     pub fn add_expert_pack(&mut self, bytes: &[u8], origin: &str) -> Result<PackMeta> {
         let pack = ExpertPack::from_bytes(bytes, origin)?;
-        self.add_expert(&pack)?;
+        self.add_expert(&pack).map_err(|e| match e {
+            Error::Model(message) => Error::Model(format!("{origin}: {message}")),
+            other => other,
+        })?;
         Ok(pack.meta)
     }
 

@@ -1,6 +1,6 @@
 //! Audio front-end: decoding, resampling and Whisper's log-mel, checked against an independent
 //! float64 numpy implementation (tests/audio_ref.py, needs `pip install numpy`) and against
-//! values from librosa. FLAC/OGG tests use `sox` and skip with a message when it is missing.
+//! values from librosa. FLAC/OGG tests use `sox`, the MP3 test `lame`; both must be installed.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -241,15 +241,13 @@ fn err_text(r: whisper_clsr::Result<Vec<f32>>) -> String {
     }
 }
 
-fn sox_available() -> bool {
-    let ok = Command::new("sox")
+/// Fails (never skips) when an encoder tool the format tests need is missing.
+fn require_tool(tool: &str, package: &str) {
+    let ok = Command::new(tool)
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success());
-    if !ok {
-        eprintln!("SKIPPED: `sox` not found (apt-get install -y sox libsox-fmt-base)");
-    }
-    ok
+    assert!(ok, "`{tool}` not found: apt-get install -y {package}");
 }
 
 fn sox_convert(input: &Path, output: &Path, extra: &[&str]) {
@@ -578,9 +576,7 @@ fn wav_at_44k1_stereo_is_resampled_to_16k() {
 
 #[test]
 fn decodes_flac_made_by_sox() {
-    if !sox_available() {
-        return;
-    }
+    require_tool("sox", "sox libsox-fmt-base");
     let x = sine(440.0, 16_000, 2.0, 0.5);
     let x: Vec<f32> = x.iter().map(|v| (v * 32768.0).round() / 32768.0).collect();
     let wav = scratch("flac-src.wav");
@@ -611,9 +607,7 @@ fn assert_lossy_tone(got: &[f32], what: &str) {
 
 #[test]
 fn decodes_ogg_vorbis_made_by_sox() {
-    if !sox_available() {
-        return;
-    }
+    require_tool("sox", "sox libsox-fmt-base");
     let x = sine(1000.0, 48_000, 2.0, 0.5);
     let wav = scratch("ogg-src.wav");
     let ogg = scratch("tone.ogg");
@@ -625,14 +619,7 @@ fn decodes_ogg_vorbis_made_by_sox() {
 
 #[test]
 fn decodes_mp3_made_by_lame() {
-    let ok = Command::new("lame")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        eprintln!("SKIPPED: `lame` not found (apt-get install -y lame)");
-        return;
-    }
+    require_tool("lame", "lame");
     let x = sine(1000.0, 44_100, 2.0, 0.5);
     let wav = scratch("mp3-src.wav");
     let mp3 = scratch("tone.mp3");

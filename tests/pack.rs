@@ -258,8 +258,11 @@ fn missing_metadata_and_unknown_version_are_refused() {
 
 /// A random tiny Whisper (d_model 64, 2 + 2 layers) as a config and weight file.
 fn tiny_model(dtype: Dtype, seed: u64) -> (WhisperConfig, WeightFile) {
+    // Tests run in parallel and may ask for the same model: each call gets its own directory.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!(
-        "whisper-clsr-pack-model-{}-{seed}-{dtype:?}",
+        "whisper-clsr-pack-model-{}-{call}",
         std::process::id()
     ));
     write_random_model(&dir, &TinyConfig::default(), dtype, &mut rng(seed));

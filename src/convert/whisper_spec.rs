@@ -124,16 +124,24 @@ pub fn map_whisper<'a>(model: &Ct2Model<'a>) -> Result<MappedWhisper<'a>> {
         dims.max_source_positions,
     );
     let hf_enc_pos = "model.encoder.embed_positions.weight";
-    if model.variables.contains_key(enc_pos) {
+    // Whisper's encoder positions are fixed f32 sinusoids (a buffer, not a weight). Exports
+    // either leave them out or store them rounded to the model's dtype (f16: errors up to
+    // 5e-4 that shift the encoder output by ~1e-2): write them exactly, unless the stored
+    // table is something else (a fine-tune that learned its own), which is kept as stored.
+    let exact = sinusoids(max_source, d);
+    let stored = match model.variables.contains_key(enc_pos) {
+        true => Some(m.checked(enc_pos, &[max_source, d])?.to_f32()),
+        false => None,
+    };
+    let is_sinusoids = |table: &[f32]| table.iter().zip(&exact).all(|(a, b)| (a - b).abs() <= 1e-3);
+    if stored.as_deref().is_some_and(|t| !is_sinusoids(t)) {
         m.tensor(enc_pos, &[max_source, d], hf_enc_pos)?;
     } else {
-        // Older exports leave the fixed sinusoids to the runtime; HF stores them.
-        let dtype = model.variables["decoder/embeddings/weight"].dtype;
         m.out.push(HfTensor {
             name: hf_enc_pos.into(),
-            dtype,
+            dtype: Ct2Dtype::F32,
             shape: vec![max_source, d],
-            data: Cow::Owned(encode(&sinusoids(max_source, d), dtype)),
+            data: Cow::Owned(encode(&exact, Ct2Dtype::F32)),
         });
     }
     for l in 0..dims.encoder_layers {
@@ -642,14 +650,37 @@ pub(crate) mod tests {
         let m = map_whisper(&model).unwrap();
         let pos = tensor(&m, "model.encoder.embed_positions.weight");
         assert_eq!(pos.shape, vec![1500, 4]);
-        // Row 1: sin(1), sin(1e-4), cos(1), cos(1e-4) (f16-rounded).
+        assert_eq!(pos.dtype, Ct2Dtype::F32);
+        // Row 1: sin(1), sin(1e-4), cos(1), cos(1e-4), exactly.
         let row1 = &values(pos)[4..8];
-        for (got, want) in row1
-            .iter()
-            .zip([1f32.sin(), 1e-4f32.sin(), 1f32.cos(), 1e-4f32.cos()])
-        {
-            assert!((got - want).abs() < 1e-3, "{row1:?}");
+        let want = [1f64.sin(), 1e-4f64.sin(), 1f64.cos(), 1e-4f64.cos()];
+        for (got, want) in row1.iter().zip(want) {
+            assert!((*got as f64 - want).abs() < 1e-6, "{row1:?}");
         }
+    }
+
+    #[test]
+    fn stored_encoder_positions_become_exact_f32_sinusoids_unless_learned() {
+        let bytes = tiny_whisper(4, 1).build("WhisperSpec");
+        let model = parse_model_bin(&bytes).unwrap();
+        let m = map_whisper(&model).unwrap();
+        let pos = tensor(&m, "model.encoder.embed_positions.weight");
+        assert_eq!(pos.dtype, Ct2Dtype::F32);
+        assert_eq!(values(pos), sinusoids(6, 4));
+
+        let learned = vec![0.25f32; 6 * 4];
+        let mut w = tiny_whisper(4, 1);
+        w.remove("encoder/position_encodings/encodings").f16(
+            "encoder/position_encodings/encodings",
+            &[6, 4],
+            &learned,
+        );
+        let bytes = w.build("WhisperSpec");
+        let model = parse_model_bin(&bytes).unwrap();
+        let m = map_whisper(&model).unwrap();
+        let pos = tensor(&m, "model.encoder.embed_positions.weight");
+        assert_eq!(pos.dtype, Ct2Dtype::F16);
+        assert_eq!(values(pos), learned);
     }
 
     fn map_err(w: &Ct2Writer) -> String {

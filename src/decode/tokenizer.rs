@@ -23,6 +23,9 @@ pub struct WhisperTokenizer {
     pub languages: Vec<(&'static str, u32)>,
 }
 
+/// Smallest vocabulary of a multilingual Whisper (large-v3 has one more token).
+const MULTILINGUAL_VOCAB: usize = 51865;
+
 impl WhisperTokenizer {
     pub fn from_bytes(json: &[u8]) -> Result<WhisperTokenizer> {
         let inner = tokenizers::Tokenizer::from_bytes(json)
@@ -48,6 +51,19 @@ impl WhisperTokenizer {
             languages,
             inner,
         })
+    }
+
+    /// Fits the tokenizer to the model's vocabulary. English-only checkpoints (vocabulary
+    /// below 51865, as OpenAI's `is_multilingual` decides) never saw language or task tokens,
+    /// even where their tokenizer.json lists them: drop them, so prompts leave them out and
+    /// no language is detected.
+    pub fn for_vocab_size(mut self, vocab_size: usize) -> WhisperTokenizer {
+        if vocab_size < MULTILINGUAL_VOCAB {
+            self.languages.clear();
+            self.transcribe = None;
+            self.translate = None;
+        }
+        self
     }
 
     /// True for models that only speak English (no language or task tokens).

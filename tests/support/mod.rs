@@ -2,6 +2,7 @@
 //! data and closeness checks.
 #![allow(dead_code)]
 
+pub mod candle_ref;
 pub mod random_model;
 
 use rand::{Rng, SeedableRng};
@@ -102,4 +103,19 @@ pub fn write_wav(path: &std::path::Path, samples: &[f32], rate: u32, channels: u
     out.extend_from_slice(&(data.len() as u32).to_le_bytes());
     out.extend_from_slice(&data);
     std::fs::write(path, out).unwrap();
+}
+
+/// Lowercase words without punctuation, for transcripts that differ only in commas.
+pub fn words(text: &str) -> String {
+    let kept: String = text
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '\'' {
+                c.to_ascii_lowercase()
+            } else {
+                ' '
+            }
+        })
+        .collect();
+    kept.split_whitespace().collect::<Vec<_>>().join(" ")
 }

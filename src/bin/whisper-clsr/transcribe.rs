@@ -19,7 +19,8 @@ pub struct Args {
     /// of the spoken language is used; other languages run the plain model.
     #[arg(long = "expert", value_name = "PACK")]
     experts: Vec<PathBuf>,
-    /// Print, per layer, the fraction of tokens the expert gates routed to the expert.
+    /// Draw, per layer, the fraction of tokens the expert gates routed to the expert (on
+    /// stderr; JSON output always carries them as `gate_stats`).
     #[arg(long)]
     gate_stats: bool,
     /// Translate to English instead of transcribing.
@@ -105,7 +106,7 @@ fn report(file: &Path, t: &Transcript, format: Format, gate_stats: bool) {
     match format {
         Format::Text => println!("{}", t.text),
         Format::Json => {
-            let mut line = serde_json::json!({
+            let line = serde_json::json!({
                 "file": file.display().to_string(),
                 "text": t.text,
                 "language": t.language,
@@ -113,11 +114,9 @@ fn report(file: &Path, t: &Transcript, format: Format, gate_stats: bool) {
                 "expert": t.expert,
                 "tokens": t.tokens,
                 "timings": t.timings,
+                "gate_stats": t.gate_stats,
                 "device": t.device,
             });
-            if gate_stats {
-                line["gate_stats"] = serde_json::json!(t.gate_stats);
-            }
             println!("{line}");
         }
     }

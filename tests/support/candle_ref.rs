@@ -86,7 +86,23 @@ impl CandleWhisper {
         eot: u32,
         max_new: usize,
     ) -> Vec<u32> {
-        let xa = self.encode(mel, self.config.num_mel_bins);
+        let encoded = self.encoder_output(mel, self.config.num_mel_bins);
+        self.greedy_from_encoded(&encoded, prompt, suppress, begin_suppress, eot, max_new)
+    }
+
+    /// [`Self::greedy`] from an encoder output `[n_frames, d_model]`.
+    pub fn greedy_from_encoded(
+        &mut self,
+        encoder_out: &[f32],
+        prompt: &[u32],
+        suppress: &[u32],
+        begin_suppress: &[u32],
+        eot: u32,
+        max_new: usize,
+    ) -> Vec<u32> {
+        let d = self.config.d_model;
+        let xa =
+            Tensor::from_slice(encoder_out, (1, encoder_out.len() / d, d), &self.device).unwrap();
         let mut tokens = prompt.to_vec();
         for step in 0..max_new {
             // candle caches only cross-attention K/V (flushed at step 0); self-attention is
