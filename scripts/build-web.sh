@@ -3,8 +3,8 @@
 # wasm-bindgen's ES-module glue into www/pkg/ (git-ignored). After this, serving www/ as static
 # files with a model at www/models/whisper-base/ works (scripts/demo.sh does both).
 #
-# The wasm-bindgen CLI must be exactly the version of the wasm-bindgen crate in Cargo.lock; it
-# is installed once into .cache/tools/wasm-bindgen-VERSION/ and reused from there.
+# The wasm-bindgen CLI must be exactly the version of the wasm-bindgen crate in Cargo.lock;
+# scripts/install-wasm-bindgen.sh installs it once into .cache/tools/wasm-bindgen-VERSION/.
 #
 # Environment:
 #   WEB_PROFILE=release|dev   cargo profile of the wasm build (default release)
@@ -25,20 +25,7 @@ esac
 rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown \
   || die "the Rust target wasm32-unknown-unknown is missing: rustup target add wasm32-unknown-unknown"
 
-# The version Cargo.lock pins for the wasm-bindgen crate.
-version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
-[[ -n $version ]] || die "no wasm-bindgen entry in Cargo.lock"
-tools=.cache/tools/wasm-bindgen-$version
-bindgen=$tools/bin/wasm-bindgen
-if [[ ! -x $bindgen ]]; then
-  log "installing wasm-bindgen-cli $version into $tools (once)"
-  # Its own target dir, so this build does not disturb the project's.
-  CARGO_TARGET_DIR="$tools/build" cargo install --quiet wasm-bindgen-cli --version "=$version" \
-    --root "$tools" || die "could not install wasm-bindgen-cli $version"
-  rm -rf "$tools/build"
-fi
-[[ $("$bindgen" --version) == "wasm-bindgen $version" ]] \
-  || die "$bindgen reports '$("$bindgen" --version)', expected wasm-bindgen $version"
+bindgen=$(scripts/install-wasm-bindgen.sh)
 
 log "cargo build ($profile) for wasm32-unknown-unknown"
 cargo build "${profile_flag[@]}" --lib --target wasm32-unknown-unknown --no-default-features

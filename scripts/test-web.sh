@@ -16,4 +16,10 @@ scripts/link-web-models.sh whisper-base whisper-tiny.en
 # Arguments pick test files (e.g. api.test.mjs); default: all of them.
 cd tests/e2e
 if [[ $# -gt 0 ]]; then files=("$@"); else files=(./*.test.mjs); fi
-node --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
+# One file at a time: each starts its own browser, and SwiftShader wants every core.
+for file in "${files[@]}"; do
+  echo "test-web: $file" >&2
+  start=$SECONDS
+  node --test --test-reporter=spec "$file"
+  echo "test-web: $file took $((SECONDS - start)) s" >&2
+done

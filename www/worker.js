@@ -54,17 +54,28 @@ async function modelBytes(source, useCache, progress) {
   );
 }
 
+/** A readable name for the adapter WebGPU offers (wgpu reports none on the web). */
+async function adapterName() {
+  const adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
+  if (!adapter) {
+    throw new Error("WebGPU is available but offers no GPU adapter (GPU blocklisted or hardware acceleration disabled?)");
+  }
+  const info = adapter.info ?? {};
+  return info.description || [info.vendor, info.architecture].filter(Boolean).join(" ") || undefined;
+}
+
 const ops = {
   async load({ model: source, cache }, progress) {
     if (!("gpu" in navigator)) {
       throw new Error("this browser has no WebGPU (navigator.gpu is missing in workers); use a recent Chrome, Edge or another browser with WebGPU enabled");
     }
+    const adapter = await adapterName();
     await init();
     const [config, weights, tokenizer] = await modelBytes(source, cache, progress);
     progress({ stage: "init" });
     model?.free();
     model = null;
-    model = await WhisperModel.load(config, weights, tokenizer);
+    model = await WhisperModel.load(config, weights, tokenizer, adapter);
     return model.info();
   },
 

@@ -71,14 +71,19 @@ pub struct WasmWhisper {
 #[wasm_bindgen(js_class = WhisperModel)]
 impl WasmWhisper {
     /// Opens the WebGPU device and builds the model from `config.json`, `model.safetensors`
-    /// and `tokenizer.json`.
+    /// and `tokenizer.json`. `adapter_name` (from the JS `GPUAdapter.info`) names the device
+    /// where wgpu's WebGPU backend reports no name.
     pub async fn load(
         config_json: Vec<u8>,
         safetensors: Vec<u8>,
         tokenizer_json: Vec<u8>,
+        adapter_name: Option<String>,
     ) -> Result<WasmWhisper, JsError> {
         let started = Instant::now();
-        let gpu = Gpu::new(GpuOptions::default()).await.map_err(js_error)?;
+        let mut gpu = Gpu::new(GpuOptions::default()).await.map_err(js_error)?;
+        if gpu.info.name.is_empty() {
+            gpu.info.name = adapter_name.unwrap_or_default();
+        }
         let inner = Whisper::from_bytes(gpu, &config_json, safetensors, &tokenizer_json)
             .map_err(js_error)?;
         Ok(WasmWhisper {
