@@ -131,8 +131,7 @@ fn main() {
     );
     println!("ours: {}", open_gpu().describe());
     println!(
-        "peer: candle-transformers {} Whisper, CPU f32, {} threads",
-        "0.9",
+        "peer: candle-transformers 0.9 Whisper, CPU f32, {} threads",
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
     println!(

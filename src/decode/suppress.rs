@@ -38,7 +38,7 @@ pub fn suppress_lists(config: &WhisperConfig, tok: &WhisperTokenizer) -> (Vec<u3
         config.begin_suppress_tokens.clone()
     };
     // Begin suppression also includes the plain-space token (220 in GPT-2 vocabularies).
-    if !begin.contains(&220) && (220 as usize) < config.vocab_size {
+    if !begin.contains(&220) && 220_usize < config.vocab_size {
         begin.push(220);
     }
     begin.extend(always.iter().copied());

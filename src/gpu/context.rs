@@ -104,7 +104,9 @@ impl Gpu {
 
     /// Largest buffer a single storage binding may cover.
     pub fn max_binding_bytes(&self) -> u64 {
-        (self.limits.max_storage_buffer_binding_size as u64).min(self.limits.max_buffer_size)
+        self.limits
+            .max_storage_buffer_binding_size
+            .min(self.limits.max_buffer_size)
     }
 }
 
@@ -130,10 +132,10 @@ fn required_limits(adapter: &wgpu::Limits, info: &wgpu::AdapterInfo) -> Result<w
             adapter.max_storage_buffers_per_shader_stage
         )));
     }
-    let mut limits = wgpu::Limits::default();
-    limits.max_storage_buffer_binding_size = adapter.max_storage_buffer_binding_size;
-    limits.max_buffer_size = adapter.max_buffer_size;
-    limits.max_storage_buffers_per_shader_stage =
-        adapter.max_storage_buffers_per_shader_stage.min(10);
-    Ok(limits)
+    Ok(wgpu::Limits {
+        max_storage_buffer_binding_size: adapter.max_storage_buffer_binding_size,
+        max_buffer_size: adapter.max_buffer_size,
+        max_storage_buffers_per_shader_stage: adapter.max_storage_buffers_per_shader_stage.min(10),
+        ..Default::default()
+    })
 }

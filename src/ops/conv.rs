@@ -46,6 +46,7 @@ pub fn conv_out_len(t_in: usize, stride: usize) -> usize {
 
 /// `GELU(conv1d(x, weight[out, in, 3], bias, stride, pad 1))`, returned time-major [t_out, out].
 /// `x` holds `channels × t_in` values laid out as `layout` says.
+#[allow(clippy::too_many_arguments)] // a kernel wrapper: input, its layout and shape, weights
 pub fn conv1d_gelu(
     gpu: &Gpu,
     x: &Tensor,

@@ -183,7 +183,8 @@ pub fn gemm(gpu: &Gpu, a: &Tensor, b: Rhs, c: &Tensor, g: &Gemm, epi: &Epilogue)
     }
     // Few rows: the GEMV kernel. Packed f16 rows are read in pairs there, so they must
     // start on a pair boundary.
-    let pairs_aligned = g.k % 2 == 0 && g.b.offset % 2 == 0 && g.b.row_stride % 2 == 0;
+    let pairs_aligned =
+        g.k.is_multiple_of(2) && g.b.offset.is_multiple_of(2) && g.b.row_stride.is_multiple_of(2);
     let use_gemv = g.m <= GEMV_MAX_ROWS && (epi.residual.is_none() || g.batch == 1);
     // Long contiguous rows are split over lanes; short ones (attention heads) are walked
     // by one thread per output.
