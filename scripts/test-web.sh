@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Browser end-to-end tests: builds the wasm package, links the test models into www/models/,
-# installs the pinned playwright-core and runs tests/e2e/*.test.mjs in headless Debian
-# Chromium (WebGPU on SwiftShader without a GPU). Screenshots go to test-output/.
+# makes test expert packs in www/packs/, installs the pinned playwright-core and runs
+# tests/e2e/*.test.mjs in headless Debian Chromium (WebGPU on SwiftShader without a GPU).
+# Screenshots go to test-output/. On 2 cores the suite takes about 15-20 minutes.
 # Usage: scripts/test-web.sh [TEST_FILE...]
 # Needs: chromium, node + npm, the models from scripts/fetch-models.sh, ../shared/fixtures.
 set -euo pipefail
@@ -12,6 +13,16 @@ command -v node >/dev/null || { echo "test-web: node not found: apt-get install 
 
 scripts/build-web.sh
 scripts/link-web-models.sh whisper-base whisper-tiny.en
+
+# Expert packs for the API test, freshly initialised by the CLI (expert = copy of the FFN):
+# one for tiny.en that routes, one for base that tiny.en must refuse. Remade when the model is newer.
+mkdir -p www/packs
+for model in whisper-tiny.en whisper-base; do
+  pack=www/packs/$model-en-init.safetensors
+  if [[ ! -f $pack || models/$model/model.safetensors -nt $pack ]]; then
+    cargo run --quiet --bin whisper-clsr -- pack init --model "models/$model" --language en --out "$pack"
+  fi
+done
 (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
 # Arguments pick test files (e.g. api.test.mjs); default: all of them.
 cd tests/e2e

@@ -30,4 +30,5 @@ echo "== tests" >&2
 cargo test --workspace -- --test-threads="${TEST_THREADS:-2}"
 
 echo "== browser end-to-end tests (headless Chromium)" >&2
+cargo clippy --lib --target wasm32-unknown-unknown --no-default-features -- -D warnings
 scripts/test-web.sh

@@ -41,7 +41,7 @@ try {
     async ({ model, runs }) => {
       const { Whisper, toSamples16k } = await import("/whisper-clsr.js");
       const t0 = performance.now();
-      const asr = await Whisper.load({ model: `models/${model}/`, cache: false });
+      const asr = await Whisper.load({ model: `/models/${model}/`, cache: false });
       const loadWallMs = performance.now() - t0;
       const samples = await toSamples16k(await (await fetch("/__bench/jfk.wav")).blob());
       const results = [];

@@ -14,11 +14,12 @@ export const FIXTURES = process.env.WHISPER_CLSR_FIXTURES ?? path.resolve(REPO, 
 export const OUTPUT = path.join(REPO, "test-output");
 
 /** Fails early, naming the command that makes what is missing. */
-export function checkPrerequisites(models = ["whisper-base", "whisper-tiny.en"]) {
+export function checkPrerequisites(models = ["whisper-base", "whisper-tiny.en"], packs = []) {
   const need = [
     [path.join(WWW, "pkg/whisper_clsr_bg.wasm"), "run scripts/build-web.sh"],
     [path.join(FIXTURES, "jfk.wav"), "set WHISPER_CLSR_FIXTURES to the folder with jfk.wav"],
     ...models.map((m) => [path.join(WWW, "models", m, "model.safetensors"), "run scripts/test-web.sh (it links models/ into www/models/)"]),
+    ...packs.map((p) => [path.join(WWW, "packs", p), "run scripts/test-web.sh (it makes the test packs in www/packs/)"]),
   ];
   for (const [file, fix] of need) {
     if (!existsSync(file)) throw new Error(`${file} is missing: ${fix}`);
