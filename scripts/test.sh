@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: fetches and converts the test models (cached), checks the
-# wasm build, then runs every test on the first Vulkan device (lavapipe without a GPU).
+# wasm build, then runs every test on the first Vulkan device (lavapipe without a GPU), then
+# the browser tests in headless Chromium (scripts/test-web.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,3 +28,7 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 echo "== tests" >&2
 cargo test --workspace -- --test-threads="${TEST_THREADS:-2}"
+
+echo "== browser end-to-end tests (headless Chromium)" >&2
+cargo clippy --lib --target wasm32-unknown-unknown --no-default-features -- -D warnings
+scripts/test-web.sh

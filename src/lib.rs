@@ -9,6 +9,7 @@ pub mod gpu;
 pub mod model;
 pub mod ops;
 pub mod pack;
+pub mod web;
 pub mod whisper;
 
 pub use error::{Error, Result};

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Browser end-to-end tests: builds the wasm package, links the test models into www/models/,
+# makes test expert packs in www/packs/, installs the pinned playwright-core and runs
+# tests/e2e/*.test.mjs in headless Debian Chromium (WebGPU on SwiftShader without a GPU).
+# Screenshots go to test-output/. On 2 cores the suite takes about 15-20 minutes.
+# Usage: scripts/test-web.sh [TEST_FILE...]
+# Needs: chromium, node + npm, the models from scripts/fetch-models.sh, ../shared/fixtures.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+command -v node >/dev/null || { echo "test-web: node not found: apt-get install nodejs npm" >&2; exit 1; }
+[[ -x ${CHROMIUM:-/usr/bin/chromium} ]] || { echo "test-web: chromium not found: apt-get install chromium" >&2; exit 1; }
+
+scripts/build-web.sh
+scripts/link-web-models.sh whisper-base whisper-tiny.en
+
+# Expert packs for the API test, freshly initialised by the CLI (expert = copy of the FFN):
+# one for tiny.en that routes, one for base that tiny.en must refuse. Remade when the model is newer.
+mkdir -p www/packs
+for model in whisper-tiny.en whisper-base; do
+  pack=www/packs/$model-en-init.safetensors
+  if [[ ! -f $pack || models/$model/model.safetensors -nt $pack ]]; then
+    cargo run --quiet --bin whisper-clsr -- pack init --model "models/$model" --language en --out "$pack"
+  fi
+done
+(cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
+# Arguments pick test files (e.g. api.test.mjs); default: all of them.
+cd tests/e2e
+if [[ $# -gt 0 ]]; then files=("$@"); else files=(./*.test.mjs); fi
+# One file at a time: each starts its own browser, and SwiftShader wants every core.
+for file in "${files[@]}"; do
+  echo "test-web: $file" >&2
+  start=$SECONDS
+  node --test --test-reporter=spec "$file"
+  echo "test-web: $file took $((SECONDS - start)) s" >&2
+done

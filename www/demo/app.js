@@ -1,0 +1,229 @@
+// The demo page: wires the controls in index.html to the whisper-clsr JS API.
+
+import { Whisper, hasWebGPU, toSamples16k } from "../whisper-clsr.js";
+import { Recorder } from "./recorder.js";
+import { renderHeatmap } from "./heatmap.js";
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  modelChoice: $("model-choice"),
+  modelUrl: $("model-url"),
+  modelFiles: $("model-files"),
+  loadModel: $("load-model"),
+  progress: $("load-progress"),
+  status: $("status"),
+  language: $("language"),
+  expertFiles: $("expert-files"),
+  expertUrl: $("expert-url"),
+  expertAdd: $("expert-add"),
+  expertList: $("expert-list"),
+  dropZone: $("drop-zone"),
+  audioFile: $("audio-file"),
+  record: $("record"),
+  recordStatus: $("record-status"),
+  error: $("error"),
+  live: $("live"),
+  transcript: $("transcript"),
+  timings: $("timings"),
+  heatmap: $("heatmap"),
+};
+
+/** The model being loaded or loaded: a promise, so audio chosen early waits for it. */
+let whisper = null;
+
+/** body[data-state]: loading | ready | transcribing | done | error (tests wait on it). */
+function setState(state) {
+  document.body.dataset.state = state;
+}
+
+function showError(e) {
+  ui.error.textContent = e instanceof Error ? e.message : String(e);
+  ui.error.hidden = false;
+  setState("error");
+}
+
+function clearError() {
+  ui.error.hidden = true;
+  ui.error.textContent = "";
+}
+
+const mb = (bytes) => `${(bytes / 1e6).toFixed(1)} MB`;
+
+function onProgress(p) {
+  if (p.stage === "download") {
+    const of = p.total ? ` / ${mb(p.total)}` : "";
+    ui.status.textContent = `${p.fromCache ? "Reading cached" : "Downloading"} model… ${mb(p.loaded)}${of}`;
+    if (p.total) ui.progress.value = p.loaded / p.total;
+  } else if (p.stage === "init") {
+    ui.status.textContent = "Uploading weights to the GPU…";
+    ui.progress.removeAttribute("value"); // indeterminate
+  }
+}
+
+function modelSource() {
+  const choice = ui.modelChoice.value;
+  if (choice === "url") {
+    if (!ui.modelUrl.value) throw new Error("enter the URL of a model directory first");
+    return ui.modelUrl.value;
+  }
+  if (choice === "files") {
+    if (ui.modelFiles.files.length === 0) throw new Error("choose config.json, model.safetensors and tokenizer.json first");
+    return ui.modelFiles.files;
+  }
+  return choice;
+}
+
+function fillLanguages(info) {
+  const keep = ui.language.value;
+  ui.language.replaceChildren();
+  if (info.multilingual) ui.language.append(new Option("auto-detect", "auto"));
+  for (const { code, name } of info.languages) {
+    ui.language.append(new Option(`${name[0].toUpperCase()}${name.slice(1)} (${code})`, code));
+  }
+  if ([...ui.language.options].some((o) => o.value === keep)) ui.language.value = keep;
+}
+
+async function loadModel() {
+  clearError();
+  setState("loading");
+  const previous = whisper;
+  whisper = null;
+  (await previous?.catch(() => null))?.dispose();
+  ui.expertList.replaceChildren();
+  ui.progress.value = 0;
+  const started = performance.now();
+  whisper = (async () => Whisper.load({ model: modelSource(), onProgress }))();
+  try {
+    const asr = await whisper;
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    ui.progress.value = 1;
+    ui.status.textContent = `Ready in ${seconds} s on ${asr.info.device}`;
+    fillLanguages(asr.info);
+    setState("ready");
+  } catch (e) {
+    ui.status.textContent = "No model loaded";
+    ui.progress.value = 0;
+    showError(e);
+  }
+}
+
+async function addExperts(sources) {
+  clearError();
+  try {
+    if (!whisper) throw new Error("load a model first");
+    const asr = await whisper;
+    for (const source of sources) {
+      const meta = await asr.loadExpert(source);
+      const item = document.createElement("li");
+      item.textContent = `${meta.language}: ${meta.encoderLayers.length} encoder + ${meta.decoderLayers.length} decoder layers`;
+      ui.expertList.append(item);
+      if ([...ui.language.options].some((o) => o.value === meta.language)) ui.language.value = meta.language;
+    }
+  } catch (e) {
+    showError(e);
+  }
+}
+
+function showTimings(r) {
+  const t = r.timings;
+  $("t-language").textContent = `${r.language}${r.languageDetected ? " (detected)" : ""}${r.expert ? `, ${r.expert} expert` : ""}`;
+  $("t-encoder").textContent = `${t.encoderMs.toFixed(0)} ms`;
+  $("t-decoder").textContent = `${t.decoderMs.toFixed(0)} ms, ${r.tokens.length} tokens, ${t.tokensPerS.toFixed(1)} tokens/s`;
+  $("t-rtf").textContent = `${t.rtf.toFixed(2)}${t.rtf < 1 ? " (faster than real time)" : ""}`;
+  $("t-device").textContent = r.device;
+  ui.timings.hidden = false;
+}
+
+async function transcribe(audio) {
+  clearError();
+  ui.live.textContent = "";
+  ui.transcript.textContent = "";
+  ui.timings.hidden = true;
+  ui.heatmap.hidden = true;
+  try {
+    // Decoding first reports a bad file at once, even while the model still loads.
+    const samples = await toSamples16k(audio);
+    if (!whisper) throw new Error("load a model first");
+    const asr = await whisper;
+    setState("transcribing");
+    ui.status.textContent = "Transcribing…";
+    const r = await asr.transcribe(samples, {
+      language: ui.language.value,
+      onToken: ({ text }) => {
+        ui.live.textContent += text;
+      },
+    });
+    ui.live.textContent = "";
+    ui.transcript.textContent = r.text || "(no speech found)";
+    showTimings(r);
+    if (r.gateStats) {
+      $("heatmap-lang").textContent = r.expert;
+      renderHeatmap($("heatmap-rows"), r.gateStats);
+      ui.heatmap.hidden = false;
+    }
+    ui.status.textContent = `Done on ${asr.info.device}`;
+    setState("done");
+  } catch (e) {
+    ui.status.textContent = whisper ? "Ready" : "No model loaded";
+    showError(e);
+  }
+}
+
+const recorder = new Recorder({
+  onTick: (s) => (ui.recordStatus.textContent = `recording… ${s.toFixed(1)} s (click to stop)`),
+  onDone: (blob) => {
+    ui.record.textContent = "● Record";
+    ui.recordStatus.textContent = "";
+    transcribe(blob);
+  },
+  onError: showError,
+});
+
+function wire() {
+  ui.modelChoice.addEventListener("change", () => {
+    ui.modelUrl.hidden = ui.modelChoice.value !== "url";
+    ui.modelFiles.hidden = ui.modelChoice.value !== "files";
+    if (!["url", "files"].includes(ui.modelChoice.value)) loadModel();
+  });
+  ui.loadModel.addEventListener("click", loadModel);
+  ui.modelFiles.addEventListener("change", loadModel);
+  ui.expertFiles.addEventListener("change", () => addExperts([...ui.expertFiles.files]));
+  ui.expertAdd.addEventListener("click", () => ui.expertUrl.value && addExperts([ui.expertUrl.value]));
+  ui.audioFile.addEventListener("change", () => {
+    const file = ui.audioFile.files[0];
+    ui.audioFile.value = ""; // choosing the same file again fires change again
+    if (file) transcribe(file);
+  });
+  for (const type of ["dragenter", "dragover"]) {
+    ui.dropZone.addEventListener(type, (e) => {
+      e.preventDefault();
+      ui.dropZone.classList.add("over");
+    });
+  }
+  ui.dropZone.addEventListener("dragleave", () => ui.dropZone.classList.remove("over"));
+  ui.dropZone.addEventListener("drop", (e) => {
+    e.preventDefault();
+    ui.dropZone.classList.remove("over");
+    const file = e.dataTransfer.files[0];
+    if (file) transcribe(file);
+  });
+  ui.record.addEventListener("click", async () => {
+    if (recorder.recording) return recorder.stop();
+    try {
+      await recorder.start();
+      ui.record.textContent = "■ Stop";
+    } catch (e) {
+      showError(e);
+    }
+  });
+}
+
+if (!hasWebGPU()) {
+  $("no-webgpu").hidden = false;
+  for (const el of document.querySelectorAll("main button, main input, main select")) el.disabled = true;
+  ui.status.textContent = "WebGPU unavailable";
+  showError(new Error("this browser has no WebGPU, so the model cannot run here"));
+} else {
+  wire();
+  loadModel();
+}

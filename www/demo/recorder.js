@@ -1,0 +1,49 @@
+// Microphone recording for the demo: MediaRecorder into one Blob, stopped by the caller or
+// after the 30 s a transcription can use.
+
+const MAX_SECONDS = 30;
+
+export class Recorder {
+  /** onTick(seconds) while recording; onDone(blob) when it stops; onError(error). */
+  constructor({ onTick, onDone, onError }) {
+    Object.assign(this, { onTick, onDone, onError });
+    this.recorder = null;
+  }
+
+  get recording() {
+    return this.recorder?.state === "recording";
+  }
+
+  async start() {
+    if (!navigator.mediaDevices?.getUserMedia) {
+      throw new Error("this browser cannot record audio here (microphone access needs https or localhost)");
+    }
+    let stream;
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({ audio: { channelCount: 1 } });
+    } catch (e) {
+      throw new Error(`no microphone: ${e.message || e.name}`);
+    }
+    const chunks = [];
+    const recorder = new MediaRecorder(stream);
+    const started = performance.now();
+    const timer = setInterval(() => {
+      const seconds = (performance.now() - started) / 1000;
+      this.onTick?.(seconds);
+      if (seconds >= MAX_SECONDS) this.stop();
+    }, 200);
+    recorder.ondataavailable = (e) => e.data.size && chunks.push(e.data);
+    recorder.onerror = (e) => this.onError?.(e.error ?? new Error("recording failed"));
+    recorder.onstop = () => {
+      clearInterval(timer);
+      stream.getTracks().forEach((t) => t.stop());
+      this.onDone?.(new Blob(chunks, { type: recorder.mimeType }));
+    };
+    recorder.start();
+    this.recorder = recorder;
+  }
+
+  stop() {
+    if (this.recording) this.recorder.stop();
+  }
+}

@@ -1,0 +1,183 @@
+// whisper-clsr in the browser: Whisper speech recognition on WebGPU through hand-written WGSL
+// kernels, compiled from Rust to WebAssembly. All model work runs in a dedicated Web Worker
+// (worker.js); this module is the page-side API. Types: whisper-clsr.d.ts.
+//
+//   import { Whisper } from "./whisper-clsr.js";
+//   const asr = await Whisper.load({ model: "models/whisper-base/", onProgress: (p) => … });
+//   const r = await asr.transcribe(fileOrSamples, { language: "en", onToken: (t) => … });
+//   r.text; r.language; r.tokens; r.timings; r.gateStats;
+//   asr.dispose();
+
+import { toSamples16k } from "./lib/audio.js";
+
+export { toSamples16k } from "./lib/audio.js";
+
+/** Whether this browser exposes WebGPU at all (an adapter may still be refused later). */
+export function hasWebGPU() {
+  return typeof navigator !== "undefined" && "gpu" in navigator;
+}
+
+const NO_WEBGPU =
+  "this browser has no WebGPU (navigator.gpu is missing); use a recent Chrome or Edge, or enable WebGPU in your browser's settings";
+
+/** A model file source as the worker wants it: absolute URL prefix, or an array of Files. */
+function modelSource(model) {
+  if (typeof model === "string" || model instanceof URL) {
+    return new URL(String(model), document.baseURI).href;
+  }
+  const files = model instanceof FileList ? [...model] : Array.isArray(model) ? model : null;
+  if (!files || !files.every((f) => f instanceof File)) {
+    throw new TypeError("`model` must be a URL prefix (e.g. 'models/whisper-base/') or File objects (config.json, model.safetensors, tokenizer.json)");
+  }
+  return files;
+}
+
+/** Talks to one worker: numbered requests, each with its own promise and event callback. */
+class WorkerClient {
+  constructor(url) {
+    this.worker = new Worker(url, { type: "module" });
+    this.pending = new Map();
+    this.nextId = 1;
+    this.worker.onmessage = ({ data }) => this.receive(data);
+    this.worker.onerror = (e) => {
+      e.preventDefault?.();
+      const why = e.message || "the worker script failed to load (was scripts/build-web.sh run, so that pkg/ exists?)";
+      this.failAll(new Error(`whisper-clsr worker: ${why}`));
+    };
+    this.worker.onmessageerror = () => this.failAll(new Error("whisper-clsr worker: a message could not be read"));
+  }
+
+  receive({ id, event, result, error }) {
+    const call = this.pending.get(id);
+    if (!call) return;
+    if (event !== undefined) {
+      call.onEvent?.(event);
+      return;
+    }
+    this.pending.delete(id);
+    if (error !== undefined) call.reject(new Error(error));
+    else call.resolve(result);
+  }
+
+  call(op, args = {}, { transfer = [], onEvent } = {}) {
+    if (!this.worker) return Promise.reject(new Error("this Whisper instance was disposed"));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, onEvent });
+      this.worker.postMessage({ id, op, args }, transfer);
+    });
+  }
+
+  failAll(error) {
+    for (const call of this.pending.values()) call.reject(error);
+    this.pending.clear();
+  }
+
+  terminate() {
+    this.worker?.terminate();
+    this.worker = null;
+    this.failAll(new Error("this Whisper instance was disposed"));
+  }
+}
+
+export class Whisper {
+  #client;
+
+  /** Use Whisper.load(). */
+  constructor(client, info) {
+    this.#client = client;
+    /** The loaded model: device, multilingual, languages, layer counts, loadMs, ... */
+    this.info = info;
+    /** Metadata of the expert packs loaded so far, by language. */
+    this.experts = new Map();
+  }
+
+  /**
+   * Downloads (or reads) a Whisper model in Hugging Face layout and builds it on the GPU.
+   * @param {object} options
+   * @param {string|URL|File[]|FileList} options.model URL prefix of a directory with
+   *   config.json, model.safetensors and tokenizer.json (same-origin, or a Hugging Face
+   *   `.../resolve/main/` URL), or those three files as File objects.
+   * @param {(p: object) => void} [options.onProgress] {stage: "download", file, loaded, total,
+   *   fromCache} while downloading (bytes over all files; total null until known), then
+   *   {stage: "init"} while the weights go to the GPU.
+   * @param {boolean} [options.cache=true] keep downloaded files in Cache Storage.
+   * @param {string|URL} [options.workerUrl] where worker.js is (default: next to this module).
+   */
+  static async load({ model, onProgress, cache = true, workerUrl } = {}) {
+    if (!hasWebGPU()) throw new Error(NO_WEBGPU);
+    if (model == null) throw new TypeError("Whisper.load: `model` is required");
+    const source = modelSource(model);
+    const client = new WorkerClient(workerUrl ?? new URL("./worker.js", import.meta.url));
+    try {
+      const info = await client.call("load", { model: source, cache }, { onEvent: onProgress });
+      return new Whisper(client, info);
+    } catch (e) {
+      client.terminate();
+      throw e;
+    }
+  }
+
+  /**
+   * Adds a language expert pack (URL, File/Blob or ArrayBuffer). Packs for another base model
+   * are refused. Resolves to the pack's metadata ({language, encoderLayers, ...}).
+   */
+  async loadExpert(source, { cache = true } = {}) {
+    let src = source;
+    let name = source?.name ?? "pack";
+    if (typeof source === "string" || source instanceof URL) {
+      src = new URL(String(source), document.baseURI).href;
+      name = src;
+    }
+    const meta = await this.#client.call("loadExpert", { source: src, name, cache });
+    this.experts.set(meta.language, meta);
+    return meta;
+  }
+
+  /** Unloads the expert pack for `language` (a code such as "ca"). */
+  async removeExpert(language) {
+    const removed = await this.#client.call("removeExpert", { language });
+    this.experts.delete(language);
+    return removed;
+  }
+
+  /**
+   * Transcribes the first 30 s of `audio`: a Float32Array of 16 kHz mono samples, or an
+   * AudioBuffer, Blob or File (decoded and resampled in the page).
+   * @param {object} [options]
+   * @param {string} [options.language] code such as "en"; omitted, "" or "auto" detects it.
+   * @param {(t: {id: number, text: string}) => void} [options.onToken] each generated token
+   *   as it is decoded, with the text it adds.
+   * Resolves to {text, language, languageDetected, tokens, expert, gateStats, timings:
+   * {loadMs, melMs, encoderMs, decoderMs, tokensPerS, rtf}, device}.
+   */
+  async transcribe(audio, { language, onToken } = {}) {
+    const samples = await toSamples16k(audio);
+    const lang = language && language !== "auto" ? language : undefined;
+    let callbackError = null;
+    const onEvent = (e) => {
+      if (e.stage !== "token" || !onToken || callbackError) return;
+      try {
+        onToken({ id: e.id, text: e.text });
+      } catch (err) {
+        callbackError = err;
+      }
+    };
+    const result = await this.#client.call(
+      "transcribe",
+      { samples, language: lang },
+      { transfer: [samples.buffer], onEvent },
+    );
+    if (callbackError) throw callbackError;
+    return result;
+  }
+
+  /** Frees the model and stops its worker; pending calls reject. */
+  dispose() {
+    const client = this.#client;
+    client
+      .call("dispose")
+      .catch(() => {})
+      .finally(() => client.terminate());
+  }
+}

@@ -1,0 +1,125 @@
+// The Web Worker that owns the model: all downloads, GPU work and decoding happen here so the
+// page never freezes. Requests are {id, op, ...} messages, handled one at a time in arrival
+// order; each gets {id, result} or {id, error}, and may first send {id, event} messages
+// (download progress, streamed tokens). whisper-clsr.js is the other side.
+
+import init, { WhisperModel } from "./pkg/whisper_clsr.js";
+import { readSource } from "./lib/fetch.js";
+
+const MODEL_FILES = ["config.json", "model.safetensors", "tokenizer.json"];
+
+let model = null;
+let crashed = null; // after a panic the wasm instance cannot be trusted any more
+
+/** Rejects with a readable message if the worker cannot run the model. */
+function assertUsable() {
+  if (crashed) throw new Error(`the model crashed earlier (${crashed}); load it again`);
+}
+
+/** The three model files' bytes, from a URL prefix or from File objects. */
+async function modelBytes(source, useCache, progress) {
+  const sizes = new Map();
+  const report = (file, loaded, total, fromCache) => {
+    sizes.set(file, { loaded, total });
+    const all = [...sizes.values()];
+    const known = all.length === MODEL_FILES.length && all.every((s) => s.total != null);
+    progress({
+      stage: "download",
+      file,
+      fromCache,
+      loaded: all.reduce((n, s) => n + s.loaded, 0),
+      total: known ? all.reduce((n, s) => n + s.total, 0) : null,
+    });
+  };
+  let sources;
+  if (typeof source === "string") {
+    const prefix = source.endsWith("/") ? source : `${source}/`;
+    sources = MODEL_FILES.map((f) => new URL(f, prefix).href);
+  } else {
+    const byName = new Map(source.map((f) => [f.name, f]));
+    const missing = MODEL_FILES.filter((f) => !byName.has(f));
+    if (missing.length) {
+      throw new Error(`model files: missing ${missing.join(", ")} (a Whisper model is config.json, model.safetensors and tokenizer.json in Hugging Face layout)`);
+    }
+    sources = MODEL_FILES.map((f) => byName.get(f));
+  }
+  return Promise.all(
+    sources.map((src, i) =>
+      readSource(src, {
+        what: MODEL_FILES[i],
+        cache: useCache,
+        onBytes: (loaded, total, fromCache) => report(MODEL_FILES[i], loaded, total, fromCache),
+      }),
+    ),
+  );
+}
+
+/** A readable name for the adapter WebGPU offers (wgpu reports none on the web). */
+async function adapterName() {
+  const adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
+  if (!adapter) {
+    throw new Error("WebGPU is available but offers no GPU adapter (GPU blocklisted or hardware acceleration disabled?)");
+  }
+  const info = adapter.info ?? {};
+  return info.description || [info.vendor, info.architecture].filter(Boolean).join(" ") || undefined;
+}
+
+const ops = {
+  async load({ model: source, cache }, progress) {
+    if (!("gpu" in navigator)) {
+      throw new Error("this browser has no WebGPU (navigator.gpu is missing in workers); use a recent Chrome, Edge or another browser with WebGPU enabled");
+    }
+    const adapter = await adapterName();
+    await init();
+    const [config, weights, tokenizer] = await modelBytes(source, cache, progress);
+    progress({ stage: "init" });
+    model?.free();
+    model = null;
+    model = await WhisperModel.load(config, weights, tokenizer, adapter);
+    return model.info();
+  },
+
+  async loadExpert({ source, name, cache }) {
+    if (!model) throw new Error("load a model before its expert packs");
+    const bytes = await readSource(source, { what: `expert pack ${name}`, cache });
+    return model.addExpertPack(bytes, name);
+  },
+
+  async removeExpert({ language }) {
+    if (!model) throw new Error("no model is loaded");
+    return model.removeExpert(language);
+  },
+
+  async transcribe({ samples, language }, progress) {
+    if (!model) throw new Error("no model is loaded");
+    const onToken = (id, text) => progress({ stage: "token", id, text });
+    return model.transcribe(samples, language || undefined, onToken);
+  },
+
+  async dispose() {
+    model?.free();
+    model = null;
+    return null;
+  },
+};
+
+let queue = Promise.resolve();
+
+self.onmessage = ({ data }) => {
+  const { id, op, args } = data;
+  const send = (event) => self.postMessage({ id, event });
+  queue = queue.then(async () => {
+    try {
+      assertUsable();
+      if (!ops[op]) throw new Error(`unknown operation '${op}'`);
+      self.postMessage({ id, result: await ops[op](args, send) });
+    } catch (e) {
+      // A wasm trap (panic, out of memory) leaves the instance unusable.
+      if (e instanceof WebAssembly.RuntimeError) {
+        crashed = e.message;
+        model = null;
+      }
+      self.postMessage({ id, error: e instanceof Error ? e.message : String(e) });
+    }
+  });
+};
