@@ -57,11 +57,6 @@ impl LanguageExperts {
             decoder,
         })
     }
-
-    /// Gate counter slots: encoder layers first, then decoder layers.
-    pub fn slots(&self) -> usize {
-        self.encoder.len() + self.decoder.len()
-    }
 }
 
 fn bias(linear: &Linear) -> &Weight {
