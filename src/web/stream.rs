@@ -30,8 +30,8 @@ impl TextStream {
                 self.shown.push_str(&new);
                 new
             }
-            // Earlier text changed (a placeholder got resolved differently): show nothing
-            // until the text grows past what was shown.
+            // Text already shown decoded differently once a split character completed:
+            // show nothing until the text grows past what was shown.
             None => String::new(),
         }
     }
