@@ -21,6 +21,13 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// Runs `transcribe` with `args`, expects it to fail, and returns its stderr.
+fn transcribe_fails(args: &[&str]) -> String {
+    let out = cli(&[&["transcribe"], args].concat());
+    assert!(!out.status.success(), "transcribe {args:?} succeeded");
+    stderr(&out)
+}
+
 fn scratch(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("whisper-clsr-cli-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -201,14 +208,7 @@ fn truncated_weights_fail_with_a_clear_message() {
     let weights = std::fs::read(model.join("model.safetensors")).unwrap();
     std::fs::write(dir.join("model.safetensors"), &weights[..weights.len() / 2]).unwrap();
     let (wav, _) = support::jfk();
-    let out = cli(&[
-        "transcribe",
-        "--model",
-        dir.to_str().unwrap(),
-        wav.to_str().unwrap(),
-    ]);
-    assert!(!out.status.success());
-    let err = stderr(&out);
+    let err = transcribe_fails(&["--model", dir.to_str().unwrap(), wav.to_str().unwrap()]);
     assert!(
         err.contains("model.safetensors") && err.contains("truncated"),
         "{err}"
@@ -219,14 +219,7 @@ fn truncated_weights_fail_with_a_clear_message() {
 fn missing_model_files_are_named() {
     let dir = scratch("empty-model");
     let (wav, _) = support::jfk();
-    let out = cli(&[
-        "transcribe",
-        "--model",
-        dir.to_str().unwrap(),
-        wav.to_str().unwrap(),
-    ]);
-    assert!(!out.status.success());
-    let err = stderr(&out);
+    let err = transcribe_fails(&["--model", dir.to_str().unwrap(), wav.to_str().unwrap()]);
     assert!(
         err.contains("config.json not found") && err.contains("Hugging Face layout"),
         "{err}"
