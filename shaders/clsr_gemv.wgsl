@@ -9,24 +9,7 @@
 // loop over the weights around the reduction, cost 2× on lavapipe, where the per-workgroup
 // overhead dominates these small products.) ONE_ROW: rows = 1.
 
-struct Params {
-    rows: u32, n: u32, k: u32, _pad: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-#if F16
-@group(0) @binding(2) var<storage, read> w_shared: array<u32>;
-@group(0) @binding(3) var<storage, read> b_shared: array<u32>;
-@group(0) @binding(4) var<storage, read> w_expert: array<u32>;
-@group(0) @binding(5) var<storage, read> b_expert: array<u32>;
-#else
-@group(0) @binding(2) var<storage, read> w_shared: array<f32>;
-@group(0) @binding(3) var<storage, read> b_shared: array<f32>;
-@group(0) @binding(4) var<storage, read> w_expert: array<f32>;
-@group(0) @binding(5) var<storage, read> b_expert: array<f32>;
-#endif
-@group(0) @binding(6) var<storage, read_write> c: array<f32>;
+#include clsr_linear_io.wgsl
 @group(0) @binding(7) var<storage, read> gates: array<u32>;
 
 #if GELU

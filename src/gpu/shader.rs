@@ -42,7 +42,13 @@ impl Kernel {
 }
 
 /// Snippets shaders may pull in with `#include NAME`.
-const SNIPPETS: &[(&str, &str)] = &[("gelu.wgsl", include_str!("../../shaders/gelu.wgsl"))];
+pub const SNIPPETS: &[(&str, &str)] = &[
+    ("gelu.wgsl", include_str!("../../shaders/gelu.wgsl")),
+    (
+        "clsr_linear_io.wgsl",
+        include_str!("../../shaders/clsr_linear_io.wgsl"),
+    ),
+];
 
 fn expand_includes(source: &str) -> String {
     let mut out = String::with_capacity(source.len());
