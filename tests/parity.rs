@@ -1,10 +1,13 @@
 //! Whole-model outputs against an independent implementation: candle-transformers' Whisper
 //! on the CPU, on the same weights. A tiny random model (f32 weights) checks the arithmetic
 //! tightly; the real checkpoints check the full pipeline, greedy tokens and transcripts.
+//! Where candle's own f32 rounding exceeds the bound (whisper-base's encoder), an f64
+//! evaluation of the encoder (`support::f64_encoder`) is the reference.
 
 mod support;
 
 use support::candle_ref::CandleWhisper;
+use support::f64_encoder::F64Encoder;
 use support::random_model::{write_random_model, TinyConfig};
 use whisper_clsr::audio::{load_audio_file, log_mel_spectrogram};
 use whisper_clsr::decode::Task;
@@ -18,6 +21,25 @@ fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
         .zip(b)
         .map(|(x, y)| (x - y).abs())
         .fold(0.0, f32::max)
+}
+
+/// Largest |x − reference| and how many entries exceed `bound`.
+fn error_vs(x: &[f32], reference: &[f64], bound: f64) -> (f64, usize) {
+    assert_eq!(x.len(), reference.len());
+    x.iter()
+        .zip(reference)
+        .fold((0.0, 0), |(worst, over), (&a, &r)| {
+            let e = (a as f64 - r).abs();
+            (worst.max(e), over + usize::from(e > bound))
+        })
+}
+
+/// What a real model's encoder output must be within 1e-3 of.
+enum EncoderCheck {
+    /// candle-transformers' f32 output.
+    Candle,
+    /// The f64 reference encoder (for models where candle's own f32 rounding exceeds 1e-3).
+    ExactF64,
 }
 
 fn read(gpu: &Gpu, t: &whisper_clsr::gpu::Tensor) -> Vec<f32> {
@@ -76,8 +98,8 @@ fn random_f32_model_matches_candle_through_the_kv_cache() {
 /// On jfk.wav: encoder output and first-step logits within 1e-3 of candle's and the same
 /// greedy tokens, all with candle's tanh GELU so both compute the same function; then, with
 /// Whisper's exact GELU, the transcript (`exact`: character for character, else word for
-/// word). `strict_encoder`: also hold the encoder output to 1e-3.
-fn real_model_parity(name: &str, exact: bool, strict_encoder: bool) -> Whisper {
+/// word). `encoder_check` says what the encoder output is held to (within 1e-3).
+fn real_model_parity(name: &str, exact: bool, encoder_check: EncoderCheck) -> Whisper {
     let dir = support::model_dir(name);
     let (wav, reference) = support::jfk();
     let samples = load_audio_file(&wav).unwrap();
@@ -111,8 +133,25 @@ fn real_model_parity(name: &str, exact: bool, strict_encoder: bool) -> Whisper {
     eprintln!(
         "{name}: encoder max |diff| {enc_diff:.2e}, first-step logits max |diff| {logit_diff:.2e}"
     );
-    if strict_encoder {
-        assert!(enc_diff <= 1e-3, "{name}: encoder max |diff| {enc_diff}");
+    match encoder_check {
+        EncoderCheck::Candle => {
+            assert!(enc_diff <= 1e-3, "{name}: encoder max |diff| {enc_diff}")
+        }
+        EncoderCheck::ExactF64 => {
+            let mut exact = F64Encoder::load(&dir);
+            exact.tanh_gelu = true;
+            let reference = exact.forward(&mel, n_mels);
+            let (ours_err, _) = error_vs(&ours, &reference, 1e-3);
+            let (candle_err, candle_over) = error_vs(&theirs, &reference, 1e-3);
+            eprintln!(
+                "{name}: encoder vs f64: ours max |diff| {ours_err:.2e}, candle {candle_err:.2e} \
+                 ({candle_over} values over 1e-3)"
+            );
+            assert!(
+                ours_err <= 1e-3,
+                "{name}: encoder vs f64: max |diff| {ours_err}"
+            );
+        }
     }
     assert!(
         logit_diff <= 1e-3,
@@ -149,17 +188,18 @@ fn real_model_parity(name: &str, exact: bool, strict_encoder: bool) -> Whisper {
 fn tiny_en_matches_candle_and_transcribes_jfk() {
     // tiny.en leaves out the comma after "Americans" in jfk.txt, and candle agrees token
     // for token: compare words.
-    real_model_parity("whisper-tiny.en", false, true);
+    real_model_parity("whisper-tiny.en", false, EncoderCheck::Candle);
 }
 
 #[test]
 fn base_matches_candle_transcribes_jfk_and_detects_english() {
-    // Known gap: whisper-base's encoder output differs from candle's by up to 1.1e-2 in about
-    // 200 of its 768000 values (channel 323 and a few others, magnitudes up to 16, in the
-    // frames of the silent padding after the speech); everywhere else it is within 1e-3, and
-    // the first-step logits computed from it agree to 3e-5. Not understood yet, so the
-    // encoder bound is only asserted on tiny.en and the random f32 model.
-    let whisper = real_model_parity("whisper-base", true, false);
+    // whisper-base's encoder output differs from candle's by up to 1.1e-2 in about 200 of its
+    // 768000 values (a few channels in the silent padding frames). An f64 evaluation of the
+    // same encoder settles it: ours is within 7.4e-4 of it everywhere, candle's f32 output is
+    // off by up to 1.07e-2 — its residual stream reaches |x| ≈ 540 in layers 4–6, where f32
+    // rounding alone is ~3e-5 per add. So the encoder is held to the f64 reference here; the
+    // first-step logits and the greedy tokens are still compared with candle's.
+    let whisper = real_model_parity("whisper-base", true, EncoderCheck::ExactF64);
     let (wav, reference) = support::jfk();
     let samples = load_audio_file(&wav).unwrap();
     let t = pollster::block_on(whisper.transcribe(

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod candle_ref;
+pub mod f64_encoder;
 pub mod random_model;
 
 use rand::{Rng, SeedableRng};
