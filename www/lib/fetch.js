@@ -22,15 +22,16 @@ function validator(headers) {
  * A cached copy of `url` that is still current. The server is asked (HEAD) whether the file
  * changed; when it cannot be reached the cached copy is used as is.
  */
-async function cachedResponse(cache, url) {
+async function cachedResponse(cache, url, signal) {
   const hit = await cache.match(url);
   if (!hit) return null;
   const stored = hit.headers.get("x-whisper-clsr-validator") || "";
   try {
-    const head = await fetch(url, { method: "HEAD", cache: "no-store" });
+    const head = await fetch(url, { method: "HEAD", cache: "no-store", signal });
     if (head.ok && stored && validator(head.headers) !== stored) return null;
   } catch {
     // Offline: the cached copy is all there is.
+    signal?.throwIfAborted();
   }
   return hit;
 }
@@ -65,23 +66,39 @@ async function readBody(response, onBytes) {
 }
 
 /**
- * Downloads `url` (or takes it from the cache) and returns its bytes.
- * onBytes(loaded, total, fromCache) reports progress; `what` names the file in errors.
+ * Why a download failed, for people: the status, the server's own reason where it gives one
+ * (Hugging Face sends X-Error-Message), and what a login-only answer usually means.
  */
-export async function fetchBytes(url, { what = url, cache: useCache = true, onBytes = () => {} } = {}) {
+function httpError(what, url, response) {
+  const status = `HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ""}`;
+  const reason = response.headers.get("x-error-message");
+  let message = `could not download ${what}: ${url} answered ${status}${reason ? ` (${reason})` : ""}`;
+  if (response.status === 401 || response.status === 403) {
+    message +=
+      ": the repository does not exist, or it is private or gated and needs a login, which this page cannot do" +
+      " (check the URL, or download the files and load them from disk)";
+  }
+  return message;
+}
+
+/**
+ * Downloads `url` (or takes it from the cache) and returns its bytes.
+ * onBytes(loaded, total, fromCache) reports progress; `what` names the file in errors;
+ * `signal` (an AbortSignal) stops the download.
+ */
+export async function fetchBytes(url, { what = url, cache: useCache = true, onBytes = () => {}, signal } = {}) {
   const cache = await openCache(useCache);
-  const hit = cache && (await cachedResponse(cache, url));
+  const hit = cache && (await cachedResponse(cache, url, signal));
   if (hit) return readBody(hit, (l, t) => onBytes(l, t, true));
 
   let response;
   try {
-    response = await fetch(url);
+    response = await fetch(url, { signal });
   } catch (e) {
+    if (signal?.aborted) throw e;
     throw new Error(`could not download ${what} from ${url}: ${e.message} (offline, or the server does not allow cross-origin requests?)`);
   }
-  if (!response.ok) {
-    throw new Error(`could not download ${what}: ${url} answered HTTP ${response.status} ${response.statusText}`.trim());
-  }
+  if (!response.ok) throw new Error(httpError(what, url, response));
   const version = validator(response.headers);
   const bytes = await readBody(response, (l, t) => onBytes(l, t, false));
   if (cache) {
