@@ -115,4 +115,21 @@ test("load whisper-tiny.en from a resolve/main/ URL and transcribe", { timeout: 
   assert.deepEqual(words(out.r.text), words(readFileSync(path.join(FIXTURES, "jfk.txt"), "utf8")));
   assert.equal(out.r.language, "en");
   assert.equal(out.info.multilingual, false);
+  assert.deepEqual(out.info.languages, [{ code: "en", name: "english" }]);
+});
+
+test("the demo starts with the model its address names (?model=…/resolve/main/)", { timeout: 10 * MINUTES }, async () => {
+  const model = `${mirror.hubUrl}/openai/whisper-tiny.en/resolve/main/`;
+  const demo = await newPage(browser);
+  await demo.goto(`${server.url}?model=${encodeURIComponent(model)}`);
+  assert.equal(await demo.locator("#model-choice").inputValue(), "url");
+  assert.equal(await demo.locator("#model-url").inputValue(), model);
+  assert.equal(await demo.locator("#model-url").isVisible(), true);
+  await demo.waitForFunction(() => ["ready", "error"].includes(document.body.dataset.state), null, { timeout: 8 * MINUTES });
+  assert.equal(await demo.locator("#error").isHidden(), true, await demo.locator("#error").textContent());
+  const status = await demo.locator("#status").textContent();
+  console.log(`demo: ${status}`);
+  assert.match(status, /^Ready in [\d.]+ s on /);
+  assert.deepEqual(await demo.$$eval("#language option", (os) => os.map((o) => o.value)), ["en"]);
+  await demo.close();
 });

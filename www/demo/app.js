@@ -113,8 +113,12 @@ async function addExperts(sources) {
     const asr = await loadedModel();
     for (const source of sources) {
       const meta = await asr.loadExpert(source);
+      // A pack for a language already loaded replaces it.
+      ui.expertList.querySelector(`li[data-language="${meta.language}"]`)?.remove();
       const item = document.createElement("li");
-      item.textContent = `${meta.language}: ${meta.encoderLayers.length} encoder + ${meta.decoderLayers.length} decoder layers`;
+      item.dataset.language = meta.language;
+      const from = typeof source === "string" ? source.split("/").at(-1) : source.name;
+      item.textContent = `${meta.language}: ${meta.encoderLayers.length} encoder + ${meta.decoderLayers.length} decoder layers (${from})`;
       ui.expertList.append(item);
       if ([...ui.language.options].some((o) => o.value === meta.language)) ui.language.value = meta.language;
     }
@@ -125,7 +129,9 @@ async function addExperts(sources) {
 
 function showTimings(r) {
   const t = r.timings;
-  $("t-language").textContent = `${r.language}${r.languageDetected ? " (detected)" : ""}${r.expert ? `, ${r.expert} expert` : ""}`;
+  const name = [...ui.language.options].find((o) => o.value === r.language)?.text ?? r.language;
+  const expert = r.expert ? ` · through the ${r.expert} expert pack` : " · base model (no expert pack)";
+  $("t-language").textContent = `${name}${r.languageDetected ? ", detected" : ""}${expert}`;
   $("t-encoder").textContent = `${t.encoderMs.toFixed(0)} ms`;
   $("t-decoder").textContent = `${t.decoderMs.toFixed(0)} ms, ${r.tokens.length} tokens, ${t.tokensPerS.toFixed(1)} tokens/s`;
   $("t-rtf").textContent = `${t.rtf.toFixed(2)}${t.rtf < 1 ? " (faster than real time)" : ""}`;
