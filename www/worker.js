@@ -43,18 +43,12 @@ async function modelBytes(source, useCache, progress) {
     }
     sources = MODEL_FILES.map((f) => byName.get(f));
   }
-  // The first file that fails stops the other downloads (no 100 MB download for nothing).
-  const abort = new AbortController();
   return Promise.all(
     sources.map((src, i) =>
       readSource(src, {
         what: MODEL_FILES[i],
         cache: useCache,
-        signal: abort.signal,
         onBytes: (loaded, total, fromCache) => report(MODEL_FILES[i], loaded, total, fromCache),
-      }).catch((e) => {
-        abort.abort();
-        throw e;
       }),
     ),
   );

@@ -68,8 +68,8 @@ test("a Hugging Face repository without tokenizer.json: HTTP 404 naming the file
   assert.ok(message.includes(`${base}tokenizer.json`), message);
   assert.match(message, /HTTP 404/);
   assert.match(message, /Entry not found/);
-  // The failure stopped the model's download: no transfer of its bytes ran to the end, even
-  // given time to (it would, were it left running).
+  // The failed load stopped the model's download (its worker is gone): no transfer of its
+  // bytes ran to the end, even given time to (it would, were the worker left running).
   await new Promise((r) => setTimeout(r, 3000));
   const transfers = mirror.requests.slice(seen).filter((q) => q.server === "cdn");
   console.log(`model transfers after the 404: ${JSON.stringify(transfers.map((q) => q.complete))}`);

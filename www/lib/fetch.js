@@ -22,16 +22,15 @@ function validator(headers) {
  * A cached copy of `url` that is still current. The server is asked (HEAD) whether the file
  * changed; when it cannot be reached the cached copy is used as is.
  */
-async function cachedResponse(cache, url, signal) {
+async function cachedResponse(cache, url) {
   const hit = await cache.match(url);
   if (!hit) return null;
   const stored = hit.headers.get("x-whisper-clsr-validator") || "";
   try {
-    const head = await fetch(url, { method: "HEAD", cache: "no-store", signal });
+    const head = await fetch(url, { method: "HEAD", cache: "no-store" });
     if (head.ok && stored && validator(head.headers) !== stored) return null;
   } catch {
     // Offline: the cached copy is all there is.
-    signal?.throwIfAborted();
   }
   return hit;
 }
@@ -83,19 +82,17 @@ function httpError(what, url, response) {
 
 /**
  * Downloads `url` (or takes it from the cache) and returns its bytes.
- * onBytes(loaded, total, fromCache) reports progress; `what` names the file in errors;
- * `signal` (an AbortSignal) stops the download.
+ * onBytes(loaded, total, fromCache) reports progress; `what` names the file in errors.
  */
-export async function fetchBytes(url, { what = url, cache: useCache = true, onBytes = () => {}, signal } = {}) {
+export async function fetchBytes(url, { what = url, cache: useCache = true, onBytes = () => {} } = {}) {
   const cache = await openCache(useCache);
-  const hit = cache && (await cachedResponse(cache, url, signal));
+  const hit = cache && (await cachedResponse(cache, url));
   if (hit) return readBody(hit, (l, t) => onBytes(l, t, true));
 
   let response;
   try {
-    response = await fetch(url, { signal });
+    response = await fetch(url);
   } catch (e) {
-    if (signal?.aborted) throw e;
     throw new Error(`could not download ${what} from ${url}: ${e.message} (offline, or the server does not allow cross-origin requests?)`);
   }
   if (!response.ok) throw new Error(httpError(what, url, response));
