@@ -2,7 +2,8 @@
 # Browser end-to-end tests: builds the wasm package, links the test models into www/models/,
 # makes test expert packs in www/packs/, installs the pinned playwright-core and runs
 # tests/e2e/*.test.mjs in headless Debian Chromium (WebGPU on SwiftShader without a GPU).
-# Screenshots go to test-output/. On 2 cores the suite takes about 15-20 minutes.
+# Screenshots go to test-output/. On 2 idle cores the suite takes about 13 minutes (28 minutes
+# measured with other builds running beside it); see the README for per-file figures.
 # Usage: scripts/test-web.sh [TEST_FILE...]
 # Needs: chromium, node + npm, the models from scripts/fetch-models.sh, ../shared/fixtures.
 set -euo pipefail

@@ -33,7 +33,7 @@ export interface ModelInfo {
   /** Adapter name, backend and device type. */
   device: string;
   multilingual: boolean;
-  /** Languages this model can transcribe, in token order. */
+  /** Languages this model can transcribe, in token order (English-only models: just "en"). */
   languages: { code: string; name: string }[];
   encoderLayers: number;
   decoderLayers: number;

@@ -76,7 +76,10 @@ const ops = {
     model?.free();
     model = null;
     model = await WhisperModel.load(config, weights, tokenizer, adapter);
-    return model.info();
+    const info = model.info();
+    // English-only models (*.en) have no language tokens; English is what they transcribe.
+    if (!info.multilingual && info.languages.length === 0) info.languages = [{ code: "en", name: "english" }];
+    return info;
   },
 
   async loadExpert({ source, name, cache }) {

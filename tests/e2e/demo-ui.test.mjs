@@ -44,6 +44,8 @@ test("demo UI transcribes jfk.wav with whisper-base", { timeout: 40 * MINUTES },
   assert.match(await page.locator("#t-encoder").textContent(), /^\d+ ms$/);
   assert.match(await page.locator("#t-rtf").textContent(), /^\d+\.\d\d/);
   assert.notEqual(await page.locator("#t-device").textContent(), "");
+  assert.equal(await page.locator("#t-language").textContent(), "English (en) · base model (no expert pack)");
+  assert.equal(await page.locator("#heatmap").isHidden(), true, "no pack, no gate heatmap");
   for (const id of ["#t-language", "#t-encoder", "#t-decoder", "#t-rtf", "#t-device"]) {
     console.log(`${id}: ${await page.locator(id).textContent()}`);
   }

@@ -44,8 +44,8 @@ export function serve(root = WWW) {
   });
 }
 
-/** Headless Chromium with WebGPU enabled (SwiftShader without a GPU). */
-export async function launchBrowser() {
+/** Headless Chromium with WebGPU enabled (SwiftShader without a GPU); `extraArgs` are added. */
+export async function launchBrowser({ extraArgs = [] } = {}) {
   const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
   if (!existsSync(executablePath)) {
     throw new Error(`${executablePath} not found: apt-get install chromium (or set CHROMIUM)`);
@@ -63,7 +63,7 @@ export async function launchBrowser() {
   if (!process.env.WHISPER_CLSR_REAL_GPU) {
     args.push("--use-webgpu-adapter=swiftshader", "--enable-unsafe-swiftshader");
   }
-  return chromium.launch({ executablePath, headless: true, args });
+  return chromium.launch({ executablePath, headless: true, args: [...args, ...extraArgs] });
 }
 
 /** A new page that forwards the page's console errors and worker errors to the test log. */

@@ -110,12 +110,15 @@ async function loadModel() {
 async function addExperts(sources) {
   clearError();
   try {
-    if (!whisper) throw new Error("load a model first");
-    const asr = await whisper;
+    const asr = await loadedModel();
     for (const source of sources) {
       const meta = await asr.loadExpert(source);
+      // A pack for a language already loaded replaces it.
+      ui.expertList.querySelector(`li[data-language="${meta.language}"]`)?.remove();
       const item = document.createElement("li");
-      item.textContent = `${meta.language}: ${meta.encoderLayers.length} encoder + ${meta.decoderLayers.length} decoder layers`;
+      item.dataset.language = meta.language;
+      const from = typeof source === "string" ? source.split("/").at(-1) : source.name;
+      item.textContent = `${meta.language}: ${meta.encoderLayers.length} encoder + ${meta.decoderLayers.length} decoder layers (${from})`;
       ui.expertList.append(item);
       if ([...ui.language.options].some((o) => o.value === meta.language)) ui.language.value = meta.language;
     }
@@ -126,7 +129,9 @@ async function addExperts(sources) {
 
 function showTimings(r) {
   const t = r.timings;
-  $("t-language").textContent = `${r.language}${r.languageDetected ? " (detected)" : ""}${r.expert ? `, ${r.expert} expert` : ""}`;
+  const name = [...ui.language.options].find((o) => o.value === r.language)?.text ?? r.language;
+  const expert = r.expert ? ` · through the ${r.expert} expert pack` : " · base model (no expert pack)";
+  $("t-language").textContent = `${name}${r.languageDetected ? ", detected" : ""}${expert}`;
   $("t-encoder").textContent = `${t.encoderMs.toFixed(0)} ms`;
   $("t-decoder").textContent = `${t.decoderMs.toFixed(0)} ms, ${r.tokens.length} tokens, ${t.tokensPerS.toFixed(1)} tokens/s`;
   $("t-rtf").textContent = `${t.rtf.toFixed(2)}${t.rtf < 1 ? " (faster than real time)" : ""}`;
@@ -134,8 +139,19 @@ function showTimings(r) {
   ui.timings.hidden = false;
 }
 
+/** The loaded model, or an error saying why there is none (the load's own error included). */
+async function loadedModel() {
+  if (!whisper) throw new Error("load a model first");
+  try {
+    return await whisper;
+  } catch (e) {
+    throw new Error(`no model is loaded (${e.message}); choose a model and load it again`);
+  }
+}
+
 async function transcribe(audio) {
   clearError();
+  let asr = null;
   ui.live.textContent = "";
   ui.transcript.textContent = "";
   ui.timings.hidden = true;
@@ -143,8 +159,7 @@ async function transcribe(audio) {
   try {
     // Decoding first reports a bad file at once, even while the model still loads.
     const samples = await toSamples16k(audio);
-    if (!whisper) throw new Error("load a model first");
-    const asr = await whisper;
+    asr = await loadedModel();
     setState("transcribing");
     ui.status.textContent = "Transcribing…";
     const r = await asr.transcribe(samples, {
@@ -164,7 +179,9 @@ async function transcribe(audio) {
     ui.status.textContent = `Done on ${asr.info.device}`;
     setState("done");
   } catch (e) {
-    ui.status.textContent = whisper ? "Ready" : "No model loaded";
+    // The model is still there after a failed transcription; otherwise the status keeps
+    // saying how its load is going or why it failed.
+    if (asr) ui.status.textContent = `Ready on ${asr.info.device}`;
     showError(e);
   }
 }
@@ -178,6 +195,22 @@ const recorder = new Recorder({
   },
   onError: showError,
 });
+
+/**
+ * `index.html?model=URL` starts with that model: one of the listed ones, or any URL prefix
+ * (e.g. https://huggingface.co/openai/whisper-tiny.en/resolve/main/), so a link can name it.
+ */
+function chooseModelFromAddress() {
+  const wanted = new URLSearchParams(location.search).get("model");
+  if (!wanted) return;
+  if ([...ui.modelChoice.options].some((o) => o.value === wanted && !["url", "files"].includes(wanted))) {
+    ui.modelChoice.value = wanted;
+  } else {
+    ui.modelChoice.value = "url";
+    ui.modelUrl.value = wanted;
+    ui.modelUrl.hidden = false;
+  }
+}
 
 function wire() {
   ui.modelChoice.addEventListener("change", () => {
@@ -225,5 +258,6 @@ if (!hasWebGPU()) {
   showError(new Error("this browser has no WebGPU, so the model cannot run here"));
 } else {
   wire();
+  chooseModelFromAddress();
   loadModel();
 }

@@ -14,6 +14,7 @@ function cell(value, label) {
     el.style.color = value > 0.6 ? "white" : "black";
     el.title = `${label}: ${(value * 100).toFixed(1)}% of tokens to the expert`;
     el.textContent = Math.round(value * 100);
+    el.dataset.value = String(value);
   }
   return el;
 }

@@ -20,7 +20,12 @@ export class Recorder {
     }
     let stream;
     try {
-      stream = await navigator.mediaDevices.getUserMedia({ audio: { channelCount: 1 } });
+      // The raw signal: Whisper was trained on unprocessed audio, and the browser's voice
+      // processing (gain control, noise suppression) reshapes speech for calls, not for it.
+      // The page plays nothing while recording, so there is no echo to cancel.
+      stream = await navigator.mediaDevices.getUserMedia({
+        audio: { channelCount: 1, autoGainControl: false, noiseSuppression: false, echoCancellation: false },
+      });
     } catch (e) {
       throw new Error(`no microphone: ${e.message || e.name}`);
     }

@@ -65,6 +65,22 @@ async function readBody(response, onBytes) {
 }
 
 /**
+ * Why a download failed, for people: the status, the server's own reason where it gives one
+ * (Hugging Face sends X-Error-Message), and what a login-only answer usually means.
+ */
+function httpError(what, url, response) {
+  const status = `HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ""}`;
+  const reason = response.headers.get("x-error-message");
+  let message = `could not download ${what}: ${url} answered ${status}${reason ? ` (${reason})` : ""}`;
+  if (response.status === 401 || response.status === 403) {
+    message +=
+      ": the repository does not exist, or it is private or gated and needs a login, which this page cannot do" +
+      " (check the URL, or download the files and load them from disk)";
+  }
+  return message;
+}
+
+/**
  * Downloads `url` (or takes it from the cache) and returns its bytes.
  * onBytes(loaded, total, fromCache) reports progress; `what` names the file in errors.
  */
@@ -79,9 +95,7 @@ export async function fetchBytes(url, { what = url, cache: useCache = true, onBy
   } catch (e) {
     throw new Error(`could not download ${what} from ${url}: ${e.message} (offline, or the server does not allow cross-origin requests?)`);
   }
-  if (!response.ok) {
-    throw new Error(`could not download ${what}: ${url} answered HTTP ${response.status} ${response.statusText}`.trim());
-  }
+  if (!response.ok) throw new Error(httpError(what, url, response));
   const version = validator(response.headers);
   const bytes = await readBody(response, (l, t) => onBytes(l, t, false));
   if (cache) {

@@ -1,0 +1,153 @@
+// The demo's microphone and expert-pack paths, like a visitor would use them, with
+// whisper-tiny.en (one transcription: each costs minutes on SwiftShader):
+// - an expert pack goes in through the page's pack file control; its gates were set per layer
+//   (tests/e2e/pack-edit.mjs) to route all, none or some tokens to the expert, and one layer
+//   was dropped, so the heatmap must show those values and the dropped layer as uncovered;
+// - Chromium's fake microphone plays jfk.wav; the visitor clicks Record, then Stop, and the
+//   recording (MediaRecorder, WebM/Opus) is decoded, resampled and transcribed.
+// Leaves a screenshot in test-output/.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { checkPrerequisites, serve, launchBrowser, newPage, words, FIXTURES, OUTPUT, WWW } from "./harness.mjs";
+import { packWithGates } from "./pack-edit.mjs";
+
+const MINUTES = 60_000;
+const PACK = "whisper-tiny.en-en-init.safetensors";
+// tiny.en has 4 encoder and 4 decoder layers.
+const PLAN = {
+  encoder: ["open", "closed", "mixed", "open"],
+  decoder: ["closed", "open", "mixed", "drop"],
+};
+let server, browser;
+
+/** A PCM WAV file's bytes with `seconds` of digital silence appended to its data chunk. */
+function withSilence(wav, seconds) {
+  assert.equal(wav.toString("ascii", 0, 4), "RIFF");
+  let at = 12;
+  let blockAlign, rate;
+  while (at + 8 <= wav.length) {
+    const id = wav.toString("ascii", at, at + 4);
+    const size = wav.readUInt32LE(at + 4);
+    if (id === "fmt ") {
+      rate = wav.readUInt32LE(at + 12);
+      blockAlign = wav.readUInt16LE(at + 20);
+    }
+    if (id === "data") {
+      const silence = Buffer.alloc(Math.round(seconds * rate) * blockAlign);
+      const out = Buffer.concat([wav.subarray(0, at + 8 + size), silence]);
+      out.writeUInt32LE(size + silence.length, at + 4);
+      out.writeUInt32LE(out.length - 8, 4);
+      return out;
+    }
+    at += 8 + size + (size % 2);
+  }
+  throw new Error("jfk.wav: no data chunk");
+}
+
+before(async () => {
+  checkPrerequisites(["whisper-tiny.en"], [PACK]);
+  server = await serve();
+  // The fake capture device plays the file once (%noloop); Chromium converts the WAV (16 kHz
+  // mono s16 here) to the capture format itself. At the end of the file it keeps repeating its
+  // last few milliseconds (a buzz), so the clip gets 3 s of silence and the recording stops
+  // before that runs out.
+  const wav = path.join(mkdtempSync(path.join(tmpdir(), "fake-mic-")), "jfk-then-silence.wav");
+  writeFileSync(wav, withSilence(readFileSync(path.join(FIXTURES, "jfk.wav")), 3));
+  browser = await launchBrowser({
+    extraArgs: ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", `--use-file-for-fake-audio-capture=${wav}%noloop`],
+  });
+});
+after(async () => {
+  await browser?.close();
+  server?.close();
+});
+
+test("demo: expert pack heatmap and a microphone recording with whisper-tiny.en", { timeout: 30 * MINUTES }, async () => {
+  const page = await newPage(browser);
+  const started = Date.now();
+  await page.goto(`${server.url}?model=models/whisper-tiny.en/`);
+  assert.equal(await page.locator("#model-choice").inputValue(), "models/whisper-tiny.en/");
+  await page.waitForFunction(() => ["ready", "error"].includes(document.body.dataset.state), null, { timeout: 10 * MINUTES });
+  assert.equal(await page.locator("#error").isHidden(), true, await page.locator("#error").textContent());
+  console.log(`model loaded in ${((Date.now() - started) / 1000).toFixed(1)} s: ${await page.locator("#status").textContent()}`);
+
+  // The pack, through the page's control (inside the collapsed "expert packs" section).
+  await page.click("#experts-panel summary");
+  await page.setInputFiles("#expert-files", {
+    name: "en-gates.safetensors",
+    mimeType: "application/octet-stream",
+    buffer: packWithGates(path.join(WWW, "packs", PACK), PLAN),
+  });
+  const listed = page.locator("#expert-list li");
+  await listed.waitFor({ timeout: 2 * MINUTES });
+  assert.equal(await page.locator("#error").isHidden(), true, await page.locator("#error").textContent());
+  const listedText = await listed.textContent();
+  console.log(`pack listed: ${listedText}`);
+  assert.match(listedText, /^en\b.*4 encoder \+ 3 decoder layers/);
+  assert.equal(await page.locator("#language").inputValue(), "en");
+
+  // Record from the (fake) microphone for a little longer than the 11 s clip, then stop.
+  await page.click("#record");
+  await page.waitForFunction(() => document.getElementById("record").textContent.includes("Stop"), null, { timeout: 30_000 });
+  await page.waitForFunction(
+    () => Number(document.getElementById("record-status").textContent.match(/([\d.]+) s/)?.[1]) >= 12.5,
+    null,
+    { timeout: 2 * MINUTES, polling: 200 },
+  );
+  const stopped = Date.now();
+  await page.click("#record");
+  await page.waitForFunction(() => ["done", "error"].includes(document.body.dataset.state), null, { timeout: 25 * MINUTES });
+  const error = await page.locator("#error").textContent();
+  assert.equal(await page.locator("#error").isHidden(), true, `the page shows an error: ${error}`);
+  console.log(`recording transcribed in ${((Date.now() - stopped) / 1000).toFixed(1)} s`);
+
+  const transcript = await page.locator("#transcript").textContent();
+  console.log(`transcript: ${transcript}`);
+  const expected = readFileSync(path.join(FIXTURES, "jfk.txt"), "utf8");
+  assert.deepEqual(words(transcript), words(expected));
+  const language = await page.locator("#t-language").textContent();
+  console.log(`#t-language: ${language}`);
+  assert.equal(language, "English (en) · through the en expert pack");
+
+  // The heatmap: one row per part, one cell per layer, values as the gates were set.
+  assert.equal(await page.locator("#heatmap").isVisible(), true);
+  assert.equal(await page.locator("#heatmap-lang").textContent(), "en");
+  const rows = await page.$$eval("#heatmap-rows .heatmap-row", (rs) =>
+    rs.map((r) => ({
+      label: r.querySelector(".heatmap-label").textContent,
+      cells: [...r.querySelectorAll(".cell")].map((c) => ({
+        text: c.textContent,
+        value: c.dataset.value === undefined ? null : Number(c.dataset.value),
+        none: c.classList.contains("none"),
+        background: getComputedStyle(c).backgroundColor,
+      })),
+    })),
+  );
+  console.log(`heatmap: ${JSON.stringify(rows.map((r) => [r.label, r.cells.map((c) => c.text)]))}`);
+  assert.deepEqual(rows.map((r) => r.label), ["encoder", "decoder"]);
+  for (const [i, part] of ["encoder", "decoder"].entries()) {
+    const cells = rows[i].cells;
+    assert.equal(cells.length, 4, `${part}: one cell per layer`);
+    PLAN[part].forEach((how, layer) => {
+      const c = cells[layer];
+      const where = `${part} layer ${layer} (${how}): ${JSON.stringify(c)}`;
+      if (how === "drop") return assert.ok(c.none && c.value === null && c.text === "–", where);
+      assert.ok(!c.none && c.value >= 0 && c.value <= 1, where);
+      assert.equal(c.text, String(Math.round(c.value * 100)), where);
+      if (how === "open") assert.equal(c.value, 1, where);
+      if (how === "closed") assert.ok(c.value < 0.01, where);
+    });
+  }
+  // Colour follows the value: a fully open layer is darker than a closed one.
+  const lightness = (rgb) => rgb.match(/\d+/g).slice(0, 3).map(Number).reduce((a, b) => a + b);
+  assert.ok(lightness(rows[0].cells[0].background) < lightness(rows[0].cells[1].background));
+
+  mkdirSync(OUTPUT, { recursive: true });
+  const shot = path.join(OUTPUT, "demo-mic-expert.png");
+  await page.screenshot({ path: shot, fullPage: true });
+  console.log(`screenshot: ${shot}`);
+});
