@@ -10,6 +10,7 @@ use whisper_clsr::{Error, Result};
 
 use crate::clsr::{gate_noise_alpha, ExpertParams, ExpertValues, TrainMode};
 use crate::optim::{AdamW, AdamWConfig};
+use crate::profile::mark;
 use crate::rng::{pcg_hash, rng_uniform, Draw};
 use crate::student::{
     encoder_input, eval_example, slot, teacher_forward, train_example, Example, Objective,
@@ -214,9 +215,11 @@ impl Trainer {
         for (micro, ex) in batch.iter().enumerate() {
             let modes = self.modes(micro);
             let x = upload_input(gpu, model, &ex.student)?;
+            mark(gpu, "stem (conv, positions)");
             let t_run = match teacher {
                 Some(t) => {
                     let tx = upload_input(gpu, t, ex.teacher.as_ref().unwrap_or(&ex.student))?;
+                    mark(gpu, "stem (conv, positions)");
                     Some(teacher_forward(gpu, t, &tx, &ex.tokens)?)
                 }
                 None => None,
@@ -253,6 +256,7 @@ impl Trainer {
         let norm_sq = self.opt.update(gpu, &params, batch.len());
         m.grad_norm =
             (pollster::block_on(gpu.read(&norm_sq))?[0] as f64).sqrt() / batch.len() as f64;
+        mark(gpu, "optimizer (AdamW)");
         m.step = self.opt.step;
         Ok(m)
     }
