@@ -15,10 +15,12 @@ pub mod kernel;
 pub mod loss;
 pub mod optim;
 pub mod profile;
+pub mod progress;
 pub mod reduce;
 pub mod rng;
 pub mod run;
 pub mod student;
+pub mod teacher_cache;
 pub mod trainer;
 pub mod transpose;
 
