@@ -22,7 +22,9 @@ use whisper_clsr::{Error, Result};
 use crate::backward::attention::attention_backward;
 use crate::backward::layer_norm::layer_norm_backward;
 use crate::backward::linear::{grad_input, grad_input_long};
-use crate::clsr::{clsr_backward, clsr_forward, ClsrSaved, ExpertParams, SharedFfn, TrainMode};
+use crate::clsr::{
+    clsr_backward, clsr_forward, clsr_weight_grads, ClsrSaved, ExpertParams, SharedFfn, TrainMode,
+};
 use crate::elementwise::fill;
 use crate::loss::budget::budget_loss;
 use crate::loss::vocab::{CrossEntropy, JensenShannon, LossSpec, IGNORE};
@@ -723,6 +725,21 @@ pub fn backward(
         None,
     );
     for (i, (layer, sv)) in model.encoder.layers.iter().zip(&f.enc).enumerate().rev() {
+        if i == 0 {
+            clsr_weight_grads(
+                gpu,
+                &dx,
+                &sv.z,
+                &sv.clsr,
+                shared(&layer.ffn),
+                &experts[i],
+                &modes[i],
+                budget,
+                enc_mask,
+            );
+            mark(gpu, "bwd: encoder CLSR FFN");
+            break;
+        }
         let dz = clsr_backward(
             gpu,
             &dx,
@@ -734,10 +751,6 @@ pub fn backward(
             budget,
             enc_mask,
         );
-        if i == 0 {
-            mark(gpu, "bwd: encoder CLSR FFN");
-            break;
-        }
         let dx_mid = layer_norm_backward(gpu, &sv.x_mid, &layer.ffn_ln.gamma, &dz, Some(&dx));
         mark(gpu, "bwd: encoder CLSR FFN");
         let da = grad_input(gpu, &dx_mid, &layer.attn.out.weight, None);
