@@ -66,5 +66,10 @@ pub fn mark(gpu: &Gpu, label: &'static str) {
 
 /// Stops profiling and returns (label, seconds, marks) per label in first-seen order.
 pub fn take() -> Vec<(&'static str, f64, u64)> {
-    STATE.with(|s| s.borrow_mut().take().map(|st| st.totals).unwrap_or_default())
+    STATE.with(|s| {
+        s.borrow_mut()
+            .take()
+            .map(|st| st.totals)
+            .unwrap_or_default()
+    })
 }

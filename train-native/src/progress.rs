@@ -35,7 +35,7 @@ impl Progress {
     pub fn step(&self, m: &StepMetrics, seconds: f64) {
         let tps = m.tokens as f64 / seconds;
         let msg = format!(
-            "loss {:.4} (ce {:.4} js {:.4} gate {:.4}) gate ratio {:.3} lr {:.2e} {:.1} tok/s",
+            "loss {:.4} (ce {:.4} js {:.4} gate {:.4}) gate ratio {:.3} lr {:.2e} {:.3} tok/s",
             m.loss, m.ce, m.js, m.gate_loss, m.gate_ratio, m.lr, tps
         );
         if self.bar.is_hidden() {

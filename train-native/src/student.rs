@@ -196,9 +196,17 @@ pub fn forward(
     }
     let expert = |i: usize| experts.map(|(e, m)| (&e[i], &m[i]));
     let (enc_attn, enc_ffn, dec_layers) = if experts.is_some() {
-        ("student fwd: encoder attention", "student fwd: encoder CLSR FFN", "student fwd: decoder")
+        (
+            "student fwd: encoder attention",
+            "student fwd: encoder CLSR FFN",
+            "student fwd: decoder",
+        )
     } else {
-        ("teacher fwd: encoder attention", "teacher fwd: encoder FFN", "teacher fwd: decoder")
+        (
+            "teacher fwd: encoder attention",
+            "teacher fwd: encoder FFN",
+            "teacher fwd: decoder",
+        )
     };
     let frames = enc_input.shape()[0];
     if enc_input.shape() != [frames, d] || frames > c.max_source_positions {

@@ -410,7 +410,8 @@ fn attention_backward_matches_cpu_and_finite_differences() {
     // are not multiples of the matmul's 64-wide tiles or the transpose's 16-wide tiles,
     // causal rows with earlier keys (past), and budgets that split the heads into groups
     // with a shorter last group.
-    let cases: &[(usize, usize, usize, usize, Option<usize>, u64)] = &[
+    type Case = (usize, usize, usize, usize, Option<usize>, u64);
+    let cases: &[Case] = &[
         (2, 8, 5, 7, None, SCORE_BUDGET),
         (1, 64, 3, 3, Some(0), SCORE_BUDGET),
         (3, 16, 9, 9, Some(0), SCORE_BUDGET),
@@ -469,7 +470,11 @@ fn attention_backward_matches_cpu_and_finite_differences() {
             budget,
         );
         let (dk_len, dv_len) = (g.dk.len(), g.dv.len());
-        assert_eq!((dk_len, dv_len), (kv_len * d, kv_len * d), "{what}: dK/dV sizes");
+        assert_eq!(
+            (dk_len, dv_len),
+            (kv_len * d, kv_len * d),
+            "{what}: dK/dV sizes"
+        );
         let (dq, dk, dv) = (read(&gpu, &g.dq), read(&gpu, &g.dk), read(&gpu, &g.dv));
         assert_close(&dq, &want_dq, RTOL, &format!("{what}: dQ"));
         assert_close(&dk, &want_dk, RTOL, &format!("{what}: dK"));
@@ -653,6 +658,11 @@ fn strided_transpose_matches_cpu() {
                 }
             }
         }
-        assert_close(&got, &want, 0.0, &format!("transpose {rows}x{cols}x{batch}"));
+        assert_close(
+            &got,
+            &want,
+            0.0,
+            &format!("transpose {rows}x{cols}x{batch}"),
+        );
     }
 }

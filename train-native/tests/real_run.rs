@@ -18,5 +18,8 @@ fn real_run_on_whisper_base() {
         .current_dir(&root)
         .status()
         .expect("run scripts/train-real-run.sh");
-    assert!(status.success(), "scripts/train-real-run.sh failed: {status}");
+    assert!(
+        status.success(),
+        "scripts/train-real-run.sh failed: {status}"
+    );
 }

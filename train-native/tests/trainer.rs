@@ -130,8 +130,15 @@ fn teacher_cache_reproduces_uncached_steps() {
     let want = run(None);
     let mut cache = TeacherCache::new(1 << 20);
     let got = run(Some(&mut cache));
-    assert!(cache.hits >= 5, "only {} cache hits in 8 lookups", cache.hits);
-    assert!(want.iter().all(|m| m.js > 0.0), "the teacher takes part: {want:?}");
+    assert!(
+        cache.hits >= 5,
+        "only {} cache hits in 8 lookups",
+        cache.hits
+    );
+    assert!(
+        want.iter().all(|m| m.js > 0.0),
+        "the teacher takes part: {want:?}"
+    );
     assert_eq!(got, want, "cached teacher outputs change the run");
     // A cache without room keeps nothing and changes nothing.
     let mut full = TeacherCache::new(0);
