@@ -131,6 +131,45 @@ fn old_backward(
     [dq, dk, dv]
 }
 
+/// dQ, dK, dV of head 0 ([rows, hd] each) in f64.
+#[allow(clippy::type_complexity)]
+fn cpu_head0(
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    dout: &[f32],
+    t: usize,
+    d: usize,
+    hd: usize,
+) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let scale = 1.0 / (hd as f64).sqrt();
+    let at = |x: &[f32], r: usize, c: usize| x[r * d + c] as f64;
+    let (mut dq, mut dk, mut dv) = (vec![0.0; t * hd], vec![0.0; t * hd], vec![0.0; t * hd]);
+    let mut p = vec![0.0; t];
+    let mut dp = vec![0.0; t];
+    for i in 0..t {
+        for j in 0..t {
+            p[j] = (0..hd).map(|c| at(q, i, c) * at(k, j, c)).sum::<f64>() * scale;
+            dp[j] = (0..hd).map(|c| at(dout, i, c) * at(v, j, c)).sum::<f64>();
+        }
+        let m = p.iter().cloned().fold(f64::MIN, f64::max);
+        let z: f64 = p.iter().map(|x| (x - m).exp()).sum();
+        for x in p.iter_mut() {
+            *x = (*x - m).exp() / z;
+        }
+        let dd: f64 = (0..t).map(|j| p[j] * dp[j]).sum();
+        for j in 0..t {
+            let ds = p[j] * (dp[j] - dd);
+            for c in 0..hd {
+                dq[i * hd + c] += scale * ds * at(k, j, c);
+                dk[j * hd + c] += scale * ds * at(q, i, c);
+                dv[j * hd + c] += p[j] * at(dout, i, c);
+            }
+        }
+    }
+    (dq, dk, dv)
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut frames = 1500;
     let mut old: Option<String> = None;
@@ -175,6 +214,33 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let g = timed(&gpu, "backward, matmul-based (current)", || {
         attention_backward(&gpu, &q, &k, &v, &o, &dout, s, None)
     });
+    // f64 CPU reference of head 0 (dQ, dK, dV columns 0..64).
+    let (hq, hk, hv, hdo) = (
+        pollster::block_on(gpu.read(&q))?,
+        pollster::block_on(gpu.read(&k))?,
+        pollster::block_on(gpu.read(&v))?,
+        pollster::block_on(gpu.read(&dout))?,
+    );
+    let reference = cpu_head0(&hq, &hk, &hv, &hdo, frames, d, s.head_dim);
+    let compare =
+        |what: &str, got: &Tensor, want: &[f64]| -> Result<(), Box<dyn std::error::Error>> {
+            let got = pollster::block_on(gpu.read(got))?;
+            let mut worst = 0.0f64;
+            let mean = want.iter().map(|x| x.abs()).sum::<f64>() / want.len() as f64;
+            for r in 0..frames {
+                for c in 0..s.head_dim {
+                    let w = want[r * s.head_dim + c];
+                    let e = (got[r * d + c] as f64 - w).abs() / (w.abs() + mean);
+                    worst = worst.max(e);
+                }
+            }
+            println!("  {what} head 0 vs f64 CPU: max rel err {worst:.2e}");
+            Ok(())
+        };
+    println!("current:");
+    compare("dQ", &g.dq, &reference.0)?;
+    compare("dK", &g.dk, &reference.1)?;
+    compare("dV", &g.dv, &reference.2)?;
     if let Some(path) = old {
         let source: &'static str = Box::leak(std::fs::read_to_string(&path)?.into_boxed_str());
         let [dq, dk, dv] = timed(&gpu, "backward, one thread per row (old)", || {
@@ -193,6 +259,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .fold(0.0f32, f32::max);
             println!("{what}: max |current − old| = {diff:.3e} (max |old| {scale:.3e})");
         }
+        println!("old:");
+        compare("dQ", &dq, &reference.0)?;
+        compare("dK", &dk, &reference.1)?;
+        compare("dV", &dv, &reference.2)?;
     }
     Ok(())
 }
