@@ -295,6 +295,45 @@ pub fn clsr_backward(
     budget: &Tensor,
     gate_mask: &Tensor,
 ) -> Tensor {
+    let dz = backward(
+        gpu, dout, z, saved, shared, e, mode, budget, gate_mask, true,
+    );
+    dz.expect("the input gradient was asked for")
+}
+
+/// [`clsr_backward`] without the input gradient dL/dz (for the lowest trainable layer,
+/// below which nothing trains): accumulates the expert's gradients only, skipping the
+/// frozen FFN's and the expert's input products.
+#[allow(clippy::too_many_arguments)]
+pub fn clsr_weight_grads(
+    gpu: &Gpu,
+    dout: &Tensor,
+    z: &Tensor,
+    saved: &ClsrSaved,
+    shared: SharedFfn,
+    e: &ExpertParams,
+    mode: &TrainMode,
+    budget: &Tensor,
+    gate_mask: &Tensor,
+) {
+    backward(
+        gpu, dout, z, saved, shared, e, mode, budget, gate_mask, false,
+    );
+}
+
+#[allow(clippy::too_many_arguments)]
+fn backward(
+    gpu: &Gpu,
+    dout: &Tensor,
+    z: &Tensor,
+    saved: &ClsrSaved,
+    shared: SharedFfn,
+    e: &ExpertParams,
+    mode: &TrainMode,
+    budget: &Tensor,
+    gate_mask: &Tensor,
+    input_grad: bool,
+) -> Option<Tensor> {
     let (rows, d) = (z.shape()[0], z.shape()[1]);
     assert_eq!(dout.shape(), z.shape(), "clsr backward: dout shape");
     assert_eq!(gate_mask.len(), rows, "clsr backward: gate mask length");
@@ -352,12 +391,6 @@ pub fn clsr_backward(
     grad_weight(gpu, &dgate, &h_relu, &e.gate_out.grad, true);
     grad_bias(gpu, &da, &e.gate_in_bias.grad, true);
     grad_weight(gpu, &da, &saved.z_gate, &e.gate_in.grad, true);
-    let dz_gate = dropout(
-        gpu,
-        &grad_input(gpu, &da, &e.gate_in.value, None),
-        mode.gate_dropout,
-        mode.gate_dropout_draw(),
-    );
 
     // Expert FFN.
     grad_bias(gpu, &dy_lang, &e.fc2_bias.grad, true);
@@ -371,10 +404,19 @@ pub fn clsr_backward(
     let dpre_lang = gelu_backward(gpu, &saved.pre_lang, &dh_lang);
     grad_bias(gpu, &dpre_lang, &e.fc1_bias.grad, true);
     grad_weight(gpu, &dpre_lang, z, &e.fc1.grad, true);
+    if !input_grad {
+        return None;
+    }
+    let dz_gate = dropout(
+        gpu,
+        &grad_input(gpu, &da, &e.gate_in.value, None),
+        mode.gate_dropout,
+        mode.gate_dropout_draw(),
+    );
     let dz = grad_input(gpu, &dpre_lang, &e.fc1.value, Some(&dz_gate));
 
     // Frozen shared FFN: input gradient only.
     let dh_shared = grad_input(gpu, &dy_shared, shared.fc2, None);
     let dpre_shared = gelu_backward(gpu, &saved.pre_shared, &dh_shared);
-    grad_input(gpu, &dpre_shared, shared.fc1, Some(&dz))
+    Some(grad_input(gpu, &dpre_shared, shared.fc1, Some(&dz)))
 }

@@ -14,11 +14,15 @@ pub mod export;
 pub mod kernel;
 pub mod loss;
 pub mod optim;
+pub mod profile;
+pub mod progress;
 pub mod reduce;
 pub mod rng;
 pub mod run;
 pub mod student;
+pub mod teacher_cache;
 pub mod trainer;
+pub mod transpose;
 
 use whisper_clsr::gpu::shader::Kernel;
 
@@ -31,5 +35,6 @@ pub fn all_kernels() -> Vec<Kernel> {
     all.extend(optim::kernels());
     all.extend(reduce::kernels());
     all.extend(rng::kernels());
+    all.extend(transpose::kernels());
     all
 }

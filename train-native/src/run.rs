@@ -1,5 +1,5 @@
 //! A training run as the CLI drives it: load student, teacher and data, train with a
-//! progress line, append one metrics object per step to `RUN_DIR/metrics.jsonl`, take
+//! progress bar, append one metrics object per step to `RUN_DIR/metrics.jsonl`, take
 //! atomic checkpoints (resuming from `RUN_DIR/checkpoint.safetensors` when present) and
 //! export the pack to `RUN_DIR/{language}.pack.safetensors`.
 
@@ -17,6 +17,8 @@ use whisper_clsr::{Error, Result};
 use crate::checkpoint;
 use crate::data::{check_same_tokenizer, prepare, read_manifest, TextEncoder};
 use crate::export::{to_pack, write_pack};
+use crate::progress::Progress;
+use crate::teacher_cache::TeacherCache;
 use crate::trainer::{Prepared, StepMetrics, TrainConfig, Trainer};
 
 /// Everything a run needs.
@@ -35,6 +37,8 @@ pub struct RunOptions {
     /// Checkpoint every this many steps (and at the end).
     pub checkpoint_every: u64,
     pub pack_f16: bool,
+    /// Host memory for the teacher's outputs, kept after their first epoch (0: none).
+    pub teacher_cache_bytes: usize,
 }
 
 /// A Whisper directory loaded for training.
@@ -169,33 +173,32 @@ pub fn run(gpu: &Gpu, o: &RunOptions) -> Result<()> {
         .open(&metrics_path)
         .map_err(|e| Error::io(&metrics_path, e))?;
     let run_meta = serde_json::json!({"language": language, "steps": o.steps, "batch": config.batch, "seed": config.seed});
+    let progress = Progress::new(o.steps, trainer.step_count());
+    let mut cache = TeacherCache::new(o.teacher_cache_bytes);
     while trainer.step_count() < o.steps {
         let t0 = Instant::now();
         let idx = trainer.batch_indices(train.len());
         let batch: Vec<&Prepared> = idx.iter().map(|&i| &train[i]).collect();
-        let m = trainer.step(
+        let m = trainer.step_cached(
             gpu,
             &student.model,
             teacher.as_ref().map(|t| &t.model),
             &batch,
+            Some((&idx, &mut cache)),
         )?;
         let seconds = t0.elapsed().as_secs_f64();
-        let tps = m.tokens as f64 / seconds;
         writeln!(
             metrics,
             "{}",
             metrics_line(&m, seconds, gpu.activation_bytes())
         )
         .map_err(|e| Error::io(&metrics_path, e))?;
-        eprint!(
-            "\rstep {}/{} loss {:.4} (ce {:.4} js {:.4} gate {:.4}) gate ratio {:.3} lr {:.2e} {:.1} tok/s   ",
-            m.step, o.steps, m.loss, m.ce, m.js, m.gate_loss, m.gate_ratio, m.lr, tps
-        );
+        progress.step(&m, seconds);
         if m.step % o.checkpoint_every.max(1) == 0 || m.step == o.steps {
             checkpoint::save(gpu, &trainer, &ckpt, run_meta.clone())?;
         }
     }
-    eprintln!();
+    progress.finish();
     let mut summary = serde_json::json!({
         "data": o.train.display().to_string(),
         "examples": train.len(),

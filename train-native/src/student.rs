@@ -22,10 +22,13 @@ use whisper_clsr::{Error, Result};
 use crate::backward::attention::attention_backward;
 use crate::backward::layer_norm::layer_norm_backward;
 use crate::backward::linear::{grad_input, grad_input_long};
-use crate::clsr::{clsr_backward, clsr_forward, ClsrSaved, ExpertParams, SharedFfn, TrainMode};
+use crate::clsr::{
+    clsr_backward, clsr_forward, clsr_weight_grads, ClsrSaved, ExpertParams, SharedFfn, TrainMode,
+};
 use crate::elementwise::fill;
 use crate::loss::budget::budget_loss;
 use crate::loss::vocab::{CrossEntropy, JensenShannon, LossSpec, IGNORE};
+use crate::profile::mark;
 use crate::reduce::{sum_into, Term};
 
 /// Vocabulary columns per logits chunk.
@@ -192,6 +195,19 @@ pub fn forward(
         }
     }
     let expert = |i: usize| experts.map(|(e, m)| (&e[i], &m[i]));
+    let (enc_attn, enc_ffn, dec_layers) = if experts.is_some() {
+        (
+            "student fwd: encoder attention",
+            "student fwd: encoder CLSR FFN",
+            "student fwd: decoder",
+        )
+    } else {
+        (
+            "teacher fwd: encoder attention",
+            "teacher fwd: encoder FFN",
+            "teacher fwd: decoder",
+        )
+    };
     let frames = enc_input.shape()[0];
     if enc_input.shape() != [frames, d] || frames > c.max_source_positions {
         return Err(Error::InvalidInput(format!(
@@ -238,7 +254,9 @@ pub fn forward(
             Mask::None,
         );
         let x_mid = layer.attn.out.forward_residual(gpu, &a, &x);
+        mark(gpu, enc_attn);
         let (out, z, clsr) = ffn_block(gpu, &layer.ffn_ln, &layer.ffn, &x_mid, expert(i));
+        mark(gpu, enc_ffn);
         if let Some(clsr) = clsr {
             enc.push(LayerSaved {
                 x_in: x,
@@ -315,6 +333,7 @@ pub fn forward(
         x = out;
     }
     let hidden = dec_model.ln.forward(gpu, &x);
+    mark(gpu, dec_layers);
     Ok(Forward {
         enc,
         dec,
@@ -595,6 +614,7 @@ fn run_example(
         1.0,
         false,
     );
+    mark(gpu, "loss: budget, logits, CE, JS");
     if !train {
         // Submit while the uploaded targets are alive (a later upload may reuse them).
         gpu.flush();
@@ -611,6 +631,7 @@ fn run_example(
         let (w, row) = table_part(table, v0, vc);
         grad_input_long(gpu, &dz, w, row, &dhidden, true);
     }
+    mark(gpu, "bwd: logits");
 
     backward(
         gpu,
@@ -627,7 +648,8 @@ fn run_example(
 }
 
 /// Backward of [`forward`] from the gradient of its decoder output; accumulates the
-/// experts' gradients and returns the gradient w.r.t. the encoder input.
+/// experts' gradients. It stops at the first encoder layer's FFN: nothing below it
+/// trains, so the first layer's attention backward is skipped.
 #[allow(clippy::too_many_arguments)]
 pub fn backward(
     gpu: &Gpu,
@@ -638,7 +660,7 @@ pub fn backward(
     dhidden: &Tensor,
     budget: &Tensor,
     (enc_mask, dec_mask): (&Tensor, &Tensor),
-) -> Tensor {
+) {
     let c = &model.config;
     let d = c.d_model;
     let s = dhidden.shape()[0];
@@ -701,6 +723,7 @@ pub fn backward(
         let dh = qkv_backward(gpu, sa, &g);
         dx = layer_norm_backward(gpu, &sv.x_in, &layer.self_ln.gamma, &dh, Some(&dx_self));
     }
+    mark(gpu, "bwd: decoder layers");
     // dx now reaches the (frozen) embeddings: no gradient is needed there.
     let mut dx = layer_norm_backward(
         gpu,
@@ -710,6 +733,21 @@ pub fn backward(
         None,
     );
     for (i, (layer, sv)) in model.encoder.layers.iter().zip(&f.enc).enumerate().rev() {
+        if i == 0 {
+            clsr_weight_grads(
+                gpu,
+                &dx,
+                &sv.z,
+                &sv.clsr,
+                shared(&layer.ffn),
+                &experts[i],
+                &modes[i],
+                budget,
+                enc_mask,
+            );
+            mark(gpu, "bwd: encoder CLSR FFN");
+            break;
+        }
         let dz = clsr_backward(
             gpu,
             &dx,
@@ -722,6 +760,7 @@ pub fn backward(
             enc_mask,
         );
         let dx_mid = layer_norm_backward(gpu, &sv.x_mid, &layer.ffn_ln.gamma, &dz, Some(&dx));
+        mark(gpu, "bwd: encoder CLSR FFN");
         let da = grad_input(gpu, &dx_mid, &layer.attn.out.weight, None);
         let g = attention_backward(
             gpu,
@@ -735,8 +774,8 @@ pub fn backward(
         );
         let dh = qkv_backward(gpu, &layer.attn, &g);
         dx = layer_norm_backward(gpu, &sv.x_in, &layer.attn_ln.gamma, &dh, Some(&dx_mid));
+        mark(gpu, "bwd: encoder attention");
     }
-    dx
 }
 
 /// dL/dh for q, k, v = projections of the same h.

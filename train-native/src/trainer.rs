@@ -10,10 +10,13 @@ use whisper_clsr::{Error, Result};
 
 use crate::clsr::{gate_noise_alpha, ExpertParams, ExpertValues, TrainMode};
 use crate::optim::{AdamW, AdamWConfig};
+use crate::profile::mark;
 use crate::rng::{pcg_hash, rng_uniform, Draw};
 use crate::student::{
     encoder_input, eval_example, slot, teacher_forward, train_example, Example, Objective,
+    TeacherRun,
 };
+use crate::teacher_cache::TeacherCache;
 
 /// Stream of the skip-gate draws (one per layer); layers use streams 4·layer + 0..3.
 const SKIP_STREAM: u32 = 0xffff_fff0;
@@ -207,6 +210,28 @@ impl Trainer {
         teacher: Option<&WhisperModel>,
         batch: &[&Prepared],
     ) -> Result<StepMetrics> {
+        self.step_cached(gpu, model, teacher, batch, None)
+    }
+
+    /// [`Trainer::step`] with the teacher's outputs kept in (and taken from) `cache`, keyed
+    /// by the examples' indices `ids` (same order as `batch`).
+    pub fn step_cached(
+        &mut self,
+        gpu: &Gpu,
+        model: &WhisperModel,
+        teacher: Option<&WhisperModel>,
+        batch: &[&Prepared],
+        mut cache: Option<(&[usize], &mut TeacherCache)>,
+    ) -> Result<StepMetrics> {
+        if let Some((ids, _)) = &cache {
+            if ids.len() != batch.len() {
+                return Err(Error::InvalidInput(format!(
+                    "{} example ids for a batch of {}",
+                    ids.len(),
+                    batch.len()
+                )));
+            }
+        }
         let mut m = StepMetrics {
             lr: self.config.optim.lr_at(self.opt.step) as f64,
             ..StepMetrics::default()
@@ -214,11 +239,10 @@ impl Trainer {
         for (micro, ex) in batch.iter().enumerate() {
             let modes = self.modes(micro);
             let x = upload_input(gpu, model, &ex.student)?;
+            mark(gpu, "stem (conv, positions)");
+            let keyed = cache.as_mut().map(|(ids, c)| (ids[micro], &mut **c));
             let t_run = match teacher {
-                Some(t) => {
-                    let tx = upload_input(gpu, t, ex.teacher.as_ref().unwrap_or(&ex.student))?;
-                    Some(teacher_forward(gpu, t, &tx, &ex.tokens)?)
-                }
+                Some(t) => Some(teacher_run(gpu, t, ex, keyed)?),
                 None => None,
             };
             let example = Example {
@@ -253,6 +277,7 @@ impl Trainer {
         let norm_sq = self.opt.update(gpu, &params, batch.len());
         m.grad_norm =
             (pollster::block_on(gpu.read(&norm_sq))?[0] as f64).sqrt() / batch.len() as f64;
+        mark(gpu, "optimizer (AdamW)");
         m.step = self.opt.step;
         Ok(m)
     }
@@ -349,6 +374,44 @@ impl Trainer {
         }
         Ok(out)
     }
+}
+
+/// The teacher's outputs for `ex`: from the cache when kept there, else a teacher forward
+/// (whose result the cache then keeps, room permitting).
+fn teacher_run<'a>(
+    gpu: &Gpu,
+    t: &'a WhisperModel,
+    ex: &Prepared,
+    cache: Option<(usize, &mut TeacherCache)>,
+) -> Result<TeacherRun<'a>> {
+    match cache {
+        Some((id, c)) => {
+            if let Some((values, shape)) = c.get(id) {
+                let hidden = gpu.upload(values, &shape)?;
+                // Submit while the upload is alive (a later upload may reuse its buffer).
+                gpu.flush();
+                return Ok(TeacherRun { model: t, hidden });
+            }
+            let run = teacher_forward_input(gpu, t, ex)?;
+            let shape = [run.hidden.shape()[0], run.hidden.shape()[1]];
+            if c.has_room(shape[0] * shape[1]) {
+                let values = pollster::block_on(gpu.read(&run.hidden))?;
+                c.insert(id, values, shape);
+            }
+            Ok(run)
+        }
+        None => teacher_forward_input(gpu, t, ex),
+    }
+}
+
+fn teacher_forward_input<'a>(
+    gpu: &Gpu,
+    t: &'a WhisperModel,
+    ex: &Prepared,
+) -> Result<TeacherRun<'a>> {
+    let tx = upload_input(gpu, t, ex.teacher.as_ref().unwrap_or(&ex.student))?;
+    mark(gpu, "stem (conv, positions)");
+    teacher_forward(gpu, t, &tx, &ex.tokens)
 }
 
 /// Reads a weight's f32 values.

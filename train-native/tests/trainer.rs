@@ -90,3 +90,59 @@ fn batches_are_seeded_permutations() {
     assert_ne!(p, permutation(10, 4));
     assert_eq!(p, permutation(10, 3));
 }
+
+#[test]
+fn teacher_cache_reproduces_uncached_steps() {
+    use whisper_clsr_train::teacher_cache::TeacherCache;
+    let gpu = gpu();
+    let dir = std::env::temp_dir().join(format!("train-tcache-{}", std::process::id()));
+    let (c, file) = tiny_model(&dir.join("student"), 73);
+    let (tc, tfile) = tiny_model(&dir.join("teacher"), 74);
+    let model = WhisperModel::load(&gpu, c.clone(), &file).unwrap();
+    let teacher = WhisperModel::load(&gpu, tc, &tfile).unwrap();
+    let pack = ExpertPack::init_from_base(&c, &file, "ca").unwrap();
+    let config = TrainConfig {
+        optim: AdamWConfig {
+            lr: 3e-3,
+            warmup_steps: 1,
+            total_steps: 4,
+            ..AdamWConfig::default()
+        },
+        batch: 2,
+        seed: 3,
+        ..TrainConfig::default()
+    };
+    let data = synthetic(&mut rng(75), 3, 10, 64);
+    let run = |cache: Option<&mut TeacherCache>| {
+        let mut trainer = Trainer::new(&gpu, &model, &pack, config).unwrap();
+        let mut cache = cache;
+        (0..4)
+            .map(|_| {
+                let idx = trainer.batch_indices(data.len());
+                let batch: Vec<&Prepared> = idx.iter().map(|&i| &data[i]).collect();
+                let keyed = cache.as_mut().map(|c| (idx.as_slice(), &mut **c));
+                trainer
+                    .step_cached(&gpu, &model, Some(&teacher), &batch, keyed)
+                    .unwrap()
+            })
+            .collect::<Vec<_>>()
+    };
+    let want = run(None);
+    let mut cache = TeacherCache::new(1 << 20);
+    let got = run(Some(&mut cache));
+    assert!(
+        cache.hits >= 5,
+        "only {} cache hits in 8 lookups",
+        cache.hits
+    );
+    assert!(
+        want.iter().all(|m| m.js > 0.0),
+        "the teacher takes part: {want:?}"
+    );
+    assert_eq!(got, want, "cached teacher outputs change the run");
+    // A cache without room keeps nothing and changes nothing.
+    let mut full = TeacherCache::new(0);
+    assert_eq!(run(Some(&mut full)), want);
+    assert_eq!((full.hits, full.bytes()), (0, 0));
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -1,37 +1,45 @@
-//! Multi-head attention backward that recomputes scores instead of storing them
-//! (`train_attention_backward.wgsl`): memory O(T·d) per call, so a 1500-frame encoder layer
-//! never holds 1500×1500 scores per head.
+//! Multi-head attention backward that recomputes the scores instead of storing them
+//! between forward and backward. Per group of heads: `S = scale·Q·Kᵀ` and `dP = dO·Vᵀ`
+//! on the runtime's tiled matmul, the row pass of `train_attention_backward.wgsl`
+//! (softmax → P, `dS = P∘(dP − rowsum(dO∘O))`), then `dQ = scale·dS·K`,
+//! `dKᵀ = scale·Qᵀ·dS` and `dVᵀ = dOᵀ·P` as matmuls again; the small [head_dim, T]
+//! operands are transposed in and out of the [T, d] activations (`transpose`). The
+//! score buffers are transient and sized to a memory budget (heads are grouped so that a
+//! group's [heads, q_len, kv_len] scores fit it), so a 1500-frame encoder layer never keeps
+//! 1500×1500 scores per head, and the work runs at matmul speed.
 
 use bytemuck::{Pod, Zeroable};
 use whisper_clsr::gpu::shader::Kernel;
 use whisper_clsr::gpu::{Gpu, Tensor};
 use whisper_clsr::ops::attention::AttentionShape;
+use whisper_clsr::ops::matmul::{gemm, Epilogue, Gemm, Layout, Rhs};
 
-use crate::kernel::{threads_grid, u};
+use crate::kernel::{rows_grid, u};
+use crate::transpose::transpose;
 
 const SOURCE: &str = include_str!("../../../shaders/train_attention_backward.wgsl");
-/// Largest head width the kernels' per-thread accumulators hold.
-pub const MAX_HEAD_DIM: usize = 64;
+/// Default bytes of one transient score buffer (two are live during a call).
+pub const SCORE_BUDGET: u64 = 16 << 20;
 
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
 struct Params {
-    heads: u32,
-    head_dim: u32,
     q_len: u32,
     kv_len: u32,
+    head_dim: u32,
     d: u32,
     causal: u32,
     past: u32,
-    scale: f32,
+    h0: u32,
+    rows: u32,
 }
 
-fn kernel(entry: &'static str) -> Kernel {
-    Kernel::new("train_attention_backward.wgsl", SOURCE, entry)
+fn kernel() -> Kernel {
+    Kernel::new("train_attention_backward.wgsl", SOURCE, "probs_grad")
 }
 
 pub(crate) fn kernels() -> Vec<Kernel> {
-    vec![kernel("row_stats"), kernel("grad_q"), kernel("grad_kv")]
+    vec![kernel()]
 }
 
 /// Gradients of `O = softmax(Q·Kᵀ/√hd [causal: keys ≤ i + past])·V`.
@@ -57,11 +65,27 @@ pub fn attention_backward(
     s: AttentionShape,
     causal: Option<usize>,
 ) -> AttentionGrads {
-    let d = s.heads * s.head_dim;
+    attention_backward_budget(gpu, q, k, v, o, dout, s, causal, SCORE_BUDGET)
+}
+
+/// [`attention_backward`] with an explicit byte budget per transient score buffer (the
+/// heads of a group share it; a single head may exceed it up to the binding limit).
+#[allow(clippy::too_many_arguments)]
+pub fn attention_backward_budget(
+    gpu: &Gpu,
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    o: &Tensor,
+    dout: &Tensor,
+    s: AttentionShape,
+    causal: Option<usize>,
+    budget: u64,
+) -> AttentionGrads {
+    let (hd, d) = (s.head_dim, s.heads * s.head_dim);
     assert!(
-        s.head_dim <= MAX_HEAD_DIM,
-        "attention backward: head_dim {} > {MAX_HEAD_DIM}",
-        s.head_dim
+        s.heads > 0 && hd > 0 && s.q_len > 0 && s.kv_len > 0,
+        "attention backward: empty shape {s:?}"
     );
     for (what, t, rows) in [
         ("q", q, s.q_len),
@@ -76,60 +100,103 @@ pub fn attention_backward(
             "attention backward: {what} too short"
         );
     }
-    let params = Params {
-        heads: u(s.heads),
-        head_dim: u(s.head_dim),
-        q_len: u(s.q_len),
-        kv_len: u(s.kv_len),
-        d: u(d),
-        causal: causal.is_some() as u32,
-        past: u(causal.unwrap_or(0)),
-        scale: 1.0 / (s.head_dim as f32).sqrt(),
-    };
-    let bytes = bytemuck::bytes_of(&params);
-    let stats = gpu.tensor(&[s.heads, s.q_len, 2]);
+    let per_head = (s.q_len * s.kv_len * 4) as u64;
+    assert!(
+        per_head <= gpu.max_binding_bytes(),
+        "attention backward: one head's {}×{} scores exceed the device's binding limit",
+        s.q_len,
+        s.kv_len
+    );
+    let group = ((budget.min(gpu.max_binding_bytes()) / per_head) as usize).clamp(1, s.heads);
+    let scale = 1.0 / (hd as f32).sqrt();
+    let scores = gpu.tensor(&[group, s.q_len, s.kv_len]);
+    let dscores = gpu.tensor(&[group, s.q_len, s.kv_len]);
+    let rows_t = gpu.tensor(&[group, hd, s.q_len]);
+    let grad_t = gpu.tensor(&[group, hd, s.kv_len]);
     let dq = gpu.tensor(&[s.q_len, d]);
     let dk = gpu.tensor(&[s.kv_len, d]);
     let dv = gpu.tensor(&[s.kv_len, d]);
-    let q_threads = threads_grid(s.heads * s.q_len, 64);
-    gpu.dispatch(
-        &kernel("row_stats"),
-        bytes,
-        &[
-            (1, q.buffer()),
-            (2, k.buffer()),
-            (4, o.buffer()),
-            (5, dout.buffer()),
-            (6, stats.buffer()),
-        ],
-        q_threads,
-    );
-    gpu.dispatch(
-        &kernel("grad_q"),
-        bytes,
-        &[
-            (1, q.buffer()),
-            (2, k.buffer()),
-            (3, v.buffer()),
-            (5, dout.buffer()),
-            (7, stats.buffer()),
-            (8, dq.buffer()),
-        ],
-        q_threads,
-    );
-    gpu.dispatch(
-        &kernel("grad_kv"),
-        bytes,
-        &[
-            (1, q.buffer()),
-            (2, k.buffer()),
-            (3, v.buffer()),
-            (5, dout.buffer()),
-            (7, stats.buffer()),
-            (9, dk.buffer()),
-            (10, dv.buffer()),
-        ],
-        threads_grid(s.heads * s.kv_len, 64),
-    );
+    let heads = |h0: usize| Layout {
+        offset: h0 * hd,
+        row_stride: d,
+        batch_stride: hd,
+    };
+    let scores_l = Layout::dense(s.q_len, s.kv_len);
+    let qt_l = Layout::dense(hd, s.q_len);
+    let kt_l = Layout::dense(hd, s.kv_len);
+    let none = Epilogue::default();
+    let mut h0 = 0;
+    while h0 < s.heads {
+        let hn = group.min(s.heads - h0);
+        // S = scale·Q·Kᵀ and dP = dO·Vᵀ, [hn, q_len, kv_len].
+        let qk = Gemm {
+            m: s.q_len,
+            n: s.kv_len,
+            k: hd,
+            batch: hn,
+            a: heads(h0),
+            b: heads(h0),
+            c: scores_l,
+            trans_b: true,
+            alpha: scale,
+        };
+        gemm(gpu, q, Rhs::Act(k), &scores, &qk, &none);
+        let dov = Gemm { alpha: 1.0, ..qk };
+        gemm(gpu, dout, Rhs::Act(v), &dscores, &dov, &none);
+        let p = Params {
+            q_len: u(s.q_len),
+            kv_len: u(s.kv_len),
+            head_dim: u(hd),
+            d: u(d),
+            causal: causal.is_some() as u32,
+            past: u(causal.unwrap_or(0)),
+            h0: u(h0),
+            rows: u(hn * s.q_len),
+        };
+        gpu.dispatch(
+            &kernel(),
+            bytemuck::bytes_of(&p),
+            &[
+                (1, o.buffer()),
+                (2, dout.buffer()),
+                (3, scores.buffer()),
+                (4, dscores.buffer()),
+            ],
+            rows_grid(hn * s.q_len),
+        );
+        // dQ = scale·dS·K, written into the heads' columns.
+        let dsk = Gemm {
+            m: s.q_len,
+            n: hd,
+            k: s.kv_len,
+            batch: hn,
+            a: scores_l,
+            b: heads(h0),
+            c: heads(h0),
+            trans_b: false,
+            alpha: scale,
+        };
+        gemm(gpu, &dscores, Rhs::Act(k), &dq, &dsk, &none);
+        // dKᵀ = scale·Qᵀ·dS and dVᵀ = dOᵀ·P, [hn, hd, kv_len], then into the heads' columns.
+        let t_product = |rows: &Tensor, probs: &Tensor, alpha: f32, out: &Tensor| {
+            transpose(gpu, rows, heads(h0), &rows_t, qt_l, s.q_len, hd, hn);
+            let g = Gemm {
+                m: hd,
+                n: s.kv_len,
+                k: s.q_len,
+                batch: hn,
+                a: qt_l,
+                b: scores_l,
+                c: kt_l,
+                trans_b: false,
+                alpha,
+            };
+            gemm(gpu, &rows_t, Rhs::Act(probs), &grad_t, &g, &none);
+            transpose(gpu, &grad_t, kt_l, out, heads(h0), hd, s.kv_len, hn);
+        };
+        t_product(q, &dscores, scale, &dk);
+        t_product(dout, &scores, 1.0, &dv);
+        h0 += hn;
+    }
     AttentionGrads { dq, dk, dv }
 }

@@ -77,6 +77,10 @@ struct TrainArgs {
     /// Store the exported pack as f16 (default f32).
     #[arg(long)]
     pack_f16: bool,
+    /// MiB of host memory for the teacher's outputs, reused after an example's first
+    /// epoch instead of running the teacher again (0 turns this off).
+    #[arg(long, default_value_t = 1024)]
+    teacher_cache_mb: usize,
 }
 
 fn main() -> ExitCode {
@@ -110,6 +114,7 @@ fn main() -> ExitCode {
         warmup_ratio: a.warmup_ratio,
         checkpoint_every: a.checkpoint_every,
         pack_f16: a.pack_f16,
+        teacher_cache_bytes: a.teacher_cache_mb << 20,
     };
     let result = pollster::block_on(Gpu::new(GpuOptions::default())).and_then(|gpu| {
         eprintln!("device: {}", gpu.describe());
