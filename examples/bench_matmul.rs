@@ -67,7 +67,14 @@ fn main() {
             .weight_f32(&random(&mut rng, ffn * d), &[ffn, d], dtype)
             .unwrap();
         let secs = time(&gpu, iters, || {
-            gemm(&gpu, &x, Rhs::Weight(&w), &out, &linear, &Epilogue::default())
+            gemm(
+                &gpu,
+                &x,
+                Rhs::Weight(&w),
+                &out,
+                &linear,
+                &Epilogue::default(),
+            )
         });
         report(&format!("linear fc1 ({dtype:?} weight)"), &linear, secs);
     }
@@ -107,7 +114,14 @@ fn main() {
     };
     let attended = gpu.tensor(&[t, d]);
     let secs = time(&gpu, iters, || {
-        gemm(&gpu, &scores, Rhs::Act(&x), &attended, &pv, &Epilogue::default())
+        gemm(
+            &gpu,
+            &scores,
+            Rhs::Act(&x),
+            &attended,
+            &pv,
+            &Epilogue::default(),
+        )
     });
     report("attention P·V", &pv, secs);
 }
