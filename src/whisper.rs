@@ -50,7 +50,8 @@ pub struct Timings {
 pub struct Transcript {
     pub text: String,
     pub language: String,
-    /// True when the language was detected rather than given.
+    /// True when the language was detected from the audio rather than given (never for
+    /// English-only models, which need no detection).
     pub language_detected: bool,
     /// Generated text tokens, without the prompt and without EOT.
     pub tokens: Vec<u32>,
@@ -289,7 +290,7 @@ impl Whisper {
         Ok(Transcript {
             text: self.tokenizer.decode(&tokens)?.trim().to_string(),
             language: language.to_string(),
-            language_detected: given.is_none(),
+            language_detected: given.is_none() && !self.tokenizer.is_english_only(),
             expert: route.map(|r| r.experts.language.clone()),
             gate_stats,
             timings: Timings {

@@ -56,6 +56,8 @@ fn json_output_has_the_documented_fields() {
         support::words(&reference)
     );
     assert_eq!(v["language"], "en");
+    // An English-only model is English without detecting anything.
+    assert_eq!(v["language_detected"], false);
     let tokens = v["tokens"].as_array().unwrap();
     assert!(
         tokens.len() > 10 && tokens.iter().all(|t| t.as_u64().unwrap() < 50256),
