@@ -96,7 +96,7 @@ while :; do
     tail -5 "$OUT/resumed/first.log" >&2
     exit 1
   fi
-  lines=$(wc -l <"$OUT/resumed/metrics.jsonl" 2>/dev/null || echo 0)
+  lines=$({ wc -l <"$OUT/resumed/metrics.jsonl"; } 2>/dev/null || echo 0)
   [ "$lines" -ge "$KILL_AFTER" ] && break
   sleep 1
 done
