@@ -70,25 +70,32 @@ for ((i = 0; i < UTTERANCES; i++)); do
 done
 cat "$OUT/train.jsonl" >&2
 
-train() { # train RUN_DIR [extra args]; with TIME_LOG set, GNU time appends peak RSS there
-  local dir="$1" timer=()
+# train_cmd RUN_DIR [extra args]: sets CMD to the training command; with TIME_LOG set, GNU
+# time appends peak RSS there. An array rather than a function, so that `"${CMD[@]}" &`
+# starts the trainer itself and $! is its pid (a backgrounded function is a subshell, and
+# SIGKILL to it would leave the trainer running).
+train_cmd() {
+  local dir="$1"
   shift
+  CMD=()
   if [ -n "${TIME_LOG:-}" ] && [ -x /usr/bin/time ]; then
-    timer=(/usr/bin/time -f "peak RSS %M KiB, wall %e s" -a -o "$TIME_LOG")
+    CMD=(/usr/bin/time -f "peak RSS %M KiB, wall %e s" -a -o "$TIME_LOG")
   fi
-  "${timer[@]}" "$TRAIN" train --student "$MODEL" --teacher "$MODEL" --language ca \
-    --train "$OUT/train.jsonl" --out "$dir" --steps "$STEPS" --batch "$BATCH" \
-    --lr "$LR" --warmup-ratio 0 --skip "$SKIP" --seed "$SEED" --checkpoint-every 1 "$@"
+  CMD+=("$TRAIN" train --student "$MODEL" --teacher "$MODEL" --language ca
+    --train "$OUT/train.jsonl" --out "$dir" --steps "$STEPS" --batch "$BATCH"
+    --lr "$LR" --warmup-ratio 0 --skip "$SKIP" --seed "$SEED" --checkpoint-every 1 "$@")
 }
 
 echo "== (a) uninterrupted run: $STEPS steps, batch $BATCH, lr $LR" >&2
 start=$(date +%s)
-TIME_LOG="$OUT/whole.time" train "$OUT/whole"
+TIME_LOG="$OUT/whole.time" train_cmd "$OUT/whole"
+"${CMD[@]}"
 whole_s=$(($(date +%s) - start))
 
 echo "== (c) second run, killed with SIGKILL after step $KILL_AFTER, then resumed" >&2
 mkdir -p "$OUT/resumed"
-train "$OUT/resumed" 2>"$OUT/resumed/first.log" &
+train_cmd "$OUT/resumed"
+"${CMD[@]}" 2>"$OUT/resumed/first.log" &
 pid=$!
 while :; do
   if ! kill -0 "$pid" 2>/dev/null; then
@@ -105,7 +112,7 @@ sleep 20
 kill -KILL "$pid"
 wait "$pid" 2>/dev/null || true
 echo "killed after $(wc -l <"$OUT/resumed/metrics.jsonl") metrics lines" >&2
-train "$OUT/resumed"
+"${CMD[@]}"
 
 echo "== (b) the exported pack in the runtime" >&2
 PACK="$OUT/whole/ca.pack.safetensors"
