@@ -64,7 +64,8 @@ sentences=(
 for ((i = 0; i < UTTERANCES; i++)); do
   text="${sentences[$i]}"
   espeak-ng -v ca -w "$OUT/audio/raw$i.wav" "$text"
-  sox "$OUT/audio/raw$i.wav" -r 16000 -c 1 -b 16 "$OUT/audio/ca$i.wav"
+  # -D: no dither, so every run trains on the same samples.
+  sox -D "$OUT/audio/raw$i.wav" -r 16000 -c 1 -b 16 "$OUT/audio/ca$i.wav"
   python3 -c 'import json,sys; print(json.dumps({"audio": sys.argv[1], "text": sys.argv[2], "language": "ca"}, ensure_ascii=False))' \
     "$PWD/$OUT/audio/ca$i.wav" "$text" >>"$OUT/train.jsonl"
 done
