@@ -18,8 +18,9 @@ export type LoadProgress =
 export interface LoadOptions {
   /**
    * URL prefix of a Hugging Face layout directory (config.json, model.safetensors,
-   * tokenizer.json), same-origin or e.g. "https://huggingface.co/openai/whisper-base/resolve/main/";
-   * or those three files as File objects.
+   * tokenizer.json), same-origin or e.g. "https://huggingface.co/openai/whisper-base/resolve/main/"
+   * (a Hub repository page URL, e.g. "https://huggingface.co/openai/whisper-base", is turned into
+   * that); or those three files as File objects.
    */
   model: string | URL | File[] | FileList;
   onProgress?: (progress: LoadProgress) => void;

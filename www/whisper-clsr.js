@@ -9,6 +9,7 @@
 //   asr.dispose();
 
 import { toSamples16k } from "./lib/audio.js";
+import { modelUrlPrefix } from "./lib/model-url.js";
 
 export { toSamples16k } from "./lib/audio.js";
 
@@ -20,10 +21,10 @@ export function hasWebGPU() {
 const NO_WEBGPU =
   "this browser has no WebGPU (navigator.gpu is missing); use a recent Chrome or Edge, or enable WebGPU in your browser's settings";
 
-/** A model file source as the worker wants it: absolute URL prefix, or an array of Files. */
+/** A model file source as the worker wants it: a directory URL ending in "/", or Files. */
 function modelSource(model) {
   if (typeof model === "string" || model instanceof URL) {
-    return new URL(String(model), document.baseURI).href;
+    return modelUrlPrefix(new URL(String(model), document.baseURI).href);
   }
   const files = model instanceof FileList ? [...model] : Array.isArray(model) ? model : null;
   if (!files || !files.every((f) => f instanceof File)) {
@@ -97,7 +98,9 @@ export class Whisper {
    * @param {object} options
    * @param {string|URL|File[]|FileList} options.model URL prefix of a directory with
    *   config.json, model.safetensors and tokenizer.json (same-origin, or a Hugging Face
-   *   `.../resolve/main/` URL), or those three files as File objects.
+   *   `.../resolve/main/` URL; a repository page URL such as
+   *   `https://huggingface.co/openai/whisper-base` is turned into that), or those three
+   *   files as File objects.
    * @param {(p: object) => void} [options.onProgress] {stage: "download", file, loaded, total,
    *   fromCache} while downloading (bytes over all files; total null until known), then
    *   {stage: "init"} while the weights go to the GPU.

@@ -33,8 +33,8 @@ async function modelBytes(source, useCache, progress) {
   };
   let sources;
   if (typeof source === "string") {
-    const prefix = source.endsWith("/") ? source : `${source}/`;
-    sources = MODEL_FILES.map((f) => new URL(f, prefix).href);
+    // A directory prefix ending in "/" (see lib/model-url.js)
+    sources = MODEL_FILES.map((f) => new URL(f, source).href);
   } else {
     const byName = new Map(source.map((f) => [f.name, f]));
     const missing = MODEL_FILES.filter((f) => !byName.has(f));

@@ -113,9 +113,12 @@ test("demo: expert pack heatmap and a microphone recording with whisper-tiny.en"
   console.log(`#t-language: ${language}`);
   assert.equal(language, "English (en) · through the en expert pack");
 
-  // The heatmap: one row per part, one cell per layer, values as the gates were set.
+  // The heatmap: layer numbers over one row per part, one cell per layer, values as the
+  // gates were set.
   assert.equal(await page.locator("#heatmap").isVisible(), true);
   assert.equal(await page.locator("#heatmap-lang").textContent(), "en");
+  const numbers = await page.$$eval("#heatmap-rows .heatmap-axis .layer-number", (ns) => ns.map((n) => n.textContent));
+  assert.deepEqual(numbers, ["0", "1", "2", "3"], "one layer number per column");
   const rows = await page.$$eval("#heatmap-rows .heatmap-row", (rs) =>
     rs.map((r) => ({
       label: r.querySelector(".heatmap-label").textContent,

@@ -19,9 +19,26 @@ function cell(value, label) {
   return el;
 }
 
+/** The header row: layer numbers over the columns. */
+function axis(layers) {
+  const row = document.createElement("div");
+  row.className = "heatmap-axis";
+  const name = document.createElement("span");
+  name.className = "heatmap-label";
+  name.textContent = "layer";
+  const numbers = Array.from({ length: layers }, (_, i) => {
+    const el = document.createElement("span");
+    el.className = "layer-number";
+    el.textContent = String(i);
+    return el;
+  });
+  row.append(name, ...numbers);
+  return row;
+}
+
 /** Renders gateStats ({encoder: [..], decoder: [..]}) into `container`. */
 export function renderHeatmap(container, gateStats) {
-  container.replaceChildren();
+  container.replaceChildren(axis(Math.max(gateStats.encoder.length, gateStats.decoder.length)));
   for (const part of ["encoder", "decoder"]) {
     const row = document.createElement("div");
     row.className = "heatmap-row";
