@@ -109,6 +109,12 @@ test("demo: expert pack heatmap and a microphone recording with whisper-tiny.en"
   console.log(`transcript: ${transcript}`);
   const expected = readFileSync(path.join(FIXTURES, "jfk.txt"), "utf8");
   assert.deepEqual(words(transcript), words(expected));
+  // The recording can be played back: a player with the recorded clip, readable as audio.
+  assert.equal(await page.locator("#clip").isVisible(), true, "a player for the recording");
+  await page.waitForFunction(() => {
+    const clip = document.getElementById("clip");
+    return clip.src.startsWith("blob:") && clip.readyState >= HTMLMediaElement.HAVE_METADATA;
+  }, null, { timeout: 30_000 });
   const language = await page.locator("#t-language").textContent();
   console.log(`#t-language: ${language}`);
   assert.equal(language, "English (en) · through the en expert pack");

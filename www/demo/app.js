@@ -21,6 +21,7 @@ const ui = {
   audioFile: $("audio-file"),
   record: $("record"),
   recordStatus: $("record-status"),
+  clip: $("clip"),
   error: $("error"),
   live: $("live"),
   transcript: $("transcript"),
@@ -149,6 +150,13 @@ async function loadedModel() {
   }
 }
 
+/** Lets the visitor play back what is being transcribed (a recording, a dropped file). */
+function showClip(audio) {
+  if (ui.clip.src) URL.revokeObjectURL(ui.clip.src);
+  ui.clip.src = URL.createObjectURL(audio);
+  ui.clip.hidden = false;
+}
+
 async function transcribe(audio) {
   clearError();
   let asr = null;
@@ -159,6 +167,7 @@ async function transcribe(audio) {
   try {
     // Decoding first reports a bad file at once, even while the model still loads.
     const samples = await toSamples16k(audio);
+    if (audio instanceof Blob) showClip(audio);
     asr = await loadedModel();
     setState("transcribing");
     ui.status.textContent = "Transcribing…";
