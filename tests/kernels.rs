@@ -499,3 +499,28 @@ fn attention_matches_cpu_full_and_causal_with_cache() {
         );
     }
 }
+
+/// A buffer goes back to the pool when its tensor drops, possibly while a recorded (not yet
+/// submitted) command still reads it. New data written into it — a fresh upload that reuses
+/// it, or a write to a live tensor — must not reach commands recorded before the write.
+#[test]
+fn uploads_and_writes_do_not_reach_earlier_commands() {
+    let gpu = gpu();
+    let first = gpu.upload(&[1.0, 2.0, 3.0, 4.0], &[4]).unwrap();
+    let copied = gpu.tensor(&[4]);
+    gpu.copy(first.buffer(), 0, copied.buffer(), 0, 16);
+    drop(first);
+    let second = gpu.upload(&[5.0, 6.0, 7.0, 8.0], &[4]).unwrap();
+    assert_eq!(read(&gpu, &copied), [1.0, 2.0, 3.0, 4.0], "reused buffer");
+    assert_eq!(read(&gpu, &second), [5.0, 6.0, 7.0, 8.0]);
+
+    let before = gpu.tensor(&[4]);
+    gpu.copy(second.buffer(), 0, before.buffer(), 0, 16);
+    gpu.write(&second, &[9.0, 9.0, 9.0, 9.0]);
+    assert_eq!(
+        read(&gpu, &before),
+        [5.0, 6.0, 7.0, 8.0],
+        "overwritten tensor"
+    );
+    assert_eq!(read(&gpu, &second), [9.0; 4]);
+}

@@ -107,14 +107,11 @@ impl Gpu {
         }
     }
 
-    /// A tensor holding `data` (uploaded with the next submission, before its commands).
+    /// A tensor holding `data`, visible to commands recorded from now on.
     pub fn upload(&self, data: &[f32], shape: &[usize]) -> Result<Tensor> {
         check_len(data.len(), shape)?;
         let t = self.tensor(shape);
-        if !data.is_empty() {
-            self.queue
-                .write_buffer(t.buffer(), 0, bytemuck::cast_slice(data));
-        }
+        self.write_in_order(t.buffer(), bytemuck::cast_slice(data));
         Ok(t)
     }
 
@@ -122,20 +119,26 @@ impl Gpu {
     pub fn upload_u32(&self, data: &[u32], shape: &[usize]) -> Result<Tensor> {
         check_len(data.len(), shape)?;
         let t = self.tensor(shape);
-        if !data.is_empty() {
-            self.queue
-                .write_buffer(t.buffer(), 0, bytemuck::cast_slice(data));
-        }
+        self.write_in_order(t.buffer(), bytemuck::cast_slice(data));
         Ok(t)
     }
 
     /// Overwrites the start of an existing tensor.
     pub fn write(&self, tensor: &Tensor, data: &[f32]) {
         assert!(data.len() <= tensor.len(), "write past the end of a tensor");
-        if !data.is_empty() {
-            self.queue
-                .write_buffer(tensor.buffer(), 0, bytemuck::cast_slice(data));
+        self.write_in_order(tensor.buffer(), bytemuck::cast_slice(data));
+    }
+
+    /// Writes `bytes` to the start of `buffer` after every command recorded so far. A queue
+    /// write runs at the start of the next submission, ahead of the commands still being
+    /// recorded, which may read this buffer (a pooled buffer dropped while in use, or a
+    /// tensor overwritten), so those commands are submitted first.
+    fn write_in_order(&self, buffer: &wgpu::Buffer, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
         }
+        self.flush();
+        self.queue.write_buffer(buffer, 0, bytes);
     }
 
     /// A weight from f32 values, stored as `dtype`.
