@@ -110,8 +110,6 @@ impl GateCounts {
 
     /// Zeroes every counter, after the work recorded so far.
     pub fn reset(&self, gpu: &Gpu) {
-        // Submit first: a queue write lands before the next submission's commands.
-        gpu.flush();
         gpu.write(&self.counts, &vec![0.0; self.counts.len()]);
     }
 

@@ -616,8 +616,6 @@ fn run_example(
     );
     mark(gpu, "loss: budget, logits, CE, JS");
     if !train {
-        // Submit while the uploaded targets are alive (a later upload may reuse them).
-        gpu.flush();
         return Ok(losses);
     }
     let dhidden = gpu.tensor(&[s, c.d_model]);

@@ -98,10 +98,7 @@ fn upload_input(gpu: &Gpu, model: &WhisperModel, audio: &Audio) -> Result<Tensor
     match audio {
         Audio::Mel(mel) => {
             let t = gpu.upload(mel, &[c.num_mel_bins, 2 * c.max_source_positions])?;
-            let x = encoder_input(gpu, model, &t);
-            // Submit while the upload is alive (a later upload may reuse its buffer).
-            gpu.flush();
-            Ok(x)
+            Ok(encoder_input(gpu, model, &t))
         }
         Audio::Encoded(x) => {
             let frames = x.len() / c.d_model;
@@ -388,8 +385,6 @@ fn teacher_run<'a>(
         Some((id, c)) => {
             if let Some((values, shape)) = c.get(id) {
                 let hidden = gpu.upload(values, &shape)?;
-                // Submit while the upload is alive (a later upload may reuse its buffer).
-                gpu.flush();
                 return Ok(TeacherRun { model: t, hidden });
             }
             let run = teacher_forward_input(gpu, t, ex)?;
