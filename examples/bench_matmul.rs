@@ -1,13 +1,16 @@
 //! Throughput of the tiled matmul kernel on the shapes that dominate a whisper-base encoder
 //! pass: a Linear over 1500 frames (f16 and f32 weights) and the two attention products of
-//! 8 heads (Q·Kᵀ and P·V). Prints GFLOPS per shape and the device.
+//! 8 heads (Q·Kᵀ and P·V). Prints GFLOPS per shape and the device, then one encoder layer
+//! op by op (the runtime's own ops, f16 weights) with each op's share of the layer.
 //!
 //! `cargo run --release --no-default-features --example bench_matmul [-- ITERS]`
 
 use rand::{Rng, SeedableRng};
 use web_time::Instant;
 use whisper_clsr::gpu::{DType, Gpu, GpuOptions, Tensor};
-use whisper_clsr::ops::matmul::{gemm, Epilogue, Gemm, Layout, Rhs};
+use whisper_clsr::ops::layer_norm::layer_norm;
+use whisper_clsr::ops::matmul::{gemm, linear, Epilogue, Gemm, Layout, Rhs};
+use whisper_clsr::ops::softmax::{softmax_rows, Mask};
 
 fn random(rng: &mut impl Rng, n: usize) -> Vec<f32> {
     (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect()
@@ -124,4 +127,122 @@ fn main() {
         )
     });
     report("attention P·V", &pv, secs);
+
+    encoder_layer_ops(&gpu, iters, &mut rng);
+}
+
+/// One whisper-base encoder layer as the runtime runs it, each op timed on its own.
+fn encoder_layer_ops(gpu: &Gpu, iters: usize, rng: &mut impl Rng) {
+    let (t, d, ffn, heads) = (1500, 512, 2048, 8);
+    let weight = |rng: &mut dyn rand::RngCore, shape: &[usize]| {
+        let n = shape.iter().product();
+        let values: Vec<f32> = (0..n).map(|_| rng.random_range(-0.05f32..0.05)).collect();
+        gpu.weight_f32(&values, shape, DType::F16).unwrap()
+    };
+    let x = gpu.upload(&random(rng, t * d), &[t, d]).unwrap();
+    let (gamma, beta) = (weight(rng, &[d]), weight(rng, &[d]));
+    let (w_d, b_d) = (weight(rng, &[d, d]), weight(rng, &[d]));
+    let (w_fc1, b_fc1) = (weight(rng, &[ffn, d]), weight(rng, &[ffn]));
+    let (w_fc2, b_fc2) = (weight(rng, &[d, ffn]), weight(rng, &[d]));
+    let hidden = gpu.upload(&random(rng, t * ffn), &[t, ffn]).unwrap();
+    let scores = gpu
+        .upload(&random(rng, heads * t * t), &[heads, t, t])
+        .unwrap();
+    let head_cols = Layout {
+        offset: 0,
+        row_stride: d,
+        batch_stride: d / heads,
+    };
+    let qk = Gemm {
+        m: t,
+        n: t,
+        k: d / heads,
+        batch: heads,
+        a: head_cols,
+        b: head_cols,
+        c: Layout::dense(t, t),
+        trans_b: true,
+        alpha: 0.125,
+    };
+    let pv = Gemm {
+        m: t,
+        n: d / heads,
+        k: t,
+        batch: heads,
+        a: Layout::dense(t, t),
+        b: head_cols,
+        c: head_cols,
+        trans_b: false,
+        alpha: 1.0,
+    };
+    let attended = gpu.tensor(&[t, d]);
+    // (name, times per layer, seconds per call)
+    let ops: Vec<(&str, usize, f64)> = vec![
+        (
+            "layer norm",
+            2,
+            time(gpu, iters, || drop(layer_norm(gpu, &x, &gamma, &beta))),
+        ),
+        (
+            "q/k/v/out projections",
+            4,
+            time(gpu, iters, || {
+                drop(linear(gpu, &x, &w_d, Some(&b_d), false, None))
+            }),
+        ),
+        (
+            "Q·Kᵀ (8 heads)",
+            1,
+            time(gpu, iters, || {
+                gemm(gpu, &x, Rhs::Act(&x), &scores, &qk, &Epilogue::default())
+            }),
+        ),
+        (
+            "softmax (8×1500 rows)",
+            1,
+            time(gpu, iters, || {
+                softmax_rows(gpu, &scores, heads * t, t, Mask::None)
+            }),
+        ),
+        (
+            "P·V (8 heads)",
+            1,
+            time(gpu, iters, || {
+                gemm(
+                    gpu,
+                    &scores,
+                    Rhs::Act(&x),
+                    &attended,
+                    &pv,
+                    &Epilogue::default(),
+                )
+            }),
+        ),
+        (
+            "fc1 + GELU",
+            1,
+            time(gpu, iters, || {
+                drop(linear(gpu, &x, &w_fc1, Some(&b_fc1), true, None))
+            }),
+        ),
+        (
+            "fc2 + residual",
+            1,
+            time(gpu, iters, || {
+                drop(linear(gpu, &hidden, &w_fc2, Some(&b_fc2), false, Some(&x)))
+            }),
+        ),
+    ];
+    let layer: f64 = ops.iter().map(|&(_, n, secs)| n as f64 * secs).sum();
+    println!(
+        "\none whisper-base encoder layer, op by op ({:.0} ms in all):",
+        layer * 1e3
+    );
+    for (name, n, secs) in ops {
+        println!(
+            "{name:<24} {n} × {:>8.1} ms  {:>5.1} %",
+            secs * 1e3,
+            100.0 * n as f64 * secs / layer
+        );
+    }
 }
