@@ -2,6 +2,9 @@
 //! float64 numpy implementation (tests/audio_ref.py, needs `pip install numpy`) and against
 //! values from librosa. FLAC/OGG tests use `sox`, the MP3 test `lame`; both must be installed.
 
+#[path = "support/fixtures.rs"]
+mod fixtures;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -21,12 +24,7 @@ fn manifest_dir() -> PathBuf {
 }
 
 fn jfk_path() -> PathBuf {
-    let shared = manifest_dir().join("../shared/fixtures/jfk.wav");
-    if shared.exists() {
-        shared
-    } else {
-        manifest_dir().join("tests/fixtures/jfk.wav")
-    }
+    fixtures::jfk().0
 }
 
 /// A per-test scratch file path (tests run in parallel threads of one process).

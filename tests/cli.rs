@@ -37,7 +37,7 @@ fn scratch(name: &str) -> std::path::PathBuf {
 #[test]
 fn json_output_has_the_documented_fields() {
     let model = support::model_dir("whisper-tiny.en");
-    let (wav, reference) = support::jfk();
+    let (wav, reference) = support::fixtures::jfk();
     let out = cli(&[
         "transcribe",
         "--model",
@@ -117,7 +117,7 @@ fn pack_init_inspect_and_transcribe_with_the_expert() {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
 
-    let (wav, reference) = support::jfk();
+    let (wav, reference) = support::fixtures::jfk();
     let out = cli(&[
         "transcribe",
         "--model",
@@ -170,7 +170,7 @@ fn a_pack_for_another_model_is_refused() {
         pack.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "pack init failed: {}", stderr(&out));
-    let (wav, _) = support::jfk();
+    let (wav, _) = support::fixtures::jfk();
     let out = cli(&[
         "transcribe",
         "--model",
@@ -209,7 +209,7 @@ fn truncated_weights_fail_with_a_clear_message() {
     }
     let weights = std::fs::read(model.join("model.safetensors")).unwrap();
     std::fs::write(dir.join("model.safetensors"), &weights[..weights.len() / 2]).unwrap();
-    let (wav, _) = support::jfk();
+    let (wav, _) = support::fixtures::jfk();
     let err = transcribe_fails(&["--model", dir.to_str().unwrap(), wav.to_str().unwrap()]);
     assert!(
         err.contains("model.safetensors") && err.contains("truncated"),
@@ -220,7 +220,7 @@ fn truncated_weights_fail_with_a_clear_message() {
 #[test]
 fn missing_model_files_are_named() {
     let dir = scratch("empty-model");
-    let (wav, _) = support::jfk();
+    let (wav, _) = support::fixtures::jfk();
     let err = transcribe_fails(&["--model", dir.to_str().unwrap(), wav.to_str().unwrap()]);
     assert!(
         err.contains("config.json not found") && err.contains("Hugging Face layout"),

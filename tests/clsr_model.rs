@@ -28,7 +28,7 @@ fn load() -> (Whisper, ExpertPack) {
 }
 
 fn jfk_samples() -> Vec<f32> {
-    load_audio_file(&support::jfk().0).unwrap()
+    load_audio_file(&support::fixtures::jfk().0).unwrap()
 }
 
 fn transcribe(whisper: &Whisper, samples: &[f32]) -> whisper_clsr::Transcript {

@@ -226,10 +226,13 @@ fn transcribe(dir: &Path, mel: impl FnOnce(&CandleWhisper) -> Vec<f32>, names: &
 #[test]
 fn candle_tiny_en_transcribes_jfk() {
     let dir = support::model_dir("whisper-tiny.en");
-    let samples = whisper_clsr::audio::load_audio_file(&support::jfk().0).unwrap();
+    let samples = whisper_clsr::audio::load_audio_file(&support::fixtures::jfk().0).unwrap();
     let mel = |_: &CandleWhisper| whisper_clsr::audio::log_mel_spectrogram(&samples, 80).unwrap();
     let text = transcribe(&dir, mel, &["<|startoftranscript|>", "<|notimestamps|>"]);
-    assert_eq!(support::words(&text), support::words(&support::jfk().1));
+    assert_eq!(
+        support::words(&text),
+        support::words(&support::fixtures::jfk().1)
+    );
     // tiny.en drops the fixture's comma after "Americans" (" ask" beats "," by ~2.4 logits,
     // with this crate's mel and with candle's alike), so the exact text is its own.
     assert_eq!(
@@ -243,7 +246,7 @@ fn candle_tiny_en_transcribes_jfk() {
 #[test]
 fn candle_base_transcribes_jfk_in_english() {
     let dir = support::model_dir("whisper-base");
-    let samples = whisper_clsr::audio::load_audio_file(&support::jfk().0).unwrap();
+    let samples = whisper_clsr::audio::load_audio_file(&support::fixtures::jfk().0).unwrap();
     let filters = whisper_clsr::audio::mel_filters(80);
     let mel = |m: &CandleWhisper| candle_ref::pcm_to_mel(&m.config, &samples, &filters);
     let names = [
@@ -253,7 +256,7 @@ fn candle_base_transcribes_jfk_in_english() {
         "<|notimestamps|>",
     ];
     let text = transcribe(&dir, mel, &names);
-    assert_eq!(text.trim(), support::jfk().1);
+    assert_eq!(text.trim(), support::fixtures::jfk().1);
 }
 
 /// The library entry point on the real tiny.en package (cached by the fetch script): it must

@@ -101,7 +101,7 @@ fn random_f32_model_matches_candle_through_the_kv_cache() {
 /// word). `encoder_check` says what the encoder output is held to (within 1e-3).
 fn real_model_parity(name: &str, exact: bool, encoder_check: EncoderCheck) -> Whisper {
     let dir = support::model_dir(name);
-    let (wav, reference) = support::jfk();
+    let (wav, reference) = support::fixtures::jfk();
     let samples = load_audio_file(&wav).unwrap();
     let whisper = Whisper::load_dir(support::gpu(), &dir).unwrap();
     let gpu = &whisper.gpu;
@@ -200,7 +200,7 @@ fn base_matches_candle_transcribes_jfk_and_detects_english() {
     // rounding alone is ~3e-5 per add. So the encoder is held to the f64 reference here; the
     // first-step logits and the greedy tokens are still compared with candle's.
     let whisper = real_model_parity("whisper-base", true, EncoderCheck::ExactF64);
-    let (wav, reference) = support::jfk();
+    let (wav, reference) = support::fixtures::jfk();
     let samples = load_audio_file(&wav).unwrap();
     let t = pollster::block_on(whisper.transcribe(
         &samples,

@@ -4,6 +4,7 @@
 
 pub mod candle_ref;
 pub mod f64_encoder;
+pub mod fixtures;
 pub mod random_model;
 
 use rand::{Rng, SeedableRng};
@@ -73,14 +74,6 @@ pub fn model_dir(name: &str) -> std::path::PathBuf {
         dir.display()
     );
     dir
-}
-
-/// The shared test clip and its reference transcript.
-pub fn jfk() -> (std::path::PathBuf, String) {
-    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures");
-    let text =
-        std::fs::read_to_string(fixtures.join("jfk.txt")).expect("../shared/fixtures/jfk.txt");
-    (fixtures.join("jfk.wav"), text.trim().to_string())
 }
 
 /// Writes a 16-bit PCM WAV.
