@@ -74,7 +74,15 @@ fn json_output_has_the_documented_fields() {
         assert!(v["timings"][key].as_f64().unwrap() > 0.0, "timings.{key}");
     }
     assert!(!v["device"].as_str().unwrap().is_empty());
-    assert!(stderr(&out).contains("device:"), "progress goes to stderr");
+    let err = stderr(&out);
+    assert!(err.contains("device:"), "progress goes to stderr");
+    // A CPU device (lavapipe in CI) is named as such, with what to expect.
+    let on_cpu = v["device"].as_str().unwrap().ends_with(", Cpu)");
+    assert_eq!(
+        err.contains("software device running on the CPU"),
+        on_cpu,
+        "{err}"
+    );
     assert_eq!(v["expert"], serde_json::Value::Null);
     assert_eq!(v["gate_stats"], serde_json::Value::Null);
 }

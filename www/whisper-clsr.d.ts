@@ -33,6 +33,8 @@ export interface LoadOptions {
 export interface ModelInfo {
   /** Adapter name, backend and device type. */
   device: string;
+  /** The adapter is software on the CPU (e.g. SwiftShader): it works, but far slower than a GPU. */
+  cpuDevice: boolean;
   multilingual: boolean;
   /** Languages this model can transcribe, in token order (English-only models: just "en"). */
   languages: { code: string; name: string }[];

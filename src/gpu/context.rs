@@ -92,6 +92,12 @@ impl Gpu {
         )
     }
 
+    /// Whether the device is software running on the CPU (lavapipe, SwiftShader): the
+    /// kernels work there, but far slower than on a GPU.
+    pub fn is_cpu(&self) -> bool {
+        self.info.device_type == wgpu::DeviceType::Cpu
+    }
+
     /// Makes fused GELUs use the tanh approximation instead of Whisper's exact erf form —
     /// only to compare with reference implementations that approximate (candle-transformers).
     pub fn set_tanh_gelu(&self, on: bool) {

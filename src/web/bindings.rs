@@ -51,6 +51,8 @@ struct LanguageInfo {
 #[derive(Serialize)]
 struct ModelInfo {
     device: String,
+    /// A software adapter on the CPU (e.g. SwiftShader): works, but slowly.
+    cpu_device: bool,
     multilingual: bool,
     languages: Vec<LanguageInfo>,
     encoder_layers: usize,
@@ -92,13 +94,14 @@ impl WasmWhisper {
         })
     }
 
-    /// `{device, multilingual, languages, encoderLayers, decoderLayers, dModel, vocabSize,
-    /// fingerprint, loadMs}`.
+    /// `{device, cpuDevice, multilingual, languages, encoderLayers, decoderLayers, dModel,
+    /// vocabSize, fingerprint, loadMs}`.
     pub fn info(&self) -> Result<JsValue, JsError> {
         let config = self.inner.config();
         let tokenizer = &self.inner.tokenizer;
         to_js(&ModelInfo {
             device: self.inner.gpu.describe(),
+            cpu_device: self.inner.gpu.is_cpu(),
             multilingual: !tokenizer.is_english_only(),
             languages: tokenizer
                 .languages

@@ -87,6 +87,8 @@ test("JS API: load, expert packs, transcribe a File with streamed tokens", { tim
   assert.ok(last.total > 70e6 && last.loaded === last.total, JSON.stringify(last));
   assert.ok(out.progress.some((p) => p.stage === "init"));
   assert.equal(out.info.multilingual, false);
+  // SwiftShader is software on the CPU; a real GPU (WHISPER_CLSR_REAL_GPU=1) is not.
+  assert.equal(out.info.cpuDevice, !process.env.WHISPER_CLSR_REAL_GPU, `cpuDevice on ${out.info.device}`);
   // Packs: the loaded one routed the audio; broken and foreign ones were refused readably.
   assert.equal(out.pack.language, "en");
   assert.equal(r.expert, "en");

@@ -46,6 +46,8 @@ test("demo UI transcribes jfk.wav with whisper-base", { timeout: 40 * MINUTES },
   assert.notEqual(await page.locator("#t-device").textContent(), "");
   assert.equal(await page.locator("#t-language").textContent(), "English (en) · base model (no expert pack)");
   assert.equal(await page.locator("#heatmap").isHidden(), true, "no pack, no gate heatmap");
+  // The page says when WebGPU runs in software (SwiftShader here), so slowness is explained.
+  assert.equal(await page.locator("#cpu-device").isVisible(), !process.env.WHISPER_CLSR_REAL_GPU);
   for (const id of ["#t-language", "#t-encoder", "#t-decoder", "#t-rtf", "#t-device"]) {
     console.log(`${id}: ${await page.locator(id).textContent()}`);
   }

@@ -99,6 +99,7 @@ async function loadModel() {
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     ui.progress.value = 1;
     ui.status.textContent = `Ready in ${seconds} s on ${asr.info.device}`;
+    $("cpu-device").hidden = !asr.info.cpuDevice;
     fillLanguages(asr.info);
     setState("ready");
   } catch (e) {

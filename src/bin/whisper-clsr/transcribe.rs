@@ -51,6 +51,13 @@ pub fn run(args: Args) -> Result<(), String> {
     eprintln!("loading {} ...", args.model.display());
     let gpu = pollster::block_on(Gpu::new(GpuOptions::default())).map_err(|e| e.to_string())?;
     eprintln!("device: {}", gpu.describe());
+    if gpu.is_cpu() {
+        eprintln!(
+            "note: this is a software device running on the CPU, far slower than a GPU \
+             (about a minute per clip for whisper-base); if the machine has a GPU, install its \
+             Vulkan driver"
+        );
+    }
     let mut whisper = Whisper::load_dir(gpu, &args.model).map_err(|e| e.to_string())?;
     for path in &args.experts {
         let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
