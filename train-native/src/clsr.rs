@@ -282,47 +282,11 @@ pub fn clsr_forward(
 
 /// Training backward. `budget` is [`crate::loss::budget::budget_loss`]'s output (its
 /// coefficient is added to every gate with `gate_mask` 1). Accumulates the expert's
-/// gradients and returns dL/dz.
+/// gradients and, with `input_grad`, returns dL/dz; without it (the lowest trainable layer,
+/// below which nothing trains) the frozen FFN's and the expert's input products are skipped
+/// and it returns `None`.
 #[allow(clippy::too_many_arguments)]
 pub fn clsr_backward(
-    gpu: &Gpu,
-    dout: &Tensor,
-    z: &Tensor,
-    saved: &ClsrSaved,
-    shared: SharedFfn,
-    e: &ExpertParams,
-    mode: &TrainMode,
-    budget: &Tensor,
-    gate_mask: &Tensor,
-) -> Tensor {
-    let dz = backward(
-        gpu, dout, z, saved, shared, e, mode, budget, gate_mask, true,
-    );
-    dz.expect("the input gradient was asked for")
-}
-
-/// [`clsr_backward`] without the input gradient dL/dz (for the lowest trainable layer,
-/// below which nothing trains): accumulates the expert's gradients only, skipping the
-/// frozen FFN's and the expert's input products.
-#[allow(clippy::too_many_arguments)]
-pub fn clsr_weight_grads(
-    gpu: &Gpu,
-    dout: &Tensor,
-    z: &Tensor,
-    saved: &ClsrSaved,
-    shared: SharedFfn,
-    e: &ExpertParams,
-    mode: &TrainMode,
-    budget: &Tensor,
-    gate_mask: &Tensor,
-) {
-    backward(
-        gpu, dout, z, saved, shared, e, mode, budget, gate_mask, false,
-    );
-}
-
-#[allow(clippy::too_many_arguments)]
-fn backward(
     gpu: &Gpu,
     dout: &Tensor,
     z: &Tensor,

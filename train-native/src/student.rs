@@ -22,9 +22,7 @@ use whisper_clsr::{Error, Result};
 use crate::backward::attention::attention_backward;
 use crate::backward::layer_norm::layer_norm_backward;
 use crate::backward::linear::{grad_input, grad_input_long};
-use crate::clsr::{
-    clsr_backward, clsr_forward, clsr_weight_grads, ClsrSaved, ExpertParams, SharedFfn, TrainMode,
-};
+use crate::clsr::{clsr_backward, clsr_forward, ClsrSaved, ExpertParams, SharedFfn, TrainMode};
 use crate::elementwise::fill;
 use crate::loss::budget::budget_loss;
 use crate::loss::vocab::{CrossEntropy, JensenShannon, LossSpec, IGNORE};
@@ -678,7 +676,9 @@ pub fn backward(
             &modes[idx],
             budget,
             dec_mask,
-        );
+            true,
+        )
+        .expect("input gradient asked for");
         let dx_mid = layer_norm_backward(gpu, &sv.x_mid, &layer.ffn_ln.gamma, &dz, Some(&dx));
         // Cross-attention: queries from the decoder, keys/values from the encoder output.
         let ca = &layer.cross_attn;
@@ -731,22 +731,8 @@ pub fn backward(
         None,
     );
     for (i, (layer, sv)) in model.encoder.layers.iter().zip(&f.enc).enumerate().rev() {
-        if i == 0 {
-            clsr_weight_grads(
-                gpu,
-                &dx,
-                &sv.z,
-                &sv.clsr,
-                shared(&layer.ffn),
-                &experts[i],
-                &modes[i],
-                budget,
-                enc_mask,
-            );
-            mark(gpu, "bwd: encoder CLSR FFN");
-            break;
-        }
-        let dz = clsr_backward(
+        // Below the lowest layer nothing trains: its input gradient is not computed.
+        let Some(dz) = clsr_backward(
             gpu,
             &dx,
             &sv.z,
@@ -756,7 +742,11 @@ pub fn backward(
             &modes[i],
             budget,
             enc_mask,
-        );
+            i > 0,
+        ) else {
+            mark(gpu, "bwd: encoder CLSR FFN");
+            break;
+        };
         let dx_mid = layer_norm_backward(gpu, &sv.x_mid, &layer.ffn_ln.gamma, &dz, Some(&dx));
         mark(gpu, "bwd: encoder CLSR FFN");
         let da = grad_input(gpu, &dx_mid, &layer.attn.out.weight, None);

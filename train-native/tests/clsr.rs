@@ -246,8 +246,9 @@ fn run_case(gpu: &Gpu, dm: Dims, dtype: DType, mode: TrainMode, seed: u64) {
     let dz = read(
         gpu,
         &clsr_backward(
-            gpu, &dout, &zt, &saved, shared, &expert, &mode, &budget_t, &mask_t,
-        ),
+            gpu, &dout, &zt, &saved, shared, &expert, &mode, &budget_t, &mask_t, true,
+        )
+        .expect("input gradient asked for"),
     );
 
     let loss = |z: &[f64], e: &Expert| {
