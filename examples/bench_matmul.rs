@@ -1,7 +1,7 @@
 //! Throughput of the tiled matmul kernel on the shapes that dominate a whisper-base encoder
 //! pass: a Linear over 1500 frames (f16 and f32 weights) and the two attention products of
-//! 8 heads (Q·Kᵀ and P·V). Prints GFLOPS per shape and the device, then one encoder layer
-//! op by op (the runtime's own ops, f16 weights) with each op's share of the layer.
+//! 8 heads (Q·Kᵀ and P·V), in GFLOPS, on the device it names; and one encoder layer op by
+//! op (the runtime's own ops, f16 weights) with each op's share of the layer.
 //!
 //! `cargo run --release --no-default-features --example bench_matmul [-- ITERS]`
 
@@ -50,7 +50,7 @@ fn main() {
     let gpu = pollster::block_on(Gpu::new(GpuOptions::default())).expect("a GPU adapter");
     println!("device: {}", gpu.describe());
     let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-    let (t, d, ffn, heads, hd) = (1500, 512, 2048, 8, 64);
+    let (t, d, ffn) = (1500, 512, 2048);
 
     let x = gpu.upload(&random(&mut rng, t * d), &[t, d]).unwrap();
     let linear = Gemm {
@@ -82,52 +82,6 @@ fn main() {
         report(&format!("linear fc1 ({dtype:?} weight)"), &linear, secs);
     }
 
-    // Heads addressed in place inside [T, d] activations, as the attention op does.
-    let head_cols = Layout {
-        offset: 0,
-        row_stride: d,
-        batch_stride: hd,
-    };
-    let qk = Gemm {
-        m: t,
-        n: t,
-        k: hd,
-        batch: heads,
-        a: head_cols,
-        b: head_cols,
-        c: Layout::dense(t, t),
-        trans_b: true,
-        alpha: 0.125,
-    };
-    let scores = gpu.tensor(&[heads, t, t]);
-    let secs = time(&gpu, iters, || {
-        gemm(&gpu, &x, Rhs::Act(&x), &scores, &qk, &Epilogue::default())
-    });
-    report("attention Q·Kᵀ", &qk, secs);
-    let pv = Gemm {
-        m: t,
-        n: hd,
-        k: t,
-        batch: heads,
-        a: Layout::dense(t, t),
-        b: head_cols,
-        c: head_cols,
-        trans_b: false,
-        alpha: 1.0,
-    };
-    let attended = gpu.tensor(&[t, d]);
-    let secs = time(&gpu, iters, || {
-        gemm(
-            &gpu,
-            &scores,
-            Rhs::Act(&x),
-            &attended,
-            &pv,
-            &Epilogue::default(),
-        )
-    });
-    report("attention P·V", &pv, secs);
-
     encoder_layer_ops(&gpu, iters, &mut rng);
 }
 
@@ -148,6 +102,7 @@ fn encoder_layer_ops(gpu: &Gpu, iters: usize, rng: &mut impl Rng) {
     let scores = gpu
         .upload(&random(rng, heads * t * t), &[heads, t, t])
         .unwrap();
+    // Heads addressed in place inside [T, d] activations, as the attention op does.
     let head_cols = Layout {
         offset: 0,
         row_stride: d,
@@ -176,6 +131,21 @@ fn encoder_layer_ops(gpu: &Gpu, iters: usize, rng: &mut impl Rng) {
         alpha: 1.0,
     };
     let attended = gpu.tensor(&[t, d]);
+    let qk_secs = time(gpu, iters, || {
+        gemm(gpu, &x, Rhs::Act(&x), &scores, &qk, &Epilogue::default())
+    });
+    let pv_secs = time(gpu, iters, || {
+        gemm(
+            gpu,
+            &scores,
+            Rhs::Act(&x),
+            &attended,
+            &pv,
+            &Epilogue::default(),
+        )
+    });
+    report("attention Q·Kᵀ", &qk, qk_secs);
+    report("attention P·V", &pv, pv_secs);
     // (name, times per layer, seconds per call)
     let ops: Vec<(&str, usize, f64)> = vec![
         (
@@ -190,13 +160,7 @@ fn encoder_layer_ops(gpu: &Gpu, iters: usize, rng: &mut impl Rng) {
                 drop(linear(gpu, &x, &w_d, Some(&b_d), false, None))
             }),
         ),
-        (
-            "Q·Kᵀ (8 heads)",
-            1,
-            time(gpu, iters, || {
-                gemm(gpu, &x, Rhs::Act(&x), &scores, &qk, &Epilogue::default())
-            }),
-        ),
+        ("Q·Kᵀ (8 heads)", 1, qk_secs),
         (
             "softmax (8×1500 rows)",
             1,
@@ -204,20 +168,7 @@ fn encoder_layer_ops(gpu: &Gpu, iters: usize, rng: &mut impl Rng) {
                 softmax_rows(gpu, &scores, heads * t, t, Mask::None)
             }),
         ),
-        (
-            "P·V (8 heads)",
-            1,
-            time(gpu, iters, || {
-                gemm(
-                    gpu,
-                    &scores,
-                    Rhs::Act(&x),
-                    &attended,
-                    &pv,
-                    &Epilogue::default(),
-                )
-            }),
-        ),
+        ("P·V (8 heads)", 1, pv_secs),
         (
             "fc1 + GELU",
             1,

@@ -79,22 +79,6 @@ fn rss() -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
-/// CPU seconds (user + system, all threads) this process has used, from /proc (Linux,
-/// 100 ticks per second); on lavapipe the device's work is CPU time of this process, so
-/// this measures a step independently of other load on the machine.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<u64> = rest
-        .split_whitespace()
-        .map(|x| x.parse().unwrap_or(0))
-        .collect();
-    f.get(11)
-        .zip(f.get(12))
-        .map_or(0.0, |(u, s)| (u + s) as f64 / 100.0)
-}
-
 fn mib(b: u64) -> f64 {
     b as f64 / (1 << 20) as f64
 }
@@ -146,7 +130,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             profile::enable(&gpu);
         }
         let t0 = Instant::now();
-        let cpu0 = cpu_seconds();
+        let cpu0 = profile::cpu_seconds();
         let m = trainer.step(
             &gpu,
             &student.model,
@@ -154,7 +138,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             &[&example],
         )?;
         let dt = t0.elapsed().as_secs_f64();
-        let cpu = cpu_seconds() - cpu0;
+        let cpu = profile::cpu_seconds() - cpu0;
         if profiled {
             phases = profile::take();
         }

@@ -36,7 +36,8 @@ pub fn enabled() -> bool {
     STATE.with(|s| s.borrow().is_some())
 }
 
-fn wait(gpu: &Gpu) {
+/// Submits the recorded work and waits for the device to finish it.
+pub fn wait(gpu: &Gpu) {
     gpu.flush();
     // A failed wait only makes the profile less precise; the next readback reports errors.
     let _ = gpu.device.poll(wgpu::PollType::wait_indefinitely());
@@ -72,4 +73,20 @@ pub fn take() -> Vec<(&'static str, f64, u64)> {
             .map(|st| st.totals)
             .unwrap_or_default()
     })
+}
+
+/// CPU seconds (user + system, all threads) this process has used, from /proc (Linux,
+/// 100 ticks per second; 0 elsewhere). On lavapipe the device's work is CPU time of this
+/// process, so this measures work independently of other load on the machine.
+pub fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
+    f.get(11)
+        .zip(f.get(12))
+        .map_or(0.0, |(u, s)| (u + s) as f64 / 100.0)
 }
