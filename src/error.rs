@@ -30,6 +30,9 @@ pub enum Error {
     /// A caller passed an argument the runtime cannot work with.
     #[error("invalid input: {0}")]
     InvalidInput(String),
+    /// The caller stopped the work (e.g. an aborted transcription).
+    #[error("cancelled")]
+    Cancelled,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -9,8 +9,12 @@ pub mod gpu;
 pub mod model;
 pub mod ops;
 pub mod pack;
+pub mod subtitles;
+mod transcribe;
 pub mod web;
 pub mod whisper;
 
+pub use decode::longform::{Segment, Word};
 pub use error::{Error, Result};
+pub use transcribe::Event;
 pub use whisper::{GateStats, Timings, TranscribeOptions, Transcript, Whisper};

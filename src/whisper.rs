@@ -1,13 +1,12 @@
-//! The whole pipeline behind one type: load a model directory (or its bytes), then turn
-//! 16 kHz samples into text. Shared by the CLI, the browser API and the trainer.
+//! The whole pipeline behind one type: load a model directory (or its bytes) and its expert
+//! packs; `transcribe.rs` turns 16 kHz samples into text with it. Used by the CLI and the
+//! browser API.
 
 use serde::Serialize;
 use web_time::Instant;
 
-use crate::audio;
-use crate::decode::{
-    detect_language, greedy_decode, DecodeOptions, SuppressMasks, Task, WhisperTokenizer,
-};
+use crate::decode::longform::Segment;
+use crate::decode::{DecodeOptions, SuppressMasks, Task, WhisperTokenizer};
 use crate::gpu::{Gpu, Tensor};
 use crate::model::{LanguageExperts, Route, WeightFile, WhisperConfig, WhisperModel};
 use crate::ops::clsr::GateCounts;
@@ -19,11 +18,15 @@ pub struct Whisper {
     pub gpu: Gpu,
     pub model: WhisperModel,
     pub tokenizer: WhisperTokenizer,
-    masks: SuppressMasks,
+    pub(crate) masks: SuppressMasks,
     /// Identifies the base weights; packs must carry the same.
     fingerprint: String,
     /// Loaded packs, one per language.
     experts: Vec<(PackMeta, LanguageExperts)>,
+    /// Decoder (layer, head) pairs whose cross-attention follows the audio: from the model's
+    /// `generation_config.json`, else every head of the decoder's second half.
+    pub(crate) alignment_heads: Vec<(usize, usize)>,
+    alignment_heads_given: bool,
 }
 
 /// What to transcribe and how.
@@ -53,8 +56,12 @@ pub struct Transcript {
     /// True when the language was detected from the audio rather than given (never for
     /// English-only models, which need no detection).
     pub language_detected: bool,
-    /// Generated text tokens, without the prompt and without EOT.
+    /// Text tokens of all segments (no timestamps, prompt or EOT).
     pub tokens: Vec<u32>,
+    /// Timestamped stretches of speech, in order.
+    pub segments: Vec<Segment>,
+    /// Seconds of audio transcribed.
+    pub duration: f64,
     /// Language of the expert pack the audio ran through; `None` for the plain base model.
     pub expert: Option<String>,
     /// Per layer, the fraction of tokens the expert pack's gates routed to the expert;
@@ -72,7 +79,7 @@ pub struct GateStats {
     pub decoder: Vec<Option<f64>>,
 }
 
-fn ms(since: Instant) -> f64 {
+pub(crate) fn ms(since: Instant) -> f64 {
     since.elapsed().as_secs_f64() * 1e3
 }
 
@@ -99,6 +106,8 @@ impl Whisper {
         let fingerprint = base_fingerprint(&model.config, &file)?;
         let masks = SuppressMasks::new(&gpu, &model.config, &tokenizer)?;
         gpu.flush();
+        let layers = model.decoder.layers.len();
+        let heads = model.config.decoder_attention_heads;
         Ok(Whisper {
             gpu,
             model,
@@ -106,7 +115,47 @@ impl Whisper {
             masks,
             fingerprint,
             experts: Vec::new(),
+            alignment_heads: (layers / 2..layers)
+                .flat_map(|l| (0..heads).map(move |h| (l, h)))
+                .collect(),
+            alignment_heads_given: false,
         })
+    }
+
+    /// Takes the alignment heads for word timestamps from a `generation_config.json`
+    /// (`"alignment_heads": [[layer, head], ...]`). Returns whether it named any; without,
+    /// every head of the decoder's second half is used (less precise).
+    pub fn set_generation_config(&mut self, json: &[u8]) -> Result<bool> {
+        #[derive(serde::Deserialize)]
+        struct GenerationConfig {
+            #[serde(default)]
+            alignment_heads: Vec<(usize, usize)>,
+        }
+        let config: GenerationConfig = serde_json::from_slice(json)
+            .map_err(|e| Error::Model(format!("generation_config.json could not be read: {e}")))?;
+        if config.alignment_heads.is_empty() {
+            return Ok(false);
+        }
+        let layers = self.model.decoder.layers.len();
+        let heads = self.model.config.decoder_attention_heads;
+        if let Some(&(l, h)) = config
+            .alignment_heads
+            .iter()
+            .find(|&&(l, h)| l >= layers || h >= heads)
+        {
+            return Err(Error::Model(format!(
+                "generation_config.json names alignment head ({l}, {h}), but the decoder has \
+                 {layers} layers of {heads} heads: it belongs to another model"
+            )));
+        }
+        self.alignment_heads = config.alignment_heads;
+        self.alignment_heads_given = true;
+        Ok(true)
+    }
+
+    /// Whether the alignment heads came with the model (else: the second-half fallback).
+    pub fn has_alignment_heads(&self) -> bool {
+        self.alignment_heads_given
     }
 
     /// The base-model fingerprint expert packs must match ([`base_fingerprint`]).
@@ -156,7 +205,7 @@ impl Whisper {
         self.experts.iter().map(|(meta, _)| meta)
     }
 
-    fn experts_for(&self, language: &str) -> Option<&LanguageExperts> {
+    pub(crate) fn experts_for(&self, language: &str) -> Option<&LanguageExperts> {
         self.experts
             .iter()
             .map(|(_, e)| e)
@@ -180,15 +229,21 @@ impl Whisper {
                 }
             })
         };
-        Whisper::from_bytes(
+        let mut whisper = Whisper::from_bytes(
             gpu,
             &read("config.json")?,
             read("model.safetensors")?,
             &read("tokenizer.json")?,
-        )
+        )?;
+        let generation = dir.join("generation_config.json");
+        if generation.is_file() {
+            let bytes = std::fs::read(&generation).map_err(|e| Error::io(&generation, e))?;
+            whisper.set_generation_config(&bytes)?;
+        }
+        Ok(whisper)
     }
 
-    /// Token ids greedy decoding never picks, and those it does not pick first.
+    /// Token ids decoding without timestamps never picks, and those it does not pick first.
     pub fn suppressed_tokens(&self) -> (&[u32], &[u32]) {
         (&self.masks.always_ids, &self.masks.first_ids)
     }
@@ -202,112 +257,14 @@ impl Whisper {
         self.encode_routed(mel, None)
     }
 
-    fn encode_routed(&self, mel: &[f32], route: Option<Route>) -> Result<Tensor> {
+    pub(crate) fn encode_routed(&self, mel: &[f32], route: Option<Route>) -> Result<Tensor> {
         let n_mels = self.config().num_mel_bins;
         let mel = self.gpu.upload(mel, &[n_mels, mel.len() / n_mels.max(1)])?;
         self.model.encoder.forward(&self.gpu, &mel, route)
     }
 
-    /// Transcribes 16 kHz mono samples (up to 30 s; longer audio is cut at 30 s).
-    pub async fn transcribe(
-        &self,
-        samples: &[f32],
-        options: &TranscribeOptions,
-        on_token: &mut dyn FnMut(u32),
-    ) -> Result<Transcript> {
-        if samples.is_empty() {
-            return Err(Error::Audio("the audio is empty".into()));
-        }
-        let started = Instant::now();
-        let mel = audio::log_mel_spectrogram(samples, self.config().num_mel_bins)?;
-        let mel_ms = ms(started);
-
-        // With a language given, its pack (if loaded) routes the encoder from the start.
-        // Without, the plain model detects the language first; if a pack for it is loaded,
-        // the audio is encoded again through it.
-        let given = match &options.language {
-            Some(code) => Some(
-                crate::decode::languages::normalize_language(code)
-                    .ok_or_else(|| Error::InvalidInput(format!("unknown language '{code}'")))?,
-            ),
-            None => None,
-        };
-        let slots = self.model.encoder.layers.len() + self.model.decoder.layers.len();
-        let counts = GateCounts::new(&self.gpu, slots)?;
-        let route_for = |language: &str| {
-            self.experts_for(language).map(|experts| Route {
-                experts,
-                counts: &counts,
-            })
-        };
-        let decoder = &self.model.decoder;
-
-        let t = Instant::now();
-        let mut route = given.and_then(route_for);
-        let mut encoded = self.encode_routed(&mel, route)?;
-        self.gpu.read_range(&encoded, 0, 1).await?; // wait for the encoder to finish
-        let mut encoder_ms = ms(t);
-
-        let t = Instant::now();
-        let mut reencode_ms = 0.0;
-        let mut state = decoder.start(&self.gpu, &encoded, route);
-        let language = match given {
-            Some(code) => code,
-            None => {
-                let (code, _) =
-                    detect_language(&self.gpu, decoder, &mut state, &self.tokenizer).await?;
-                route = route_for(code);
-                if route.is_some() {
-                    let t = Instant::now();
-                    encoded = self.encode_routed(&mel, route)?;
-                    self.gpu.read_range(&encoded, 0, 1).await?;
-                    reencode_ms = ms(t);
-                    encoder_ms += reencode_ms;
-                }
-                state = decoder.start(&self.gpu, &encoded, route);
-                code
-            }
-        };
-        let prompt = self.tokenizer.prompt(Some(language), options.task)?;
-        let tokens = greedy_decode(
-            &self.gpu,
-            decoder,
-            &mut state,
-            &prompt,
-            &self.masks,
-            self.tokenizer.eot,
-            options.decode,
-            on_token,
-        )
-        .await?;
-        let gate_stats = match route {
-            Some(route) => Some(self.gate_stats(route.experts, &counts).await?),
-            None => None,
-        };
-        let decoder_ms = ms(t) - reencode_ms;
-
-        let seconds = samples.len().min(audio::N_SAMPLES) as f64 / audio::SAMPLE_RATE as f64;
-        Ok(Transcript {
-            text: self.tokenizer.decode(&tokens)?.trim().to_string(),
-            language: language.to_string(),
-            language_detected: given.is_none() && !self.tokenizer.is_english_only(),
-            expert: route.map(|r| r.experts.language.clone()),
-            gate_stats,
-            timings: Timings {
-                load_ms: 0.0,
-                mel_ms,
-                encoder_ms,
-                decoder_ms,
-                tokens_per_s: tokens.len() as f64 / (decoder_ms / 1e3).max(1e-9),
-                rtf: (mel_ms + encoder_ms + decoder_ms) / 1e3 / seconds,
-            },
-            tokens,
-            device: self.gpu.describe(),
-        })
-    }
-
     /// Reads the gate counters of one transcription (one readback).
-    async fn gate_stats(
+    pub(crate) async fn gate_stats(
         &self,
         experts: &LanguageExperts,
         counts: &GateCounts,

@@ -34,9 +34,10 @@ fn jfk_samples() -> Vec<f32> {
 fn transcribe(whisper: &Whisper, samples: &[f32]) -> whisper_clsr::Transcript {
     let options = TranscribeOptions {
         language: Some("en".into()),
+        decode: whisper_clsr::decode::DecodeOptions::greedy(),
         ..Default::default()
     };
-    pollster::block_on(whisper.transcribe(samples, &options, &mut |_| {})).unwrap()
+    pollster::block_on(whisper.transcribe(samples, &options, &mut |_| Ok(()))).unwrap()
 }
 
 /// Gates that send some tokens of each layer to the expert and others to the shared FFN.

@@ -3,7 +3,6 @@
 
 mod support;
 
-use rand::Rng;
 use support::{assert_close, gelu, gpu, random, read, rng, through_f16};
 use whisper_clsr::gpu::{DType, Gpu, Weight};
 use whisper_clsr::ops::attention::{attention, AttentionShape};
@@ -399,41 +398,6 @@ fn positional_add_and_embedding_match_cpu() {
             &format!("embedding {dtype:?}"),
         );
     }
-}
-
-#[test]
-fn argmax_respects_mask_and_ties() {
-    let gpu = gpu();
-    let mut r = rng(7);
-    for n in [1usize, 5, 257, 51865] {
-        let logits = random(&mut r, n + 3);
-        let mut mask = vec![0.0f32; n];
-        for m in mask.iter_mut() {
-            if r.random_bool(0.3) {
-                *m = -1e30;
-            }
-        }
-        mask[0] = 0.0;
-        let lt = gpu.upload(&logits, &[n + 3]).unwrap();
-        let mt = gpu.upload(&mask, &[n]).unwrap();
-        let out = gpu.tensor(&[1]);
-        whisper_clsr::ops::argmax::argmax_into(&gpu, &lt, 3, &mt, &out);
-        let got = pollster::block_on(gpu.read_u32(&out)).unwrap()[0] as usize;
-        let want = (0..n).filter(|&i| mask[i] == 0.0).fold(0, |best, i| {
-            if logits[3 + i] > logits[3 + best] {
-                i
-            } else {
-                best
-            }
-        });
-        assert_eq!(got, want, "argmax over {n}");
-    }
-    // Ties resolve to the lowest index.
-    let lt = gpu.upload(&[1.0, 3.0, 3.0, 2.0], &[4]).unwrap();
-    let mt = gpu.upload(&[0.0; 4], &[4]).unwrap();
-    let out = gpu.tensor(&[1]);
-    whisper_clsr::ops::argmax::argmax_into(&gpu, &lt, 0, &mt, &out);
-    assert_eq!(pollster::block_on(gpu.read_u32(&out)).unwrap()[0], 1);
 }
 
 #[test]

@@ -9,8 +9,8 @@ mod support;
 use support::candle_ref::CandleWhisper;
 use support::f64_encoder::F64Encoder;
 use support::random_model::{write_random_model, TinyConfig};
-use whisper_clsr::audio::{load_audio_file, log_mel_spectrogram};
-use whisper_clsr::decode::Task;
+use whisper_clsr::audio::{load_audio_file, log_mel_spectrogram, mel_window, LogMel, HOP_LENGTH};
+use whisper_clsr::decode::{DecodeOptions, Task};
 use whisper_clsr::gpu::Gpu;
 use whisper_clsr::model::{WeightFile, WhisperConfig, WhisperModel};
 use whisper_clsr::{TranscribeOptions, Whisper};
@@ -158,20 +158,25 @@ fn real_model_parity(name: &str, exact: bool, encoder_check: EncoderCheck) -> Wh
         "{name}: first-step logits max |diff| {logit_diff}"
     );
 
+    // Greedy without timestamps, on the first window exactly as transcription cuts it (the
+    // whole file's log-mel, zero-padded to 30 s in the mel domain).
     let english = TranscribeOptions {
         language: Some("en".into()),
+        decode: DecodeOptions::greedy(),
         ..Default::default()
     };
-    let t = pollster::block_on(whisper.transcribe(&samples, &english, &mut |_| {})).unwrap();
+    let t = pollster::block_on(whisper.transcribe(&samples, &english, &mut |_| Ok(()))).unwrap();
+    let (full, frames) = LogMel::new(n_mels).unwrap().compute_full(&samples).unwrap();
+    let window = mel_window(&full, frames, n_mels, 0, samples.len() / HOP_LENGTH);
     let (always, first) = whisper.suppressed_tokens();
-    let candle_tokens = candle.greedy(&mel, &prompt, always, first, whisper.tokenizer.eot, 224);
+    let candle_tokens = candle.greedy(&window, &prompt, always, first, whisper.tokenizer.eot, 224);
     assert_eq!(
         t.tokens, candle_tokens,
         "{name}: greedy tokens differ from candle's"
     );
 
     gpu.set_tanh_gelu(false);
-    let t = pollster::block_on(whisper.transcribe(&samples, &english, &mut |_| {})).unwrap();
+    let t = pollster::block_on(whisper.transcribe(&samples, &english, &mut |_| Ok(()))).unwrap();
     if exact {
         assert_eq!(t.text, reference, "{name} transcript");
     } else {
@@ -205,7 +210,7 @@ fn base_matches_candle_transcribes_jfk_and_detects_english() {
     let t = pollster::block_on(whisper.transcribe(
         &samples,
         &TranscribeOptions::default(),
-        &mut |_| {},
+        &mut |_| Ok(()),
     ))
     .unwrap();
     assert_eq!(t.language, "en");

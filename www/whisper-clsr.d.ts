@@ -36,6 +36,8 @@ export interface ModelInfo {
   /** The adapter is software on the CPU (e.g. SwiftShader): it works, but far slower than a GPU. */
   cpuDevice: boolean;
   multilingual: boolean;
+  /** The model named its alignment heads (generation_config.json); word timestamps are less precise without. */
+  alignmentHeads: boolean;
   /** Languages this model can transcribe, in token order (English-only models: just "en"). */
   languages: { code: string; name: string }[];
   encoderLayers: number;
@@ -61,10 +63,73 @@ export interface PackMeta {
 }
 
 export interface TranscribeOptions {
-  /** Language code such as "en"; omitted, "" or "auto" detects it (multilingual models). */
+  /** Language code such as "en"; omitted, "" or "auto" detects it on the first 30 s (multilingual models). */
   language?: string;
-  /** Each generated token as soon as it is decoded, with the text it adds (may be ""). */
+  /** Segment times (default "segment"), also per-word times ("word"), or none (false: one segment per 30 s window). */
+  timestamps?: false | "segment" | "word";
+  /** Each generated token as soon as it is decoded, with the text it adds (may be ""); a retry at a higher temperature starts the window over. */
   onToken?: (token: { id: number; text: string }) => void;
+  /** Each segment once it is final, in order. */
+  onSegment?: (segment: Segment) => void;
+  /** Seconds of audio done, after each 30 s window. */
+  onProgress?: (progress: { done: number; total: number }) => void;
+  /** First decoding temperature (default 0: greedy). */
+  temperature?: number;
+  /** Fallback temperature step up to 1.0 when a window fails the checks (default 0.2; 0: no fallback). */
+  temperatureIncrement?: number;
+  /** Candidates sampled per window above temperature 0 (default 5). */
+  bestOf?: number;
+  /** Length penalty α of the candidate ranking (default: divide by length). */
+  lengthPenalty?: number;
+  /** Only 1 (greedy) for now: beam search is not available yet. */
+  beamSize?: 1;
+  /** Sampling seed: the same seed gives the same transcript (default 0). */
+  seed?: number;
+  /** Text as if said before the audio (names, spelling, style). */
+  initialPrompt?: string;
+  /** Feed the previous window's text as a prompt (default true). */
+  conditionOnPreviousText?: boolean;
+  /** Retry a window when its text compresses better than this (default 2.4). */
+  compressionRatioThreshold?: number;
+  /** Retry a window when its average token log-probability is below this (default -1). */
+  logprobThreshold?: number;
+  /** Skip a window as silence above this no-speech probability (default 0.6). */
+  noSpeechThreshold?: number;
+  /** Most tokens per 30 s window (default 224). */
+  maxTokens?: number;
+  /** Translate to English instead of transcribing (multilingual models). */
+  translate?: boolean;
+  /** Aborting rejects with an AbortError within one decoder step; the instance stays usable. */
+  signal?: AbortSignal;
+}
+
+/** One word of a segment (with timestamps: "word"). */
+export interface Word {
+  word: string;
+  /** Seconds from the start of the audio. */
+  start: number;
+  end: number;
+  /** Mean probability of the word's tokens. */
+  probability: number;
+}
+
+/** A timestamped stretch of speech. */
+export interface Segment {
+  id: number;
+  /** Mel frame (10 ms) where its 30 s window started. */
+  seek: number;
+  /** Seconds from the start of the audio. */
+  start: number;
+  end: number;
+  text: string;
+  /** Token ids, timestamp tokens included. */
+  tokens: number[];
+  /** Temperature of the decoding it came from (above 0 after a fallback). */
+  temperature: number;
+  avgLogprob: number;
+  compressionRatio: number;
+  noSpeechProb: number;
+  words?: Word[];
 }
 
 export interface Timings {
@@ -89,8 +154,12 @@ export interface Transcript {
   text: string;
   language: string;
   languageDetected: boolean;
-  /** Generated text token ids, without the prompt and end-of-text. */
+  /** Text token ids of all segments (no timestamps, prompt or end-of-text). */
   tokens: number[];
+  /** Timestamped segments, in order. */
+  segments: Segment[];
+  /** Seconds of audio transcribed. */
+  duration: number;
   /** Language of the expert pack used, or null for the base model. */
   expert: string | null;
   gateStats: GateStats | null;
@@ -110,8 +179,13 @@ export declare class Whisper {
   /** Adds a language expert pack; refused (rejects) if made for another base model. */
   loadExpert(source: string | URL | File | Blob | ArrayBuffer, options?: { cache?: boolean }): Promise<PackMeta>;
   removeExpert(language: string): Promise<boolean>;
-  /** Transcribes the first 30 s. Float32Array input is taken as 16 kHz mono. Calls are queued. */
+  /** Transcribes audio of any length. Float32Array input is taken as 16 kHz mono. Calls are queued. */
   transcribe(audio: AudioInput, options?: TranscribeOptions): Promise<Transcript>;
+  /** SubRip, WebVTT or tab-separated text of a transcript's segments. */
+  subtitles(
+    transcript: Transcript | Pick<Segment, "start" | "end" | "text">[],
+    format?: "srt" | "vtt" | "tsv",
+  ): Promise<string>;
   /** Frees the GPU memory and stops the worker; pending calls reject. */
   dispose(): void;
 }

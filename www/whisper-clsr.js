@@ -4,8 +4,9 @@
 //
 //   import { Whisper } from "./whisper-clsr.js";
 //   const asr = await Whisper.load({ model: "models/whisper-base/", onProgress: (p) => … });
-//   const r = await asr.transcribe(fileOrSamples, { language: "en", onToken: (t) => … });
-//   r.text; r.language; r.tokens; r.timings; r.gateStats;
+//   const r = await asr.transcribe(fileOrSamples, { language: "en", onSegment: (s) => … });
+//   r.text; r.segments; r.language; r.timings; r.gateStats;
+//   const srt = await asr.subtitles(r, "srt");
 //   asr.dispose();
 
 import { toSamples16k } from "./lib/audio.js";
@@ -60,13 +61,21 @@ class WorkerClient {
     else call.resolve(result);
   }
 
+  /** Sends a request; the returned promise carries its `id` (for cancel). */
   call(op, args = {}, { transfer = [], onEvent } = {}) {
     if (!this.worker) return Promise.reject(new Error("this Whisper instance was disposed"));
     const id = this.nextId++;
-    return new Promise((resolve, reject) => {
+    const promise = new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject, onEvent });
       this.worker.postMessage({ id, op, args }, transfer);
     });
+    promise.id = id;
+    return promise;
+  }
+
+  /** Asks the worker to stop request `id` (it rejects within one decoder step). */
+  cancel(id) {
+    this.worker?.postMessage({ id: 0, op: "cancel", args: { target: id } });
   }
 
   failAll(error) {
@@ -145,34 +154,90 @@ export class Whisper {
   }
 
   /**
-   * Transcribes the first 30 s of `audio`: a Float32Array of 16 kHz mono samples, or an
+   * Transcribes `audio` of any length: a Float32Array of 16 kHz mono samples, or an
    * AudioBuffer, Blob or File (decoded and resampled in the page).
    * @param {object} [options]
-   * @param {string} [options.language] code such as "en"; omitted, "" or "auto" detects it.
+   * @param {string} [options.language] code such as "en"; omitted, "" or "auto" detects it
+   *   (on the first 30 s).
+   * @param {false|"segment"|"word"} [options.timestamps="segment"] segment times (false: one
+   *   segment per 30 s window), or also per-word times in each segment's `words`.
    * @param {(t: {id: number, text: string}) => void} [options.onToken] each generated token
-   *   as it is decoded, with the text it adds.
-   * Resolves to {text, language, languageDetected, tokens, expert, gateStats, timings:
-   * {loadMs, melMs, encoderMs, decoderMs, tokensPerS, rtf}, device}.
+   *   as it is decoded, with the text it adds (a retry at a higher temperature starts over).
+   * @param {(s: object) => void} [options.onSegment] each segment once it is final.
+   * @param {(p: {done: number, total: number}) => void} [options.onProgress] seconds of audio
+   *   done after each 30 s window.
+   * @param {number} [options.temperature=0] first decoding temperature (0: greedy).
+   * @param {number} [options.temperatureIncrement=0.2] fallback step up to 1.0 (0: none).
+   * @param {number} [options.bestOf=5] candidates sampled per window above temperature 0.
+   * @param {number} [options.beamSize] only 1 (greedy) for now.
+   * @param {string} [options.initialPrompt] text as if said before the audio.
+   * @param {boolean} [options.conditionOnPreviousText=true] previous text as prompt.
+   * @param {number} [options.seed=0] sampling seed (same seed, same transcript).
+   * @param {boolean} [options.translate=false] translate to English.
+   * @param {AbortSignal} [options.signal] aborting rejects within one decoder step with an
+   *   AbortError; the instance stays usable.
+   * Resolves to {text, language, languageDetected, tokens, duration, segments: [{id, seek,
+   * start, end, text, tokens, temperature, avgLogprob, compressionRatio, noSpeechProb,
+   * words?: [{word, start, end, probability}]}], expert, gateStats, timings: {loadMs, melMs,
+   * encoderMs, decoderMs, tokensPerS, rtf}, device}.
    */
-  async transcribe(audio, { language, onToken } = {}) {
+  async transcribe(audio, options = {}) {
+    const { language, timestamps = "segment", onToken, onSegment, onProgress, beamSize, signal, ...rest } = options;
+    if (beamSize != null && beamSize !== 1) {
+      throw new RangeError("beamSize: beam search is not available yet; omit it (or use 1) for greedy decoding");
+    }
+    if (![false, "segment", "word", true].includes(timestamps)) {
+      throw new TypeError('timestamps must be false, "segment" or "word"');
+    }
+    const known = ["temperature", "temperatureIncrement", "bestOf", "lengthPenalty", "seed", "initialPrompt", "conditionOnPreviousText", "compressionRatioThreshold", "logprobThreshold", "noSpeechThreshold", "maxTokens", "translate"];
+    const unknown = Object.keys(rest).filter((k) => !known.includes(k));
+    if (unknown.length) throw new TypeError(`transcribe: unknown option(s) ${unknown.join(", ")}`);
+    const aborted = () => signal?.reason ?? new DOMException("the transcription was aborted", "AbortError");
+    if (signal?.aborted) throw aborted();
     const samples = await toSamples16k(audio);
+    if (signal?.aborted) throw aborted();
     const lang = language && language !== "auto" ? language : undefined;
     let callbackError = null;
-    const onEvent = (e) => {
-      if (e.stage !== "token" || !onToken || callbackError) return;
+    const guard = (f, value) => {
+      if (!f || callbackError) return;
       try {
-        onToken({ id: e.id, text: e.text });
+        f(value);
       } catch (err) {
         callbackError = err;
       }
     };
-    const result = await this.#client.call(
-      "transcribe",
-      { samples, language: lang },
-      { transfer: [samples.buffer], onEvent },
-    );
-    if (callbackError) throw callbackError;
-    return result;
+    const onEvent = (e) => {
+      if (e.stage === "token") guard(onToken, { id: e.id, text: e.text });
+      else if (e.stage === "segment") guard(onSegment, e.segment);
+      else if (e.stage === "progress") guard(onProgress, { done: e.done, total: e.total });
+    };
+    const args = {
+      samples,
+      options: { ...rest, language: lang, timestamps: timestamps !== false, wordTimestamps: timestamps === "word" },
+    };
+    const call = this.#client.call("transcribe", args, { transfer: [samples.buffer], onEvent });
+    const onAbort = () => this.#client.cancel(call.id);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      const result = await call;
+      if (callbackError) throw callbackError;
+      return result;
+    } catch (e) {
+      if (signal?.aborted) throw aborted();
+      throw e;
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /**
+   * Subtitles of a transcript (or its segments): "srt", "vtt" or "tsv" text.
+   * @param {{segments: object[]}|object[]} transcript
+   * @param {"srt"|"vtt"|"tsv"} [format="srt"]
+   */
+  async subtitles(transcript, format = "srt") {
+    const segments = (Array.isArray(transcript) ? transcript : transcript.segments).map(({ start, end, text }) => ({ start, end, text }));
+    return this.#client.call("subtitles", { segments, format });
   }
 
   /** Frees the model and stops its worker; pending calls reject. */

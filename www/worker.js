@@ -3,13 +3,15 @@
 // order; each gets {id, result} or {id, error}, and may first send {id, event} messages
 // (download progress, streamed tokens). whisper-clsr.js is the other side.
 
-import init, { WhisperModel } from "./pkg/whisper_clsr.js";
+import init, { WhisperModel, subtitles } from "./pkg/whisper_clsr.js";
 import { readSource } from "./lib/fetch.js";
 
 const MODEL_FILES = ["config.json", "model.safetensors", "tokenizer.json"];
 
 let model = null;
 let crashed = null; // after a panic the wasm instance cannot be trusted any more
+// Ids of requests the page cancelled; a running transcription checks at every decoder step.
+const cancelled = new Set();
 
 /** Rejects with a readable message if the worker cannot run the model. */
 function assertUsable() {
@@ -54,6 +56,20 @@ async function modelBytes(source, useCache, progress) {
   );
 }
 
+/** The optional generation_config.json beside the model files (alignment heads), or null. */
+async function generationConfig(source) {
+  if (typeof source !== "string") {
+    const file = source.find((f) => f.name === "generation_config.json");
+    return file ? new Uint8Array(await file.arrayBuffer()) : null;
+  }
+  try {
+    const response = await fetch(new URL("generation_config.json", source).href);
+    return response.ok ? new Uint8Array(await response.arrayBuffer()) : null;
+  } catch {
+    return null;
+  }
+}
+
 /** A readable name for the adapter WebGPU offers (wgpu reports none on the web). */
 async function adapterName() {
   const adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
@@ -76,7 +92,10 @@ const ops = {
     model?.free();
     model = null;
     model = await WhisperModel.load(config, weights, tokenizer, adapter);
+    const generation = await generationConfig(source);
     const info = model.info();
+    // Word timestamps use the model's alignment heads when generation_config.json has them.
+    info.alignmentHeads = generation ? model.setGenerationConfig(generation) : false;
     // English-only models (*.en) have no language tokens; English is what they transcribe.
     if (!info.multilingual && info.languages.length === 0) info.languages = [{ code: "en", name: "english" }];
     return info;
@@ -93,10 +112,21 @@ const ops = {
     return model.removeExpert(language);
   },
 
-  async transcribe({ samples, language }, progress) {
+  async transcribe({ samples, options }, progress, id) {
     if (!model) throw new Error("no model is loaded");
-    const onToken = (id, text) => progress({ stage: "token", id, text });
-    return model.transcribe(samples, language || undefined, onToken);
+    const onToken = (token, text) => progress({ stage: "token", id: token, text });
+    const onSegment = (segment) => progress({ stage: "segment", segment });
+    const onProgress = (done, total) => progress({ stage: "progress", done, total });
+    const shouldStop = () => cancelled.has(id);
+    try {
+      return await model.transcribe(samples, options, onToken, onSegment, onProgress, shouldStop);
+    } finally {
+      cancelled.delete(id);
+    }
+  },
+
+  async subtitles({ segments, format }) {
+    return subtitles(segments, format);
   },
 
   async dispose() {
@@ -110,12 +140,18 @@ let queue = Promise.resolve();
 
 self.onmessage = ({ data }) => {
   const { id, op, args } = data;
+  // Cancelling must not wait in the queue behind the work it cancels.
+  if (op === "cancel") {
+    cancelled.add(args.target);
+    return;
+  }
   const send = (event) => self.postMessage({ id, event });
   queue = queue.then(async () => {
     try {
       assertUsable();
-      if (!ops[op]) throw new Error(`unknown operation '${op}'`);
-      self.postMessage({ id, result: await ops[op](args, send) });
+      if (!Object.hasOwn(ops, op)) throw new Error(`unknown operation '${op}'`);
+      if (cancelled.delete(id)) throw new Error("cancelled");
+      self.postMessage({ id, result: await ops[op](args, send, id) });
     } catch (e) {
       // A wasm trap (panic, out of memory) leaves the instance unusable.
       if (e instanceof WebAssembly.RuntimeError) {

@@ -105,21 +105,46 @@ impl LogMel {
         if let Some(msg) = super::non_finite_message(samples_16k, "audio for log-mel") {
             return Err(Error::InvalidInput(msg));
         }
-        let padded = reflect_padded_window(samples_16k);
-        let mut mel = self.mel_power(&padded)?;
+        let mut x = vec![0.0f32; N_SAMPLES];
+        let n = samples_16k.len().min(N_SAMPLES);
+        x[..n].copy_from_slice(&samples_16k[..n]);
+        let mut mel = self.mel_power(&reflect_padded(&x), N_FRAMES)?;
         log_compress(&mut mel);
         Ok(mel)
     }
 
-    /// Mel-filtered power spectrum, `[n_mels, N_FRAMES]`. STFT frame t starts at t*hop in the
-    /// reflect-padded signal (torch.stft center=True); the 3001st frame is dropped as Whisper does.
-    fn mel_power(&self, padded: &[f32]) -> Result<Vec<f32>> {
-        let mut out = vec![0.0f32; self.n_mels * N_FRAMES];
+    /// Log-mel of a whole recording for long-form transcription, as OpenAI computes it: the
+    /// samples followed by 30 s of silence (so the last window is complete), one frame per
+    /// hop, normalised over the whole file. Row-major `[n_mels, frames]`; the first
+    /// `samples.len() / HOP_LENGTH` frames hold the audio. Returns the mel and its frame count.
+    pub fn compute_full(&self, samples_16k: &[f32]) -> Result<(Vec<f32>, usize)> {
+        if samples_16k.is_empty() {
+            return Err(Error::Audio(
+                "audio is empty: log-mel needs at least one sample".into(),
+            ));
+        }
+        if let Some(msg) = super::non_finite_message(samples_16k, "audio for log-mel") {
+            return Err(Error::InvalidInput(msg));
+        }
+        let mut x = Vec::with_capacity(samples_16k.len() + N_SAMPLES);
+        x.extend_from_slice(samples_16k);
+        x.resize(samples_16k.len() + N_SAMPLES, 0.0);
+        let frames = x.len() / HOP_LENGTH;
+        let mut mel = self.mel_power(&reflect_padded(&x), frames)?;
+        log_compress(&mut mel);
+        Ok((mel, frames))
+    }
+
+    /// Mel-filtered power spectrum, `[n_mels, frames]`. STFT frame t starts at t*hop in the
+    /// reflect-padded signal (torch.stft center=True); the STFT's last frame is dropped as
+    /// Whisper does.
+    fn mel_power(&self, padded: &[f32], frames: usize) -> Result<Vec<f32>> {
+        let mut out = vec![0.0f32; self.n_mels * frames];
         let mut frame = self.fft.make_input_vec();
         let mut spectrum = self.fft.make_output_vec();
         let mut scratch = self.fft.make_scratch_vec();
         let mut power = vec![0.0f32; N_BINS];
-        for t in 0..N_FRAMES {
+        for t in 0..frames {
             let src = &padded[t * HOP_LENGTH..t * HOP_LENGTH + N_FFT];
             for ((dst, &x), &w) in frame.iter_mut().zip(src).zip(&self.window) {
                 *dst = x * w;
@@ -132,11 +157,26 @@ impl LogMel {
             }
             for (m, (start, weights)) in self.bands.iter().enumerate() {
                 let bins = &power[*start..*start + weights.len()];
-                out[m * N_FRAMES + t] = bins.iter().zip(weights).map(|(p, w)| p * w).sum();
+                out[m * frames + t] = bins.iter().zip(weights).map(|(p, w)| p * w).sum();
             }
         }
         Ok(out)
     }
+}
+
+/// `mel[:, seek .. seek + len]` of a `[n_mels, frames]` log-mel, zero-padded to 3000 frames:
+/// one encoder window of a long recording, as OpenAI's `transcribe()` cuts it.
+pub fn mel_window(mel: &[f32], frames: usize, n_mels: usize, seek: usize, len: usize) -> Vec<f32> {
+    assert!(
+        len <= N_FRAMES && seek + len <= frames,
+        "mel window out of range"
+    );
+    let mut out = vec![0.0f32; n_mels * N_FRAMES];
+    for m in 0..n_mels {
+        let src = &mel[m * frames + seek..m * frames + seek + len];
+        out[m * N_FRAMES..m * N_FRAMES + len].copy_from_slice(src);
+    }
+    out
 }
 
 /// Periodic Hann window (torch.hann_window(n, periodic=True)).
@@ -158,17 +198,15 @@ fn sparse_bands(filters: &[f32]) -> Vec<(usize, Vec<f32>)> {
         .collect()
 }
 
-/// Pads/trims to N_SAMPLES with zeros, then reflect-pads N_FFT/2 on both sides (torch 'reflect':
-/// the edge sample itself is not repeated).
-fn reflect_padded_window(samples: &[f32]) -> Vec<f32> {
+/// Reflect-pads N_FFT/2 on both sides (torch 'reflect': the edge sample itself is not
+/// repeated).
+fn reflect_padded(x: &[f32]) -> Vec<f32> {
     let half = N_FFT / 2;
-    let mut x = vec![0.0f32; N_SAMPLES];
-    let n = samples.len().min(N_SAMPLES);
-    x[..n].copy_from_slice(&samples[..n]);
-    let mut padded = Vec::with_capacity(N_SAMPLES + N_FFT);
+    let n = x.len();
+    let mut padded = Vec::with_capacity(n + N_FFT);
     padded.extend((1..=half).rev().map(|i| x[i]));
-    padded.extend_from_slice(&x);
-    padded.extend((N_SAMPLES - 1 - half..N_SAMPLES - 1).rev().map(|i| x[i]));
+    padded.extend_from_slice(x);
+    padded.extend((n - 1 - half..n - 1).rev().map(|i| x[i]));
     padded
 }
 

@@ -9,7 +9,7 @@ mod mel;
 mod resample;
 
 pub use decode::{decode_to_mono_16k, load_audio_file, SUPPORTED_FORMATS};
-pub use mel::{log_mel_spectrogram, mel_filters, LogMel};
+pub use mel::{log_mel_spectrogram, mel_filters, mel_window, LogMel};
 pub use resample::resample;
 
 /// Sample rate every Whisper model expects.

@@ -51,6 +51,9 @@ pub struct Ct2Config {
     pub suppress_ids: Option<Vec<u32>>,
     #[serde(default)]
     pub suppress_ids_begin: Option<Vec<u32>>,
+    /// Decoder (layer, head) pairs for word timestamps.
+    #[serde(default)]
+    pub alignment_heads: Option<Vec<(usize, usize)>>,
 }
 
 impl Ct2Config {

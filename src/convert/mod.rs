@@ -96,6 +96,21 @@ pub fn convert_ct2(
     let json = serde_json::to_vec_pretty(&config)
         .map_err(|e| Error::Convert(format!("serializing config.json: {e}")))?;
     write_bytes_atomic(&out_dir.join("config.json"), &json)?;
+    // Word timestamps read the alignment heads where Hugging Face keeps them.
+    if let Some(heads) = &ct2_cfg.alignment_heads {
+        let layers = mapped.dims.decoder_layers;
+        let n_heads = mapped.dims.decoder_attention_heads;
+        if let Some(&(l, h)) = heads.iter().find(|&&(l, h)| l >= layers || h >= n_heads) {
+            return Err(Error::Convert(format!(
+                "CTranslate2 config.json: alignment head ({l}, {h}) is outside the decoder's \
+                 {layers} layers of {n_heads} heads"
+            )));
+        }
+        let generation = serde_json::json!({ "alignment_heads": heads });
+        let json = serde_json::to_vec_pretty(&generation)
+            .map_err(|e| Error::Convert(format!("serializing generation_config.json: {e}")))?;
+        write_bytes_atomic(&out_dir.join("generation_config.json"), &json)?;
+    }
 
     Ok(ConvertSummary {
         config,

@@ -1,11 +1,19 @@
-//! From logits to text: tokenizer and special tokens, prompts, suppression rules, language
-//! detection and greedy decoding.
+//! From logits to text: tokenizer and special tokens, prompts, suppression and timestamp
+//! rules, language detection, window decoding with temperature fallback, and the long-form
+//! walk over an audio file's 30 s windows.
 
-pub mod greedy;
+pub mod alignment;
+pub mod detect;
+pub mod fallback;
 pub mod languages;
+pub mod longform;
+pub mod options;
 pub mod suppress;
+pub mod timestamps;
 pub mod tokenizer;
+pub mod window;
 
-pub use greedy::{detect_language, greedy_decode, DecodeOptions};
+pub use detect::detect_language;
+pub use options::DecodeOptions;
 pub use suppress::SuppressMasks;
 pub use tokenizer::{Task, WhisperTokenizer};

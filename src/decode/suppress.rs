@@ -1,5 +1,6 @@
-//! Which tokens greedy decoding may never pick, as additive masks (0 or a large negative)
-//! kept on the GPU for the argmax kernel.
+//! Which tokens decoding may never pick, as additive masks (0 or a large negative) kept on
+//! the GPU for the token-pick kernel: one pair (first position, later positions) without
+//! timestamps, one with timestamp tokens left to the timestamp rules.
 
 use super::tokenizer::WhisperTokenizer;
 use crate::gpu::{Gpu, Tensor};
@@ -17,11 +18,17 @@ const MULTILINGUAL_SUPPRESS: &[u32] = &[
     50258, 50358, 50359, 50360, 50361, 50362,
 ];
 const MULTILINGUAL_VOCAB: usize = 51865;
-/// Logit offset that removes a token from the argmax.
+/// Logit offset that removes a token from the pick.
 const SUPPRESSED: f32 = -1e30;
 
-/// The token ids to suppress always and at the first sampled position.
-pub fn suppress_lists(config: &WhisperConfig, tok: &WhisperTokenizer) -> (Vec<u32>, Vec<u32>) {
+/// The token ids to suppress always and at the first sampled position. With `timestamps`,
+/// the timestamp ids stay allowed (the timestamp rules govern them); every other special
+/// token but EOT is suppressed either way.
+pub fn suppress_lists(
+    config: &WhisperConfig,
+    tok: &WhisperTokenizer,
+    timestamps: bool,
+) -> (Vec<u32>, Vec<u32>) {
     let mut always = if !config.suppress_tokens.is_empty() {
         config.suppress_tokens.clone()
     } else if config.vocab_size == MULTILINGUAL_VOCAB {
@@ -29,9 +36,15 @@ pub fn suppress_lists(config: &WhisperConfig, tok: &WhisperTokenizer) -> (Vec<u3
     } else {
         Vec::new()
     };
-    // Without timestamps every special token but EOT is off limits: task, language,
-    // timestamp and prompt tokens all sit above EOT.
-    always.extend((tok.eot + 1)..config.vocab_size as u32);
+    // Every special token but EOT is off limits: task, language and prompt tokens all sit
+    // above EOT, timestamps above them.
+    let specials_end = if timestamps {
+        tok.timestamp_begin.min(config.vocab_size as u32)
+    } else {
+        config.vocab_size as u32
+    };
+    always.retain(|&t| t < tok.timestamp_begin || !timestamps);
+    always.extend((tok.eot + 1)..specials_end);
     let mut begin = if config.begin_suppress_tokens.is_empty() {
         vec![tok.eot]
     } else {
@@ -49,13 +62,17 @@ pub fn suppress_lists(config: &WhisperConfig, tok: &WhisperTokenizer) -> (Vec<u3
 pub struct SuppressMasks {
     pub always: Tensor,
     pub first: Tensor,
+    /// The same with timestamp ids allowed.
+    pub always_ts: Tensor,
+    pub first_ts: Tensor,
     pub always_ids: Vec<u32>,
     pub first_ids: Vec<u32>,
 }
 
 impl SuppressMasks {
     pub fn new(gpu: &Gpu, config: &WhisperConfig, tok: &WhisperTokenizer) -> Result<SuppressMasks> {
-        let (always_ids, first_ids) = suppress_lists(config, tok);
+        let (always_ids, first_ids) = suppress_lists(config, tok, false);
+        let (always_ts_ids, first_ts_ids) = suppress_lists(config, tok, true);
         let mask = |ids: &[u32]| {
             let mut m = vec![0.0f32; config.vocab_size];
             for &id in ids {
@@ -68,8 +85,23 @@ impl SuppressMasks {
         Ok(SuppressMasks {
             always: mask(&always_ids)?,
             first: mask(&first_ids)?,
+            always_ts: mask(&always_ts_ids)?,
+            first_ts: mask(&first_ts_ids)?,
             always_ids,
             first_ids,
         })
+    }
+}
+
+impl SuppressMasks {
+    /// The mask for a step: the first sampled position or a later one, with or without
+    /// timestamp tokens.
+    pub fn for_step(&self, first: bool, timestamps: bool) -> &Tensor {
+        match (first, timestamps) {
+            (true, false) => &self.first,
+            (false, false) => &self.always,
+            (true, true) => &self.first_ts,
+            (false, true) => &self.always_ts,
+        }
     }
 }

@@ -19,6 +19,12 @@ pub struct WhisperTokenizer {
     pub transcribe: Option<u32>,
     pub translate: Option<u32>,
     pub no_timestamps: u32,
+    /// `<|0.00|>`, the first timestamp token; every id from here on is a timestamp.
+    pub timestamp_begin: u32,
+    /// `<|nospeech|>` (`<|nocaptions|>` in older vocabularies), when the vocabulary has it.
+    pub no_speech: Option<u32>,
+    /// `<|startofprev|>`, which introduces previous text as a prompt.
+    pub sot_prev: Option<u32>,
     /// (code, token id) of every language token the vocabulary has; empty for English-only models.
     pub languages: Vec<(&'static str, u32)>,
 }
@@ -42,12 +48,18 @@ impl WhisperTokenizer {
             .iter()
             .filter_map(|(code, _)| id(&format!("<|{code}|>")).map(|t| (*code, t)))
             .collect();
+        let no_timestamps = need("<|notimestamps|>")?;
         Ok(WhisperTokenizer {
             sot: need("<|startoftranscript|>")?,
             eot: need("<|endoftext|>")?,
             transcribe: id("<|transcribe|>"),
             translate: id("<|translate|>"),
-            no_timestamps: need("<|notimestamps|>")?,
+            no_timestamps,
+            // Tokenizers without timestamp entries still number them right after
+            // <|notimestamps|>, as OpenAI's tokenizer does.
+            timestamp_begin: id("<|0.00|>").unwrap_or(no_timestamps + 1),
+            no_speech: id("<|nospeech|>").or_else(|| id("<|nocaptions|>")),
+            sot_prev: id("<|startofprev|>"),
             languages,
             inner,
         })
@@ -80,6 +92,13 @@ impl WhisperTokenizer {
 
     /// `<|startoftranscript|> [<|lang|> <|task|>] <|notimestamps|>`.
     pub fn prompt(&self, language: Option<&str>, task: Task) -> Result<Vec<u32>> {
+        let mut tokens = self.sot_sequence(language, task)?;
+        tokens.push(self.no_timestamps);
+        Ok(tokens)
+    }
+
+    /// `<|startoftranscript|> [<|lang|> <|task|>]`: the start of every window's prompt.
+    pub fn sot_sequence(&self, language: Option<&str>, task: Task) -> Result<Vec<u32>> {
         let mut tokens = vec![self.sot];
         if !self.is_english_only() {
             let code = language.unwrap_or("en");
@@ -105,8 +124,16 @@ impl WhisperTokenizer {
                 "an English-only model cannot translate".into(),
             ));
         }
-        tokens.push(self.no_timestamps);
         Ok(tokens)
+    }
+
+    /// Token ids of plain text (no special tokens added), e.g. an initial prompt.
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
+        let encoding = self
+            .inner
+            .encode(text, false)
+            .map_err(|e| Error::Tokenizer(format!("encoding text failed: {e}")))?;
+        Ok(encoding.get_ids().to_vec())
     }
 
     /// Text of generated tokens; special tokens (ids ≥ EOT) are dropped.
@@ -115,6 +142,67 @@ impl WhisperTokenizer {
         self.inner
             .decode(&text, true)
             .map_err(|e| Error::Tokenizer(format!("decoding tokens failed: {e}")))
+    }
+
+    /// Text of tokens with special tokens kept (`<|endoftext|>`, timestamps).
+    pub fn decode_with_specials(&self, tokens: &[u32]) -> Result<String> {
+        self.inner
+            .decode(tokens, false)
+            .map_err(|e| Error::Tokenizer(format!("decoding tokens failed: {e}")))
+    }
+
+    /// Groups tokens into words, as OpenAI's `split_to_word_tokens` does: per run of tokens
+    /// that decodes to whole characters for languages written without spaces (zh, ja, th,
+    /// lo, my, yue), else a new word at each piece that starts with a space, is punctuation
+    /// or is a special token.
+    pub fn split_to_words(
+        &self,
+        tokens: &[u32],
+        language: &str,
+    ) -> Result<Vec<(String, Vec<u32>)>> {
+        let pieces = self.split_on_unicode(tokens)?;
+        if matches!(language, "zh" | "ja" | "th" | "lo" | "my" | "yue") {
+            return Ok(pieces);
+        }
+        const PUNCTUATION: &str = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
+        let mut words: Vec<(String, Vec<u32>)> = Vec::new();
+        for (piece, piece_tokens) in pieces {
+            let special = piece_tokens[0] >= self.eot;
+            let with_space = piece.starts_with(' ');
+            // Python's substring `in`: a blank piece counts as punctuation.
+            let punctuation = PUNCTUATION.contains(piece.trim());
+            match words.last_mut() {
+                Some(last) if !(special || with_space || punctuation) => {
+                    last.0.push_str(&piece);
+                    last.1.extend(piece_tokens);
+                }
+                _ => words.push((piece, piece_tokens)),
+            }
+        }
+        Ok(words)
+    }
+
+    /// Splits tokens where the decoded text so far ends on a whole character.
+    fn split_on_unicode(&self, tokens: &[u32]) -> Result<Vec<(String, Vec<u32>)>> {
+        const REPLACEMENT: char = '\u{fffd}';
+        let full: Vec<char> = self.decode_with_specials(tokens)?.chars().collect();
+        let mut out = Vec::new();
+        let mut current = Vec::new();
+        let mut offset = 0;
+        for &token in tokens {
+            current.push(token);
+            let decoded = self.decode_with_specials(&current)?;
+            let complete = match decoded.chars().position(|c| c == REPLACEMENT) {
+                None => true,
+                // A replacement character that is really in the text.
+                Some(at) => full.get(offset + at) == Some(&REPLACEMENT),
+            };
+            if complete {
+                offset += decoded.chars().count();
+                out.push((decoded, std::mem::take(&mut current)));
+            }
+        }
+        Ok(out)
     }
 
     /// Text of one token, for streaming.

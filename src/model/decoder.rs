@@ -151,6 +151,40 @@ impl Decoder {
     /// ([1, vocab]); the tokens join the cache.
     pub fn step(&self, gpu: &Gpu, state: &mut DecoderState, tokens: &[u32]) -> Result<Tensor> {
         let t = tokens.len();
+        let (x, _) = self.forward(gpu, state, tokens, &[])?;
+        Ok(self.logits_of_row(gpu, &x, t - 1))
+    }
+
+    /// Feeds `tokens` like [`Self::step`] and returns the final hidden states [t, d] (after
+    /// the last layer norm; [`Self::logits_of_row`] projects a row) and the cross-attention
+    /// probabilities [t, frames] of each (layer, head) in `keep`, for word timestamps.
+    pub fn step_keeping_cross_attention(
+        &self,
+        gpu: &Gpu,
+        state: &mut DecoderState,
+        tokens: &[u32],
+        keep: &[(usize, usize)],
+    ) -> Result<(Tensor, Vec<Tensor>)> {
+        if let Some(&(layer, head)) = keep
+            .iter()
+            .find(|&&(l, h)| l >= self.layers.len() || h >= self.layers[l].cross_attn.heads)
+        {
+            return Err(Error::InvalidInput(format!(
+                "alignment head ({layer}, {head}) is outside the decoder's {} layers",
+                self.layers.len()
+            )));
+        }
+        self.forward(gpu, state, tokens, keep)
+    }
+
+    fn forward(
+        &self,
+        gpu: &Gpu,
+        state: &mut DecoderState,
+        tokens: &[u32],
+        keep: &[(usize, usize)],
+    ) -> Result<(Tensor, Vec<Tensor>)> {
+        let t = tokens.len();
         if t == 0 {
             return Err(Error::InvalidInput(
                 "a decoder step needs at least one token".into(),
@@ -170,6 +204,7 @@ impl Decoder {
         }
         let ids = gpu.upload_u32(tokens, &[t])?;
         let mut x = embed_tokens(gpu, &ids, &self.tokens, &self.positions, state.len);
+        let mut kept: Vec<Option<Tensor>> = keep.iter().map(|_| None).collect();
         let kv_len = state.len + t;
         let mask = if t > 1 {
             Mask::Causal {
@@ -195,19 +230,42 @@ impl Decoder {
                 .attend(gpu, &h, k_cache, v_cache, kv_len, mask, &x);
             let (k_cross, v_cross) = &state.cross[i];
             let h = layer.cross_ln.forward(gpu, &x);
-            x = layer
-                .cross_attn
-                .attend(gpu, &h, k_cross, v_cross, state.frames, Mask::None, &x);
+            let heads: Vec<usize> = keep
+                .iter()
+                .filter(|&&(l, _)| l == i)
+                .map(|&(_, h)| h)
+                .collect();
+            let (y, probs) = layer.cross_attn.attend_keeping(
+                gpu,
+                &h,
+                k_cross,
+                v_cross,
+                state.frames,
+                Mask::None,
+                &x,
+                &heads,
+            );
+            x = y;
+            for (&head, p) in heads.iter().zip(probs) {
+                let slot = keep
+                    .iter()
+                    .position(|&k| k == (i, head))
+                    .expect("kept head");
+                kept[slot] = Some(p);
+            }
             let h = layer.ffn_ln.forward(gpu, &x);
             x = routed_ffn(state.route, gpu, Part::Decoder, i, &layer.ffn, &h, &x);
         }
         state.len = kv_len;
-        let x = self.ln.forward(gpu, &x);
-        Ok(self.logits_of_row(gpu, &x, t - 1))
+        let kept = kept
+            .into_iter()
+            .map(|p| p.expect("every kept head is captured"))
+            .collect();
+        Ok((self.ln.forward(gpu, &x), kept))
     }
 
     /// Tied output projection of one row of `x` onto the token table, chunk by chunk.
-    fn logits_of_row(&self, gpu: &Gpu, x: &Tensor, row: usize) -> Tensor {
+    pub fn logits_of_row(&self, gpu: &Gpu, x: &Tensor, row: usize) -> Tensor {
         let d = self.d_model;
         let logits = gpu.tensor(&[1, self.vocab_size()]);
         for (start, chunk) in &self.tokens.chunks {

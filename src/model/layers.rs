@@ -3,7 +3,7 @@
 
 use super::weights::WeightFile;
 use crate::gpu::{DType, Gpu, Tensor, Weight};
-use crate::ops::attention::{attention, AttentionShape};
+use crate::ops::attention::{attention_keeping, AttentionShape};
 use crate::ops::layer_norm::layer_norm;
 use crate::ops::matmul::{linear, linear_into, Layout};
 use crate::ops::softmax::Mask;
@@ -142,6 +142,24 @@ impl AttentionWeights {
         mask: Mask,
         residual: &Tensor,
     ) -> Tensor {
+        self.attend_keeping(gpu, x_q, k, v, kv_len, mask, residual, &[])
+            .0
+    }
+
+    /// [`Self::attend`], also returning the attention probabilities of the heads in `keep`
+    /// (see [`attention_keeping`]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn attend_keeping(
+        &self,
+        gpu: &Gpu,
+        x_q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        kv_len: usize,
+        mask: Mask,
+        residual: &Tensor,
+        keep: &[usize],
+    ) -> (Tensor, Vec<Tensor>) {
         let q = self.q.forward(gpu, x_q);
         let d = q.shape()[1];
         let shape = AttentionShape {
@@ -150,8 +168,8 @@ impl AttentionWeights {
             q_len: q.shape()[0],
             kv_len,
         };
-        let a = attention(gpu, &q, k, v, shape, mask);
-        self.out.forward_residual(gpu, &a, residual)
+        let (a, kept) = attention_keeping(gpu, &q, k, v, shape, mask, keep);
+        (self.out.forward_residual(gpu, &a, residual), kept)
     }
 }
 

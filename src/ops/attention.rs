@@ -27,6 +27,20 @@ pub fn attention(
     s: AttentionShape,
     mask: Mask,
 ) -> Tensor {
+    attention_keeping(gpu, q, k, v, s, mask, &[]).0
+}
+
+/// [`attention`], also returning the attention probabilities `[q_len, kv_len]` of each head
+/// in `keep` (for word timestamps), copied out before the scores buffer is reused.
+pub fn attention_keeping(
+    gpu: &Gpu,
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    s: AttentionShape,
+    mask: Mask,
+    keep: &[usize],
+) -> (Tensor, Vec<Tensor>) {
     let d = s.heads * s.head_dim;
     assert_eq!(q.shape()[1], d, "query width");
     assert!(
@@ -38,6 +52,7 @@ pub fn attention(
     let group = ((gpu.max_binding_bytes() / per_head.max(1)) as usize).clamp(1, s.heads);
     let scores = gpu.tensor(&[group, s.q_len, s.kv_len]);
     let scale = 1.0 / (s.head_dim as f32).sqrt();
+    let mut kept: Vec<Option<Tensor>> = keep.iter().map(|_| None).collect();
     let mut h0 = 0;
     while h0 < s.heads {
         let hn = group.min(s.heads - h0);
@@ -59,6 +74,20 @@ pub fn attention(
         };
         gemm(gpu, q, Rhs::Act(k), &scores, &qk, &Epilogue::default());
         softmax_rows(gpu, &scores, hn * s.q_len, s.kv_len, mask);
+        for (slot, &h) in kept.iter_mut().zip(keep) {
+            if (h0..h0 + hn).contains(&h) {
+                let probs = gpu.tensor(&[s.q_len, s.kv_len]);
+                let bytes = (s.q_len * s.kv_len * 4) as u64;
+                gpu.copy(
+                    scores.buffer(),
+                    (h - h0) as u64 * bytes,
+                    probs.buffer(),
+                    0,
+                    bytes,
+                );
+                *slot = Some(probs);
+            }
+        }
         let pv = Gemm {
             m: s.q_len,
             n: s.head_dim,
@@ -73,5 +102,9 @@ pub fn attention(
         gemm(gpu, &scores, Rhs::Act(v), &out, &pv, &Epilogue::default());
         h0 += hn;
     }
-    out
+    let kept = kept
+        .into_iter()
+        .map(|t| t.expect("kept heads are below the head count"))
+        .collect();
+    (out, kept)
 }

@@ -1,7 +1,6 @@
 //! One Rust wrapper per kernel. Each records dispatches on the [`Gpu`](crate::gpu::Gpu);
 //! nothing runs until the next flush or readback.
 
-pub mod argmax;
 pub mod attention;
 pub mod clsr;
 pub mod conv;
@@ -10,6 +9,7 @@ pub mod layer_norm;
 pub mod matmul;
 pub mod positional;
 pub mod softmax;
+pub mod token_pick;
 
 use crate::gpu::shader::Kernel;
 
@@ -21,7 +21,7 @@ pub fn all_kernels() -> Vec<Kernel> {
     all.extend(conv::kernels());
     all.extend(positional::kernels());
     all.extend(embedding::kernels());
-    all.extend(argmax::kernels());
+    all.extend(token_pick::kernels());
     all.extend(clsr::kernels());
     all
 }

@@ -10,8 +10,9 @@ use web_time::Instant;
 use super::camel::camel_case_keys;
 use super::stream::TextStream;
 use crate::decode::languages::language_name;
+use crate::decode::{DecodeOptions, Task};
 use crate::gpu::{Gpu, GpuOptions};
-use crate::{TranscribeOptions, Whisper};
+use crate::{Event, TranscribeOptions, Whisper};
 
 #[wasm_bindgen(start)]
 fn start() {
@@ -29,6 +30,129 @@ fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsError> {
 
 fn js_error(e: crate::Error) -> JsError {
     JsError::new(&e.to_string())
+}
+
+/// The message of a thrown JS value.
+fn js_message(e: &JsValue) -> String {
+    e.as_string()
+        .or_else(|| e.dyn_ref::<js_sys::Error>().map(|e| e.message().into()))
+        .unwrap_or_else(|| format!("{e:?}"))
+}
+
+/// Transcription options as the JS API passes them (camelCase; every field optional).
+#[derive(Default, serde::Deserialize)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+struct WebOptions {
+    language: Option<String>,
+    translate: bool,
+    /// Segment timestamps; default on.
+    timestamps: Option<bool>,
+    word_timestamps: bool,
+    temperature: Option<f32>,
+    /// Fallback step up to 1.0; 0 turns fallback off.
+    temperature_increment: Option<f32>,
+    best_of: Option<usize>,
+    length_penalty: Option<f32>,
+    seed: Option<u64>,
+    initial_prompt: Option<String>,
+    condition_on_previous_text: Option<bool>,
+    compression_ratio_threshold: Option<f32>,
+    logprob_threshold: Option<f32>,
+    no_speech_threshold: Option<f32>,
+    max_tokens: Option<usize>,
+}
+
+fn web_options(value: JsValue) -> Result<TranscribeOptions, JsError> {
+    let o: WebOptions = if value.is_undefined() || value.is_null() {
+        WebOptions::default()
+    } else {
+        serde_wasm_bindgen::from_value(value)
+            .map_err(|e| JsError::new(&format!("transcribe options: {e}")))?
+    };
+    let defaults = DecodeOptions::default();
+    let start = o.temperature.unwrap_or(0.0);
+    let step = o.temperature_increment.unwrap_or(0.2);
+    let temperatures = if step > 0.0 {
+        (0..)
+            .map(|i| start + step * i as f32)
+            .take_while(|t| *t <= 1.0 + 1e-6)
+            .collect::<Vec<_>>()
+    } else {
+        vec![start]
+    };
+    Ok(TranscribeOptions {
+        language: o.language.filter(|l| !l.is_empty() && l != "auto"),
+        task: if o.translate {
+            Task::Translate
+        } else {
+            Task::Transcribe
+        },
+        decode: DecodeOptions {
+            max_new_tokens: o.max_tokens.unwrap_or(defaults.max_new_tokens),
+            timestamps: o.timestamps.unwrap_or(defaults.timestamps),
+            word_timestamps: o.word_timestamps,
+            temperatures: if temperatures.is_empty() {
+                vec![start]
+            } else {
+                temperatures
+            },
+            best_of: o.best_of.unwrap_or(defaults.best_of),
+            length_penalty: o.length_penalty,
+            seed: o.seed.unwrap_or(defaults.seed),
+            initial_prompt: o.initial_prompt,
+            condition_on_previous_text: o
+                .condition_on_previous_text
+                .unwrap_or(defaults.condition_on_previous_text),
+            compression_ratio_threshold: o
+                .compression_ratio_threshold
+                .or(defaults.compression_ratio_threshold),
+            logprob_threshold: o.logprob_threshold.or(defaults.logprob_threshold),
+            no_speech_threshold: o.no_speech_threshold.or(defaults.no_speech_threshold),
+            ..defaults
+        },
+    })
+}
+
+/// Subtitles of a transcript's segments (`[{start, end, text}]`): `format` is "srt", "vtt"
+/// or "tsv".
+#[wasm_bindgen]
+pub fn subtitles(segments: JsValue, format: String) -> Result<String, JsError> {
+    #[derive(serde::Deserialize)]
+    struct Cue {
+        start: f64,
+        end: f64,
+        text: String,
+    }
+    let cues: Vec<Cue> = serde_wasm_bindgen::from_value(segments).map_err(|e| {
+        JsError::new(&format!(
+            "subtitles: segments must be {{start, end, text}}: {e}"
+        ))
+    })?;
+    let segments: Vec<crate::Segment> = cues
+        .into_iter()
+        .enumerate()
+        .map(|(id, c)| crate::Segment {
+            id,
+            seek: 0,
+            start: c.start,
+            end: c.end,
+            text: c.text,
+            tokens: Vec::new(),
+            temperature: 0.0,
+            avg_logprob: 0.0,
+            compression_ratio: 0.0,
+            no_speech_prob: 0.0,
+            words: None,
+        })
+        .collect();
+    match format.as_str() {
+        "srt" => Ok(crate::subtitles::srt(&segments)),
+        "vtt" => Ok(crate::subtitles::vtt(&segments)),
+        "tsv" => Ok(crate::subtitles::tsv(&segments)),
+        other => Err(JsError::new(&format!(
+            "subtitles: unknown format '{other}' (use \"srt\", \"vtt\" or \"tsv\")"
+        ))),
+    }
 }
 
 /// Every language Whisper knows, as `[{code, name}]` in token order.
@@ -131,49 +255,75 @@ impl WasmWhisper {
         to_js(&meta)
     }
 
+    /// Takes the alignment heads for word timestamps from `generation_config.json` bytes;
+    /// returns whether it named any.
+    #[wasm_bindgen(js_name = setGenerationConfig)]
+    pub fn set_generation_config(&mut self, bytes: Vec<u8>) -> Result<bool, JsError> {
+        self.inner.set_generation_config(&bytes).map_err(js_error)
+    }
+
     /// Unloads the pack for `language`; returns whether one was loaded.
     #[wasm_bindgen(js_name = removeExpert)]
     pub fn remove_expert(&mut self, language: String) -> bool {
         self.inner.remove_expert(&language)
     }
 
-    /// Transcribes 16 kHz mono samples (the first 30 s). `language` `undefined` detects it.
-    /// `on_token(id, text)` is called for each generated token with the text it adds.
-    /// Resolves to the transcript (the CLI's JSON fields in camelCase).
+    /// Transcribes 16 kHz mono samples of any length. `options` is a plain object (see
+    /// [`WebOptions`]; missing fields take the CLI's defaults). Callbacks, each optional:
+    /// `on_token(id, text)` per generated token, `on_segment(segment)` per finished segment,
+    /// `on_progress(doneSeconds, totalSeconds)` after each 30 s window, and
+    /// `should_stop()` — checked at every decoder step; returning true rejects with
+    /// "cancelled". Resolves to the transcript (the CLI's JSON fields in camelCase).
+    #[allow(clippy::too_many_arguments)]
     pub async fn transcribe(
         &self,
         samples: Vec<f32>,
-        language: Option<String>,
+        options: JsValue,
         on_token: Option<js_sys::Function>,
+        on_segment: Option<js_sys::Function>,
+        on_progress: Option<js_sys::Function>,
+        should_stop: Option<js_sys::Function>,
     ) -> Result<JsValue, JsError> {
-        let options = TranscribeOptions {
-            language,
-            ..Default::default()
-        };
+        let options = web_options(options)?;
         let tokenizer = &self.inner.tokenizer;
         let mut stream = TextStream::default();
-        let mut callback_error: Option<JsValue> = None;
-        let mut on_token_id = |id: u32| {
-            let text = stream.push(tokenizer, id);
-            if let (Some(f), None) = (&on_token, &callback_error) {
-                if let Err(e) = f.call2(&JsValue::NULL, &JsValue::from(id), &JsValue::from(text)) {
-                    callback_error = Some(e);
+        let mut on_event = |event: Event<'_>| -> crate::Result<()> {
+            if let Some(stop) = &should_stop {
+                if stop.call0(&JsValue::NULL).is_ok_and(|v| v.is_truthy()) {
+                    return Err(crate::Error::Cancelled);
+                }
+            }
+            let call = |f: &Option<js_sys::Function>, args: &[JsValue]| -> crate::Result<()> {
+                let Some(f) = f else { return Ok(()) };
+                let list = args.iter().collect::<js_sys::Array>();
+                f.apply(&JsValue::NULL, &list).map(|_| ()).map_err(|e| {
+                    crate::Error::InvalidInput(format!("a callback threw: {}", js_message(&e)))
+                })
+            };
+            match event {
+                Event::Token(id) => {
+                    let text = stream.push(tokenizer, id);
+                    call(&on_token, &[JsValue::from(id), JsValue::from(text)])
+                }
+                Event::Retry { .. } => {
+                    stream = TextStream::default();
+                    Ok(())
+                }
+                Event::Segment(segment) => {
+                    let value = to_js(segment)
+                        .map_err(|_| crate::Error::InvalidInput("segment to JS".into()))?;
+                    call(&on_segment, &[value])
+                }
+                Event::Progress { done, total } => {
+                    call(&on_progress, &[JsValue::from(done), JsValue::from(total)])
                 }
             }
         };
         let mut transcript = self
             .inner
-            .transcribe(&samples, &options, &mut on_token_id)
+            .transcribe(&samples, &options, &mut on_event)
             .await
             .map_err(js_error)?;
-        if let Some(e) = callback_error {
-            return Err(JsError::new(&format!(
-                "the onToken callback threw: {}",
-                e.as_string()
-                    .or_else(|| e.dyn_ref::<js_sys::Error>().map(|e| e.message().into()))
-                    .unwrap_or_else(|| format!("{e:?}"))
-            )));
-        }
         transcript.timings.load_ms = self.load_ms;
         to_js(&transcript)
     }

@@ -4,7 +4,8 @@
 //   (tests/e2e/pack-edit.mjs) to route all, none or some tokens to the expert, and one layer
 //   was dropped, so the heatmap must show those values and the dropped layer as uncovered;
 // - Chromium's fake microphone plays jfk.wav; the visitor clicks Record, then Stop, and the
-//   recording (MediaRecorder, WebM/Opus) is decoded, resampled and transcribed.
+//   recording (MediaRecorder, WebM/Opus) is decoded, resampled and transcribed with word
+//   timestamps; the segment list seeks the player and the SRT download parses back.
 // Leaves a screenshot in test-output/.
 
 import { test, before, after } from "node:test";
@@ -66,7 +67,7 @@ after(async () => {
   server?.close();
 });
 
-test("demo: expert pack heatmap and a microphone recording with whisper-tiny.en", { timeout: 30 * MINUTES }, async () => {
+test("demo: expert pack heatmap, a microphone recording, its segments and SRT with whisper-tiny.en", { timeout: 30 * MINUTES }, async () => {
   const page = await newPage(browser);
   const started = Date.now();
   await page.goto(`${server.url}?model=models/whisper-tiny.en/`);
@@ -154,6 +155,54 @@ test("demo: expert pack heatmap and a microphone recording with whisper-tiny.en"
   // Colour follows the value: a fully open layer is darker than a closed one.
   const lightness = (rgb) => rgb.match(/\d+/g).slice(0, 3).map(Number).reduce((a, b) => a + b);
   assert.ok(lightness(rows[0].cells[0].background) < lightness(rows[0].cells[1].background));
+
+  // The segment list: times in order, words with their times, the words make the transcript.
+  const segments = await page.$$eval("#segments li", (lis) =>
+    lis.map((li) => ({
+      time: li.querySelector(".time").textContent,
+      words: [...li.querySelectorAll(".word")].map((w) => ({ text: w.textContent, start: Number(w.dataset.start), end: Number(w.dataset.end) })),
+    })),
+  );
+  console.log(`segments: ${JSON.stringify(segments.map((s) => [s.time, s.words.map((w) => w.text).join("")]))}`);
+  assert.ok(segments.length >= 1, "at least one segment is listed");
+  assert.deepEqual(words(segments.flatMap((s) => s.words.map((w) => w.text)).join("")), words(expected));
+  const allWords = segments.flatMap((s) => s.words);
+  for (const [i, w] of allWords.entries()) {
+    assert.ok(w.start <= w.end, `word ${i} ends before it starts: ${JSON.stringify(w)}`);
+    if (i > 0) assert.ok(w.start >= allWords[i - 1].start, `words out of order at ${i}`);
+  }
+  // A segment's time ("m:ss.s") seeks the player there.
+  const label = segments[segments.length - 1].time;
+  const [mins, secs] = label.split(":").map(Number);
+  await page.locator("#segments li .time").last().click();
+  const at = await page.evaluate(() => {
+    const clip = document.getElementById("clip");
+    clip.pause();
+    return clip.currentTime;
+  });
+  assert.ok(Math.abs(at - (mins * 60 + secs)) <= 0.3, `the player is at ${at} s after clicking ${label}`);
+
+  // SRT download: numbered cues with valid times, the transcript's words.
+  const [download] = await Promise.all([page.waitForEvent("download"), page.click("#download-srt")]);
+  assert.equal(download.suggestedFilename(), "transcript.srt");
+  const srt = readFileSync(await download.path(), "utf8");
+  console.log(`srt:\n${srt}`);
+  const cues = srt.trim().split(/\n\n/);
+  assert.equal(cues.length, segments.length, "one cue per segment");
+  let previousEnd = 0;
+  cues.forEach((cue, i) => {
+    const [number, times, ...text] = cue.split("\n");
+    assert.equal(number, String(i + 1));
+    const m = times.match(/^(\d\d):(\d\d):(\d\d),(\d\d\d) --> (\d\d):(\d\d):(\d\d),(\d\d\d)$/);
+    assert.ok(m, `cue ${i + 1} times: ${times}`);
+    const seconds = (h, mi, s, ms) => Number(h) * 3600 + Number(mi) * 60 + Number(s) + Number(ms) / 1000;
+    const start = seconds(...m.slice(1, 5));
+    const end = seconds(...m.slice(5, 9));
+    assert.ok(start <= end && start >= previousEnd - 1e-9, `cue ${i + 1}: ${times}`);
+    previousEnd = end;
+    assert.ok(text.join(" ").trim().length > 0, `cue ${i + 1} has text`);
+  });
+  assert.deepEqual(words(cues.map((c) => c.split("\n").slice(2).join(" ")).join(" ")), words(expected));
 
   mkdirSync(OUTPUT, { recursive: true });
   const shot = path.join(OUTPUT, "demo-mic-expert.png");

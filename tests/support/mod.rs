@@ -64,12 +64,24 @@ pub fn read(gpu: &Gpu, t: &whisper_clsr::gpu::Tensor) -> Vec<f32> {
 
 /// A converted test model under `models/` (or `$WHISPER_CLSR_MODELS`).
 pub fn model_dir(name: &str) -> std::path::PathBuf {
+    let dir = model_dir_any(name);
+    assert!(
+        dir.join("model.safetensors").exists(),
+        "{} is missing: run scripts/fetch-models.sh first",
+        dir.display()
+    );
+    dir
+}
+
+/// A directory under the models folder (`$WHISPER_CLSR_MODELS` or `models/`), whatever
+/// layout it holds (e.g. the CTranslate2 original `whisper-tiny.en-ct2`).
+pub fn model_dir_any(name: &str) -> std::path::PathBuf {
     let root = std::env::var_os("WHISPER_CLSR_MODELS")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models"));
     let dir = root.join(name);
     assert!(
-        dir.join("model.safetensors").exists(),
+        dir.is_dir(),
         "{} is missing: run scripts/fetch-models.sh first",
         dir.display()
     );

@@ -3,6 +3,7 @@
 import { Whisper, hasWebGPU, toSamples16k } from "../whisper-clsr.js";
 import { Recorder } from "./recorder.js";
 import { renderHeatmap } from "./heatmap.js";
+import { clock, download, followPlayer, renderSegments } from "./segments.js";
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -27,6 +28,10 @@ const ui = {
   transcript: $("transcript"),
   timings: $("timings"),
   heatmap: $("heatmap"),
+  segmentsPanel: $("segments-panel"),
+  segments: $("segments"),
+  downloadSrt: $("download-srt"),
+  downloadVtt: $("download-vtt"),
 };
 
 /** The model being loaded or loaded: a promise, so audio chosen early waits for it. */
@@ -158,6 +163,25 @@ function showClip(audio) {
   ui.clip.hidden = false;
 }
 
+/** The last finished transcript, for the subtitle downloads. */
+let lastTranscript = null;
+
+followPlayer(ui.segments, ui.clip);
+for (const [button, format, type] of [
+  [ui.downloadSrt, "srt", "application/x-subrip"],
+  [ui.downloadVtt, "vtt", "text/vtt"],
+]) {
+  button.addEventListener("click", async () => {
+    if (!lastTranscript) return;
+    try {
+      const asr = await loadedModel();
+      download(await asr.subtitles(lastTranscript, format), `transcript.${format}`, type);
+    } catch (e) {
+      showError(e);
+    }
+  });
+}
+
 async function transcribe(audio) {
   clearError();
   let asr = null;
@@ -165,6 +189,9 @@ async function transcribe(audio) {
   ui.transcript.textContent = "";
   ui.timings.hidden = true;
   ui.heatmap.hidden = true;
+  ui.segmentsPanel.hidden = true;
+  ui.segments.replaceChildren();
+  lastTranscript = null;
   try {
     // Decoding first reports a bad file at once, even while the model still loads.
     const samples = await toSamples16k(audio);
@@ -172,14 +199,28 @@ async function transcribe(audio) {
     asr = await loadedModel();
     setState("transcribing");
     ui.status.textContent = "Transcribing…";
+    const shown = [];
     const r = await asr.transcribe(samples, {
       language: ui.language.value,
+      timestamps: "word",
       onToken: ({ text }) => {
         ui.live.textContent += text;
+      },
+      onSegment: (segment) => {
+        shown.push(segment);
+        ui.live.textContent = "";
+        renderSegments(ui.segments, shown, ui.clip);
+        ui.segmentsPanel.hidden = false;
+      },
+      onProgress: ({ done, total }) => {
+        ui.status.textContent = `Transcribing… ${clock(done)} of ${clock(total)}`;
       },
     });
     ui.live.textContent = "";
     ui.transcript.textContent = r.text || "(no speech found)";
+    lastTranscript = r;
+    renderSegments(ui.segments, r.segments, ui.clip);
+    ui.segmentsPanel.hidden = r.segments.length === 0;
     showTimings(r);
     if (r.gateStats) {
       $("heatmap-lang").textContent = r.expert;

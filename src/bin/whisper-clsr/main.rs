@@ -22,7 +22,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Transcribe audio files (WAV, FLAC, MP3, OGG; first 30 s of each).
+    /// Transcribe audio files of any length (WAV, FLAC, MP3, OGG), with segment timestamps.
     Transcribe(transcribe::Args),
     /// Convert a CTranslate2 Whisper model.bin into a Hugging Face layout directory.
     #[command(name = "convert-ct2")]
@@ -33,10 +33,31 @@ enum Command {
 }
 
 /// Output format of `transcribe`.
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
+    /// The transcript's text.
     Text,
+    /// One JSON object per file: text, segments, language, timings.
     Json,
+    /// SubRip subtitles.
+    Srt,
+    /// WebVTT subtitles.
+    Vtt,
+    /// Tab-separated start, end (milliseconds) and text per segment.
+    Tsv,
+}
+
+impl Format {
+    /// File extension of `--output-dir` files.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Text => "txt",
+            Format::Json => "json",
+            Format::Srt => "srt",
+            Format::Vtt => "vtt",
+            Format::Tsv => "tsv",
+        }
+    }
 }
 
 /// A model directory argument's help, shared by the subcommands that take one.

@@ -1,0 +1,200 @@
+// Picks the next token from one logits row, with Whisper's logit filters applied on the GPU so
+// only the chosen id (and its log-probability) is read back. One workgroup.
+//
+// Filters, in OpenAI's order: the additive suppress mask (0 or -1e30 per id), then, when
+// TIMESTAMPS is set, the timestamp rules the host derived from the tokens so far (flags below),
+// then the timestamp-probability-mass rule: if logsumexp of the timestamp log-probs exceeds the
+// best text log-prob, every id below ts_begin is forbidden. The pick is the argmax (temperature
+// 0) or a sample from softmax(logits / temperature) by the Gumbel-max trick with a counter-based
+// hash as RNG (seed, step, id), reproducible for a seed. `logprob` is log_softmax of the
+// filtered logits (not divided by the temperature) at the picked id, as OpenAI scores it.
+//
+// Entry `probability`: softmax probability of id `wanted` over the raw row (no filters),
+// written to out[out_index] (the no-speech probability; word-timestamp token probabilities).
+
+struct Params {
+    n: u32,
+    offset: u32,
+    ts_begin: u32,
+    eot: u32,
+    flags: u32,
+    ts_min: u32,
+    ts_max: u32,
+    seed: u32,
+    step: u32,
+    wanted: u32,
+    temperature: f32,
+    out_index: u32,
+}
+
+// flags
+const TIMESTAMPS: u32 = 1u;   // timestamp rules apply at all
+const FIRST: u32 = 2u;        // first sampled position: timestamps only
+const NO_TS: u32 = 4u;        // last two sampled tokens were timestamps: text or EOT next
+const NO_TEXT: u32 = 8u;      // last was a timestamp after text: timestamp or EOT next
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> logits: array<f32>;
+@group(0) @binding(2) var<storage, read> mask: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<u32>;
+
+const WG: u32 = 256u;
+const NEG: f32 = -3.402823e38;
+var<workgroup> r0: array<f32, 256>;
+var<workgroup> r1: array<f32, 256>;
+var<workgroup> r2: array<f32, 256>;
+var<workgroup> r3: array<f32, 256>;
+var<workgroup> r4: array<f32, 256>;
+var<workgroup> ri: array<u32, 256>;
+
+fn pcg(v: u32) -> u32 {
+    let s = v * 747796405u + 2891336453u;
+    let w = ((s >> ((s >> 28u) + 4u)) ^ s) * 277803737u;
+    return (w >> 22u) ^ w;
+}
+
+// Standard Gumbel noise for id i: -log(-log(u)), u uniform in (0, 1).
+fn gumbel(i: u32) -> f32 {
+    let h = pcg(i ^ pcg(p.step ^ pcg(p.seed)));
+    let u = (f32(h >> 8u) + 0.5) / 16777216.0;
+    return -log(-log(u));
+}
+
+// Whether id i survives the mask and the timestamp rules (not the probability-mass rule).
+fn allowed(i: u32) -> bool {
+    if (mask[i] < -1e29) {
+        return false;
+    }
+    if ((p.flags & TIMESTAMPS) == 0u) {
+        return true;
+    }
+    if (i >= p.ts_begin) {
+        return (p.flags & NO_TS) == 0u && i >= p.ts_min && i <= p.ts_max;
+    }
+    if ((p.flags & FIRST) != 0u) {
+        return false;
+    }
+    return !((p.flags & NO_TEXT) != 0u && i < p.eot);
+}
+
+// Combines two online log-sum-exp states (max, sum of exp(x - max)).
+fn lse_merge(ma: f32, sa: f32, mb: f32, sb: f32) -> vec2<f32> {
+    let m = max(ma, mb);
+    if (m == NEG) {
+        return vec2<f32>(NEG, 0.0);
+    }
+    return vec2<f32>(m, sa * exp(ma - m) + sb * exp(mb - m));
+}
+
+// Adds one value to an online log-sum-exp state.
+fn lse_add(ms: vec2<f32>, v: f32) -> vec2<f32> {
+    if (v <= ms.x) {
+        return vec2<f32>(ms.x, ms.y + exp(v - ms.x));
+    }
+    return vec2<f32>(v, ms.y * exp(ms.x - v) + 1.0);
+}
+
+@compute @workgroup_size(256, 1, 1)
+fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
+    let lane = lid.x;
+    // Pass 1: best text logit, log-sum-exp over all allowed ids and over allowed timestamps.
+    var max_text = NEG;
+    var all = vec2<f32>(NEG, 0.0);
+    var ts = vec2<f32>(NEG, 0.0);
+    for (var i = lane; i < p.n; i += WG) {
+        if (!allowed(i)) {
+            continue;
+        }
+        let v = logits[p.offset + i];
+        all = lse_add(all, v);
+        if (i >= p.ts_begin) {
+            ts = lse_add(ts, v);
+        } else {
+            max_text = max(max_text, v);
+        }
+    }
+    r0[lane] = max_text;
+    r1[lane] = all.x;
+    r2[lane] = all.y;
+    r3[lane] = ts.x;
+    r4[lane] = ts.y;
+    workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s >>= 1u) {
+        if (lane < s) {
+            r0[lane] = max(r0[lane], r0[lane + s]);
+            let a = lse_merge(r1[lane], r2[lane], r1[lane + s], r2[lane + s]);
+            r1[lane] = a.x;
+            r2[lane] = a.y;
+            let t = lse_merge(r3[lane], r4[lane], r3[lane + s], r4[lane + s]);
+            r3[lane] = t.x;
+            r4[lane] = t.y;
+        }
+        workgroupBarrier();
+    }
+    let lse_all = r1[0] + log(r2[0]);
+    let lse_ts = r3[0] + log(r4[0]);
+    let text_off = (p.flags & TIMESTAMPS) != 0u && r3[0] != NEG && lse_ts > r0[0];
+    let lse = select(lse_all, lse_ts, text_off);
+    workgroupBarrier();
+
+    // Pass 2: argmax of the (noised, tempered) allowed logits; lowest id on ties.
+    let sample = p.temperature > 0.0;
+    var bv = NEG;
+    var bi = p.eot;
+    for (var i = lane; i < p.n; i += WG) {
+        if (!allowed(i) || (text_off && i < p.ts_begin)) {
+            continue;
+        }
+        var v = logits[p.offset + i];
+        if (sample) {
+            v = v / p.temperature + gumbel(i);
+        }
+        if (v > bv) {
+            bv = v;
+            bi = i;
+        }
+    }
+    r0[lane] = bv;
+    ri[lane] = bi;
+    workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s >>= 1u) {
+        if (lane < s) {
+            let ov = r0[lane + s];
+            let oi = ri[lane + s];
+            if (ov > r0[lane] || (ov == r0[lane] && oi < ri[lane])) {
+                r0[lane] = ov;
+                ri[lane] = oi;
+            }
+        }
+        workgroupBarrier();
+    }
+    if (lane == 0u) {
+        let token = ri[0];
+        out[0] = token;
+        out[1] = bitcast<u32>(logits[p.offset + token] - lse);
+    }
+}
+
+@compute @workgroup_size(256, 1, 1)
+fn probability(@builtin(local_invocation_id) lid: vec3<u32>) {
+    let lane = lid.x;
+    var all = vec2<f32>(NEG, 0.0);
+    for (var i = lane; i < p.n; i += WG) {
+        all = lse_add(all, logits[p.offset + i]);
+    }
+    r1[lane] = all.x;
+    r2[lane] = all.y;
+    workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s >>= 1u) {
+        if (lane < s) {
+            let a = lse_merge(r1[lane], r2[lane], r1[lane + s], r2[lane + s]);
+            r1[lane] = a.x;
+            r2[lane] = a.y;
+        }
+        workgroupBarrier();
+    }
+    if (lane == 0u) {
+        let lse = r1[0] + log(r2[0]);
+        out[p.out_index] = bitcast<u32>(exp(logits[p.offset + p.wanted] - lse));
+    }
+}

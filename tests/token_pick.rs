@@ -1,0 +1,259 @@
+//! The token-pick kernel against a plain f64 CPU implementation of OpenAI's logit filters
+//! (suppression, `ApplyTimestampRules`) on fresh random logits and token histories; sampling
+//! against the softmax it should draw from.
+
+mod support;
+
+use rand::Rng;
+use support::{gpu, random, rng};
+use whisper_clsr::decode::timestamps::timestamp_filter;
+use whisper_clsr::ops::token_pick::{gumbel_noise, pick_token, token_probability, Pick};
+
+const NEG_INF: f64 = f64::NEG_INFINITY;
+
+/// OpenAI's filters written out as in `decoding.py`, on f64 logits with -inf for removed ids.
+fn cpu_filtered(
+    logits: &[f32],
+    mask: &[f32],
+    sampled: &[u32],
+    ts_begin: usize,
+    eot: usize,
+    max_initial: Option<usize>,
+    timestamps: bool,
+) -> Vec<f64> {
+    let mut l: Vec<f64> = logits
+        .iter()
+        .zip(mask)
+        .map(|(&x, &m)| if m < -1e29 { NEG_INF } else { f64::from(x) })
+        .collect();
+    if !timestamps {
+        return l;
+    }
+    let n = l.len();
+    let is_ts = |t: u32| t as usize >= ts_begin;
+    let last_was_ts = sampled.last().is_some_and(|&t| is_ts(t));
+    let penultimate_was_ts = sampled.len() < 2 || is_ts(sampled[sampled.len() - 2]);
+    if last_was_ts {
+        if penultimate_was_ts {
+            l[ts_begin..].fill(NEG_INF);
+        } else {
+            l[..eot].fill(NEG_INF);
+        }
+    }
+    let stamps: Vec<u32> = sampled.iter().copied().filter(|&t| is_ts(t)).collect();
+    if let Some(&last) = stamps.last() {
+        let limit = if last_was_ts && !penultimate_was_ts {
+            last
+        } else {
+            last + 1
+        } as usize;
+        l[ts_begin..limit.min(n)].fill(NEG_INF);
+    }
+    if sampled.is_empty() {
+        l[..ts_begin].fill(NEG_INF);
+        if let Some(m) = max_initial {
+            l[(ts_begin + m + 1).min(n)..].fill(NEG_INF);
+        }
+    }
+    let lse = log_sum_exp(&l);
+    let ts_lse = log_sum_exp(&l[ts_begin..]) - lse;
+    let max_text = l[..ts_begin].iter().fold(NEG_INF, |a, &b| a.max(b)) - lse;
+    if ts_lse > max_text {
+        l[..ts_begin].fill(NEG_INF);
+    }
+    l
+}
+
+fn log_sum_exp(x: &[f64]) -> f64 {
+    let m = x.iter().fold(NEG_INF, |a, &b| a.max(b));
+    if m == NEG_INF {
+        return NEG_INF;
+    }
+    m + x.iter().map(|v| (v - m).exp()).sum::<f64>().ln()
+}
+
+fn first_argmax(x: &[f64]) -> usize {
+    (0..x.len()).fold(0, |best, i| if x[i] > x[best] { i } else { best })
+}
+
+/// Runs the kernel and returns (id, log-probability).
+fn gpu_pick(logits: &[f32], mask: &[f32], pick: &Pick) -> (u32, f32) {
+    let gpu = gpu();
+    let lt = gpu.upload(logits, &[logits.len()]).unwrap();
+    let mt = gpu.upload(mask, &[mask.len()]).unwrap();
+    let out = gpu.tensor(&[2]);
+    pick_token(&gpu, &lt, 0, &mt, pick, &out);
+    let v = pollster::block_on(gpu.read_u32(&out)).unwrap();
+    (v[0], f32::from_bits(v[1]))
+}
+
+/// Histories that reach every branch of the rules (text ids < eot < ts_begin ≤ timestamps).
+fn histories(ts: u32) -> Vec<Vec<u32>> {
+    vec![
+        vec![],
+        vec![ts + 3],
+        vec![ts + 3, 11],
+        vec![ts + 3, 11, 12, ts + 9],
+        vec![ts + 3, 11, ts + 9, ts + 9],
+        vec![ts, 11, ts + 1, ts + 2, 13, 14],
+        vec![11, 12],
+    ]
+}
+
+#[test]
+fn greedy_pick_applies_the_timestamp_rules_like_openai() {
+    let mut r = rng(31);
+    let gpu = gpu();
+    for &(n, ts_begin, eot) in &[(300usize, 200usize, 150usize), (51865, 50364, 50257)] {
+        for (h, sampled) in histories(ts_begin as u32).into_iter().enumerate() {
+            for trial in 0..4 {
+                let mut logits = random(&mut r, n);
+                // Timestamps unlikely or likely, so the probability-mass rule both holds back and fires.
+                let bias = [-6.0f32, 0.0, 2.0, -10.0][trial];
+                for v in &mut logits[ts_begin..] {
+                    *v += bias;
+                }
+                let mut mask = vec![0.0f32; n];
+                for (i, m) in mask.iter_mut().enumerate() {
+                    if (i > eot && i < ts_begin) || (i < eot && r.random_bool(0.1)) {
+                        *m = -1e30;
+                    }
+                }
+                let max_initial = Some(50);
+                for timestamps in [true, false] {
+                    let want = cpu_filtered(
+                        &logits,
+                        &mask,
+                        &sampled,
+                        ts_begin,
+                        eot,
+                        max_initial,
+                        timestamps,
+                    );
+                    let pick = Pick {
+                        ts_begin: ts_begin as u32,
+                        eot: eot as u32,
+                        timestamps: timestamps.then(|| {
+                            timestamp_filter(&sampled, ts_begin as u32, n as u32, Some(50))
+                        }),
+                        temperature: 0.0,
+                        seed: 0,
+                        step: 0,
+                    };
+                    let (id, logprob) = gpu_pick(&logits, &mask, &pick);
+                    let best = first_argmax(&want);
+                    let want_lp = want[best] - log_sum_exp(&want);
+                    let what =
+                        format!("n {n}, history {h}, trial {trial}, timestamps {timestamps}");
+                    assert_eq!(id as usize, best, "{what}");
+                    assert!(
+                        (f64::from(logprob) - want_lp).abs() <= 1e-4 * want_lp.abs().max(1.0),
+                        "{what}: logprob {logprob} vs {want_lp}"
+                    );
+                }
+            }
+        }
+    }
+    drop(gpu);
+}
+
+#[test]
+fn ties_pick_the_lowest_id() {
+    let logits = [1.0f32, 3.0, 3.0, 2.0];
+    let pick = Pick {
+        ts_begin: 4,
+        eot: 3,
+        timestamps: None,
+        temperature: 0.0,
+        seed: 0,
+        step: 0,
+    };
+    assert_eq!(gpu_pick(&logits, &[0.0; 4], &pick).0, 1);
+}
+
+#[test]
+fn sampling_draws_the_gumbel_max_of_its_seed() {
+    let mut r = rng(32);
+    let n = 1000;
+    let logits = random(&mut r, n);
+    let mask = vec![0.0f32; n];
+    for (seed, step, temperature) in [(1u32, 0u32, 0.7f32), (99, 17, 1.0), (5, 3, 0.2)] {
+        let pick = Pick {
+            ts_begin: n as u32,
+            eot: 0,
+            timestamps: None,
+            temperature,
+            seed,
+            step,
+        };
+        let (id, logprob) = gpu_pick(&logits, &mask, &pick);
+        let keys: Vec<f64> = (0..n)
+            .map(|i| f64::from(logits[i] / temperature + gumbel_noise(seed, step, i as u32)))
+            .collect();
+        assert_eq!(id as usize, first_argmax(&keys), "seed {seed} step {step}");
+        // The log-probability is of the untempered distribution.
+        let l: Vec<f64> = logits.iter().map(|&v| f64::from(v)).collect();
+        let want = l[id as usize] - log_sum_exp(&l);
+        assert!((f64::from(logprob) - want).abs() < 1e-4);
+    }
+}
+
+#[test]
+fn samples_follow_the_tempered_softmax() {
+    // Six ids, 3000 draws over steps: each id's frequency within 5 standard errors of its
+    // probability under softmax(logits / T).
+    let logits = [0.5f32, 1.5, -0.3, 2.0, 0.0, 1.0];
+    let t = 0.8f32;
+    let gpu = gpu();
+    let lt = gpu.upload(&logits, &[6]).unwrap();
+    let mt = gpu.upload(&[0.0; 6], &[6]).unwrap();
+    let draws = 3000;
+    let outs: Vec<_> = (0..draws)
+        .map(|step| {
+            let out = gpu.tensor(&[2]);
+            let pick = Pick {
+                ts_begin: 6,
+                eot: 0,
+                timestamps: None,
+                temperature: t,
+                seed: 12345,
+                step,
+            };
+            pick_token(&gpu, &lt, 0, &mt, &pick, &out);
+            out
+        })
+        .collect();
+    let mut counts = [0usize; 6];
+    for out in &outs {
+        counts[pollster::block_on(gpu.read_u32(out)).unwrap()[0] as usize] += 1;
+    }
+    let scaled: Vec<f64> = logits.iter().map(|&v| f64::from(v / t)).collect();
+    let lse = log_sum_exp(&scaled);
+    for (i, &c) in counts.iter().enumerate() {
+        let p = (scaled[i] - lse).exp();
+        let freq = c as f64 / f64::from(draws);
+        let se = (p * (1.0 - p) / f64::from(draws)).sqrt();
+        assert!(
+            (freq - p).abs() < 5.0 * se,
+            "id {i}: {freq} vs {p} (counts {counts:?})"
+        );
+    }
+}
+
+#[test]
+fn no_speech_probability_is_the_softmax_at_the_token() {
+    let mut r = rng(33);
+    let gpu = gpu();
+    let n = 51865;
+    let logits = random(&mut r, n + 7);
+    let lt = gpu.upload(&logits, &[n + 7]).unwrap();
+    let out = gpu.tensor(&[3]);
+    token_probability(&gpu, &lt, 7, n, 50362, &out, 2);
+    let got = pollster::block_on(gpu.read(&out)).unwrap()[2];
+    let l: Vec<f64> = logits[7..].iter().map(|&v| f64::from(v)).collect();
+    let want = (l[50362] - log_sum_exp(&l)).exp();
+    assert!(
+        (f64::from(got) - want).abs() <= 1e-4 * want,
+        "{got} vs {want}"
+    );
+}
