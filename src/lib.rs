@@ -9,6 +9,8 @@ pub mod gpu;
 pub mod model;
 pub mod ops;
 pub mod pack;
+pub mod stream;
+pub mod vad;
 pub mod web;
 pub mod whisper;
 
