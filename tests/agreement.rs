@@ -43,19 +43,33 @@ fn monotonic_growth_commits_one_step_behind() {
 #[test]
 fn disagreement_commits_only_the_common_prefix_and_never_revises() {
     let mut la = LocalAgreement::new(AgreementOptions::default());
-    assert!(la.update(&hyp(&[&[(1, 0.0, 0.3), (2, 0.3, 0.6), (9, 0.6, 0.9)]])).is_empty());
+    assert!(la
+        .update(&hyp(&[&[(1, 0.0, 0.3), (2, 0.3, 0.6), (9, 0.6, 0.9)]]))
+        .is_empty());
     // Differs at the third token: only 1 2 are agreed.
-    let new = ids(la.update(&hyp(&[&[(1, 0.0, 0.3), (2, 0.3, 0.6), (3, 0.6, 0.9), (4, 0.9, 1.2)]])));
+    let new = ids(la.update(&hyp(&[&[
+        (1, 0.0, 0.3),
+        (2, 0.3, 0.6),
+        (3, 0.6, 0.9),
+        (4, 0.9, 1.2),
+    ]])));
     assert_eq!(new, vec![1, 2]);
     assert_eq!(ids(la.tentative()), vec![3, 4]);
     // A hypothesis that rewrites committed audio does not change what was committed; its
     // tokens over committed time are ignored.
-    let new = ids(la.update(&hyp(&[&[(7, 0.0, 0.3), (8, 0.3, 0.6), (3, 0.6, 0.9), (5, 0.9, 1.2)]])));
+    let new = ids(la.update(&hyp(&[&[
+        (7, 0.0, 0.3),
+        (8, 0.3, 0.6),
+        (3, 0.6, 0.9),
+        (5, 0.9, 1.2),
+    ]])));
     assert_eq!(new, vec![3]);
     assert_eq!(ids(la.committed()), vec![1, 2, 3]);
     assert_eq!(ids(la.tentative()), vec![5]);
     // Complete disagreement commits nothing.
-    assert!(la.update(&hyp(&[&[(6, 0.9, 1.2), (4, 1.2, 1.5)]])).is_empty());
+    assert!(la
+        .update(&hyp(&[&[(6, 0.9, 1.2), (4, 1.2, 1.5)]]))
+        .is_empty());
     assert_eq!(ids(la.committed()), vec![1, 2, 3]);
     assert_eq!(ids(la.tentative()), vec![6, 4]);
 }
@@ -69,7 +83,12 @@ fn repeated_committed_tail_at_hypothesis_start_is_not_committed_twice() {
     assert_eq!(ids(la.committed()), vec![10, 11, 12]);
     // After the caller trimmed the buffer, Whisper's new hypothesis repeats "11 12" with
     // timings that drift past the tolerance; the overlap is recognised by the tokens.
-    let b = [(11, 1.45, 1.6), (12, 1.6, 1.8), (13, 1.8, 2.2), (14, 2.2, 2.5)];
+    let b = [
+        (11, 1.45, 1.6),
+        (12, 1.6, 1.8),
+        (13, 1.8, 2.2),
+        (14, 2.2, 2.5),
+    ];
     assert!(la.update(&hyp(&[&b])).is_empty());
     assert_eq!(ids(la.tentative()), vec![13, 14]);
     assert_eq!(ids(la.update(&hyp(&[&b]))), vec![13, 14]);
@@ -95,7 +114,11 @@ fn trim_point_is_the_end_of_the_last_fully_committed_segment() {
     assert_eq!(la.trim_point(), Some(2.0));
     la.update(&hyp(&[s3]));
     assert_eq!(ids(la.committed()), vec![1, 2, 3, 4, 5]);
-    assert_eq!(la.trim_point(), Some(2.0), "a single, final segment is never a trim point");
+    assert_eq!(
+        la.trim_point(),
+        Some(2.0),
+        "a single, final segment is never a trim point"
+    );
     // A later hypothesis that disagrees early never moves the trim point back.
     la.update(&hyp(&[&[(6, 2.9, 3.0)], &[(7, 3.0, 3.3)]]));
     assert_eq!(la.trim_point(), Some(2.0));
@@ -109,7 +132,10 @@ fn flush_then_next_utterance_starts_fresh() {
     assert!(la.flush().is_empty(), "nothing left to flush");
     // The next utterance (later audio) agrees from scratch, after the committed text.
     assert!(la.update(&hyp(&[&[(3, 5.0, 5.4)]])).is_empty());
-    assert_eq!(ids(la.update(&hyp(&[&[(3, 5.0, 5.4), (4, 5.4, 5.9)]]))), vec![3]);
+    assert_eq!(
+        ids(la.update(&hyp(&[&[(3, 5.0, 5.4), (4, 5.4, 5.9)]]))),
+        vec![3]
+    );
     assert_eq!(ids(la.committed()), vec![1, 2, 3]);
     la.reset();
     assert!(la.committed().is_empty() && la.tentative().is_empty());

@@ -162,7 +162,11 @@ impl LocalAgreement {
 
     /// Moves the trim point to the end of the last segment, other than the hypothesis' final
     /// one (whose end may still grow), that has no tentative token left.
-    fn advance_trim(&mut self, hypothesis: &[HypothesisSegment], tentative: &[(TimedToken, usize)]) {
+    fn advance_trim(
+        &mut self,
+        hypothesis: &[HypothesisSegment],
+        tentative: &[(TimedToken, usize)],
+    ) {
         let first_open = tentative.first().map_or(hypothesis.len(), |(_, s)| *s);
         let last_closed = first_open.min(hypothesis.len().saturating_sub(1));
         if last_closed == 0 {

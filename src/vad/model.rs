@@ -141,7 +141,10 @@ fn stft_magnitude(basis: &[f32], input: &[f32]) -> Vec<f32> {
         let frame = &input[t * HOP..t * HOP + WINDOW];
         for k in 0..FFT_BINS {
             let re = dot(&basis[k * WINDOW..(k + 1) * WINDOW], frame);
-            let im = dot(&basis[(FFT_BINS + k) * WINDOW..(FFT_BINS + k + 1) * WINDOW], frame);
+            let im = dot(
+                &basis[(FFT_BINS + k) * WINDOW..(FFT_BINS + k + 1) * WINDOW],
+                frame,
+            );
             out[k * FRAMES + t] = (re * re + im * im).sqrt();
         }
     }

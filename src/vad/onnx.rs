@@ -78,7 +78,9 @@ pub(crate) fn graph_tensors(model: &[u8]) -> Result<Vec<GraphTensors>> {
 
 fn read_graph(buf: &[u8], depth: usize, out: &mut Vec<GraphTensors>) -> Result<()> {
     if depth > MAX_DEPTH {
-        return Err(bad(format!("ONNX subgraphs nested deeper than {MAX_DEPTH}")));
+        return Err(bad(format!(
+            "ONNX subgraphs nested deeper than {MAX_DEPTH}"
+        )));
     }
     let index = out.len();
     out.push(GraphTensors::default());

@@ -72,8 +72,8 @@ impl<'a> Reader<'a> {
                 Value::Fixed64
             }
             2 => {
-                let len = usize::try_from(self.varint()?)
-                    .map_err(|_| corrupt("length out of range"))?;
+                let len =
+                    usize::try_from(self.varint()?).map_err(|_| corrupt("length out of range"))?;
                 Value::Bytes(self.take(len)?)
             }
             5 => Value::Fixed32(u32::from_le_bytes(self.take(4)?.try_into().unwrap())),
@@ -130,8 +130,14 @@ mod tests {
         let mut msg = vec![0x08, 0xac, 0x02, 0x12, 0x02, b'h', b'i', 0x1d];
         msg.extend_from_slice(&1.5f32.to_le_bytes());
         let mut r = Reader::new(&msg);
-        assert!(matches!(r.next_field().unwrap(), Some((1, Value::Varint(300)))));
-        assert!(matches!(r.next_field().unwrap(), Some((2, Value::Bytes(b"hi")))));
+        assert!(matches!(
+            r.next_field().unwrap(),
+            Some((1, Value::Varint(300)))
+        ));
+        assert!(matches!(
+            r.next_field().unwrap(),
+            Some((2, Value::Bytes(b"hi")))
+        ));
         match r.next_field().unwrap() {
             Some((3, Value::Fixed32(bits))) => assert_eq!(f32::from_bits(bits), 1.5),
             other => panic!("unexpected {other:?}"),

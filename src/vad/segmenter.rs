@@ -91,9 +91,14 @@ pub enum VadEvent {
 enum State {
     Silence,
     /// Speech began at `since` but has not yet lasted `min_speech_ms`.
-    Candidate { since: u64 },
+    Candidate {
+        since: u64,
+    },
     /// Inside an utterance; `silence_since` is set while below the negative threshold.
-    Speech { start: u64, silence_since: Option<u64> },
+    Speech {
+        start: u64,
+        silence_since: Option<u64>,
+    },
 }
 
 /// The utterance state machine over consecutive 512-sample chunks.
@@ -258,12 +263,26 @@ mod tests {
         probs.extend(vec![0.02; 40]);
         let events = run(&probs, VadOptions::default());
         assert_eq!(events.len(), 2, "{events:?}");
-        assert_eq!(events[0], (27, VadEvent::SpeechStart { start: 20 * C - 4800 }));
+        assert_eq!(
+            events[0],
+            (
+                27,
+                VadEvent::SpeechStart {
+                    start: 20 * C - 4800
+                }
+            )
+        );
         let (at, VadEvent::SpeechEnd(seg)) = events[1] else {
             panic!("{events:?}")
         };
         assert_eq!(at, 50 + 15, "closes once 500 ms of silence have passed");
-        assert_eq!(seg, SpeechSegment { start: 20 * C - 4800, end: 50 * C + 1600 });
+        assert_eq!(
+            seg,
+            SpeechSegment {
+                start: 20 * C - 4800,
+                end: 50 * C + 1600
+            }
+        );
     }
 
     #[test]
@@ -280,7 +299,13 @@ mod tests {
         // Still open at the end: finish closes it at the end of the audio.
         assert_eq!(
             events[1],
-            (probs.len(), VadEvent::SpeechEnd(SpeechSegment { start: 13 * C - 4800, end: probs.len() as u64 * C }))
+            (
+                probs.len(),
+                VadEvent::SpeechEnd(SpeechSegment {
+                    start: 13 * C - 4800,
+                    end: probs.len() as u64 * C
+                })
+            )
         );
     }
 
@@ -308,8 +333,18 @@ mod tests {
 
     #[test]
     fn rejects_bad_thresholds() {
-        for (t, n) in [(0.0, None), (1.0, None), (0.5, Some(0.6)), (f32::NAN, None), (0.5, Some(0.0))] {
-            let opts = VadOptions { threshold: t, neg_threshold: n, ..VadOptions::default() };
+        for (t, n) in [
+            (0.0, None),
+            (1.0, None),
+            (0.5, Some(0.6)),
+            (f32::NAN, None),
+            (0.5, Some(0.0)),
+        ] {
+            let opts = VadOptions {
+                threshold: t,
+                neg_threshold: n,
+                ..VadOptions::default()
+            };
             assert!(Segmenter::new(opts).is_err(), "threshold {t} neg {n:?}");
         }
     }

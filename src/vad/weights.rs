@@ -111,10 +111,15 @@ impl SileroWeights {
     }
 
     fn check_finite(&self) -> Result<()> {
-        let all = [&self.stft_basis, &self.weight_ih, &self.weight_hh, &self.bias]
-            .into_iter()
-            .chain(self.encoder.iter().flat_map(|c| [&c.weight, &c.bias]))
-            .chain([&self.out_weight]);
+        let all = [
+            &self.stft_basis,
+            &self.weight_ih,
+            &self.weight_hh,
+            &self.bias,
+        ]
+        .into_iter()
+        .chain(self.encoder.iter().flat_map(|c| [&c.weight, &c.bias]))
+        .chain([&self.out_weight]);
         for values in all {
             if values.iter().any(|v| !v.is_finite()) {
                 return Err(bad("a weight is NaN or infinite (corrupt file?)"));
