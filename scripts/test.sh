@@ -16,6 +16,10 @@ if ! python3 -c 'import numpy' 2>/dev/null; then
   echo "error: the audio tests need numpy: pip install numpy" >&2
   exit 1
 fi
+if ! python3 -c 'import onnxruntime' 2>/dev/null; then
+  echo "error: the voice activity tests need onnxruntime: pip install onnxruntime" >&2
+  exit 1
+fi
 
 scripts/fetch-models.sh
 

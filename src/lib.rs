@@ -9,8 +9,10 @@ pub mod gpu;
 pub mod model;
 pub mod ops;
 pub mod pack;
+pub mod stream;
 pub mod subtitles;
 mod transcribe;
+pub mod vad;
 pub mod web;
 pub mod whisper;
 
