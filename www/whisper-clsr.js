@@ -33,10 +33,21 @@ function modelSource(model) {
   return files;
 }
 
+/**
+ * Starts the model's worker. The default is written as one literal
+ * `new Worker(new URL("./worker.js", import.meta.url), ...)` expression on purpose: bundlers
+ * (Vite, webpack 5) recognise exactly this form and bundle worker.js (and the wasm it loads)
+ * on their own, and unbundled it resolves next to this module.
+ */
+function startWorker(workerUrl) {
+  if (workerUrl != null) return new Worker(workerUrl, { type: "module" });
+  return new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
+}
+
 /** Talks to one worker: numbered requests, each with its own promise and event callback. */
 class WorkerClient {
-  constructor(url) {
-    this.worker = new Worker(url, { type: "module" });
+  constructor(worker) {
+    this.worker = worker;
     this.pending = new Map();
     this.nextId = 1;
     this.worker.onmessage = ({ data }) => this.receive(data);
@@ -111,7 +122,7 @@ export class Whisper {
     if (!hasWebGPU()) throw new Error(NO_WEBGPU);
     if (model == null) throw new TypeError("Whisper.load: `model` is required");
     const source = modelSource(model);
-    const client = new WorkerClient(workerUrl ?? new URL("./worker.js", import.meta.url));
+    const client = new WorkerClient(startWorker(workerUrl));
     try {
       const info = await client.call("load", { model: source, cache }, { onEvent: onProgress });
       return new Whisper(client, info);
