@@ -38,7 +38,7 @@ want() {
   shift
   "$@" >/dev/null 2>&1 || missing+=("$package")
 }
-has() { command -v "$1"; }
+has() { command -v "$1" >/dev/null; }
 has_lib() { { ldconfig -p 2>/dev/null || /sbin/ldconfig -p; } | grep -q "$1"; }
 node_ok() { has node && node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)'; }
 
@@ -66,35 +66,38 @@ nodesource=
 if ((level >= 2)) && ! { node_ok && has npm; }; then
   candidate=$(apt-cache policy nodejs 2>/dev/null | awk '/Candidate:/ { print $2 }')
   if [[ -n $candidate && $candidate != "(none)" ]] && dpkg --compare-versions "$candidate" ge 20.19; then
-    missing+=(nodejs npm)
+    # NodeSource's nodejs includes npm; Debian's and Ubuntu's come without it.
+    if [[ $candidate == *nodesource* ]]; then missing+=(nodejs); else missing+=(nodejs npm); fi
   else
     nodesource=22.x
   fi
 fi
 
-as_root=()
 if [[ ${#missing[@]} -gt 0 || -n $nodesource ]]; then
-  apt_command="apt-get update && apt-get install -y --no-install-recommends ${missing[*]}"
-  [[ -z $nodesource ]] || apt_command="curl -fsSL https://deb.nodesource.com/setup_$nodesource | bash - && apt-get install -y nodejs${missing[*]:+ && $apt_command}"
+  steps=()
+  [[ ${#missing[@]} -eq 0 ]] || steps+=("apt-get update && apt-get install -y --no-install-recommends ${missing[*]}")
+  [[ -z $nodesource ]] || steps+=("curl -fsSL https://deb.nodesource.com/setup_$nodesource | bash - && apt-get install -y nodejs")
+  apt_command=$(printf '%s && ' "${steps[@]}")
+  apt_command=${apt_command% && }
   has apt-get || die "missing: ${missing[*]}${nodesource:+ Node.js>=20.19}; this is not a Debian/Ubuntu machine, so install them with its package manager"
   if [[ $(id -u) -eq 0 ]]; then
-    as_root=()
+    as_root=(env)
   elif has sudo && { sudo -n true 2>/dev/null || [[ -t 0 ]]; }; then
-    as_root=(sudo)
+    as_root=(sudo env)
   else
     die "missing system packages; as root, run: $apt_command"
   fi
-  if [[ -n $nodesource ]]; then
-    log "Node.js $(node --version 2>/dev/null || echo missing) is too old or incomplete; installing Node.js $nodesource from NodeSource"
-    curl -fsSL "https://deb.nodesource.com/setup_$nodesource" | "${as_root[@]}" bash - >/dev/null \
-      && "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs >/dev/null \
-      || die "could not install Node.js; as root, run: $apt_command"
-  fi
   if [[ ${#missing[@]} -gt 0 ]]; then
     log "installing system packages: ${missing[*]}"
-    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq \
-      && "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+    "${as_root[@]}" DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+      && "${as_root[@]}" DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
       || die "apt-get failed; as root, run: $apt_command"
+  fi
+  if [[ -n $nodesource ]]; then
+    log "Node.js $(node --version 2>/dev/null || echo "is missing"), the tests need 20.19 or newer: installing Node.js $nodesource from NodeSource"
+    curl -fsSL "https://deb.nodesource.com/setup_$nodesource" | "${as_root[@]}" bash - >/dev/null \
+      && "${as_root[@]}" DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs >/dev/null \
+      || die "could not install Node.js; as root, run: $apt_command"
   fi
 fi
 if ((level >= 2)); then

@@ -2,11 +2,13 @@
 // folder installs the packed tarball (dist/whisper-clsr-VERSION.tgz from scripts/build-npm.sh)
 // with npm, type-checks its TypeScript against the package's .d.ts with tsc, builds with
 // `vite build` and no bundler configuration, and the built site transcribes jfk.wav with
-// whisper-tiny.en in Chromium. Vite and TypeScript are the versions package-lock.json pins.
+// whisper-tiny.en in Chromium. Vite's dev server, with the one setting the README gives,
+// starts the worker and the wasm too. Vite and TypeScript are the versions package-lock.json
+// pins.
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -148,6 +150,40 @@ test("vite build bundles the worker and the wasm without configuration", { timeo
   // Nothing may still point into node_modules: the built site is all there is.
   for (const f of assets.filter((a) => a.endsWith(".js"))) {
     assert.doesNotMatch(readFileSync(path.join(app, "dist/assets", f), "utf8"), /node_modules/, f);
+  }
+});
+
+test("vite's dev server, with the package excluded from pre-bundling, starts the worker and the wasm", { timeout: 3 * MINUTES }, async () => {
+  writeFileSync(path.join(app, "vite.config.js"), `export default { optimizeDeps: { exclude: ["whisper-clsr"] } };\n`);
+  const dev = spawn(process.execPath, [VITE, "--host", "127.0.0.1", "--port", "0"], { cwd: app, stdio: ["ignore", "pipe", "inherit"] });
+  try {
+    const url = await new Promise((resolve, reject) => {
+      let out = "";
+      dev.stdout.on("data", (chunk) => {
+        out += chunk;
+        const m = out.replace(/\x1b\[[0-9;]*m/g, "").match(/Local:\s+(http:\S+)/);
+        if (m) resolve(m[1]);
+      });
+      dev.on("exit", (code) => reject(new Error(`vite exited (${code}): ${out}`)));
+    });
+    browser = await launchBrowser();
+    const page = await newPage(browser);
+    const loaded = [];
+    page.context().on("requestfinished", async (r) => loaded.push(`${(await r.response())?.status()} ${new URL(r.url()).pathname}`));
+    await page.goto(url);
+    await page.waitForFunction(() => document.body.dataset.ready === "1");
+    // No model there: the load gets as far as the model's files, after the worker started
+    // and instantiated the wasm.
+    const message = await page.evaluate(() => window.transcribeUrl("/no-such-model/", "/none.wav").then(() => "loaded?!", (e) => e.message));
+    console.log(`dev server: ${message}`);
+    assert.doesNotMatch(message, /worker/);
+    assert.match(message, /config\.json/);
+    assert.ok(loaded.includes("200 /node_modules/whisper-clsr/pkg/whisper_clsr_bg.wasm"), loaded.join("\n"));
+    await browser.close();
+    browser = null;
+  } finally {
+    dev.kill();
+    rmSync(path.join(app, "vite.config.js"));
   }
 });
 
