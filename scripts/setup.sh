@@ -109,9 +109,14 @@ if ! has rustup; then
   if has cargo; then
     die "cargo is there but rustup is not, so the wasm32 target cannot be added; install Rust with rustup: https://rustup.rs"
   fi
+  # rustup-init straight from static.rust-lang.org (what the https://sh.rustup.rs script fetches).
+  triple="$(uname -m)-unknown-linux-gnu"
   log "installing Rust (rustup, stable toolchain) into ~/.cargo"
-  curl -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal >/dev/null \
+  init=$(mktemp)
+  curl -sSf --retry 3 -o "$init" "https://static.rust-lang.org/rustup/dist/$triple/rustup-init" \
+    && chmod +x "$init" && "$init" -y --profile minimal >/dev/null \
     || die "the rustup installer failed; install Rust from https://rustup.rs"
+  rm -f "$init"
 fi
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   log "adding the Rust target wasm32-unknown-unknown"
