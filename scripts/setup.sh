@@ -112,11 +112,12 @@ if ! has rustup; then
   # rustup-init straight from static.rust-lang.org (what the https://sh.rustup.rs script fetches).
   triple="$(uname -m)-unknown-linux-gnu"
   log "installing Rust (rustup, stable toolchain) into ~/.cargo"
-  init=$(mktemp)
+  init_dir=$(mktemp -d)
+  init=$init_dir/rustup-init # it must be called that: it looks at its own name
   curl -sSf --retry 3 -o "$init" "https://static.rust-lang.org/rustup/dist/$triple/rustup-init" \
     && chmod +x "$init" && "$init" -y --profile minimal >/dev/null \
     || die "the rustup installer failed; install Rust from https://rustup.rs"
-  rm -f "$init"
+  rm -rf "$init_dir"
 fi
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   log "adding the Rust target wasm32-unknown-unknown"
