@@ -143,7 +143,7 @@ if ((level >= 2)); then
   lock_sum=$(sha256sum tests/e2e/package-lock.json | cut -d' ' -f1)
   if [[ ! -f $stamp || $(cat "$stamp") != "$lock_sum" ]]; then
     log "npm ci in tests/e2e (playwright-core, vite, typescript)"
-    (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
+    (cd tests/e2e && npm ci --no-audit --no-fund --no-update-notifier --loglevel=error)
     echo "$lock_sum" >"$stamp"
   fi
 fi

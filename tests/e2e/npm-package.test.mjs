@@ -101,7 +101,7 @@ before(async () => {
   writeFileSync(path.join(app, "package.json"), JSON.stringify({ name: "vite-app", private: true, type: "module" }, null, 2));
   writeFileSync(
     path.join(app, "index.html"),
-    `<!doctype html>\n<html><head><meta charset="utf-8"><title>app</title></head>\n<body><script type="module" src="/main.ts"></script></body></html>\n`,
+    `<!doctype html>\n<html><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>app</title></head>\n<body><script type="module" src="/main.ts"></script></body></html>\n`,
   );
   writeFileSync(path.join(app, "main.ts"), MAIN_TS);
   writeFileSync(path.join(app, "bad.ts"), BAD_TS);
