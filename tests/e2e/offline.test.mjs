@@ -31,9 +31,11 @@ test("the demo loads and transcribes offline after one visit", { timeout: 40 * M
   await page.goto(address);
   await settled(page, ["ready", "error"]);
   assert.equal(await page.locator("#error").isHidden(), true, await page.locator("#error").textContent());
-  // The service worker has stored the site's files once it is active.
-  const scope = await page.evaluate(async () => (await navigator.serviceWorker.ready).scope);
-  assert.equal(scope, server.url);
+  // The service worker has stored the site's files once it is active and controls the page.
+  await page
+    .waitForFunction(() => navigator.serviceWorker?.controller?.state === "activated", null, { timeout: 2 * MINUTES })
+    .catch(() => assert.fail("no active service worker controls the demo page"));
+  assert.equal(await page.evaluate(async () => (await navigator.serviceWorker.ready).scope), server.url);
 
   // The network goes away: the server stops and the browser is offline.
   server.close();
