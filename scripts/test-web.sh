@@ -4,8 +4,9 @@
 # npm package (scripts/build-npm.sh), links the test models into www/models/, makes test
 # expert packs in www/packs/ and runs tests/e2e/*.test.mjs in headless Debian Chromium (WebGPU
 # on SwiftShader without a GPU).
-# Screenshots go to test-output/. On 2 idle cores the suite takes about 13 minutes (28 minutes
-# measured with other builds running beside it); see the README for per-file figures.
+# Screenshots go to test-output/. On 2 idle cores the suite took about 13 minutes (28 minutes
+# measured with other builds running beside it) before npm-package and offline, which add a
+# tiny.en transcription each (about 3 minutes idle); see the README for per-file figures.
 # Usage: scripts/test-web.sh [TEST_FILE...]
 # Needs: ../shared/fixtures (or WHISPER_CLSR_FIXTURES); scripts/setup.sh installs the rest.
 set -euo pipefail
