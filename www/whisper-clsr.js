@@ -53,7 +53,9 @@ class WorkerClient {
     this.worker.onmessage = ({ data }) => this.receive(data);
     this.worker.onerror = (e) => {
       e.preventDefault?.();
-      const why = e.message || "the worker script failed to load (was scripts/build-web.sh run, so that pkg/ exists?)";
+      const why =
+        e.message ||
+        "the worker script failed to load (with Vite's dev server, exclude whisper-clsr from optimizeDeps; in this repository, was scripts/build-web.sh run, so that pkg/ exists?)";
       this.failAll(new Error(`whisper-clsr worker: ${why}`));
     };
     this.worker.onmessageerror = () => this.failAll(new Error("whisper-clsr worker: a message could not be read"));

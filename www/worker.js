@@ -70,8 +70,8 @@ const ops = {
       throw new Error("this browser has no WebGPU (navigator.gpu is missing in workers); use a recent Chrome, Edge or another browser with WebGPU enabled");
     }
     const adapter = await adapterName();
-    // The wasm's URL is spelled out here (rather than left to the wasm-bindgen glue) so that
-    // bundlers see `new URL("…wasm", import.meta.url)` in the worker and emit the file.
+    // The wasm's URL in the form bundlers rewrite, `new URL("…", import.meta.url)`, spelled
+    // out here rather than left to the wasm-bindgen glue's default, so it is ours to keep right.
     await init({ module_or_path: new URL("./pkg/whisper_clsr_bg.wasm", import.meta.url) });
     const [config, weights, tokenizer] = await modelBytes(source, cache, progress);
     progress({ stage: "init" });
