@@ -39,7 +39,8 @@ want() {
   "$@" >/dev/null 2>&1 || missing+=("$package")
 }
 has() { command -v "$1" >/dev/null; }
-has_lib() { { ldconfig -p 2>/dev/null || /sbin/ldconfig -p; } | grep -q "$1"; }
+# (grep without -q in pipelines: an early exit would fail the pipeline under pipefail)
+has_lib() { { ldconfig -p 2>/dev/null || /sbin/ldconfig -p; } | grep "$1" >/dev/null; }
 node_ok() { has node && node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)'; }
 
 want build-essential has cc
@@ -119,13 +120,13 @@ if ! has rustup; then
     || die "the rustup installer failed; install Rust from https://rustup.rs"
   rm -rf "$init_dir"
 fi
-if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+if ! rustup target list --installed | grep -x wasm32-unknown-unknown >/dev/null; then
   log "adding the Rust target wasm32-unknown-unknown"
   rustup target add wasm32-unknown-unknown
 fi
 if ((level >= 3)); then
   for component in clippy rustfmt; do
-    rustup component list --installed | grep -q "^$component" || {
+    rustup component list --installed | grep "^$component" >/dev/null || {
       log "adding the Rust component $component"
       rustup component add "$component"
     }
