@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+scripts/setup.sh web
+export PATH="$PATH:$HOME/.cargo/bin"
 scripts/build-web.sh
 scripts/link-web-models.sh "${1:-whisper-base}"
-(cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
 cd tests/e2e && node bench.mjs "$@"

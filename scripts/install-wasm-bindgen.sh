@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the wasm-bindgen CLI of exactly the version Cargo.lock pins for the wasm-bindgen
 # crate (the two must match) into .cache/tools/wasm-bindgen-VERSION/, once, and prints the
-# path of the binary. scripts/build-web.sh calls it; .ci/run calls it to install up front.
+# path of the binary. scripts/build-web.sh calls it; scripts/setup.sh calls it to install up front.
 set -euo pipefail
 shopt -s inherit_errexit
 cd "$(dirname "$0")/.."

@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
-# Browser end-to-end tests: builds the wasm package, links the test models into www/models/,
-# makes test expert packs in www/packs/, installs the pinned playwright-core and runs
-# tests/e2e/*.test.mjs in headless Debian Chromium (WebGPU on SwiftShader without a GPU).
-# Screenshots go to test-output/. On 2 idle cores the suite takes about 13 minutes (28 minutes
-# measured with other builds running beside it); see the README for per-file figures.
+# Browser end-to-end tests: sets up what is missing (scripts/setup.sh web: chromium, Node.js,
+# the packages tests/e2e/package-lock.json pins, the models), builds the wasm package and the
+# npm package (scripts/build-npm.sh), links the test models into www/models/, makes test
+# expert packs in www/packs/ and runs tests/e2e/*.test.mjs in headless Debian Chromium (WebGPU
+# on SwiftShader without a GPU).
+# Screenshots go to test-output/. On 2 idle cores the suite took about 13 minutes (28 minutes
+# measured with other builds running beside it) before npm-package and offline, which add a
+# tiny.en transcription each (about 3 minutes idle); see the README for per-file figures.
 # Usage: scripts/test-web.sh [TEST_FILE...]
-# Needs: chromium, node + npm, the models from scripts/fetch-models.sh, ../shared/fixtures.
+# Needs: ../shared/fixtures (or WHISPER_CLSR_FIXTURES); scripts/setup.sh installs the rest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-command -v node >/dev/null || { echo "test-web: node not found: apt-get install nodejs npm" >&2; exit 1; }
-[[ -x ${CHROMIUM:-/usr/bin/chromium} ]] || { echo "test-web: chromium not found: apt-get install chromium" >&2; exit 1; }
-
+scripts/setup.sh web
+export PATH="$PATH:$HOME/.cargo/bin"
 scripts/build-web.sh
+SKIP_WEB_BUILD=1 scripts/build-npm.sh >/dev/null
 scripts/link-web-models.sh whisper-base whisper-tiny.en
 
 # Expert packs for the API test, freshly initialised by the CLI (expert = copy of the FFN):
@@ -24,7 +27,6 @@ for model in whisper-tiny.en whisper-base; do
     cargo run --quiet --bin whisper-clsr -- pack init --model "models/$model" --language en --out "$pack"
   fi
 done
-(cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
 # Arguments pick test files (e.g. api.test.mjs); default: all of them.
 cd tests/e2e
 if [[ $# -gt 0 ]]; then files=("$@"); else files=(./*.test.mjs); fi

@@ -34,16 +34,29 @@ function modelSource(model) {
   return files;
 }
 
+/**
+ * Starts the model's worker. The default is written as one literal
+ * `new Worker(new URL("./worker.js", import.meta.url), ...)` expression on purpose: bundlers
+ * (Vite, webpack 5) recognise exactly this form and bundle worker.js (and the wasm it loads)
+ * on their own, and unbundled it resolves next to this module.
+ */
+function startWorker(workerUrl) {
+  if (workerUrl != null) return new Worker(workerUrl, { type: "module" });
+  return new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
+}
+
 /** Talks to one worker: numbered requests, each with its own promise and event callback. */
 class WorkerClient {
-  constructor(url) {
-    this.worker = new Worker(url, { type: "module" });
+  constructor(worker) {
+    this.worker = worker;
     this.pending = new Map();
     this.nextId = 1;
     this.worker.onmessage = ({ data }) => this.receive(data);
     this.worker.onerror = (e) => {
       e.preventDefault?.();
-      const why = e.message || "the worker script failed to load (was scripts/build-web.sh run, so that pkg/ exists?)";
+      const why =
+        e.message ||
+        "the worker script failed to load (with Vite's dev server, exclude whisper-clsr from optimizeDeps; in this repository, was scripts/build-web.sh run, so that pkg/ exists?)";
       this.failAll(new Error(`whisper-clsr worker: ${why}`));
     };
     this.worker.onmessageerror = () => this.failAll(new Error("whisper-clsr worker: a message could not be read"));
@@ -120,7 +133,7 @@ export class Whisper {
     if (!hasWebGPU()) throw new Error(NO_WEBGPU);
     if (model == null) throw new TypeError("Whisper.load: `model` is required");
     const source = modelSource(model);
-    const client = new WorkerClient(workerUrl ?? new URL("./worker.js", import.meta.url));
+    const client = new WorkerClient(startWorker(workerUrl));
     try {
       const info = await client.call("load", { model: source, cache }, { onEvent: onProgress });
       return new Whisper(client, info);

@@ -86,7 +86,9 @@ const ops = {
       throw new Error("this browser has no WebGPU (navigator.gpu is missing in workers); use a recent Chrome, Edge or another browser with WebGPU enabled");
     }
     const adapter = await adapterName();
-    await init();
+    // The wasm's URL in the form bundlers rewrite, `new URL("…", import.meta.url)`, spelled
+    // out here rather than left to the wasm-bindgen glue's default, so it is ours to keep right.
+    await init({ module_or_path: new URL("./pkg/whisper_clsr_bg.wasm", import.meta.url) });
     const [config, weights, tokenizer] = await modelBytes(source, cache, progress);
     progress({ stage: "init" });
     model?.free();

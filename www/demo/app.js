@@ -312,3 +312,12 @@ if (!hasWebGPU()) {
   chooseModelFromAddress();
   loadModel();
 }
+
+// After one visit the site opens and transcribes offline: sw.js keeps the site's own files
+// (the API keeps the model files in Cache Storage itself). Service workers need a secure
+// origin (https or localhost); elsewhere the demo just works online.
+if ("serviceWorker" in navigator) {
+  navigator.serviceWorker
+    .register(new URL("../sw.js", import.meta.url))
+    .catch((e) => console.warn(`whisper-clsr demo: no offline mode (${e.message})`));
+}

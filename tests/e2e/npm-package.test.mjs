@@ -1,0 +1,215 @@
+// The npm package in a real app, as a web developer would use it: a minimal Vite app in a temp
+// folder installs the packed tarball (dist/whisper-clsr-VERSION.tgz from scripts/build-npm.sh)
+// with npm, type-checks its TypeScript against the package's .d.ts with tsc, builds with
+// `vite build` and no bundler configuration, and the built site transcribes jfk.wav with
+// whisper-tiny.en in Chromium. Vite's dev server, with the one setting the README gives,
+// starts the worker and the wasm too. Vite and TypeScript are the versions package-lock.json
+// pins.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { execFile, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { checkPrerequisites, serve, launchBrowser, newPage, words, FIXTURES, REPO, WWW } from "./harness.mjs";
+
+const run = promisify(execFile);
+const MINUTES = 60_000;
+const E2E = path.join(REPO, "tests/e2e");
+const VITE = path.join(E2E, "node_modules/vite/bin/vite.js");
+const TSC = path.join(E2E, "node_modules/typescript/bin/tsc");
+
+let app, server, browser;
+
+/** The tarball scripts/build-npm.sh made for the version in dist/npm/package.json. */
+function tarball() {
+  const manifest = path.join(REPO, "dist/npm/package.json");
+  if (!existsSync(manifest)) throw new Error(`${manifest} is missing: run scripts/build-npm.sh`);
+  const { version } = JSON.parse(readFileSync(manifest, "utf8"));
+  const file = path.join(REPO, `dist/whisper-clsr-${version}.tgz`);
+  if (!existsSync(file)) throw new Error(`${file} is missing: run scripts/build-npm.sh`);
+  return { file, version };
+}
+
+// The app: one TypeScript entry that uses the typed API and exposes a test hook.
+const MAIN_TS = `
+import { Whisper, hasWebGPU, type LoadProgress, type Transcript } from "whisper-clsr";
+
+export interface Outcome {
+  transcript: Transcript;
+  streamed: string;
+  downloads: number;
+  multilingual: boolean;
+}
+
+async function transcribeUrl(model: string, audioUrl: string): Promise<Outcome> {
+  if (!hasWebGPU()) throw new Error("no WebGPU");
+  let downloads = 0;
+  const asr = await Whisper.load({
+    model,
+    onProgress: (p: LoadProgress) => {
+      if (p.stage === "download") downloads++;
+    },
+  });
+  const audio: Blob = await (await fetch(audioUrl)).blob();
+  let streamed = "";
+  const transcript = await asr.transcribe(audio, { language: "en", onToken: ({ text }) => (streamed += text) });
+  const multilingual = asr.info.multilingual;
+  asr.dispose();
+  return { transcript, streamed, downloads, multilingual };
+}
+
+declare global {
+  interface Window {
+    transcribeUrl: typeof transcribeUrl;
+  }
+}
+window.transcribeUrl = transcribeUrl;
+document.body.dataset.ready = "1";
+`;
+
+// A misuse the types must catch: a misspelt option and a wrong result field.
+const BAD_TS = `
+import { Whisper } from "whisper-clsr";
+const asr = await Whisper.load({ modle: "models/whisper-base/" });
+const r = await asr.transcribe(new Float32Array(16000));
+const n: number = r.text;
+export { n };
+`;
+
+const TSCONFIG = (file) => ({
+  compilerOptions: {
+    target: "ES2022",
+    module: "ESNext",
+    moduleResolution: "bundler",
+    lib: ["ES2022", "DOM"],
+    strict: true,
+    noEmit: true,
+    types: [],
+  },
+  files: [file],
+});
+
+before(async () => {
+  checkPrerequisites(["whisper-tiny.en"]);
+  for (const tool of [VITE, TSC]) {
+    if (!existsSync(tool)) throw new Error(`${tool} is missing: run scripts/test-web.sh (it installs tests/e2e's packages)`);
+  }
+  app = mkdtempSync(path.join(tmpdir(), "whisper-clsr-vite-app-"));
+  writeFileSync(path.join(app, "package.json"), JSON.stringify({ name: "vite-app", private: true, type: "module" }, null, 2));
+  writeFileSync(
+    path.join(app, "index.html"),
+    `<!doctype html>\n<html><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>app</title></head>\n<body><script type="module" src="/main.ts"></script></body></html>\n`,
+  );
+  writeFileSync(path.join(app, "main.ts"), MAIN_TS);
+  writeFileSync(path.join(app, "bad.ts"), BAD_TS);
+  writeFileSync(path.join(app, "tsconfig.json"), JSON.stringify(TSCONFIG("main.ts"), null, 2));
+  writeFileSync(path.join(app, "tsconfig.bad.json"), JSON.stringify(TSCONFIG("bad.ts"), null, 2));
+});
+after(async () => {
+  await browser?.close();
+  server?.close();
+  if (app && !process.env.E2E_KEEP) rmSync(app, { recursive: true, force: true });
+});
+
+test("npm installs the packed tarball", { timeout: 2 * MINUTES }, async () => {
+  const { file, version } = tarball();
+  // The package has no dependencies, so this needs no registry.
+  await run("npm", ["install", "--offline", "--no-audit", "--no-fund", "--loglevel=error", file], { cwd: app });
+  const installed = path.join(app, "node_modules/whisper-clsr");
+  const manifest = JSON.parse(readFileSync(path.join(installed, "package.json"), "utf8"));
+  assert.equal(manifest.version, version);
+  assert.equal(manifest.sideEffects, false);
+  const files = readdirSync(installed, { recursive: true }).map(String).sort();
+  console.log(`installed whisper-clsr ${version}: ${files.join(" ")}`);
+  for (const f of ["whisper-clsr.js", "whisper-clsr.d.ts", "worker.js", "lib/fetch.js", "pkg/whisper_clsr.js", "pkg/whisper_clsr_bg.wasm"]) {
+    assert.ok(files.includes(f), `the package has ${f}`);
+  }
+});
+
+test("TypeScript: tsc --noEmit accepts the app and rejects misuse", { timeout: 2 * MINUTES }, async () => {
+  await run(process.execPath, [TSC, "--noEmit", "-p", "tsconfig.json"], { cwd: app });
+  const bad = await run(process.execPath, [TSC, "--noEmit", "-p", "tsconfig.bad.json"], { cwd: app }).then(
+    () => null,
+    (e) => e.stdout,
+  );
+  assert.ok(bad !== null, "tsc accepted bad.ts");
+  assert.match(bad, /bad\.ts.*'modle'/, bad);
+  assert.match(bad, /bad\.ts.*Type 'string' is not assignable to type 'number'/, bad);
+});
+
+test("vite build bundles the worker and the wasm without configuration", { timeout: 3 * MINUTES }, async () => {
+  const { stdout } = await run(process.execPath, [VITE, "build", "--logLevel", "warn"], { cwd: app });
+  if (stdout.trim()) console.log(stdout.trim());
+  const assets = readdirSync(path.join(app, "dist/assets"));
+  console.log(`dist/assets: ${assets.join(" ")}`);
+  assert.ok(assets.some((f) => /^whisper_clsr_bg-.*\.wasm$/.test(f)), "the wasm is an emitted asset");
+  assert.ok(assets.some((f) => /^worker-.*\.js$/.test(f)), "the worker is bundled as its own chunk");
+  // Nothing may still point into node_modules: the built site is all there is.
+  for (const f of assets.filter((a) => a.endsWith(".js"))) {
+    assert.doesNotMatch(readFileSync(path.join(app, "dist/assets", f), "utf8"), /node_modules/, f);
+  }
+});
+
+test("vite's dev server, with the package excluded from pre-bundling, starts the worker and the wasm", { timeout: 3 * MINUTES }, async () => {
+  writeFileSync(path.join(app, "vite.config.js"), `export default { optimizeDeps: { exclude: ["whisper-clsr"] } };\n`);
+  const dev = spawn(process.execPath, [VITE, "--host", "127.0.0.1", "--port", "0"], { cwd: app, stdio: ["ignore", "pipe", "inherit"] });
+  try {
+    const url = await new Promise((resolve, reject) => {
+      let out = "";
+      dev.stdout.on("data", (chunk) => {
+        out += chunk;
+        const m = out.replace(/\x1b\[[0-9;]*m/g, "").match(/Local:\s+(http:\S+)/);
+        if (m) resolve(m[1]);
+      });
+      dev.on("exit", (code) => reject(new Error(`vite exited (${code}): ${out}`)));
+    });
+    browser = await launchBrowser();
+    const page = await newPage(browser);
+    const loaded = [];
+    page.context().on("requestfinished", async (r) => loaded.push(`${(await r.response())?.status()} ${new URL(r.url()).pathname}`));
+    await page.goto(url);
+    await page.waitForFunction(() => document.body.dataset.ready === "1");
+    // No model there: the load gets as far as the model's files, after the worker started
+    // and instantiated the wasm.
+    const message = await page.evaluate(() => window.transcribeUrl("/no-such-model/", "/none.wav").then(() => "loaded?!", (e) => e.message));
+    console.log(`dev server: ${message}`);
+    assert.doesNotMatch(message, /worker/);
+    assert.match(message, /config\.json/);
+    assert.ok(loaded.includes("200 /node_modules/whisper-clsr/pkg/whisper_clsr_bg.wasm"), loaded.join("\n"));
+    await browser.close();
+    browser = null;
+  } finally {
+    dev.kill();
+    rmSync(path.join(app, "vite.config.js"));
+  }
+});
+
+test("the built app transcribes jfk.wav with whisper-tiny.en", { timeout: 30 * MINUTES }, async () => {
+  const dist = path.join(app, "dist");
+  // What the app's host would serve beside the build: a model and a clip.
+  symlinkSync(path.join(WWW, "models/whisper-tiny.en"), path.join(dist, "whisper-tiny.en"));
+  symlinkSync(path.join(FIXTURES, "jfk.wav"), path.join(dist, "jfk.wav"));
+  server = await serve(dist);
+  browser = await launchBrowser();
+  const page = await newPage(browser);
+  const requests = [];
+  page.context().on("request", (r) => requests.push(new URL(r.url()).pathname));
+  await page.goto(server.url);
+  await page.waitForFunction(() => document.body.dataset.ready === "1");
+  const started = Date.now();
+  const out = await page.evaluate(() => window.transcribeUrl("/whisper-tiny.en/", "/jfk.wav"));
+  console.log(`transcribed in ${((Date.now() - started) / 1000).toFixed(1)} s: ${out.transcript.text}`);
+  console.log(`timings: ${JSON.stringify(out.transcript.timings)}`);
+  const expected = readFileSync(path.join(FIXTURES, "jfk.txt"), "utf8");
+  assert.deepEqual(words(out.transcript.text), words(expected));
+  assert.deepEqual(words(out.streamed), words(out.transcript.text));
+  assert.equal(out.transcript.language, "en");
+  assert.equal(out.multilingual, false);
+  assert.ok(out.downloads > 0);
+  // The worker and the wasm came from the build's assets.
+  assert.ok(requests.some((p) => /^\/assets\/worker-.*\.js$/.test(p)), requests.join(" "));
+  assert.ok(requests.some((p) => /^\/assets\/whisper_clsr_bg-.*\.wasm$/.test(p)), requests.join(" "));
+});
