@@ -13,12 +13,15 @@ fn cli(args: &[&str], stdin: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("run whisper-clsr");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
+    let written = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+    // A command that fails on its arguments exits without reading its input.
+    if let Err(e) = written {
+        assert_eq!(
+            e.kind(),
+            std::io::ErrorKind::BrokenPipe,
+            "writing stdin: {e}"
+        );
+    }
     child.wait_with_output().unwrap()
 }
 
@@ -76,7 +79,11 @@ fn normalize_basic_and_its_options() {
 
     let out = cli(&["normalize", "--split-letters"], "abc\n");
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("--normalizer basic only"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--normalizer basic only"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// Reference and hypothesis of the hand-checked examples.
@@ -96,9 +103,15 @@ fn wer_json_english_normalizer() {
     assert_eq!(v["substitutions"], 1);
     assert_eq!(v["deletions"], 0);
     assert_eq!(v["insertions"], 0);
-    assert!((v["wer"].as_f64().unwrap() - 1.0 / 7.0).abs() < 1e-12, "{v}");
+    assert!(
+        (v["wer"].as_f64().unwrap() - 1.0 / 7.0).abs() < 1e-12,
+        "{v}"
+    );
     // Characters: "the" → "a" is 3 edits; 22 + 5 reference characters.
-    assert!((v["cer"].as_f64().unwrap() - 3.0 / 27.0).abs() < 1e-12, "{v}");
+    assert!(
+        (v["cer"].as_f64().unwrap() - 3.0 / 27.0).abs() < 1e-12,
+        "{v}"
+    );
     assert_eq!(v["unit"], "words");
     assert_eq!(v["lines"], 2);
 }
@@ -125,13 +138,20 @@ fn wer_text_without_normalization() {
 fn wer_counts_characters_for_languages_without_spaces() {
     let reference = file("chars", "ref.txt", "我们今天去公园\n");
     let hypothesis = file("chars", "hyp.txt", "我们明天去公园\n");
-    let out = wer(&reference, &hypothesis, &["--language", "zh", "--format", "json"]);
+    let out = wer(
+        &reference,
+        &hypothesis,
+        &["--language", "zh", "--format", "json"],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
     // 今 → 明: one substituted character out of seven.
     assert_eq!(v["unit"], "characters");
     assert_eq!(v["substitutions"], 1);
-    assert!((v["wer"].as_f64().unwrap() - 1.0 / 7.0).abs() < 1e-12, "{v}");
+    assert!(
+        (v["wer"].as_f64().unwrap() - 1.0 / 7.0).abs() < 1e-12,
+        "{v}"
+    );
 }
 
 #[test]
@@ -163,5 +183,9 @@ fn wer_unknown_language_is_a_clear_error() {
     let reference = file("language", "ref.txt", REFERENCE);
     let out = wer(&reference, &reference, &["--language", "klingon"]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("unknown language \"klingon\""), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("unknown language \"klingon\""),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -82,7 +82,11 @@ fn check_contiguous(cases: &[(&[&str], &[&str], Measures)]) {
 
 fn this_is_a_test_cases() -> Vec<(&'static [&'static str], &'static [&'static str], Measures)> {
     vec![
-        (&["This is a test"], &["This is a test"], all_m(0.0, 0.0, 0.0)),
+        (
+            &["This is a test"],
+            &["This is a test"],
+            all_m(0.0, 0.0, 0.0),
+        ),
         (&["This is a test"], &[""], all_m(1.0, 1.0, 1.0)),
         (&["This is a test"], &["This test"], all_m(0.5, 0.5, 0.5)),
     ]
@@ -123,8 +127,16 @@ fn measures_default_known_values() {
 #[test]
 fn measures_default_permutations_invariance() {
     check_default(&[
-        (&["i", "am i good"], &["i am", "i good"], all_m(0.5, 0.4, 7.0 / 16.0)),
-        (&["am i good", "i"], &["i good", "i am"], all_m(0.5, 0.4, 7.0 / 16.0)),
+        (
+            &["i", "am i good"],
+            &["i am", "i good"],
+            all_m(0.5, 0.4, 7.0 / 16.0),
+        ),
+        (
+            &["am i good", "i"],
+            &["i good", "i am"],
+            all_m(0.5, 0.4, 7.0 / 16.0),
+        ),
     ]);
 }
 
@@ -159,8 +171,16 @@ fn measures_contiguous_known_values() {
 #[test]
 fn measures_contiguous_permutations_variance() {
     check_contiguous(&[
-        (&["i", "am i good"], &["i am", "i good"], all_m(0.0, 0.0, 0.0)),
-        (&["am i good", "i"], &["i good", "i am"], all_m(0.5, 0.4, 7.0 / 16.0)),
+        (
+            &["i", "am i good"],
+            &["i am", "i good"],
+            all_m(0.0, 0.0, 0.0),
+        ),
+        (
+            &["am i good", "i"],
+            &["i good", "i am"],
+            all_m(0.5, 0.4, 7.0 / 16.0),
+        ),
     ]);
 }
 
@@ -168,14 +188,22 @@ fn measures_contiguous_permutations_variance() {
 
 #[test]
 fn cer_input_types() {
-    assert_close(cer(&["This is a test"], &["This is a test"]), 0.0 / 14.0, "cer");
+    assert_close(
+        cer(&["This is a test"], &["This is a test"]),
+        0.0 / 14.0,
+        "cer",
+    );
     assert_close(cer(&["This is a test"], &[""]), 14.0 / 14.0, "cer");
     assert_close(cer(&["This is a test"], &["This test"]), 5.0 / 14.0, "cer");
 }
 
 #[test]
 fn cer_fail_on_different_sentence_length() {
-    assert!(character_errors(&["hello", "this", "sentence", "is fractured"], &["this sentence"]).is_err());
+    assert!(character_errors(
+        &["hello", "this", "sentence", "is fractured"],
+        &["this sentence"]
+    )
+    .is_err());
 }
 
 #[test]
@@ -298,7 +326,11 @@ fn alignment_words() {
         (&["this is a"], &["this is a test"], "I"),
         (&["this is a test"], &["this is a"], "D"),
         (&["this is a test"], &["this was a test"], "S"),
-        (&["this is a test of skill"], &["this was a messy test"], "S I D D"),
+        (
+            &["this is a test of skill"],
+            &["this was a messy test"],
+            "S I D D",
+        ),
         (
             &["this test will  have a high word error rate"],
             &["no it will not"],
@@ -314,13 +346,23 @@ fn alignment_words() {
         ),
     ];
     for (reference, hypothesis, marks) in cases {
-        check_marks(words(reference, hypothesis), marks, &format!("{reference:?}"));
+        check_marks(
+            words(reference, hypothesis),
+            marks,
+            &format!("{reference:?}"),
+        );
     }
     // test_show_measures' summary and rates.
-    let counts = words(&["this test will  have a high word error rate"], &["no it will not"]);
+    let counts = words(
+        &["this test will  have a high word error rate"],
+        &["no it will not"],
+    );
     assert_eq!(counts.hits, 1);
     assert_eq!(format!("{:.2}", counts.match_error_rate() * 100.0), "88.89");
-    assert_eq!(format!("{:.2}", counts.word_information_lost() * 100.0), "97.22");
+    assert_eq!(
+        format!("{:.2}", counts.word_information_lost() * 100.0),
+        "97.22"
+    );
     assert_eq!(format!("{:.2}", counts.error_rate() * 100.0), "88.89");
 }
 

@@ -74,7 +74,13 @@ pub fn remove_symbols_and_diacritics(text: &str, keep: &str) -> String {
 /// NFKC, then marks, symbols and punctuation become spaces; diacritics stay.
 pub fn remove_symbols(text: &str) -> String {
     text.nfkc()
-        .map(|c| if is_mark_symbol_or_punctuation(c) { ' ' } else { c })
+        .map(|c| {
+            if is_mark_symbol_or_punctuation(c) {
+                ' '
+            } else {
+                c
+            }
+        })
         .collect()
 }
 

@@ -48,9 +48,7 @@ pub fn parse_decimal_times_power_of_ten(text: &str, exponent: u32) -> Option<Big
         return Some(digits * BigUint::from(10u32).pow(exponent - fraction_digits));
     }
     let divisor = BigUint::from(10u32).pow(fraction_digits - exponent);
-    (&digits % &divisor)
-        .is_zero()
-        .then(|| digits / divisor)
+    (&digits % &divisor).is_zero().then(|| digits / divisor)
 }
 
 #[cfg(test)]

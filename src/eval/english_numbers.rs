@@ -314,9 +314,9 @@ impl EnglishNumberNormalizer {
 
     /// Currency clean-up (`$2 and ¢7` → `$2.07`, `$0.36` → `¢36`) and `1` → `one`.
     fn postprocess(&self, text: &str) -> String {
-        let text = self
-            .currency_and_cents
-            .replace_all(text, |c: &Captures| format!("{}{}.{:0>2}", &c[1], &c[2], &c[3]));
+        let text = self.currency_and_cents.replace_all(text, |c: &Captures| {
+            format!("{}{}.{:0>2}", &c[1], &c[2], &c[3])
+        });
         let text = self.zero_currency_cents.replace_all(&text, |c: &Captures| {
             let cents = c[1].trim_start_matches('0');
             format!("¢{}", if cents.is_empty() { "0" } else { cents })
@@ -437,7 +437,9 @@ impl EnglishNumberNormalizer {
                 let multiplier = || Value::Int(BigUint::from(10u32).pow(exponent));
                 state.value = Some(match state.value.take() {
                     None => multiplier(),
-                    Some(Value::Int(n)) if !n.is_zero() => Value::Int(apply_multiplier(&n, exponent)),
+                    Some(Value::Int(n)) if !n.is_zero() => {
+                        Value::Int(apply_multiplier(&n, exponent))
+                    }
                     Some(value) => match times_power_of_ten(&value, exponent) {
                         Some(product) => Value::Int(product),
                         None => {
@@ -519,7 +521,8 @@ impl EnglishNumberNormalizer {
                         Some(digit) => {
                             let repeats = if current == "double" { 2 } else { 3 };
                             let digits = digit.to_string().repeat(repeats);
-                            state.value = Some(Value::Text(render_or_empty(&state.value) + &digits));
+                            state.value =
+                                Some(Value::Text(render_or_empty(&state.value) + &digits));
                             skip = true;
                         }
                         None => {

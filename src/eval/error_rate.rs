@@ -134,8 +134,14 @@ mod tests {
 
     #[test]
     fn languages_without_spaces_use_characters() {
-        assert_eq!(ScoringUnit::for_language(Some("th")), ScoringUnit::Characters);
-        assert_eq!(ScoringUnit::for_language(Some("yue")), ScoringUnit::Characters);
+        assert_eq!(
+            ScoringUnit::for_language(Some("th")),
+            ScoringUnit::Characters
+        );
+        assert_eq!(
+            ScoringUnit::for_language(Some("yue")),
+            ScoringUnit::Characters
+        );
         assert_eq!(ScoringUnit::for_language(Some("en")), ScoringUnit::Words);
         assert_eq!(ScoringUnit::for_language(None), ScoringUnit::Words);
     }
@@ -144,13 +150,17 @@ mod tests {
     fn character_units_are_grapheme_clusters_without_spaces() {
         // "กี่" is KO KAI + SARA II + MAI EK: one cluster of three code points.
         assert_eq!(ScoringUnit::Characters.split("กี่ คน"), ["กี่", "ค", "น"]);
-        assert_eq!(ScoringUnit::Characters.split("你好 世界"), ["你", "好", "世", "界"]);
+        assert_eq!(
+            ScoringUnit::Characters.split("你好 世界"),
+            ["你", "好", "世", "界"]
+        );
     }
 
     #[test]
     fn chinese_scored_by_character() {
         // One substituted character out of four.
-        let rates = ErrorRates::score(&["你好世界"], &["你好世间"], ScoringUnit::Characters).unwrap();
+        let rates =
+            ErrorRates::score(&["你好世界"], &["你好世间"], ScoringUnit::Characters).unwrap();
         assert_eq!(rates.words.substitutions, 1);
         assert_eq!(rates.wer(), 0.25);
     }
@@ -159,7 +169,8 @@ mod tests {
     fn corpus_rate_sums_edits_over_lines() {
         // Line 1: 1 error in 1 word (rate 1.0); line 2: 0 errors in 3 words.
         // Corpus: 1 / 4, not the mean of line rates (0.5).
-        let rates = ErrorRates::score(&["a", "b c d"], &["x", "b c d"], ScoringUnit::Words).unwrap();
+        let rates =
+            ErrorRates::score(&["a", "b c d"], &["x", "b c d"], ScoringUnit::Words).unwrap();
         assert_eq!(rates.wer(), 0.25);
     }
 

@@ -90,7 +90,10 @@ pub fn run(args: Args) -> Result<(), String> {
                 lines: reference.len(),
                 language,
             };
-            println!("{}", serde_json::to_string(&report).map_err(|e| e.to_string())?);
+            println!(
+                "{}",
+                serde_json::to_string(&report).map_err(|e| e.to_string())?
+            );
         }
         Format::Text => {
             let unit_name = match unit {
