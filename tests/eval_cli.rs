@@ -2,7 +2,7 @@
 //! and clear errors with a non-zero exit for bad input. No GPU involved.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 fn cli(args: &[&str], stdin: &str) -> Output {
@@ -42,7 +42,7 @@ fn file(test: &str, name: &str, text: &str) -> PathBuf {
     path
 }
 
-fn wer(reference: &PathBuf, hypothesis: &PathBuf, options: &[&str]) -> Output {
+fn wer(reference: &Path, hypothesis: &Path, options: &[&str]) -> Output {
     let paths = [reference.to_str().unwrap(), hypothesis.to_str().unwrap()];
     cli(&[&["wer"], &paths[..], options].concat(), "")
 }

@@ -15,7 +15,7 @@ pub enum TextNormalizer {
 
 impl TextNormalizer {
     pub fn english() -> Self {
-        TextNormalizer::English(Box::new(EnglishTextNormalizer::new()))
+        TextNormalizer::English(Box::default())
     }
 
     /// See [`BasicTextNormalizer::new`] for the options.
