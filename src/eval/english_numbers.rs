@@ -2,7 +2,7 @@
 //!
 //! A line-by-line port of `whisper/normalizers/english.py` from openai/whisper (MIT licence,
 //! Copyright (c) 2022 OpenAI). It
-//! - removes commas inside numbers and keeps suffixes such as `1960s`, `274th`, `32nd`;
+//! - keeps suffixes such as `1960s`, `274th`, `32nd`;
 //! - writes currency words as symbols before the number (`twenty dollars` → `$20`);
 //! - reads successive single digits as a nominal number (`one oh one` → `101`);
 //! - writes `one`/`ones` instead of `1`/`1s` for readability.
@@ -38,11 +38,11 @@ impl Value {
             Value::Text(s) => s.clone(),
         }
     }
+}
 
-    /// `value % modulus == 0` for an integer value.
-    fn int_divisible_by(n: &BigUint, modulus: u32) -> bool {
-        (n % modulus).is_zero()
-    }
+/// Python's `value % modulus == 0`.
+fn divisible_by(n: &BigUint, modulus: u32) -> bool {
+    (n % modulus).is_zero()
 }
 
 /// Python's `str(value or "")`: nothing, the integer 0 and the empty string are all falsy.
@@ -385,7 +385,7 @@ impl EnglishNumberNormalizer {
                     None => Value::int(ones.into()),
                     Some(Value::Int(n)) if !prev_is_ones => {
                         let modulus = if ones < 10 { 10 } else { 100 };
-                        if Value::int_divisible_by(&n, modulus) {
+                        if divisible_by(&n, modulus) {
                             Value::Int(n + ones)
                         } else {
                             Value::Text(format!("{n}{ones}"))
@@ -399,7 +399,7 @@ impl EnglishNumberNormalizer {
                     None => ones.to_string(),
                     Some(Value::Int(n)) if !prev_is_ones => {
                         let modulus = if ones < 10 { 10 } else { 100 };
-                        if Value::int_divisible_by(&n, modulus) {
+                        if divisible_by(&n, modulus) {
                             (n + ones).to_string()
                         } else {
                             format!("{n}{ones}")
@@ -413,7 +413,7 @@ impl EnglishNumberNormalizer {
                     None => Value::int(tens.into()),
                     Some(Value::Text(text)) => Value::Text(format!("{text}{tens}")),
                     Some(Value::Int(n)) => {
-                        if Value::int_divisible_by(&n, 100) {
+                        if divisible_by(&n, 100) {
                             Value::Int(n + tens)
                         } else {
                             Value::Text(format!("{n}{tens}"))
@@ -425,7 +425,7 @@ impl EnglishNumberNormalizer {
                     None => tens.to_string(),
                     Some(Value::Text(text)) => format!("{text}{tens}"),
                     Some(Value::Int(n)) => {
-                        if Value::int_divisible_by(&n, 100) {
+                        if divisible_by(&n, 100) {
                             (n + tens).to_string()
                         } else {
                             format!("{n}{tens}")
