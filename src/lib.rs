@@ -5,6 +5,7 @@ pub mod audio;
 pub mod convert;
 pub mod decode;
 pub mod error;
+pub mod eval;
 pub mod gpu;
 pub mod model;
 pub mod ops;

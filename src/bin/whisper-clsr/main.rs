@@ -2,8 +2,10 @@
 //! inspect language expert packs.
 
 mod convert;
+mod normalize;
 mod pack;
 mod transcribe;
+mod wer;
 
 use std::process::ExitCode;
 
@@ -30,6 +32,10 @@ enum Command {
     /// Language expert packs: inspect one, or initialise one from a base model.
     #[command(subcommand)]
     Pack(pack::Command),
+    /// Normalise text as Whisper's evaluation does: lines from stdin to stdout.
+    Normalize(normalize::Args),
+    /// Word and character error rates of a hypothesis file against a reference file.
+    Wer(wer::Args),
 }
 
 /// Output format of `transcribe`.
@@ -69,6 +75,8 @@ fn main() -> ExitCode {
         Command::Transcribe(args) => transcribe::run(args),
         Command::ConvertCt2(args) => convert::run(args),
         Command::Pack(command) => pack::run(command),
+        Command::Normalize(args) => normalize::run(args),
+        Command::Wer(args) => wer::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,28 @@
+//! Evaluation: Whisper's text normalisers and word/character error rates.
+//!
+//! Pure Rust without a GPU, so the CLI, the trainer and the browser build share it.
+//! - [`EnglishTextNormalizer`] and [`BasicTextNormalizer`] are ports of openai/whisper's
+//!   `whisper/normalizers` (English numbers and spellings, contractions, symbols).
+//! - [`ErrorRates::score`] gives the corpus WER and CER of line-aligned texts as jiwer
+//!   computes them; languages written without spaces are scored by character
+//!   ([`ScoringUnit::for_language`]).
+
+mod basic;
+mod digits;
+mod edit_distance;
+mod english;
+mod english_numbers;
+mod english_spelling;
+mod error_rate;
+mod normalizer;
+
+pub use basic::{remove_symbols, remove_symbols_and_diacritics, BasicTextNormalizer};
+pub use edit_distance::{align, EditCounts};
+pub use english::EnglishTextNormalizer;
+pub use english_numbers::EnglishNumberNormalizer;
+pub use english_spelling::EnglishSpellingNormalizer;
+pub use error_rate::{
+    character_errors, word_errors, ErrorRates, LineCountMismatch, ScoringUnit,
+    LANGUAGES_WITHOUT_SPACES,
+};
+pub use normalizer::TextNormalizer;
