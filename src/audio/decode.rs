@@ -12,7 +12,7 @@ use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 
-use super::{resample, SAMPLE_RATE};
+use super::{resample, sanitize_non_finite, DecodedAudio, SAMPLE_RATE};
 use crate::{Error, Result};
 
 /// The containers/codecs this build can decode, for error messages and docs.
@@ -25,12 +25,23 @@ const SANE_RATES: std::ops::RangeInclusive<u32> = 1_000..=1_000_000;
 
 /// Decodes WAV/FLAC/MP3/OGG-Vorbis bytes (format probed; `extension_hint` e.g. Some("wav")
 /// helps), downmixes to mono, resamples to 16 kHz.
+/// NaN/inf samples (possible in float WAV) become silence; [`decode_audio`] also counts them.
 pub fn decode_to_mono_16k(bytes: &[u8], extension_hint: Option<&str>) -> Result<Vec<f32>> {
+    decode_owned(bytes.to_vec(), extension_hint).map(|a| a.samples)
+}
+
+/// [`decode_to_mono_16k`], also reporting how many non-finite samples were replaced.
+pub fn decode_audio(bytes: &[u8], extension_hint: Option<&str>) -> Result<DecodedAudio> {
     decode_owned(bytes.to_vec(), extension_hint)
 }
 
 /// Same as [`decode_to_mono_16k`] from a file path (errors name the path).
 pub fn load_audio_file(path: &Path) -> Result<Vec<f32>> {
+    load_audio(path).map(|a| a.samples)
+}
+
+/// Same as [`decode_audio`] from a file path (errors name the path).
+pub fn load_audio(path: &Path) -> Result<DecodedAudio> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let ext = path.extension().and_then(|e| e.to_str());
     decode_owned(bytes, ext).map_err(|e| match e {
@@ -40,23 +51,24 @@ pub fn load_audio_file(path: &Path) -> Result<Vec<f32>> {
     })
 }
 
-fn decode_owned(bytes: Vec<u8>, extension_hint: Option<&str>) -> Result<Vec<f32>> {
+fn decode_owned(bytes: Vec<u8>, extension_hint: Option<&str>) -> Result<DecodedAudio> {
     if bytes.is_empty() {
         return Err(Error::Audio(
             "audio is empty: got 0 bytes, expected an encoded audio file".into(),
         ));
     }
     check_wav_header(&bytes)?;
-    let (mono, rate) = without_panics(|| decode_mono(bytes, extension_hint))?;
+    let (mut mono, rate) = without_panics(|| decode_mono(bytes, extension_hint))?;
     if mono.is_empty() {
         return Err(Error::Audio(
             "audio is empty: the file decoded to 0 samples".into(),
         ));
     }
-    if let Some(msg) = super::non_finite_message(&mono, "decoded audio") {
-        return Err(Error::Audio(msg));
-    }
-    resample(&mono, rate, SAMPLE_RATE)
+    let non_finite_samples = sanitize_non_finite(&mut mono);
+    Ok(DecodedAudio {
+        samples: resample(&mono, rate, SAMPLE_RATE)?,
+        non_finite_samples,
+    })
 }
 
 /// symphonia can panic on hostile input (it does on a WAV with a 0 Hz rate, which

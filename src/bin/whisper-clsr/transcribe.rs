@@ -99,7 +99,17 @@ fn transcribe_file(
     file: &Path,
     options: &TranscribeOptions,
 ) -> whisper_clsr::Result<Transcript> {
-    let samples = audio::load_audio_file(file)?;
+    let audio::DecodedAudio {
+        samples,
+        non_finite_samples,
+    } = audio::load_audio(file)?;
+    if non_finite_samples > 0 {
+        eprintln!(
+            "warning: {}: {non_finite_samples} NaN/infinite samples replaced by silence (the \
+             file is damaged or its encoder is faulty)",
+            file.display()
+        );
+    }
     eprintln!(
         "transcribing {} ({:.1} s) ...",
         file.display(),
