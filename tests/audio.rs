@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use whisper_clsr::audio::{
-    decode_audio, decode_to_mono_16k, load_audio_file, log_mel_spectrogram, mel_filters, resample, LogMel,
-    N_FRAMES, N_SAMPLES, SAMPLE_RATE,
+    decode_audio, decode_to_mono_16k, load_audio_file, log_mel_spectrogram, mel_filters, resample,
+    LogMel, N_FRAMES, N_SAMPLES, SAMPLE_RATE,
 };
 use whisper_clsr::Error;
 

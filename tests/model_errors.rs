@@ -151,9 +151,12 @@ fn poisoned_file(dtype: safetensors::Dtype, tensor: &str, element: usize, seed: 
             (name, view.shape().to_vec(), data)
         })
         .collect();
-    let views = owned
-        .iter()
-        .map(|(n, shape, data)| (n.clone(), TensorView::new(dtype, shape.clone(), data).unwrap()));
+    let views = owned.iter().map(|(n, shape, data)| {
+        (
+            n.clone(),
+            TensorView::new(dtype, shape.clone(), data).unwrap(),
+        )
+    });
     safetensors::serialize(views, None).unwrap()
 }
 
@@ -174,17 +177,32 @@ fn non_finite_weights_are_refused_naming_the_tensor() {
         std::fs::read(dir.join("config.json")).unwrap()
     };
     for (dtype, tensor, element) in [
-        (safetensors::Dtype::F32, "model.decoder.layers.1.fc2.weight", 17),
-        (safetensors::Dtype::F16, "model.encoder.layers.0.self_attn.q_proj.weight", 0),
-        (safetensors::Dtype::BF16, "model.decoder.embed_tokens.weight", 299 * 64 + 63),
+        (
+            safetensors::Dtype::F32,
+            "model.decoder.layers.1.fc2.weight",
+            17,
+        ),
+        (
+            safetensors::Dtype::F16,
+            "model.encoder.layers.0.self_attn.q_proj.weight",
+            0,
+        ),
+        (
+            safetensors::Dtype::BF16,
+            "model.decoder.embed_tokens.weight",
+            299 * 64 + 63,
+        ),
     ] {
         let config = WhisperConfig::from_json(&config_json).unwrap();
         // The clean file loads; the poisoned one is refused before it reaches the GPU kernels.
         let clean = poisoned_file(dtype, "none", 0, 3);
         let file = WeightFile::new(clean, "model.safetensors").unwrap();
         WhisperModel::load(&gpu, config.clone(), &file).unwrap();
-        let file = WeightFile::new(poisoned_file(dtype, tensor, element, 3), "model.safetensors")
-            .unwrap();
+        let file = WeightFile::new(
+            poisoned_file(dtype, tensor, element, 3),
+            "model.safetensors",
+        )
+        .unwrap();
         let err = match WhisperModel::load(&gpu, config, &file) {
             Ok(_) => panic!("{dtype:?}: a NaN in {tensor} must be refused"),
             Err(e) => e.to_string(),
@@ -232,42 +250,73 @@ fn config_that_contradicts_the_weights_is_refused_naming_field_and_tensor() {
         (
             "encoder_layers",
             0.into(),
-            &["encoder_layers = 0", "encoder layer 1", "set encoder_layers to 2"],
+            &[
+                "encoder_layers = 0",
+                "encoder layer 1",
+                "set encoder_layers to 2",
+            ],
         ),
         (
             "decoder_layers",
             1.into(),
-            &["decoder_layers = 1", "model.decoder.layers.1.", "set decoder_layers to 2"],
+            &[
+                "decoder_layers = 1",
+                "model.decoder.layers.1.",
+                "set decoder_layers to 2",
+            ],
         ),
         (
             "encoder_layers",
             3.into(),
-            &["encoder_layers = 3", "only has tensors for 2 encoder layers"],
+            &[
+                "encoder_layers = 3",
+                "only has tensors for 2 encoder layers",
+            ],
         ),
         (
             "d_model",
             128.into(),
-            &["d_model = 128", "model.encoder.conv1.weight", "[64, 80, 3]", "set d_model to 64"],
+            &[
+                "d_model = 128",
+                "model.encoder.conv1.weight",
+                "[64, 80, 3]",
+                "set d_model to 64",
+            ],
         ),
         (
             "num_mel_bins",
             128.into(),
-            &["num_mel_bins = 128", "model.encoder.conv1.weight", "set num_mel_bins to 80"],
+            &[
+                "num_mel_bins = 128",
+                "model.encoder.conv1.weight",
+                "set num_mel_bins to 80",
+            ],
         ),
         (
             "vocab_size",
             51865.into(),
-            &["vocab_size = 51865", "model.decoder.embed_tokens.weight", "[300, 64]"],
+            &[
+                "vocab_size = 51865",
+                "model.decoder.embed_tokens.weight",
+                "[300, 64]",
+            ],
         ),
         (
             "max_target_positions",
             448.into(),
-            &["max_target_positions = 448", "model.decoder.embed_positions.weight"],
+            &[
+                "max_target_positions = 448",
+                "model.decoder.embed_positions.weight",
+            ],
         ),
         (
             "encoder_ffn_dim",
             1024.into(),
-            &["encoder_ffn_dim = 1024", "model.encoder.layers.0.fc1.weight", "[256, 64]"],
+            &[
+                "encoder_ffn_dim = 1024",
+                "model.encoder.layers.0.fc1.weight",
+                "[256, 64]",
+            ],
         ),
         (
             "decoder_ffn_dim",
@@ -277,8 +326,14 @@ fn config_that_contradicts_the_weights_is_refused_naming_field_and_tensor() {
     ];
     for (field, value, parts) in cases {
         let err = config_error(|c| c[field] = value.clone());
-        for p in parts.iter().chain(&["tiny/model.safetensors", "another model"]) {
-            assert!(err.contains(p), "{field} = {value}: {err:?} should mention {p:?}");
+        for p in parts
+            .iter()
+            .chain(&["tiny/model.safetensors", "another model"])
+        {
+            assert!(
+                err.contains(p),
+                "{field} = {value}: {err:?} should mention {p:?}"
+            );
         }
     }
 }
@@ -320,7 +375,8 @@ fn tiny_en_with_a_config_that_drops_the_encoder_is_refused() {
         Err(e) => e.to_string(),
     };
     assert!(
-        err.contains("decoder_attention_heads = 3") && err.contains("set decoder_attention_heads to 6"),
+        err.contains("decoder_attention_heads = 3")
+            && err.contains("set decoder_attention_heads to 6"),
         "{err}"
     );
     let _ = std::fs::remove_dir_all(&dir);

@@ -8,7 +8,9 @@ mod decode;
 mod mel;
 mod resample;
 
-pub use decode::{decode_audio, decode_to_mono_16k, load_audio, load_audio_file, SUPPORTED_FORMATS};
+pub use decode::{
+    decode_audio, decode_to_mono_16k, load_audio, load_audio_file, SUPPORTED_FORMATS,
+};
 pub use mel::{mel_filters, LogMel};
 pub use resample::resample;
 

@@ -28,6 +28,13 @@ const MULTILINGUAL_VOCAB: usize = 51865;
 
 impl WhisperTokenizer {
     pub fn from_bytes(json: &[u8]) -> Result<WhisperTokenizer> {
+        // tokenizers 0.22 panics (`expect("Helper")`) on a JSON syntax error inside the
+        // "decoder" object, and a panic aborts in the browser: check the syntax first.
+        serde_json::from_slice::<serde_json::Value>(json).map_err(|e| {
+            Error::Tokenizer(format!(
+                "tokenizer.json is not valid JSON ({e}); it may be truncated — download it again"
+            ))
+        })?;
         let inner = tokenizers::Tokenizer::from_bytes(json)
             .map_err(|e| Error::Tokenizer(format!("tokenizer.json could not be read: {e}")))?;
         let id = |name: &str| inner.token_to_id(name);

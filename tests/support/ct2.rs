@@ -139,7 +139,11 @@ impl Ct2File {
         w.f16("encoder/conv1/bias", &[d], &ramp(d));
         w.f16("encoder/conv2/weight", &[d, d, 3], &ramp(d * d * 3));
         w.f16("encoder/conv2/bias", &[d], &ramp(d));
-        w.f16("encoder/position_encodings/encodings", &[src, d], &ramp(src * d));
+        w.f16(
+            "encoder/position_encodings/encodings",
+            &[src, d],
+            &ramp(src * d),
+        );
         for side in ["encoder", "decoder"] {
             for l in 0..layers {
                 let p = format!("{side}/layer_{l}");
@@ -150,7 +154,11 @@ impl Ct2File {
                     &[3 * d, d],
                     &ramp(3 * d * d),
                 );
-                w.f16(&format!("{p}/self_attention/linear_0/bias"), &[3 * d], &bias);
+                w.f16(
+                    &format!("{p}/self_attention/linear_0/bias"),
+                    &[3 * d],
+                    &bias,
+                );
                 linear(&mut w, &format!("{p}/self_attention/linear_1"), d, d);
                 norm(&mut w, &format!("{p}/self_attention/layer_norm"));
                 if side == "decoder" {
@@ -190,4 +198,5 @@ impl Ct2File {
 pub const TINY_CT2_TOKENIZER: &str = r#"{"added_tokens":[{"id":9,"content":"<|endoftext|>"},{"id":10,"content":"<|startoftranscript|>"}]}"#;
 
 /// A CTranslate2 `config.json` for [`Ct2File::tiny_whisper`].
-pub const TINY_CT2_CONFIG: &str = r#"{"suppress_ids":[1,2],"suppress_ids_begin":[9],"lang_ids":[]}"#;
+pub const TINY_CT2_CONFIG: &str =
+    r#"{"suppress_ids":[1,2],"suppress_ids_begin":[9],"lang_ids":[]}"#;
