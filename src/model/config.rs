@@ -88,33 +88,20 @@ impl WhisperConfig {
         let origin = file.origin();
         let contradiction = |field: &str, value: usize, tensor: &str, found: usize| {
             let shape = &shapes[tensor];
+            let expected = self.expected_shape(tensor);
             Err(Error::Model(format!(
                 "config.json says {field} = {value}, but {origin} tensor {tensor} has shape \
-                 {shape:?}, which means {field} = {found}; this config.json belongs to another \
-                 model: use the one that came with these weights (or set {field} to {found})"
+                 {shape:?} where this config expects {expected:?}, which means {field} = \
+                 {found}; if this config.json belongs to another model, use the one that came \
+                 with these weights (or set {field} to {found})"
             )))
         };
         // (field, config value, tensor, which dimension of it)
         let by_shape = [
             ("d_model", self.d_model, "model.encoder.conv1.weight", 0),
-            (
-                "num_mel_bins",
-                self.num_mel_bins,
-                "model.encoder.conv1.weight",
-                1,
-            ),
-            (
-                "vocab_size",
-                self.vocab_size,
-                "model.decoder.embed_tokens.weight",
-                0,
-            ),
-            (
-                "d_model",
-                self.d_model,
-                "model.decoder.embed_tokens.weight",
-                1,
-            ),
+            ("num_mel_bins", self.num_mel_bins, "model.encoder.conv1.weight", 1),
+            ("vocab_size", self.vocab_size, "model.decoder.embed_tokens.weight", 0),
+            ("d_model", self.d_model, "model.decoder.embed_tokens.weight", 1),
             (
                 "max_target_positions",
                 self.max_target_positions,
@@ -127,18 +114,8 @@ impl WhisperConfig {
                 "model.encoder.embed_positions.weight",
                 0,
             ),
-            (
-                "encoder_ffn_dim",
-                self.encoder_ffn_dim,
-                "model.encoder.layers.0.fc1.weight",
-                0,
-            ),
-            (
-                "decoder_ffn_dim",
-                self.decoder_ffn_dim,
-                "model.decoder.layers.0.fc1.weight",
-                0,
-            ),
+            ("encoder_ffn_dim", self.encoder_ffn_dim, "model.encoder.layers.0.fc1.weight", 0),
+            ("decoder_ffn_dim", self.decoder_ffn_dim, "model.decoder.layers.0.fc1.weight", 0),
         ];
         for (field, value, tensor, dim) in by_shape {
             if let Some(&found) = shapes.get(tensor).and_then(|s| s.get(dim)) {
@@ -194,6 +171,19 @@ impl WhisperConfig {
             }
         }
         Ok(())
+    }
+
+    /// The shape this config gives one of the tensors [`Self::check_weights`] reads sizes from.
+    fn expected_shape(&self, tensor: &str) -> Vec<usize> {
+        let d = self.d_model;
+        match tensor {
+            "model.encoder.conv1.weight" => vec![d, self.num_mel_bins, 3],
+            "model.decoder.embed_tokens.weight" => vec![self.vocab_size, d],
+            "model.decoder.embed_positions.weight" => vec![self.max_target_positions, d],
+            "model.encoder.embed_positions.weight" => vec![self.max_source_positions, d],
+            "model.encoder.layers.0.fc1.weight" => vec![self.encoder_ffn_dim, d],
+            _ => vec![self.decoder_ffn_dim, d],
+        }
     }
 
     pub fn head_dim(&self) -> usize {
