@@ -1192,7 +1192,7 @@ fn split3(input: &[u8]) -> (&[u8], &[u8], &[u8]) {
 /// the input can account for.
 fn check_audio(ext: &'static str) -> Arc<Check> {
     Arc::new(move |case: &Case| {
-        let hint = (case.input.len() % 2 == 0).then_some(ext);
+        let hint = case.input.len().is_multiple_of(2).then_some(ext);
         match decode_audio(&case.input, hint) {
             Err(e) => Ok(Err(e.to_string())),
             Ok(audio) => {

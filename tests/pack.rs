@@ -276,7 +276,9 @@ fn poison(bytes: &[u8], target: &str, index: usize, bits: &[u8]) -> Vec<u8> {
 fn non_finite_gate_or_expert_values_are_refused_with_the_tensor_named() {
     let f32_pack = small_pack().to_bytes(DType::F32);
     let f16_pack = small_pack().to_bytes(DType::F16);
-    let cases: [(&[u8], &str, usize, Vec<u8>, &str); 4] = [
+    // (pack bytes, tensor, element, the value's bits, how the error names the value)
+    type Case<'a> = (&'a [u8], &'a str, usize, Vec<u8>, &'a str);
+    let cases: [Case; 4] = [
         (
             &f32_pack,
             "decoder.layers.1.gate.out.weight",

@@ -99,9 +99,24 @@ impl WhisperConfig {
         // (field, config value, tensor, which dimension of it)
         let by_shape = [
             ("d_model", self.d_model, "model.encoder.conv1.weight", 0),
-            ("num_mel_bins", self.num_mel_bins, "model.encoder.conv1.weight", 1),
-            ("vocab_size", self.vocab_size, "model.decoder.embed_tokens.weight", 0),
-            ("d_model", self.d_model, "model.decoder.embed_tokens.weight", 1),
+            (
+                "num_mel_bins",
+                self.num_mel_bins,
+                "model.encoder.conv1.weight",
+                1,
+            ),
+            (
+                "vocab_size",
+                self.vocab_size,
+                "model.decoder.embed_tokens.weight",
+                0,
+            ),
+            (
+                "d_model",
+                self.d_model,
+                "model.decoder.embed_tokens.weight",
+                1,
+            ),
             (
                 "max_target_positions",
                 self.max_target_positions,
@@ -114,8 +129,18 @@ impl WhisperConfig {
                 "model.encoder.embed_positions.weight",
                 0,
             ),
-            ("encoder_ffn_dim", self.encoder_ffn_dim, "model.encoder.layers.0.fc1.weight", 0),
-            ("decoder_ffn_dim", self.decoder_ffn_dim, "model.decoder.layers.0.fc1.weight", 0),
+            (
+                "encoder_ffn_dim",
+                self.encoder_ffn_dim,
+                "model.encoder.layers.0.fc1.weight",
+                0,
+            ),
+            (
+                "decoder_ffn_dim",
+                self.decoder_ffn_dim,
+                "model.decoder.layers.0.fc1.weight",
+                0,
+            ),
         ];
         for (field, value, tensor, dim) in by_shape {
             if let Some(&found) = shapes.get(tensor).and_then(|s| s.get(dim)) {
