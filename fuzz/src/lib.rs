@@ -129,7 +129,11 @@ pub fn config_json(data: &[u8]) {
             c.max_target_positions,
         ]
     };
-    assert_eq!(sizes(&config), sizes(original), "accepted a contradicting config");
+    assert_eq!(
+        sizes(&config),
+        sizes(original),
+        "accepted a contradicting config"
+    );
     base_fingerprint(&config, file).expect("a consistent config fingerprints");
 }
 
@@ -161,5 +165,29 @@ pub fn audio(data: &[u8]) {
     if let Ok(audio) = decode_audio(data, None) {
         assert!(!audio.samples.is_empty());
         assert!(audio.samples.iter().all(|x| x.is_finite()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every target accepts its seed and garbage without a panic.
+    #[test]
+    fn targets_run_on_seeds_and_garbage() {
+        let garbage: Vec<u8> = (0..2048u32).map(|i| (i * 7919 % 251) as u8).collect();
+        let (bin, _) = super::ct2::Ct2File::tiny_whisper(4, 1).bytes();
+        super::ct2_model_bin(&bin);
+        super::tokenizer_json(super::ct2::TINY_CT2_TOKENIZER.as_bytes());
+        for target in [
+            super::model_safetensors,
+            super::expert_pack,
+            super::config_json,
+            super::tokenizer_json,
+            super::ct2_model_bin,
+            super::audio,
+        ] {
+            target(&garbage);
+            target(&garbage[..7]);
+            target(&[]);
+        }
     }
 }
