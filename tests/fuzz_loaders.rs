@@ -1603,3 +1603,23 @@ fn regression_tokenizer_json_cut_inside_the_decoder() {
         assert!(err.contains("not valid JSON"), "{err}");
     }
 }
+
+/// tokenizers 0.22 panics (`start byte index … out of bounds`) when a BPE model's
+/// `continuing_subword_prefix` is longer than a merge's second token: found by
+/// `fuzz_tokenizer_json`. Such files are now refused.
+#[test]
+fn regression_tokenizer_subword_prefix_longer_than_a_merge() {
+    let mut json: Value = serde_json::from_slice(&fuzz_tokenizer()).unwrap();
+    json["model"]["continuing_subword_prefix"] = "x".repeat(40).into();
+    let bytes = serde_json::to_vec(&json).unwrap();
+    let err = bounded(move || {
+        WhisperTokenizer::from_bytes(&bytes)
+            .err()
+            .unwrap()
+            .to_string()
+    });
+    assert!(
+        err.contains("continuing_subword_prefix") && err.contains("\"Ġ t\""),
+        "{err}"
+    );
+}
