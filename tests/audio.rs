@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use whisper_clsr::audio::{
-    decode_to_mono_16k, load_audio_file, log_mel_spectrogram, mel_filters, resample, LogMel,
-    N_FRAMES, N_SAMPLES, SAMPLE_RATE,
+    decode_audio, decode_to_mono_16k, load_audio_file, log_mel_spectrogram, mel_filters, resample,
+    LogMel, N_FRAMES, N_SAMPLES, SAMPLE_RATE,
 };
 use whisper_clsr::Error;
 
@@ -414,16 +414,14 @@ fn log_mel_timing() {
 }
 
 #[test]
-fn log_mel_rejects_bad_input() {
+fn log_mel_rejects_bad_input_and_silences_non_finite_samples() {
     let msg = err_text(log_mel_spectrogram(&[], 80));
     assert!(msg.contains("audio is empty"), "{msg}");
-    let msg = err_text(log_mel_spectrogram(&[0.0, f32::NAN, 0.1], 80));
-    assert!(
-        msg.contains("non-finite") && msg.contains("index 1"),
-        "{msg}"
+    // NaN/inf samples are silence, not an error: the same spectrogram as with zeros there.
+    assert_eq!(
+        log_mel_spectrogram(&[0.0, f32::NAN, 0.1, f32::INFINITY], 80).unwrap(),
+        log_mel_spectrogram(&[0.0, 0.0, 0.1, 0.0], 80).unwrap()
     );
-    let msg = err_text(log_mel_spectrogram(&[0.0, f32::INFINITY], 80));
-    assert!(msg.contains("non-finite"), "{msg}");
     let msg = err_text(log_mel_spectrogram(&[0.0; 10], 0));
     assert!(msg.contains("n_mels"), "{msg}");
 }
@@ -483,8 +481,10 @@ fn resample_identity_and_errors() {
     assert!(resample(&[], 44_100, 16_000).unwrap().is_empty());
     let msg = err_text(resample(&x, 0, 16_000));
     assert!(msg.contains("sample rates must be positive"), "{msg}");
-    let msg = err_text(resample(&[0.0, f32::NAN], 44_100, 16_000));
-    assert!(msg.contains("non-finite"), "{msg}");
+    assert_eq!(
+        resample(&[0.5, f32::NAN, f32::NEG_INFINITY, 0.25], 44_100, 16_000).unwrap(),
+        resample(&[0.5, 0.0, 0.0, 0.25], 44_100, 16_000).unwrap()
+    );
     let msg = err_text(resample(&x, 1, 16_000));
     assert!(msg.contains("factor of 64"), "{msg}");
 }
@@ -683,9 +683,15 @@ fn bad_bytes_give_readable_errors() {
     let msg = err_text(decode_to_mono_16k(&absurd_rate, Some("wav")));
     assert!(msg.contains("unsupported sample rate 7 Hz"), "{msg}");
 
-    let nan_wav = wav_bytes(&[0.0, f32::NAN, 0.5], 1, 16_000, Enc::F32);
-    let msg = err_text(decode_to_mono_16k(&nan_wav, Some("wav")));
-    assert!(msg.contains("non-finite"), "{msg}");
+    // Damaged float samples are replaced by silence and counted, not refused.
+    let nan_wav = wav_bytes(&[0.0, f32::NAN, 0.5, f32::INFINITY], 1, 16_000, Enc::F32);
+    let decoded = decode_audio(&nan_wav, Some("wav")).unwrap();
+    assert_eq!(decoded.samples, vec![0.0, 0.0, 0.5, 0.0]);
+    assert_eq!(decoded.non_finite_samples, 2);
+    assert_eq!(
+        decode_to_mono_16k(&nan_wav, Some("wav")).unwrap(),
+        decoded.samples
+    );
 
     let truncated = &wav_bytes(&coarse_signal(100), 1, 16_000, Enc::I16)[..30];
     let msg = err_text(decode_to_mono_16k(truncated, Some("wav")));

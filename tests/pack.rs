@@ -256,6 +256,77 @@ fn missing_metadata_and_unknown_version_are_refused() {
     assert_mentions(&msg, &["unknown pack format version 2", "reads version 1"]);
 }
 
+/// `bytes` with one value of tensor `target` replaced by `bits` (the value's little-endian
+/// bit pattern in the tensor's own dtype).
+fn poison(bytes: &[u8], target: &str, index: usize, bits: &[u8]) -> Vec<u8> {
+    rewrite(
+        bytes,
+        |name, v| {
+            let mut data = v.data().to_vec();
+            if name == target {
+                data[index * bits.len()..(index + 1) * bits.len()].copy_from_slice(bits);
+            }
+            Some((v.shape().to_vec(), data))
+        },
+        Some(metadata_of(bytes)),
+    )
+}
+
+#[test]
+fn non_finite_gate_or_expert_values_are_refused_with_the_tensor_named() {
+    let f32_pack = small_pack().to_bytes(DType::F32);
+    let f16_pack = small_pack().to_bytes(DType::F16);
+    // (pack bytes, tensor, element, the value's bits, how the error names the value)
+    type Case<'a> = (&'a [u8], &'a str, usize, Vec<u8>, &'a str);
+    let cases: [Case; 4] = [
+        (
+            &f32_pack,
+            "decoder.layers.1.gate.out.weight",
+            5,
+            f32::NAN.to_le_bytes().to_vec(),
+            "NaN at element 5",
+        ),
+        (
+            &f32_pack,
+            "encoder.layers.2.gate.in.weight",
+            0,
+            f32::INFINITY.to_le_bytes().to_vec(),
+            "an infinity at element 0",
+        ),
+        (
+            &f16_pack,
+            "encoder.layers.0.gate.in.bias",
+            63,
+            half::f16::NAN.to_le_bytes().to_vec(),
+            "NaN at element 63",
+        ),
+        (
+            &f16_pack,
+            "decoder.layers.1.expert.fc2.weight",
+            7,
+            half::f16::NEG_INFINITY.to_le_bytes().to_vec(),
+            "an infinity at element 7",
+        ),
+    ];
+    for (bytes, target, index, bits, what) in cases {
+        // The untouched pack loads; the poisoned one is refused, naming tensor and value.
+        ExpertPack::from_bytes(bytes, "ca.pack").unwrap();
+        let msg = error_of(&poison(bytes, target, index, &bits));
+        assert_mentions(&msg, &["ca.pack", target, what, "export it again"]);
+    }
+}
+
+#[test]
+fn a_layer_listed_twice_is_refused() {
+    let bytes = small_pack().to_bytes(DType::F32);
+    let mut meta = metadata_of(&bytes);
+    let mut json: serde_json::Value = serde_json::from_str(&meta[META_KEY]).unwrap();
+    json["encoder_layers"] = serde_json::json!([0, 2, 0]);
+    meta.insert(META_KEY.into(), json.to_string());
+    let msg = error_of(&rewrite(&bytes, keep, Some(meta)));
+    assert_mentions(&msg, &["ca.pack", "layer 0 twice in encoder_layers"]);
+}
+
 /// A random tiny Whisper (d_model 64, 2 + 2 layers) as a config and weight file.
 fn tiny_model(dtype: Dtype, seed: u64) -> (WhisperConfig, WeightFile) {
     // Tests run in parallel and may ask for the same model: each call gets its own directory.

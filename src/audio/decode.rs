@@ -12,7 +12,7 @@ use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 
-use super::{resample, SAMPLE_RATE};
+use super::{resample, sanitize_non_finite, DecodedAudio, SAMPLE_RATE};
 use crate::{Error, Result};
 
 /// The containers/codecs this build can decode, for error messages and docs.
@@ -25,12 +25,23 @@ const SANE_RATES: std::ops::RangeInclusive<u32> = 1_000..=1_000_000;
 
 /// Decodes WAV/FLAC/MP3/OGG-Vorbis bytes (format probed; `extension_hint` e.g. Some("wav")
 /// helps), downmixes to mono, resamples to 16 kHz.
+/// NaN/inf samples (possible in float WAV) become silence; [`decode_audio`] also counts them.
 pub fn decode_to_mono_16k(bytes: &[u8], extension_hint: Option<&str>) -> Result<Vec<f32>> {
+    decode_owned(bytes.to_vec(), extension_hint).map(|a| a.samples)
+}
+
+/// [`decode_to_mono_16k`], also reporting how many non-finite samples were replaced.
+pub fn decode_audio(bytes: &[u8], extension_hint: Option<&str>) -> Result<DecodedAudio> {
     decode_owned(bytes.to_vec(), extension_hint)
 }
 
 /// Same as [`decode_to_mono_16k`] from a file path (errors name the path).
 pub fn load_audio_file(path: &Path) -> Result<Vec<f32>> {
+    load_audio(path).map(|a| a.samples)
+}
+
+/// Same as [`decode_audio`] from a file path (errors name the path).
+pub fn load_audio(path: &Path) -> Result<DecodedAudio> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let ext = path.extension().and_then(|e| e.to_str());
     decode_owned(bytes, ext).map_err(|e| match e {
@@ -40,23 +51,26 @@ pub fn load_audio_file(path: &Path) -> Result<Vec<f32>> {
     })
 }
 
-fn decode_owned(bytes: Vec<u8>, extension_hint: Option<&str>) -> Result<Vec<f32>> {
+fn decode_owned(bytes: Vec<u8>, extension_hint: Option<&str>) -> Result<DecodedAudio> {
     if bytes.is_empty() {
         return Err(Error::Audio(
             "audio is empty: got 0 bytes, expected an encoded audio file".into(),
         ));
     }
-    check_wav_header(&bytes)?;
-    let (mono, rate) = without_panics(|| decode_mono(bytes, extension_hint))?;
+    let mut bytes = bytes;
+    check_wav_header(&mut bytes)?;
+    defuse_metadata(&mut bytes);
+    let (mut mono, rate) = without_panics(|| decode_mono(bytes, extension_hint))?;
     if mono.is_empty() {
         return Err(Error::Audio(
             "audio is empty: the file decoded to 0 samples".into(),
         ));
     }
-    if let Some(msg) = super::non_finite_message(&mono, "decoded audio") {
-        return Err(Error::Audio(msg));
-    }
-    resample(&mono, rate, SAMPLE_RATE)
+    let non_finite_samples = sanitize_non_finite(&mut mono);
+    Ok(DecodedAudio {
+        samples: resample(&mono, rate, SAMPLE_RATE)?,
+        non_finite_samples,
+    })
 }
 
 /// symphonia can panic on hostile input (it does on a WAV with a 0 Hz rate, which
@@ -76,19 +90,20 @@ fn without_panics<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
 }
 
 /// Rejects WAV headers that declare zero channels or a 0 Hz rate before symphonia sees them
-/// (symphonia 0.5 panics on a 0 Hz rate). Non-WAV data passes through untouched.
-fn check_wav_header(bytes: &[u8]) -> Result<()> {
+/// (symphonia 0.5 panics on a 0 Hz rate), and renames `LIST` chunks to `JUNK` so symphonia
+/// skips them: it allocates the length each INFO entry declares (up to 4 GiB) before reading
+/// it. Non-WAV data passes through untouched.
+fn check_wav_header(bytes: &mut [u8]) -> Result<()> {
     if bytes.len() < 12 || &bytes[..4] != b"RIFF" || &bytes[8..12] != b"WAVE" {
         return Ok(());
     }
-    let u16_at = |i: usize| u16::from_le_bytes([bytes[i], bytes[i + 1]]);
-    let u32_at =
-        |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+    let u16_at = |b: &[u8], i: usize| u16::from_le_bytes([b[i], b[i + 1]]);
+    let u32_at = |b: &[u8], i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
     let mut pos = 12;
     while pos + 8 <= bytes.len() {
-        let size = u32_at(pos + 4) as usize;
+        let size = u32_at(bytes, pos + 4) as usize;
         if &bytes[pos..pos + 4] == b"fmt " && pos + 16 <= bytes.len() && size >= 8 {
-            let (channels, rate) = (u16_at(pos + 10), u32_at(pos + 12));
+            let (channels, rate) = (u16_at(bytes, pos + 10), u32_at(bytes, pos + 12));
             if channels == 0 {
                 return Err(Error::Audio("the WAV header declares zero channels".into()));
             }
@@ -97,7 +112,9 @@ fn check_wav_header(bytes: &[u8]) -> Result<()> {
                     "the WAV header declares a sample rate of 0 Hz".into(),
                 ));
             }
-            return Ok(());
+        }
+        if &bytes[pos..pos + 4] == b"LIST" {
+            bytes[pos..pos + 4].copy_from_slice(b"JUNK");
         }
         // Chunks are padded to an even length.
         pos = pos
@@ -106,6 +123,40 @@ fn check_wav_header(bytes: &[u8]) -> Result<()> {
             .saturating_add(size & 1);
     }
     Ok(())
+}
+
+/// Keeps symphonia away from metadata it would allocate declared sizes for (up to 4 GiB, an
+/// abort in the browser) before reading them; the audio never needs it. A leading ID3v2 tag
+/// is dropped; FLAC VORBIS_COMMENT and PICTURE blocks become PADDING, which is skipped.
+fn defuse_metadata(bytes: &mut Vec<u8>) {
+    // ID3v2: "ID3", version (2), flags, a 28-bit synchsafe size; a footer adds 10 bytes.
+    while bytes.len() >= 10 && &bytes[..3] == b"ID3" {
+        let size = bytes[6..10]
+            .iter()
+            .fold(0usize, |acc, &b| (acc << 7) | (b & 0x7f) as usize);
+        let footer = if bytes[5] & 0x10 != 0 { 10 } else { 0 };
+        let end = (10 + size + footer).min(bytes.len());
+        bytes.drain(..end);
+    }
+    if bytes.len() >= 4 && &bytes[..4] == b"fLaC" {
+        // Metadata blocks: 1 byte (last-block flag, 7-bit type), 24-bit big-endian length.
+        let mut pos = 4;
+        while pos + 4 <= bytes.len() {
+            let header = bytes[pos];
+            let (last, kind) = (header & 0x80, header & 0x7f);
+            const VORBIS_COMMENT: u8 = 4;
+            const PICTURE: u8 = 6;
+            const PADDING: u8 = 1;
+            if kind == VORBIS_COMMENT || kind == PICTURE {
+                bytes[pos] = last | PADDING;
+            }
+            let len = u32::from_be_bytes([0, bytes[pos + 1], bytes[pos + 2], bytes[pos + 3]]);
+            if last != 0 {
+                break;
+            }
+            pos += 4 + len as usize;
+        }
+    }
 }
 
 /// Decodes the first audio track to mono at its native rate.

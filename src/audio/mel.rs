@@ -102,12 +102,11 @@ impl LogMel {
                 "audio is empty: log-mel needs at least one sample".into(),
             ));
         }
-        if let Some(msg) = super::non_finite_message(samples_16k, "audio for log-mel") {
-            return Err(Error::InvalidInput(msg));
-        }
         let mut x = vec![0.0f32; N_SAMPLES];
         let n = samples_16k.len().min(N_SAMPLES);
         x[..n].copy_from_slice(&samples_16k[..n]);
+        // NaN/inf samples are silence (see `sanitize_non_finite`).
+        super::sanitize_non_finite(&mut x);
         let mut mel = self.mel_power(&reflect_padded(&x), N_FRAMES)?;
         log_compress(&mut mel);
         Ok(mel)
@@ -123,12 +122,10 @@ impl LogMel {
                 "audio is empty: log-mel needs at least one sample".into(),
             ));
         }
-        if let Some(msg) = super::non_finite_message(samples_16k, "audio for log-mel") {
-            return Err(Error::InvalidInput(msg));
-        }
         let mut x = Vec::with_capacity(samples_16k.len() + N_SAMPLES);
         x.extend_from_slice(samples_16k);
         x.resize(samples_16k.len() + N_SAMPLES, 0.0);
+        super::sanitize_non_finite(&mut x);
         let frames = x.len() / HOP_LENGTH;
         let mut mel = self.mel_power(&reflect_padded(&x), frames)?;
         log_compress(&mut mel);

@@ -8,9 +8,15 @@ mod decode;
 mod mel;
 mod resample;
 
-pub use decode::{decode_to_mono_16k, load_audio_file, SUPPORTED_FORMATS};
-pub use mel::{log_mel_spectrogram, mel_filters, mel_window, LogMel};
+pub use decode::{
+    decode_audio, decode_to_mono_16k, load_audio, load_audio_file, SUPPORTED_FORMATS,
+};
+pub use mel::{mel_filters, mel_window, LogMel};
 pub use resample::resample;
+
+use std::borrow::Cow;
+
+use crate::Result;
 
 /// Sample rate every Whisper model expects.
 pub const SAMPLE_RATE: u32 = 16_000;
@@ -25,11 +31,41 @@ pub const N_SAMPLES: usize = CHUNK_SECONDS * SAMPLE_RATE as usize;
 /// Mel frames in one 30 s window.
 pub const N_FRAMES: usize = N_SAMPLES / HOP_LENGTH;
 
-/// Message for the first NaN/inf sample, if any, so every entry point can reject it clearly.
-pub(crate) fn non_finite_message(samples: &[f32], what: &str) -> Option<String> {
-    let i = samples.iter().position(|s| !s.is_finite())?;
-    Some(format!(
-        "{what} contains a non-finite sample ({}) at index {i}; audio must be finite PCM",
-        samples[i]
-    ))
+/// Decoded 16 kHz mono audio, with how many samples had to be repaired.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DecodedAudio {
+    pub samples: Vec<f32>,
+    /// NaN or infinite samples in the decoded stream, replaced by silence (0.0). Worth a
+    /// warning when non-zero: the file is damaged or was written by a faulty encoder.
+    pub non_finite_samples: usize,
 }
+
+/// Replaces NaN and ±infinity by 0.0 (silence) and returns how many were replaced. A few
+/// damaged samples should not make a whole recording untranscribable, and one NaN would
+/// otherwise spread through the whole spectrogram window.
+pub fn sanitize_non_finite(samples: &mut [f32]) -> usize {
+    let mut replaced = 0;
+    for s in samples.iter_mut().filter(|s| !s.is_finite()) {
+        *s = 0.0;
+        replaced += 1;
+    }
+    replaced
+}
+
+/// `samples` with NaN/inf replaced by 0.0, borrowed when there is nothing to replace.
+pub(crate) fn finite_samples(samples: &[f32]) -> Cow<'_, [f32]> {
+    if samples.iter().all(|s| s.is_finite()) {
+        Cow::Borrowed(samples)
+    } else {
+        let mut owned = samples.to_vec();
+        sanitize_non_finite(&mut owned);
+        Cow::Owned(owned)
+    }
+}
+
+/// Whisper's log-mel spectrogram of up to 30 s of 16 kHz mono samples, row-major
+/// `[n_mels, N_FRAMES]`. NaN/inf samples are taken as silence (see [`sanitize_non_finite`]).
+pub fn log_mel_spectrogram(samples_16k: &[f32], n_mels: usize) -> Result<Vec<f32>> {
+    mel::log_mel_spectrogram(&finite_samples(samples_16k), n_mels)
+}
+

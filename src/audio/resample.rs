@@ -16,6 +16,7 @@ const MAX_RATIO: f64 = 64.0;
 const SINC_LEN: usize = 256;
 
 /// Band-limited resampling (rubato, sinc) of mono samples; identity when rates are equal.
+/// NaN/inf input samples are taken as silence (0.0).
 ///
 /// The output holds `round(len * to_rate / from_rate)` samples and is time-aligned with the input
 /// to within one output sample.
@@ -25,9 +26,8 @@ pub fn resample(samples: &[f32], from_rate: u32, to_rate: u32) -> Result<Vec<f32
             "cannot resample from {from_rate} Hz to {to_rate} Hz: sample rates must be positive"
         )));
     }
-    if let Some(msg) = super::non_finite_message(samples, "audio to resample") {
-        return Err(Error::InvalidInput(msg));
-    }
+    // NaN/inf would smear over the whole sinc window; they are taken as silence.
+    let samples = &*super::finite_samples(samples);
     if from_rate == to_rate || samples.is_empty() {
         return Ok(samples.to_vec());
     }

@@ -62,24 +62,14 @@ pub fn convert_ct2(
 ) -> Result<ConvertSummary> {
     let read = |p: &Path| std::fs::read(p).map_err(|e| Error::io(p, e));
     let bytes = read(model_bin)?;
-    let model = ct2::parse_model_bin(&bytes)
-        .map_err(|e| Error::Convert(format!("{}: {}", model_bin.display(), strip(e))))?;
-    let mapped = whisper_spec::map_whisper(&model)
-        .map_err(|e| Error::Convert(format!("{}: {}", model_bin.display(), strip(e))))?;
     let tokenizer = read(tokenizer_json)?;
-    let tokens = SpecialTokens::from_tokenizer_json(&tokenizer)
-        .map_err(|e| Error::Convert(format!("{}: {}", tokenizer_json.display(), strip(e))))?;
-    let ct2_cfg = match ct2_config {
-        Some(p) => Ct2Config::from_json(&read(p)?)
-            .map_err(|e| Error::Convert(format!("{}: {}", p.display(), strip(e))))?,
-        None => Ct2Config::default(),
+    let ct2_cfg = ct2_config.map(read).transpose()?;
+    let names = Names {
+        model_bin: &model_bin.display().to_string(),
+        tokenizer_json: &tokenizer_json.display().to_string(),
+        ct2_config: &ct2_config.map_or(String::new(), |p| p.display().to_string()),
     };
-    let dtype = mapped
-        .tensors
-        .iter()
-        .find(|t| t.name == "model.decoder.embed_tokens.weight")
-        .map_or(Ct2Dtype::F32, |t| t.dtype);
-    let config = hf_config::build(&mapped.dims, dtype.name(), &tokens, &ct2_cfg)?;
+    let (mapped, config) = prepare(&bytes, &tokenizer, ct2_cfg.as_deref(), &names)?;
 
     std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
     let weight_bytes = mapped.tensors.iter().map(|t| t.data.len() as u64).sum();
@@ -119,6 +109,57 @@ pub fn convert_ct2(
         max_abs_dropped_k_bias: mapped.max_abs_dropped_k_bias,
         out_dir: out_dir.to_path_buf(),
     })
+}
+
+/// Checks a CTranslate2 Whisper package held in memory, as [`convert_ct2`] would, without
+/// writing anything; returns the `config.json` a conversion would write. For validating an
+/// upload before converting it, and for fuzzing the importer.
+pub fn inspect_ct2(
+    model_bin: &[u8],
+    tokenizer_json: &[u8],
+    ct2_config: Option<&[u8]>,
+) -> Result<HfWhisperConfig> {
+    let names = Names {
+        model_bin: "model.bin",
+        tokenizer_json: "tokenizer.json",
+        ct2_config: "config.json",
+    };
+    prepare(model_bin, tokenizer_json, ct2_config, &names).map(|(_, config)| config)
+}
+
+/// How the three inputs are named in messages.
+struct Names<'n> {
+    model_bin: &'n str,
+    tokenizer_json: &'n str,
+    ct2_config: &'n str,
+}
+
+/// Parses and maps `model.bin`, reads the special tokens and the CTranslate2 config, and
+/// builds the HF config.
+fn prepare<'a>(
+    bytes: &'a [u8],
+    tokenizer: &[u8],
+    ct2_config: Option<&[u8]>,
+    names: &Names,
+) -> Result<(whisper_spec::MappedWhisper<'a>, HfWhisperConfig)> {
+    let model = ct2::parse_model_bin(bytes)
+        .map_err(|e| Error::Convert(format!("{}: {}", names.model_bin, strip(e))))?;
+    let mapped = whisper_spec::map_whisper(&model)
+        .map_err(|e| Error::Convert(format!("{}: {}", names.model_bin, strip(e))))?;
+    let tokens = SpecialTokens::from_tokenizer_json(tokenizer)
+        .map_err(|e| Error::Convert(format!("{}: {}", names.tokenizer_json, strip(e))))?;
+    let ct2_cfg = match ct2_config {
+        Some(text) => Ct2Config::from_json(text)
+            .map_err(|e| Error::Convert(format!("{}: {}", names.ct2_config, strip(e))))?,
+        None => Ct2Config::default(),
+    };
+    let dtype = mapped
+        .tensors
+        .iter()
+        .find(|t| t.name == "model.decoder.embed_tokens.weight")
+        .map_or(Ct2Dtype::F32, |t| t.dtype);
+    let config = hf_config::build(&mapped.dims, dtype.name(), &tokens, &ct2_cfg)?;
+    Ok((mapped, config))
 }
 
 /// The message of a Convert error without its "convert: " prefix, for re-wrapping with a path.

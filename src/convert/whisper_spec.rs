@@ -23,6 +23,7 @@ use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use super::ct2::{Ct2Dtype, Ct2Model, Ct2Variable};
+use crate::model::weights::NonFinite;
 use crate::{Error, Result};
 
 /// A tensor ready for `model.safetensors`; the bytes usually borrow from `model.bin`.
@@ -128,11 +129,13 @@ pub fn map_whisper<'a>(model: &Ct2Model<'a>) -> Result<MappedWhisper<'a>> {
     // either leave them out or store them rounded to the model's dtype (f16: errors up to
     // 5e-4 that shift the encoder output by ~1e-2): write them exactly, unless the stored
     // table is something else (a fine-tune that learned its own), which is kept as stored.
-    let exact = sinusoids(max_source, d);
+    // The stored table's shape is checked before the exact one is computed: its declared
+    // first dimension alone (with a zero second one, so no bytes) could ask for terabytes.
     let stored = match model.variables.contains_key(enc_pos) {
         true => Some(m.checked(enc_pos, &[max_source, d])?.to_f32()),
         false => None,
     };
+    let exact = sinusoids(max_source, d);
     let is_sinusoids = |table: &[f32]| table.iter().zip(&exact).all(|(a, b)| (a - b).abs() <= 1e-3);
     if stored.as_deref().is_some_and(|t| !is_sinusoids(t)) {
         m.tensor(enc_pos, &[max_source, d], hf_enc_pos)?;
@@ -185,6 +188,20 @@ pub fn map_whisper<'a>(model: &Ct2Model<'a>) -> Result<MappedWhisper<'a>> {
             t.dtype.name()
         )));
     }
+    for t in &m.out {
+        let dtype = match t.dtype {
+            Ct2Dtype::F32 => safetensors::Dtype::F32,
+            Ct2Dtype::F16 => safetensors::Dtype::F16,
+            Ct2Dtype::Bf16 => safetensors::Dtype::BF16,
+            _ => continue,
+        };
+        if let Some(found) = NonFinite::find(dtype, &t.data) {
+            return Err(Error::Convert(format!(
+                "'{}' holds {found}; the model.bin is corrupt — download it again",
+                t.name
+            )));
+        }
+    }
     m.reject_unknown()?;
     Ok(MappedWhisper {
         dims,
@@ -207,7 +224,7 @@ fn count_layers(model: &Ct2Model, side: &str) -> usize {
         .variables
         .keys()
         .filter_map(|n| index(n))
-        .map(|i| i + 1)
+        .map(|i| i.saturating_add(1))
         .max()
         .unwrap_or(0)
 }

@@ -29,11 +29,43 @@ pub struct WhisperTokenizer {
     pub languages: Vec<(&'static str, u32)>,
 }
 
+/// tokenizers 0.22 cuts `continuing_subword_prefix` off the front of each merge's second
+/// token by length and panics where that length is not a character boundary of the token.
+fn check_bpe_merges(json: &serde_json::Value) -> Result<()> {
+    let model = &json["model"];
+    let prefix = model["continuing_subword_prefix"].as_str().unwrap_or("");
+    if prefix.is_empty() {
+        return Ok(());
+    }
+    for merge in model["merges"].as_array().into_iter().flatten() {
+        let second = match merge {
+            serde_json::Value::String(s) => s.split(' ').nth(1),
+            serde_json::Value::Array(pair) => pair.get(1).and_then(|b| b.as_str()),
+            _ => None,
+        };
+        if second.is_some_and(|b| !b.is_char_boundary(prefix.len())) {
+            return Err(Error::Tokenizer(format!(
+                "tokenizer.json: the BPE merge {merge} does not start with the model's \
+                 continuing_subword_prefix {prefix:?}; the file is corrupt — download it again"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Smallest vocabulary of a multilingual Whisper (large-v3 has one more token).
 const MULTILINGUAL_VOCAB: usize = 51865;
 
 impl WhisperTokenizer {
     pub fn from_bytes(json: &[u8]) -> Result<WhisperTokenizer> {
+        // tokenizers 0.22 panics (`expect("Helper")`) on a JSON syntax error inside the
+        // "decoder" object, and a panic aborts in the browser: check the syntax first.
+        let value = serde_json::from_slice::<serde_json::Value>(json).map_err(|e| {
+            Error::Tokenizer(format!(
+                "tokenizer.json is not valid JSON ({e}); it may be truncated — download it again"
+            ))
+        })?;
+        check_bpe_merges(&value)?;
         let inner = tokenizers::Tokenizer::from_bytes(json)
             .map_err(|e| Error::Tokenizer(format!("tokenizer.json could not be read: {e}")))?;
         let id = |name: &str| inner.token_to_id(name);

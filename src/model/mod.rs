@@ -25,8 +25,10 @@ pub struct WhisperModel {
 }
 
 impl WhisperModel {
-    /// Uploads every tensor of `file`, checking names and shapes against `config`.
+    /// Uploads every tensor of `file`, checking names and shapes against `config` (and first
+    /// that `config` does not contradict the tensors).
     pub fn load(gpu: &Gpu, config: WhisperConfig, file: &WeightFile) -> Result<WhisperModel> {
+        config.check_weights(file)?;
         let encoder = Encoder::load(gpu, &config, file)?;
         let decoder = Decoder::load(gpu, &config, file)?;
         Ok(WhisperModel {

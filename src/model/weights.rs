@@ -41,6 +41,22 @@ impl WeightFile {
         self.tensors().tensor(name).is_ok()
     }
 
+    /// Where the bytes came from (a path or URL), as used in messages.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// Name and shape of every tensor in the file, sorted by name.
+    pub fn shapes(&self) -> Vec<(String, Vec<usize>)> {
+        let mut shapes: Vec<(String, Vec<usize>)> = self
+            .tensors()
+            .iter()
+            .map(|(name, view)| (name.to_string(), view.shape().to_vec()))
+            .collect();
+        shapes.sort();
+        shapes
+    }
+
     /// The tensor `name`, checked against `shape`.
     fn view<'a>(
         &self,
@@ -70,6 +86,14 @@ impl WeightFile {
         let tensors = self.tensors();
         let view = self.view(&tensors, name, shape)?;
         let data = view.data();
+        if let Some(found) = NonFinite::find(view.dtype(), data) {
+            return Err(Error::Model(format!(
+                "{}: tensor {name} holds {found}; the weights are corrupt (a failed download, \
+                 a broken conversion or a diverged training run) — convert or download the \
+                 model again",
+                self.origin
+            )));
+        }
         Ok(match view.dtype() {
             Dtype::F32 => HostTensor::F32(
                 data.chunks_exact(4)
@@ -153,5 +177,47 @@ impl WeightFile {
             chunks.push((start, weight));
         }
         Ok(ChunkedTable { chunks, rows, cols })
+    }
+}
+
+/// The first NaN or infinity in a little-endian float buffer, found from the bit patterns
+/// (an all-ones exponent) without converting the values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NonFinite {
+    /// Element index.
+    pub index: usize,
+    /// True for NaN, false for ±infinity.
+    pub nan: bool,
+}
+
+impl NonFinite {
+    /// Scans `data` stored as `dtype`; integer types never hold a non-finite value.
+    pub fn find(dtype: Dtype, data: &[u8]) -> Option<NonFinite> {
+        // Only the high half of each value holds the exponent: test that half alone.
+        let (size, exponent, mantissa_high) = match dtype {
+            Dtype::F32 => (4, 0x7f80u16, 0x007fu16),
+            Dtype::F16 => (2, 0x7c00, 0x03ff),
+            Dtype::BF16 => (2, 0x7f80, 0x007f),
+            Dtype::F64 => (8, 0x7ff0, 0x000f),
+            _ => return None,
+        };
+        let high = |b: &[u8]| u16::from_le_bytes([b[size - 2], b[size - 1]]);
+        let index = data
+            .chunks_exact(size)
+            .position(|b| high(b) & exponent == exponent)?;
+        let value = &data[index * size..(index + 1) * size];
+        // A NaN has a non-zero mantissa anywhere in the value.
+        let low_bits = value[..size - 2].iter().any(|&b| b != 0);
+        Some(NonFinite {
+            index,
+            nan: high(value) & mantissa_high != 0 || low_bits,
+        })
+    }
+}
+
+impl std::fmt::Display for NonFinite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = if self.nan { "NaN" } else { "an infinity" };
+        write!(f, "{what} at element {}", self.index)
     }
 }

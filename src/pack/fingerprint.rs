@@ -14,6 +14,7 @@ use crate::{Error, Result};
 /// Values are hashed as f16 bit patterns, so the same checkpoint stored as f32 or as f16
 /// gives the same fingerprint.
 pub fn base_fingerprint(config: &WhisperConfig, file: &WeightFile) -> Result<String> {
+    config.check_weights(file)?;
     let mut h = Fnv1a::new();
     h.bytes(b"whisper-clsr base v1");
     for n in [

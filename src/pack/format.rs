@@ -7,6 +7,7 @@ use safetensors::{Dtype, SafeTensors};
 
 use super::{ExpertLayer, ExpertPack, PackMeta, Part, FORMAT_VERSION, META_KEY};
 use crate::gpu::DType;
+use crate::model::weights::NonFinite;
 use crate::{Error, Result};
 
 /// The seven tensors of one layer: name suffix, shape, values.
@@ -223,6 +224,17 @@ fn parse_meta(text: &str) -> Result<PackMeta, String> {
     }
     let meta: PackMeta = serde_json::from_value(value)
         .map_err(|e| format!("the `{META_KEY}` metadata is incomplete ({e})"))?;
+    for (part, list) in [
+        ("encoder_layers", &meta.encoder_layers),
+        ("decoder_layers", &meta.decoder_layers),
+    ] {
+        let mut seen = std::collections::BTreeSet::new();
+        if let Some(i) = list.iter().find(|&&i| !seen.insert(i)) {
+            return Err(format!(
+                "metadata lists layer {i} twice in {part}; each layer has one expert"
+            ));
+        }
+    }
     if meta.d_model == 0 || meta.ffn_dim == 0 || meta.gate_dim == 0 {
         return Err(format!(
             "metadata gives d_model {}, ffn_dim {}, gate_dim {}; all must be positive",
@@ -234,6 +246,12 @@ fn parse_meta(text: &str) -> Result<PackMeta, String> {
 
 fn to_f32(view: &TensorView) -> Result<Vec<f32>, String> {
     let data = view.data();
+    if let Some(found) = NonFinite::find(view.dtype(), data) {
+        return Err(format!(
+            "holds {found}; the pack is corrupt or its training diverged — export it again \
+             from a checkpoint taken before the loss became NaN"
+        ));
+    }
     Ok(match view.dtype() {
         Dtype::F32 => data
             .chunks_exact(4)

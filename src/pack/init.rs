@@ -20,6 +20,7 @@ impl ExpertPack {
         file: &WeightFile,
         language: &str,
     ) -> Result<ExpertPack> {
+        config.check_weights(file)?;
         let (d, ffn) = (config.d_model, config.encoder_ffn_dim);
         if config.decoder_ffn_dim != ffn {
             return Err(Error::Model(format!(

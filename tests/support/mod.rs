@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod candle_ref;
+pub mod ct2;
 pub mod f64_encoder;
 pub mod fixtures;
 pub mod random_model;

@@ -209,7 +209,17 @@ fn transcribe_file(
     file: &Path,
     options: &TranscribeOptions,
 ) -> Result<Transcript, String> {
-    let samples = audio::load_audio_file(file).map_err(|e| e.to_string())?;
+    let audio::DecodedAudio {
+        samples,
+        non_finite_samples,
+    } = audio::load_audio(file).map_err(|e| e.to_string())?;
+    if non_finite_samples > 0 {
+        eprintln!(
+            "warning: {}: {non_finite_samples} NaN/infinite samples replaced by silence (the \
+             file is damaged or its encoder is faulty)",
+            file.display()
+        );
+    }
     let seconds = samples.len() as f64 / audio::SAMPLE_RATE as f64;
     eprintln!("transcribing {} ({seconds:.1} s) ...", file.display());
     let bar = ProgressBar::new((seconds * 10.0).round() as u64);
