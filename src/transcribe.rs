@@ -136,6 +136,16 @@ impl Whisper {
         let mut route = given.and_then(route_for);
         let mut segments: Vec<Segment> = Vec::new();
         let (mut encoder_ms, mut decoder_ms, mut generated) = (0.0, 0.0, 0usize);
+        // Seconds done once `seek` frames are: the whole duration at the end (the last frame
+        // covers the final partial hop).
+        let progress = |seek: usize| Event::Progress {
+            done: if seek >= content_frames {
+                duration
+            } else {
+                frames_to_seconds(seek).min(duration)
+            },
+            total: duration,
+        };
         let mut seek = 0;
         let mut window_index = 0;
         // End of the last speech, for word timestamps.
@@ -188,10 +198,7 @@ impl Whisper {
             let no_speech_prob = decoded.result.no_speech_prob.map_or(0.0, f64::from);
             if is_silence(opts, no_speech_prob, avg_logprob) {
                 seek += window_frames;
-                on_event(Event::Progress {
-                    done: frames_to_seconds(seek).min(duration),
-                    total: duration,
-                })?;
+                on_event(progress(seek))?;
                 continue;
             }
             let split = split_window(
@@ -276,10 +283,7 @@ impl Whisper {
             }
             // Pairs of timestamps always advance; the guard keeps a broken model from looping.
             seek += advance;
-            on_event(Event::Progress {
-                done: frames_to_seconds(seek).min(duration),
-                total: duration,
-            })?;
+            on_event(progress(seek))?;
         }
 
         let gate_stats = match route {

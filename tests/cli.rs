@@ -44,12 +44,56 @@ fn json_output_has_the_documented_fields() {
         model.to_str().unwrap(),
         "--format",
         "json",
+        "--word-timestamps",
         wav.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "transcribe failed: {}", stderr(&out));
     let line = String::from_utf8(out.stdout.clone()).unwrap();
     let v: serde_json::Value = serde_json::from_str(line.trim()).expect("one JSON line");
     assert_eq!(v["file"], wav.display().to_string());
+    assert!(
+        (v["duration"].as_f64().unwrap() - 11.0).abs() < 0.1,
+        "duration"
+    );
+    let segments = v["segments"].as_array().expect("segments");
+    assert!(!segments.is_empty());
+    let mut joined = String::new();
+    for (i, s) in segments.iter().enumerate() {
+        assert_eq!(s["id"], i);
+        for key in [
+            "start",
+            "end",
+            "temperature",
+            "avg_logprob",
+            "compression_ratio",
+            "no_speech_prob",
+        ] {
+            assert!(s[key].is_number(), "segments[{i}].{key}: {s}");
+        }
+        assert!(s["start"].as_f64() < s["end"].as_f64());
+        let words = s["words"].as_array().expect("words with --word-timestamps");
+        for w in words {
+            assert!(w["start"].as_f64() <= w["end"].as_f64(), "{w}");
+            assert!(
+                (0.0..=1.0).contains(&w["probability"].as_f64().unwrap()),
+                "{w}"
+            );
+        }
+        let text: String = words.iter().map(|w| w["word"].as_str().unwrap()).collect();
+        assert_eq!(
+            support::words(&text),
+            support::words(s["text"].as_str().unwrap())
+        );
+        joined.push_str(s["text"].as_str().unwrap());
+    }
+    assert_eq!(
+        support::words(&joined),
+        support::words(v["text"].as_str().unwrap())
+    );
+    assert!(
+        stderr(&out).contains(" --> "),
+        "finished segments are printed on stderr"
+    );
     // tiny.en leaves out a comma of jfk.txt (see tests/parity.rs).
     assert_eq!(
         support::words(v["text"].as_str().unwrap()),
@@ -223,6 +267,52 @@ fn truncated_weights_fail_with_a_clear_message() {
         err.contains("model.safetensors") && err.contains("truncated"),
         "{err}"
     );
+}
+
+#[test]
+fn bad_decoding_options_are_refused_before_loading() {
+    for (args, want) in [
+        (vec!["--temperature", "-1"], "--temperature -1"),
+        (vec!["--best-of", "0"], "--best-of must be at least 1"),
+        (vec!["--max-tokens", "0"], "--max-tokens must be at least 1"),
+        (
+            vec!["--temperature-increment-on-fallback", "-0.5"],
+            "fallback",
+        ),
+        (
+            vec!["--without-timestamps", "--word-timestamps"],
+            "cannot be used with",
+        ),
+    ] {
+        let mut all = vec!["--model", "no-such-model"];
+        all.extend(args.iter().copied());
+        all.push("a.wav");
+        let err = transcribe_fails(&all);
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert!(
+            !err.contains("loading"),
+            "{args:?} is refused before the model loads: {err}"
+        );
+    }
+}
+
+#[test]
+fn word_timestamps_without_alignment_heads_fall_back_with_a_note() {
+    // tiny.en without its generation_config.json (as some model directories come).
+    let model = support::model_dir("whisper-tiny.en");
+    let bare = scratch("no-alignment-heads");
+    for f in ["config.json", "model.safetensors", "tokenizer.json"] {
+        let _ = std::fs::remove_file(bare.join(f));
+        std::os::unix::fs::symlink(model.join(f), bare.join(f)).unwrap();
+    }
+    let err = transcribe_fails(&[
+        "--model",
+        bare.to_str().unwrap(),
+        "--word-timestamps",
+        "no-such-audio.wav",
+    ]);
+    assert!(err.contains("names no alignment heads"), "{err}");
+    assert!(err.contains("no-such-audio.wav"), "{err}");
 }
 
 #[test]

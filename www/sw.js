@@ -16,6 +16,7 @@ const SITE_FILES = [
   "demo/app.js",
   "demo/heatmap.js",
   "demo/recorder.js",
+  "demo/segments.js",
   "demo/style.css",
   "whisper-clsr.js",
   "worker.js",

@@ -68,4 +68,3 @@ pub(crate) fn finite_samples(samples: &[f32]) -> Cow<'_, [f32]> {
 pub fn log_mel_spectrogram(samples_16k: &[f32], n_mels: usize) -> Result<Vec<f32>> {
     mel::log_mel_spectrogram(&finite_samples(samples_16k), n_mels)
 }
-

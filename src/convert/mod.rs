@@ -69,7 +69,8 @@ pub fn convert_ct2(
         tokenizer_json: &tokenizer_json.display().to_string(),
         ct2_config: &ct2_config.map_or(String::new(), |p| p.display().to_string()),
     };
-    let (mapped, config) = prepare(&bytes, &tokenizer, ct2_cfg.as_deref(), &names)?;
+    let (mapped, config, alignment_heads) =
+        prepare(&bytes, &tokenizer, ct2_cfg.as_deref(), &names)?;
 
     std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
     let weight_bytes = mapped.tensors.iter().map(|t| t.data.len() as u64).sum();
@@ -87,15 +88,7 @@ pub fn convert_ct2(
         .map_err(|e| Error::Convert(format!("serializing config.json: {e}")))?;
     write_bytes_atomic(&out_dir.join("config.json"), &json)?;
     // Word timestamps read the alignment heads where Hugging Face keeps them.
-    if let Some(heads) = &ct2_cfg.alignment_heads {
-        let layers = mapped.dims.decoder_layers;
-        let n_heads = mapped.dims.decoder_attention_heads;
-        if let Some(&(l, h)) = heads.iter().find(|&&(l, h)| l >= layers || h >= n_heads) {
-            return Err(Error::Convert(format!(
-                "CTranslate2 config.json: alignment head ({l}, {h}) is outside the decoder's \
-                 {layers} layers of {n_heads} heads"
-            )));
-        }
+    if let Some(heads) = alignment_heads {
         let generation = serde_json::json!({ "alignment_heads": heads });
         let json = serde_json::to_vec_pretty(&generation)
             .map_err(|e| Error::Convert(format!("serializing generation_config.json: {e}")))?;
@@ -124,7 +117,7 @@ pub fn inspect_ct2(
         tokenizer_json: "tokenizer.json",
         ct2_config: "config.json",
     };
-    prepare(model_bin, tokenizer_json, ct2_config, &names).map(|(_, config)| config)
+    prepare(model_bin, tokenizer_json, ct2_config, &names).map(|(_, config, _)| config)
 }
 
 /// How the three inputs are named in messages.
@@ -134,6 +127,14 @@ struct Names<'n> {
     ct2_config: &'n str,
 }
 
+/// What a conversion writes besides the weights: the HF config and the alignment heads (for
+/// `generation_config.json`) when the CTranslate2 config lists them.
+type Prepared<'a> = (
+    whisper_spec::MappedWhisper<'a>,
+    HfWhisperConfig,
+    Option<Vec<(usize, usize)>>,
+);
+
 /// Parses and maps `model.bin`, reads the special tokens and the CTranslate2 config, and
 /// builds the HF config.
 fn prepare<'a>(
@@ -141,7 +142,7 @@ fn prepare<'a>(
     tokenizer: &[u8],
     ct2_config: Option<&[u8]>,
     names: &Names,
-) -> Result<(whisper_spec::MappedWhisper<'a>, HfWhisperConfig)> {
+) -> Result<Prepared<'a>> {
     let model = ct2::parse_model_bin(bytes)
         .map_err(|e| Error::Convert(format!("{}: {}", names.model_bin, strip(e))))?;
     let mapped = whisper_spec::map_whisper(&model)
@@ -159,7 +160,21 @@ fn prepare<'a>(
         .find(|t| t.name == "model.decoder.embed_tokens.weight")
         .map_or(Ct2Dtype::F32, |t| t.dtype);
     let config = hf_config::build(&mapped.dims, dtype.name(), &tokens, &ct2_cfg)?;
-    Ok((mapped, config))
+    let layers = mapped.dims.decoder_layers;
+    let heads = mapped.dims.decoder_attention_heads;
+    if let Some(&(l, h)) = ct2_cfg
+        .alignment_heads
+        .iter()
+        .flatten()
+        .find(|&&(l, h)| l >= layers || h >= heads)
+    {
+        return Err(Error::Convert(format!(
+            "{}: alignment head ({l}, {h}) is outside the decoder's {layers} layers of {heads} \
+             heads",
+            names.ct2_config
+        )));
+    }
+    Ok((mapped, config, ct2_cfg.alignment_heads))
 }
 
 /// The message of a Convert error without its "convert: " prefix, for re-wrapping with a path.
