@@ -48,11 +48,11 @@ pub struct Args {
     #[arg(long, default_value_t = 1.0)]
     max_initial_timestamp: f32,
     /// Temperature of the first decoding of each window (0: greedy).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     temperature: f32,
     /// Temperature step of the retries when a decoding fails the checks, up to 1.0; 0
     /// turns fallback off.
-    #[arg(long, default_value_t = 0.2)]
+    #[arg(long, default_value_t = 0.2, allow_negative_numbers = true)]
     temperature_increment_on_fallback: f32,
     /// Retry when the text's gzip compression ratio exceeds this (repetition).
     #[arg(long, default_value_t = 2.4)]
