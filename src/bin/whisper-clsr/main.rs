@@ -4,6 +4,7 @@
 mod convert;
 mod normalize;
 mod pack;
+mod stream;
 mod transcribe;
 mod wer;
 
@@ -26,6 +27,9 @@ struct Cli {
 enum Command {
     /// Transcribe audio files of any length (WAV, FLAC, MP3, OGG), with segment timestamps.
     Transcribe(transcribe::Args),
+    /// Live transcription of a file or raw PCM on stdin: voice activity, then commits as the
+    /// words become final.
+    Stream(stream::Args),
     /// Convert a CTranslate2 Whisper model.bin into a Hugging Face layout directory.
     #[command(name = "convert-ct2")]
     ConvertCt2(convert::Args),
@@ -73,6 +77,7 @@ pub const MODEL_HELP: &str =
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Transcribe(args) => transcribe::run(args),
+        Command::Stream(args) => stream::run(args),
         Command::ConvertCt2(args) => convert::run(args),
         Command::Pack(command) => pack::run(command),
         Command::Normalize(args) => normalize::run(args),

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Replay metrics of live transcription (not a CI test): runs `whisper-clsr stream` on an
+# audio file with the simulated clock and reports per-word emission latency, first-partial
+# latency, partial stability, committed-word revisions, streaming vs offline WER, and the
+# words emitted on a noise-only file.
+#
+#   scripts/bench-stream.sh [--model DIR] [--update-interval S] [--reference TXT] FILE
+#
+# Times are seconds of audio: with the simulated clock an update takes no time, so the
+# figures are the policy's latency, not the device's.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+model=models/whisper-tiny.en
+interval=1
+reference=
+while [[ $# -gt 1 ]]; do
+  case $1 in
+    --model) model=$2; shift 2 ;;
+    --update-interval) interval=$2; shift 2 ;;
+    --reference) reference=$2; shift 2 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+file=${1:?usage: scripts/bench-stream.sh [--model DIR] [--update-interval S] [--reference TXT] FILE}
+[[ -f $file ]] || { echo "no such file: $file" >&2; exit 2; }
+export WGPU_BACKEND=${WGPU_BACKEND:-vulkan}
+
+cargo build --bin whisper-clsr >&2
+bin=target/debug/whisper-clsr
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+echo "stream: $bin stream --model $model --input $file --clock simulated --format json --update-interval $interval" >&2
+"$bin" stream --model "$model" --input "$file" --clock simulated --format json \
+  --update-interval "$interval" >"$work/events.jsonl"
+"$bin" transcribe --model "$model" --format text "$file" >"$work/offline.txt"
+
+# Noise-only: 10 s of white noise at RMS 0.03.
+python3 - "$work/noise.wav" <<'PY'
+import random, struct, sys, wave
+random.seed(0)
+with wave.open(sys.argv[1], "wb") as w:
+    w.setnchannels(1); w.setsampwidth(2); w.setframerate(16000)
+    w.writeframes(b"".join(struct.pack("<h", int(max(-1, min(1, random.gauss(0, 0.03))) * 32767)) for _ in range(160000)))
+PY
+"$bin" stream --model "$model" --input "$work/noise.wav" --clock simulated --format json \
+  --update-interval "$interval" >"$work/noise.jsonl"
+
+python3 - "$work/events.jsonl" "$work/offline.txt" "$work/noise.jsonl" "$reference" <<'PY'
+import json, re, sys
+
+def norm(text):
+    return re.sub(r"[^\w' ]+", " ", text.lower()).split()
+
+def wer(hyp, ref):
+    d = list(range(len(ref) + 1))
+    for i, h in enumerate(hyp, 1):
+        prev, d[0] = d[0], i
+        for j, r in enumerate(ref, 1):
+            prev, d[j] = d[j], min(d[j] + 1, d[j - 1] + 1, prev + (h != r))
+    return d[len(ref)] / max(1, len(ref))
+
+def pct(values, q):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
+
+events = [json.loads(l) for l in open(sys.argv[1])]
+commits = [e for e in events if e["type"] == "commit"]
+partials = [e for e in events if e["type"] == "partial"]
+final = [w for c in commits for w in c["words"]]
+latency = [c["emitted_at"] - w["end"] for c in commits for w in c["words"]]
+revisions = sum(1 for a, b in zip(commits, commits[1:]) for w in b["words"] if w["start"] < a["end"] - 1e-6)
+survived = total = 0
+for p in partials:
+    for w in p["words"]:
+        total += 1
+        survived += any(f["word"] == w["word"] and abs(f["start"] - w["start"]) < 0.5 for f in final)
+first_partial = partials[0]["emitted_at"] - partials[0]["start"] if partials else float("nan")
+stream_words = norm(" ".join(c["text"] for c in commits))
+offline_words = norm(open(sys.argv[2]).read())
+noise_words = sum(len(e["words"]) for e in map(json.loads, open(sys.argv[3])) if e["type"] == "commit")
+print(f"committed words: {len(final)}, commits: {len(commits)}, partials: {len(partials)}")
+print(f"emission latency per word (commit emitted_at - word end): p50 {pct(latency, .5):.2f} s, p90 {pct(latency, .9):.2f} s")
+print(f"first-partial latency (emitted_at - start of its first word): {first_partial:.2f} s")
+print(f"partial words surviving unchanged into the final text: {survived}/{total} ({100 * survived / max(1, total):.0f} %)")
+print(f"committed-word revisions: {revisions}")
+print(f"WER streaming vs offline: {100 * wer(stream_words, offline_words):.1f} %")
+if sys.argv[4]:
+    ref = norm(open(sys.argv[4]).read())
+    print(f"WER vs reference: streaming {100 * wer(stream_words, ref):.1f} %, offline {100 * wer(offline_words, ref):.1f} %")
+print(f"words emitted on 10 s of white noise (RMS 0.03): {noise_words}")
+PY

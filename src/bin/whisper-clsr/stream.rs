@@ -1,0 +1,244 @@
+//! `whisper-clsr stream`: live transcription of a file or of raw PCM on stdin, printing
+//! commits (and, as JSON, partials) as they happen.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use whisper_clsr::decode::DecodeOptions;
+use whisper_clsr::gpu::{Gpu, GpuOptions};
+use whisper_clsr::stream::{
+    hypothesis_from_transcript, LiveEvent, LiveEventKind, LiveOptions, LiveTranscriber,
+    RecognizedSegment, Recognizer,
+};
+use whisper_clsr::vad::{SileroWeights, VadOptions, VoiceActivity, SAMPLE_RATE};
+use whisper_clsr::{audio, TranscribeOptions, Whisper};
+
+use crate::MODEL_HELP;
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StreamFormat {
+    /// Committed text as it is committed.
+    Text,
+    /// One JSON object per event: type (partial/commit), text, start, end, emitted_at, words.
+    Json,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Clock {
+    /// Audio is fed at real-time pace; audio that arrives during an update waits for it.
+    Realtime,
+    /// As if each update took no time: shows the policy's latency, not the device's.
+    Simulated,
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[arg(long, help = MODEL_HELP)]
+    model: PathBuf,
+    /// Audio file (WAV, FLAC, MP3, OGG), or `-` for raw 32-bit float little-endian 16 kHz
+    /// mono PCM on stdin.
+    #[arg(long, default_value = "-")]
+    input: String,
+    #[arg(long, value_enum, default_value_t = StreamFormat::Text)]
+    format: StreamFormat,
+    #[arg(long, value_enum, default_value_t = Clock::Realtime)]
+    clock: Clock,
+    /// Seconds of new audio between two transcriptions of the buffer.
+    #[arg(long, default_value_t = 1.0)]
+    update_interval: f64,
+    /// Spoken language code (en, ca, ...); detected on every update when omitted.
+    #[arg(long)]
+    language: Option<String>,
+    /// Silero VAD weights (silero_vad.onnx).
+    #[arg(long, default_value = "models/silero-vad/silero_vad.onnx")]
+    vad: PathBuf,
+}
+
+/// A block of audio fed at a time: 0.1 s.
+const BLOCK: usize = SAMPLE_RATE as usize / 10;
+
+/// Whisper behind the live policy's [`Recognizer`]: greedy (no temperature fallback, so an
+/// update costs one decoding) with segment and word timestamps.
+struct WhisperRecognizer<'a> {
+    whisper: &'a Whisper,
+    options: TranscribeOptions,
+}
+
+impl Recognizer for WhisperRecognizer<'_> {
+    fn recognize(
+        &mut self,
+        audio: &[f32],
+        prompt: &str,
+    ) -> whisper_clsr::Result<Vec<RecognizedSegment>> {
+        let mut options = self.options.clone();
+        options.decode.initial_prompt = (!prompt.is_empty()).then(|| prompt.to_string());
+        let transcript =
+            pollster::block_on(self.whisper.transcribe(audio, &options, &mut |_| Ok(())))?;
+        Ok(hypothesis_from_transcript(&transcript))
+    }
+}
+
+/// Where the audio comes from.
+enum Source {
+    File { samples: Vec<f32>, at: usize },
+    Stdin { pending: Vec<u8>, done: bool },
+}
+
+impl Source {
+    fn open(input: &str) -> Result<Source, String> {
+        if input == "-" {
+            return Ok(Source::Stdin {
+                pending: Vec::new(),
+                done: false,
+            });
+        }
+        let path = PathBuf::from(input);
+        if !path.is_file() {
+            return Err(format!("--input {input}: no such file"));
+        }
+        let samples = audio::load_audio_file(&path).map_err(|e| e.to_string())?;
+        Ok(Source::File { samples, at: 0 })
+    }
+
+    /// Up to `max` next samples; an empty block at the end.
+    fn next(&mut self, max: usize) -> Result<Vec<f32>, String> {
+        match self {
+            Source::File { samples, at } => {
+                let end = (*at + max).min(samples.len());
+                let block = samples[*at..end].to_vec();
+                *at = end;
+                Ok(block)
+            }
+            Source::Stdin { pending, done } => {
+                let mut buf = vec![0u8; max * 4];
+                while !*done && pending.len() < 4 {
+                    let n = std::io::stdin()
+                        .read(&mut buf)
+                        .map_err(|e| format!("reading stdin: {e}"))?;
+                    if n == 0 {
+                        *done = true;
+                    }
+                    pending.extend_from_slice(&buf[..n]);
+                }
+                let whole = pending.len() / 4 * 4;
+                if *done && whole < pending.len() && whole == 0 {
+                    return Err(format!(
+                        "stdin ended inside a sample ({} stray bytes): expected raw f32le PCM",
+                        pending.len()
+                    ));
+                }
+                let block: Vec<f32> = pending[..whole]
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect();
+                pending.drain(..whole);
+                Ok(block)
+            }
+        }
+    }
+}
+
+pub fn run(args: Args) -> Result<(), String> {
+    let live_options = LiveOptions {
+        update_interval: args.update_interval,
+        ..LiveOptions::default()
+    };
+    live_options
+        .validate()
+        .map_err(|e| format!("--update-interval: {e}"))?;
+    if !args.vad.is_file() {
+        return Err(format!(
+            "voice activity weights not found at {}: run scripts/fetch-models.sh (or pass \
+             --vad PATH to silero_vad.onnx)",
+            args.vad.display()
+        ));
+    }
+    let weights = SileroWeights::load(&args.vad).map_err(|e| e.to_string())?;
+    let detector = VoiceActivity::new(Arc::new(weights), SAMPLE_RATE, VadOptions::default())
+        .map_err(|e| e.to_string())?;
+    let mut source = Source::open(&args.input)?;
+
+    eprintln!("loading {} ...", args.model.display());
+    let gpu = pollster::block_on(Gpu::new(GpuOptions::default())).map_err(|e| e.to_string())?;
+    eprintln!("device: {}", gpu.describe());
+    let whisper = Whisper::load_dir(gpu, &args.model).map_err(|e| e.to_string())?;
+    let recognizer = WhisperRecognizer {
+        whisper: &whisper,
+        options: TranscribeOptions {
+            language: args.language.clone(),
+            decode: DecodeOptions {
+                word_timestamps: true,
+                temperatures: vec![0.0],
+                ..DecodeOptions::default()
+            },
+            ..TranscribeOptions::default()
+        },
+    };
+    let mut live =
+        LiveTranscriber::new(detector, recognizer, live_options).map_err(|e| e.to_string())?;
+
+    let started = Instant::now();
+    let mut fed = 0usize;
+    let mut out = std::io::stdout().lock();
+    loop {
+        // In real time, everything that has "arrived" while the last update ran is fed at
+        // once, so the next update sees the newest audio.
+        let want = match args.clock {
+            Clock::Simulated => BLOCK,
+            Clock::Realtime => {
+                let due = (started.elapsed().as_secs_f64() * f64::from(SAMPLE_RATE)) as usize;
+                if due < fed + BLOCK {
+                    let wait = (fed + BLOCK - due) as f64 / f64::from(SAMPLE_RATE);
+                    std::thread::sleep(Duration::from_secs_f64(wait));
+                    BLOCK
+                } else {
+                    due - fed
+                }
+            }
+        };
+        let block = source.next(want)?;
+        if block.is_empty() {
+            break;
+        }
+        fed += block.len();
+        let events = live.push(&block).map_err(|e| e.to_string())?;
+        print_events(&mut out, &events, args.format)?;
+    }
+    let events = live.finish().map_err(|e| e.to_string())?;
+    print_events(&mut out, &events, args.format)?;
+    if args.format == StreamFormat::Text && !live.committed().is_empty() {
+        writeln!(out).map_err(|e| e.to_string())?;
+    }
+    let (decodes, decoded) = live.decodes();
+    eprintln!(
+        "{:.1} s of audio, {decodes} updates on {decoded:.1} s of speech, {:.1} s wall",
+        live.position(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn print_events(
+    out: &mut impl Write,
+    events: &[LiveEvent],
+    format: StreamFormat,
+) -> Result<(), String> {
+    for event in events {
+        match format {
+            StreamFormat::Json => {
+                let line = serde_json::to_string(event).map_err(|e| e.to_string())?;
+                writeln!(out, "{line}")
+            }
+            StreamFormat::Text if event.kind == LiveEventKind::Commit => {
+                let text: String = event.words.iter().map(|w| w.text.as_str()).collect();
+                write!(out, "{text}")
+            }
+            StreamFormat::Text => Ok(()),
+        }
+        .and_then(|()| out.flush())
+        .map_err(|e| format!("writing output: {e}"))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,89 @@
+//! What one decoding of the live buffer produced: segments of words with times relative to
+//! the start of the buffer, and the conversion from a [`Transcript`].
+
+use serde::Serialize;
+
+use crate::Transcript;
+
+/// One word (leading space and punctuation included, as Whisper writes it) and its span.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RecognizedWord {
+    #[serde(rename = "word")]
+    pub text: String,
+    pub start: f64,
+    pub end: f64,
+}
+
+/// One timestamped segment of a hypothesis.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecognizedSegment {
+    pub start: f64,
+    pub end: f64,
+    pub words: Vec<RecognizedWord>,
+}
+
+/// The segments of a transcript as words. Word times come from the word-level alignment
+/// when the transcript has it; otherwise a segment's span is shared among its
+/// whitespace-separated words in proportion to their length, which is coarse but keeps the
+/// words in order in time (the commit policy drops words by time).
+pub fn hypothesis_from_transcript(transcript: &Transcript) -> Vec<RecognizedSegment> {
+    transcript
+        .segments
+        .iter()
+        .map(|s| {
+            let words = match &s.words {
+                Some(words) if !words.is_empty() => words
+                    .iter()
+                    .map(|w| RecognizedWord {
+                        text: w.word.clone(),
+                        start: w.start,
+                        end: w.end,
+                    })
+                    .collect(),
+                _ => spread_words(&s.text, s.start, s.end),
+            };
+            RecognizedSegment {
+                start: s.start,
+                end: s.end,
+                words,
+            }
+        })
+        .collect()
+}
+
+/// Splits `text` into words and shares `[start, end]` among them by character count.
+fn spread_words(text: &str, start: f64, end: f64) -> Vec<RecognizedWord> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let total: usize = words.iter().map(|w| w.chars().count()).sum();
+    let span = (end - start).max(0.0);
+    let mut at = start;
+    words
+        .iter()
+        .map(|w| {
+            let len = span * w.chars().count() as f64 / total.max(1) as f64;
+            let word = RecognizedWord {
+                text: format!(" {w}"),
+                start: at,
+                end: at + len,
+            };
+            at += len;
+            word
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spread_words_covers_the_span_in_order() {
+        let words = spread_words(" And so, my", 1.0, 3.0);
+        let texts: Vec<_> = words.iter().map(|w| w.text.as_str()).collect();
+        assert_eq!(texts, [" And", " so,", " my"]);
+        assert_eq!(words[0].start, 1.0);
+        assert!((words[2].end - 3.0).abs() < 1e-9);
+        assert!(words.windows(2).all(|p| p[0].end <= p[1].start + 1e-9));
+        assert!(spread_words("  ", 0.0, 1.0).is_empty());
+    }
+}

@@ -1,0 +1,417 @@
+//! [`LiveTranscriber`]: the live transcription policy. Audio arrives in blocks; a speech
+//! detector opens and closes utterances; while one is open, the uncommitted part of it is
+//! re-transcribed every `update_interval` seconds of audio and [`LocalAgreement`] decides
+//! which words are final. Committed words are emitted once and never revised; the rest of
+//! the latest hypothesis is emitted as a partial. When the utterance ends, its audio is
+//! transcribed a last time and everything left is committed.
+//!
+//! The detector and the recogniser are traits so that the policy runs, and is tested, without
+//! a GPU or model weights: [`VoiceActivity`] and a Whisper model are the real ones.
+//! Only audio inside an utterance is ever passed to the recogniser.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use super::agreement::{AgreementOptions, HypothesisSegment, LocalAgreement, TimedToken};
+use super::hypothesis::{RecognizedSegment, RecognizedWord};
+use crate::vad::{VadEvent, VoiceActivity, SAMPLE_RATE};
+use crate::{Error, Result};
+
+/// Decides where speech is: [`VadEvent`]s with sample positions counted from the first
+/// pushed sample.
+pub trait SpeechDetector {
+    fn push(&mut self, samples: &[f32]) -> Result<Vec<VadEvent>>;
+    /// End of the stream: closes an open utterance.
+    fn finish(&mut self) -> Result<Vec<VadEvent>>;
+}
+
+impl SpeechDetector for VoiceActivity {
+    fn push(&mut self, samples: &[f32]) -> Result<Vec<VadEvent>> {
+        VoiceActivity::push(self, samples)
+    }
+    fn finish(&mut self) -> Result<Vec<VadEvent>> {
+        VoiceActivity::finish(self)
+    }
+}
+
+/// Transcribes a buffer of 16 kHz audio; times in the result are seconds from the start of
+/// `audio`. `prompt` is text said just before the buffer (empty at an utterance's start).
+pub trait Recognizer {
+    fn recognize(&mut self, audio: &[f32], prompt: &str) -> Result<Vec<RecognizedSegment>>;
+}
+
+/// Tuning of [`LiveTranscriber`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveOptions {
+    /// Seconds of new audio between two transcriptions of the buffer.
+    pub update_interval: f64,
+    /// Longest buffer, in seconds: Whisper sees at most 30 s, and long buffers make every
+    /// update slow. A longer buffer is cut after its last committed word, or, when nothing
+    /// in it was agreed on, its latest hypothesis is committed as it is and it is emptied.
+    pub max_buffer: f64,
+    pub agreement: AgreementOptions,
+}
+
+impl Default for LiveOptions {
+    fn default() -> Self {
+        LiveOptions {
+            update_interval: 1.0,
+            max_buffer: 20.0,
+            agreement: AgreementOptions::default(),
+        }
+    }
+}
+
+impl LiveOptions {
+    pub fn validate(&self) -> Result<()> {
+        let u = self.update_interval;
+        if !(u.is_finite() && u >= 0.1) {
+            return Err(Error::InvalidInput(format!(
+                "update interval must be at least 0.1 s, got {u}"
+            )));
+        }
+        let m = self.max_buffer;
+        if !(m.is_finite() && m >= u && m <= 30.0) {
+            return Err(Error::InvalidInput(format!(
+                "maximum buffer must lie between the update interval ({u} s) and 30 s, got {m}"
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LiveEventKind {
+    /// The tentative rest of the latest hypothesis; replaced by the next partial.
+    Partial,
+    /// Words that are final; commits only ever append.
+    Commit,
+}
+
+/// What the transcriber reports. Times are seconds of stream audio.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LiveEvent {
+    #[serde(rename = "type")]
+    pub kind: LiveEventKind,
+    pub text: String,
+    /// Start of the first word.
+    pub start: f64,
+    /// End of the last word.
+    pub end: f64,
+    /// Audio consumed when the event was emitted.
+    pub emitted_at: f64,
+    pub words: Vec<RecognizedWord>,
+}
+
+/// Audio kept while no utterance is open: the detector reports an utterance's start up to
+/// its pre-roll plus its minimum speech length in the past.
+const HISTORY_SECONDS: f64 = 5.0;
+
+fn seconds(samples: u64) -> f64 {
+    samples as f64 / f64::from(SAMPLE_RATE)
+}
+
+fn samples_at(seconds: f64) -> u64 {
+    (seconds.max(0.0) * f64::from(SAMPLE_RATE)).round() as u64
+}
+
+/// The open utterance.
+#[derive(Debug, Clone)]
+struct Utterance {
+    /// Stream sample where the uncommitted buffer starts.
+    buffer_start: u64,
+    /// Stream sample up to which the buffer was last transcribed.
+    decoded_until: u64,
+    /// Committed words whose audio was trimmed from the buffer: the prompt.
+    prompt: String,
+}
+
+/// Words ↔ the integer ids [`LocalAgreement`] compares.
+#[derive(Debug, Default)]
+struct Vocabulary {
+    ids: HashMap<String, u32>,
+    words: Vec<String>,
+}
+
+impl Vocabulary {
+    fn id(&mut self, word: &str) -> u32 {
+        if let Some(&id) = self.ids.get(word) {
+            return id;
+        }
+        let id = self.words.len() as u32;
+        self.words.push(word.to_string());
+        self.ids.insert(word.to_string(), id);
+        id
+    }
+
+    fn word(&self, token: &TimedToken) -> RecognizedWord {
+        RecognizedWord {
+            text: self.words[token.id as usize].clone(),
+            start: token.start,
+            end: token.end,
+        }
+    }
+}
+
+/// Live transcription of one stream.
+pub struct LiveTranscriber<D, R> {
+    detector: D,
+    recognizer: R,
+    options: LiveOptions,
+    agreement: LocalAgreement,
+    vocabulary: Vocabulary,
+    /// Recent audio; `audio[0]` is stream sample `audio_start`.
+    audio: Vec<f32>,
+    audio_start: u64,
+    consumed: u64,
+    utterance: Option<Utterance>,
+    committed: Vec<RecognizedWord>,
+    decodes: usize,
+    decoded_seconds: f64,
+}
+
+impl<D: SpeechDetector, R: Recognizer> LiveTranscriber<D, R> {
+    pub fn new(detector: D, recognizer: R, options: LiveOptions) -> Result<Self> {
+        options.validate()?;
+        Ok(LiveTranscriber {
+            detector,
+            recognizer,
+            agreement: LocalAgreement::new(options.agreement.clone()),
+            options,
+            vocabulary: Vocabulary::default(),
+            audio: Vec::new(),
+            audio_start: 0,
+            consumed: 0,
+            utterance: None,
+            committed: Vec::new(),
+            decodes: 0,
+            decoded_seconds: 0.0,
+        })
+    }
+
+    /// Feeds the next block of 16 kHz audio; returns the events it caused.
+    pub fn push(&mut self, samples: &[f32]) -> Result<Vec<LiveEvent>> {
+        // The detector checks the samples (finite) before anything is stored.
+        let vad_events = self.detector.push(samples)?;
+        self.audio.extend_from_slice(samples);
+        self.consumed += samples.len() as u64;
+        let mut events = Vec::new();
+        for event in vad_events {
+            self.on_vad(event, &mut events)?;
+        }
+        if let Some(u) = &self.utterance {
+            let due = samples_at(self.options.update_interval);
+            if self.consumed - u.decoded_until >= due {
+                self.update(self.consumed, &mut events)?;
+            }
+        }
+        self.forget_old_audio();
+        Ok(events)
+    }
+
+    /// Ends the stream: closes and finalises an open utterance.
+    pub fn finish(&mut self) -> Result<Vec<LiveEvent>> {
+        let mut events = Vec::new();
+        for event in self.detector.finish()? {
+            self.on_vad(event, &mut events)?;
+        }
+        // A detector that did not close the utterance: close it at the end of the audio.
+        if self.utterance.is_some() {
+            self.end_utterance(self.consumed, &mut events)?;
+        }
+        Ok(events)
+    }
+
+    /// Every committed word so far, in order.
+    pub fn committed(&self) -> &[RecognizedWord] {
+        &self.committed
+    }
+
+    /// The committed text.
+    pub fn text(&self) -> String {
+        let text: String = self.committed.iter().map(|w| w.text.as_str()).collect();
+        text.trim().to_string()
+    }
+
+    /// How many times the recogniser ran, and on how many seconds of audio in all.
+    pub fn decodes(&self) -> (usize, f64) {
+        (self.decodes, self.decoded_seconds)
+    }
+
+    /// Seconds of audio consumed.
+    pub fn position(&self) -> f64 {
+        seconds(self.consumed)
+    }
+
+    pub fn recognizer(&self) -> &R {
+        &self.recognizer
+    }
+
+    fn on_vad(&mut self, event: VadEvent, events: &mut Vec<LiveEvent>) -> Result<()> {
+        match event {
+            VadEvent::SpeechStart { start } => {
+                if self.utterance.is_some() {
+                    // Never happens with the segmenter; finalise rather than mix utterances.
+                    self.end_utterance(start.min(self.consumed), events)?;
+                }
+                let start = start.max(self.audio_start);
+                self.agreement.reset();
+                self.utterance = Some(Utterance {
+                    buffer_start: start,
+                    decoded_until: start,
+                    prompt: String::new(),
+                });
+            }
+            VadEvent::SpeechEnd(segment) => {
+                if self.utterance.is_some() {
+                    self.end_utterance(segment.end.min(self.consumed), events)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Transcribes the buffer up to stream sample `end` and applies the hypothesis.
+    fn update(&mut self, end: u64, events: &mut Vec<LiveEvent>) -> Result<()> {
+        let Some(u) = &mut self.utterance else {
+            return Ok(());
+        };
+        let start = u.buffer_start.min(end);
+        u.decoded_until = end;
+        if end - start < samples_at(0.1) {
+            // Too little audio to say anything about.
+            return Ok(());
+        }
+        let lo = (start - self.audio_start) as usize;
+        let hi = (end - self.audio_start) as usize;
+        let hypothesis = self.recognizer.recognize(&self.audio[lo..hi], &u.prompt)?;
+        self.decodes += 1;
+        self.decoded_seconds += seconds(end - start);
+
+        let (offset, limit) = (seconds(start), seconds(end));
+        // Whisper's times are buffer-relative and may overshoot the audio it was given.
+        let clamp = |t: f64| (t + offset).clamp(offset, limit);
+        let segments: Vec<HypothesisSegment> = hypothesis
+            .iter()
+            .map(|s| HypothesisSegment {
+                start: clamp(s.start),
+                end: clamp(s.end),
+                tokens: s
+                    .words
+                    .iter()
+                    .map(|w| TimedToken {
+                        id: self.vocabulary.id(&w.text),
+                        start: clamp(w.start),
+                        end: clamp(w.end).max(clamp(w.start)),
+                    })
+                    .collect(),
+            })
+            .collect();
+        let fresh = self.agreement.update(&segments).to_vec();
+        self.commit(&fresh, events);
+        let committed_end = self.committed.last().map(|w| samples_at(w.end));
+        let too_long = seconds(end) - self.buffer_start_seconds() > self.options.max_buffer;
+        let cut_after_words = committed_end.filter(|&c| c > start && c <= end);
+        let cut = match (too_long, cut_after_words) {
+            (false, _) => self.agreement.trim_point().map(samples_at),
+            // Too long without a committed segment: cut after the last committed word.
+            (true, Some(c)) => Some(c.max(self.agreement.trim_point().map_or(0, samples_at))),
+            // Nothing agreed in the whole buffer: take the latest hypothesis as it is.
+            (true, None) => {
+                let flushed = self.agreement.flush();
+                self.commit(&flushed, events);
+                let last = self.committed.last().map(|w| samples_at(w.end));
+                Some(last.filter(|&c| c > start).unwrap_or(end))
+            }
+        };
+        let tentative: Vec<_> = self
+            .agreement
+            .tentative()
+            .iter()
+            .map(|t| self.vocabulary.word(t))
+            .collect();
+        events.extend(self.event(LiveEventKind::Partial, tentative));
+        if let Some(cut) = cut {
+            self.trim(cut.min(end));
+        }
+        Ok(())
+    }
+
+    /// Last transcription of the utterance ending at stream sample `end`, then everything
+    /// left is committed.
+    fn end_utterance(&mut self, end: u64, events: &mut Vec<LiveEvent>) -> Result<()> {
+        let Some(u) = &self.utterance else {
+            return Ok(());
+        };
+        if u.decoded_until < end {
+            self.update(end, events)?;
+        }
+        let flushed = self.agreement.flush();
+        self.commit(&flushed, events);
+        self.agreement.reset();
+        self.utterance = None;
+        Ok(())
+    }
+
+    fn buffer_start_seconds(&self) -> f64 {
+        self.utterance
+            .as_ref()
+            .map_or(0.0, |u| seconds(u.buffer_start))
+    }
+
+    /// Moves the buffer start to stream sample `cut`; committed words before it become the
+    /// prompt, since their audio is no longer in the buffer.
+    fn trim(&mut self, cut: u64) {
+        let Some(u) = &mut self.utterance else {
+            return;
+        };
+        if cut <= u.buffer_start {
+            return;
+        }
+        u.buffer_start = cut;
+        let tolerance = self.options.agreement.time_tolerance;
+        let before: String = self
+            .agreement
+            .committed()
+            .iter()
+            .filter(|t| t.end <= seconds(cut) + tolerance)
+            .map(|t| self.vocabulary.words[t.id as usize].as_str())
+            .collect();
+        u.prompt = before.trim().to_string();
+    }
+
+    fn commit(&mut self, tokens: &[TimedToken], events: &mut Vec<LiveEvent>) {
+        let words: Vec<_> = tokens.iter().map(|t| self.vocabulary.word(t)).collect();
+        self.committed.extend(words.iter().cloned());
+        events.extend(self.event(LiveEventKind::Commit, words));
+    }
+
+    fn event(&self, kind: LiveEventKind, words: Vec<RecognizedWord>) -> Option<LiveEvent> {
+        let (first, last) = (words.first()?, words.last()?);
+        let text: String = words.iter().map(|w| w.text.as_str()).collect();
+        Some(LiveEvent {
+            kind,
+            text: text.trim().to_string(),
+            start: first.start,
+            end: last.end,
+            emitted_at: seconds(self.consumed),
+            words,
+        })
+    }
+
+    /// Drops audio no longer needed: before the buffer in an utterance, all but the last
+    /// few seconds outside one.
+    fn forget_old_audio(&mut self) {
+        let keep_from = match &self.utterance {
+            Some(u) => u.buffer_start,
+            None => self.consumed.saturating_sub(samples_at(HISTORY_SECONDS)),
+        };
+        if keep_from > self.audio_start {
+            let drop = ((keep_from - self.audio_start) as usize).min(self.audio.len());
+            self.audio.drain(..drop);
+            self.audio_start += drop as u64;
+        }
+    }
+}

@@ -1,0 +1,344 @@
+//! The live transcription policy with scripted hypotheses: no GPU, no model weights. The
+//! detector is the real utterance segmenter fed with a probability derived from the audio's
+//! level; the recogniser either "reads" words encoded in the audio or replays a script.
+
+use whisper_clsr::stream::{
+    LiveEvent, LiveEventKind, LiveOptions, LiveTranscriber, RecognizedSegment, RecognizedWord,
+    Recognizer, SpeechDetector,
+};
+use whisper_clsr::vad::{Segmenter, VadEvent, VadOptions, CHUNK};
+use whisper_clsr::Result;
+
+const RATE: usize = 16_000;
+/// Each word of the synthetic speech is this many samples of one constant level.
+const WORD: usize = RATE / 2;
+
+/// Speech where the level is at least 0.5: P(speech) is the chunk's mean level.
+struct LevelDetector {
+    segmenter: Segmenter,
+    pending: Vec<f32>,
+    received: u64,
+}
+
+impl LevelDetector {
+    fn new() -> Self {
+        LevelDetector {
+            segmenter: Segmenter::new(VadOptions::default()).unwrap(),
+            pending: Vec::new(),
+            received: 0,
+        }
+    }
+}
+
+impl SpeechDetector for LevelDetector {
+    fn push(&mut self, samples: &[f32]) -> Result<Vec<VadEvent>> {
+        self.received += samples.len() as u64;
+        self.pending.extend_from_slice(samples);
+        let mut events = Vec::new();
+        while self.pending.len() >= CHUNK {
+            let chunk: Vec<f32> = self.pending.drain(..CHUNK).collect();
+            let p = chunk.iter().map(|s| s.abs()).sum::<f32>() / CHUNK as f32;
+            events.extend(self.segmenter.push(p.min(1.0)));
+        }
+        Ok(events)
+    }
+    fn finish(&mut self) -> Result<Vec<VadEvent>> {
+        Ok(self.segmenter.finish(self.received).into_iter().collect())
+    }
+}
+
+/// Word k is `WORD` samples at level 0.6 + 0.01·k; silence is 0. Reads the buffer as a
+/// recogniser would: one word per run of one level, the last run guessed wrongly while it
+/// is shorter than a word (the way Whisper's newest word changes as audio arrives).
+#[derive(Default)]
+struct LevelReader {
+    /// (length, silent samples) of every buffer decoded.
+    calls: Vec<(usize, usize)>,
+}
+
+fn word_level(k: usize) -> f32 {
+    0.6 + 0.01 * k as f32
+}
+
+impl Recognizer for LevelReader {
+    fn recognize(&mut self, audio: &[f32], _prompt: &str) -> Result<Vec<RecognizedSegment>> {
+        let silent = audio.iter().filter(|s| **s == 0.0).count();
+        self.calls.push((audio.len(), silent));
+        let mut words = Vec::new();
+        let mut i = 0;
+        while i < audio.len() {
+            let level = audio[i];
+            let run = audio[i..].iter().take_while(|s| **s == level).count();
+            if level > 0.0 {
+                let k = ((level - 0.6) / 0.01).round() as usize;
+                let text = if run < WORD && i + run == audio.len() {
+                    format!(" w{k}?")
+                } else {
+                    format!(" w{k}")
+                };
+                words.push(RecognizedWord {
+                    text,
+                    start: i as f64 / RATE as f64,
+                    end: (i + run) as f64 / RATE as f64,
+                });
+            }
+            i += run;
+        }
+        let segments = words
+            .chunks(3)
+            .map(|w| RecognizedSegment {
+                start: w[0].start,
+                end: w[w.len() - 1].end,
+                words: w.to_vec(),
+            })
+            .collect();
+        Ok(segments)
+    }
+}
+
+fn silence(seconds: f64) -> Vec<f32> {
+    vec![0.0; (seconds * RATE as f64) as usize]
+}
+
+fn speech(first_word: usize, words: usize) -> Vec<f32> {
+    (first_word..first_word + words)
+        .flat_map(|k| vec![word_level(k); WORD])
+        .collect()
+}
+
+/// Feeds `audio` in 0.1 s blocks; returns all events and the transcriber.
+fn run<R: Recognizer>(
+    audio: &[f32],
+    recognizer: R,
+    options: LiveOptions,
+) -> (Vec<LiveEvent>, LiveTranscriber<LevelDetector, R>) {
+    let mut live = LiveTranscriber::new(LevelDetector::new(), recognizer, options).unwrap();
+    let mut events = Vec::new();
+    for block in audio.chunks(RATE / 10) {
+        events.extend(live.push(block).unwrap());
+    }
+    events.extend(live.finish().unwrap());
+    (events, live)
+}
+
+fn commits(events: &[LiveEvent]) -> Vec<&LiveEvent> {
+    events
+        .iter()
+        .filter(|e| e.kind == LiveEventKind::Commit)
+        .collect()
+}
+
+fn words_of(events: &[&LiveEvent]) -> Vec<String> {
+    events
+        .iter()
+        .flat_map(|e| e.words.iter().map(|w| w.text.trim().to_string()))
+        .collect()
+}
+
+#[test]
+fn commits_only_grow_and_end_of_speech_flushes() {
+    let mut audio = silence(1.0);
+    audio.extend(speech(0, 8)); // 4 s
+    audio.extend(silence(1.5));
+    let (events, live) = run(&audio, LevelReader::default(), LiveOptions::default());
+
+    let commits = commits(&events);
+    let expected: Vec<String> = (0..8).map(|k| format!("w{k}")).collect();
+    assert_eq!(words_of(&commits), expected, "{events:#?}");
+    assert_eq!(live.text(), "w0 w1 w2 w3 w4 w5 w6 w7");
+    // Committed words never come back: each commit starts where the previous one ended.
+    for pair in commits.windows(2) {
+        assert!(pair[1].start >= pair[0].end - 1e-9, "{pair:#?}");
+        assert!(pair[1].emitted_at >= pair[0].emitted_at);
+    }
+    for c in &commits {
+        assert!(c.emitted_at >= c.end, "emitted before its audio: {c:?}");
+    }
+    // Words were committed while speech went on, and the rest when it ended (speech ends
+    // at 5 s; the detector needs 0.5 s of silence to say so).
+    assert!(commits[0].emitted_at < 5.0, "{commits:#?}");
+    let last = commits.last().unwrap();
+    assert!(last.emitted_at >= 5.0, "flush at end of speech: {last:?}");
+    assert!(last.words.iter().any(|w| w.text == " w7"));
+    // Partials carry the unstable newest word.
+    assert!(events
+        .iter()
+        .any(|e| e.kind == LiveEventKind::Partial && e.text.ends_with('?')));
+    assert!(!live.text().contains('?'), "a guess was committed");
+}
+
+#[test]
+fn non_speech_never_reaches_the_recognizer() {
+    // Quiet noise and silence only: no utterance opens, nothing is decoded.
+    let noise: Vec<f32> = (0..RATE * 6)
+        .map(|i| if i % 7 < 3 { 0.2 } else { -0.2 })
+        .collect();
+    let (events, live) = run(&noise, LevelReader::default(), LiveOptions::default());
+    assert!(events.is_empty(), "{events:?}");
+    assert_eq!(live.decodes().0, 0);
+
+    // Two 2 s utterances 3 s apart: every decoded buffer lies within one utterance, so it is
+    // at most 2 s plus the pre-roll (0.3 s) and the silence before the end is detected
+    // (0.5 s), and holds no more silence than those.
+    let mut audio = silence(2.0);
+    audio.extend(speech(0, 4));
+    audio.extend(silence(3.0));
+    audio.extend(speech(4, 4));
+    audio.extend(silence(2.0));
+    let (events, live) = run(&audio, LevelReader::default(), LiveOptions::default());
+    let (decodes, _) = live.decodes();
+    assert!(decodes >= 4, "{decodes}");
+    for &(len, silent) in &live.recognizer().calls {
+        assert!(len as f64 <= 2.9 * RATE as f64, "buffer of {len} samples");
+        assert!(
+            silent as f64 <= 0.85 * RATE as f64,
+            "{silent} silent of {len}"
+        );
+    }
+    let expected: Vec<String> = (0..8).map(|k| format!("w{k}")).collect();
+    assert_eq!(words_of(&commits(&events)), expected);
+}
+
+/// Replays fixed hypotheses (buffer-relative), one per call, then repeats the last.
+struct Script {
+    hypotheses: Vec<Vec<(&'static str, f64, f64)>>,
+    next: usize,
+    prompts: Vec<String>,
+}
+
+impl Recognizer for Script {
+    fn recognize(&mut self, _audio: &[f32], prompt: &str) -> Result<Vec<RecognizedSegment>> {
+        self.prompts.push(prompt.to_string());
+        let h = &self.hypotheses[self.next.min(self.hypotheses.len() - 1)];
+        self.next += 1;
+        let words: Vec<RecognizedWord> = h
+            .iter()
+            .map(|&(text, start, end)| RecognizedWord {
+                text: text.to_string(),
+                start,
+                end,
+            })
+            .collect();
+        Ok(match (words.first(), words.last()) {
+            (Some(first), Some(last)) => vec![RecognizedSegment {
+                start: first.start,
+                end: last.end,
+                words,
+            }],
+            _ => Vec::new(),
+        })
+    }
+}
+
+#[test]
+fn disagreeing_hypotheses_commit_only_the_agreed_prefix() {
+    // Speech from 0.7 s (1 s silence, 0.3 s pre-roll) for 4 s; updates every 1 s.
+    let mut audio = silence(1.0);
+    audio.extend(speech(0, 8));
+    audio.extend(silence(1.0));
+    let script = Script {
+        hypotheses: vec![
+            vec![(" And", 0.0, 0.4), (" so", 0.4, 0.8)],
+            vec![(" And", 0.0, 0.4), (" sew", 0.4, 0.8), (" my", 0.8, 1.2)],
+            vec![
+                (" And", 0.0, 0.4),
+                (" so", 0.4, 0.8),
+                (" my", 0.8, 1.2),
+                (" fellow", 1.2, 1.8),
+            ],
+            vec![
+                (" And", 0.0, 0.4),
+                (" so", 0.4, 0.8),
+                (" my", 0.8, 1.2),
+                (" fellow", 1.2, 1.8),
+                (" Americans", 1.8, 2.6),
+            ],
+        ],
+        next: 0,
+        prompts: Vec::new(),
+    };
+    let (events, live) = run(&audio, script, LiveOptions::default());
+    let commits = commits(&events);
+    // "And" agrees at once; "so"/"sew" disagree until both agree on "so my fellow".
+    assert_eq!(commits[0].text, "And", "{events:#?}");
+    assert!(commits[0].emitted_at < 3.0, "{events:#?}");
+    assert_eq!(live.text(), "And so my fellow Americans");
+    assert!(events
+        .iter()
+        .any(|e| e.kind == LiveEventKind::Partial && e.text.starts_with("sew")));
+    // No prompt while the buffer still holds every committed word.
+    assert!(live.recognizer().prompts.iter().all(|p| p.is_empty()));
+}
+
+/// Reads the words like [`LevelReader`] but returns them as one segment (so no segment is
+/// ever entirely committed) ending in a word that changes on every call.
+#[derive(Default)]
+struct Restless {
+    reader: LevelReader,
+}
+
+impl Recognizer for Restless {
+    fn recognize(&mut self, audio: &[f32], prompt: &str) -> Result<Vec<RecognizedSegment>> {
+        let mut words: Vec<RecognizedWord> = self
+            .reader
+            .recognize(audio, prompt)?
+            .into_iter()
+            .flat_map(|s| s.words)
+            .collect();
+        let end = audio.len() as f64 / RATE as f64;
+        words.push(RecognizedWord {
+            text: format!(" x{}", self.reader.calls.len()),
+            start: end,
+            end,
+        });
+        Ok(vec![RecognizedSegment {
+            start: words[0].start,
+            end,
+            words,
+        }])
+    }
+}
+
+#[test]
+fn a_long_utterance_is_cut_at_the_maximum_buffer() {
+    // 12 s of speech, maximum buffer 4 s: without a committed segment the buffer would grow
+    // to the whole utterance.
+    let mut audio = silence(0.5);
+    audio.extend(speech(0, 24));
+    audio.extend(silence(1.0));
+    let options = LiveOptions {
+        max_buffer: 4.0,
+        ..LiveOptions::default()
+    };
+    let (events, live) = run(&audio, Restless::default(), options);
+    for &(len, _) in &live.recognizer().reader.calls {
+        assert!(len as f64 <= 5.1 * RATE as f64, "buffer of {len} samples");
+    }
+    let commits = commits(&events);
+    for pair in commits.windows(2) {
+        assert!(pair[1].start >= pair[0].end - 1e-9, "{pair:#?}");
+    }
+    let words = words_of(&commits);
+    let expected: Vec<String> = (0..24).map(|k| format!("w{k}")).collect();
+    let spoken: Vec<String> = words
+        .iter()
+        .filter(|w| w.starts_with('w'))
+        .cloned()
+        .collect();
+    assert_eq!(spoken, expected, "{words:?}");
+}
+
+#[test]
+fn bad_options_and_audio_are_errors() {
+    for (update_interval, max_buffer) in [(0.0, 20.0), (f64::NAN, 20.0), (2.0, 1.0), (1.0, 31.0)] {
+        let options = LiveOptions {
+            update_interval,
+            max_buffer,
+            ..LiveOptions::default()
+        };
+        assert!(
+            LiveTranscriber::new(LevelDetector::new(), LevelReader::default(), options).is_err(),
+            "{update_interval} {max_buffer}"
+        );
+    }
+}
