@@ -1,7 +1,8 @@
 // Microphone recording for the demo: MediaRecorder into one Blob, stopped by the caller or
-// after the 30 s a transcription can use.
+// after ten minutes (transcription takes any length; the cap keeps a forgotten recording
+// from filling memory).
 
-const MAX_SECONDS = 30;
+const MAX_SECONDS = 600;
 
 export class Recorder {
   /** onTick(seconds) while recording; onDone(blob) when it stops; onError(error). */
