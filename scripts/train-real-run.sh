@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A short real training run (issue 5, "How it is proven"): student and teacher both
+# A short real training run on real weights: student and teacher both
 # whisper-base, a few Catalan utterances synthesised with espeak-ng, trained with
 # `whisper-clsr-train train` on the first wgpu device (lavapipe on machines without a GPU).
 # It shows

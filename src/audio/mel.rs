@@ -1,4 +1,4 @@
-//! Whisper's log-mel spectrogram (DESIGN §3) and the librosa/slaney mel filterbank it uses.
+//! Whisper's log-mel spectrogram and the librosa/slaney mel filterbank it uses.
 
 use std::sync::Arc;
 

@@ -1,5 +1,5 @@
 //! Audio front-end: decode any supported container to mono f32, resample to 16 kHz, and turn
-//! 30 s windows into Whisper's log-mel spectrogram (DESIGN §3).
+//! the whole recording (or a 30 s window) into Whisper's log-mel spectrogram.
 //!
 //! Everything here is plain CPU code with f32 samples so that it behaves the same natively and in
 //! the browser (where the page may also hand over already-decoded PCM).

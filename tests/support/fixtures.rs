@@ -1,5 +1,5 @@
 //! The shared test assets: `$WHISPER_CLSR_FIXTURES`, or `../shared/fixtures` beside the
-//! repository (DESIGN §7), holding jfk.wav and its transcript jfk.txt.
+//! repository, holding jfk.wav and its transcript jfk.txt.
 
 use std::path::PathBuf;
 
