@@ -1,4 +1,4 @@
-//! The CLSR feed-forward block in training mode (DistilWhisper, DESIGN §4):
+//! The CLSR feed-forward block in training mode (DistilWhisper, docs/training.md):
 //!   z_g = dropout(z, 0.1);  a = W_in·z_g + b_in;  G = w_out·ReLU(a)
 //!   g = sigmoid(G + α(t)·ε), ε ~ N(0, 1), α(t) = 5·min(t/T, 1)
 //!   y_lang = fc2_e(dropout(GELU(fc1_e z), 0.3)),  y_shared = fc2_s(GELU(fc1_s z)) (frozen)

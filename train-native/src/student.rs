@@ -72,7 +72,7 @@ pub struct Example<'a> {
     pub targets: &'a [u32],
 }
 
-/// Weights and settings of the objective (DESIGN §4 defaults: CE + L_g + 2·JS,
+/// Weights and settings of the objective (defaults from docs/training.md: CE + L_g + 2·JS,
 /// smoothing 0.1, τ 1, budget 0.5).
 #[derive(Clone, Copy, Debug)]
 pub struct Objective {

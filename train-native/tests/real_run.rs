@@ -1,4 +1,4 @@
-//! The short real run of issue 5 (`scripts/train-real-run.sh`): whisper-base student and
+//! The short real run (`scripts/train-real-run.sh`): whisper-base student and
 //! teacher on espeak-ng Catalan utterances; the loss falls, the exported pack changes the
 //! runtime's tokens, and a run killed with SIGKILL and resumed reproduces the uninterrupted
 //! run's metrics bit for bit. Ignored by default: on lavapipe (2 CPU cores) a whisper-base
