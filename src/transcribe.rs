@@ -116,7 +116,7 @@ impl Whisper {
         };
         let tok = &self.tokenizer;
         let decoder = &self.model.decoder;
-        let slots = self.model.encoder.layers.len() + decoder.layers.len();
+        let slots = self.model.encoder.blocks.len() + decoder.blocks.len();
         let counts = GateCounts::new(&self.gpu, slots)?;
         let route_for = |language: &str| {
             self.experts_for(language).map(|experts| Route {

@@ -8,7 +8,7 @@ use web_time::Instant;
 use crate::decode::longform::Segment;
 use crate::decode::{DecodeOptions, SuppressMasks, Task, WhisperTokenizer};
 use crate::gpu::{Gpu, Tensor};
-use crate::model::{LanguageExperts, Route, WeightFile, WhisperConfig, WhisperModel};
+use crate::model::{LanguageExperts, Route, WeightFile, WhisperConfig, WhisperNetwork};
 use crate::ops::clsr::GateCounts;
 use crate::pack::{base_fingerprint, ExpertPack, PackMeta};
 use crate::{Error, Result};
@@ -16,7 +16,7 @@ use crate::{Error, Result};
 /// A loaded model with its tokenizer and language experts, ready to transcribe.
 pub struct Whisper {
     pub gpu: Gpu,
-    pub model: WhisperModel,
+    pub model: WhisperNetwork,
     pub tokenizer: WhisperTokenizer,
     pub(crate) masks: SuppressMasks,
     /// Identifies the base weights; packs must carry the same.
@@ -102,11 +102,11 @@ impl Whisper {
             )));
         }
         let file = WeightFile::new(safetensors, "model.safetensors")?;
-        let model = WhisperModel::load(&gpu, config, &file)?;
+        let model = WhisperNetwork::load(&gpu, config, &file)?;
         let fingerprint = base_fingerprint(&model.config, &file)?;
         let masks = SuppressMasks::new(&gpu, &model.config, &tokenizer)?;
         gpu.flush();
-        let layers = model.decoder.layers.len();
+        let layers = model.decoder.blocks.len();
         let heads = model.config.decoder_attention_heads;
         Ok(Whisper {
             gpu,
@@ -136,7 +136,7 @@ impl Whisper {
         if config.alignment_heads.is_empty() {
             return Ok(false);
         }
-        let layers = self.model.decoder.layers.len();
+        let layers = self.model.decoder.blocks.len();
         let heads = self.model.config.decoder_attention_heads;
         if let Some(&(l, h)) = config
             .alignment_heads

@@ -8,8 +8,8 @@ use rand::seq::SliceRandom;
 use rand::Rng;
 use support::{assert_close, gelu, gpu, random, read, rng, through_f16};
 use whisper_clsr::gpu::{DType, Gpu};
-use whisper_clsr::ops::clsr::{clsr_ffn, clsr_ffn_counted, ExpertWeights, GateCount, GateCounts};
-use whisper_clsr::pack::{ExpertLayer, Part, GATE_DIM};
+use whisper_clsr::ops::clsr::{clsr_ffn, clsr_ffn_counted, GateCount, GateCounts, SharedFfn};
+use whisper_clsr::pack::{Expert, ExpertLayer, Part, GATE_DIM};
 
 const RTOL: f64 = 1e-4;
 
@@ -117,15 +117,17 @@ fn check(gpu: &Gpu, c: &Case) {
     let layer = ExpertLayer {
         part: Part::Encoder,
         index: 0,
-        fc1_weight: lang.w1.clone(),
-        fc1_bias: lang.b1.clone(),
-        fc2_weight: lang.w2.clone(),
-        fc2_bias: lang.b2.clone(),
-        gate_in_weight: w_in.clone(),
-        gate_in_bias: b_in.clone(),
-        gate_out_weight: w_out.clone(),
+        expert: Expert {
+            fc1: lang.w1.clone(),
+            fc1_bias: lang.b1.clone(),
+            fc2: lang.w2.clone(),
+            fc2_bias: lang.b2.clone(),
+            gate_in: w_in.clone(),
+            gate_in_bias: b_in.clone(),
+            gate_out: w_out.clone(),
+        },
     };
-    let expert = ExpertWeights::upload(gpu, &layer, dtype).unwrap();
+    let expert = Expert::upload(gpu, &layer.expert, dtype).unwrap();
     let up = |v: &[f32], shape: &[usize]| gpu.weight_f32(v, shape, dtype).unwrap();
     let (s1, sb1) = (up(&shared.w1, &[ffn, d]), up(&shared.b1, &[ffn]));
     let (s2, sb2) = (up(&shared.w2, &[d, ffn]), up(&shared.b2, &[d]));
@@ -135,7 +137,12 @@ fn check(gpu: &Gpu, c: &Case) {
     let y = clsr_ffn_counted(
         gpu,
         &xt,
-        (&s1, &sb1, &s2, &sb2),
+        SharedFfn {
+            fc1: &s1,
+            fc1_bias: &sb1,
+            fc2: &s2,
+            fc2_bias: &sb2,
+        },
         &expert,
         &rt,
         Some((&counts, 1)),
@@ -258,15 +265,17 @@ fn zero_gate_output_sends_every_token_to_an_expert_equal_to_the_shared_ffn() {
         let layer = ExpertLayer {
             part: Part::Decoder,
             index: 2,
-            fc1_weight: shared.w1.clone(),
-            fc1_bias: shared.b1.clone(),
-            fc2_weight: shared.w2.clone(),
-            fc2_bias: shared.b2.clone(),
-            gate_in_weight: random(&mut r, GATE_DIM * d),
-            gate_in_bias: vec![0.0; GATE_DIM],
-            gate_out_weight: vec![0.0; GATE_DIM],
+            expert: Expert {
+                fc1: shared.w1.clone(),
+                fc1_bias: shared.b1.clone(),
+                fc2: shared.w2.clone(),
+                fc2_bias: shared.b2.clone(),
+                gate_in: random(&mut r, GATE_DIM * d),
+                gate_in_bias: vec![0.0; GATE_DIM],
+                gate_out: vec![0.0; GATE_DIM],
+            },
         };
-        let expert = ExpertWeights::upload(&gpu, &layer, DType::F32).unwrap();
+        let expert = Expert::upload(&gpu, &layer.expert, DType::F32).unwrap();
         let up = |v: &[f32], shape: &[usize]| gpu.weight_f32(v, shape, DType::F32).unwrap();
         let (s1, sb1) = (up(&shared.w1, &[ffn, d]), up(&shared.b1, &[ffn]));
         let (s2, sb2) = (up(&shared.w2, &[d, ffn]), up(&shared.b2, &[d]));
@@ -274,7 +283,18 @@ fn zero_gate_output_sends_every_token_to_an_expert_equal_to_the_shared_ffn() {
         let residual = random(&mut r, rows * d);
         let xt = gpu.upload(&x, &[rows, d]).unwrap();
         let rt = gpu.upload(&residual, &[rows, d]).unwrap();
-        let y = clsr_ffn(&gpu, &xt, (&s1, &sb1, &s2, &sb2), &expert, &rt);
+        let y = clsr_ffn(
+            &gpu,
+            &xt,
+            SharedFfn {
+                fc1: &s1,
+                fc1_bias: &sb1,
+                fc2: &s2,
+                fc2_bias: &sb2,
+            },
+            &expert,
+            &rt,
+        );
         let gates = pollster::block_on(gpu.read_u32(&y.gates)).unwrap();
         assert_eq!(
             gates,
@@ -300,15 +320,17 @@ fn gate_counts_accumulate_per_slot_until_reset() {
     let layer = ExpertLayer {
         part: Part::Encoder,
         index: 0,
-        fc1_weight: shared.w1.clone(),
-        fc1_bias: shared.b1.clone(),
-        fc2_weight: shared.w2.clone(),
-        fc2_bias: shared.b2.clone(),
-        gate_in_weight: w_in,
-        gate_in_bias: b_in,
-        gate_out_weight: w_out,
+        expert: Expert {
+            fc1: shared.w1.clone(),
+            fc1_bias: shared.b1.clone(),
+            fc2: shared.w2.clone(),
+            fc2_bias: shared.b2.clone(),
+            gate_in: w_in,
+            gate_in_bias: b_in,
+            gate_out: w_out,
+        },
     };
-    let expert = ExpertWeights::upload(&gpu, &layer, DType::F32).unwrap();
+    let expert = Expert::upload(&gpu, &layer.expert, DType::F32).unwrap();
     let up = |v: &[f32], shape: &[usize]| gpu.weight_f32(v, shape, DType::F32).unwrap();
     let (s1, sb1) = (up(&shared.w1, &[ffn, d]), up(&shared.b1, &[ffn]));
     let (s2, sb2) = (up(&shared.w2, &[d, ffn]), up(&shared.b2, &[d]));
@@ -324,7 +346,12 @@ fn gate_counts_accumulate_per_slot_until_reset() {
         clsr_ffn_counted(
             &gpu,
             &xt,
-            (&s1, &sb1, &s2, &sb2),
+            SharedFfn {
+                fc1: &s1,
+                fc1_bias: &sb1,
+                fc2: &s2,
+                fc2_bias: &sb2,
+            },
             &expert,
             &rt,
             Some((&counts, slot)),

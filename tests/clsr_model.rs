@@ -44,7 +44,7 @@ fn transcribe(whisper: &Whisper, samples: &[f32]) -> whisper_clsr::Transcript {
 fn randomize_gates(pack: &mut ExpertPack, seed: u64) {
     let mut rng = support::rng(seed);
     for layer in &mut pack.layers {
-        for w in &mut layer.gate_out_weight {
+        for w in &mut layer.expert.gate_out {
             *w = rng.random_range(-1.0f32..1.0);
         }
     }
@@ -55,7 +55,7 @@ fn first_logits(whisper: &Whisper, mel: &[f32], experts: Option<&LanguageExperts
     let gpu = &whisper.gpu;
     let counts = GateCounts::new(
         gpu,
-        whisper.model.encoder.layers.len() + whisper.model.decoder.layers.len(),
+        whisper.model.encoder.blocks.len() + whisper.model.decoder.blocks.len(),
     )
     .unwrap();
     let route = experts.map(|experts| Route {
@@ -140,7 +140,7 @@ fn perturbed_experts_behind_open_gates_change_the_logits() {
 
     let mut rng = support::rng(9);
     for layer in &mut pack.layers {
-        for w in &mut layer.fc2_bias {
+        for w in &mut layer.expert.fc2_bias {
             *w += rng.random_range(-1.0f32..1.0);
         }
     }
@@ -176,10 +176,10 @@ fn packs_that_do_not_fit_the_model_are_refused() {
     let (d, ffn) = (512, wide.meta.ffn_dim);
     wide.meta.d_model = d;
     for layer in &mut wide.layers {
-        layer.fc1_weight = vec![0.0; ffn * d];
-        layer.fc2_weight = vec![0.0; d * ffn];
-        layer.fc2_bias = vec![0.0; d];
-        layer.gate_in_weight = vec![0.0; wide.meta.gate_dim * d];
+        layer.expert.fc1 = vec![0.0; ffn * d];
+        layer.expert.fc2 = vec![0.0; d * ffn];
+        layer.expert.fc2_bias = vec![0.0; d];
+        layer.expert.gate_in = vec![0.0; wide.meta.gate_dim * d];
     }
     let err = whisper
         .add_expert_pack(&wide.to_bytes(DType::F32), "wide.safetensors")

@@ -941,23 +941,23 @@ fn fuzz_expert_pack() {
                 if !seen.insert((l.part, l.index)) {
                     return Err(format!("accepted {:?} layer {} twice", l.part, l.index));
                 }
-                if l.dims() != (d, ffn, gate)
-                    || l.fc1_weight.len() != ffn * d
-                    || l.gate_in_weight.len() != gate * d
-                    || l.gate_out_weight.len() != gate
+                if l.expert.dims() != (d, ffn, gate)
+                    || l.expert.fc1.len() != ffn * d
+                    || l.expert.gate_in.len() != gate * d
+                    || l.expert.gate_out.len() != gate
                 {
                     return Err(format!(
                         "accepted a layer that does not match {d}/{ffn}/{gate}"
                     ));
                 }
                 let values = [
-                    &l.fc1_weight,
-                    &l.fc1_bias,
-                    &l.fc2_weight,
-                    &l.fc2_bias,
-                    &l.gate_in_weight,
-                    &l.gate_in_bias,
-                    &l.gate_out_weight,
+                    &l.expert.fc1,
+                    &l.expert.fc1_bias,
+                    &l.expert.fc2,
+                    &l.expert.fc2_bias,
+                    &l.expert.gate_in,
+                    &l.expert.gate_in_bias,
+                    &l.expert.gate_out,
                 ];
                 if values.iter().any(|v| v.iter().any(|x| !x.is_finite())) {
                     return Err("accepted a non-finite value".into());
@@ -1055,7 +1055,7 @@ fn fuzz_ct2_model_bin() {
         Some(TINY_CT2_CONFIG.as_bytes()),
     )
     .expect("the seed converts");
-    assert_eq!((config.d_model, config.vocab_size), (4, 11));
+    assert_eq!((config.whisper.d_model, config.whisper.vocab_size), (4, 11));
     // Variables whose every value reaches model.safetensors: a NaN there must be refused.
     let poisonable: Vec<usize> = (file.vars.iter().enumerate())
         .filter(|(_, v)| v.dtype == 4 && !v.name.contains("linear_0/bias"))
@@ -1155,7 +1155,11 @@ fn fuzz_ct2_model_bin() {
         Arc::new(|case: &Case| {
             let (bin, tok, cfg) = split3(&case.input);
             match inspect_ct2(bin, tok, Some(cfg)) {
-                Ok(c) if c.d_model == 0 || c.vocab_size == 0 || c.num_mel_bins == 0 => {
+                Ok(c)
+                    if c.whisper.d_model == 0
+                        || c.whisper.vocab_size == 0
+                        || c.whisper.num_mel_bins == 0 =>
+                {
                     Err(format!("accepted empty dimensions: {c:?}"))
                 }
                 Ok(_) => Ok(Ok(())),

@@ -6,7 +6,7 @@ mod support;
 use safetensors::tensor::TensorView;
 use safetensors::SafeTensors;
 use support::random_model::{write_random_model, TinyConfig};
-use whisper_clsr::model::{WeightFile, WhisperConfig, WhisperModel};
+use whisper_clsr::model::{WeightFile, WhisperConfig, WhisperNetwork};
 
 /// Loads the model in `dir` after `edit` rewrote its tensors; returns the error text.
 fn load_error(
@@ -42,7 +42,7 @@ fn load_error(
     let config =
         WhisperConfig::from_json(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
     let file = WeightFile::new(out, "model.safetensors").unwrap();
-    match WhisperModel::load(&gpu, config, &file) {
+    match WhisperNetwork::load(&gpu, config, &file) {
         Ok(_) => panic!("{name}: loading should fail"),
         Err(e) => e.to_string(),
     }
@@ -197,13 +197,13 @@ fn non_finite_weights_are_refused_naming_the_tensor() {
         // The clean file loads; the poisoned one is refused before it reaches the GPU kernels.
         let clean = poisoned_file(dtype, "none", 0, 3);
         let file = WeightFile::new(clean, "model.safetensors").unwrap();
-        WhisperModel::load(&gpu, config.clone(), &file).unwrap();
+        WhisperNetwork::load(&gpu, config.clone(), &file).unwrap();
         let file = WeightFile::new(
             poisoned_file(dtype, tensor, element, 3),
             "model.safetensors",
         )
         .unwrap();
-        let err = match WhisperModel::load(&gpu, config, &file) {
+        let err = match WhisperNetwork::load(&gpu, config, &file) {
             Ok(_) => panic!("{dtype:?}: a NaN in {tensor} must be refused"),
             Err(e) => e.to_string(),
         };

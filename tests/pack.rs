@@ -12,10 +12,11 @@ use support::{assert_close, gpu, random, read, rng, through_f16};
 use whisper_clsr::gpu::DType;
 use whisper_clsr::model::weights::HostTensor;
 use whisper_clsr::model::{WeightFile, WhisperConfig};
-use whisper_clsr::ops::clsr::{clsr_ffn, ExpertWeights};
+use whisper_clsr::ops::clsr::{clsr_ffn, SharedFfn};
 use whisper_clsr::ops::matmul::linear;
 use whisper_clsr::pack::{
-    base_fingerprint, ExpertLayer, ExpertPack, PackMeta, Part, FORMAT_VERSION, GATE_DIM, META_KEY,
+    base_fingerprint, Expert, ExpertLayer, ExpertPack, PackMeta, Part, FORMAT_VERSION, GATE_DIM,
+    META_KEY,
 };
 
 const D: usize = 8;
@@ -26,13 +27,15 @@ fn layer(part: Part, index: usize, seed: u64) -> ExpertLayer {
     ExpertLayer {
         part,
         index,
-        fc1_weight: random(&mut r, FFN * D),
-        fc1_bias: random(&mut r, FFN),
-        fc2_weight: random(&mut r, D * FFN),
-        fc2_bias: random(&mut r, D),
-        gate_in_weight: random(&mut r, GATE_DIM * D),
-        gate_in_bias: random(&mut r, GATE_DIM),
-        gate_out_weight: random(&mut r, GATE_DIM),
+        expert: Expert {
+            fc1: random(&mut r, FFN * D),
+            fc1_bias: random(&mut r, FFN),
+            fc2: random(&mut r, D * FFN),
+            fc2_bias: random(&mut r, D),
+            gate_in: random(&mut r, GATE_DIM * D),
+            gate_in_bias: random(&mut r, GATE_DIM),
+            gate_out: random(&mut r, GATE_DIM),
+        },
     }
 }
 
@@ -63,13 +66,15 @@ fn round(l: &ExpertLayer) -> ExpertLayer {
     ExpertLayer {
         part: l.part,
         index: l.index,
-        fc1_weight: through_f16(&l.fc1_weight),
-        fc1_bias: through_f16(&l.fc1_bias),
-        fc2_weight: through_f16(&l.fc2_weight),
-        fc2_bias: through_f16(&l.fc2_bias),
-        gate_in_weight: through_f16(&l.gate_in_weight),
-        gate_in_bias: through_f16(&l.gate_in_bias),
-        gate_out_weight: through_f16(&l.gate_out_weight),
+        expert: Expert {
+            fc1: through_f16(&l.expert.fc1),
+            fc1_bias: through_f16(&l.expert.fc1_bias),
+            fc2: through_f16(&l.expert.fc2),
+            fc2_bias: through_f16(&l.expert.fc2_bias),
+            gate_in: through_f16(&l.expert.gate_in),
+            gate_in_bias: through_f16(&l.expert.gate_in_bias),
+            gate_out: through_f16(&l.expert.gate_out),
+        },
     }
 }
 
@@ -415,25 +420,25 @@ fn init_from_base_copies_the_frozen_ffn_and_zeroes_the_gate_output() {
         for l in &pack.layers {
             let base = format!("model.{}.layers.{}", l.part.name(), l.index);
             assert_eq!(
-                l.fc1_weight,
+                l.expert.fc1,
                 host_f32(&file, &format!("{base}.fc1.weight"), &[ffn, d])
             );
             assert_eq!(
-                l.fc1_bias,
+                l.expert.fc1_bias,
                 host_f32(&file, &format!("{base}.fc1.bias"), &[ffn])
             );
             assert_eq!(
-                l.fc2_weight,
+                l.expert.fc2,
                 host_f32(&file, &format!("{base}.fc2.weight"), &[d, ffn])
             );
             assert_eq!(
-                l.fc2_bias,
+                l.expert.fc2_bias,
                 host_f32(&file, &format!("{base}.fc2.bias"), &[d])
             );
-            assert!(l.gate_out_weight.iter().all(|&w| w == 0.0), "w_out = 0");
-            assert!(l.gate_in_bias.iter().all(|&b| b == 0.0), "b_in = 0");
-            assert_eq!(l.gate_in_weight.len(), GATE_DIM * d);
-            gate_values.extend_from_slice(&l.gate_in_weight);
+            assert!(l.expert.gate_out.iter().all(|&w| w == 0.0), "w_out = 0");
+            assert!(l.expert.gate_in_bias.iter().all(|&b| b == 0.0), "b_in = 0");
+            assert_eq!(l.expert.gate_in.len(), GATE_DIM * d);
+            gate_values.extend_from_slice(&l.expert.gate_in);
         }
         // W_in ~ N(0, 0.01²): sample mean and deviation over 4 × 64 × 64 draws.
         let n = gate_values.len() as f64;
@@ -453,7 +458,7 @@ fn init_from_base_copies_the_frozen_ffn_and_zeroes_the_gate_output() {
             pack,
             ExpertPack::init_from_base(&config, &file, "th").unwrap()
         );
-        assert_ne!(pack.layers[0].gate_in_weight, pack.layers[1].gate_in_weight);
+        assert_ne!(pack.layers[0].expert.gate_in, pack.layers[1].expert.gate_in);
         let back = ExpertPack::from_bytes(&pack.to_bytes(DType::F32), "th.pack").unwrap();
         assert_eq!(back, pack);
     }
@@ -473,11 +478,22 @@ fn initialised_pack_leaves_the_ffn_output_unchanged_on_the_gpu() {
         let (w1, b1) = (load("fc1.weight", &[ffn, d]), load("fc1.bias", &[ffn]));
         let (w2, b2) = (load("fc2.weight", &[d, ffn]), load("fc2.bias", &[d]));
         let expert =
-            ExpertWeights::upload(&gpu, pack.layer(layer, 1).unwrap(), w1.dtype()).unwrap();
+            Expert::upload(&gpu, &pack.layer(layer, 1).unwrap().expert, w1.dtype()).unwrap();
         let mut r = rng(rows as u64);
         let x = gpu.upload(&random(&mut r, rows * d), &[rows, d]).unwrap();
         let res = gpu.upload(&random(&mut r, rows * d), &[rows, d]).unwrap();
-        let y = clsr_ffn(&gpu, &x, (&w1, &b1, &w2, &b2), &expert, &res);
+        let y = clsr_ffn(
+            &gpu,
+            &x,
+            SharedFfn {
+                fc1: &w1,
+                fc1_bias: &b1,
+                fc2: &w2,
+                fc2_bias: &b2,
+            },
+            &expert,
+            &res,
+        );
         let h = linear(&gpu, &x, &w1, Some(&b1), true, None);
         let dense = read(&gpu, &linear(&gpu, &h, &w2, Some(&b2), false, Some(&res)));
         let want: Vec<f64> = dense.iter().map(|&v| v as f64).collect();

@@ -12,7 +12,7 @@ use support::random_model::{write_random_model, TinyConfig};
 use whisper_clsr::audio::{load_audio_file, log_mel_spectrogram, mel_window, LogMel, HOP_LENGTH};
 use whisper_clsr::decode::{DecodeOptions, Task};
 use whisper_clsr::gpu::Gpu;
-use whisper_clsr::model::{WeightFile, WhisperConfig, WhisperModel};
+use whisper_clsr::model::{WeightFile, WhisperConfig, WhisperNetwork};
 use whisper_clsr::{TranscribeOptions, Whisper};
 
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
@@ -64,7 +64,7 @@ fn random_f32_model_matches_candle_through_the_kv_cache() {
         "random",
     )
     .unwrap();
-    let model = WhisperModel::load(&gpu, config, &file).unwrap();
+    let model = WhisperNetwork::load(&gpu, config, &file).unwrap();
     let mel: Vec<f32> = support::random(&mut support::rng(12), 80 * 3000);
 
     let enc = model

@@ -89,18 +89,10 @@ pub fn expert_pack(data: &[u8]) {
     let mut seen = std::collections::HashSet::new();
     for l in &pack.layers {
         assert!(seen.insert((l.part, l.index)), "a layer twice");
-        assert_eq!(l.dims(), (d, ffn, gate));
-        assert_eq!(l.fc1_weight.len(), ffn * d);
-        assert_eq!(l.gate_in_weight.len(), gate * d);
-        for v in [
-            &l.fc1_weight,
-            &l.fc1_bias,
-            &l.fc2_weight,
-            &l.fc2_bias,
-            &l.gate_in_weight,
-            &l.gate_in_bias,
-            &l.gate_out_weight,
-        ] {
+        assert_eq!(l.expert.dims(), (d, ffn, gate));
+        assert_eq!(l.expert.fc1.len(), ffn * d);
+        assert_eq!(l.expert.gate_in.len(), gate * d);
+        for v in l.expert.values() {
             assert!(v.iter().all(|x| x.is_finite()));
         }
     }

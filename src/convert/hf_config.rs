@@ -3,26 +3,19 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::whisper_spec::WhisperDims;
+use crate::model::WhisperConfig;
 use crate::{Error, Result};
 
-/// HF `WhisperConfig` keys (what transformers, candle and this crate's loader read).
+/// The `config.json` written next to converted weights: the model's [`WhisperConfig`]
+/// plus the keys other Hugging Face loaders (transformers, candle) expect.
 #[derive(Clone, Debug, Serialize)]
-pub struct HfWhisperConfig {
+pub struct HfConfigFile {
     pub model_type: &'static str,
     pub architectures: [&'static str; 1],
-    pub d_model: usize,
-    pub encoder_layers: usize,
-    pub decoder_layers: usize,
+    /// Absent suppression lists (no CTranslate2 config) leave loaders their defaults.
+    #[serde(flatten)]
+    pub whisper: WhisperConfig,
     pub num_hidden_layers: usize,
-    pub encoder_attention_heads: usize,
-    pub decoder_attention_heads: usize,
-    pub encoder_ffn_dim: usize,
-    pub decoder_ffn_dim: usize,
-    pub num_mel_bins: usize,
-    pub vocab_size: usize,
-    pub max_source_positions: usize,
-    pub max_target_positions: usize,
     pub activation_function: &'static str,
     pub scale_embedding: bool,
     pub is_encoder_decoder: bool,
@@ -37,11 +30,6 @@ pub struct HfWhisperConfig {
     pub pad_token_id: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decoder_start_token_id: Option<u32>,
-    /// Absent when the package has no CTranslate2 config: loaders then use their defaults.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub suppress_tokens: Option<Vec<u32>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub begin_suppress_tokens: Option<Vec<u32>>,
 }
 
 /// The parts of a CTranslate2 Whisper `config.json` that matter here.
@@ -103,12 +91,12 @@ impl SpecialTokens {
 }
 
 pub fn build(
-    dims: &WhisperDims,
+    config: &WhisperConfig,
     dtype: &'static str,
     tokens: &SpecialTokens,
     ct2: &Ct2Config,
-) -> Result<HfWhisperConfig> {
-    let vocab = dims.vocab_size;
+) -> Result<HfConfigFile> {
+    let vocab = config.vocab_size;
     if let Some(max) = tokens.max_added_id.filter(|&m| m as usize >= vocab) {
         return Err(Error::Convert(format!(
             "tokenizer.json has token id {max} but the model's vocabulary has {vocab} entries; \
@@ -125,21 +113,15 @@ pub fn build(
             )));
         }
     }
-    Ok(HfWhisperConfig {
+    Ok(HfConfigFile {
         model_type: "whisper",
         architectures: ["WhisperForConditionalGeneration"],
-        d_model: dims.d_model,
-        encoder_layers: dims.encoder_layers,
-        decoder_layers: dims.decoder_layers,
-        num_hidden_layers: dims.encoder_layers,
-        encoder_attention_heads: dims.encoder_attention_heads,
-        decoder_attention_heads: dims.decoder_attention_heads,
-        encoder_ffn_dim: dims.encoder_ffn_dim,
-        decoder_ffn_dim: dims.decoder_ffn_dim,
-        num_mel_bins: dims.num_mel_bins,
-        vocab_size: vocab,
-        max_source_positions: dims.max_source_positions,
-        max_target_positions: dims.max_target_positions,
+        whisper: WhisperConfig {
+            suppress_tokens: ct2.suppress_ids.clone().unwrap_or_default(),
+            begin_suppress_tokens: ct2.suppress_ids_begin.clone().unwrap_or_default(),
+            ..config.clone()
+        },
+        num_hidden_layers: config.encoder_layers,
         activation_function: "gelu",
         scale_embedding: false,
         is_encoder_decoder: true,
@@ -151,7 +133,5 @@ pub fn build(
         eos_token_id: tokens.end_of_text,
         pad_token_id: tokens.end_of_text,
         decoder_start_token_id: tokens.start_of_transcript,
-        suppress_tokens: ct2.suppress_ids.clone(),
-        begin_suppress_tokens: ct2.suppress_ids_begin.clone(),
     })
 }

@@ -12,7 +12,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use ct2::Ct2Dtype;
-pub use hf_config::HfWhisperConfig;
+pub use hf_config::HfConfigFile;
 use hf_config::{Ct2Config, SpecialTokens};
 pub use whisper_spec::sinusoids;
 use whisper_spec::HfTensor;
@@ -22,7 +22,7 @@ use crate::{Error, Result};
 /// What [`convert_ct2`] wrote.
 #[derive(Clone, Debug)]
 pub struct ConvertSummary {
-    pub config: HfWhisperConfig,
+    pub config: HfConfigFile,
     /// Tensors in `model.safetensors`.
     pub n_tensors: usize,
     /// Bytes of tensor data in `model.safetensors`.
@@ -34,7 +34,7 @@ pub struct ConvertSummary {
 
 impl fmt::Display for ConvertSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let c = &self.config;
+        let c = &self.config.whisper;
         write!(
             f,
             "whisper d_model {} · {} encoder / {} decoder layers · vocab {} · {} mel bins · \
@@ -45,7 +45,7 @@ impl fmt::Display for ConvertSummary {
             c.vocab_size,
             c.num_mel_bins,
             self.n_tensors,
-            c.torch_dtype,
+            self.config.torch_dtype,
             self.weight_bytes as f64 / 1e6,
             self.out_dir.display()
         )
@@ -111,7 +111,7 @@ pub fn inspect_ct2(
     model_bin: &[u8],
     tokenizer_json: &[u8],
     ct2_config: Option<&[u8]>,
-) -> Result<HfWhisperConfig> {
+) -> Result<HfConfigFile> {
     let names = Names {
         model_bin: "model.bin",
         tokenizer_json: "tokenizer.json",
@@ -131,7 +131,7 @@ struct Names<'n> {
 /// `generation_config.json`) when the CTranslate2 config lists them.
 type Prepared<'a> = (
     whisper_spec::MappedWhisper<'a>,
-    HfWhisperConfig,
+    HfConfigFile,
     Option<Vec<(usize, usize)>>,
 );
 
@@ -159,9 +159,9 @@ fn prepare<'a>(
         .iter()
         .find(|t| t.name == "model.decoder.embed_tokens.weight")
         .map_or(Ct2Dtype::F32, |t| t.dtype);
-    let config = hf_config::build(&mapped.dims, dtype.name(), &tokens, &ct2_cfg)?;
-    let layers = mapped.dims.decoder_layers;
-    let heads = mapped.dims.decoder_attention_heads;
+    let config = hf_config::build(&mapped.config, dtype.name(), &tokens, &ct2_cfg)?;
+    let layers = mapped.config.decoder_layers;
+    let heads = mapped.config.decoder_attention_heads;
     if let Some(&(l, h)) = ct2_cfg
         .alignment_heads
         .iter()
@@ -302,7 +302,7 @@ mod tests {
 
         // Without the CTranslate2 config the suppression keys are left to the loader.
         let summary = convert_ct2(&bin, &tok, None, &dir.join("out2")).unwrap();
-        assert!(summary.config.suppress_tokens.is_none());
+        assert!(summary.config.whisper.suppress_tokens.is_empty());
         let _ = std::fs::remove_dir_all(&dir);
     }
 

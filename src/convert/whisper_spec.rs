@@ -24,6 +24,7 @@ use std::collections::BTreeSet;
 
 use super::ct2::{Ct2Dtype, Ct2Model, Ct2Variable};
 use crate::model::weights::NonFinite;
+use crate::model::WhisperConfig;
 use crate::{Error, Result};
 
 /// A tensor ready for `model.safetensors`; the bytes usually borrow from `model.bin`.
@@ -34,24 +35,10 @@ pub struct HfTensor<'a> {
     pub data: Cow<'a, [u8]>,
 }
 
-/// Architecture numbers read off the tensor shapes and attributes.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct WhisperDims {
-    pub d_model: usize,
-    pub num_mel_bins: usize,
-    pub encoder_layers: usize,
-    pub decoder_layers: usize,
-    pub encoder_attention_heads: usize,
-    pub decoder_attention_heads: usize,
-    pub encoder_ffn_dim: usize,
-    pub decoder_ffn_dim: usize,
-    pub vocab_size: usize,
-    pub max_source_positions: usize,
-    pub max_target_positions: usize,
-}
-
 pub struct MappedWhisper<'a> {
-    pub dims: WhisperDims,
+    /// Architecture numbers read off the tensor shapes and attributes (no suppression
+    /// lists: those come from the CTranslate2 config).
+    pub config: WhisperConfig,
     pub tensors: Vec<HfTensor<'a>>,
     /// Largest |value| of the k biases that were dropped.
     pub max_abs_dropped_k_bias: f32,
@@ -204,7 +191,7 @@ pub fn map_whisper<'a>(model: &Ct2Model<'a>) -> Result<MappedWhisper<'a>> {
     }
     m.reject_unknown()?;
     Ok(MappedWhisper {
-        dims,
+        config: dims,
         tensors: m.out,
         max_abs_dropped_k_bias: m.max_k_bias,
     })
@@ -321,7 +308,7 @@ impl<'a> Mapper<'_, 'a> {
 
     /// Sizes from the stem, the embeddings and layer 0; every tensor is then checked against
     /// them as it is read.
-    fn dims(&mut self) -> Result<WhisperDims> {
+    fn dims(&mut self) -> Result<WhisperConfig> {
         let conv1 = self.var("encoder/conv1/weight")?;
         if conv1.dims.len() != 3 || conv1.dims[2] != 3 {
             return Err(Error::Convert(format!(
@@ -332,7 +319,7 @@ impl<'a> Mapper<'_, 'a> {
         let (d, n_mels) = (conv1.dims[0], conv1.dims[1]);
         let vocab = self.rows("decoder/embeddings/weight")?;
         let max_target = self.rows("decoder/position_encodings/encodings")?;
-        let dims = WhisperDims {
+        let dims = WhisperConfig {
             d_model: d,
             num_mel_bins: n_mels,
             encoder_layers: count_layers(self.model, "encoder"),
@@ -347,6 +334,8 @@ impl<'a> Mapper<'_, 'a> {
                 .and_then(|p| p.dims.first().copied())
                 .unwrap_or(1500),
             max_target_positions: max_target,
+            suppress_tokens: Vec::new(),
+            begin_suppress_tokens: Vec::new(),
         };
         if d == 0 || n_mels == 0 || vocab == 0 || max_target == 0 || dims.encoder_ffn_dim == 0 {
             return Err(Error::Convert(format!(
@@ -602,7 +591,7 @@ pub(crate) mod tests {
         let bytes = tiny_whisper(4, 2).build("WhisperSpec");
         let model = parse_model_bin(&bytes).unwrap();
         let m = map_whisper(&model).unwrap();
-        let dims = &m.dims;
+        let dims = &m.config;
         assert_eq!(
             (dims.d_model, dims.num_mel_bins, dims.vocab_size),
             (4, 3, 11)

@@ -2,13 +2,14 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::weights::WeightFile;
 use crate::{Error, Result};
 
-/// The architecture numbers the runtime needs, with the token lists to suppress.
-#[derive(Clone, Debug, Deserialize)]
+/// The architecture numbers of a Whisper model, with the token lists to suppress: read from
+/// a checkpoint's `config.json`, and written into the one the converter produces.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WhisperConfig {
     pub d_model: usize,
     pub encoder_layers: usize,
@@ -24,10 +25,10 @@ pub struct WhisperConfig {
     #[serde(default = "default_target_positions")]
     pub max_target_positions: usize,
     /// Tokens never sampled (from the checkpoint; empty means "use the built-in list").
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub suppress_tokens: Vec<u32>,
     /// Tokens not sampled at the first generated position.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub begin_suppress_tokens: Vec<u32>,
 }
 

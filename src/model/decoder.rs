@@ -2,9 +2,10 @@
 //! self-attention over a KV cache and cross-attention over the encoder output, final LN, and
 //! logits tied to the token embedding.
 
-use super::clsr::{routed_ffn, Route};
+use super::block::{Block, BlockDims, BlockIo, BlockTape, Dense, FfnStrategy, LayerId, SelfKv};
+use super::clsr::Route;
 use super::config::WhisperConfig;
-use super::layers::{AttentionWeights, FeedForward, LayerNorm};
+use super::layers::LayerNorm;
 use super::weights::WeightFile;
 use crate::gpu::{Gpu, Tensor, Weight};
 use crate::ops::embedding::{embed_tokens, ChunkedTable};
@@ -13,19 +14,10 @@ use crate::ops::softmax::Mask;
 use crate::pack::Part;
 use crate::{Error, Result};
 
-pub struct DecoderLayer {
-    pub self_ln: LayerNorm,
-    pub self_attn: AttentionWeights,
-    pub cross_ln: LayerNorm,
-    pub cross_attn: AttentionWeights,
-    pub ffn_ln: LayerNorm,
-    pub ffn: FeedForward,
-}
-
 pub struct Decoder {
     pub tokens: ChunkedTable,
     pub positions: Weight,
-    pub layers: Vec<DecoderLayer>,
+    pub blocks: Vec<Block>,
     pub ln: LayerNorm,
     d_model: usize,
     max_positions: usize,
@@ -39,7 +31,6 @@ pub struct DecoderState<'a> {
     cache: Vec<(Tensor, Tensor)>,
     /// Positions already in the cache.
     pub len: usize,
-    frames: usize,
     route: Option<Route<'a>>,
 }
 
@@ -57,36 +48,14 @@ impl Decoder {
         let tokens =
             file.load_chunked(gpu, &format!("{p}.embed_tokens.weight"), c.vocab_size, d)?;
         let dtype = tokens.chunks[0].1.dtype();
-        let layers = (0..c.decoder_layers)
-            .map(|i| {
-                let l = format!("{p}.layers.{i}");
-                let heads = c.decoder_attention_heads;
-                Ok(DecoderLayer {
-                    self_ln: LayerNorm::load(gpu, file, &format!("{l}.self_attn_layer_norm"), d)?,
-                    self_attn: AttentionWeights::load(
-                        gpu,
-                        file,
-                        &format!("{l}.self_attn"),
-                        d,
-                        heads,
-                    )?,
-                    cross_ln: LayerNorm::load(
-                        gpu,
-                        file,
-                        &format!("{l}.encoder_attn_layer_norm"),
-                        d,
-                    )?,
-                    cross_attn: AttentionWeights::load(
-                        gpu,
-                        file,
-                        &format!("{l}.encoder_attn"),
-                        d,
-                        heads,
-                    )?,
-                    ffn_ln: LayerNorm::load(gpu, file, &format!("{l}.final_layer_norm"), d)?,
-                    ffn: FeedForward::load(gpu, file, &l, d, c.decoder_ffn_dim)?,
-                })
-            })
+        let dims = BlockDims {
+            d_model: d,
+            heads: c.decoder_attention_heads,
+            ffn: c.decoder_ffn_dim,
+            cross_attention: true,
+        };
+        let blocks = (0..c.decoder_layers)
+            .map(|i| Block::load(gpu, file, &format!("{p}.layers.{i}"), dims))
             .collect::<Result<Vec<_>>>()?;
         Ok(Decoder {
             positions: file.load_as(
@@ -96,7 +65,7 @@ impl Decoder {
                 dtype,
             )?,
             tokens,
-            layers,
+            blocks,
             ln: LayerNorm::load(gpu, file, &format!("{p}.layer_norm"), d)?,
             d_model: d,
             max_positions: c.max_target_positions,
@@ -120,18 +89,9 @@ impl Decoder {
         encoded: &Tensor,
         route: Option<Route<'a>>,
     ) -> DecoderState<'a> {
-        let cross = self
-            .layers
-            .iter()
-            .map(|l| {
-                (
-                    l.cross_attn.k.forward(gpu, encoded),
-                    l.cross_attn.v.forward(gpu, encoded),
-                )
-            })
-            .collect();
+        let cross = self.cross_kv(gpu, encoded);
         let cache = self
-            .layers
+            .blocks
             .iter()
             .map(|_| {
                 let shape = [self.max_positions, self.d_model];
@@ -142,9 +102,20 @@ impl Decoder {
             cross,
             cache,
             len: 0,
-            frames: encoded.shape()[0],
             route,
         }
+    }
+
+    /// Each block's cross-attention keys and values [frames, d] for the encoder output
+    /// `encoded` [frames, d].
+    pub fn cross_kv(&self, gpu: &Gpu, encoded: &Tensor) -> Vec<(Tensor, Tensor)> {
+        self.blocks
+            .iter()
+            .map(|b| {
+                let attn = &b.cross.as_ref().expect("decoder blocks cross-attend").attn;
+                (attn.k.forward(gpu, encoded), attn.v.forward(gpu, encoded))
+            })
+            .collect()
     }
 
     /// Feeds `tokens` after the cached positions and returns the logits of the last one
@@ -165,13 +136,13 @@ impl Decoder {
         tokens: &[u32],
         keep: &[(usize, usize)],
     ) -> Result<(Tensor, Vec<Tensor>)> {
-        if let Some(&(layer, head)) = keep
-            .iter()
-            .find(|&&(l, h)| l >= self.layers.len() || h >= self.layers[l].cross_attn.heads)
-        {
+        if let Some(&(layer, head)) = keep.iter().find(|&&(l, h)| {
+            let heads = |b: &Block| b.cross.as_ref().map_or(0, |c| c.attn.heads);
+            l >= self.blocks.len() || h >= heads(&self.blocks[l])
+        }) {
             return Err(Error::InvalidInput(format!(
                 "alignment head ({layer}, {head}) is outside the decoder's {} layers",
-                self.layers.len()
+                self.blocks.len()
             )));
         }
         self.forward(gpu, state, tokens, keep)
@@ -184,16 +155,64 @@ impl Decoder {
         tokens: &[u32],
         keep: &[(usize, usize)],
     ) -> Result<(Tensor, Vec<Tensor>)> {
+        let (t, past) = (tokens.len(), state.len);
+        let x = self.embed(gpu, tokens, past)?;
+        let mask = if t > 1 {
+            Mask::Causal { q_len: t, past }
+        } else {
+            Mask::None
+        };
+        let cache = &state.cache;
+        let self_kv = |i: usize| SelfKv::Cached {
+            k: &cache[i].0,
+            v: &cache[i].1,
+            past,
+        };
+        let cross = &state.cross;
+        let (x, kept, _) = match state.route {
+            Some(mut route) => {
+                self.forward_blocks(gpu, x, self_kv, mask, cross, keep, &mut route, false)
+            }
+            None => self.forward_blocks(gpu, x, self_kv, mask, cross, keep, &mut Dense, false),
+        };
+        state.len = past + t;
+        Ok((self.ln.forward(gpu, &x), kept))
+    }
+
+    /// Teacher forcing, the training forward: every token of `tokens` at once from
+    /// position 0, each block projecting its keys/values from its own input under a causal
+    /// mask (no cache). Returns the hidden states before the final layer norm [T, d] and,
+    /// with `record`, each block's [`BlockTape`].
+    pub fn forward_teacher_forced(
+        &self,
+        gpu: &Gpu,
+        tokens: &[u32],
+        cross: &[(Tensor, Tensor)],
+        ffn: &mut dyn FfnStrategy,
+        record: bool,
+    ) -> Result<(Tensor, Vec<BlockTape>)> {
+        let x = self.embed(gpu, tokens, 0)?;
+        let mask = Mask::Causal {
+            q_len: tokens.len(),
+            past: 0,
+        };
+        let (x, _, tapes) =
+            self.forward_blocks(gpu, x, |_| SelfKv::Fresh, mask, cross, &[], ffn, record);
+        Ok((x, tapes))
+    }
+
+    /// Token + position embeddings of `tokens` placed after `past` positions, [T, d].
+    fn embed(&self, gpu: &Gpu, tokens: &[u32], past: usize) -> Result<Tensor> {
         let t = tokens.len();
         if t == 0 {
             return Err(Error::InvalidInput(
                 "a decoder step needs at least one token".into(),
             ));
         }
-        if state.len + t > self.max_positions {
+        if past + t > self.max_positions {
             return Err(Error::InvalidInput(format!(
-                "the decoder holds at most {} positions; {} + {t} requested",
-                self.max_positions, state.len
+                "the decoder holds at most {} positions; {past} + {t} requested",
+                self.max_positions
             )));
         }
         if let Some(&bad) = tokens.iter().find(|&&id| id as usize >= self.vocab_size()) {
@@ -203,65 +222,58 @@ impl Decoder {
             )));
         }
         let ids = gpu.upload_u32(tokens, &[t])?;
-        let mut x = embed_tokens(gpu, &ids, &self.tokens, &self.positions, state.len);
+        Ok(embed_tokens(gpu, &ids, &self.tokens, &self.positions, past))
+    }
+
+    /// The blocks over `x` [T, d], before the final layer norm; returns the kept
+    /// cross-attention probabilities (in `keep` order) and, with `record`, the tapes.
+    #[allow(clippy::too_many_arguments)]
+    fn forward_blocks<'k>(
+        &self,
+        gpu: &Gpu,
+        mut x: Tensor,
+        self_kv: impl Fn(usize) -> SelfKv<'k>,
+        mask: Mask,
+        cross: &[(Tensor, Tensor)],
+        keep: &[(usize, usize)],
+        ffn: &mut dyn FfnStrategy,
+        record: bool,
+    ) -> (Tensor, Vec<Tensor>, Vec<BlockTape>) {
         let mut kept: Vec<Option<Tensor>> = keep.iter().map(|_| None).collect();
-        let kv_len = state.len + t;
-        let mask = if t > 1 {
-            Mask::Causal {
-                q_len: t,
-                past: state.len,
-            }
-        } else {
-            Mask::None
-        };
-        for (i, layer) in self.layers.iter().enumerate() {
-            let (k_cache, v_cache) = &state.cache[i];
-            let h = layer.self_ln.forward(gpu, &x);
-            layer
-                .self_attn
-                .k
-                .forward_into_rows(gpu, &h, k_cache, state.len);
-            layer
-                .self_attn
-                .v
-                .forward_into_rows(gpu, &h, v_cache, state.len);
-            x = layer
-                .self_attn
-                .attend(gpu, &h, k_cache, v_cache, kv_len, mask, &x);
-            let (k_cross, v_cross) = &state.cross[i];
-            let h = layer.cross_ln.forward(gpu, &x);
+        let mut tapes = Vec::new();
+        for (index, block) in self.blocks.iter().enumerate() {
             let heads: Vec<usize> = keep
                 .iter()
-                .filter(|&&(l, _)| l == i)
+                .filter(|&&(l, _)| l == index)
                 .map(|&(_, h)| h)
                 .collect();
-            let (y, probs) = layer.cross_attn.attend_keeping(
-                gpu,
-                &h,
-                k_cross,
-                v_cross,
-                state.frames,
-                Mask::None,
-                &x,
-                &heads,
-            );
-            x = y;
-            for (&head, p) in heads.iter().zip(probs) {
+            let io = BlockIo {
+                layer: LayerId {
+                    part: Part::Decoder,
+                    index,
+                },
+                self_kv: self_kv(index),
+                mask,
+                cross_kv: Some((&cross[index].0, &cross[index].1)),
+                keep: &heads,
+                record,
+            };
+            let out = block.forward(gpu, x, io, ffn);
+            x = out.x;
+            tapes.extend(out.tape);
+            for (&head, p) in heads.iter().zip(out.kept) {
                 let slot = keep
                     .iter()
-                    .position(|&k| k == (i, head))
+                    .position(|&k| k == (index, head))
                     .expect("kept head");
                 kept[slot] = Some(p);
             }
-            let h = layer.ffn_ln.forward(gpu, &x);
-            x = routed_ffn(state.route, gpu, Part::Decoder, i, &layer.ffn, &h, &x);
         }
-        state.len = kv_len;
         let kept = kept
             .into_iter()
             .map(|p| p.expect("every kept head is captured"))
             .collect();
-        Ok((self.ln.forward(gpu, &x), kept))
+        (x, kept, tapes)
     }
 
     /// Tied output projection of one row of `x` onto the token table, chunk by chunk.

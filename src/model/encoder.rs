@@ -1,8 +1,9 @@
 //! The audio encoder: conv stem, sinusoidal positions, pre-LN transformer blocks, final LN.
 
-use super::clsr::{routed_ffn, Route};
+use super::block::{Block, BlockDims, BlockIo, BlockTape, Dense, FfnStrategy, LayerId, SelfKv};
+use super::clsr::Route;
 use super::config::WhisperConfig;
-use super::layers::{AttentionWeights, FeedForward, LayerNorm};
+use super::layers::LayerNorm;
 use super::weights::WeightFile;
 use crate::gpu::{DType, Gpu, Tensor, Weight};
 use crate::ops::conv::{conv1d_gelu, ConvInput};
@@ -11,18 +12,11 @@ use crate::ops::softmax::Mask;
 use crate::pack::Part;
 use crate::{Error, Result};
 
-pub struct EncoderLayer {
-    pub attn_ln: LayerNorm,
-    pub attn: AttentionWeights,
-    pub ffn_ln: LayerNorm,
-    pub ffn: FeedForward,
-}
-
 pub struct Encoder {
     pub conv1: (Weight, Weight),
     pub conv2: (Weight, Weight),
     pub positions: Weight,
-    pub layers: Vec<EncoderLayer>,
+    pub blocks: Vec<Block>,
     pub ln_post: LayerNorm,
     n_mels: usize,
     d_model: usize,
@@ -47,22 +41,14 @@ impl Encoder {
     pub fn load(gpu: &Gpu, c: &WhisperConfig, file: &WeightFile) -> Result<Encoder> {
         let d = c.d_model;
         let p = "model.encoder";
-        let layers = (0..c.encoder_layers)
-            .map(|i| {
-                let l = format!("{p}.layers.{i}");
-                Ok(EncoderLayer {
-                    attn_ln: LayerNorm::load(gpu, file, &format!("{l}.self_attn_layer_norm"), d)?,
-                    attn: AttentionWeights::load(
-                        gpu,
-                        file,
-                        &format!("{l}.self_attn"),
-                        d,
-                        c.encoder_attention_heads,
-                    )?,
-                    ffn_ln: LayerNorm::load(gpu, file, &format!("{l}.final_layer_norm"), d)?,
-                    ffn: FeedForward::load(gpu, file, &l, d, c.encoder_ffn_dim)?,
-                })
-            })
+        let dims = BlockDims {
+            d_model: d,
+            heads: c.encoder_attention_heads,
+            ffn: c.encoder_ffn_dim,
+            cross_attention: false,
+        };
+        let blocks = (0..c.encoder_layers)
+            .map(|i| Block::load(gpu, file, &format!("{p}.layers.{i}"), dims))
             .collect::<Result<Vec<_>>>()?;
         Ok(Encoder {
             conv1: load_conv(gpu, file, &format!("{p}.conv1"), d, c.num_mel_bins)?,
@@ -73,7 +59,7 @@ impl Encoder {
                 &[c.max_source_positions, d],
                 DType::F32,
             )?,
-            layers,
+            blocks,
             ln_post: LayerNorm::load(gpu, file, &format!("{p}.layer_norm"), d)?,
             n_mels: c.num_mel_bins,
             d_model: d,
@@ -84,6 +70,17 @@ impl Encoder {
     /// Encodes a log-mel spectrogram [n_mels, 3000] into [1500, d_model], routing the FFNs
     /// through a language's experts when `route` is given.
     pub fn forward(&self, gpu: &Gpu, mel: &Tensor, route: Option<Route>) -> Result<Tensor> {
+        let x = self.stem(gpu, mel)?;
+        let (x, _) = match route {
+            Some(mut route) => self.forward_blocks(gpu, x, &mut route, false),
+            None => self.forward_blocks(gpu, x, &mut Dense, false),
+        };
+        Ok(self.ln_post.forward(gpu, &x))
+    }
+
+    /// The convolutional stem: both convolutions with GELU, plus sinusoidal positions;
+    /// [n_mels, 3000] → [1500, d_model]. Nothing in it trains.
+    pub fn stem(&self, gpu: &Gpu, mel: &Tensor) -> Result<Tensor> {
         if mel.len() != self.n_mels * self.frames {
             return Err(Error::InvalidInput(format!(
                 "the encoder expects a [{}, {}] log-mel spectrogram, got {} values",
@@ -103,7 +100,7 @@ impl Encoder {
             &self.conv1.1,
             1,
         );
-        let mut x = conv1d_gelu(
+        let x = conv1d_gelu(
             gpu,
             &x,
             ConvInput::TimeMajor,
@@ -114,15 +111,35 @@ impl Encoder {
             2,
         );
         add_positions(gpu, &x, &self.positions, 0);
-        let frames = x.shape()[0];
-        for (i, layer) in self.layers.iter().enumerate() {
-            let h = layer.attn_ln.forward(gpu, &x);
-            let k = layer.attn.k.forward(gpu, &h);
-            let v = layer.attn.v.forward(gpu, &h);
-            x = layer.attn.attend(gpu, &h, &k, &v, frames, Mask::None, &x);
-            let h = layer.ffn_ln.forward(gpu, &x);
-            x = routed_ffn(route, gpu, Part::Encoder, i, &layer.ffn, &h, &x);
+        Ok(x)
+    }
+
+    /// The transformer blocks over `x` [frames, d] (the stem's output), before the final
+    /// layer norm; with `record`, each block's [`BlockTape`].
+    pub fn forward_blocks(
+        &self,
+        gpu: &Gpu,
+        mut x: Tensor,
+        ffn: &mut dyn FfnStrategy,
+        record: bool,
+    ) -> (Tensor, Vec<BlockTape>) {
+        let mut tapes = Vec::new();
+        for (index, block) in self.blocks.iter().enumerate() {
+            let io = BlockIo {
+                layer: LayerId {
+                    part: Part::Encoder,
+                    index,
+                },
+                self_kv: SelfKv::Fresh,
+                mask: Mask::None,
+                cross_kv: None,
+                keep: &[],
+                record,
+            };
+            let out = block.forward(gpu, x, io, ffn);
+            x = out.x;
+            tapes.extend(out.tape);
         }
-        Ok(self.ln_post.forward(gpu, &x))
+        (x, tapes)
     }
 }

@@ -1,12 +1,11 @@
-//! Building blocks shared by encoder and decoder: Linear, LayerNorm, attention projections
-//! and the feed-forward block, each with its weights and forward pass.
+//! The layers a transformer block is made of — Linear, LayerNorm, the attention
+//! projections and the feed-forward block — each with its weights and forward pass.
 
 use super::weights::WeightFile;
 use crate::gpu::{DType, Gpu, Tensor, Weight};
-use crate::ops::attention::{attention_keeping, AttentionShape};
+use crate::ops::clsr::SharedFfn;
 use crate::ops::layer_norm::layer_norm;
 use crate::ops::matmul::{linear, linear_into, Layout};
-use crate::ops::softmax::Mask;
 use crate::Result;
 
 /// `y = x·Wᵀ + b`.
@@ -128,49 +127,6 @@ impl AttentionWeights {
             heads,
         })
     }
-
-    /// Attention of queries from `x_q` over the first `kv_len` rows of `k`/`v`, projected
-    /// out and added to `residual`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn attend(
-        &self,
-        gpu: &Gpu,
-        x_q: &Tensor,
-        k: &Tensor,
-        v: &Tensor,
-        kv_len: usize,
-        mask: Mask,
-        residual: &Tensor,
-    ) -> Tensor {
-        self.attend_keeping(gpu, x_q, k, v, kv_len, mask, residual, &[])
-            .0
-    }
-
-    /// [`Self::attend`], also returning the attention probabilities of the heads in `keep`
-    /// (see [`attention_keeping`]).
-    #[allow(clippy::too_many_arguments)]
-    pub fn attend_keeping(
-        &self,
-        gpu: &Gpu,
-        x_q: &Tensor,
-        k: &Tensor,
-        v: &Tensor,
-        kv_len: usize,
-        mask: Mask,
-        residual: &Tensor,
-        keep: &[usize],
-    ) -> (Tensor, Vec<Tensor>) {
-        let q = self.q.forward(gpu, x_q);
-        let d = q.shape()[1];
-        let shape = AttentionShape {
-            heads: self.heads,
-            head_dim: d / self.heads,
-            q_len: q.shape()[0],
-            kv_len,
-        };
-        let (a, kept) = attention_keeping(gpu, &q, k, v, shape, mask, keep);
-        (self.out.forward_residual(gpu, &a, residual), kept)
-    }
 }
 
 /// fc2(GELU(fc1(x))).
@@ -191,6 +147,20 @@ impl FeedForward {
             fc1: Linear::load(gpu, file, &format!("{prefix}.fc1"), ffn, d, true)?,
             fc2: Linear::load(gpu, file, &format!("{prefix}.fc2"), d, ffn, true)?,
         })
+    }
+
+    /// The weights as the CLSR kernels take them (Whisper's FFN layers always have biases;
+    /// the loader requires them).
+    pub fn shared(&self) -> SharedFfn<'_> {
+        fn bias(l: &Linear) -> &Weight {
+            l.bias.as_ref().expect("FFN layers are loaded with biases")
+        }
+        SharedFfn {
+            fc1: &self.fc1.weight,
+            fc1_bias: bias(&self.fc1),
+            fc2: &self.fc2.weight,
+            fc2_bias: bias(&self.fc2),
+        }
     }
 
     /// `residual + fc2(GELU(fc1(x)))`.

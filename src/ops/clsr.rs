@@ -18,7 +18,7 @@ use bytemuck::{Pod, Zeroable};
 use super::u;
 use crate::gpu::shader::Kernel;
 use crate::gpu::{DType, Gpu, Tensor, Weight};
-use crate::pack::ExpertLayer;
+use crate::pack::Expert;
 use crate::Result;
 
 const GATE: &str = include_str!("../../shaders/clsr_gate.wgsl");
@@ -33,39 +33,17 @@ const TILE: usize = 64;
 /// Slots before the token list in the route buffer (keeps the list 16-byte aligned).
 const ROUTE_HEADER: usize = 4;
 
-/// One layer's language expert and gate on the GPU.
-pub struct ExpertWeights {
+/// The frozen shared FFN of a layer: `fc2(GELU(fc1(z)))`.
+#[derive(Clone, Copy)]
+pub struct SharedFfn<'a> {
     /// [ffn, d]
-    pub fc1: Weight,
+    pub fc1: &'a Weight,
     /// [ffn]
-    pub fc1_bias: Weight,
+    pub fc1_bias: &'a Weight,
     /// [d, ffn]
-    pub fc2: Weight,
+    pub fc2: &'a Weight,
     /// [d]
-    pub fc2_bias: Weight,
-    /// W_in [gate, d]
-    pub gate_in: Weight,
-    /// b_in [gate]
-    pub gate_in_bias: Weight,
-    /// w_out [1, gate]
-    pub gate_out: Weight,
-}
-
-impl ExpertWeights {
-    /// Uploads one pack layer stored as `dtype`. Pass the storage type of the base model's
-    /// FFN weights: the routed kernels read expert and shared weights with one type.
-    pub fn upload(gpu: &Gpu, layer: &ExpertLayer, dtype: DType) -> Result<ExpertWeights> {
-        let (d, ffn, gate) = layer.dims();
-        Ok(ExpertWeights {
-            fc1: gpu.weight_f32(&layer.fc1_weight, &[ffn, d], dtype)?,
-            fc1_bias: gpu.weight_f32(&layer.fc1_bias, &[ffn], dtype)?,
-            fc2: gpu.weight_f32(&layer.fc2_weight, &[d, ffn], dtype)?,
-            fc2_bias: gpu.weight_f32(&layer.fc2_bias, &[d], dtype)?,
-            gate_in: gpu.weight_f32(&layer.gate_in_weight, &[gate, d], dtype)?,
-            gate_in_bias: gpu.weight_f32(&layer.gate_in_bias, &[gate], dtype)?,
-            gate_out: gpu.weight_f32(&layer.gate_out_weight, &[1, gate], dtype)?,
-        })
-    }
+    pub fc2_bias: &'a Weight,
 }
 
 /// Result of [`clsr_ffn`].
@@ -220,12 +198,12 @@ pub(crate) fn kernels() -> Vec<Kernel> {
 
 /// `residual + g·FFN_lang(x_ln) + (1 − g)·FFN_shared(x_ln)` with the hard gate, for
 /// `x_ln` [T, d] (the output of the layer's `final_layer_norm`). `shared` is the frozen
-/// FFN: (fc1 weight [ffn, d], fc1 bias, fc2 weight [d, ffn], fc2 bias). Nothing is read back.
+/// FFN. Nothing is read back.
 pub fn clsr_ffn(
     gpu: &Gpu,
     x_ln: &Tensor,
-    shared: (&Weight, &Weight, &Weight, &Weight),
-    expert: &ExpertWeights,
+    shared: SharedFfn,
+    expert: &Expert<Weight>,
     residual: &Tensor,
 ) -> ClsrOutput {
     clsr_ffn_counted(gpu, x_ln, shared, expert, residual, None)
@@ -235,13 +213,18 @@ pub fn clsr_ffn(
 pub fn clsr_ffn_counted(
     gpu: &Gpu,
     x_ln: &Tensor,
-    shared: (&Weight, &Weight, &Weight, &Weight),
-    expert: &ExpertWeights,
+    shared: SharedFfn,
+    expert: &Expert<Weight>,
     residual: &Tensor,
     counts: Option<(&GateCounts, usize)>,
 ) -> ClsrOutput {
     let (rows, d) = (x_ln.shape()[0], x_ln.shape()[1]);
-    let (fc1, fc1_bias, fc2, fc2_bias) = shared;
+    let SharedFfn {
+        fc1,
+        fc1_bias,
+        fc2,
+        fc2_bias,
+    } = shared;
     let ffn = fc1.shape()[0];
     let hidden = expert.gate_in.shape()[0];
     check_shapes(x_ln, shared, expert, residual);
@@ -371,8 +354,13 @@ pub fn clsr_ffn_counted(
 
 fn check_shapes(
     x_ln: &Tensor,
-    (fc1, fc1_bias, fc2, fc2_bias): (&Weight, &Weight, &Weight, &Weight),
-    e: &ExpertWeights,
+    SharedFfn {
+        fc1,
+        fc1_bias,
+        fc2,
+        fc2_bias,
+    }: SharedFfn,
+    e: &Expert<Weight>,
     residual: &Tensor,
 ) {
     let (rows, d) = (x_ln.shape()[0], x_ln.shape()[1]);

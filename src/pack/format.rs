@@ -5,37 +5,12 @@ use std::collections::HashMap;
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
 
-use super::{ExpertLayer, ExpertPack, PackMeta, Part, FORMAT_VERSION, META_KEY};
+use super::{
+    Expert, ExpertLayer, ExpertPack, ExpertTensor, PackMeta, Part, FORMAT_VERSION, META_KEY,
+};
 use crate::gpu::DType;
 use crate::model::weights::NonFinite;
 use crate::{Error, Result};
-
-/// The seven tensors of one layer: name suffix, shape, values.
-fn tensors_of(
-    layer: &ExpertLayer,
-    d: usize,
-    ffn: usize,
-    gate: usize,
-) -> [(&'static str, [usize; 2], &[f32]); 7] {
-    [
-        ("expert.fc1.weight", [ffn, d], &layer.fc1_weight),
-        ("expert.fc1.bias", [ffn, 0], &layer.fc1_bias),
-        ("expert.fc2.weight", [d, ffn], &layer.fc2_weight),
-        ("expert.fc2.bias", [d, 0], &layer.fc2_bias),
-        ("gate.in.weight", [gate, d], &layer.gate_in_weight),
-        ("gate.in.bias", [gate, 0], &layer.gate_in_bias),
-        ("gate.out.weight", [1, gate], &layer.gate_out_weight),
-    ]
-}
-
-/// A `[rows, 0]` shape stands for the vector `[rows]`.
-fn dims(shape: [usize; 2]) -> Vec<usize> {
-    if shape[1] == 0 {
-        vec![shape[0]]
-    } else {
-        shape.to_vec()
-    }
-}
 
 impl ExpertPack {
     /// Parses a pack. `origin` (a path or URL) names the pack in error messages.
@@ -66,22 +41,10 @@ impl ExpertPack {
         let listed = (meta.encoder_layers.iter().map(|&i| (Part::Encoder, i)))
             .chain(meta.decoder_layers.iter().map(|&i| (Part::Decoder, i)));
         for (part, index) in listed {
-            let mut layer = ExpertLayer {
-                part,
-                index,
-                fc1_weight: Vec::new(),
-                fc1_bias: Vec::new(),
-                fc2_weight: Vec::new(),
-                fc2_bias: Vec::new(),
-                gate_in_weight: Vec::new(),
-                gate_in_bias: Vec::new(),
-                gate_out_weight: Vec::new(),
-            };
-            let prefix = layer.prefix();
-            let mut values = Vec::with_capacity(7);
-            for (suffix, shape, _) in tensors_of(&layer, d, ffn, gate) {
-                let name = format!("{prefix}{suffix}");
-                let shape = dims(shape);
+            let prefix = format!("{}.layers.{index}.", part.name());
+            let expert = Expert::try_from_fn(|tensor| {
+                let name = format!("{prefix}{}", tensor.name());
+                let shape = tensor.shape((d, ffn, gate));
                 let view = tensors.tensor(&name).map_err(|_| {
                     err(format!(
                         "missing tensor {name} (shape {shape:?}); the metadata lists {} layer {index}",
@@ -96,18 +59,13 @@ impl ExpertPack {
                     )));
                 }
                 all_f16 &= view.dtype() == Dtype::F16;
-                values.push(to_f32(&view).map_err(|e| err(format!("tensor {name}: {e}")))?);
-            }
-            let mut values = values.into_iter();
-            let mut next = || values.next().expect("seven tensors");
-            layer.fc1_weight = next();
-            layer.fc1_bias = next();
-            layer.fc2_weight = next();
-            layer.fc2_bias = next();
-            layer.gate_in_weight = next();
-            layer.gate_in_bias = next();
-            layer.gate_out_weight = next();
-            layers.push(layer);
+                to_f32(&view).map_err(|e| err(format!("tensor {name}: {e}")))
+            })?;
+            layers.push(ExpertLayer {
+                part,
+                index,
+                expert,
+            });
         }
         let dtype = if all_f16 && !layers.is_empty() {
             DType::F16
@@ -133,8 +91,8 @@ impl ExpertPack {
         let mut owned: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
         for layer in &self.layers {
             let prefix = layer.prefix();
-            for (suffix, shape, values) in tensors_of(layer, d, ffn, gate) {
-                let shape = dims(shape);
+            for (tensor, values) in layer.expert.tensors() {
+                let (suffix, shape) = (tensor.name(), tensor.shape((d, ffn, gate)));
                 assert_eq!(
                     values.len(),
                     shape.iter().product::<usize>(),
@@ -186,8 +144,8 @@ impl ExpertPack {
             .iter()
             .flat_map(|layer| {
                 let prefix = layer.prefix();
-                tensors_of(layer, d, ffn, gate)
-                    .map(|(suffix, shape, _)| (format!("{prefix}{suffix}"), dims(shape)))
+                ExpertTensor::ALL
+                    .map(|t| (format!("{prefix}{}", t.name()), t.shape((d, ffn, gate))))
             })
             .collect()
     }

@@ -1,6 +1,8 @@
 //! The paper's initialisation of a new pack from the base model.
 
-use super::{base_fingerprint, ExpertLayer, ExpertPack, PackMeta, Part, FORMAT_VERSION, GATE_DIM};
+use super::{
+    base_fingerprint, Expert, ExpertLayer, ExpertPack, PackMeta, Part, FORMAT_VERSION, GATE_DIM,
+};
 use crate::gpu::DType;
 use crate::model::weights::HostTensor;
 use crate::model::{WeightFile, WhisperConfig};
@@ -43,18 +45,21 @@ impl ExpertPack {
                     })
                 };
                 let mut rng = SplitMix64::new(seed(language, part, index));
-                layers.push(ExpertLayer {
-                    part,
-                    index,
-                    fc1_weight: get("fc1.weight", &[ffn, d])?,
+                let expert = Expert {
+                    fc1: get("fc1.weight", &[ffn, d])?,
                     fc1_bias: get("fc1.bias", &[ffn])?,
-                    fc2_weight: get("fc2.weight", &[d, ffn])?,
+                    fc2: get("fc2.weight", &[d, ffn])?,
                     fc2_bias: get("fc2.bias", &[d])?,
-                    gate_in_weight: (0..GATE_DIM * d)
+                    gate_in: (0..GATE_DIM * d)
                         .map(|_| (rng.normal() * GATE_INIT_STD) as f32)
                         .collect(),
                     gate_in_bias: vec![0.0; GATE_DIM],
-                    gate_out_weight: vec![0.0; GATE_DIM],
+                    gate_out: vec![0.0; GATE_DIM],
+                };
+                layers.push(ExpertLayer {
+                    part,
+                    index,
+                    expert,
                 });
             }
         }

@@ -8,10 +8,12 @@
 //! quantized. The safetensors `__metadata__` map holds [`PackMeta`] as a JSON string under
 //! [`META_KEY`].
 
+mod expert;
 mod fingerprint;
 mod format;
 mod init;
 
+pub use expert::{Expert, ExpertTensor};
 pub use fingerprint::base_fingerprint;
 
 use serde::{Deserialize, Serialize};
@@ -66,37 +68,15 @@ fn empty_object() -> serde_json::Value {
     serde_json::Value::Object(Default::default())
 }
 
-/// One layer's expert FFN and gate, as f32 host values in PyTorch layout.
+/// One layer of a pack: where it sits and its expert, as f32 host values in PyTorch layout.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ExpertLayer {
     pub part: Part,
     pub index: usize,
-    /// [ffn, d]
-    pub fc1_weight: Vec<f32>,
-    /// [ffn]
-    pub fc1_bias: Vec<f32>,
-    /// [d, ffn]
-    pub fc2_weight: Vec<f32>,
-    /// [d]
-    pub fc2_bias: Vec<f32>,
-    /// W_in [gate, d]
-    pub gate_in_weight: Vec<f32>,
-    /// b_in [gate]
-    pub gate_in_bias: Vec<f32>,
-    /// w_out [1, gate]
-    pub gate_out_weight: Vec<f32>,
+    pub expert: Expert<Vec<f32>>,
 }
 
 impl ExpertLayer {
-    /// (d_model, ffn_dim, gate_dim), read off the bias lengths.
-    pub fn dims(&self) -> (usize, usize, usize) {
-        (
-            self.fc2_bias.len(),
-            self.fc1_bias.len(),
-            self.gate_in_bias.len(),
-        )
-    }
-
     /// `{part}.layers.{i}.`
     pub fn prefix(&self) -> String {
         format!("{}.layers.{}.", self.part.name(), self.index)

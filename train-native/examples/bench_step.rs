@@ -178,7 +178,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let trainable: usize = trainer
         .experts
         .iter()
-        .flat_map(|e| e.params())
+        .flat_map(|e| e.values())
         .map(|p| p.len())
         .sum();
     let weights =

@@ -54,7 +54,7 @@ fn read_tensor(gpu: &Gpu, t: &Tensor) -> Result<Vec<f32>> {
 pub fn save(gpu: &Gpu, trainer: &Trainer, path: &Path, extra: serde_json::Value) -> Result<()> {
     let mut views: Vec<(String, F32View)> = Vec::new();
     for (l, e) in trainer.experts.iter().enumerate() {
-        for (name, p) in PARAM_NAMES.iter().zip(e.params()) {
+        for (name, p) in PARAM_NAMES.iter().zip(e.values()) {
             let shape = p.value.shape().to_vec();
             for (what, data) in [
                 ("value", read_weight(gpu, &p.value)?),
@@ -120,7 +120,7 @@ pub fn load(gpu: &Gpu, trainer: &mut Trainer, path: &Path) -> Result<serde_json:
     // submission).
     gpu.flush();
     for (l, e) in trainer.experts.iter().enumerate() {
-        for (name, p) in PARAM_NAMES.iter().zip(e.params()) {
+        for (name, p) in PARAM_NAMES.iter().zip(e.values()) {
             for (what, buffer) in [
                 ("value", p.value.buffer()),
                 ("m", p.m.buffer()),

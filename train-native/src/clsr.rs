@@ -9,8 +9,10 @@
 
 use bytemuck::{Pod, Zeroable};
 use whisper_clsr::gpu::shader::Kernel;
-use whisper_clsr::gpu::{Gpu, Tensor, Weight};
+use whisper_clsr::gpu::{Gpu, Tensor};
+use whisper_clsr::ops::clsr::SharedFfn;
 use whisper_clsr::ops::matmul::linear;
+use whisper_clsr::pack::Expert;
 use whisper_clsr::Result;
 
 use crate::backward::gelu::{gelu, gelu_backward};
@@ -46,74 +48,10 @@ pub fn gate_noise_alpha(step: u64, total_steps: u64) -> f32 {
     5.0 * (step as f32 / total_steps.max(1) as f32).min(1.0)
 }
 
-/// The frozen shared FFN of a layer (f32 or f16 weights).
-#[derive(Clone, Copy)]
-pub struct SharedFfn<'a> {
-    /// [ffn, d]
-    pub fc1: &'a Weight,
-    pub fc1_bias: &'a Weight,
-    /// [d, ffn]
-    pub fc2: &'a Weight,
-    pub fc2_bias: &'a Weight,
-}
-
-/// One layer's trainable language expert and gate (f32).
-pub struct ExpertParams {
-    pub fc1: Param,
-    pub fc1_bias: Param,
-    pub fc2: Param,
-    pub fc2_bias: Param,
-    /// W_in [gate, d]
-    pub gate_in: Param,
-    /// b_in [gate]
-    pub gate_in_bias: Param,
-    /// w_out [1, gate]
-    pub gate_out: Param,
-}
-
-/// Host-side values of one layer's expert, in [`ExpertParams`] order.
-pub struct ExpertValues<'a> {
-    pub fc1: &'a [f32],
-    pub fc1_bias: &'a [f32],
-    pub fc2: &'a [f32],
-    pub fc2_bias: &'a [f32],
-    pub gate_in: &'a [f32],
-    pub gate_in_bias: &'a [f32],
-    pub gate_out: &'a [f32],
-}
-
-impl ExpertParams {
-    /// Uploads an expert of model width `d`, FFN width `ffn` and gate width `gate`.
-    pub fn new(
-        gpu: &Gpu,
-        v: &ExpertValues,
-        d: usize,
-        ffn: usize,
-        gate: usize,
-    ) -> Result<ExpertParams> {
-        Ok(ExpertParams {
-            fc1: Param::new(gpu, v.fc1, &[ffn, d])?,
-            fc1_bias: Param::new(gpu, v.fc1_bias, &[ffn])?,
-            fc2: Param::new(gpu, v.fc2, &[d, ffn])?,
-            fc2_bias: Param::new(gpu, v.fc2_bias, &[d])?,
-            gate_in: Param::new(gpu, v.gate_in, &[gate, d])?,
-            gate_in_bias: Param::new(gpu, v.gate_in_bias, &[gate])?,
-            gate_out: Param::new(gpu, v.gate_out, &[1, gate])?,
-        })
-    }
-
-    /// Every parameter, in a fixed order.
-    pub fn params(&self) -> [&Param; 7] {
-        [
-            &self.fc1,
-            &self.fc1_bias,
-            &self.fc2,
-            &self.fc2_bias,
-            &self.gate_in,
-            &self.gate_in_bias,
-            &self.gate_out,
-        ]
-    }
+/// Uploads a layer's expert as trainable f32 parameters (zero gradients and moments).
+pub fn trainable(gpu: &Gpu, host: &Expert<Vec<f32>>) -> Result<Expert<Param>> {
+    let dims = host.dims();
+    host.try_map(|t, values| Param::new(gpu, values, &t.shape(dims)))
 }
 
 /// Per-forward randomness and schedule of one layer.
@@ -203,7 +141,7 @@ pub fn clsr_forward(
     z: &Tensor,
     residual: &Tensor,
     shared: SharedFfn,
-    e: &ExpertParams,
+    e: &Expert<Param>,
     mode: &TrainMode,
 ) -> (Tensor, ClsrSaved) {
     let (rows, d) = (z.shape()[0], z.shape()[1]);
@@ -292,7 +230,7 @@ pub fn clsr_backward(
     z: &Tensor,
     saved: &ClsrSaved,
     shared: SharedFfn,
-    e: &ExpertParams,
+    e: &Expert<Param>,
     mode: &TrainMode,
     budget: &Tensor,
     gate_mask: &Tensor,

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use whisper_clsr::gpu::{DType, Gpu};
-use whisper_clsr::model::{WeightFile, WhisperModel};
+use whisper_clsr::model::{WeightFile, WhisperNetwork};
 use whisper_clsr::pack::{base_fingerprint, ExpertPack, PackMeta, FORMAT_VERSION, GATE_DIM};
 use whisper_clsr::Result;
 
@@ -14,14 +14,14 @@ use crate::trainer::Trainer;
 pub fn to_pack(
     gpu: &Gpu,
     trainer: &Trainer,
-    model: &WhisperModel,
+    model: &WhisperNetwork,
     file: &WeightFile,
     language: &str,
     training: serde_json::Value,
 ) -> Result<ExpertPack> {
     let c = &model.config;
     let layers = trainer.layers(gpu, model)?;
-    let gate_dim = layers.first().map_or(GATE_DIM, |l| l.dims().2);
+    let gate_dim = layers.first().map_or(GATE_DIM, |l| l.expert.dims().2);
     Ok(ExpertPack {
         meta: PackMeta {
             format_version: FORMAT_VERSION,

@@ -10,7 +10,7 @@ use std::time::Instant;
 use whisper_clsr::audio::LogMel;
 use whisper_clsr::decode::languages::normalize_language;
 use whisper_clsr::gpu::Gpu;
-use whisper_clsr::model::{WeightFile, WhisperConfig, WhisperModel};
+use whisper_clsr::model::{WeightFile, WhisperConfig, WhisperNetwork};
 use whisper_clsr::pack::ExpertPack;
 use whisper_clsr::{Error, Result};
 
@@ -43,7 +43,7 @@ pub struct RunOptions {
 
 /// A Whisper directory loaded for training.
 pub struct Loaded {
-    pub model: WhisperModel,
+    pub model: WhisperNetwork,
     pub file: WeightFile,
     pub text: TextEncoder,
 }
@@ -60,7 +60,7 @@ pub fn load_model(gpu: &Gpu, dir: &Path) -> Result<Loaded> {
         read(dir, "model.safetensors")?,
         dir.join("model.safetensors").display().to_string(),
     )?;
-    let model = WhisperModel::load(gpu, config, &file)?;
+    let model = WhisperNetwork::load(gpu, config, &file)?;
     let text = TextEncoder::from_bytes(&read(dir, "tokenizer.json")?)?;
     Ok(Loaded { model, file, text })
 }

@@ -2,69 +2,38 @@
 //! with trainable experts (the student), an optional frozen teacher run with the same
 //! kernels on the same inputs, the objective `ce·CE + budget·L_g + js·JS` over vocabulary
 //! chunks, and the explicit backward through every frozen layer down to the encoder input.
-//! Weight gradients exist only for the experts and gates ([`ExpertParams`]); they are
+//! Weight gradients exist only for the experts and gates (`Expert<Param>`); they are
 //! accumulated, so several examples can be summed before an optimizer step.
 //!
 //! The convolutional stem has no trainable parameters and needs no gradient: a step starts
-//! from its output plus positions ([`encoder_input`]); decoder embeddings likewise.
+//! from its output plus positions (`Encoder::stem`); decoder embeddings likewise.
 
 use whisper_clsr::gpu::{Gpu, Tensor};
-use whisper_clsr::model::layers::{AttentionWeights, FeedForward, LayerNorm};
-use whisper_clsr::model::WhisperModel;
-use whisper_clsr::ops::attention::{attention, AttentionShape};
-use whisper_clsr::ops::conv::{conv1d_gelu, ConvInput};
-use whisper_clsr::ops::embedding::{embed_tokens, ChunkedTable};
+use whisper_clsr::model::layers::{AttentionWeights, FeedForward};
+use whisper_clsr::model::{Block, BlockTape, Dense, FfnStrategy, LayerId, WhisperNetwork};
+use whisper_clsr::ops::attention::AttentionShape;
+use whisper_clsr::ops::embedding::ChunkedTable;
 use whisper_clsr::ops::matmul::{gemm, Epilogue, Gemm, Layout, Rhs};
-use whisper_clsr::ops::positional::add_positions;
-use whisper_clsr::ops::softmax::Mask;
+use whisper_clsr::pack::{Expert, Part};
 use whisper_clsr::{Error, Result};
 
 use crate::backward::attention::attention_backward;
 use crate::backward::layer_norm::layer_norm_backward;
 use crate::backward::linear::{grad_input, grad_input_long};
-use crate::clsr::{clsr_backward, clsr_forward, ClsrSaved, ExpertParams, SharedFfn, TrainMode};
+use crate::clsr::{clsr_backward, clsr_forward, ClsrSaved, TrainMode};
 use crate::elementwise::fill;
 use crate::loss::budget::budget_loss;
 use crate::loss::vocab::{CrossEntropy, JensenShannon, LossSpec, IGNORE};
+use crate::optim::Param;
 use crate::profile::mark;
 use crate::reduce::{sum_into, Term};
 
 /// Vocabulary columns per logits chunk.
 pub const VOCAB_CHUNK: usize = 8192;
 
-/// Encoder input for a log-mel spectrogram [n_mels, 3000]: conv stem + GELU and sinusoidal
-/// positions ([1500, d]). No gradient flows into it.
-pub fn encoder_input(gpu: &Gpu, model: &WhisperModel, mel: &Tensor) -> Tensor {
-    let c = &model.config;
-    let e = &model.encoder;
-    let frames = 2 * c.max_source_positions;
-    let x = conv1d_gelu(
-        gpu,
-        mel,
-        ConvInput::ChannelMajor,
-        c.num_mel_bins,
-        frames,
-        &e.conv1.0,
-        &e.conv1.1,
-        1,
-    );
-    let x = conv1d_gelu(
-        gpu,
-        &x,
-        ConvInput::TimeMajor,
-        c.d_model,
-        frames,
-        &e.conv2.0,
-        &e.conv2.1,
-        2,
-    );
-    add_positions(gpu, &x, &e.positions, 0);
-    x
-}
-
 /// One teacher-forced example.
 pub struct Example<'a> {
-    /// Student encoder input [frames, d] (see [`encoder_input`]).
+    /// Student encoder input [frames, d] (the encoder stem's output, `Encoder::stem`).
     pub enc_input: &'a Tensor,
     /// Decoder input ids (prompt + text).
     pub tokens: &'a [u32],
@@ -108,17 +77,9 @@ pub mod slot {
     pub const COUNT: usize = 4;
 }
 
+/// Activations one CLSR layer's backward needs: the block's tape and the CLSR FFN's.
 struct LayerSaved {
-    x_in: Tensor,
-    q: Tensor,
-    k: Tensor,
-    v: Tensor,
-    attn: Tensor,
-    /// Decoder only: after self-attention; cross-attention's q and output.
-    x_self: Option<Tensor>,
-    cross: Option<(Tensor, Tensor, Tensor, Tensor)>,
-    x_mid: Tensor,
-    z: Tensor,
+    block: BlockTape,
     clsr: ClsrSaved,
 }
 
@@ -126,20 +87,13 @@ struct LayerSaved {
 pub struct Forward {
     enc: Vec<LayerSaved>,
     dec: Vec<LayerSaved>,
+    /// Each decoder layer's cross-attention keys and values [frames, d].
+    cross: Vec<(Tensor, Tensor)>,
     enc_pre_ln: Tensor,
     pub enc_out: Tensor,
     dec_pre_ln: Tensor,
     /// [S, d] decoder output after its final LN (the logits are this · tokensᵀ).
     pub hidden: Tensor,
-}
-
-fn shared(f: &FeedForward) -> SharedFfn<'_> {
-    SharedFfn {
-        fc1: &f.fc1.weight,
-        fc1_bias: f.fc1.bias.as_ref().expect("fc1 has a bias"),
-        fc2: &f.fc2.weight,
-        fc2_bias: f.fc2.bias.as_ref().expect("fc2 has a bias"),
-    }
 }
 
 fn heads_shape(a: &AttentionWeights, q_len: usize, kv_len: usize, d: usize) -> AttentionShape {
@@ -151,34 +105,83 @@ fn heads_shape(a: &AttentionWeights, q_len: usize, kv_len: usize, d: usize) -> A
     }
 }
 
-/// The FFN sub-block: CLSR in training mode when an expert is given, the frozen FFN
-/// otherwise (the teacher).
-fn ffn_block(
-    gpu: &Gpu,
-    ln: &LayerNorm,
-    ffn: &FeedForward,
-    x: &Tensor,
-    expert: Option<(&ExpertParams, &TrainMode)>,
-) -> (Tensor, Tensor, Option<ClsrSaved>) {
-    let z = ln.forward(gpu, x);
-    match expert {
-        Some((e, mode)) => {
-            let (out, saved) = clsr_forward(gpu, &z, x, shared(ffn), e, mode);
-            (out, z, Some(saved))
+/// The blocks' FFN strategy in training: with experts (one per encoder layer, then one per
+/// decoder layer) each FFN is a training-mode CLSR block whose saved activations are kept;
+/// without, the frozen FFN runs (the teacher). Marks the profile around the encoder FFNs.
+struct TrainingFfn<'a> {
+    experts: Option<(&'a [Expert<Param>], &'a [TrainMode])>,
+    encoder_layers: usize,
+    saved: Vec<ClsrSaved>,
+}
+
+impl TrainingFfn<'_> {
+    fn labels(&self) -> [&'static str; 3] {
+        if self.experts.is_some() {
+            [
+                "student fwd: encoder attention",
+                "student fwd: encoder CLSR FFN",
+                "student fwd: decoder",
+            ]
+        } else {
+            [
+                "teacher fwd: encoder attention",
+                "teacher fwd: encoder FFN",
+                "teacher fwd: decoder",
+            ]
         }
-        None => (ffn.forward_residual(gpu, &z, x), z, None),
     }
 }
 
-/// Forward of the encoder and teacher-forced decoder. With `experts` (one per encoder
-/// layer, then one per decoder layer) and `modes` the FFNs are training-mode CLSR blocks
-/// and activations are kept; without, the frozen model runs (the teacher).
+impl FfnStrategy for TrainingFfn<'_> {
+    fn forward(
+        &mut self,
+        gpu: &Gpu,
+        layer: LayerId,
+        ffn: &FeedForward,
+        z: &Tensor,
+        residual: &Tensor,
+    ) -> Tensor {
+        let [attention, ffn_label, _] = self.labels();
+        let encoder = layer.part == Part::Encoder;
+        if encoder {
+            mark(gpu, attention);
+        }
+        let index = match layer.part {
+            Part::Encoder => layer.index,
+            Part::Decoder => self.encoder_layers + layer.index,
+        };
+        let out = match self.experts {
+            Some((experts, modes)) => {
+                let (out, saved) = clsr_forward(
+                    gpu,
+                    z,
+                    residual,
+                    ffn.shared(),
+                    &experts[index],
+                    &modes[index],
+                );
+                self.saved.push(saved);
+                out
+            }
+            None => Dense.forward(gpu, layer, ffn, z, residual),
+        };
+        if encoder {
+            mark(gpu, ffn_label);
+        }
+        out
+    }
+}
+
+/// Forward of the encoder blocks and the teacher-forced decoder, on the runtime's own block
+/// code. With `experts` (one per encoder layer, then one per decoder layer) and their modes
+/// the FFNs are training-mode CLSR blocks and activations are kept; without, the frozen
+/// model runs (the teacher).
 pub fn forward(
     gpu: &Gpu,
-    model: &WhisperModel,
+    model: &WhisperNetwork,
     enc_input: &Tensor,
     tokens: &[u32],
-    experts: Option<(&[ExpertParams], &[TrainMode])>,
+    experts: Option<(&[Expert<Param>], &[TrainMode])>,
 ) -> Result<Forward> {
     let c = &model.config;
     let d = c.d_model;
@@ -192,20 +195,6 @@ pub fn forward(
             )));
         }
     }
-    let expert = |i: usize| experts.map(|(e, m)| (&e[i], &m[i]));
-    let (enc_attn, enc_ffn, dec_layers) = if experts.is_some() {
-        (
-            "student fwd: encoder attention",
-            "student fwd: encoder CLSR FFN",
-            "student fwd: decoder",
-        )
-    } else {
-        (
-            "teacher fwd: encoder attention",
-            "teacher fwd: encoder FFN",
-            "teacher fwd: decoder",
-        )
-    };
     let frames = enc_input.shape()[0];
     if enc_input.shape() != [frames, d] || frames > c.max_source_positions {
         return Err(Error::InvalidInput(format!(
@@ -221,14 +210,15 @@ pub fn forward(
             c.max_target_positions
         )));
     }
-    if let Some(&bad) = tokens.iter().find(|&&t| t as usize >= c.vocab_size) {
-        return Err(Error::InvalidInput(format!(
-            "token id {bad} outside the vocabulary"
-        )));
-    }
 
-    let mut enc = Vec::new();
-    let mut x = gpu.tensor(&[frames, d]);
+    let record = experts.is_some();
+    let mut ffn = TrainingFfn {
+        experts,
+        encoder_layers: c.encoder_layers,
+        saved: Vec::new(),
+    };
+    // The blocks take their input by value: the caller keeps the encoder input.
+    let x = gpu.tensor(&[frames, d]);
     gpu.copy(
         enc_input.buffer(),
         0,
@@ -236,108 +226,29 @@ pub fn forward(
         0,
         (frames * d * 4) as u64,
     );
-    for (i, layer) in model.encoder.layers.iter().enumerate() {
-        let h = layer.attn_ln.forward(gpu, &x);
-        let (q, k, v) = (
-            layer.attn.q.forward(gpu, &h),
-            layer.attn.k.forward(gpu, &h),
-            layer.attn.v.forward(gpu, &h),
-        );
-        let a = attention(
-            gpu,
-            &q,
-            &k,
-            &v,
-            heads_shape(&layer.attn, frames, frames, d),
-            Mask::None,
-        );
-        let x_mid = layer.attn.out.forward_residual(gpu, &a, &x);
-        mark(gpu, enc_attn);
-        let (out, z, clsr) = ffn_block(gpu, &layer.ffn_ln, &layer.ffn, &x_mid, expert(i));
-        mark(gpu, enc_ffn);
-        if let Some(clsr) = clsr {
-            enc.push(LayerSaved {
-                x_in: x,
-                q,
-                k,
-                v,
-                attn: a,
-                x_self: None,
-                cross: None,
-                x_mid,
-                z,
-                clsr,
-            });
-        }
-        x = out;
-    }
-    let enc_out = model.encoder.ln_post.forward(gpu, &x);
-    let enc_pre_ln = x;
+    let (enc_pre_ln, enc_tapes) = model.encoder.forward_blocks(gpu, x, &mut ffn, record);
+    let enc_out = model.encoder.ln_post.forward(gpu, &enc_pre_ln);
+    let cross = model.decoder.cross_kv(gpu, &enc_out);
+    let (dec_pre_ln, dec_tapes) = model
+        .decoder
+        .forward_teacher_forced(gpu, tokens, &cross, &mut ffn, record)?;
+    let hidden = model.decoder.ln.forward(gpu, &dec_pre_ln);
+    mark(gpu, ffn.labels()[2]);
 
-    let dec_model = &model.decoder;
-    let ids = gpu.upload_u32(tokens, &[s])?;
-    let mut x = embed_tokens(gpu, &ids, &dec_model.tokens, &dec_model.positions, 0);
-    gpu.flush();
-    let mut dec = Vec::new();
-    for (i, layer) in dec_model.layers.iter().enumerate() {
-        let h = layer.self_ln.forward(gpu, &x);
-        let sa = &layer.self_attn;
-        let (q, k, v) = (
-            sa.q.forward(gpu, &h),
-            sa.k.forward(gpu, &h),
-            sa.v.forward(gpu, &h),
-        );
-        let a = attention(
-            gpu,
-            &q,
-            &k,
-            &v,
-            heads_shape(sa, s, s, d),
-            Mask::Causal { q_len: s, past: 0 },
-        );
-        let x_self = sa.out.forward_residual(gpu, &a, &x);
-        let h2 = layer.cross_ln.forward(gpu, &x_self);
-        let ca = &layer.cross_attn;
-        let (qc, kc, vc) = (
-            ca.q.forward(gpu, &h2),
-            ca.k.forward(gpu, &enc_out),
-            ca.v.forward(gpu, &enc_out),
-        );
-        let ac = attention(
-            gpu,
-            &qc,
-            &kc,
-            &vc,
-            heads_shape(ca, s, frames, d),
-            Mask::None,
-        );
-        let x_mid = ca.out.forward_residual(gpu, &ac, &x_self);
-        let idx = c.encoder_layers + i;
-        let (out, z, clsr) = ffn_block(gpu, &layer.ffn_ln, &layer.ffn, &x_mid, expert(idx));
-        if let Some(clsr) = clsr {
-            dec.push(LayerSaved {
-                x_in: x,
-                q,
-                k,
-                v,
-                attn: a,
-                x_self: Some(x_self),
-                cross: Some((qc, kc, vc, ac)),
-                x_mid,
-                z,
-                clsr,
-            });
-        }
-        x = out;
-    }
-    let hidden = dec_model.ln.forward(gpu, &x);
-    mark(gpu, dec_layers);
+    let mut saved = ffn.saved.into_iter();
+    let mut pair = |block| LayerSaved {
+        block,
+        clsr: saved.next().expect("one CLSR record per recorded block"),
+    };
+    let enc = enc_tapes.into_iter().map(&mut pair).collect();
+    let dec = dec_tapes.into_iter().map(&mut pair).collect();
     Ok(Forward {
         enc,
         dec,
+        cross,
         enc_pre_ln,
         enc_out,
-        dec_pre_ln: x,
+        dec_pre_ln,
         hidden,
     })
 }
@@ -422,7 +333,7 @@ fn vocab_chunks(table: &ChunkedTable, size: usize) -> Vec<(usize, usize)> {
 
 /// The frozen teacher's part of a step.
 pub struct TeacherRun<'a> {
-    pub model: &'a WhisperModel,
+    pub model: &'a WhisperNetwork,
     /// Teacher decoder output after its final LN, [S, d_teacher].
     pub hidden: Tensor,
 }
@@ -430,7 +341,7 @@ pub struct TeacherRun<'a> {
 /// Runs the frozen teacher on an example.
 pub fn teacher_forward<'a>(
     gpu: &Gpu,
-    teacher: &'a WhisperModel,
+    teacher: &'a WhisperNetwork,
     enc_input: &Tensor,
     tokens: &[u32],
 ) -> Result<TeacherRun<'a>> {
@@ -445,8 +356,8 @@ pub fn teacher_forward<'a>(
 /// loss tensor ([`slot::COUNT`] values, see [`slot`]) without reading it back.
 pub fn train_example(
     gpu: &Gpu,
-    model: &WhisperModel,
-    experts: &[ExpertParams],
+    model: &WhisperNetwork,
+    experts: &[Expert<Param>],
     modes: &[TrainMode],
     teacher: Option<&TeacherRun>,
     ex: &Example,
@@ -459,8 +370,8 @@ pub fn train_example(
 /// [`train_example`]. Pass modes without noise, dropout or skip-gate for evaluation.
 pub fn eval_example(
     gpu: &Gpu,
-    model: &WhisperModel,
-    experts: &[ExpertParams],
+    model: &WhisperNetwork,
+    experts: &[Expert<Param>],
     modes: &[TrainMode],
     teacher: Option<&TeacherRun>,
     ex: &Example,
@@ -472,8 +383,8 @@ pub fn eval_example(
 #[allow(clippy::too_many_arguments)]
 fn run_example(
     gpu: &Gpu,
-    model: &WhisperModel,
-    experts: &[ExpertParams],
+    model: &WhisperNetwork,
+    experts: &[Expert<Param>],
     modes: &[TrainMode],
     teacher: Option<&TeacherRun>,
     ex: &Example,
@@ -649,8 +560,8 @@ fn run_example(
 #[allow(clippy::too_many_arguments)]
 pub fn backward(
     gpu: &Gpu,
-    model: &WhisperModel,
-    experts: &[ExpertParams],
+    model: &WhisperNetwork,
+    experts: &[Expert<Param>],
     modes: &[TrainMode],
     f: &Forward,
     dhidden: &Tensor,
@@ -664,14 +575,16 @@ pub fn backward(
     let mut dx = layer_norm_backward(gpu, &f.dec_pre_ln, &model.decoder.ln.gamma, dhidden, None);
     let mut d_enc = gpu.tensor(&[frames, d]);
     fill(gpu, &d_enc, 0.0);
-    for (i, (layer, sv)) in model.decoder.layers.iter().zip(&f.dec).enumerate().rev() {
+    let blocks = model.decoder.blocks.iter().zip(&f.dec).zip(&f.cross);
+    for (i, ((block, sv), (kc, vc))) in blocks.enumerate().rev() {
         let idx = c.encoder_layers + i;
+        let tape = &sv.block;
         let dz = clsr_backward(
             gpu,
             &dx,
-            &sv.z,
+            &tape.z,
             &sv.clsr,
-            shared(&layer.ffn),
+            block.ffn.shared(),
             &experts[idx],
             &modes[idx],
             budget,
@@ -679,47 +592,30 @@ pub fn backward(
             true,
         )
         .expect("input gradient asked for");
-        let dx_mid = layer_norm_backward(gpu, &sv.x_mid, &layer.ffn_ln.gamma, &dz, Some(&dx));
+        let dx_mid = layer_norm_backward(gpu, &tape.x_mid, &block.ffn_ln.gamma, &dz, Some(&dx));
         // Cross-attention: queries from the decoder, keys/values from the encoder output.
-        let ca = &layer.cross_attn;
-        let (qc, kc, vc, ac) = sv
-            .cross
+        let cross = block.cross.as_ref().expect("decoder blocks cross-attend");
+        let ct = tape
+            .cross_attn
             .as_ref()
-            .expect("decoder layers keep cross-attention");
-        let dac = grad_input(gpu, &dx_mid, &ca.out.weight, None);
+            .expect("decoder tapes keep cross-attention");
+        let dac = grad_input(gpu, &dx_mid, &cross.attn.out.weight, None);
         let g = attention_backward(
             gpu,
-            qc,
+            &ct.q,
             kc,
             vc,
-            ac,
+            &ct.attn,
             &dac,
-            heads_shape(ca, s, frames, d),
+            heads_shape(&cross.attn, s, frames, d),
             None,
         );
-        let dh2 = grad_input(gpu, &g.dq, &ca.q.weight, None);
-        d_enc = grad_input(gpu, &g.dk, &ca.k.weight, Some(&d_enc));
-        d_enc = grad_input(gpu, &g.dv, &ca.v.weight, Some(&d_enc));
-        let x_self = sv
-            .x_self
-            .as_ref()
-            .expect("decoder layers keep the self-attention output");
-        let dx_self = layer_norm_backward(gpu, x_self, &layer.cross_ln.gamma, &dh2, Some(&dx_mid));
+        let dh2 = grad_input(gpu, &g.dq, &cross.attn.q.weight, None);
+        d_enc = grad_input(gpu, &g.dk, &cross.attn.k.weight, Some(&d_enc));
+        d_enc = grad_input(gpu, &g.dv, &cross.attn.v.weight, Some(&d_enc));
+        let dx_self = layer_norm_backward(gpu, &ct.x_in, &cross.ln.gamma, &dh2, Some(&dx_mid));
         // Causal self-attention.
-        let sa = &layer.self_attn;
-        let da = grad_input(gpu, &dx_self, &sa.out.weight, None);
-        let g = attention_backward(
-            gpu,
-            &sv.q,
-            &sv.k,
-            &sv.v,
-            &sv.attn,
-            &da,
-            heads_shape(sa, s, s, d),
-            Some(0),
-        );
-        let dh = qkv_backward(gpu, sa, &g);
-        dx = layer_norm_backward(gpu, &sv.x_in, &layer.self_ln.gamma, &dh, Some(&dx_self));
+        dx = self_attention_backward(gpu, block, tape, &dx_self, Some(0));
     }
     mark(gpu, "bwd: decoder layers");
     // dx now reaches the (frozen) embeddings: no gradient is needed there.
@@ -730,14 +626,15 @@ pub fn backward(
         &d_enc,
         None,
     );
-    for (i, (layer, sv)) in model.encoder.layers.iter().zip(&f.enc).enumerate().rev() {
+    for (i, (block, sv)) in model.encoder.blocks.iter().zip(&f.enc).enumerate().rev() {
+        let tape = &sv.block;
         // Below the lowest layer nothing trains: its input gradient is not computed.
         let Some(dz) = clsr_backward(
             gpu,
             &dx,
-            &sv.z,
+            &tape.z,
             &sv.clsr,
-            shared(&layer.ffn),
+            block.ffn.shared(),
             &experts[i],
             &modes[i],
             budget,
@@ -747,32 +644,38 @@ pub fn backward(
             mark(gpu, "bwd: encoder CLSR FFN");
             break;
         };
-        let dx_mid = layer_norm_backward(gpu, &sv.x_mid, &layer.ffn_ln.gamma, &dz, Some(&dx));
+        let dx_mid = layer_norm_backward(gpu, &tape.x_mid, &block.ffn_ln.gamma, &dz, Some(&dx));
         mark(gpu, "bwd: encoder CLSR FFN");
-        let da = grad_input(gpu, &dx_mid, &layer.attn.out.weight, None);
-        let g = attention_backward(
-            gpu,
-            &sv.q,
-            &sv.k,
-            &sv.v,
-            &sv.attn,
-            &da,
-            heads_shape(&layer.attn, frames, frames, d),
-            None,
-        );
-        let dh = qkv_backward(gpu, &layer.attn, &g);
-        dx = layer_norm_backward(gpu, &sv.x_in, &layer.attn_ln.gamma, &dh, Some(&dx_mid));
+        dx = self_attention_backward(gpu, block, tape, &dx_mid, None);
         mark(gpu, "bwd: encoder attention");
     }
 }
 
-/// dL/dh for q, k, v = projections of the same h.
-fn qkv_backward(
+/// Backward of a block's self-attention sub-layer from the gradient of its output `dout`
+/// (which is also the residual's): returns the gradient of the block input.
+fn self_attention_backward(
     gpu: &Gpu,
-    a: &AttentionWeights,
-    g: &crate::backward::attention::AttentionGrads,
+    block: &Block,
+    tape: &BlockTape,
+    dout: &Tensor,
+    causal_past: Option<usize>,
 ) -> Tensor {
+    let (a, t) = (&block.self_attn, &tape.self_attn);
+    let (rows, d) = (dout.shape()[0], dout.shape()[1]);
+    let da = grad_input(gpu, dout, &a.out.weight, None);
+    let g = attention_backward(
+        gpu,
+        &t.q,
+        &tape.self_k,
+        &tape.self_v,
+        &t.attn,
+        &da,
+        heads_shape(a, rows, rows, d),
+        causal_past,
+    );
+    // q, k and v are projections of the same layer-norm output.
     let dh = grad_input(gpu, &g.dq, &a.q.weight, None);
     let dh = grad_input(gpu, &g.dk, &a.k.weight, Some(&dh));
-    grad_input(gpu, &g.dv, &a.v.weight, Some(&dh))
+    let dh = grad_input(gpu, &g.dv, &a.v.weight, Some(&dh));
+    layer_norm_backward(gpu, &t.x_in, &block.self_ln.gamma, &dh, Some(dout))
 }

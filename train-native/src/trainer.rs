@@ -4,17 +4,16 @@
 //! the step number, so a run resumed from a checkpoint continues exactly.
 
 use whisper_clsr::gpu::{Gpu, Tensor};
-use whisper_clsr::model::WhisperModel;
-use whisper_clsr::pack::{ExpertLayer, ExpertPack, Part};
+use whisper_clsr::model::WhisperNetwork;
+use whisper_clsr::pack::{Expert, ExpertLayer, ExpertPack, Part};
 use whisper_clsr::{Error, Result};
 
-use crate::clsr::{gate_noise_alpha, ExpertParams, ExpertValues, TrainMode};
-use crate::optim::{AdamW, AdamWConfig};
+use crate::clsr::{gate_noise_alpha, trainable, TrainMode};
+use crate::optim::{AdamW, AdamWConfig, Param};
 use crate::profile::mark;
 use crate::rng::{pcg_hash, rng_uniform, Draw};
 use crate::student::{
-    encoder_input, eval_example, slot, teacher_forward, train_example, Example, Objective,
-    TeacherRun,
+    eval_example, slot, teacher_forward, train_example, Example, Objective, TeacherRun,
 };
 use crate::teacher_cache::TeacherCache;
 
@@ -89,16 +88,16 @@ pub struct StepMetrics {
 pub struct Trainer {
     pub config: TrainConfig,
     /// One per encoder layer, then one per decoder layer.
-    pub experts: Vec<ExpertParams>,
+    pub experts: Vec<Expert<Param>>,
     pub opt: AdamW,
 }
 
-fn upload_input(gpu: &Gpu, model: &WhisperModel, audio: &Audio) -> Result<Tensor> {
+fn upload_input(gpu: &Gpu, model: &WhisperNetwork, audio: &Audio) -> Result<Tensor> {
     let c = &model.config;
     match audio {
         Audio::Mel(mel) => {
             let t = gpu.upload(mel, &[c.num_mel_bins, 2 * c.max_source_positions])?;
-            Ok(encoder_input(gpu, model, &t))
+            model.encoder.stem(gpu, &t)
         }
         Audio::Encoded(x) => {
             let frames = x.len() / c.d_model;
@@ -112,7 +111,7 @@ impl Trainer {
     /// Starts from a pack (e.g. [`ExpertPack::init_from_base`]) covering every layer.
     pub fn new(
         gpu: &Gpu,
-        model: &WhisperModel,
+        model: &WhisperNetwork,
         pack: &ExpertPack,
         config: TrainConfig,
     ) -> Result<Trainer> {
@@ -129,17 +128,7 @@ impl Trainer {
                         part.name()
                     ))
                 })?;
-                let (d, ffn, gate) = l.dims();
-                let v = ExpertValues {
-                    fc1: &l.fc1_weight,
-                    fc1_bias: &l.fc1_bias,
-                    fc2: &l.fc2_weight,
-                    fc2_bias: &l.fc2_bias,
-                    gate_in: &l.gate_in_weight,
-                    gate_in_bias: &l.gate_in_bias,
-                    gate_out: &l.gate_out_weight,
-                };
-                experts.push(ExpertParams::new(gpu, &v, d, ffn, gate)?);
+                experts.push(trainable(gpu, &l.expert)?);
             }
         }
         gpu.flush();
@@ -203,8 +192,8 @@ impl Trainer {
     pub fn step(
         &mut self,
         gpu: &Gpu,
-        model: &WhisperModel,
-        teacher: Option<&WhisperModel>,
+        model: &WhisperNetwork,
+        teacher: Option<&WhisperNetwork>,
         batch: &[&Prepared],
     ) -> Result<StepMetrics> {
         self.step_cached(gpu, model, teacher, batch, None)
@@ -215,8 +204,8 @@ impl Trainer {
     pub fn step_cached(
         &mut self,
         gpu: &Gpu,
-        model: &WhisperModel,
-        teacher: Option<&WhisperModel>,
+        model: &WhisperNetwork,
+        teacher: Option<&WhisperNetwork>,
         batch: &[&Prepared],
         mut cache: Option<(&[usize], &mut TeacherCache)>,
     ) -> Result<StepMetrics> {
@@ -269,8 +258,7 @@ impl Trainer {
                 .count();
         }
         m.loss = m.ce + m.js + m.gate_loss;
-        let params: Vec<&crate::optim::Param> =
-            self.experts.iter().flat_map(|e| e.params()).collect();
+        let params: Vec<&Param> = self.experts.iter().flat_map(|e| e.values()).collect();
         let norm_sq = self.opt.update(gpu, &params, batch.len());
         m.grad_norm =
             (pollster::block_on(gpu.read(&norm_sq))?[0] as f64).sqrt() / batch.len() as f64;
@@ -284,8 +272,8 @@ impl Trainer {
     pub fn evaluate(
         &self,
         gpu: &Gpu,
-        model: &WhisperModel,
-        teacher: Option<&WhisperModel>,
+        model: &WhisperNetwork,
+        teacher: Option<&WhisperNetwork>,
         examples: &[Prepared],
     ) -> Result<StepMetrics> {
         let modes: Vec<TrainMode> = (0..self.experts.len() as u32)
@@ -342,7 +330,7 @@ impl Trainer {
     }
 
     /// The current experts as a pack's layers (host f32), encoder layers then decoder.
-    pub fn layers(&self, gpu: &Gpu, model: &WhisperModel) -> Result<Vec<ExpertLayer>> {
+    pub fn layers(&self, gpu: &Gpu, model: &WhisperNetwork) -> Result<Vec<ExpertLayer>> {
         let c = &model.config;
         let mut out = Vec::new();
         for (i, e) in self.experts.iter().enumerate() {
@@ -351,22 +339,10 @@ impl Trainer {
             } else {
                 (Part::Decoder, i - c.encoder_layers)
             };
-            let mut v = Vec::new();
-            for p in e.params() {
-                v.push(read_weight(gpu, &p.value)?);
-            }
-            let mut it = v.into_iter();
-            let mut next = || it.next().expect("seven tensors");
             out.push(ExpertLayer {
                 part,
                 index,
-                fc1_weight: next(),
-                fc1_bias: next(),
-                fc2_weight: next(),
-                fc2_bias: next(),
-                gate_in_weight: next(),
-                gate_in_bias: next(),
-                gate_out_weight: next(),
+                expert: e.try_map(|_, p| read_weight(gpu, &p.value))?,
             });
         }
         Ok(out)
@@ -377,7 +353,7 @@ impl Trainer {
 /// (whose result the cache then keeps, room permitting).
 fn teacher_run<'a>(
     gpu: &Gpu,
-    t: &'a WhisperModel,
+    t: &'a WhisperNetwork,
     ex: &Prepared,
     cache: Option<(usize, &mut TeacherCache)>,
 ) -> Result<TeacherRun<'a>> {
@@ -401,7 +377,7 @@ fn teacher_run<'a>(
 
 fn teacher_forward_input<'a>(
     gpu: &Gpu,
-    t: &'a WhisperModel,
+    t: &'a WhisperNetwork,
     ex: &Prepared,
 ) -> Result<TeacherRun<'a>> {
     let tx = upload_input(gpu, t, ex.teacher.as_ref().unwrap_or(&ex.student))?;

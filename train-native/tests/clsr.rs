@@ -7,8 +7,10 @@ mod support;
 
 use support::*;
 use whisper_clsr::gpu::{DType, Gpu, Weight};
+use whisper_clsr::ops::clsr::SharedFfn;
+use whisper_clsr::pack::Expert as PackExpert;
 use whisper_clsr_train::clsr::{
-    clsr_backward, clsr_forward, gate_noise_alpha, ExpertParams, ExpertValues, SharedFfn, TrainMode,
+    clsr_backward, clsr_forward, gate_noise_alpha, trainable, TrainMode,
 };
 use whisper_clsr_train::loss::budget::budget_loss;
 use whisper_clsr_train::reduce::{sum_into, Term};
@@ -177,16 +179,17 @@ fn run_case(gpu: &Gpu, dm: Dims, dtype: DType, mode: TrainMode, seed: u64) {
         fc2: &shared_w[2].0,
         fc2_bias: &shared_w[3].0,
     };
-    let values = ExpertValues {
-        fc1: &ex[0],
-        fc1_bias: &ex[1],
-        fc2: &ex[2],
-        fc2_bias: &ex[3],
-        gate_in: &gate[0],
-        gate_in_bias: &gate[1],
-        gate_out: &gate[2],
+    let values = PackExpert {
+        fc1: ex[0].clone(),
+        fc1_bias: ex[1].clone(),
+        fc2: ex[2].clone(),
+        fc2_bias: ex[3].clone(),
+        gate_in: gate[0].clone(),
+        gate_in_bias: gate[1].clone(),
+        gate_out: gate[2].clone(),
     };
-    let expert = ExpertParams::new(gpu, &values, d, ffn, h).unwrap();
+    assert_eq!(values.dims(), (d, ffn, h));
+    let expert = trainable(gpu, &values).unwrap();
     let zt = upload(gpu, &z, &[t, d]);
     let rt = upload(gpu, &res, &[t, d]);
     let (out, saved) = clsr_forward(gpu, &zt, &rt, shared, &expert, &mode);

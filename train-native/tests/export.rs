@@ -5,7 +5,7 @@ mod support;
 
 use support::tiny::{synthetic, tiny_model};
 use support::*;
-use whisper_clsr::model::WhisperModel;
+use whisper_clsr::model::WhisperNetwork;
 use whisper_clsr::pack::ExpertPack;
 use whisper_clsr::Whisper;
 use whisper_clsr_train::export::{to_pack, write_pack};
@@ -19,7 +19,7 @@ fn exported_pack_loads_in_the_runtime() {
     let gpu = gpu();
     let dir = std::env::temp_dir().join(format!("train-export-{}", std::process::id()));
     let (c, file) = tiny_model(&dir, 91);
-    let model = WhisperModel::load(&gpu, c.clone(), &file).unwrap();
+    let model = WhisperNetwork::load(&gpu, c.clone(), &file).unwrap();
     let pack = ExpertPack::init_from_base(&c, &file, "ca").unwrap();
     let config = TrainConfig {
         optim: AdamWConfig {

@@ -5,7 +5,7 @@ mod support;
 
 use support::tiny::{synthetic, tiny_model};
 use support::*;
-use whisper_clsr::model::WhisperModel;
+use whisper_clsr::model::WhisperNetwork;
 use whisper_clsr::pack::ExpertPack;
 use whisper_clsr_train::checkpoint;
 use whisper_clsr_train::optim::AdamWConfig;
@@ -14,7 +14,7 @@ use whisper_clsr_train::trainer::{Prepared, StepMetrics, TrainConfig, Trainer};
 fn run(
     trainer: &mut Trainer,
     gpu: &whisper_clsr::gpu::Gpu,
-    model: &WhisperModel,
+    model: &WhisperNetwork,
     data: &[Prepared],
     steps: usize,
 ) -> Vec<StepMetrics> {
@@ -32,7 +32,7 @@ fn resumed_run_reproduces_the_uninterrupted_run() {
     let gpu = gpu();
     let dir = std::env::temp_dir().join(format!("train-resume-{}", std::process::id()));
     let (c, file) = tiny_model(&dir, 81);
-    let model = WhisperModel::load(&gpu, c.clone(), &file).unwrap();
+    let model = WhisperNetwork::load(&gpu, c.clone(), &file).unwrap();
     let pack = ExpertPack::init_from_base(&c, &file, "ca").unwrap();
     let config = TrainConfig {
         optim: AdamWConfig {

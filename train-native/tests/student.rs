@@ -9,9 +9,11 @@ mod support;
 use support::tiny::random_model::{write_random_model, TinyConfig};
 use support::*;
 use whisper_clsr::model::weights::HostTensor;
-use whisper_clsr::model::{WeightFile, WhisperConfig, WhisperModel};
-use whisper_clsr_train::clsr::{ExpertParams, ExpertValues, TrainMode};
+use whisper_clsr::model::{WeightFile, WhisperConfig, WhisperNetwork};
+use whisper_clsr::pack::{Expert as PackExpert, ExpertTensor};
+use whisper_clsr_train::clsr::{trainable, TrainMode};
 use whisper_clsr_train::loss::vocab::IGNORE;
+use whisper_clsr_train::optim::Param;
 use whisper_clsr_train::rng::{dropout_keeps, rng_normal};
 use whisper_clsr_train::student::{slot, teacher_forward, train_example, Example, Objective};
 
@@ -326,13 +328,13 @@ fn loss_and_expert_gradients_of_a_tiny_whisper_match_cpu_and_finite_differences(
     write_random_model(&tdir, &teacher_cfg, safetensors::Dtype::F32, &mut rg);
     let (shost, sbytes, scfg) = load(&sdir);
     let (thost, tbytes, tcfg) = load(&tdir);
-    let student = WhisperModel::load(
+    let student = WhisperNetwork::load(
         &gpu,
         scfg.clone(),
         &WeightFile::new(sbytes, "student").unwrap(),
     )
     .unwrap();
-    let teacher = WhisperModel::load(
+    let teacher = WhisperNetwork::load(
         &gpu,
         tcfg.clone(),
         &WeightFile::new(tbytes, "teacher").unwrap(),
@@ -355,20 +357,16 @@ fn loss_and_expert_gradients_of_a_tiny_whisper_match_cpu_and_finite_differences(
         })
         .collect();
     let f32s = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
-    let experts: Vec<ExpertParams> = experts_cpu
+    let experts: Vec<PackExpert<Param>> = experts_cpu
         .iter()
         .map(|e| {
-            let t: Vec<Vec<f32>> = e.t.iter().map(|v| f32s(v)).collect();
-            let v = ExpertValues {
-                fc1: &t[0],
-                fc1_bias: &t[1],
-                fc2: &t[2],
-                fc2_bias: &t[3],
-                gate_in: &t[4],
-                gate_in_bias: &t[5],
-                gate_out: &t[6],
-            };
-            ExpertParams::new(&gpu, &v, d, f, GATE).unwrap()
+            let v = PackExpert::try_from_fn(|t| {
+                let i = ExpertTensor::ALL.iter().position(|&x| x == t).unwrap();
+                Ok::<_, ()>(f32s(&e.t[i]))
+            })
+            .unwrap();
+            assert_eq!(v.dims(), (d, f, GATE));
+            trainable(&gpu, &v).unwrap()
         })
         .collect();
     let modes: Vec<TrainMode> = (0..layers as u32)
@@ -463,7 +461,7 @@ fn loss_and_expert_gradients_of_a_tiny_whisper_match_cpu_and_finite_differences(
         "gate_out",
     ];
     for (l, e) in experts.iter().enumerate() {
-        for (t, param) in e.params().iter().enumerate() {
+        for (t, param) in e.values().iter().enumerate() {
             let grad = read(&gpu, &param.grad);
             let what = format!("layer {l} {}", names[t]);
             if modes[l].skip && t < 4 {

@@ -6,7 +6,7 @@ mod support;
 
 use support::tiny::{synthetic, tiny_model};
 use support::*;
-use whisper_clsr::model::WhisperModel;
+use whisper_clsr::model::WhisperNetwork;
 use whisper_clsr::pack::ExpertPack;
 use whisper_clsr_train::optim::AdamWConfig;
 use whisper_clsr_train::student::Objective;
@@ -17,7 +17,7 @@ fn tiny_model_overfits_synthetic_utterances() {
     let gpu = gpu();
     let dir = std::env::temp_dir().join(format!("train-overfit-{}", std::process::id()));
     let (c, file) = tiny_model(&dir, 71);
-    let model = WhisperModel::load(&gpu, c.clone(), &file).unwrap();
+    let model = WhisperNetwork::load(&gpu, c.clone(), &file).unwrap();
     let pack = ExpertPack::init_from_base(&c, &file, "ca").unwrap();
     let steps = 24;
     let config = TrainConfig {
@@ -71,7 +71,7 @@ fn tiny_model_overfits_synthetic_utterances() {
         eval.ce
     );
     for e in &trainer.experts {
-        for p in e.params() {
+        for p in e.values() {
             assert!(
                 read(&gpu, &p.grad).iter().all(|&g| g == 0.0),
                 "evaluation left gradients"
@@ -98,8 +98,8 @@ fn teacher_cache_reproduces_uncached_steps() {
     let dir = std::env::temp_dir().join(format!("train-tcache-{}", std::process::id()));
     let (c, file) = tiny_model(&dir.join("student"), 73);
     let (tc, tfile) = tiny_model(&dir.join("teacher"), 74);
-    let model = WhisperModel::load(&gpu, c.clone(), &file).unwrap();
-    let teacher = WhisperModel::load(&gpu, tc, &tfile).unwrap();
+    let model = WhisperNetwork::load(&gpu, c.clone(), &file).unwrap();
+    let teacher = WhisperNetwork::load(&gpu, tc, &tfile).unwrap();
     let pack = ExpertPack::init_from_base(&c, &file, "ca").unwrap();
     let config = TrainConfig {
         optim: AdamWConfig {

@@ -1,0 +1,277 @@
+//! One pre-LN transformer block, written once for the encoder, the decoder and the trainer
+//! (in the spirit of Whisper's `ResidualAttentionBlock`):
+//!
+//! ```text
+//! x_self = x + SelfAttention(LN_self(x))
+//! x_mid  = x_self + CrossAttention(LN_cross(x_self), encoder K/V)     (decoder only)
+//! out    = FFN(LN_ffn(x_mid)) + x_mid
+//! ```
+//!
+//! What varies is passed in: where self-attention keys/values come from ([`SelfKv`]: the
+//! block's own input, or a KV cache), the FFN strategy ([`FfnStrategy`]: the dense FFN,
+//! the hard-gated CLSR experts of inference, or the trainer's soft-gated CLSR) and whether
+//! the activations the backward pass needs are kept ([`BlockTape`]).
+
+use super::layers::{AttentionWeights, FeedForward, LayerNorm};
+use super::weights::WeightFile;
+use crate::gpu::{Gpu, Tensor};
+use crate::ops::attention::{attention_keeping, AttentionShape};
+use crate::ops::softmax::Mask;
+use crate::pack::Part;
+use crate::Result;
+
+/// Where a block sits: its stack and index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LayerId {
+    pub part: Part,
+    pub index: usize,
+}
+
+/// How a block's FFN sub-layer runs.
+pub trait FfnStrategy {
+    /// `residual + FFN(z)`, where `z` [T, d] is the output of the block's FFN layer norm
+    /// and `residual` its input.
+    fn forward(
+        &mut self,
+        gpu: &Gpu,
+        layer: LayerId,
+        ffn: &FeedForward,
+        z: &Tensor,
+        residual: &Tensor,
+    ) -> Tensor;
+}
+
+/// The frozen FFN of the base model.
+pub struct Dense;
+
+impl FfnStrategy for Dense {
+    fn forward(
+        &mut self,
+        gpu: &Gpu,
+        _: LayerId,
+        ffn: &FeedForward,
+        z: &Tensor,
+        residual: &Tensor,
+    ) -> Tensor {
+        ffn.forward_residual(gpu, z, residual)
+    }
+}
+
+/// Where self-attention keys and values come from.
+pub enum SelfKv<'a> {
+    /// Projected from this block's input alone: the encoder, and the teacher-forced decoder
+    /// (with a causal mask).
+    Fresh,
+    /// Appended to a KV cache [capacity, d] at row `past`; attention reads rows
+    /// `0..past + T` (incremental decoding).
+    Cached {
+        k: &'a Tensor,
+        v: &'a Tensor,
+        past: usize,
+    },
+}
+
+/// The per-call inputs of [`Block::forward`] besides the hidden states.
+pub struct BlockIo<'a> {
+    pub layer: LayerId,
+    pub self_kv: SelfKv<'a>,
+    pub mask: Mask,
+    /// This layer's cross-attention keys and values [frames, d] (decoder blocks only).
+    pub cross_kv: Option<(&'a Tensor, &'a Tensor)>,
+    /// Cross-attention heads whose probabilities [T, frames] to return (word timestamps).
+    pub keep: &'a [usize],
+    /// Keep the activations the backward pass needs ([`BlockTape`]); needs [`SelfKv::Fresh`].
+    pub record: bool,
+}
+
+/// Activations of one attention sub-layer that its backward needs.
+pub struct AttentionTape {
+    /// Sub-layer input [T, d] (its layer norm's input and the residual).
+    pub x_in: Tensor,
+    /// Queries [T, d].
+    pub q: Tensor,
+    /// Attention output before the output projection [T, d].
+    pub attn: Tensor,
+}
+
+/// Everything a block's backward pass needs, each tensor named with its shape.
+pub struct BlockTape {
+    pub self_attn: AttentionTape,
+    /// Self-attention keys and values [T, d].
+    pub self_k: Tensor,
+    pub self_v: Tensor,
+    /// Decoder blocks: the cross-attention sub-layer (its keys/values belong to the caller).
+    pub cross_attn: Option<AttentionTape>,
+    /// FFN sub-layer input [T, d] (its layer norm's input and the residual).
+    pub x_mid: Tensor,
+    /// FFN layer-norm output [T, d].
+    pub z: Tensor,
+}
+
+/// What [`Block::forward`] returns.
+pub struct BlockOutput {
+    /// Block output [T, d].
+    pub x: Tensor,
+    /// Probabilities of the `keep` heads, in that order.
+    pub kept: Vec<Tensor>,
+    pub tape: Option<BlockTape>,
+}
+
+/// Cross-attention sub-layer of a decoder block.
+pub struct CrossAttention {
+    pub ln: LayerNorm,
+    pub attn: AttentionWeights,
+}
+
+pub struct Block {
+    pub self_ln: LayerNorm,
+    pub self_attn: AttentionWeights,
+    pub cross: Option<CrossAttention>,
+    pub ffn_ln: LayerNorm,
+    pub ffn: FeedForward,
+}
+
+/// Sizes of a block.
+#[derive(Clone, Copy, Debug)]
+pub struct BlockDims {
+    pub d_model: usize,
+    pub heads: usize,
+    pub ffn: usize,
+    pub cross_attention: bool,
+}
+
+impl Block {
+    /// Loads the Hugging Face layer `prefix` (e.g. `model.decoder.layers.3`).
+    pub fn load(gpu: &Gpu, file: &WeightFile, prefix: &str, dims: BlockDims) -> Result<Block> {
+        let (d, heads) = (dims.d_model, dims.heads);
+        let name = |part: &str| format!("{prefix}.{part}");
+        let cross = if dims.cross_attention {
+            Some(CrossAttention {
+                ln: LayerNorm::load(gpu, file, &name("encoder_attn_layer_norm"), d)?,
+                attn: AttentionWeights::load(gpu, file, &name("encoder_attn"), d, heads)?,
+            })
+        } else {
+            None
+        };
+        Ok(Block {
+            self_ln: LayerNorm::load(gpu, file, &name("self_attn_layer_norm"), d)?,
+            self_attn: AttentionWeights::load(gpu, file, &name("self_attn"), d, heads)?,
+            cross,
+            ffn_ln: LayerNorm::load(gpu, file, &name("final_layer_norm"), d)?,
+            ffn: FeedForward::load(gpu, file, prefix, d, dims.ffn)?,
+        })
+    }
+
+    pub fn forward(
+        &self,
+        gpu: &Gpu,
+        x: Tensor,
+        io: BlockIo,
+        ffn: &mut dyn FfnStrategy,
+    ) -> BlockOutput {
+        let t = x.shape()[0];
+        let h = self.self_ln.forward(gpu, &x);
+        let (fresh, kv_len) = match io.self_kv {
+            SelfKv::Fresh => {
+                let k = self.self_attn.k.forward(gpu, &h);
+                let v = self.self_attn.v.forward(gpu, &h);
+                (Some((k, v)), t)
+            }
+            SelfKv::Cached { k, v, past } => {
+                assert!(!io.record, "a recorded block projects its own keys/values");
+                self.self_attn.k.forward_into_rows(gpu, &h, k, past);
+                self.self_attn.v.forward_into_rows(gpu, &h, v, past);
+                (None, past + t)
+            }
+        };
+        let (k, v) = match (&fresh, &io.self_kv) {
+            (Some((k, v)), _) => (k, v),
+            (None, SelfKv::Cached { k, v, .. }) => (*k, *v),
+            (None, SelfKv::Fresh) => unreachable!("fresh keys/values were projected"),
+        };
+        let self_out = attend(&self.self_attn, gpu, &h, k, v, kv_len, io.mask, &x, &[]);
+        drop(h);
+        let x_self = self_out.out;
+        let self_tape = io.record.then(|| AttentionTape {
+            x_in: x,
+            q: self_out.q,
+            attn: self_out.attn,
+        });
+
+        let (x_mid, cross_tape, kept) = match (&self.cross, io.cross_kv) {
+            (Some(cross), Some((k, v))) => {
+                let h = cross.ln.forward(gpu, &x_self);
+                let frames = k.shape()[0];
+                let out = attend(
+                    &cross.attn,
+                    gpu,
+                    &h,
+                    k,
+                    v,
+                    frames,
+                    Mask::None,
+                    &x_self,
+                    io.keep,
+                );
+                let tape = io.record.then(|| AttentionTape {
+                    x_in: x_self,
+                    q: out.q,
+                    attn: out.attn,
+                });
+                (out.out, tape, out.kept)
+            }
+            (None, None) => (x_self, None, Vec::new()),
+            _ => panic!("cross-attention keys/values are given to exactly the decoder's blocks"),
+        };
+
+        let z = self.ffn_ln.forward(gpu, &x_mid);
+        let out = ffn.forward(gpu, io.layer, &self.ffn, &z, &x_mid);
+        let tape = self_tape.map(|self_attn| {
+            let (self_k, self_v) = fresh.expect("recorded blocks project their keys/values");
+            BlockTape {
+                self_attn,
+                self_k,
+                self_v,
+                cross_attn: cross_tape,
+                x_mid,
+                z,
+            }
+        });
+        BlockOutput { x: out, kept, tape }
+    }
+}
+
+struct Attended {
+    /// `residual + out_proj(attn)`.
+    out: Tensor,
+    q: Tensor,
+    attn: Tensor,
+    kept: Vec<Tensor>,
+}
+
+/// Queries from `h`, attention over the first `kv_len` rows of `k`/`v`, output projection
+/// added to `residual`.
+#[allow(clippy::too_many_arguments)]
+fn attend(
+    weights: &AttentionWeights,
+    gpu: &Gpu,
+    h: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    kv_len: usize,
+    mask: Mask,
+    residual: &Tensor,
+    keep: &[usize],
+) -> Attended {
+    let q = weights.q.forward(gpu, h);
+    let d = q.shape()[1];
+    let shape = AttentionShape {
+        heads: weights.heads,
+        head_dim: d / weights.heads,
+        q_len: q.shape()[0],
+        kv_len,
+    };
+    let (attn, kept) = attention_keeping(gpu, &q, k, v, shape, mask, keep);
+    let out = weights.out.forward_residual(gpu, &attn, residual);
+    Attended { out, q, attn, kept }
+}
