@@ -21,10 +21,10 @@ use crate::gpu::{DType, Gpu, Tensor, Weight};
 use crate::pack::ExpertLayer;
 use crate::Result;
 
-const GATE: &str = include_str!("../../shaders/clsr_gate.wgsl");
-const ROUTE: &str = include_str!("../../shaders/clsr_route.wgsl");
-const MATMUL: &str = include_str!("../../shaders/clsr_matmul.wgsl");
-const GEMV: &str = include_str!("../../shaders/clsr_gemv.wgsl");
+const GATE: &str = include_str!("../../shaders/runtime/clsr_gate.wgsl");
+const ROUTE: &str = include_str!("../../shaders/runtime/clsr_route.wgsl");
+const MATMUL: &str = include_str!("../../shaders/runtime/clsr_matmul.wgsl");
+const GEMV: &str = include_str!("../../shaders/runtime/clsr_gemv.wgsl");
 /// Token counts up to which the few-row kernels run (the dense path switches at the same
 /// count in `matmul::gemm`).
 const FEW_ROWS: usize = 4;
@@ -126,30 +126,36 @@ impl GateCounts {
     }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct GateParams {
-    rows: u32,
-    cols: u32,
-    hidden: u32,
-    slot: u32,
+crate::params_struct! {
+    #[repr(C)]
+    #[derive(Clone, Copy, Pod, Zeroable)]
+    struct GateParams {
+        rows: u32,
+        cols: u32,
+        hidden: u32,
+        slot: u32,
+    }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct RouteParams {
-    rows: u32,
-    slot: u32,
-    _pad: [u32; 2],
+crate::params_struct! {
+    #[repr(C)]
+    #[derive(Clone, Copy, Pod, Zeroable)]
+    struct RouteParams {
+        rows: u32,
+        slot: u32,
+        _pad: [u32; 2],
+    }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct LinearParams {
-    rows: u32,
-    n: u32,
-    k: u32,
-    _pad: u32,
+crate::params_struct! {
+    #[repr(C)]
+    #[derive(Clone, Copy, Pod, Zeroable)]
+    struct LinearParams {
+        rows: u32,
+        n: u32,
+        k: u32,
+        _pad: u32,
+    }
 }
 
 /// How many token rows a dispatch handles, which picks the kernel shape.
@@ -175,7 +181,8 @@ impl Rows {
 }
 
 fn gate_kernel(f16: bool, rows: Rows, stats: bool) -> Kernel {
-    Kernel::new("clsr_gate.wgsl", GATE, "main")
+    Kernel::new("runtime/clsr_gate.wgsl", GATE, "main")
+        .params::<GateParams>()
         .define_if("F16", f16)
         .define_if("FEW_ROWS", rows.few())
         .define_if("ONE_ROW", rows == Rows::One)
@@ -183,18 +190,21 @@ fn gate_kernel(f16: bool, rows: Rows, stats: bool) -> Kernel {
 }
 
 fn route_kernel(stats: bool) -> Kernel {
-    Kernel::new("clsr_route.wgsl", ROUTE, "main").define_if("STATS", stats)
+    Kernel::new("runtime/clsr_route.wgsl", ROUTE, "main")
+        .params::<RouteParams>()
+        .define_if("STATS", stats)
 }
 
 /// The routed Linear: tiled (`clsr_matmul.wgsl`) or few-row (`clsr_gemv.wgsl`); with
 /// `gelu` it is fc1, otherwise fc2 accumulating into the residual.
 fn linear_kernel(rows: Rows, f16: bool, gelu: bool, tanh: bool) -> Kernel {
     let kernel = if rows.few() {
-        Kernel::new("clsr_gemv.wgsl", GEMV, "main").define_if("ONE_ROW", rows == Rows::One)
+        Kernel::new("runtime/clsr_gemv.wgsl", GEMV, "main").define_if("ONE_ROW", rows == Rows::One)
     } else {
-        Kernel::new("clsr_matmul.wgsl", MATMUL, "main")
+        Kernel::new("runtime/clsr_matmul.wgsl", MATMUL, "main")
     };
     kernel
+        .params::<LinearParams>()
         .define_if("F16", f16)
         .define_if("GELU", gelu)
         .define_if("GELU_TANH", gelu && tanh)

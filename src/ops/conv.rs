@@ -8,22 +8,24 @@ use super::{elementwise_grid, u};
 use crate::gpu::shader::Kernel;
 use crate::gpu::{Gpu, Tensor, Weight};
 
-const SOURCE: &str = include_str!("../../shaders/im2col.wgsl");
+const SOURCE: &str = include_str!("../../shaders/runtime/im2col.wgsl");
 
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct Params {
-    channels: u32,
-    t_in: u32,
-    t_out: u32,
-    stride: u32,
-    channel_stride: u32,
-    time_stride: u32,
-    _pad: [u32; 2],
+crate::params_struct! {
+    #[repr(C)]
+    #[derive(Clone, Copy, Pod, Zeroable)]
+    struct Params {
+        channels: u32,
+        t_in: u32,
+        t_out: u32,
+        stride: u32,
+        channel_stride: u32,
+        time_stride: u32,
+        _pad: [u32; 2],
+    }
 }
 
 fn kernel() -> Kernel {
-    Kernel::new("im2col.wgsl", SOURCE, "main")
+    Kernel::new("runtime/im2col.wgsl", SOURCE, "main").params::<Params>()
 }
 
 pub(crate) fn kernels() -> Vec<Kernel> {

@@ -7,8 +7,8 @@ use super::u;
 use crate::gpu::shader::Kernel;
 use crate::gpu::{DType, Gpu, Tensor, Weight};
 
-const MATMUL: &str = include_str!("../../shaders/matmul.wgsl");
-const GEMV: &str = include_str!("../../shaders/gemv.wgsl");
+const MATMUL: &str = include_str!("../../shaders/runtime/matmul.wgsl");
+const GEMV: &str = include_str!("../../shaders/runtime/gemv.wgsl");
 /// Rows up to which a weight product uses the GEMV kernel.
 const GEMV_MAX_ROWS: usize = 4;
 /// Shortest K for which the GEMV kernel splits each row over 32 lanes.
@@ -79,56 +79,62 @@ pub struct Epilogue<'a> {
     pub residual: Option<(&'a Tensor, Layout)>,
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct MatmulParams {
-    m: u32,
-    n: u32,
-    k: u32,
-    batch: u32,
-    a_off: u32,
-    lda: u32,
-    a_bs: u32,
-    b_off: u32,
-    ldb: u32,
-    b_bs: u32,
-    c_off: u32,
-    ldc: u32,
-    c_bs: u32,
-    r_off: u32,
-    ldr: u32,
-    r_bs: u32,
-    bias_off: u32,
-    alpha: f32,
-    _pad: [u32; 2],
+crate::params_struct! {
+    #[repr(C)]
+    #[derive(Clone, Copy, Pod, Zeroable)]
+    struct MatmulParams {
+        m: u32,
+        n: u32,
+        k: u32,
+        batch: u32,
+        a_off: u32,
+        lda: u32,
+        a_bs: u32,
+        b_off: u32,
+        ldb: u32,
+        b_bs: u32,
+        c_off: u32,
+        ldc: u32,
+        c_bs: u32,
+        r_off: u32,
+        ldr: u32,
+        r_bs: u32,
+        bias_off: u32,
+        alpha: f32,
+        _pad: [u32; 2],
+    }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct GemvParams {
-    m: u32,
-    n: u32,
-    k: u32,
-    a_off: u32,
-    lda: u32,
-    a_bs: u32,
-    b_off: u32,
-    ldb: u32,
-    b_bs: u32,
-    c_off: u32,
-    ldc: u32,
-    c_bs: u32,
-    r_off: u32,
-    ldr: u32,
-    bias_off: u32,
-    alpha: f32,
-    b_sk: u32,
-    b_sn: u32,
-    _pad: [u32; 2],
+crate::params_struct! {
+    #[repr(C)]
+    #[derive(Clone, Copy, Pod, Zeroable)]
+    struct GemvParams {
+        m: u32,
+        n: u32,
+        k: u32,
+        a_off: u32,
+        lda: u32,
+        a_bs: u32,
+        b_off: u32,
+        ldb: u32,
+        b_bs: u32,
+        c_off: u32,
+        ldc: u32,
+        c_bs: u32,
+        r_off: u32,
+        ldr: u32,
+        bias_off: u32,
+        alpha: f32,
+        b_sk: u32,
+        b_sn: u32,
+        r_bs: u32,
+        _pad: u32,
+    }
 }
 
 fn matmul_kernel(f16: bool, trans_b: bool, bias: bool, gelu: bool, residual: bool) -> Kernel {
-    Kernel::new("matmul.wgsl", MATMUL, "main")
+    Kernel::new("runtime/matmul.wgsl", MATMUL, "main")
+        .params::<MatmulParams>()
         .define_if("F16", f16)
         .define_if("TRANS_B", trans_b)
         .define_if("BIAS", bias)
@@ -144,7 +150,8 @@ fn gemv_kernel(
     gelu: bool,
     residual: bool,
 ) -> Kernel {
-    Kernel::new("gemv.wgsl", GEMV, "main")
+    Kernel::new("runtime/gemv.wgsl", GEMV, "main")
+        .params::<GemvParams>()
         .define_if("ONE_ROW", one_row)
         .define_if("F16", f16)
         .define_if("SPLIT_K", split_k)
@@ -230,7 +237,8 @@ pub fn gemm(gpu: &Gpu, a: &Tensor, b: Rhs, c: &Tensor, g: &Gemm, epi: &Epilogue)
             alpha: g.alpha,
             b_sk: if g.trans_b { 1 } else { u(g.b.row_stride) },
             b_sn: if g.trans_b { u(g.b.row_stride) } else { 1 },
-            _pad: [0; 2],
+            r_bs: u(r_bs),
+            _pad: 0,
         };
         let per_group = if split_k { 8 } else { 64 };
         let mut groups = crate::gpu::grid(u(g.n.div_ceil(per_group)));

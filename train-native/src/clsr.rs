@@ -19,13 +19,10 @@ use crate::kernel::{rows_grid, threads_grid, u};
 use crate::optim::Param;
 use crate::rng::{dropout, Draw};
 
-const SOURCE: &str = concat!(
-    include_str!("../../shaders/train_rng.wgsl"),
-    include_str!("../../shaders/train_clsr.wgsl")
-);
+const SOURCE: &str = include_str!("../../shaders/train/clsr.wgsl");
 
 fn kernel(entry: &'static str) -> Kernel {
-    Kernel::new("train_clsr.wgsl", SOURCE, entry)
+    Kernel::new("train/clsr.wgsl", SOURCE, entry).params::<Params>()
 }
 
 pub(crate) fn kernels() -> Vec<Kernel> {
@@ -170,17 +167,19 @@ pub struct ClsrSaved {
     pub y_shared: Tensor,
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct Params {
-    rows: u32,
-    cols: u32,
-    hidden: u32,
-    seed: u32,
-    stream: u32,
-    skip: u32,
-    alpha: f32,
-    _pad: u32,
+whisper_clsr::params_struct! {
+    #[repr(C)]
+    #[derive(Clone, Copy, Pod, Zeroable)]
+    struct Params {
+        rows: u32,
+        cols: u32,
+        hidden: u32,
+        seed: u32,
+        stream: u32,
+        skip: u32,
+        alpha: f32,
+        _pad: u32,
+    }
 }
 
 fn params(rows: usize, cols: usize, hidden: usize, mode: &TrainMode) -> Params {
