@@ -13,17 +13,19 @@ pub struct Kernel {
     pub defines: Vec<&'static str>,
     pub entry: &'static str,
     /// Layout of the Rust struct the kernel's dispatches pass as its uniform `Params`.
-    pub params: Option<ParamsLayout>,
+    pub params: ParamsLayout,
 }
 
 impl Kernel {
-    pub fn new(file: &'static str, source: &'static str, entry: &'static str) -> Kernel {
+    /// Entry point `entry` of `source` (the text of `shaders/{file}`), dispatched with a
+    /// uniform of type `P`.
+    pub fn new<P: Params>(file: &'static str, source: &'static str, entry: &'static str) -> Kernel {
         Kernel {
             file,
             source,
             defines: Vec::new(),
             entry,
-            params: None,
+            params: P::LAYOUT,
         }
     }
 
@@ -32,13 +34,6 @@ impl Kernel {
         if on {
             self.defines.push(name);
         }
-        self
-    }
-
-    /// Records the Rust type of the kernel's uniform, so that tests can hold its layout to the
-    /// WGSL struct.
-    pub fn params<P: Params>(mut self) -> Kernel {
-        self.params = Some(P::LAYOUT);
         self
     }
 
@@ -80,8 +75,8 @@ pub trait Params: bytemuck::Pod {
     const LAYOUT: ParamsLayout;
 }
 
-/// Defines a kernel's uniform struct as written and implements [`Params`] for it, so that its
-/// field order and offsets can be checked against the WGSL `struct Params` (tests/shaders.rs).
+/// Defines a kernel's uniform struct, `#[repr(C)]` and `Pod`, and implements [`Params`] for
+/// it, so that its fields can be checked against the WGSL `struct Params` (tests/shaders.rs).
 #[macro_export]
 macro_rules! params_struct {
     (
@@ -91,6 +86,8 @@ macro_rules! params_struct {
         }
     ) => {
         $(#[$meta])*
+        #[repr(C)]
+        #[derive(Clone, Copy, ::bytemuck::Pod, ::bytemuck::Zeroable)]
         $vis struct $name {
             $($(#[$fmeta])* $fvis $field: $ty),*
         }

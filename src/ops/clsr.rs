@@ -13,8 +13,6 @@
 //!   split-K `clsr_gemv.wgsl` reads them directly: each workgroup reads only the weights
 //!   some token takes and keeps each token's sum from its own weight.
 
-use bytemuck::{Pod, Zeroable};
-
 use super::u;
 use crate::gpu::shader::Kernel;
 use crate::gpu::{DType, Gpu, Tensor, Weight};
@@ -127,8 +125,6 @@ impl GateCounts {
 }
 
 crate::params_struct! {
-    #[repr(C)]
-    #[derive(Clone, Copy, Pod, Zeroable)]
     struct GateParams {
         rows: u32,
         cols: u32,
@@ -138,8 +134,6 @@ crate::params_struct! {
 }
 
 crate::params_struct! {
-    #[repr(C)]
-    #[derive(Clone, Copy, Pod, Zeroable)]
     struct RouteParams {
         rows: u32,
         slot: u32,
@@ -148,8 +142,6 @@ crate::params_struct! {
 }
 
 crate::params_struct! {
-    #[repr(C)]
-    #[derive(Clone, Copy, Pod, Zeroable)]
     struct LinearParams {
         rows: u32,
         n: u32,
@@ -181,8 +173,7 @@ impl Rows {
 }
 
 fn gate_kernel(f16: bool, rows: Rows, stats: bool) -> Kernel {
-    Kernel::new("runtime/clsr_gate.wgsl", GATE, "main")
-        .params::<GateParams>()
+    Kernel::new::<GateParams>("runtime/clsr_gate.wgsl", GATE, "main")
         .define_if("F16", f16)
         .define_if("FEW_ROWS", rows.few())
         .define_if("ONE_ROW", rows == Rows::One)
@@ -190,21 +181,19 @@ fn gate_kernel(f16: bool, rows: Rows, stats: bool) -> Kernel {
 }
 
 fn route_kernel(stats: bool) -> Kernel {
-    Kernel::new("runtime/clsr_route.wgsl", ROUTE, "main")
-        .params::<RouteParams>()
-        .define_if("STATS", stats)
+    Kernel::new::<RouteParams>("runtime/clsr_route.wgsl", ROUTE, "main").define_if("STATS", stats)
 }
 
 /// The routed Linear: tiled (`clsr_matmul.wgsl`) or few-row (`clsr_gemv.wgsl`); with
 /// `gelu` it is fc1, otherwise fc2 accumulating into the residual.
 fn linear_kernel(rows: Rows, f16: bool, gelu: bool, tanh: bool) -> Kernel {
     let kernel = if rows.few() {
-        Kernel::new("runtime/clsr_gemv.wgsl", GEMV, "main").define_if("ONE_ROW", rows == Rows::One)
+        Kernel::new::<LinearParams>("runtime/clsr_gemv.wgsl", GEMV, "main")
+            .define_if("ONE_ROW", rows == Rows::One)
     } else {
-        Kernel::new("runtime/clsr_matmul.wgsl", MATMUL, "main")
+        Kernel::new::<LinearParams>("runtime/clsr_matmul.wgsl", MATMUL, "main")
     };
     kernel
-        .params::<LinearParams>()
         .define_if("F16", f16)
         .define_if("GELU", gelu)
         .define_if("GELU_TANH", gelu && tanh)

@@ -1,8 +1,6 @@
 //! Kernel-3, padding-1 convolution with fused bias and GELU, as Whisper's stem uses:
 //! an im2col gather (`im2col.wgsl`) followed by one tiled matmul.
 
-use bytemuck::{Pod, Zeroable};
-
 use super::matmul::{linear_into, Layout};
 use super::{elementwise_grid, u};
 use crate::gpu::shader::Kernel;
@@ -11,8 +9,6 @@ use crate::gpu::{Gpu, Tensor, Weight};
 const SOURCE: &str = include_str!("../../shaders/runtime/im2col.wgsl");
 
 crate::params_struct! {
-    #[repr(C)]
-    #[derive(Clone, Copy, Pod, Zeroable)]
     struct Params {
         channels: u32,
         t_in: u32,
@@ -25,7 +21,7 @@ crate::params_struct! {
 }
 
 fn kernel() -> Kernel {
-    Kernel::new("runtime/im2col.wgsl", SOURCE, "main").params::<Params>()
+    Kernel::new::<Params>("runtime/im2col.wgsl", SOURCE, "main")
 }
 
 pub(crate) fn kernels() -> Vec<Kernel> {

@@ -1,8 +1,6 @@
 //! Token embedding plus learned positions (`embed.wgsl`), over a token table that may be
 //! split into row chunks to respect the device's binding limit.
 
-use bytemuck::{Pod, Zeroable};
-
 use super::{elementwise_grid, u};
 use crate::gpu::shader::Kernel;
 use crate::gpu::{DType, Gpu, Tensor, Weight};
@@ -10,8 +8,6 @@ use crate::gpu::{DType, Gpu, Tensor, Weight};
 const SOURCE: &str = include_str!("../../shaders/runtime/embed.wgsl");
 
 crate::params_struct! {
-    #[repr(C)]
-    #[derive(Clone, Copy, Pod, Zeroable)]
     struct Params {
         count: u32,
         cols: u32,
@@ -23,9 +19,7 @@ crate::params_struct! {
 }
 
 fn kernel(f16: bool) -> Kernel {
-    Kernel::new("runtime/embed.wgsl", SOURCE, "main")
-        .params::<Params>()
-        .define_if("F16", f16)
+    Kernel::new::<Params>("runtime/embed.wgsl", SOURCE, "main").define_if("F16", f16)
 }
 
 pub(crate) fn kernels() -> Vec<Kernel> {

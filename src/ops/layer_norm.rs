@@ -1,7 +1,5 @@
 //! Layer normalisation over rows (`layer_norm.wgsl`).
 
-use bytemuck::{Pod, Zeroable};
-
 use super::u;
 use crate::gpu::shader::Kernel;
 use crate::gpu::{DType, Gpu, Tensor, Weight};
@@ -11,8 +9,6 @@ const SOURCE: &str = include_str!("../../shaders/runtime/layer_norm.wgsl");
 pub const EPS: f32 = 1e-5;
 
 crate::params_struct! {
-    #[repr(C)]
-    #[derive(Clone, Copy, Pod, Zeroable)]
     struct Params {
         rows: u32,
         cols: u32,
@@ -22,9 +18,7 @@ crate::params_struct! {
 }
 
 fn kernel(f16: bool) -> Kernel {
-    Kernel::new("runtime/layer_norm.wgsl", SOURCE, "main")
-        .params::<Params>()
-        .define_if("F16", f16)
+    Kernel::new::<Params>("runtime/layer_norm.wgsl", SOURCE, "main").define_if("F16", f16)
 }
 
 pub(crate) fn kernels() -> Vec<Kernel> {

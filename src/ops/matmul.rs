@@ -1,8 +1,6 @@
 //! Matrix multiplication: the tiled batched kernel (`matmul.wgsl`) and the few-row
 //! weight kernel (`gemv.wgsl`), with bias, GELU and residual fused into the store.
 
-use bytemuck::{Pod, Zeroable};
-
 use super::u;
 use crate::gpu::shader::Kernel;
 use crate::gpu::{DType, Gpu, Tensor, Weight};
@@ -80,8 +78,6 @@ pub struct Epilogue<'a> {
 }
 
 crate::params_struct! {
-    #[repr(C)]
-    #[derive(Clone, Copy, Pod, Zeroable)]
     struct MatmulParams {
         m: u32,
         n: u32,
@@ -106,8 +102,6 @@ crate::params_struct! {
 }
 
 crate::params_struct! {
-    #[repr(C)]
-    #[derive(Clone, Copy, Pod, Zeroable)]
     struct GemvParams {
         m: u32,
         n: u32,
@@ -133,8 +127,7 @@ crate::params_struct! {
 }
 
 fn matmul_kernel(f16: bool, trans_b: bool, bias: bool, gelu: bool, residual: bool) -> Kernel {
-    Kernel::new("runtime/matmul.wgsl", MATMUL, "main")
-        .params::<MatmulParams>()
+    Kernel::new::<MatmulParams>("runtime/matmul.wgsl", MATMUL, "main")
         .define_if("F16", f16)
         .define_if("TRANS_B", trans_b)
         .define_if("BIAS", bias)
@@ -150,8 +143,7 @@ fn gemv_kernel(
     gelu: bool,
     residual: bool,
 ) -> Kernel {
-    Kernel::new("runtime/gemv.wgsl", GEMV, "main")
-        .params::<GemvParams>()
+    Kernel::new::<GemvParams>("runtime/gemv.wgsl", GEMV, "main")
         .define_if("ONE_ROW", one_row)
         .define_if("F16", f16)
         .define_if("SPLIT_K", split_k)

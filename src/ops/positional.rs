@@ -1,7 +1,5 @@
 //! Positional add in place (`add_rows.wgsl`).
 
-use bytemuck::{Pod, Zeroable};
-
 use super::{elementwise_grid, u};
 use crate::gpu::shader::Kernel;
 use crate::gpu::{DType, Gpu, Tensor, Weight};
@@ -9,8 +7,6 @@ use crate::gpu::{DType, Gpu, Tensor, Weight};
 const SOURCE: &str = include_str!("../../shaders/runtime/add_rows.wgsl");
 
 crate::params_struct! {
-    #[repr(C)]
-    #[derive(Clone, Copy, Pod, Zeroable)]
     struct Params {
         rows: u32,
         cols: u32,
@@ -20,9 +16,7 @@ crate::params_struct! {
 }
 
 fn kernel(f16: bool) -> Kernel {
-    Kernel::new("runtime/add_rows.wgsl", SOURCE, "main")
-        .params::<Params>()
-        .define_if("F16", f16)
+    Kernel::new::<Params>("runtime/add_rows.wgsl", SOURCE, "main").define_if("F16", f16)
 }
 
 pub(crate) fn kernels() -> Vec<Kernel> {

@@ -1,7 +1,5 @@
 //! Row-wise softmax in place, optionally causal (`softmax.wgsl`).
 
-use bytemuck::{Pod, Zeroable};
-
 use super::u;
 use crate::gpu::shader::Kernel;
 use crate::gpu::{Gpu, Tensor};
@@ -9,8 +7,6 @@ use crate::gpu::{Gpu, Tensor};
 const SOURCE: &str = include_str!("../../shaders/runtime/softmax.wgsl");
 
 crate::params_struct! {
-    #[repr(C)]
-    #[derive(Clone, Copy, Pod, Zeroable)]
     struct Params {
         rows: u32,
         cols: u32,
@@ -20,9 +16,7 @@ crate::params_struct! {
 }
 
 fn kernel(causal: bool) -> Kernel {
-    Kernel::new("runtime/softmax.wgsl", SOURCE, "main")
-        .params::<Params>()
-        .define_if("CAUSAL", causal)
+    Kernel::new::<Params>("runtime/softmax.wgsl", SOURCE, "main").define_if("CAUSAL", causal)
 }
 
 pub(crate) fn kernels() -> Vec<Kernel> {

@@ -1,7 +1,7 @@
 //! Next-token choice on the GPU (`token_pick.wgsl`): suppress mask, timestamp rules, then
 //! argmax or a seeded sample; writes the id and its log-probability, 8 bytes to read back.
 
-use bytemuck::{Pod, Zeroable};
+use bytemuck::Zeroable;
 
 use super::u;
 use crate::gpu::shader::Kernel;
@@ -10,8 +10,6 @@ use crate::gpu::{Gpu, Tensor};
 const SOURCE: &str = include_str!("../../shaders/runtime/token_pick.wgsl");
 
 crate::params_struct! {
-    #[repr(C)]
-    #[derive(Clone, Copy, Pod, Zeroable)]
     struct Params {
         n: u32,
         offset: u32,
@@ -34,11 +32,11 @@ const NO_TS: u32 = 4;
 const NO_TEXT: u32 = 8;
 
 fn pick_kernel() -> Kernel {
-    Kernel::new("runtime/token_pick.wgsl", SOURCE, "main").params::<Params>()
+    Kernel::new::<Params>("runtime/token_pick.wgsl", SOURCE, "main")
 }
 
 fn probability_kernel() -> Kernel {
-    Kernel::new("runtime/token_pick.wgsl", SOURCE, "probability").params::<Params>()
+    Kernel::new::<Params>("runtime/token_pick.wgsl", SOURCE, "probability")
 }
 
 pub(crate) fn kernels() -> Vec<Kernel> {

@@ -30,7 +30,7 @@ pub fn validate(kernel: &Kernel) -> naga::Module {
     module
 }
 
-/// The WGSL uniform struct and the Rust struct recorded with `Kernel::params` have the same
+/// The WGSL uniform struct and the Rust struct the kernel was built with have the same
 /// size and the same fields (name, type, offset) in the same order; padding (names starting
 /// with `_`) is held only by the size.
 pub fn check_params(kernel: &Kernel, module: &naga::Module) {
@@ -41,14 +41,13 @@ pub fn check_params(kernel: &Kernel, module: &naga::Module) {
         .map(|(_, v)| v)
         .filter(|v| v.space == naga::AddressSpace::Uniform)
         .collect();
-    let (var, rust) = match (uniforms.as_slice(), kernel.params) {
-        ([], None) => return,
-        ([var], Some(rust)) => (*var, rust),
-        (u, p) => panic!(
-            "{key}: {} uniform(s) in WGSL, Rust params {:?}",
-            u.len(),
-            p.map(|p| p.name)
-        ),
+    let rust = kernel.params;
+    let [var] = uniforms.as_slice() else {
+        panic!(
+            "{key}: {} uniforms in WGSL for the Rust {}, not one",
+            uniforms.len(),
+            rust.name
+        );
     };
     let ty = &module.types[var.ty];
     let naga::TypeInner::Struct { members, span } = &ty.inner else {
@@ -242,8 +241,10 @@ pub fn check_reached(file: &str, sources: &[(PathBuf, String)]) {
         "shaders/{file} is not include_str!-ed by any non-test code"
     );
     for (path, text) in &owners {
+        let named = format!("\"{file}\"");
         assert!(
-            text.contains(&format!("Kernel::new(\"{file}\"")),
+            text.lines()
+                .any(|line| line.contains("Kernel::new") && line.contains(&named)),
             "{}: loads shaders/{file} but builds no Kernel named after it",
             path.display()
         );

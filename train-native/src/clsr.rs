@@ -7,7 +7,6 @@
 //! and gate noise are regenerated from (seed, stream). The backward accumulates gradients
 //! of the expert and gate parameters and returns dL/dz (dL/dres is dout itself).
 
-use bytemuck::{Pod, Zeroable};
 use whisper_clsr::gpu::shader::Kernel;
 use whisper_clsr::gpu::{Gpu, Tensor, Weight};
 use whisper_clsr::ops::matmul::linear;
@@ -22,7 +21,7 @@ use crate::rng::{dropout, Draw};
 const SOURCE: &str = include_str!("../../shaders/train/clsr.wgsl");
 
 fn kernel(entry: &'static str) -> Kernel {
-    Kernel::new("train/clsr.wgsl", SOURCE, entry).params::<Params>()
+    Kernel::new::<Params>("train/clsr.wgsl", SOURCE, entry)
 }
 
 pub(crate) fn kernels() -> Vec<Kernel> {
@@ -168,8 +167,6 @@ pub struct ClsrSaved {
 }
 
 whisper_clsr::params_struct! {
-    #[repr(C)]
-    #[derive(Clone, Copy, Pod, Zeroable)]
     struct Params {
         rows: u32,
         cols: u32,

@@ -1,6 +1,5 @@
 //! Elementwise helpers (`train/elementwise.wgsl`): fill and y += alpha·x.
 
-use bytemuck::{Pod, Zeroable};
 use whisper_clsr::gpu::shader::Kernel;
 use whisper_clsr::gpu::{Gpu, Tensor};
 
@@ -9,8 +8,6 @@ use crate::kernel::{threads_grid, u};
 const SOURCE: &str = include_str!("../../shaders/train/elementwise.wgsl");
 
 whisper_clsr::params_struct! {
-    #[repr(C)]
-    #[derive(Clone, Copy, Pod, Zeroable)]
     struct Params {
         n: u32,
         _pad: [u32; 2],
@@ -19,7 +16,7 @@ whisper_clsr::params_struct! {
 }
 
 fn kernel(entry: &'static str) -> Kernel {
-    Kernel::new("train/elementwise.wgsl", SOURCE, entry).params::<Params>()
+    Kernel::new::<Params>("train/elementwise.wgsl", SOURCE, entry)
 }
 
 pub(crate) fn kernels() -> Vec<Kernel> {

@@ -2,7 +2,6 @@
 //! gradient clipping and gradient accumulation. Trainable tensors are f32 [`Param`]s:
 //! value (a runtime `Weight`, so forward kernels read it directly), gradient and moments.
 
-use bytemuck::{Pod, Zeroable};
 use whisper_clsr::gpu::shader::Kernel;
 use whisper_clsr::gpu::{DType, Gpu, Tensor, Weight};
 use whisper_clsr::Result;
@@ -14,7 +13,7 @@ use crate::reduce::{sum_into, Term};
 const SOURCE: &str = include_str!("../../shaders/train/adamw.wgsl");
 
 fn kernel() -> Kernel {
-    Kernel::new("train/adamw.wgsl", SOURCE, "main").params::<Params>()
+    Kernel::new::<Params>("train/adamw.wgsl", SOURCE, "main")
 }
 
 pub(crate) fn kernels() -> Vec<Kernel> {
@@ -101,8 +100,6 @@ impl AdamWConfig {
 }
 
 whisper_clsr::params_struct! {
-    #[repr(C)]
-    #[derive(Clone, Copy, Pod, Zeroable)]
     struct Params {
         n: u32,
         _pad0: [u32; 3],

@@ -1,7 +1,6 @@
 //! Two-pass sums (`train/reduce.wgsl`): no f32 atomics in core WebGPU, so each workgroup
 //! writes a partial sum and one workgroup adds the partials into a slot of an output tensor.
 
-use bytemuck::{Pod, Zeroable};
 use whisper_clsr::gpu::shader::Kernel;
 use whisper_clsr::gpu::{Gpu, Tensor};
 
@@ -12,8 +11,6 @@ const SOURCE: &str = include_str!("../../shaders/train/reduce.wgsl");
 const MAX_GROUPS: usize = 256;
 
 whisper_clsr::params_struct! {
-    #[repr(C)]
-    #[derive(Clone, Copy, Pod, Zeroable)]
     struct Params {
         n: u32,
         groups: u32,
@@ -36,14 +33,13 @@ pub enum Term<'a> {
 }
 
 fn partial_kernel(square: bool, weighted: bool) -> Kernel {
-    Kernel::new("train/reduce.wgsl", SOURCE, "sum_partial")
-        .params::<Params>()
+    Kernel::new::<Params>("train/reduce.wgsl", SOURCE, "sum_partial")
         .define_if("SQUARE", square)
         .define_if("WEIGHTED", weighted)
 }
 
 fn final_kernel() -> Kernel {
-    Kernel::new("train/reduce.wgsl", SOURCE, "sum_final").params::<Params>()
+    Kernel::new::<Params>("train/reduce.wgsl", SOURCE, "sum_final")
 }
 
 pub(crate) fn kernels() -> Vec<Kernel> {

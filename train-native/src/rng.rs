@@ -2,7 +2,6 @@
 //! Draws are a pure function of (seed, stream, index), so backward passes regenerate masks
 //! and noise, and a resumed run reproduces them. The CPU mirror below is bit-identical for integers.
 
-use bytemuck::{Pod, Zeroable};
 use whisper_clsr::gpu::shader::Kernel;
 use whisper_clsr::gpu::{Gpu, Tensor};
 
@@ -11,8 +10,6 @@ use crate::kernel::{threads_grid, u};
 const DROPOUT: &str = include_str!("../../shaders/train/dropout.wgsl");
 
 whisper_clsr::params_struct! {
-    #[repr(C)]
-    #[derive(Clone, Copy, Pod, Zeroable)]
     struct Params {
         n: u32,
         seed: u32,
@@ -22,7 +19,7 @@ whisper_clsr::params_struct! {
 }
 
 fn dropout_kernel() -> Kernel {
-    Kernel::new("train/dropout.wgsl", DROPOUT, "main").params::<Params>()
+    Kernel::new::<Params>("train/dropout.wgsl", DROPOUT, "main")
 }
 
 pub(crate) fn kernels() -> Vec<Kernel> {

@@ -2,7 +2,6 @@
 //! side described by a runtime matmul [`Layout`], so attention heads are read from and
 //! written into [T, d_model] activations in place.
 
-use bytemuck::{Pod, Zeroable};
 use whisper_clsr::gpu::shader::Kernel;
 use whisper_clsr::gpu::{Gpu, Tensor};
 use whisper_clsr::ops::matmul::Layout;
@@ -12,8 +11,6 @@ use crate::kernel::u;
 const SOURCE: &str = include_str!("../../shaders/train/transpose.wgsl");
 
 whisper_clsr::params_struct! {
-    #[repr(C)]
-    #[derive(Clone, Copy, Pod, Zeroable)]
     struct Params {
         rows: u32,
         cols: u32,
@@ -27,7 +24,7 @@ whisper_clsr::params_struct! {
 }
 
 fn kernel() -> Kernel {
-    Kernel::new("train/transpose.wgsl", SOURCE, "transpose").params::<Params>()
+    Kernel::new::<Params>("train/transpose.wgsl", SOURCE, "transpose")
 }
 
 pub(crate) fn kernels() -> Vec<Kernel> {

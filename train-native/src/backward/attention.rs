@@ -8,7 +8,6 @@
 //! group's [heads, q_len, kv_len] scores fit it), so a 1500-frame encoder layer never keeps
 //! 1500×1500 scores per head, and the work runs at matmul speed.
 
-use bytemuck::{Pod, Zeroable};
 use whisper_clsr::gpu::shader::Kernel;
 use whisper_clsr::gpu::{Gpu, Tensor};
 use whisper_clsr::ops::attention::AttentionShape;
@@ -22,8 +21,6 @@ const SOURCE: &str = include_str!("../../../shaders/train/attention_backward.wgs
 pub const SCORE_BUDGET: u64 = 16 << 20;
 
 whisper_clsr::params_struct! {
-    #[repr(C)]
-    #[derive(Clone, Copy, Pod, Zeroable)]
     struct Params {
         q_len: u32,
         kv_len: u32,
@@ -37,7 +34,7 @@ whisper_clsr::params_struct! {
 }
 
 fn kernel() -> Kernel {
-    Kernel::new("train/attention_backward.wgsl", SOURCE, "main").params::<Params>()
+    Kernel::new::<Params>("train/attention_backward.wgsl", SOURCE, "main")
 }
 
 pub(crate) fn kernels() -> Vec<Kernel> {

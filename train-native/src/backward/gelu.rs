@@ -1,6 +1,5 @@
 //! Exact GELU as its own step (so its input is kept) and its backward (`train/gelu.wgsl`).
 
-use bytemuck::{Pod, Zeroable};
 use whisper_clsr::gpu::shader::Kernel;
 use whisper_clsr::gpu::{Gpu, Tensor};
 
@@ -9,8 +8,6 @@ use crate::kernel::{threads_grid, u};
 const SOURCE: &str = include_str!("../../../shaders/train/gelu.wgsl");
 
 whisper_clsr::params_struct! {
-    #[repr(C)]
-    #[derive(Clone, Copy, Pod, Zeroable)]
     struct Params {
         n: u32,
         _pad: [u32; 3],
@@ -18,7 +15,7 @@ whisper_clsr::params_struct! {
 }
 
 fn kernel(entry: &'static str) -> Kernel {
-    Kernel::new("train/gelu.wgsl", SOURCE, entry).params::<Params>()
+    Kernel::new::<Params>("train/gelu.wgsl", SOURCE, entry)
 }
 
 pub(crate) fn kernels() -> Vec<Kernel> {

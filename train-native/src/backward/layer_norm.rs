@@ -1,7 +1,6 @@
 //! Input gradient of layer normalisation with frozen gamma/beta
 //! (`train/layer_norm_backward.wgsl`), optionally adding the residual stream's gradient.
 
-use bytemuck::{Pod, Zeroable};
 use whisper_clsr::gpu::shader::Kernel;
 use whisper_clsr::gpu::{DType, Gpu, Tensor, Weight};
 use whisper_clsr::ops::layer_norm::EPS;
@@ -11,8 +10,6 @@ use crate::kernel::{rows_grid, u};
 const SOURCE: &str = include_str!("../../../shaders/train/layer_norm_backward.wgsl");
 
 whisper_clsr::params_struct! {
-    #[repr(C)]
-    #[derive(Clone, Copy, Pod, Zeroable)]
     struct Params {
         rows: u32,
         cols: u32,
@@ -22,8 +19,7 @@ whisper_clsr::params_struct! {
 }
 
 fn kernel(f16: bool, residual: bool) -> Kernel {
-    Kernel::new("train/layer_norm_backward.wgsl", SOURCE, "main")
-        .params::<Params>()
+    Kernel::new::<Params>("train/layer_norm_backward.wgsl", SOURCE, "main")
         .define_if("F16", f16)
         .define_if("RESIDUAL", residual)
 }

@@ -4,7 +4,6 @@
 //! - weight and bias gradients for trainable f32 weights (`train/matmul_backward.wgsl`),
 //!   reduced over rows in two passes (per-chunk partials, then a sum), no atomics.
 
-use bytemuck::{Pod, Zeroable};
 use whisper_clsr::gpu::shader::Kernel;
 use whisper_clsr::gpu::{DType, Gpu, Tensor, Weight};
 use whisper_clsr::ops::matmul::{gemm, Epilogue, Gemm, Layout, Rhs};
@@ -16,8 +15,6 @@ const SOURCE: &str = include_str!("../../../shaders/train/matmul_backward.wgsl")
 pub const CHUNK_ROWS: usize = 256;
 
 whisper_clsr::params_struct! {
-    #[repr(C)]
-    #[derive(Clone, Copy, Pod, Zeroable)]
     struct Params {
         m: u32,
         n: u32,
@@ -35,7 +32,7 @@ whisper_clsr::params_struct! {
 }
 
 fn kernel(entry: &'static str) -> Kernel {
-    Kernel::new("train/matmul_backward.wgsl", SOURCE, entry).params::<Params>()
+    Kernel::new::<Params>("train/matmul_backward.wgsl", SOURCE, entry)
 }
 
 fn partial_kernel(trans_dy: bool, f16_x: bool) -> Kernel {

@@ -2,15 +2,12 @@
 //! the GPU, and the loss and its per-gate derivative coefficient stay there for the gate
 //! backward kernels.
 
-use bytemuck::{Pod, Zeroable};
 use whisper_clsr::gpu::shader::Kernel;
 use whisper_clsr::gpu::{Gpu, Tensor};
 
 const SOURCE: &str = include_str!("../../../shaders/train/budget.wgsl");
 
 whisper_clsr::params_struct! {
-    #[repr(C)]
-    #[derive(Clone, Copy, Pod, Zeroable)]
     struct Params {
         count: f32,
         budget: f32,
@@ -20,7 +17,7 @@ whisper_clsr::params_struct! {
 }
 
 fn kernel() -> Kernel {
-    Kernel::new("train/budget.wgsl", SOURCE, "main").params::<Params>()
+    Kernel::new::<Params>("train/budget.wgsl", SOURCE, "main")
 }
 
 pub(crate) fn kernels() -> Vec<Kernel> {

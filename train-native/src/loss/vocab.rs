@@ -10,7 +10,6 @@
 //! τ²·(½KL(p‖m) + ½KL(q‖m)) averaged over non-padding rows.
 //! Targets are u32 token ids per row; [`IGNORE`] marks padding.
 
-use bytemuck::{Pod, Zeroable};
 use whisper_clsr::gpu::shader::Kernel;
 use whisper_clsr::gpu::{Gpu, Tensor};
 
@@ -21,8 +20,6 @@ const SOURCE: &str = include_str!("../../../shaders/train/loss.wgsl");
 pub const IGNORE: u32 = u32::MAX;
 
 whisper_clsr::params_struct! {
-    #[repr(C)]
-    #[derive(Clone, Copy, Pod, Zeroable)]
     struct Params {
         rows: u32,
         vc: u32,
@@ -39,9 +36,7 @@ whisper_clsr::params_struct! {
 
 /// The kernel of one pass; the pass is a define of `train/loss.wgsl`.
 fn kernel(pass: &'static str) -> Kernel {
-    Kernel::new("train/loss.wgsl", SOURCE, "main")
-        .define_if(pass, true)
-        .params::<Params>()
+    Kernel::new::<Params>("train/loss.wgsl", SOURCE, "main").define_if(pass, true)
 }
 
 pub(crate) fn kernels() -> Vec<Kernel> {
