@@ -6,16 +6,7 @@
 // keys and values) each of 64 threads owns one output and walks K, with element (k, n) of
 // B at k * b_sk + n * b_sn. ONE_ROW specialises M = 1 to scalars (lib/few_rows.wgsl).
 
-struct Params {
-    m: u32, n: u32, k: u32, a_off: u32,
-    lda: u32, a_bs: u32, b_off: u32, ldb: u32,
-    b_bs: u32, c_off: u32, ldc: u32, c_bs: u32,
-    r_off: u32, ldr: u32, bias_off: u32, alpha: f32,
-    b_sk: u32, b_sn: u32, r_bs: u32, _pad: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-#include lib/epilogue.wgsl
+#include lib/gemm_io.wgsl
 #include lib/few_rows.wgsl
 #include lib/grid.wgsl
 

@@ -7,16 +7,7 @@
 // Tiling (lib/tile.wgsl): a 16×16 workgroup computes a 64×64 block of C, each thread a 4×4
 // register tile, stepping K by 16 through workgroup memory.
 
-struct Params {
-    m: u32, n: u32, k: u32, batch: u32,
-    a_off: u32, lda: u32, a_bs: u32, b_off: u32,
-    ldb: u32, b_bs: u32, c_off: u32, ldc: u32,
-    c_bs: u32, r_off: u32, ldr: u32, r_bs: u32,
-    bias_off: u32, alpha: f32, _pad0: u32, _pad1: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-#include lib/epilogue.wgsl
+#include lib/gemm_io.wgsl
 #include lib/tile.wgsl
 
 const TILE: u32 = 64u;

@@ -113,16 +113,16 @@ pub const SNIPPETS: &[(&str, &str)] = &[
         "lib/clsr_linear_io.wgsl",
         include_str!("../../shaders/lib/clsr_linear_io.wgsl"),
     ),
-    (
-        "lib/epilogue.wgsl",
-        include_str!("../../shaders/lib/epilogue.wgsl"),
-    ),
     ("lib/f16.wgsl", include_str!("../../shaders/lib/f16.wgsl")),
     (
         "lib/few_rows.wgsl",
         include_str!("../../shaders/lib/few_rows.wgsl"),
     ),
     ("lib/gelu.wgsl", include_str!("../../shaders/lib/gelu.wgsl")),
+    (
+        "lib/gemm_io.wgsl",
+        include_str!("../../shaders/lib/gemm_io.wgsl"),
+    ),
     ("lib/grid.wgsl", include_str!("../../shaders/lib/grid.wgsl")),
     (
         "lib/layer_norm.wgsl",
