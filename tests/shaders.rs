@@ -1,4 +1,17 @@
-//! Every kernel variant the runtime can dispatch parses and validates with naga.
+//! Every kernel variant the runtime can dispatch parses and validates with naga, its uniform
+//! matches the Rust `Params` struct it is dispatched with, and every file of
+//! `shaders/runtime/` and `shaders/lib/` is used.
+
+#[path = "support/shader_checks.rs"]
+mod shader_checks;
+
+use std::path::Path;
+
+use whisper_clsr::gpu::shader::SNIPPETS;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
 
 #[test]
 fn every_shader_variant_validates() {
@@ -8,47 +21,33 @@ fn every_shader_variant_validates() {
         "expected all variants, got {}",
         kernels.len()
     );
-    for kernel in kernels {
-        let code = kernel.code();
-        let module = naga::front::wgsl::parse_str(&code)
-            .unwrap_or_else(|e| panic!("{}: {}", kernel.key(), e.emit_to_string(&code)));
-        naga::valid::Validator::new(
-            naga::valid::ValidationFlags::all(), // unpack2x16float is core WGSL; naga files it under this capability.
-            naga::valid::Capabilities::SHADER_FLOAT16_IN_FLOAT32,
-        )
-        .validate(&module)
-        .unwrap_or_else(|e| panic!("{}: {e:?}", kernel.key()));
-        assert!(
-            module.entry_points.iter().any(|e| e.name == kernel.entry),
-            "{}: no entry point {}",
-            kernel.key(),
-            kernel.entry
-        );
+    for kernel in &kernels {
+        shader_checks::validate(kernel);
     }
 }
 
 #[test]
 fn every_shader_file_is_used() {
-    let used: std::collections::HashSet<&str> = whisper_clsr::ops::all_kernels()
-        .iter()
-        .map(|k| k.file)
-        .collect();
-    for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders")).unwrap() {
-        let name = entry.unwrap().file_name().into_string().unwrap();
-        // Snippets are included into kernels rather than dispatched on their own.
-        if whisper_clsr::gpu::shader::SNIPPETS
-            .iter()
-            .any(|(snippet, _)| *snippet == name)
-        {
-            continue;
-        }
-        // Training kernels are dispatched by train-native, which validates them itself.
-        if name.starts_with("train_") {
-            continue;
-        }
+    let kernels = whisper_clsr::ops::all_kernels();
+    shader_checks::check_sources_match_files(root(), &kernels);
+    shader_checks::check_files_used(root(), "runtime", &kernels);
+    for kernel in &kernels {
         assert!(
-            used.contains(name.as_str()),
-            "shaders/{name} is not dispatched by any op"
+            kernel.file.starts_with("runtime/"),
+            "{}: runtime kernels live in shaders/runtime/",
+            kernel.key()
         );
+    }
+}
+
+#[test]
+fn the_library_is_the_snippet_list() {
+    // The trainer's test checks that each snippet is included by some kernel.
+    let files = shader_checks::shader_files(root(), "lib");
+    let names: Vec<&str> = SNIPPETS.iter().map(|(name, _)| *name).collect();
+    assert_eq!(names, files, "SNIPPETS lists shaders/lib/, sorted");
+    for (name, text) in SNIPPETS {
+        let file = std::fs::read_to_string(root().join("shaders").join(name)).unwrap();
+        assert_eq!(*text, file, "{name}");
     }
 }

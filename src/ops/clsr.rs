@@ -13,18 +13,16 @@
 //!   split-K `clsr_gemv.wgsl` reads them directly: each workgroup reads only the weights
 //!   some token takes and keeps each token's sum from its own weight.
 
-use bytemuck::{Pod, Zeroable};
-
 use super::u;
 use crate::gpu::shader::Kernel;
 use crate::gpu::{DType, Gpu, Tensor, Weight};
 use crate::pack::Expert;
 use crate::Result;
 
-const GATE: &str = include_str!("../../shaders/clsr_gate.wgsl");
-const ROUTE: &str = include_str!("../../shaders/clsr_route.wgsl");
-const MATMUL: &str = include_str!("../../shaders/clsr_matmul.wgsl");
-const GEMV: &str = include_str!("../../shaders/clsr_gemv.wgsl");
+const GATE: &str = include_str!("../../shaders/runtime/clsr_gate.wgsl");
+const ROUTE: &str = include_str!("../../shaders/runtime/clsr_route.wgsl");
+const MATMUL: &str = include_str!("../../shaders/runtime/clsr_matmul.wgsl");
+const GEMV: &str = include_str!("../../shaders/runtime/clsr_gemv.wgsl");
 /// Token counts up to which the few-row kernels run (the dense path switches at the same
 /// count in `matmul::gemm`).
 const FEW_ROWS: usize = 4;
@@ -104,30 +102,30 @@ impl GateCounts {
     }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct GateParams {
-    rows: u32,
-    cols: u32,
-    hidden: u32,
-    slot: u32,
+crate::params_struct! {
+    struct GateParams {
+        rows: u32,
+        cols: u32,
+        hidden: u32,
+        slot: u32,
+    }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct RouteParams {
-    rows: u32,
-    slot: u32,
-    _pad: [u32; 2],
+crate::params_struct! {
+    struct RouteParams {
+        rows: u32,
+        slot: u32,
+        _pad: [u32; 2],
+    }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct LinearParams {
-    rows: u32,
-    n: u32,
-    k: u32,
-    _pad: u32,
+crate::params_struct! {
+    struct LinearParams {
+        rows: u32,
+        n: u32,
+        k: u32,
+        _pad: u32,
+    }
 }
 
 /// How many token rows a dispatch handles, which picks the kernel shape.
@@ -153,7 +151,7 @@ impl Rows {
 }
 
 fn gate_kernel(f16: bool, rows: Rows, stats: bool) -> Kernel {
-    Kernel::new("clsr_gate.wgsl", GATE, "main")
+    Kernel::new::<GateParams>("runtime/clsr_gate.wgsl", GATE, "main")
         .define_if("F16", f16)
         .define_if("FEW_ROWS", rows.few())
         .define_if("ONE_ROW", rows == Rows::One)
@@ -161,16 +159,17 @@ fn gate_kernel(f16: bool, rows: Rows, stats: bool) -> Kernel {
 }
 
 fn route_kernel(stats: bool) -> Kernel {
-    Kernel::new("clsr_route.wgsl", ROUTE, "main").define_if("STATS", stats)
+    Kernel::new::<RouteParams>("runtime/clsr_route.wgsl", ROUTE, "main").define_if("STATS", stats)
 }
 
 /// The routed Linear: tiled (`clsr_matmul.wgsl`) or few-row (`clsr_gemv.wgsl`); with
 /// `gelu` it is fc1, otherwise fc2 accumulating into the residual.
 fn linear_kernel(rows: Rows, f16: bool, gelu: bool, tanh: bool) -> Kernel {
     let kernel = if rows.few() {
-        Kernel::new("clsr_gemv.wgsl", GEMV, "main").define_if("ONE_ROW", rows == Rows::One)
+        Kernel::new::<LinearParams>("runtime/clsr_gemv.wgsl", GEMV, "main")
+            .define_if("ONE_ROW", rows == Rows::One)
     } else {
-        Kernel::new("clsr_matmul.wgsl", MATMUL, "main")
+        Kernel::new::<LinearParams>("runtime/clsr_matmul.wgsl", MATMUL, "main")
     };
     kernel
         .define_if("F16", f16)

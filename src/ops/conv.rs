@@ -1,29 +1,27 @@
 //! Kernel-3, padding-1 convolution with fused bias and GELU, as Whisper's stem uses:
 //! an im2col gather (`im2col.wgsl`) followed by one tiled matmul.
 
-use bytemuck::{Pod, Zeroable};
-
 use super::matmul::{linear_into, Layout};
 use super::{elementwise_grid, u};
 use crate::gpu::shader::Kernel;
 use crate::gpu::{Gpu, Tensor, Weight};
 
-const SOURCE: &str = include_str!("../../shaders/im2col.wgsl");
+const SOURCE: &str = include_str!("../../shaders/runtime/im2col.wgsl");
 
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct Params {
-    channels: u32,
-    t_in: u32,
-    t_out: u32,
-    stride: u32,
-    channel_stride: u32,
-    time_stride: u32,
-    _pad: [u32; 2],
+crate::params_struct! {
+    struct Params {
+        channels: u32,
+        t_in: u32,
+        t_out: u32,
+        stride: u32,
+        channel_stride: u32,
+        time_stride: u32,
+        _pad: [u32; 2],
+    }
 }
 
 fn kernel() -> Kernel {
-    Kernel::new("im2col.wgsl", SOURCE, "main")
+    Kernel::new::<Params>("runtime/im2col.wgsl", SOURCE, "main")
 }
 
 pub(crate) fn kernels() -> Vec<Kernel> {

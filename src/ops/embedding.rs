@@ -1,27 +1,25 @@
 //! Token embedding plus learned positions (`embed.wgsl`), over a token table that may be
 //! split into row chunks to respect the device's binding limit.
 
-use bytemuck::{Pod, Zeroable};
-
 use super::{elementwise_grid, u};
 use crate::gpu::shader::Kernel;
 use crate::gpu::{DType, Gpu, Tensor, Weight};
 
-const SOURCE: &str = include_str!("../../shaders/embed.wgsl");
+const SOURCE: &str = include_str!("../../shaders/runtime/embed.wgsl");
 
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct Params {
-    count: u32,
-    cols: u32,
-    first_pos: u32,
-    chunk_start: u32,
-    chunk_rows: u32,
-    _pad: [u32; 3],
+crate::params_struct! {
+    struct Params {
+        count: u32,
+        cols: u32,
+        first_pos: u32,
+        chunk_start: u32,
+        chunk_rows: u32,
+        _pad: [u32; 3],
+    }
 }
 
 fn kernel(f16: bool) -> Kernel {
-    Kernel::new("embed.wgsl", SOURCE, "main").define_if("F16", f16)
+    Kernel::new::<Params>("runtime/embed.wgsl", SOURCE, "main").define_if("F16", f16)
 }
 
 pub(crate) fn kernels() -> Vec<Kernel> {

@@ -1,26 +1,24 @@
 //! Layer normalisation over rows (`layer_norm.wgsl`).
 
-use bytemuck::{Pod, Zeroable};
-
 use super::u;
 use crate::gpu::shader::Kernel;
 use crate::gpu::{DType, Gpu, Tensor, Weight};
 
-const SOURCE: &str = include_str!("../../shaders/layer_norm.wgsl");
+const SOURCE: &str = include_str!("../../shaders/runtime/layer_norm.wgsl");
 /// Whisper's LayerNorm epsilon.
 pub const EPS: f32 = 1e-5;
 
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct Params {
-    rows: u32,
-    cols: u32,
-    eps: f32,
-    _pad: u32,
+crate::params_struct! {
+    struct Params {
+        rows: u32,
+        cols: u32,
+        eps: f32,
+        _pad: u32,
+    }
 }
 
 fn kernel(f16: bool) -> Kernel {
-    Kernel::new("layer_norm.wgsl", SOURCE, "main").define_if("F16", f16)
+    Kernel::new::<Params>("runtime/layer_norm.wgsl", SOURCE, "main").define_if("F16", f16)
 }
 
 pub(crate) fn kernels() -> Vec<Kernel> {

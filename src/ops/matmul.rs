@@ -1,14 +1,12 @@
 //! Matrix multiplication: the tiled batched kernel (`matmul.wgsl`) and the few-row
 //! weight kernel (`gemv.wgsl`), with bias, GELU and residual fused into the store.
 
-use bytemuck::{Pod, Zeroable};
-
 use super::u;
 use crate::gpu::shader::Kernel;
 use crate::gpu::{DType, Gpu, Tensor, Weight};
 
-const MATMUL: &str = include_str!("../../shaders/matmul.wgsl");
-const GEMV: &str = include_str!("../../shaders/gemv.wgsl");
+const MATMUL: &str = include_str!("../../shaders/runtime/matmul.wgsl");
+const GEMV: &str = include_str!("../../shaders/runtime/gemv.wgsl");
 /// Rows up to which a weight product uses the GEMV kernel.
 const GEMV_MAX_ROWS: usize = 4;
 /// Shortest K for which the GEMV kernel splits each row over 32 lanes.
@@ -79,56 +77,34 @@ pub struct Epilogue<'a> {
     pub residual: Option<(&'a Tensor, Layout)>,
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct MatmulParams {
-    m: u32,
-    n: u32,
-    k: u32,
-    batch: u32,
-    a_off: u32,
-    lda: u32,
-    a_bs: u32,
-    b_off: u32,
-    ldb: u32,
-    b_bs: u32,
-    c_off: u32,
-    ldc: u32,
-    c_bs: u32,
-    r_off: u32,
-    ldr: u32,
-    r_bs: u32,
-    bias_off: u32,
-    alpha: f32,
-    _pad: [u32; 2],
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct GemvParams {
-    m: u32,
-    n: u32,
-    k: u32,
-    a_off: u32,
-    lda: u32,
-    a_bs: u32,
-    b_off: u32,
-    ldb: u32,
-    b_bs: u32,
-    c_off: u32,
-    ldc: u32,
-    c_bs: u32,
-    r_off: u32,
-    ldr: u32,
-    bias_off: u32,
-    alpha: f32,
-    b_sk: u32,
-    b_sn: u32,
-    _pad: [u32; 2],
+crate::params_struct! {
+    /// The uniform of both kernels (lib/gemm_io.wgsl); each reads the fields it needs.
+    struct MatmulParams {
+        m: u32,
+        n: u32,
+        k: u32,
+        batch: u32,
+        a_off: u32,
+        lda: u32,
+        a_bs: u32,
+        b_off: u32,
+        ldb: u32,
+        b_bs: u32,
+        c_off: u32,
+        ldc: u32,
+        c_bs: u32,
+        r_off: u32,
+        ldr: u32,
+        r_bs: u32,
+        bias_off: u32,
+        alpha: f32,
+        b_sk: u32,
+        b_sn: u32,
+    }
 }
 
 fn matmul_kernel(f16: bool, trans_b: bool, bias: bool, gelu: bool, residual: bool) -> Kernel {
-    Kernel::new("matmul.wgsl", MATMUL, "main")
+    Kernel::new::<MatmulParams>("runtime/matmul.wgsl", MATMUL, "main")
         .define_if("F16", f16)
         .define_if("TRANS_B", trans_b)
         .define_if("BIAS", bias)
@@ -144,7 +120,7 @@ fn gemv_kernel(
     gelu: bool,
     residual: bool,
 ) -> Kernel {
-    Kernel::new("gemv.wgsl", GEMV, "main")
+    Kernel::new::<MatmulParams>("runtime/gemv.wgsl", GEMV, "main")
         .define_if("ONE_ROW", one_row)
         .define_if("F16", f16)
         .define_if("SPLIT_K", split_k)
@@ -202,6 +178,28 @@ pub fn gemm(gpu: &Gpu, a: &Tensor, b: Rhs, c: &Tensor, g: &Gemm, epi: &Epilogue)
     if let Some((r, _)) = epi.residual {
         buffers.push((5, r.buffer()));
     }
+    let params = MatmulParams {
+        m: u(g.m),
+        n: u(g.n),
+        k: u(g.k),
+        batch: u(g.batch),
+        a_off: u(g.a.offset),
+        lda: u(g.a.row_stride),
+        a_bs: u(g.a.batch_stride),
+        b_off: u(g.b.offset),
+        ldb: u(g.b.row_stride),
+        b_bs: u(g.b.batch_stride),
+        c_off: u(g.c.offset),
+        ldc: u(g.c.row_stride),
+        c_bs: u(g.c.batch_stride),
+        r_off: u(r_off),
+        ldr: u(ldr),
+        r_bs: u(r_bs),
+        bias_off: u(bias_off),
+        alpha: g.alpha,
+        b_sk: if g.trans_b { 1 } else { u(g.b.row_stride) },
+        b_sn: if g.trans_b { u(g.b.row_stride) } else { 1 },
+    };
     if use_gemv {
         let kernel = gemv_kernel(
             g.m == 1,
@@ -211,27 +209,6 @@ pub fn gemm(gpu: &Gpu, a: &Tensor, b: Rhs, c: &Tensor, g: &Gemm, epi: &Epilogue)
             epi.gelu,
             epi.residual.is_some(),
         );
-        let params = GemvParams {
-            m: u(g.m),
-            n: u(g.n),
-            k: u(g.k),
-            a_off: u(g.a.offset),
-            lda: u(g.a.row_stride),
-            a_bs: u(g.a.batch_stride),
-            b_off: u(g.b.offset),
-            ldb: u(g.b.row_stride),
-            b_bs: u(g.b.batch_stride),
-            c_off: u(g.c.offset),
-            ldc: u(g.c.row_stride),
-            c_bs: u(g.c.batch_stride),
-            r_off: u(r_off),
-            ldr: u(ldr),
-            bias_off: u(bias_off),
-            alpha: g.alpha,
-            b_sk: if g.trans_b { 1 } else { u(g.b.row_stride) },
-            b_sn: if g.trans_b { u(g.b.row_stride) } else { 1 },
-            _pad: [0; 2],
-        };
         let per_group = if split_k { 8 } else { 64 };
         let mut groups = crate::gpu::grid(u(g.n.div_ceil(per_group)));
         groups[2] = u(g.batch);
@@ -245,27 +222,6 @@ pub fn gemm(gpu: &Gpu, a: &Tensor, b: Rhs, c: &Tensor, g: &Gemm, epi: &Epilogue)
             epi.gelu,
             epi.residual.is_some(),
         );
-        let params = MatmulParams {
-            m: u(g.m),
-            n: u(g.n),
-            k: u(g.k),
-            batch: u(g.batch),
-            a_off: u(g.a.offset),
-            lda: u(g.a.row_stride),
-            a_bs: u(g.a.batch_stride),
-            b_off: u(g.b.offset),
-            ldb: u(g.b.row_stride),
-            b_bs: u(g.b.batch_stride),
-            c_off: u(g.c.offset),
-            ldc: u(g.c.row_stride),
-            c_bs: u(g.c.batch_stride),
-            r_off: u(r_off),
-            ldr: u(ldr),
-            r_bs: u(r_bs),
-            bias_off: u(bias_off),
-            alpha: g.alpha,
-            _pad: [0; 2],
-        };
         let groups = [u(g.n.div_ceil(64)), u(g.m.div_ceil(64)), u(g.batch)];
         assert!(
             groups[1] <= 65535 && groups[2] <= 65535,

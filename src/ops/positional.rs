@@ -1,24 +1,22 @@
 //! Positional add in place (`add_rows.wgsl`).
 
-use bytemuck::{Pod, Zeroable};
-
 use super::{elementwise_grid, u};
 use crate::gpu::shader::Kernel;
 use crate::gpu::{DType, Gpu, Tensor, Weight};
 
-const SOURCE: &str = include_str!("../../shaders/add_rows.wgsl");
+const SOURCE: &str = include_str!("../../shaders/runtime/add_rows.wgsl");
 
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct Params {
-    rows: u32,
-    cols: u32,
-    first_row: u32,
-    _pad: u32,
+crate::params_struct! {
+    struct Params {
+        rows: u32,
+        cols: u32,
+        first_row: u32,
+        _pad: u32,
+    }
 }
 
 fn kernel(f16: bool) -> Kernel {
-    Kernel::new("add_rows.wgsl", SOURCE, "main").define_if("F16", f16)
+    Kernel::new::<Params>("runtime/add_rows.wgsl", SOURCE, "main").define_if("F16", f16)
 }
 
 pub(crate) fn kernels() -> Vec<Kernel> {

@@ -1,24 +1,22 @@
 //! Row-wise softmax in place, optionally causal (`softmax.wgsl`).
 
-use bytemuck::{Pod, Zeroable};
-
 use super::u;
 use crate::gpu::shader::Kernel;
 use crate::gpu::{Gpu, Tensor};
 
-const SOURCE: &str = include_str!("../../shaders/softmax.wgsl");
+const SOURCE: &str = include_str!("../../shaders/runtime/softmax.wgsl");
 
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct Params {
-    rows: u32,
-    cols: u32,
-    q_len: u32,
-    past: u32,
+crate::params_struct! {
+    struct Params {
+        rows: u32,
+        cols: u32,
+        q_len: u32,
+        past: u32,
+    }
 }
 
 fn kernel(causal: bool) -> Kernel {
-    Kernel::new("softmax.wgsl", SOURCE, "main").define_if("CAUSAL", causal)
+    Kernel::new::<Params>("runtime/softmax.wgsl", SOURCE, "main").define_if("CAUSAL", causal)
 }
 
 pub(crate) fn kernels() -> Vec<Kernel> {

@@ -1,29 +1,29 @@
 //! Next-token choice on the GPU (`token_pick.wgsl`): suppress mask, timestamp rules, then
 //! argmax or a seeded sample; writes the id and its log-probability, 8 bytes to read back.
 
-use bytemuck::{Pod, Zeroable};
+use bytemuck::Zeroable;
 
 use super::u;
 use crate::gpu::shader::Kernel;
 use crate::gpu::{Gpu, Tensor};
 
-const SOURCE: &str = include_str!("../../shaders/token_pick.wgsl");
+const SOURCE: &str = include_str!("../../shaders/runtime/token_pick.wgsl");
 
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct Params {
-    n: u32,
-    offset: u32,
-    ts_begin: u32,
-    eot: u32,
-    flags: u32,
-    ts_min: u32,
-    ts_max: u32,
-    seed: u32,
-    step: u32,
-    wanted: u32,
-    temperature: f32,
-    out_index: u32,
+crate::params_struct! {
+    struct Params {
+        n: u32,
+        offset: u32,
+        ts_begin: u32,
+        eot: u32,
+        flags: u32,
+        ts_min: u32,
+        ts_max: u32,
+        seed: u32,
+        step: u32,
+        wanted: u32,
+        temperature: f32,
+        out_index: u32,
+    }
 }
 
 const TIMESTAMPS: u32 = 1;
@@ -32,11 +32,11 @@ const NO_TS: u32 = 4;
 const NO_TEXT: u32 = 8;
 
 fn pick_kernel() -> Kernel {
-    Kernel::new("token_pick.wgsl", SOURCE, "main")
+    Kernel::new::<Params>("runtime/token_pick.wgsl", SOURCE, "main")
 }
 
 fn probability_kernel() -> Kernel {
-    Kernel::new("token_pick.wgsl", SOURCE, "probability")
+    Kernel::new::<Params>("runtime/token_pick.wgsl", SOURCE, "probability")
 }
 
 pub(crate) fn kernels() -> Vec<Kernel> {

@@ -7,7 +7,6 @@
 //! and gate noise are regenerated from (seed, stream). The backward accumulates gradients
 //! of the expert and gate parameters and returns dL/dz (dL/dres is dout itself).
 
-use bytemuck::{Pod, Zeroable};
 use whisper_clsr::gpu::shader::Kernel;
 use whisper_clsr::gpu::{Gpu, Tensor};
 use whisper_clsr::ops::clsr::SharedFfn;
@@ -21,13 +20,10 @@ use crate::kernel::{rows_grid, threads_grid, u};
 use crate::optim::Param;
 use crate::rng::{dropout, Draw};
 
-const SOURCE: &str = concat!(
-    include_str!("../../shaders/train_rng.wgsl"),
-    include_str!("../../shaders/train_clsr.wgsl")
-);
+const SOURCE: &str = include_str!("../../shaders/train/clsr.wgsl");
 
 fn kernel(entry: &'static str) -> Kernel {
-    Kernel::new("train_clsr.wgsl", SOURCE, entry)
+    Kernel::new::<Params>("train/clsr.wgsl", SOURCE, entry)
 }
 
 pub(crate) fn kernels() -> Vec<Kernel> {
@@ -108,17 +104,17 @@ pub struct ClsrSaved {
     pub y_shared: Tensor,
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct Params {
-    rows: u32,
-    cols: u32,
-    hidden: u32,
-    seed: u32,
-    stream: u32,
-    skip: u32,
-    alpha: f32,
-    _pad: u32,
+whisper_clsr::params_struct! {
+    struct Params {
+        rows: u32,
+        cols: u32,
+        hidden: u32,
+        seed: u32,
+        stream: u32,
+        skip: u32,
+        alpha: f32,
+        _pad: u32,
+    }
 }
 
 fn params(rows: usize, cols: usize, hidden: usize, mode: &TrainMode) -> Params {

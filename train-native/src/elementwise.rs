@@ -1,23 +1,22 @@
-//! Elementwise helpers (`train_elementwise.wgsl`): fill and y += alpha·x.
+//! Elementwise helpers (`train/elementwise.wgsl`): fill and y += alpha·x.
 
-use bytemuck::{Pod, Zeroable};
 use whisper_clsr::gpu::shader::Kernel;
 use whisper_clsr::gpu::{Gpu, Tensor};
 
 use crate::kernel::{threads_grid, u};
 
-const SOURCE: &str = include_str!("../../shaders/train_elementwise.wgsl");
+const SOURCE: &str = include_str!("../../shaders/train/elementwise.wgsl");
 
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct Params {
-    n: u32,
-    _pad: [u32; 2],
-    value: f32,
+whisper_clsr::params_struct! {
+    struct Params {
+        n: u32,
+        _pad: [u32; 2],
+        value: f32,
+    }
 }
 
 fn kernel(entry: &'static str) -> Kernel {
-    Kernel::new("train_elementwise.wgsl", SOURCE, entry)
+    Kernel::new::<Params>("train/elementwise.wgsl", SOURCE, entry)
 }
 
 pub(crate) fn kernels() -> Vec<Kernel> {

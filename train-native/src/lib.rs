@@ -1,6 +1,6 @@
 //! DistilWhisper training engine (docs/training.md) on whisper-clsr's GPU layer: backward kernels,
 //! losses, the optimizer and the training-mode CLSR block. Every kernel is a WGSL file
-//! `shaders/train_*.wgsl` dispatched through the runtime's pipeline cache and recorder;
+//! `shaders/train/*.wgsl` dispatched through the runtime's pipeline cache and recorder;
 //! forward products reuse the runtime's kernels.
 
 pub use whisper_clsr as runtime;

@@ -1,8 +1,7 @@
-//! AdamW on the GPU (`train_adamw.wgsl`) with warm-up then linear decay, global-norm
+//! AdamW on the GPU (`train/adamw.wgsl`) with warm-up then linear decay, global-norm
 //! gradient clipping and gradient accumulation. Trainable tensors are f32 [`Param`]s:
 //! value (a runtime `Weight`, so forward kernels read it directly), gradient and moments.
 
-use bytemuck::{Pod, Zeroable};
 use whisper_clsr::gpu::shader::Kernel;
 use whisper_clsr::gpu::{DType, Gpu, Tensor, Weight};
 use whisper_clsr::Result;
@@ -11,10 +10,10 @@ use crate::elementwise::fill;
 use crate::kernel::{threads_grid, u};
 use crate::reduce::{sum_into, Term};
 
-const SOURCE: &str = include_str!("../../shaders/train_adamw.wgsl");
+const SOURCE: &str = include_str!("../../shaders/train/adamw.wgsl");
 
 fn kernel() -> Kernel {
-    Kernel::new("train_adamw.wgsl", SOURCE, "main")
+    Kernel::new::<Params>("train/adamw.wgsl", SOURCE, "main")
 }
 
 pub(crate) fn kernels() -> Vec<Kernel> {
@@ -100,21 +99,21 @@ impl AdamWConfig {
     }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct Params {
-    n: u32,
-    _pad0: [u32; 3],
-    lr: f32,
-    beta1: f32,
-    beta2: f32,
-    eps: f32,
-    weight_decay: f32,
-    bc1: f32,
-    bc2: f32,
-    grad_scale: f32,
-    max_norm: f32,
-    _pad1: [u32; 3],
+whisper_clsr::params_struct! {
+    struct Params {
+        n: u32,
+        _pad0: [u32; 3],
+        lr: f32,
+        beta1: f32,
+        beta2: f32,
+        eps: f32,
+        weight_decay: f32,
+        bc1: f32,
+        bc2: f32,
+        grad_scale: f32,
+        max_norm: f32,
+        _pad1: [u32; 3],
+    }
 }
 
 /// AdamW over a fixed list of parameters.

@@ -1,25 +1,24 @@
-//! Two-pass sums (`train_reduce.wgsl`): no f32 atomics in core WebGPU, so each workgroup
+//! Two-pass sums (`train/reduce.wgsl`): no f32 atomics in core WebGPU, so each workgroup
 //! writes a partial sum and one workgroup adds the partials into a slot of an output tensor.
 
-use bytemuck::{Pod, Zeroable};
 use whisper_clsr::gpu::shader::Kernel;
 use whisper_clsr::gpu::{Gpu, Tensor};
 
 use crate::kernel::u;
 
-const SOURCE: &str = include_str!("../../shaders/train_reduce.wgsl");
+const SOURCE: &str = include_str!("../../shaders/train/reduce.wgsl");
 /// Workgroups of the first pass at most (each strides over its share).
 const MAX_GROUPS: usize = 256;
 
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct Params {
-    n: u32,
-    groups: u32,
-    slot: u32,
-    accumulate: u32,
-    scale: f32,
-    _pad: [u32; 3],
+whisper_clsr::params_struct! {
+    struct Params {
+        n: u32,
+        groups: u32,
+        slot: u32,
+        accumulate: u32,
+        scale: f32,
+        _pad: [u32; 3],
+    }
 }
 
 /// What is summed.
@@ -34,13 +33,13 @@ pub enum Term<'a> {
 }
 
 fn partial_kernel(square: bool, weighted: bool) -> Kernel {
-    Kernel::new("train_reduce.wgsl", SOURCE, "sum_partial")
+    Kernel::new::<Params>("train/reduce.wgsl", SOURCE, "sum_partial")
         .define_if("SQUARE", square)
         .define_if("WEIGHTED", weighted)
 }
 
 fn final_kernel() -> Kernel {
-    Kernel::new("train_reduce.wgsl", SOURCE, "sum_final")
+    Kernel::new::<Params>("train/reduce.wgsl", SOURCE, "sum_final")
 }
 
 pub(crate) fn kernels() -> Vec<Kernel> {

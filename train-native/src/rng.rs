@@ -1,31 +1,25 @@
-//! The counter-based RNG (`train_rng.wgsl`) and dropout (`train_dropout.wgsl`). Draws are a
-//! pure function of (seed, stream, index), so backward passes regenerate masks and noise,
-//! and a resumed run reproduces them. The CPU mirror below is bit-identical for integers.
+//! The counter-based RNG (`shaders/lib/rng.wgsl`) and dropout (`shaders/train/dropout.wgsl`).
+//! Draws are a pure function of (seed, stream, index), so backward passes regenerate masks
+//! and noise, and a resumed run reproduces them. The CPU mirror below is bit-identical for integers.
 
-use bytemuck::{Pod, Zeroable};
 use whisper_clsr::gpu::shader::Kernel;
 use whisper_clsr::gpu::{Gpu, Tensor};
 
 use crate::kernel::{threads_grid, u};
 
-/// WGSL source of the RNG snippet, for kernels that prepend it.
-pub const RNG_SOURCE: &str = include_str!("../../shaders/train_rng.wgsl");
-const DROPOUT: &str = concat!(
-    include_str!("../../shaders/train_rng.wgsl"),
-    include_str!("../../shaders/train_dropout.wgsl")
-);
+const DROPOUT: &str = include_str!("../../shaders/train/dropout.wgsl");
 
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct Params {
-    n: u32,
-    seed: u32,
-    stream: u32,
-    p_drop: f32,
+whisper_clsr::params_struct! {
+    struct Params {
+        n: u32,
+        seed: u32,
+        stream: u32,
+        p_drop: f32,
+    }
 }
 
 fn dropout_kernel() -> Kernel {
-    Kernel::new("train_dropout.wgsl", DROPOUT, "main")
+    Kernel::new::<Params>("train/dropout.wgsl", DROPOUT, "main")
 }
 
 pub(crate) fn kernels() -> Vec<Kernel> {

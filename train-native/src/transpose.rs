@@ -1,31 +1,30 @@
-//! Batched strided transpose (`train_transpose.wgsl`): `out[b][c][r] = in[b][r][c]`, each
+//! Batched strided transpose (`train/transpose.wgsl`): `out[b][c][r] = in[b][r][c]`, each
 //! side described by a runtime matmul [`Layout`], so attention heads are read from and
 //! written into [T, d_model] activations in place.
 
-use bytemuck::{Pod, Zeroable};
 use whisper_clsr::gpu::shader::Kernel;
 use whisper_clsr::gpu::{Gpu, Tensor};
 use whisper_clsr::ops::matmul::Layout;
 
 use crate::kernel::u;
 
-const SOURCE: &str = include_str!("../../shaders/train_transpose.wgsl");
+const SOURCE: &str = include_str!("../../shaders/train/transpose.wgsl");
 
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct Params {
-    rows: u32,
-    cols: u32,
-    in_off: u32,
-    in_ld: u32,
-    in_bs: u32,
-    out_off: u32,
-    out_ld: u32,
-    out_bs: u32,
+whisper_clsr::params_struct! {
+    struct Params {
+        rows: u32,
+        cols: u32,
+        in_off: u32,
+        in_ld: u32,
+        in_bs: u32,
+        out_off: u32,
+        out_ld: u32,
+        out_bs: u32,
+    }
 }
 
 fn kernel() -> Kernel {
-    Kernel::new("train_transpose.wgsl", SOURCE, "transpose")
+    Kernel::new::<Params>("train/transpose.wgsl", SOURCE, "transpose")
 }
 
 pub(crate) fn kernels() -> Vec<Kernel> {

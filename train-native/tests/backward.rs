@@ -8,12 +8,11 @@ use whisper_clsr::gpu::{DType, Gpu};
 use whisper_clsr::ops::attention::{attention, AttentionShape};
 use whisper_clsr::ops::layer_norm::layer_norm;
 use whisper_clsr::ops::matmul::linear;
-use whisper_clsr::ops::softmax::{softmax_rows, Mask};
+use whisper_clsr::ops::softmax::Mask;
 use whisper_clsr_train::backward::attention::{attention_backward_budget, SCORE_BUDGET};
 use whisper_clsr_train::backward::gelu::{gelu as gpu_gelu, gelu_backward};
 use whisper_clsr_train::backward::layer_norm::layer_norm_backward;
 use whisper_clsr_train::backward::linear::{grad_bias, grad_input, grad_weight};
-use whisper_clsr_train::backward::softmax::softmax_backward;
 use whisper_clsr_train::elementwise::fill;
 use whisper_clsr_train::transpose::transpose;
 
@@ -279,69 +278,6 @@ fn gelu_forward_and_backward_match_cpu_and_finite_differences() {
             },
             FD_RTOL,
             "gelu vs FD",
-        );
-    }
-}
-
-#[test]
-fn softmax_backward_matches_cpu_and_finite_differences() {
-    let gpu = gpu();
-    let mut rg = rng(14);
-    for &(rows, cols, causal) in &[
-        (1, 1, false),
-        (3, 7, false),
-        (5, 300, false),
-        (6, 6, true),
-        (2, 1000, false),
-    ] {
-        let s: Vec<f32> = random(&mut rg, rows * cols)
-            .iter()
-            .map(|v| 3.0 * v)
-            .collect();
-        let r = random(&mut rg, rows * cols);
-        let mask = if causal {
-            Mask::Causal {
-                q_len: rows,
-                past: 0,
-            }
-        } else {
-            Mask::None
-        };
-        let probs_of = |s: &[f32]| {
-            let t = upload(&gpu, s, &[rows, cols]);
-            softmax_rows(&gpu, &t, rows, cols, mask);
-            t
-        };
-        let probs = probs_of(&s);
-        let pv = read(&gpu, &probs);
-        let ds = read(
-            &gpu,
-            &softmax_backward(&gpu, &probs, &upload(&gpu, &r, &[rows, cols])),
-        );
-        let mut want = vec![0.0f64; rows * cols];
-        for i in 0..rows {
-            let o = i * cols;
-            let dotp: f64 = (0..cols).map(|j| r[o + j] as f64 * pv[o + j] as f64).sum();
-            for j in 0..cols {
-                want[o + j] = pv[o + j] as f64 * (r[o + j] as f64 - dotp);
-            }
-        }
-        let what = format!("softmax backward {rows}x{cols} causal={causal}");
-        assert_close(&ds, &want, RTOL, &what);
-        let idx = probe_indices(&mut rg, rows * cols, 6);
-        let loss = |s: &[f32]| dot(&r, &read(&gpu, &probs_of(s)));
-        assert_fd(
-            &ds,
-            &idx,
-            |i| {
-                central_difference(1e-2, |d| {
-                    let mut s2 = s.clone();
-                    s2[i] += d as f32;
-                    loss(&s2)
-                })
-            },
-            FD_RTOL,
-            &what,
         );
     }
 }

@@ -1,17 +1,16 @@
-//! Every training kernel variant parses and validates with naga, and every
-//! `shaders/train_*.wgsl` file is dispatched (or included) by the trainer.
+//! Every training kernel variant parses and validates with naga and its uniform matches the
+//! Rust `Params` struct it is dispatched with; every file of `shaders/train/` is dispatched by
+//! code the trainer runs, and every snippet of `shaders/lib/` is included by some kernel of
+//! the runtime or the trainer.
 
-fn validate(name: &str, code: &str) -> naga::Module {
-    let module = naga::front::wgsl::parse_str(code)
-        .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(code)));
-    naga::valid::Validator::new(
-        naga::valid::ValidationFlags::all(),
-        // unpack2x16float is core WGSL; naga files it under this capability.
-        naga::valid::Capabilities::SHADER_FLOAT16_IN_FLOAT32,
-    )
-    .validate(&module)
-    .unwrap_or_else(|e| panic!("{name}: {e:?}"));
-    module
+#[path = "../../tests/support/shader_checks.rs"]
+mod shader_checks;
+
+use std::collections::HashSet;
+use std::path::Path;
+
+fn root() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
 }
 
 #[test]
@@ -22,34 +21,34 @@ fn every_training_shader_variant_validates() {
         "expected all variants, got {}",
         kernels.len()
     );
-    for kernel in kernels {
-        let module = validate(&kernel.key(), &kernel.code());
-        assert!(
-            module.entry_points.iter().any(|e| e.name == kernel.entry),
-            "{}: no entry point {}",
-            kernel.key(),
-            kernel.entry
-        );
+    for kernel in &kernels {
+        shader_checks::validate(kernel);
     }
-    validate("train_rng.wgsl", whisper_clsr_train::rng::RNG_SOURCE);
 }
 
 #[test]
 fn every_training_shader_file_is_used() {
-    let used: std::collections::HashSet<&str> = whisper_clsr_train::all_kernels()
-        .iter()
-        .map(|k| k.file)
-        .collect();
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shaders");
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let name = entry.unwrap().file_name().into_string().unwrap();
-        // The RNG snippet is prepended to the kernels that draw numbers.
-        if !name.starts_with("train_") || name == "train_rng.wgsl" {
-            continue;
-        }
+    let kernels = whisper_clsr_train::all_kernels();
+    shader_checks::check_sources_match_files(root(), &kernels);
+    shader_checks::check_files_used(root(), "train", &kernels);
+    for kernel in &kernels {
         assert!(
-            used.contains(name.as_str()),
-            "shaders/{name} is not dispatched by the trainer"
+            kernel.file.starts_with("train/"),
+            "{}: training kernels live in shaders/train/",
+            kernel.key()
+        );
+    }
+}
+
+#[test]
+fn every_library_snippet_is_included() {
+    let mut kernels = whisper_clsr::ops::all_kernels();
+    kernels.extend(whisper_clsr_train::all_kernels());
+    let included: HashSet<&str> = kernels.iter().flat_map(|k| k.includes()).collect();
+    for file in shader_checks::shader_files(root(), "lib") {
+        assert!(
+            included.contains(file.as_str()),
+            "shaders/{file} is included by no kernel"
         );
     }
 }

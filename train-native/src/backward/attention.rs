@@ -1,6 +1,6 @@
 //! Multi-head attention backward that recomputes the scores instead of storing them
 //! between forward and backward. Per group of heads: `S = scale·Q·Kᵀ` and `dP = dO·Vᵀ`
-//! on the runtime's tiled matmul, the row pass of `train_attention_backward.wgsl`
+//! on the runtime's tiled matmul, the row pass of `train/attention_backward.wgsl`
 //! (softmax → P, `dS = P∘(dP − rowsum(dO∘O))`), then `dQ = scale·dS·K`,
 //! `dKᵀ = scale·Qᵀ·dS` and `dVᵀ = dOᵀ·P` as matmuls again; the small [head_dim, T]
 //! operands are transposed in and out of the [T, d] activations (`transpose`). The
@@ -8,7 +8,6 @@
 //! group's [heads, q_len, kv_len] scores fit it), so a 1500-frame encoder layer never keeps
 //! 1500×1500 scores per head, and the work runs at matmul speed.
 
-use bytemuck::{Pod, Zeroable};
 use whisper_clsr::gpu::shader::Kernel;
 use whisper_clsr::gpu::{Gpu, Tensor};
 use whisper_clsr::ops::attention::AttentionShape;
@@ -17,25 +16,25 @@ use whisper_clsr::ops::matmul::{gemm, Epilogue, Gemm, Layout, Rhs};
 use crate::kernel::{rows_grid, u};
 use crate::transpose::transpose;
 
-const SOURCE: &str = include_str!("../../../shaders/train_attention_backward.wgsl");
+const SOURCE: &str = include_str!("../../../shaders/train/attention_backward.wgsl");
 /// Default bytes of one transient score buffer (two are live during a call).
 pub const SCORE_BUDGET: u64 = 16 << 20;
 
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct Params {
-    q_len: u32,
-    kv_len: u32,
-    head_dim: u32,
-    d: u32,
-    causal: u32,
-    past: u32,
-    h0: u32,
-    rows: u32,
+whisper_clsr::params_struct! {
+    struct Params {
+        q_len: u32,
+        kv_len: u32,
+        head_dim: u32,
+        d: u32,
+        causal: u32,
+        past: u32,
+        h0: u32,
+        rows: u32,
+    }
 }
 
 fn kernel() -> Kernel {
-    Kernel::new("train_attention_backward.wgsl", SOURCE, "probs_grad")
+    Kernel::new::<Params>("train/attention_backward.wgsl", SOURCE, "main")
 }
 
 pub(crate) fn kernels() -> Vec<Kernel> {

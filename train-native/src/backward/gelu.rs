@@ -1,22 +1,21 @@
-//! Exact GELU as its own step (so its input is kept) and its backward (`train_gelu.wgsl`).
+//! Exact GELU as its own step (so its input is kept) and its backward (`train/gelu.wgsl`).
 
-use bytemuck::{Pod, Zeroable};
 use whisper_clsr::gpu::shader::Kernel;
 use whisper_clsr::gpu::{Gpu, Tensor};
 
 use crate::kernel::{threads_grid, u};
 
-const SOURCE: &str = include_str!("../../../shaders/train_gelu.wgsl");
+const SOURCE: &str = include_str!("../../../shaders/train/gelu.wgsl");
 
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct Params {
-    n: u32,
-    _pad: [u32; 3],
+whisper_clsr::params_struct! {
+    struct Params {
+        n: u32,
+        _pad: [u32; 3],
+    }
 }
 
 fn kernel(entry: &'static str) -> Kernel {
-    Kernel::new("train_gelu.wgsl", SOURCE, entry)
+    Kernel::new::<Params>("train/gelu.wgsl", SOURCE, entry)
 }
 
 pub(crate) fn kernels() -> Vec<Kernel> {

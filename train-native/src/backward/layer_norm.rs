@@ -1,26 +1,25 @@
 //! Input gradient of layer normalisation with frozen gamma/beta
-//! (`train_layer_norm_backward.wgsl`), optionally adding the residual stream's gradient.
+//! (`train/layer_norm_backward.wgsl`), optionally adding the residual stream's gradient.
 
-use bytemuck::{Pod, Zeroable};
 use whisper_clsr::gpu::shader::Kernel;
 use whisper_clsr::gpu::{DType, Gpu, Tensor, Weight};
 use whisper_clsr::ops::layer_norm::EPS;
 
 use crate::kernel::{rows_grid, u};
 
-const SOURCE: &str = include_str!("../../../shaders/train_layer_norm_backward.wgsl");
+const SOURCE: &str = include_str!("../../../shaders/train/layer_norm_backward.wgsl");
 
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct Params {
-    rows: u32,
-    cols: u32,
-    eps: f32,
-    _pad: u32,
+whisper_clsr::params_struct! {
+    struct Params {
+        rows: u32,
+        cols: u32,
+        eps: f32,
+        _pad: u32,
+    }
 }
 
 fn kernel(f16: bool, residual: bool) -> Kernel {
-    Kernel::new("train_layer_norm_backward.wgsl", SOURCE, "main")
+    Kernel::new::<Params>("train/layer_norm_backward.wgsl", SOURCE, "main")
         .define_if("F16", f16)
         .define_if("RESIDUAL", residual)
 }

@@ -1,45 +1,44 @@
 //! Backward of a Linear `y = x·Wᵀ + b` (x [rows, in], W [out, in]):
 //! - input gradient `dX = dY·W` for any weight (frozen f16/f32 or trainable f32), on the
 //!   runtime's forward matmul kernel;
-//! - weight and bias gradients for trainable f32 weights (`train_matmul_backward.wgsl`),
+//! - weight and bias gradients for trainable f32 weights (`train/matmul_backward.wgsl`),
 //!   reduced over rows in two passes (per-chunk partials, then a sum), no atomics.
 
-use bytemuck::{Pod, Zeroable};
 use whisper_clsr::gpu::shader::Kernel;
 use whisper_clsr::gpu::{DType, Gpu, Tensor, Weight};
 use whisper_clsr::ops::matmul::{gemm, Epilogue, Gemm, Layout, Rhs};
 
 use crate::kernel::{threads_grid, u};
 
-const SOURCE: &str = include_str!("../../../shaders/train_matmul_backward.wgsl");
+const SOURCE: &str = include_str!("../../../shaders/train/matmul_backward.wgsl");
 /// Token rows per partial sum of the first pass.
 pub const CHUNK_ROWS: usize = 256;
 
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct Params {
-    m: u32,
-    n: u32,
-    k: u32,
-    chunk_rows: u32,
-    ldy: u32,
-    ldx: u32,
-    chunks: u32,
-    len: u32,
-    accumulate: u32,
-    scale: f32,
-    x_off: u32,
-    _pad: u32,
+whisper_clsr::params_struct! {
+    struct Params {
+        m: u32,
+        n: u32,
+        k: u32,
+        chunk_rows: u32,
+        ldy: u32,
+        ldx: u32,
+        chunks: u32,
+        len: u32,
+        accumulate: u32,
+        scale: f32,
+        x_off: u32,
+        _pad: u32,
+    }
 }
 
 fn kernel(entry: &'static str) -> Kernel {
-    Kernel::new("train_matmul_backward.wgsl", SOURCE, entry)
+    Kernel::new::<Params>("train/matmul_backward.wgsl", SOURCE, entry)
 }
 
 fn partial_kernel(trans_dy: bool, f16_x: bool) -> Kernel {
     kernel("grad_weight_partial")
         .define_if("TRANS_DY", trans_dy)
-        .define_if("F16_X", f16_x)
+        .define_if("F16", f16_x)
 }
 
 pub(crate) fn kernels() -> Vec<Kernel> {

@@ -5,7 +5,6 @@ pub mod attention;
 pub mod gelu;
 pub mod layer_norm;
 pub mod linear;
-pub mod softmax;
 
 use whisper_clsr::gpu::shader::Kernel;
 
@@ -14,6 +13,5 @@ pub(crate) fn kernels() -> Vec<Kernel> {
     all.extend(gelu::kernels());
     all.extend(layer_norm::kernels());
     all.extend(linear::kernels());
-    all.extend(softmax::kernels());
     all
 }

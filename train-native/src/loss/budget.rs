@@ -1,24 +1,23 @@
-//! Gate budget `L_g = |Σg/N − b|` (`train_budget.wgsl`): the masked gate sum is reduced on
+//! Gate budget `L_g = |Σg/N − b|` (`train/budget.wgsl`): the masked gate sum is reduced on
 //! the GPU, and the loss and its per-gate derivative coefficient stay there for the gate
 //! backward kernels.
 
-use bytemuck::{Pod, Zeroable};
 use whisper_clsr::gpu::shader::Kernel;
 use whisper_clsr::gpu::{Gpu, Tensor};
 
-const SOURCE: &str = include_str!("../../../shaders/train_budget.wgsl");
+const SOURCE: &str = include_str!("../../../shaders/train/budget.wgsl");
 
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct Params {
-    count: f32,
-    budget: f32,
-    scale: f32,
-    _pad: u32,
+whisper_clsr::params_struct! {
+    struct Params {
+        count: f32,
+        budget: f32,
+        scale: f32,
+        _pad: u32,
+    }
 }
 
 fn kernel() -> Kernel {
-    Kernel::new("train_budget.wgsl", SOURCE, "main")
+    Kernel::new::<Params>("train/budget.wgsl", SOURCE, "main")
 }
 
 pub(crate) fn kernels() -> Vec<Kernel> {

@@ -1,4 +1,4 @@
-//! Vocabulary-sized losses over logit chunks (`train_loss.wgsl`). Callers project hidden
+//! Vocabulary-sized losses over logit chunks (`train/loss.wgsl`). Callers project hidden
 //! states onto one vocabulary chunk at a time (full logits for a batch exceed binding
 //! limits) and feed each chunk to the passes below; per-row state carries an online
 //! log-sum-exp between chunks.
@@ -10,46 +10,46 @@
 //! τ²·(½KL(p‖m) + ½KL(q‖m)) averaged over non-padding rows.
 //! Targets are u32 token ids per row; [`IGNORE`] marks padding.
 
-use bytemuck::{Pod, Zeroable};
 use whisper_clsr::gpu::shader::Kernel;
 use whisper_clsr::gpu::{Gpu, Tensor};
 
 use crate::kernel::{rows_grid, u};
 
-const SOURCE: &str = include_str!("../../../shaders/train_loss.wgsl");
+const SOURCE: &str = include_str!("../../../shaders/train/loss.wgsl");
 /// Target id of padding rows.
 pub const IGNORE: u32 = u32::MAX;
 
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct Params {
-    rows: u32,
-    vc: u32,
-    v0: u32,
-    vocab: u32,
-    smoothing: f32,
-    inv_count: f32,
-    inv_tau: f32,
-    scale: f32,
-    accumulate: u32,
-    _pad: [u32; 3],
+whisper_clsr::params_struct! {
+    struct Params {
+        rows: u32,
+        vc: u32,
+        v0: u32,
+        vocab: u32,
+        smoothing: f32,
+        inv_count: f32,
+        inv_tau: f32,
+        scale: f32,
+        accumulate: u32,
+        _pad: [u32; 3],
+    }
 }
 
-fn kernel(entry: &'static str) -> Kernel {
-    Kernel::new("train_loss.wgsl", SOURCE, entry)
+/// The kernel of one pass; the pass is a define of `train/loss.wgsl`.
+fn kernel(pass: &'static str) -> Kernel {
+    Kernel::new::<Params>("train/loss.wgsl", SOURCE, "main").define_if(pass, true)
 }
 
 pub(crate) fn kernels() -> Vec<Kernel> {
     [
-        "ce_init",
-        "ce_chunk",
-        "ce_finish",
-        "ce_grad",
-        "js_init",
-        "js_lse_chunk",
-        "js_value_chunk",
-        "js_finish",
-        "js_grad",
+        "CE_INIT",
+        "CE_CHUNK",
+        "CE_FINISH",
+        "CE_GRAD",
+        "JS_INIT",
+        "JS_LSE_CHUNK",
+        "JS_VALUE_CHUNK",
+        "JS_FINISH",
+        "JS_GRAD",
     ]
     .into_iter()
     .map(kernel)
@@ -103,7 +103,7 @@ impl CrossEntropy {
         let state = gpu.tensor(&[spec.rows, 4]);
         let p = spec.params(None);
         gpu.dispatch(
-            &kernel("ce_init"),
+            &kernel("CE_INIT"),
             bytemuck::bytes_of(&p),
             &[(3, state.buffer())],
             rows_grid(spec.rows),
@@ -124,7 +124,7 @@ impl CrossEntropy {
     /// Pass 1: logits `z` [rows, vc] for vocabulary columns `v0..v0 + vc`.
     pub fn add_chunk(&self, gpu: &Gpu, z: &Tensor, v0: usize, targets: &Tensor) {
         gpu.dispatch(
-            &kernel("ce_chunk"),
+            &kernel("CE_CHUNK"),
             bytemuck::bytes_of(&self.params(Some((z, v0)))),
             &[
                 (1, z.buffer()),
@@ -139,7 +139,7 @@ impl CrossEntropy {
     pub fn finish(&self, gpu: &Gpu, targets: &Tensor) -> Tensor {
         let loss = gpu.tensor(&[self.spec.rows]);
         gpu.dispatch(
-            &kernel("ce_finish"),
+            &kernel("CE_FINISH"),
             bytemuck::bytes_of(&self.params(None)),
             &[
                 (2, targets.buffer()),
@@ -165,7 +165,7 @@ impl CrossEntropy {
         let mut p = self.params(Some((z, v0)));
         p.accumulate = accumulate as u32;
         gpu.dispatch(
-            &kernel("ce_grad"),
+            &kernel("CE_GRAD"),
             bytemuck::bytes_of(&p),
             &[
                 (1, z.buffer()),
@@ -190,7 +190,7 @@ impl JensenShannon {
         assert!(tau > 0.0, "JS temperature must be positive");
         let state = gpu.tensor(&[spec.rows, 8]);
         gpu.dispatch(
-            &kernel("js_init"),
+            &kernel("JS_INIT"),
             bytemuck::bytes_of(&spec.params(None)),
             &[(3, state.buffer())],
             rows_grid(spec.rows),
@@ -204,14 +204,14 @@ impl JensenShannon {
         p
     }
 
-    fn pass(&self, gpu: &Gpu, entry: &'static str, z: &Tensor, zt: &Tensor, v0: usize) {
+    fn pass(&self, gpu: &Gpu, pass: &'static str, z: &Tensor, zt: &Tensor, v0: usize) {
         assert_eq!(
             z.shape(),
             zt.shape(),
             "JS: student and teacher chunk shapes"
         );
         gpu.dispatch(
-            &kernel(entry),
+            &kernel(pass),
             bytemuck::bytes_of(&self.params(Some((z, v0)))),
             &[(1, z.buffer()), (3, self.state.buffer()), (4, zt.buffer())],
             rows_grid(self.spec.rows),
@@ -220,12 +220,12 @@ impl JensenShannon {
 
     /// Pass 1: student `z` and teacher `zt` logits for columns `v0..`.
     pub fn add_lse_chunk(&self, gpu: &Gpu, z: &Tensor, zt: &Tensor, v0: usize) {
-        self.pass(gpu, "js_lse_chunk", z, zt, v0);
+        self.pass(gpu, "JS_LSE_CHUNK", z, zt, v0);
     }
 
     /// Pass 2, after every chunk went through pass 1.
     pub fn add_value_chunk(&self, gpu: &Gpu, z: &Tensor, zt: &Tensor, v0: usize) {
-        self.pass(gpu, "js_value_chunk", z, zt, v0);
+        self.pass(gpu, "JS_VALUE_CHUNK", z, zt, v0);
     }
 
     /// Row losses [rows]: τ²·JS_r·scale/count (0 for padding).
@@ -234,7 +234,7 @@ impl JensenShannon {
         let mut p = self.params(None);
         p.scale *= self.tau * self.tau;
         gpu.dispatch(
-            &kernel("js_finish"),
+            &kernel("JS_FINISH"),
             bytemuck::bytes_of(&p),
             &[
                 (2, targets.buffer()),
@@ -263,7 +263,7 @@ impl JensenShannon {
         p.scale *= self.tau * self.tau;
         p.accumulate = accumulate as u32;
         gpu.dispatch(
-            &kernel("js_grad"),
+            &kernel("JS_GRAD"),
             bytemuck::bytes_of(&p),
             &[
                 (1, z.buffer()),

@@ -1,4 +1,4 @@
-// Training snippet (prepended to kernels that draw random numbers): a counter-based RNG.
+// Included snippet: a counter-based RNG.
 // Every draw is a pure function of (seed, stream, index) through the PCG hash, so a
 // backward pass regenerates its forward's dropout masks and noise instead of storing them,
 // and a resumed run draws the same numbers. train-native/src/rng.rs mirrors it on the CPU.

@@ -7,7 +7,7 @@
 // The input gradient dX = dY·W is an ordinary product and runs on the forward matmul kernel,
 // except where the contraction is long and the output small (the logits' hidden-state
 // gradient: dH[s, j] = Σ_v dZ[s, v]·E[v, j] over a vocabulary chunk): then the same
-// chunked kernel runs with TRANS_DY (dY read as [n, m]) and X a stored weight (F16_X:
+// chunked kernel runs with TRANS_DY (dY read as [n, m]) and X a stored weight (F16:
 // packed f16) starting at element x_off.
 
 struct Params {
@@ -18,14 +18,13 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
-#if F16_X
-@group(0) @binding(2) var<storage, read> x: array<u32>;
-#else
-@group(0) @binding(2) var<storage, read> x: array<f32>;
-#endif
+@group(0) @binding(2) var<storage, read> x: array<Packed>;
 @group(0) @binding(3) var<storage, read_write> partial: array<f32>;
 @group(0) @binding(4) var<storage, read> part_in: array<f32>;
 @group(0) @binding(5) var<storage, read_write> grad: array<f32>;
+
+#include lib/f16.wgsl
+#include lib/grid.wgsl
 
 // dW tile: a 16×16 workgroup computes 64 (n) × 64 (k) outputs, 4×4 per thread, stepping
 // over the chunk's rows 16 at a time through workgroup memory.
@@ -46,12 +45,7 @@ fn load_dy(row: u32, end: u32, col: u32) -> f32 {
 fn load_x(row: u32, end: u32, col: u32) -> f32 {
     if (row < end && col < p.k) {
         let i = p.x_off + row * p.ldx + col;
-#if F16_X
-        let pair = unpack2x16float(x[i >> 1u]);
-        return select(pair.x, pair.y, (i & 1u) == 1u);
-#else
-        return x[i];
-#endif
+        return unpack_at(x[packed_index(i)], i);
     }
     return 0.0;
 }
@@ -127,12 +121,8 @@ fn grad_bias_partial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(wor
 }
 
 @compute @workgroup_size(256, 1, 1)
-fn reduce_chunks(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-    @builtin(local_invocation_id) lid: vec3<u32>,
-) {
-    let i = (wid.x + wid.y * groups.x) * 256u + lid.x;
+fn reduce_chunks(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let i = thread_index(wg, lid);
     if (i >= p.len) {
         return;
     }

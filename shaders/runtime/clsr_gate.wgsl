@@ -14,80 +14,38 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
-#if F16
-@group(0) @binding(2) var<storage, read> w_in: array<u32>;
-@group(0) @binding(3) var<storage, read> b_in: array<u32>;
-@group(0) @binding(4) var<storage, read> w_out: array<u32>;
-#else
-@group(0) @binding(2) var<storage, read> w_in: array<f32>;
-@group(0) @binding(3) var<storage, read> b_in: array<f32>;
-@group(0) @binding(4) var<storage, read> w_out: array<f32>;
-#endif
+@group(0) @binding(2) var<storage, read> w_in: array<Packed>;
+@group(0) @binding(3) var<storage, read> b_in: array<Packed>;
+@group(0) @binding(4) var<storage, read> w_out: array<Packed>;
 @group(0) @binding(5) var<storage, read_write> gates: array<u32>;
 #if STATS
 @group(0) @binding(6) var<storage, read_write> stats: array<u32>;
 #endif
 
-#if F16
-fn half_at(pair: u32, i: u32) -> f32 {
-    let v = unpack2x16float(pair);
-    return select(v.x, v.y, (i & 1u) == 1u);
-}
+#include lib/f16.wgsl
 
 fn load_w(i: u32) -> f32 {
-    return half_at(w_in[i >> 1u], i);
+    return unpack_at(w_in[packed_index(i)], i);
 }
 
 fn load_bias(i: u32) -> f32 {
-    return half_at(b_in[i >> 1u], i);
+    return unpack_at(b_in[packed_index(i)], i);
 }
 
 fn load_out(i: u32) -> f32 {
-    return half_at(w_out[i >> 1u], i);
+    return unpack_at(w_out[packed_index(i)], i);
 }
-#else
-fn load_w(i: u32) -> f32 {
-    return w_in[i];
-}
-
-fn load_bias(i: u32) -> f32 {
-    return b_in[i];
-}
-
-fn load_out(i: u32) -> f32 {
-    return w_out[i];
-}
-#endif
 
 #if FEW_ROWS
-#if ONE_ROW
-alias Acc = f32;
+#include lib/few_rows.wgsl
 
-fn rows_at(kk: u32) -> Acc {
-    return x[kk];
+fn act_at(base: u32, row: u32, kk: u32) -> f32 {
+    return x[base + row * p.cols + kk];
 }
 
-fn row_value(v: Acc, m: u32) -> f32 {
-    return v;
+fn act_rows() -> u32 {
+    return p.rows;
 }
-#else
-alias Acc = vec4<f32>;
-
-// Rows past the last repeat it; their gates are never stored.
-fn rows_at(kk: u32) -> Acc {
-    let last = p.rows - 1u;
-    return vec4<f32>(
-        x[kk],
-        x[min(1u, last) * p.cols + kk],
-        x[min(2u, last) * p.cols + kk],
-        x[min(3u, last) * p.cols + kk],
-    );
-}
-
-fn row_value(v: Acc, m: u32) -> f32 {
-    return v[m];
-}
-#endif
 
 var<workgroup> red: array<Acc, 256>;
 
@@ -100,13 +58,13 @@ fn dot_unit(h: u32, lane: u32) -> Acc {
         let words = h * p.cols / 2u;
         for (var q = lane; q < p.cols / 2u; q += 4u) {
             let w = unpack2x16float(w_in[words + q]);
-            acc += w.x * rows_at(2u * q) + w.y * rows_at(2u * q + 1u);
+            acc += w.x * rows_at(0u, 2u * q) + w.y * rows_at(0u, 2u * q + 1u);
         }
         return acc;
     }
 #endif
     for (var kk = lane; kk < p.cols; kk += 4u) {
-        acc += load_w(h * p.cols + kk) * rows_at(kk);
+        acc += load_w(h * p.cols + kk) * rows_at(0u, kk);
     }
     return acc;
 }
@@ -155,78 +113,34 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
     }
 }
 #else
-const TK: u32 = 16u;
+#include lib/grid.wgsl
+#include lib/tile.wgsl
 
-var<workgroup> tile_a: array<vec4<f32>, 256>;
-var<workgroup> tile_b: array<vec4<f32>, 256>;
-// Per-token partial sums: [64 tokens][16 column threads].
-var<workgroup> part: array<f32, 1024>;
-
-fn load_x(row: u32, col: u32) -> f32 {
+fn tile_a_at(row: u32, col: u32) -> f32 {
     if (row < p.rows && col < p.cols) {
         return x[row * p.cols + col];
     }
     return 0.0;
 }
 
-fn load_w_hk(h: u32, k: u32) -> f32 {
+// B is W_inᵀ: element (k, h) is W_in[h, k].
+fn tile_b_at(k: u32, h: u32) -> f32 {
     if (h < p.hidden && k < p.cols) {
         return load_w(h * p.cols + k);
     }
     return 0.0;
 }
 
-@compute @workgroup_size(16, 16, 1)
-fn main(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-    @builtin(local_invocation_id) lid: vec3<u32>,
-) {
-    let m0 = (wid.x + wid.y * groups.x) * 64u;
-    let t = lid.y * 16u + lid.x;
-    let a_row = m0 + t / 4u;
-    let a_col = (t % 4u) * 4u;
-    let b_k = t / 16u;
-    let b_h = (t % 16u) * 4u;
+// Per-token partial sums: [64 tokens][16 column threads].
+var<workgroup> part: array<f32, 1024>;
 
+@compute @workgroup_size(16, 16, 1)
+fn main(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let m0 = workgroup_index(wg) * 64u;
+    let t = lid.y * 16u + lid.x;
     var g = vec4<f32>(0.0);
     for (var h0 = 0u; h0 < p.hidden; h0 += 64u) {
-        var acc: array<vec4<f32>, 4>;
-        for (var i = 0u; i < 4u; i++) {
-            acc[i] = vec4<f32>(0.0);
-        }
-        for (var k0 = 0u; k0 < p.cols; k0 += TK) {
-            let ak = k0 + a_col;
-            tile_a[t] = vec4<f32>(
-                load_x(a_row, ak),
-                load_x(a_row, ak + 1u),
-                load_x(a_row, ak + 2u),
-                load_x(a_row, ak + 3u),
-            );
-            let bk = k0 + b_k;
-            let bh = h0 + b_h;
-            tile_b[t] = vec4<f32>(
-                load_w_hk(bh, bk),
-                load_w_hk(bh + 1u, bk),
-                load_w_hk(bh + 2u, bk),
-                load_w_hk(bh + 3u, bk),
-            );
-            workgroupBarrier();
-            for (var kq = 0u; kq < 4u; kq++) {
-                let a0 = tile_a[(lid.y * 4u + 0u) * 4u + kq];
-                let a1 = tile_a[(lid.y * 4u + 1u) * 4u + kq];
-                let a2 = tile_a[(lid.y * 4u + 2u) * 4u + kq];
-                let a3 = tile_a[(lid.y * 4u + 3u) * 4u + kq];
-                for (var j = 0u; j < 4u; j++) {
-                    let bv = tile_b[(kq * 4u + j) * 16u + lid.x];
-                    acc[0] += a0[j] * bv;
-                    acc[1] += a1[j] * bv;
-                    acc[2] += a2[j] * bv;
-                    acc[3] += a3[j] * bv;
-                }
-            }
-            workgroupBarrier();
-        }
+        let acc = tile_product(lid, m0 + t / 4u, h0, p.cols);
         for (var j = 0u; j < 4u; j++) {
             let h = h0 + lid.x * 4u + j;
             if (h < p.hidden) {

@@ -47,15 +47,11 @@ var<workgroup> r3: array<f32, 256>;
 var<workgroup> r4: array<f32, 256>;
 var<workgroup> ri: array<u32, 256>;
 
-fn pcg(v: u32) -> u32 {
-    let s = v * 747796405u + 2891336453u;
-    let w = ((s >> ((s >> 28u) + 4u)) ^ s) * 277803737u;
-    return (w >> 22u) ^ w;
-}
+#include lib/rng.wgsl
 
 // Standard Gumbel noise for id i: -log(-log(u)), u uniform in (0, 1).
 fn gumbel(i: u32) -> f32 {
-    let h = pcg(i ^ pcg(p.step ^ pcg(p.seed)));
+    let h = pcg_hash(i ^ pcg_hash(p.step ^ pcg_hash(p.seed)));
     let u = (f32(h >> 8u) + 0.5) / 16777216.0;
     return -log(-log(u));
 }

@@ -19,12 +19,13 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> v: array<f32>;
 @group(0) @binding(5) var<storage, read> norm_sq: array<f32>;
 
-@compute @workgroup_size(256, 1, 1)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let i = (wid.x + wid.y * groups.x) * 256u + lid.x;
-    if (i >= p.n) {
-        return;
-    }
+#include lib/thread_kernel.wgsl
+
+fn element_count() -> u32 {
+    return p.n;
+}
+
+fn element(i: u32) {
     var clip = 1.0;
     if (p.max_norm > 0.0) {
         let norm = sqrt(norm_sq[0]) * p.grad_scale;

@@ -22,71 +22,34 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> dp: array<f32>;
 
 const WG: u32 = 64u;
-var<workgroup> red: array<f32, 64>;
+#include lib/reduce.wgsl
+#include lib/row_kernel.wgsl
 
-fn reduce_max(x: f32, lid: u32) -> f32 {
-    red[lid] = x;
-    workgroupBarrier();
-    for (var w = WG / 2u; w > 0u; w >>= 1u) {
-        if (lid < w) {
-            red[lid] = max(red[lid], red[lid + w]);
-        }
-        workgroupBarrier();
-    }
-    let r = red[0];
-    workgroupBarrier();
-    return r;
-}
-
-fn reduce_sum(x: f32, lid: u32) -> f32 {
-    red[lid] = x;
-    workgroupBarrier();
-    for (var w = WG / 2u; w > 0u; w >>= 1u) {
-        if (lid < w) {
-            red[lid] = red[lid] + red[lid + w];
-        }
-        workgroupBarrier();
-    }
-    let r = red[0];
-    workgroupBarrier();
-    return r;
-}
-
-@compute @workgroup_size(64, 1, 1)
-fn probs_grad(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-    @builtin(local_invocation_id) lid3: vec3<u32>,
-) {
-    let row = wid.x + wid.y * groups.x;
-    if (row >= p.rows) {
-        return;
-    }
-    let lid = lid3.x;
-    let h = p.h0 + row / p.q_len;
-    let i = row % p.q_len;
+fn row(r: u32, lid: u32) {
+    let h = p.h0 + r / p.q_len;
+    let i = r % p.q_len;
     var n = p.kv_len;
     if (p.causal != 0u) {
         n = min(p.kv_len, i + p.past + 1u);
     }
-    let base = row * p.kv_len;
+    let base = r * p.kv_len;
 
     var m = -3.402823e38;
     for (var j = lid; j < n; j += WG) {
         m = max(m, s[base + j]);
     }
-    m = reduce_max(m, lid);
+    m = workgroup_max(lid, m);
     var t = 0.0;
     for (var j = lid; j < n; j += WG) {
         t += exp(s[base + j] - m);
     }
-    let inv = 1.0 / reduce_sum(t, lid);
+    let inv = 1.0 / workgroup_sum(lid, t);
     let ob = i * p.d + h * p.head_dim;
     var dd = 0.0;
     for (var c = lid; c < p.head_dim; c += WG) {
         dd += dout[ob + c] * o[ob + c];
     }
-    dd = reduce_sum(dd, lid);
+    dd = workgroup_sum(lid, dd);
 
     for (var j = lid; j < p.kv_len; j += WG) {
         var pij = 0.0;

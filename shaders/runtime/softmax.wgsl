@@ -9,23 +9,15 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> s: array<f32>;
 
-const WG: u32 = 256u;
-var<workgroup> red: array<f32, 256>;
+#include lib/reduce.wgsl
+#include lib/row_kernel.wgsl
 
-@compute @workgroup_size(256, 1, 1)
-fn main(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-    @builtin(local_invocation_id) lid: vec3<u32>,
-) {
-    let row = wid.x + wid.y * groups.x;
-    if (row >= p.rows) {
-        return;
-    }
-    let lane = lid.x;
-    let base = row * p.cols;
+const WG: u32 = 256u;
+
+fn row(r: u32, lane: u32) {
+    let base = r * p.cols;
 #if CAUSAL
-    let visible = min(p.cols, (row % p.q_len) + p.past + 1u);
+    let visible = min(p.cols, (r % p.q_len) + p.past + 1u);
 #else
     let visible = p.cols;
 #endif
@@ -33,31 +25,14 @@ fn main(
     for (var i = lane; i < visible; i += WG) {
         m = max(m, s[base + i]);
     }
-    red[lane] = m;
-    workgroupBarrier();
-    for (var st = WG / 2u; st > 0u; st >>= 1u) {
-        if (lane < st) {
-            red[lane] = max(red[lane], red[lane + st]);
-        }
-        workgroupBarrier();
-    }
-    let row_max = red[0];
-    workgroupBarrier();
+    let row_max = workgroup_max(lane, m);
     var sum = 0.0;
     for (var i = lane; i < visible; i += WG) {
         let e = exp(s[base + i] - row_max);
         s[base + i] = e;
         sum += e;
     }
-    red[lane] = sum;
-    workgroupBarrier();
-    for (var st = WG / 2u; st > 0u; st >>= 1u) {
-        if (lane < st) {
-            red[lane] += red[lane + st];
-        }
-        workgroupBarrier();
-    }
-    let inv = 1.0 / red[0];
+    let inv = 1.0 / workgroup_sum(lane, sum);
     for (var i = lane; i < p.cols; i += WG) {
         if (i < visible) {
             s[base + i] *= inv;

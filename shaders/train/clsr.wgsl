@@ -6,9 +6,8 @@
 //                      the layer uses y_shared only (g is still reported for the budget).
 //   mix_backward:      dy_lang = g·dout, dy_shared = (1 − g)·dout, dg_t = dout_t·(y_lang − y_shared)_t
 //   gate_grad:         dG_t = (dg_t + c·mask_t)·g_t(1 − g_t), c the budget coefficient
-//                      (train_budget.wgsl out[1]).
+//                      (budget.wgsl out[1]).
 //   gate_mlp_backward: da_th = dG_t·w_out_h·[a_th > 0], and ReLU(a) for dw_out.
-// Needs train_rng.wgsl prepended.
 
 struct Params {
     rows: u32, cols: u32, hidden: u32, seed: u32,
@@ -36,9 +35,9 @@ struct Params {
 @group(0) @binding(18) var<storage, read_write> da: array<f32>;
 @group(0) @binding(19) var<storage, read_write> h_relu: array<f32>;
 
-fn linear_index(wid: vec3<u32>, groups: vec3<u32>, lid: vec3<u32>) -> u32 {
-    return (wid.x + wid.y * groups.x) * 256u + lid.x;
-}
+#include lib/grid.wgsl
+#include lib/reduce.wgsl
+#include lib/rng.wgsl
 
 fn mixed_gate(t: u32) -> f32 {
     if (p.skip != 0u) {
@@ -48,8 +47,8 @@ fn mixed_gate(t: u32) -> f32 {
 }
 
 @compute @workgroup_size(256, 1, 1)
-fn gate_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let t = linear_index(wid, groups, lid);
+fn gate_forward(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let t = thread_index(wg, lid);
     if (t >= p.rows) {
         return;
     }
@@ -62,8 +61,8 @@ fn gate_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
 }
 
 @compute @workgroup_size(256, 1, 1)
-fn mix_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let i = linear_index(wid, groups, lid);
+fn mix_forward(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let i = thread_index(wg, lid);
     if (i >= p.rows * p.cols) {
         return;
     }
@@ -72,11 +71,10 @@ fn mix_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) g
 }
 
 const WG: u32 = 256u;
-var<workgroup> red: array<f32, 256>;
 
 @compute @workgroup_size(256, 1, 1)
-fn mix_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let t = wid.x + wid.y * groups.x;
+fn mix_backward(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let t = workgroup_index(wg);
     if (t >= p.rows) {
         return;
     }
@@ -90,22 +88,15 @@ fn mix_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
         dy_shared[i] = (1.0 - g) * d;
         s += d * (y_lang[i] - y_shared[i]);
     }
-    red[lane] = s;
-    workgroupBarrier();
-    for (var st = WG / 2u; st > 0u; st >>= 1u) {
-        if (lane < st) {
-            red[lane] += red[lane + st];
-        }
-        workgroupBarrier();
-    }
+    let total = workgroup_sum(lane, s);
     if (lane == 0u) {
-        dg_out[t] = select(red[0], 0.0, p.skip != 0u);
+        dg_out[t] = select(total, 0.0, p.skip != 0u);
     }
 }
 
 @compute @workgroup_size(256, 1, 1)
-fn gate_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let t = linear_index(wid, groups, lid);
+fn gate_grad(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let t = thread_index(wg, lid);
     if (t >= p.rows) {
         return;
     }
@@ -114,8 +105,8 @@ fn gate_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) gro
 }
 
 @compute @workgroup_size(256, 1, 1)
-fn gate_mlp_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let i = linear_index(wid, groups, lid);
+fn gate_mlp_backward(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let i = thread_index(wg, lid);
     if (i >= p.rows * p.hidden) {
         return;
     }

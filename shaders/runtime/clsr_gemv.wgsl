@@ -9,63 +9,22 @@
 // loop over the weights around the reduction, cost 2× on lavapipe, where the per-workgroup
 // overhead dominates these small products.) ONE_ROW: rows = 1.
 
-#include clsr_linear_io.wgsl
+#include lib/clsr_linear_io.wgsl
+#include lib/few_rows.wgsl
+#include lib/grid.wgsl
 @group(0) @binding(7) var<storage, read> gates: array<u32>;
 
 #if GELU
-#include gelu.wgsl
+#include lib/gelu.wgsl
 #endif
 
-#if F16
-fn half_at(pair: u32, i: u32) -> f32 {
-    let v = unpack2x16float(pair);
-    return select(v.x, v.y, (i & 1u) == 1u);
+fn act_at(base: u32, row: u32, kk: u32) -> f32 {
+    return a[base + row * p.k + kk];
 }
 
-fn bias_of(expert: bool, i: u32) -> f32 {
-    if (expert) {
-        return half_at(b_expert[i >> 1u], i);
-    }
-    return half_at(b_shared[i >> 1u], i);
+fn act_rows() -> u32 {
+    return p.rows;
 }
-#else
-fn bias_of(expert: bool, i: u32) -> f32 {
-    if (expert) {
-        return b_expert[i];
-    }
-    return b_shared[i];
-}
-#endif
-
-// The accumulator holds one value per row; ONE_ROW specialises a single token to scalars.
-#if ONE_ROW
-alias Acc = f32;
-
-fn rows_at(kk: u32) -> Acc {
-    return a[kk];
-}
-
-fn row_value(v: Acc, r: u32) -> f32 {
-    return v;
-}
-#else
-alias Acc = vec4<f32>;
-
-// Rows past the last repeat it; their results are never stored.
-fn rows_at(kk: u32) -> Acc {
-    let last = p.rows - 1u;
-    return vec4<f32>(
-        a[kk],
-        a[min(1u, last) * p.k + kk],
-        a[min(2u, last) * p.k + kk],
-        a[min(3u, last) * p.k + kk],
-    );
-}
-
-fn row_value(v: Acc, r: u32) -> f32 {
-    return v[r];
-}
-#endif
 
 // This lane's share of row `row` of W times the token rows, one function per weight so
 // that the inner loop reads one buffer without a branch per element.
@@ -73,7 +32,7 @@ fn row_value(v: Acc, r: u32) -> f32 {
 // Two halves of an even-K row (rows then start on a word) times rows 2q and 2q + 1.
 fn pair_term(word: u32, q: u32) -> Acc {
     let w = unpack2x16float(word);
-    return w.x * rows_at(2u * q) + w.y * rows_at(2u * q + 1u);
+    return w.x * rows_at(0u, 2u * q) + w.y * rows_at(0u, 2u * q + 1u);
 }
 
 fn dot_shared(row: u32, lane: u32) -> Acc {
@@ -84,7 +43,7 @@ fn dot_shared(row: u32, lane: u32) -> Acc {
         }
     } else {
         for (var kk = lane; kk < p.k; kk += 32u) {
-            acc += half_at(w_shared[(row + kk) >> 1u], row + kk) * rows_at(kk);
+            acc += unpack_at(w_shared[(row + kk) >> 1u], row + kk) * rows_at(0u, kk);
         }
     }
     return acc;
@@ -98,7 +57,7 @@ fn dot_expert(row: u32, lane: u32) -> Acc {
         }
     } else {
         for (var kk = lane; kk < p.k; kk += 32u) {
-            acc += half_at(w_expert[(row + kk) >> 1u], row + kk) * rows_at(kk);
+            acc += unpack_at(w_expert[(row + kk) >> 1u], row + kk) * rows_at(0u, kk);
         }
     }
     return acc;
@@ -107,7 +66,7 @@ fn dot_expert(row: u32, lane: u32) -> Acc {
 fn dot_shared(row: u32, lane: u32) -> Acc {
     var acc = Acc(0.0);
     for (var kk = lane; kk < p.k; kk += 32u) {
-        acc += w_shared[row + kk] * rows_at(kk);
+        acc += w_shared[row + kk] * rows_at(0u, kk);
     }
     return acc;
 }
@@ -115,7 +74,7 @@ fn dot_shared(row: u32, lane: u32) -> Acc {
 fn dot_expert(row: u32, lane: u32) -> Acc {
     var acc = Acc(0.0);
     for (var kk = lane; kk < p.k; kk += 32u) {
-        acc += w_expert[row + kk] * rows_at(kk);
+        acc += w_expert[row + kk] * rows_at(0u, kk);
     }
     return acc;
 }
@@ -131,17 +90,10 @@ fn keep_rows(v: Acc, mask: u32) -> Acc {
 #endif
 }
 
-var<workgroup> partial: array<Acc, 256>;
-
 @compute @workgroup_size(32, 8, 1)
-fn main(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-    @builtin(local_invocation_id) lid: vec3<u32>,
-) {
-    let n = (wid.x + wid.y * groups.x) * 8u + lid.y;
+fn main(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let n = workgroup_index(wg) * 8u + lid.y;
     let lane = lid.x;
-    let slot = lid.y * 32u + lane;
     // Bit r of `expert_rows`: row r takes the expert. No barrier depends on it, so every thread
     // reads the few gates itself.
     var expert_rows = 0u;
@@ -158,16 +110,8 @@ fn main(
             acc += keep_rows(dot_expert(n * p.k, lane), expert_rows);
         }
     }
-    partial[slot] = acc;
-    workgroupBarrier();
-    for (var s = 16u; s > 0u; s >>= 1u) {
-        if (lane < s) {
-            partial[slot] += partial[slot + s];
-        }
-        workgroupBarrier();
-    }
+    let sum = lane_sum(lid, acc);
     if (lane == 0u && n < p.n) {
-        let sum = partial[slot];
         for (var r = 0u; r < p.rows; r++) {
             let v = row_value(sum, r) + bias_of((expert_rows & (1u << r)) != 0u, n);
 #if GELU

@@ -13,17 +13,14 @@ struct Params {
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> cols: array<f32>;
 
-@compute @workgroup_size(256, 1, 1)
-fn main(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-    @builtin(local_invocation_id) lid: vec3<u32>,
-) {
-    let i = (wid.x + wid.y * groups.x) * 256u + lid.x;
+#include lib/thread_kernel.wgsl
+
+fn element_count() -> u32 {
+    return p.t_out * p.channels * 3u;
+}
+
+fn element(i: u32) {
     let width = p.channels * 3u;
-    if (i >= p.t_out * width) {
-        return;
-    }
     let t = i / width;
     let ch = (i % width) / 3u;
     let j = i % 3u;

@@ -11,6 +11,8 @@
 //   state [rows, 8] = (max_p, Σexp_p, max_q, Σexp_q, JS, Σ q·g, −, −), g = ½(log q − log m)
 //   dJS/dz = (1/τ)·q·(g − Σ q·g)
 // Row losses are multiplied by `inv_count` (1 / non-padding rows) and `scale`.
+// Each pass is a variant (define CE_INIT, CE_CHUNK, CE_FINISH, CE_GRAD, JS_INIT, JS_LSE_CHUNK,
+// JS_VALUE_CHUNK, JS_FINISH, JS_GRAD) whose `row` runs once per token row (lib/row_kernel.wgsl).
 
 struct Params {
     rows: u32, vc: u32, v0: u32, vocab: u32,
@@ -31,60 +33,37 @@ const NEG: f32 = -3.402823e38;
 @group(0) @binding(7) var<storage, read> st: array<f32>;
 
 const WG: u32 = 256u;
-var<workgroup> red: array<f32, 256>;
-var<workgroup> red2: array<f32, 256>;
+#include lib/reduce.wgsl
+#include lib/row_kernel.wgsl
 
-fn reduce_sum2(lane: u32, a: f32, b: f32) -> vec2<f32> {
-    red[lane] = a;
-    red2[lane] = b;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
-        if (lane < s) {
-            red[lane] += red[lane + s];
-            red2[lane] += red2[lane + s];
-        }
-        workgroupBarrier();
-    }
-    let total = vec2<f32>(red[0], red2[0]);
-    workgroupBarrier();
-    return total;
-}
-
-fn reduce_max2(lane: u32, a: f32, b: f32) -> vec2<f32> {
-    red[lane] = a;
-    red2[lane] = b;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
-        if (lane < s) {
-            red[lane] = max(red[lane], red[lane + s]);
-            red2[lane] = max(red2[lane], red2[lane + s]);
-        }
-        workgroupBarrier();
-    }
-    let total = vec2<f32>(red[0], red2[0]);
-    workgroupBarrier();
-    return total;
-}
-
-fn row_of(wid: vec3<u32>, groups: vec3<u32>) -> u32 {
-    return wid.x + wid.y * groups.x;
-}
-
-@compute @workgroup_size(256, 1, 1)
-fn ce_init(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let r = row_of(wid, groups);
-    if (r < p.rows && lid.x < 4u) {
-        state[4u * r + lid.x] = select(0.0, NEG, lid.x == 0u);
+// Writes (or with accumulate adds) the gradient of logit i.
+fn store_grad(i: u32, g: f32) {
+    if (p.accumulate != 0u) {
+        dz[i] += g;
+    } else {
+        dz[i] = g;
     }
 }
 
-@compute @workgroup_size(256, 1, 1)
-fn ce_chunk(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let r = row_of(wid, groups);
-    if (r >= p.rows) {
-        return;
+// Writes row r's loss, scaled; padding rows get 0.
+fn store_loss(r: u32, l: f32) {
+    if (targets[r] == IGNORE) {
+        loss[r] = 0.0;
+    } else {
+        loss[r] = l * p.inv_count * p.scale;
     }
-    let lane = lid.x;
+}
+
+#if CE_INIT
+fn row(r: u32, lane: u32) {
+    if (lane < 4u) {
+        state[4u * r + lane] = select(0.0, NEG, lane == 0u);
+    }
+}
+#endif
+
+#if CE_CHUNK
+fn row(r: u32, lane: u32) {
     let base = r * p.vc;
     var mx = NEG;
     var sz = 0.0;
@@ -93,14 +72,14 @@ fn ce_chunk(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) grou
         mx = max(mx, v);
         sz += v;
     }
-    mx = reduce_max2(lane, mx, 0.0).x;
+    mx = workgroup_max(lane, mx);
     let m_old = state[4u * r];
     let m_new = max(m_old, mx);
     var se = 0.0;
     for (var c = lane; c < p.vc; c += WG) {
         se += exp(z[base + c] - m_new);
     }
-    let sums = reduce_sum2(lane, se, sz);
+    let sums = workgroup_reduce2(lane, vec2<f32>(se, sz), SUM);
     if (lane == 0u) {
         state[4u * r] = m_new;
         state[4u * r + 1u] = state[4u * r + 1u] * exp(m_old - m_new) + sums.x;
@@ -111,35 +90,26 @@ fn ce_chunk(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) grou
         }
     }
 }
+#endif
 
-@compute @workgroup_size(256, 1, 1)
-fn ce_finish(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let r = row_of(wid, groups);
-    if (r >= p.rows || lid.x != 0u) {
-        return;
+#if CE_FINISH
+fn row(r: u32, lane: u32) {
+    if (lane == 0u) {
+        let lse = st[4u * r] + log(st[4u * r + 1u]);
+        let eps = p.smoothing;
+        store_loss(r, lse - (1.0 - eps) * st[4u * r + 3u] - eps / f32(p.vocab) * st[4u * r + 2u]);
     }
-    if (targets[r] == IGNORE) {
-        loss[r] = 0.0;
-        return;
-    }
-    let lse = st[4u * r] + log(st[4u * r + 1u]);
-    let eps = p.smoothing;
-    let l = lse - (1.0 - eps) * st[4u * r + 3u] - eps / f32(p.vocab) * st[4u * r + 2u];
-    loss[r] = l * p.inv_count * p.scale;
 }
+#endif
 
-@compute @workgroup_size(256, 1, 1)
-fn ce_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let r = row_of(wid, groups);
-    if (r >= p.rows) {
-        return;
-    }
+#if CE_GRAD
+fn row(r: u32, lane: u32) {
     let t = targets[r];
     let lse = st[4u * r] + log(st[4u * r + 1u]);
     let f = p.inv_count * p.scale;
     let uniform_part = p.smoothing / f32(p.vocab);
     let base = r * p.vc;
-    for (var c = lid.x; c < p.vc; c += WG) {
+    for (var c = lane; c < p.vc; c += WG) {
         var g = 0.0;
         if (t != IGNORE) {
             g = exp(z[base + c] - lse) - uniform_part;
@@ -148,29 +118,21 @@ fn ce_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) group
             }
             g *= f;
         }
-        if (p.accumulate != 0u) {
-            dz[base + c] += g;
-        } else {
-            dz[base + c] = g;
-        }
+        store_grad(base + c, g);
     }
 }
+#endif
 
-@compute @workgroup_size(256, 1, 1)
-fn js_init(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let r = row_of(wid, groups);
-    if (r < p.rows && lid.x < 8u) {
-        state[8u * r + lid.x] = select(0.0, NEG, lid.x == 0u || lid.x == 2u);
+#if JS_INIT
+fn row(r: u32, lane: u32) {
+    if (lane < 8u) {
+        state[8u * r + lane] = select(0.0, NEG, lane == 0u || lane == 2u);
     }
 }
+#endif
 
-@compute @workgroup_size(256, 1, 1)
-fn js_lse_chunk(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let r = row_of(wid, groups);
-    if (r >= p.rows) {
-        return;
-    }
-    let lane = lid.x;
+#if JS_LSE_CHUNK
+fn row(r: u32, lane: u32) {
     let base = r * p.vc;
     var mp = NEG;
     var mq = NEG;
@@ -178,7 +140,7 @@ fn js_lse_chunk(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
         mp = max(mp, zt[base + c] * p.inv_tau);
         mq = max(mq, z[base + c] * p.inv_tau);
     }
-    let mx = reduce_max2(lane, mp, mq);
+    let mx = workgroup_reduce2(lane, vec2<f32>(mp, mq), MAX);
     let old = vec2<f32>(state[8u * r], state[8u * r + 2u]);
     let m_new = max(old, mx);
     var sp = 0.0;
@@ -187,7 +149,7 @@ fn js_lse_chunk(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
         sp += exp(zt[base + c] * p.inv_tau - m_new.x);
         sq += exp(z[base + c] * p.inv_tau - m_new.y);
     }
-    let sums = reduce_sum2(lane, sp, sq);
+    let sums = workgroup_reduce2(lane, vec2<f32>(sp, sq), SUM);
     if (lane == 0u) {
         state[8u * r] = m_new.x;
         state[8u * r + 1u] = state[8u * r + 1u] * exp(old.x - m_new.x) + sums.x;
@@ -195,6 +157,7 @@ fn js_lse_chunk(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
         state[8u * r + 3u] = state[8u * r + 3u] * exp(old.y - m_new.y) + sums.y;
     }
 }
+#endif
 
 // log p, log q, log m for one vocabulary entry, given the rows' log-sum-exps.
 fn js_logs(zt_v: f32, z_v: f32, lse: vec2<f32>) -> vec3<f32> {
@@ -205,13 +168,8 @@ fn js_logs(zt_v: f32, z_v: f32, lse: vec2<f32>) -> vec3<f32> {
     return vec3<f32>(lp, lq, lm);
 }
 
-@compute @workgroup_size(256, 1, 1)
-fn js_value_chunk(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let r = row_of(wid, groups);
-    if (r >= p.rows) {
-        return;
-    }
-    let lane = lid.x;
+#if JS_VALUE_CHUNK
+fn row(r: u32, lane: u32) {
     let base = r * p.vc;
     let lse = vec2<f32>(state[8u * r] + log(state[8u * r + 1u]), state[8u * r + 2u] + log(state[8u * r + 3u]));
     var js = 0.0;
@@ -223,47 +181,36 @@ fn js_value_chunk(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
         js += 0.5 * pv * (l.x - l.z) + 0.5 * qv * (l.y - l.z);
         qg += qv * 0.5 * (l.y - l.z);
     }
-    let sums = reduce_sum2(lane, js, qg);
+    let sums = workgroup_reduce2(lane, vec2<f32>(js, qg), SUM);
     if (lane == 0u) {
         state[8u * r + 4u] += sums.x;
         state[8u * r + 5u] += sums.y;
     }
 }
+#endif
 
-@compute @workgroup_size(256, 1, 1)
-fn js_finish(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let r = row_of(wid, groups);
-    if (r >= p.rows || lid.x != 0u) {
-        return;
+#if JS_FINISH
+fn row(r: u32, lane: u32) {
+    if (lane == 0u) {
+        store_loss(r, st[8u * r + 4u]);
     }
-    if (targets[r] == IGNORE) {
-        loss[r] = 0.0;
-        return;
-    }
-    loss[r] = st[8u * r + 4u] * p.inv_count * p.scale;
 }
+#endif
 
-@compute @workgroup_size(256, 1, 1)
-fn js_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let r = row_of(wid, groups);
-    if (r >= p.rows) {
-        return;
-    }
+#if JS_GRAD
+fn row(r: u32, lane: u32) {
     let skip = targets[r] == IGNORE;
     let lse = vec2<f32>(st[8u * r] + log(st[8u * r + 1u]), st[8u * r + 2u] + log(st[8u * r + 3u]));
     let qg = st[8u * r + 5u];
     let f = p.inv_count * p.scale * p.inv_tau;
     let base = r * p.vc;
-    for (var c = lid.x; c < p.vc; c += WG) {
+    for (var c = lane; c < p.vc; c += WG) {
         var g = 0.0;
         if (!skip) {
             let l = js_logs(zt[base + c], z[base + c], lse);
             g = f * exp(l.y) * (0.5 * (l.y - l.z) - qg);
         }
-        if (p.accumulate != 0u) {
-            dz[base + c] += g;
-        } else {
-            dz[base + c] = g;
-        }
+        store_grad(base + c, g);
     }
 }
+#endif

@@ -18,19 +18,7 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
 
 const WG: u32 = 256u;
-var<workgroup> red: array<f32, 256>;
-
-fn reduce(lane: u32, v: f32) -> f32 {
-    red[lane] = v;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
-        if (lane < s) {
-            red[lane] += red[lane + s];
-        }
-        workgroupBarrier();
-    }
-    return red[0];
-}
+#include lib/reduce.wgsl
 
 fn term(i: u32) -> f32 {
     var v = x[i];
@@ -49,7 +37,7 @@ fn sum_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
     for (var i = wid.x * WG + lid.x; i < p.n; i += p.groups * WG) {
         s += term(i);
     }
-    let total = reduce(lid.x, s);
+    let total = workgroup_sum(lid.x, s);
     if (lid.x == 0u) {
         partials[wid.x] = total;
     }
@@ -61,7 +49,7 @@ fn sum_final(@builtin(local_invocation_id) lid: vec3<u32>) {
     for (var i = lid.x; i < p.groups; i += WG) {
         s += part_in[i];
     }
-    let total = reduce(lid.x, s) * p.scale;
+    let total = workgroup_sum(lid.x, s) * p.scale;
     if (lid.x == 0u) {
         if (p.accumulate != 0u) {
             out[p.slot] += total;

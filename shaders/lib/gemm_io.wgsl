@@ -1,0 +1,50 @@
+// Included snippet: parameters, bindings and the fused epilogue of the dense products
+// (matmul.wgsl, gemv.wgsl): A is f32 activations, B an activation (f32) or a weight (f32 or,
+// with F16, packed halves), then C[b, m, n] = act(alpha · sum + bias[n]) + R[b, m, n] with
+// BIAS, GELU and RESIDUAL. Offsets and strides are in elements; `batch` is the tiled
+// kernel's, (b_sk, b_sn) the strides of B's element (k, n) in the few-row kernel's walk.
+
+#include lib/f16.wgsl
+
+struct Params {
+    m: u32, n: u32, k: u32, batch: u32,
+    a_off: u32, lda: u32, a_bs: u32, b_off: u32,
+    ldb: u32, b_bs: u32, c_off: u32, ldc: u32,
+    c_bs: u32, r_off: u32, ldr: u32, r_bs: u32,
+    bias_off: u32, alpha: f32, b_sk: u32, b_sn: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<Packed>;
+@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+#if BIAS
+@group(0) @binding(4) var<storage, read> bias: array<Packed>;
+#endif
+#if RESIDUAL
+@group(0) @binding(5) var<storage, read> r: array<f32>;
+#endif
+
+#if GELU
+#include lib/gelu.wgsl
+#endif
+
+fn load_b(i: u32) -> f32 {
+    return unpack_at(b[packed_index(i)], i);
+}
+
+// Finishes output (row, col) of batch item `batch` from its dot product `sum`.
+fn store(batch: u32, row: u32, col: u32, sum: f32) {
+    var v = sum * p.alpha;
+#if BIAS
+    let i = p.bias_off + col;
+    v += unpack_at(bias[packed_index(i)], i);
+#endif
+#if GELU
+    v = gelu(v);
+#endif
+#if RESIDUAL
+    v += r[p.r_off + batch * p.r_bs + row * p.ldr + col];
+#endif
+    c[p.c_off + batch * p.c_bs + row * p.ldc + col] = v;
+}

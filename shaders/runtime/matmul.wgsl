@@ -1,0 +1,57 @@
+// Batched, strided matrix multiply with a fused epilogue:
+//   C[b, m, n] = act(alpha * sum_k A[b, m, k] * B[b, k, n] + bias[n]) + R[b, m, n]
+// A is f32 activations. B is either an activation (f32) or a weight (f32 or f16 packed two
+// per u32, define F16). With TRANS_B, B is stored [n, k] (a PyTorch Linear weight, or K for
+// Q·Kᵀ); otherwise [k, n]. Strides and offsets are in elements, so heads of a [T, d_model]
+// activation are addressed in place.
+// Tiling (lib/tile.wgsl): a 16×16 workgroup computes a 64×64 block of C, each thread a 4×4
+// register tile, stepping K by 16 through workgroup memory.
+
+#include lib/gemm_io.wgsl
+#include lib/tile.wgsl
+
+const TILE: u32 = 64u;
+
+// The batch item of this workgroup.
+var<private> batch: u32;
+
+fn tile_a_at(row: u32, col: u32) -> f32 {
+    if (row < p.m && col < p.k) {
+        return a[p.a_off + batch * p.a_bs + row * p.lda + col];
+    }
+    return 0.0;
+}
+
+fn tile_b_at(k: u32, n: u32) -> f32 {
+    if (k < p.k && n < p.n) {
+        let base = p.b_off + batch * p.b_bs;
+#if TRANS_B
+        return load_b(base + n * p.ldb + k);
+#else
+        return load_b(base + k * p.ldb + n);
+#endif
+    }
+    return 0.0;
+}
+
+@compute @workgroup_size(16, 16, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    batch = wid.z;
+    let m0 = wid.y * TILE;
+    let n0 = wid.x * TILE;
+    let t = lid.y * 16u + lid.x;
+    let acc = tile_product(lid, m0 + t / 4u, n0, p.k);
+    for (var i = 0u; i < 4u; i++) {
+        let row = m0 + lid.y * 4u + i;
+        if (row >= p.m) {
+            break;
+        }
+        for (var j = 0u; j < 4u; j++) {
+            let col = n0 + lid.x * 4u + j;
+            if (col >= p.n) {
+                break;
+            }
+            store(batch, row, col, acc[i][j]);
+        }
+    }
+}
