@@ -6,8 +6,8 @@
 # lib/, whisper-clsr.d.ts) plus the wasm-bindgen output from scripts/build-web.sh (pkg/). The
 # files find each other with `new URL("./…", import.meta.url)`, which Vite and webpack 5
 # follow when bundling, so an app needs no bundler configuration. The version is the runtime
-# crate's version in Cargo.toml; the package's README is the README's "Using the npm package"
-# section.
+# crate's version in Cargo.toml; the package's README is the "Using the npm package" section of
+# docs/web.md.
 #
 # Usage: scripts/build-npm.sh          (SKIP_WEB_BUILD=1 reuses an existing www/pkg/)
 # Needs: what scripts/build-web.sh needs, and npm.
@@ -38,10 +38,10 @@ cp www/whisper-clsr.js www/worker.js www/whisper-clsr.d.ts "$out/"
 cp www/lib/*.js "$out/lib/"
 cp www/pkg/whisper_clsr.js www/pkg/whisper_clsr_bg.wasm "$out/pkg/"
 
-# The README's "Using the npm package" section, up to the next heading of the same level.
+# The "Using the npm package" section of docs/web.md, up to the next heading of the same level.
 awk '/^## Using the npm package/ { on = 1 } on && /^## / && !/^## Using the npm package/ { exit } on' \
-  README.md >"$out/README.md"
-[[ -s $out/README.md ]] || die "README.md has no '## Using the npm package' section"
+  docs/web.md >"$out/README.md"
+[[ -s $out/README.md ]] || die "docs/web.md has no '## Using the npm package' section"
 
 cat >"$out/package.json" <<EOF
 {

@@ -6,7 +6,7 @@
 # on SwiftShader without a GPU).
 # Screenshots go to test-output/. On 2 idle cores the suite took about 13 minutes (28 minutes
 # measured with other builds running beside it) before npm-package and offline, which add a
-# tiny.en transcription each (about 3 minutes idle); see the README for per-file figures.
+# tiny.en transcription each (about 3 minutes idle); see docs/benchmarks.md for per-file figures.
 # Usage: scripts/test-web.sh [TEST_FILE...]
 # Needs: ../shared/fixtures (or WHISPER_CLSR_FIXTURES); scripts/setup.sh installs the rest.
 set -euo pipefail

@@ -11,6 +11,7 @@ use support::f64_encoder::F64Encoder;
 use support::random_model::{write_random_model, TinyConfig};
 use whisper_clsr::audio::{load_audio_file, log_mel_spectrogram, mel_window, LogMel, HOP_LENGTH};
 use whisper_clsr::decode::{DecodeOptions, Task};
+use whisper_clsr::gpu::shader::with_tanh_gelu;
 use whisper_clsr::gpu::Gpu;
 use whisper_clsr::model::{WeightFile, WhisperConfig, WhisperNetwork};
 use whisper_clsr::{TranscribeOptions, Whisper};
@@ -55,8 +56,13 @@ fn random_f32_model_matches_candle_through_the_kv_cache() {
         safetensors::Dtype::F32,
         &mut support::rng(11),
     );
+    // candle's Whisper uses the tanh approximation of GELU: run ours in that form too, so
+    // that both compute the same function.
+    with_tanh_gelu(|| random_model_matches_candle(&dir));
+}
+
+fn random_model_matches_candle(dir: &std::path::Path) {
     let gpu = support::gpu();
-    gpu.set_tanh_gelu(true); // candle's Whisper uses the tanh approximation
     let config =
         WhisperConfig::from_json(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
     let file = WeightFile::new(
@@ -72,7 +78,7 @@ fn random_f32_model_matches_candle_through_the_kv_cache() {
         .forward(&gpu, &gpu.upload(&mel, &[80, 3000]).unwrap(), None)
         .unwrap();
     let ours = read(&gpu, &enc);
-    let mut candle = CandleWhisper::load(&dir);
+    let mut candle = CandleWhisper::load(dir);
     let theirs = candle.encoder_output(&mel, 80);
     let diff = max_abs_diff(&ours, &theirs);
     assert!(diff <= 1e-3, "encoder max |diff| {diff}");
@@ -104,14 +110,45 @@ fn real_model_parity(name: &str, exact: bool, encoder_check: EncoderCheck) -> Wh
     let (wav, reference) = support::fixtures::jfk();
     let samples = load_audio_file(&wav).unwrap();
     let whisper = Whisper::load_dir(support::gpu(), &dir).unwrap();
+    let english = TranscribeOptions {
+        language: Some("en".into()),
+        decode: DecodeOptions::greedy(),
+        ..Default::default()
+    };
+    with_tanh_gelu(|| {
+        same_function_as_candle(name, &whisper, &dir, &samples, &english, encoder_check)
+    });
+
+    // Whisper's exact GELU: the transcript.
+    let t = pollster::block_on(whisper.transcribe(&samples, &english, &mut |_| Ok(()))).unwrap();
+    if exact {
+        assert_eq!(t.text, reference, "{name} transcript");
+    } else {
+        assert_eq!(
+            support::words(&t.text),
+            support::words(&reference),
+            "{name} transcript"
+        );
+    }
+    whisper
+}
+
+/// With the tanh GELU (candle's): encoder output, first-step logits and greedy tokens.
+fn same_function_as_candle(
+    name: &str,
+    whisper: &Whisper,
+    dir: &std::path::Path,
+    samples: &[f32],
+    english: &TranscribeOptions,
+    encoder_check: EncoderCheck,
+) {
     let gpu = &whisper.gpu;
-    gpu.set_tanh_gelu(true);
     let n_mels = whisper.config().num_mel_bins;
-    let mel = log_mel_spectrogram(&samples, n_mels).unwrap();
+    let mel = log_mel_spectrogram(samples, n_mels).unwrap();
 
     let enc = whisper.encode(&mel).unwrap();
     let ours = read(gpu, &enc);
-    let mut candle = CandleWhisper::load(&dir);
+    let mut candle = CandleWhisper::load(dir);
     let theirs = candle.encoder_output(&mel, n_mels);
     let enc_diff = max_abs_diff(&ours, &theirs);
 
@@ -138,7 +175,7 @@ fn real_model_parity(name: &str, exact: bool, encoder_check: EncoderCheck) -> Wh
             assert!(enc_diff <= 1e-3, "{name}: encoder max |diff| {enc_diff}")
         }
         EncoderCheck::ExactF64 => {
-            let mut exact = F64Encoder::load(&dir);
+            let mut exact = F64Encoder::load(dir);
             exact.tanh_gelu = true;
             let reference = exact.forward(&mel, n_mels);
             let (ours_err, _) = error_vs(&ours, &reference, 1e-3);
@@ -160,13 +197,8 @@ fn real_model_parity(name: &str, exact: bool, encoder_check: EncoderCheck) -> Wh
 
     // Greedy without timestamps, on the first window exactly as transcription cuts it (the
     // whole file's log-mel, zero-padded to 30 s in the mel domain).
-    let english = TranscribeOptions {
-        language: Some("en".into()),
-        decode: DecodeOptions::greedy(),
-        ..Default::default()
-    };
-    let t = pollster::block_on(whisper.transcribe(&samples, &english, &mut |_| Ok(()))).unwrap();
-    let (full, frames) = LogMel::new(n_mels).unwrap().compute_full(&samples).unwrap();
+    let t = pollster::block_on(whisper.transcribe(samples, english, &mut |_| Ok(()))).unwrap();
+    let (full, frames) = LogMel::new(n_mels).unwrap().compute_full(samples).unwrap();
     let window = mel_window(&full, frames, n_mels, 0, samples.len() / HOP_LENGTH);
     let (always, first) = whisper.suppressed_tokens();
     let candle_tokens = candle.greedy(&window, &prompt, always, first, whisper.tokenizer.eot, 224);
@@ -174,19 +206,6 @@ fn real_model_parity(name: &str, exact: bool, encoder_check: EncoderCheck) -> Wh
         t.tokens, candle_tokens,
         "{name}: greedy tokens differ from candle's"
     );
-
-    gpu.set_tanh_gelu(false);
-    let t = pollster::block_on(whisper.transcribe(&samples, &english, &mut |_| Ok(()))).unwrap();
-    if exact {
-        assert_eq!(t.text, reference, "{name} transcript");
-    } else {
-        assert_eq!(
-            support::words(&t.text),
-            support::words(&reference),
-            "{name} transcript"
-        );
-    }
-    whisper
 }
 
 #[test]

@@ -1,6 +1,7 @@
 // Included snippet: GELU. Whisper's is the exact erf form. GELU_TANH selects the tanh
-// approximation instead, only so that outputs can be compared with reference
-// implementations that use it (candle-transformers).
+// approximation instead, only so that tests can compare outputs with reference
+// implementations that use it (candle-transformers); production code never defines it
+// (see gpu::shader::with_tanh_gelu).
 #if GELU_TANH
 fn gelu(x: f32) -> f32 {
     let inner = 0.7978845608028654 * (x + 0.044715 * x * x * x);

@@ -1,6 +1,7 @@
 //! Evaluation: Whisper's text normalisers and word/character error rates.
 //!
-//! Pure Rust without a GPU, so the CLI, the trainer and the browser build share it.
+//! Pure Rust without a GPU, so it builds for every target, wasm32 included. Today the CLI's
+//! `wer` and `normalize` commands use it; the trainer reports losses, not error rates.
 //! - [`EnglishTextNormalizer`] and [`BasicTextNormalizer`] are ports of openai/whisper's
 //!   `whisper/normalizers` (English numbers and spellings, contractions, symbols).
 //! - [`ErrorRates::score`] gives the corpus WER and CER of line-aligned texts as jiwer

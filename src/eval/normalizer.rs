@@ -1,4 +1,5 @@
-//! One type over the normalisers, for callers that pick one at run time (CLI, trainer).
+//! One type over the normalisers, for callers that pick one at run time (the CLI's
+//! `normalize` and `wer`).
 
 use super::basic::BasicTextNormalizer;
 use super::english::EnglishTextNormalizer;

@@ -1,6 +1,6 @@
 //! Adapter and device selection with the limits our kernels need.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -29,7 +29,6 @@ pub struct Gpu {
     pub(super) pipelines: RefCell<HashMap<String, wgpu::ComputePipeline>>,
     pub(super) pool: Rc<BufferPool>,
     pub(super) recorder: RefCell<Recorder>,
-    tanh_gelu: Cell<bool>,
 }
 
 impl Gpu {
@@ -80,7 +79,6 @@ impl Gpu {
             pipelines: RefCell::new(HashMap::new()),
             pool: Rc::new(BufferPool::default()),
             recorder: RefCell::new(recorder),
-            tanh_gelu: Cell::new(false),
         })
     }
 
@@ -96,16 +94,6 @@ impl Gpu {
     /// kernels work there, but far slower than on a GPU.
     pub fn is_cpu(&self) -> bool {
         self.info.device_type == wgpu::DeviceType::Cpu
-    }
-
-    /// Makes fused GELUs use the tanh approximation instead of Whisper's exact erf form —
-    /// only to compare with reference implementations that approximate (candle-transformers).
-    pub fn set_tanh_gelu(&self, on: bool) {
-        self.tanh_gelu.set(on);
-    }
-
-    pub fn tanh_gelu(&self) -> bool {
-        self.tanh_gelu.get()
     }
 
     /// Largest buffer a single storage binding may cover.

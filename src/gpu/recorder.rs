@@ -51,6 +51,8 @@ pub fn grid(groups: u32) -> [u32; 3] {
 
 impl Gpu {
     fn pipeline(&self, kernel: &Kernel) -> wgpu::ComputePipeline {
+        #[cfg(feature = "parity-tanh-gelu")]
+        let kernel = &*super::shader::dispatched_variant(kernel);
         let key = kernel.key();
         if let Some(p) = self.pipelines.borrow().get(&key) {
             return p.clone();

@@ -61,6 +61,51 @@ impl Kernel {
     }
 }
 
+/// The `GELU_TANH` form of every kernel with a fused GELU (the `GELU` define), in which
+/// `gelu.wgsl` computes the tanh approximation instead of Whisper's exact erf form. Production
+/// code never dispatches these; they exist so that tests can compare the whole model with a
+/// reference that approximates GELU (candle-transformers' Whisper), see [`with_tanh_gelu`].
+pub fn tanh_gelu_variants(kernels: &[Kernel]) -> Vec<Kernel> {
+    kernels
+        .iter()
+        .filter(|k| k.defines.contains(&"GELU"))
+        .map(|k| k.clone().define_if("GELU_TANH", true))
+        .collect()
+}
+
+#[cfg(feature = "parity-tanh-gelu")]
+thread_local! {
+    static TANH_GELU: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with every fused GELU dispatched from this thread in the tanh form (`GELU_TANH`)
+/// instead of Whisper's exact erf form. Only for tests that hold the model to
+/// candle-transformers' Whisper, whose GELU is the tanh approximation: both then compute the
+/// same function. The feature `parity-tanh-gelu` exists only for the crate's own tests (its
+/// dev-dependency on itself turns it on); production builds have no such switch.
+#[cfg(feature = "parity-tanh-gelu")]
+pub fn with_tanh_gelu<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            TANH_GELU.with(|t| t.set(self.0));
+        }
+    }
+    let _restore = Restore(TANH_GELU.with(|t| t.replace(true)));
+    f()
+}
+
+/// The kernel to compile for `kernel` on this thread: its `GELU_TANH` form inside
+/// [`with_tanh_gelu`], else itself.
+#[cfg(feature = "parity-tanh-gelu")]
+pub(crate) fn dispatched_variant(kernel: &Kernel) -> std::borrow::Cow<'_, Kernel> {
+    if TANH_GELU.with(|t| t.get()) && kernel.defines.contains(&"GELU") {
+        std::borrow::Cow::Owned(kernel.clone().define_if("GELU_TANH", true))
+    } else {
+        std::borrow::Cow::Borrowed(kernel)
+    }
+}
+
 /// The layout of a Rust uniform struct: its fields as (name, type, byte offset), in
 /// declaration order.
 #[derive(Clone, Copy, Debug)]

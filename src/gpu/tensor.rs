@@ -1,5 +1,5 @@
-//! GPU-resident data: activations (`Tensor`, pooled, 4-byte elements) and frozen
-//! parameters (`Weight`, f32 or f16 packed two per u32).
+//! GPU-resident data: activations (`Tensor`, pooled, 4-byte elements) and parameters
+//! (`Weight`, f32 or f16 packed two per u32).
 
 use std::rc::Rc;
 
@@ -61,7 +61,11 @@ pub enum DType {
     F16,
 }
 
-/// A frozen parameter on the GPU.
+/// A parameter on the GPU, stored the way the forward kernels read it (f32, or f16 packed two
+/// per u32). Not pooled: it lives as long as the model. Nothing in this crate writes to a
+/// weight after upload, but it is not read-only: the trainer keeps its trainable parameters
+/// (expert FFNs and gates) as f32 `Weight`s so that the same forward kernels read them, and
+/// its AdamW kernel updates them in place (`train-native/src/optim.rs`).
 pub struct Weight {
     buffer: wgpu::Buffer,
     shape: Vec<usize>,

@@ -164,17 +164,14 @@ fn route_kernel(stats: bool) -> Kernel {
 
 /// The routed Linear: tiled (`clsr_matmul.wgsl`) or few-row (`clsr_gemv.wgsl`); with
 /// `gelu` it is fc1, otherwise fc2 accumulating into the residual.
-fn linear_kernel(rows: Rows, f16: bool, gelu: bool, tanh: bool) -> Kernel {
+fn linear_kernel(rows: Rows, f16: bool, gelu: bool) -> Kernel {
     let kernel = if rows.few() {
         Kernel::new::<LinearParams>("runtime/clsr_gemv.wgsl", GEMV, "main")
             .define_if("ONE_ROW", rows == Rows::One)
     } else {
         Kernel::new::<LinearParams>("runtime/clsr_matmul.wgsl", MATMUL, "main")
     };
-    kernel
-        .define_if("F16", f16)
-        .define_if("GELU", gelu)
-        .define_if("GELU_TANH", gelu && tanh)
+    kernel.define_if("F16", f16).define_if("GELU", gelu)
 }
 
 /// Every variant, for shader validation.
@@ -187,8 +184,8 @@ pub(crate) fn kernels() -> Vec<Kernel> {
             all.push(gate_kernel(f16, rows, true));
         }
         for rows in [Rows::One, Rows::Few, Rows::Many] {
-            for (gelu, tanh) in [(false, false), (true, false), (true, true)] {
-                all.push(linear_kernel(rows, f16, gelu, tanh));
+            for gelu in [false, true] {
+                all.push(linear_kernel(rows, f16, gelu));
             }
         }
     }
@@ -238,7 +235,6 @@ pub fn clsr_ffn_counted(
     let shape = Rows::of(rows);
     let few = shape.few();
     let f16 = fc1.dtype() == DType::F16;
-    let tanh = gpu.tanh_gelu();
 
     // 1. Gates (and, for few rows, the counters).
     let gates = gpu.tensor(&[rows]);
@@ -334,7 +330,7 @@ pub fn clsr_ffn_counted(
             [u(row_tiles), u(n.div_ceil(TILE)), 1]
         };
         gpu.dispatch(
-            &linear_kernel(shape, f16, gelu, tanh),
+            &linear_kernel(shape, f16, gelu),
             bytemuck::bytes_of(&params),
             &[
                 (1, a.buffer()),

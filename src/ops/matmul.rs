@@ -139,12 +139,6 @@ pub(crate) fn kernels() -> Vec<Kernel> {
         }
         all.push(gemv_kernel(f(0), f(1), f(2), f(3), f(4), f(5)));
     }
-    let tanh: Vec<Kernel> = all
-        .iter()
-        .filter(|k| k.defines.contains(&"GELU"))
-        .map(|k| k.clone().define_if("GELU_TANH", true))
-        .collect();
-    all.extend(tanh);
     all
 }
 
@@ -212,7 +206,6 @@ pub fn gemm(gpu: &Gpu, a: &Tensor, b: Rhs, c: &Tensor, g: &Gemm, epi: &Epilogue)
         let per_group = if split_k { 8 } else { 64 };
         let mut groups = crate::gpu::grid(u(g.n.div_ceil(per_group)));
         groups[2] = u(g.batch);
-        let kernel = kernel.define_if("GELU_TANH", epi.gelu && gpu.tanh_gelu());
         gpu.dispatch(&kernel, bytemuck::bytes_of(&params), &buffers, groups);
     } else {
         let kernel = matmul_kernel(
@@ -227,7 +220,6 @@ pub fn gemm(gpu: &Gpu, a: &Tensor, b: Rhs, c: &Tensor, g: &Gemm, epi: &Epilogue)
             groups[1] <= 65535 && groups[2] <= 65535,
             "matmul grid too large"
         );
-        let kernel = kernel.define_if("GELU_TANH", epi.gelu && gpu.tanh_gelu());
         gpu.dispatch(&kernel, bytemuck::bytes_of(&params), &buffers, groups);
     }
 }

@@ -13,7 +13,8 @@ pub mod token_pick;
 
 use crate::gpu::shader::Kernel;
 
-/// Every kernel variant the runtime can dispatch (tests validate each with naga).
+/// Every kernel variant the runtime can dispatch, plus the tanh-GELU forms the parity tests
+/// dispatch (tests validate each with naga).
 pub fn all_kernels() -> Vec<Kernel> {
     let mut all = matmul::kernels();
     all.extend(layer_norm::kernels());
@@ -23,6 +24,8 @@ pub fn all_kernels() -> Vec<Kernel> {
     all.extend(embedding::kernels());
     all.extend(token_pick::kernels());
     all.extend(clsr::kernels());
+    let tanh = crate::gpu::shader::tanh_gelu_variants(&all);
+    all.extend(tanh);
     all
 }
 

@@ -2,7 +2,7 @@
 // folder installs the packed tarball (dist/whisper-clsr-VERSION.tgz from scripts/build-npm.sh)
 // with npm, type-checks its TypeScript against the package's .d.ts with tsc, builds with
 // `vite build` and no bundler configuration, and the built site transcribes jfk.wav with
-// whisper-tiny.en in Chromium. Vite's dev server, with the one setting the README gives,
+// whisper-tiny.en in Chromium. Vite's dev server, with the one setting docs/web.md gives,
 // starts the worker and the wasm too. Vite and TypeScript are the versions package-lock.json
 // pins.
 

@@ -1,4 +1,4 @@
-// Edits an expert pack (README "Pack format": safetensors + `whisper_clsr` JSON metadata) from
+// Edits an expert pack (docs/pack-format.md: safetensors + `whisper_clsr` JSON metadata) from
 // the outside, as a third-party tool would: sets gate weights so chosen layers route all,
 // none or some of their tokens to the expert, and drops layers. Used to give the demo's gate
 // heatmap known values per layer.
