@@ -1,6 +1,9 @@
-//! Records kernel dispatches into one command encoder until the next submission. Each
-//! dispatch's parameters go into a slot of one uniform buffer, so recording allocates no
-//! buffers; the slots are uploaded right before the encoder is submitted.
+//! Records kernel dispatches into one command encoder until the next submission, all in
+//! one compute pass (ended only by a buffer copy or the submission): a pass per dispatch
+//! costs the driver a begin/end each, which adds up over a hundred dispatches per decoder
+//! token. wgpu orders the dispatches of a pass by their buffer uses, as it does passes.
+//! Each dispatch's parameters go into a slot of one uniform buffer, so recording allocates
+//! no buffers; the slots are uploaded right before the encoder is submitted.
 
 use super::shader::Kernel;
 use super::Gpu;
@@ -12,6 +15,8 @@ const SLOT_BYTES: usize = 256;
 
 pub(crate) struct Recorder {
     encoder: Option<wgpu::CommandEncoder>,
+    /// The open compute pass of `encoder`, if any.
+    pass: Option<wgpu::ComputePass<'static>>,
     params: Vec<u8>,
     slot_stride: usize,
     uniforms: wgpu::Buffer,
@@ -29,6 +34,7 @@ impl Recorder {
         });
         Recorder {
             encoder: None,
+            pass: None,
             params: Vec::new(),
             slot_stride,
             uniforms,
@@ -121,18 +127,21 @@ impl Gpu {
             entries: &entries,
         });
         let device = &self.device;
-        let encoder = rec.encoder.get_or_insert_with(|| {
-            device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None })
-        });
-        {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some(kernel.file),
-                timestamp_writes: None,
+        let rec = &mut *rec;
+        let pass = rec.pass.get_or_insert_with(|| {
+            let encoder = rec.encoder.get_or_insert_with(|| {
+                device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None })
             });
-            pass.set_pipeline(&pipeline);
-            pass.set_bind_group(0, &bind_group, &[]);
-            pass.dispatch_workgroups(workgroups[0], workgroups[1], workgroups[2]);
-        }
+            encoder
+                .begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: None,
+                    timestamp_writes: None,
+                })
+                .forget_lifetime()
+        });
+        pass.set_pipeline(&pipeline);
+        pass.set_bind_group(0, &bind_group, &[]);
+        pass.dispatch_workgroups(workgroups[0], workgroups[1], workgroups[2]);
         rec.dispatches += 1;
     }
 
@@ -146,6 +155,7 @@ impl Gpu {
         bytes: u64,
     ) {
         let mut rec = self.recorder.borrow_mut();
+        rec.pass = None; // a copy cannot be recorded inside a compute pass
         let device = &self.device;
         let encoder = rec.encoder.get_or_insert_with(|| {
             device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None })
@@ -156,6 +166,7 @@ impl Gpu {
     /// Submits everything recorded so far.
     pub fn flush(&self) {
         let mut rec = self.recorder.borrow_mut();
+        rec.pass = None;
         let Some(encoder) = rec.encoder.take() else {
             return;
         };

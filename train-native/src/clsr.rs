@@ -68,6 +68,18 @@ pub struct TrainMode {
 }
 
 impl TrainMode {
+    /// Evaluation of layer `layer`: soft gates without noise, no dropout, no skip-gate.
+    pub fn evaluation(layer: u32) -> TrainMode {
+        TrainMode {
+            alpha: 0.0,
+            gate_dropout: 0.0,
+            expert_dropout: 0.0,
+            skip: false,
+            seed: 0,
+            layer,
+        }
+    }
+
     fn draw(&self, purpose: u32) -> Draw {
         Draw {
             seed: self.seed,

@@ -84,6 +84,29 @@ pub struct StepMetrics {
     pub tokens: usize,
 }
 
+impl StepMetrics {
+    /// Adds `weight` × one example's loss tensor (read back) and counts its target tokens.
+    fn add_example(
+        &mut self,
+        gpu: &Gpu,
+        losses: &Tensor,
+        ex: &Prepared,
+        weight: f64,
+    ) -> Result<()> {
+        let v = pollster::block_on(gpu.read(losses))?;
+        self.ce += weight * v[slot::CE] as f64;
+        self.js += weight * v[slot::JS] as f64;
+        self.gate_loss += weight * v[slot::BUDGET] as f64;
+        self.gate_ratio += weight * v[slot::GATE_RATIO] as f64;
+        self.tokens += ex
+            .targets
+            .iter()
+            .filter(|&&t| t != crate::loss::vocab::IGNORE)
+            .count();
+        Ok(())
+    }
+}
+
 /// Trainable state: experts of every layer and the optimizer.
 pub struct Trainer {
     pub config: TrainConfig,
@@ -245,17 +268,7 @@ impl Trainer {
                 &example,
                 &self.config.objective,
             )?;
-            let v = pollster::block_on(gpu.read(&losses))?;
-            let k = 1.0 / batch.len() as f64;
-            m.ce += k * v[slot::CE] as f64;
-            m.js += k * v[slot::JS] as f64;
-            m.gate_loss += k * v[slot::BUDGET] as f64;
-            m.gate_ratio += k * v[slot::GATE_RATIO] as f64;
-            m.tokens += ex
-                .targets
-                .iter()
-                .filter(|&&t| t != crate::loss::vocab::IGNORE)
-                .count();
+            m.add_example(gpu, &losses, ex, 1.0 / batch.len() as f64)?;
         }
         m.loss = m.ce + m.js + m.gate_loss;
         let params: Vec<&Param> = self.experts.iter().flat_map(|e| e.values()).collect();
@@ -277,14 +290,7 @@ impl Trainer {
         examples: &[Prepared],
     ) -> Result<StepMetrics> {
         let modes: Vec<TrainMode> = (0..self.experts.len() as u32)
-            .map(|layer| TrainMode {
-                alpha: 0.0,
-                gate_dropout: 0.0,
-                expert_dropout: 0.0,
-                skip: false,
-                seed: 0,
-                layer,
-            })
+            .map(TrainMode::evaluation)
             .collect();
         let mut m = StepMetrics {
             step: self.opt.step,
@@ -314,16 +320,7 @@ impl Trainer {
                 &example,
                 &self.config.objective,
             )?;
-            let v = pollster::block_on(gpu.read(&losses))?;
-            m.ce += k * v[slot::CE] as f64;
-            m.js += k * v[slot::JS] as f64;
-            m.gate_loss += k * v[slot::BUDGET] as f64;
-            m.gate_ratio += k * v[slot::GATE_RATIO] as f64;
-            m.tokens += ex
-                .targets
-                .iter()
-                .filter(|&&t| t != crate::loss::vocab::IGNORE)
-                .count();
+            m.add_example(gpu, &losses, ex, k)?;
         }
         m.loss = m.ce + m.js + m.gate_loss;
         Ok(m)

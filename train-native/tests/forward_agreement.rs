@@ -187,14 +187,7 @@ fn trainer_forward_equals_runtime_forward_on_real_weights() {
         .map(|l| trainable(gpu, &l.expert).unwrap())
         .collect();
     let modes: Vec<TrainMode> = (0..pack.layers.len() as u32)
-        .map(|layer| TrainMode {
-            alpha: 0.0,
-            gate_dropout: 0.0,
-            expert_dropout: 0.0,
-            skip: false,
-            seed: 1,
-            layer,
-        })
+        .map(TrainMode::evaluation)
         .collect();
     let with_experts = trainer(&s, Some((&params, &modes)));
     for (part, with, without) in [
