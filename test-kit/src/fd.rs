@@ -150,7 +150,9 @@ impl FiniteDiff {
             })
             .collect();
         let worst = probes.iter().map(|p| p.rel_err).fold(0.0, f64::max);
-        let failed = probes.iter().any(|p| !(p.rel_err <= self.rtol));
+        // NaN (a loss or gradient that broke) counts as over.
+        let over = |p: &Probe| p.rel_err.is_nan() || p.rel_err > self.rtol;
+        let failed = probes.iter().any(over);
         if failed {
             let mut table = String::new();
             for p in &probes {

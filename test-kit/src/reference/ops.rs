@@ -58,13 +58,13 @@ fn rows_parallel(
 /// x·Wᵀ + b for x `[rows, k]` and W `[n, k]` (k from W's size).
 pub fn linear(x: &[f64], w: &[f64], b: Option<&[f64]>, n: usize) -> Vec<f64> {
     assert!(
-        n > 0 && w.len() % n == 0,
+        n > 0 && w.len().is_multiple_of(n),
         "W of {} values for {n} outputs",
         w.len()
     );
     let k = w.len() / n;
     assert!(
-        k > 0 && x.len() % k == 0,
+        k > 0 && x.len().is_multiple_of(k),
         "x of {} values for width {k}",
         x.len()
     );
@@ -110,7 +110,7 @@ pub fn linear_backward(
 pub fn layer_norm(x: &[f64], g: &[f64], b: &[f64]) -> Vec<f64> {
     let d = g.len();
     assert_eq!(b.len(), d);
-    assert_eq!(x.len() % d, 0, "x of {} values for width {d}", x.len());
+    assert!(x.len().is_multiple_of(d), "x of {} values for width {d}", x.len());
     let mut y = vec![0.0; x.len()];
     for (row, out) in x.chunks(d).zip(y.chunks_mut(d)) {
         let mean = row.iter().sum::<f64>() / d as f64;
