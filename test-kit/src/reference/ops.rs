@@ -110,7 +110,11 @@ pub fn linear_backward(
 pub fn layer_norm(x: &[f64], g: &[f64], b: &[f64]) -> Vec<f64> {
     let d = g.len();
     assert_eq!(b.len(), d);
-    assert!(x.len().is_multiple_of(d), "x of {} values for width {d}", x.len());
+    assert!(
+        x.len().is_multiple_of(d),
+        "x of {} values for width {d}",
+        x.len()
+    );
     let mut y = vec![0.0; x.len()];
     for (row, out) in x.chunks(d).zip(y.chunks_mut(d)) {
         let mean = row.iter().sum::<f64>() / d as f64;
