@@ -6,18 +6,14 @@
 //! `cargo run --release --example bench_whisper -- [--runs N] [--audio WAV] MODEL_DIR...`
 //! (`scripts/bench.sh` runs it on whisper-tiny.en and whisper-base with jfk.wav.)
 
-#[path = "../tests/support/candle_ref.rs"]
-#[allow(dead_code)]
-mod candle_ref;
-
 use std::path::PathBuf;
 
-use candle_ref::CandleWhisper;
 use web_time::Instant;
 use whisper_clsr::audio::{load_audio_file, mel_filters, SAMPLE_RATE};
 use whisper_clsr::decode::Task;
 use whisper_clsr::gpu::{Gpu, GpuOptions};
 use whisper_clsr::{TranscribeOptions, Whisper};
+use whisper_clsr_test_kit::candle_ref::{self, CandleWhisper};
 
 /// One run's figures, in milliseconds.
 #[derive(Clone, Copy, Default)]

@@ -2,8 +2,7 @@
 //! float64 numpy implementation (tests/audio_ref.py, needs `pip install numpy`) and against
 //! values from librosa. FLAC/OGG tests use `sox`, the MP3 test `lame`; both must be installed.
 
-#[path = "support/fixtures.rs"]
-mod fixtures;
+use whisper_clsr_test_kit::fixtures;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

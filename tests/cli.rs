@@ -1,7 +1,7 @@
 //! The `whisper-clsr` command line end to end: transcripts, JSON output, and clear errors
 //! with a non-zero exit for bad input.
 
-mod support;
+use whisper_clsr_test_kit as kit;
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -36,8 +36,8 @@ fn scratch(name: &str) -> std::path::PathBuf {
 
 #[test]
 fn json_output_has_the_documented_fields() {
-    let model = support::model_dir("whisper-tiny.en");
-    let (wav, reference) = support::fixtures::jfk();
+    let model = kit::model_dir("whisper-tiny.en");
+    let (wav, reference) = kit::fixtures::jfk();
     let out = cli(&[
         "transcribe",
         "--model",
@@ -80,24 +80,18 @@ fn json_output_has_the_documented_fields() {
             );
         }
         let text: String = words.iter().map(|w| w["word"].as_str().unwrap()).collect();
-        assert_eq!(
-            support::words(&text),
-            support::words(s["text"].as_str().unwrap())
-        );
+        assert_eq!(kit::words(&text), kit::words(s["text"].as_str().unwrap()));
         joined.push_str(s["text"].as_str().unwrap());
     }
-    assert_eq!(
-        support::words(&joined),
-        support::words(v["text"].as_str().unwrap())
-    );
+    assert_eq!(kit::words(&joined), kit::words(v["text"].as_str().unwrap()));
     assert!(
         stderr(&out).contains(" --> "),
         "finished segments are printed on stderr"
     );
     // tiny.en leaves out a comma of jfk.txt (see tests/parity.rs).
     assert_eq!(
-        support::words(v["text"].as_str().unwrap()),
-        support::words(&reference)
+        kit::words(v["text"].as_str().unwrap()),
+        kit::words(&reference)
     );
     assert_eq!(v["language"], "en");
     // An English-only model is English without detecting anything.
@@ -135,7 +129,7 @@ fn json_output_has_the_documented_fields() {
 /// initial pack opens every gate and leaves the transcript as it was.
 #[test]
 fn pack_init_inspect_and_transcribe_with_the_expert() {
-    let model = support::model_dir("whisper-tiny.en");
+    let model = kit::model_dir("whisper-tiny.en");
     let model = model.to_str().unwrap();
     let pack = scratch("pack").join("en.safetensors");
     let pack = pack.to_str().unwrap();
@@ -169,7 +163,7 @@ fn pack_init_inspect_and_transcribe_with_the_expert() {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
 
-    let (wav, reference) = support::fixtures::jfk();
+    let (wav, reference) = kit::fixtures::jfk();
     let out = cli(&[
         "transcribe",
         "--model",
@@ -184,8 +178,8 @@ fn pack_init_inspect_and_transcribe_with_the_expert() {
     assert!(out.status.success(), "transcribe failed: {}", stderr(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
     assert_eq!(
-        support::words(v["text"].as_str().unwrap()),
-        support::words(&reference)
+        kit::words(v["text"].as_str().unwrap()),
+        kit::words(&reference)
     );
     assert_eq!(v["expert"], "en");
     for part in ["encoder", "decoder"] {
@@ -209,20 +203,20 @@ fn pack_init_inspect_and_transcribe_with_the_expert() {
 
 #[test]
 fn a_pack_for_another_model_is_refused() {
-    let tiny = support::model_dir("whisper-tiny.en");
+    let tiny = kit::model_dir("whisper-tiny.en");
     let pack = scratch("other-pack").join("ca.safetensors");
     let out = cli(&[
         "pack",
         "init",
         "--model",
-        support::model_dir("whisper-base").to_str().unwrap(),
+        kit::model_dir("whisper-base").to_str().unwrap(),
         "--language",
         "ca",
         "--out",
         pack.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "pack init failed: {}", stderr(&out));
-    let (wav, _) = support::fixtures::jfk();
+    let (wav, _) = kit::fixtures::jfk();
     let out = cli(&[
         "transcribe",
         "--model",
@@ -254,14 +248,14 @@ fn a_pack_for_another_model_is_refused() {
 
 #[test]
 fn truncated_weights_fail_with_a_clear_message() {
-    let model = support::model_dir("whisper-tiny.en");
+    let model = kit::model_dir("whisper-tiny.en");
     let dir = scratch("truncated");
     for name in ["config.json", "tokenizer.json"] {
         std::fs::copy(model.join(name), dir.join(name)).unwrap();
     }
     let weights = std::fs::read(model.join("model.safetensors")).unwrap();
     std::fs::write(dir.join("model.safetensors"), &weights[..weights.len() / 2]).unwrap();
-    let (wav, _) = support::fixtures::jfk();
+    let (wav, _) = kit::fixtures::jfk();
     let err = transcribe_fails(&["--model", dir.to_str().unwrap(), wav.to_str().unwrap()]);
     assert!(
         err.contains("model.safetensors") && err.contains("truncated"),
@@ -299,7 +293,7 @@ fn bad_decoding_options_are_refused_before_loading() {
 #[test]
 fn word_timestamps_without_alignment_heads_fall_back_with_a_note() {
     // tiny.en without its generation_config.json (as some model directories come).
-    let model = support::model_dir("whisper-tiny.en");
+    let model = kit::model_dir("whisper-tiny.en");
     let bare = scratch("no-alignment-heads");
     for f in ["config.json", "model.safetensors", "tokenizer.json"] {
         let _ = std::fs::remove_file(bare.join(f));
@@ -318,7 +312,7 @@ fn word_timestamps_without_alignment_heads_fall_back_with_a_note() {
 #[test]
 fn missing_model_files_are_named() {
     let dir = scratch("empty-model");
-    let (wav, _) = support::fixtures::jfk();
+    let (wav, _) = kit::fixtures::jfk();
     let err = transcribe_fails(&["--model", dir.to_str().unwrap(), wav.to_str().unwrap()]);
     assert!(
         err.contains("config.json not found") && err.contains("Hugging Face layout"),
@@ -328,15 +322,15 @@ fn missing_model_files_are_named() {
 
 #[test]
 fn bad_audio_fails_with_a_clear_message_and_nonzero_exit() {
-    let model = support::model_dir("whisper-tiny.en");
+    let model = kit::model_dir("whisper-tiny.en");
     let dir = scratch("audio");
     // No samples at all.
     let empty = dir.join("empty.wav");
-    support::write_wav(&empty, &[], 16000, 1);
+    kit::write_wav(&empty, &[], 16000, 1);
     // A WAV whose format tag (0x1234) names no codec anyone supports.
     let odd = dir.join("odd-format.wav");
     let mut bytes = Vec::new();
-    support::write_wav(&odd, &[0.1; 1600], 16000, 1);
+    kit::write_wav(&odd, &[0.1; 1600], 16000, 1);
     bytes.extend(std::fs::read(&odd).unwrap());
     bytes[20..22].copy_from_slice(&0x1234u16.to_le_bytes());
     std::fs::write(&odd, bytes).unwrap();

@@ -2,38 +2,32 @@
 //! `residual + g·FFN_lang(z) + (1 − g)·FFN_shared(z)`, g = 1[w_out·ReLU(W_in z + b_in) ≥ 0],
 //! on a real Vulkan device (lavapipe where there is no GPU).
 
-mod support;
+use whisper_clsr_test_kit as kit;
 
+use kit::reference::{clsr_ffn as cpu_clsr_ffn, ClsrExpert, Ffn};
+use kit::{as_stored, assert_close, f64s, gpu, random, read, rng};
 use rand::seq::SliceRandom;
 use rand::Rng;
-use support::{assert_close, gelu, gpu, random, read, rng, through_f16};
-use whisper_clsr::gpu::{DType, Gpu};
+use whisper_clsr::gpu::{DType, Gpu, Weight};
 use whisper_clsr::ops::clsr::{clsr_ffn, clsr_ffn_counted, GateCount, GateCounts, SharedFfn};
 use whisper_clsr::pack::{Expert, ExpertLayer, Part, GATE_DIM};
 
 const RTOL: f64 = 1e-4;
 
-/// Host values of one FFN (what the GPU sees, i.e. already rounded for f16 storage).
-struct Ffn {
+/// Host values of one FFN, as uploaded.
+struct HostFfn {
     w1: Vec<f32>,
     b1: Vec<f32>,
     w2: Vec<f32>,
     b2: Vec<f32>,
 }
 
-fn seen(v: &[f32], dtype: DType) -> Vec<f32> {
-    match dtype {
-        DType::F32 => v.to_vec(),
-        DType::F16 => through_f16(v),
-    }
-}
-
-fn random_ffn(r: &mut impl Rng, d: usize, ffn: usize) -> Ffn {
+fn random_ffn(r: &mut impl Rng, d: usize, ffn: usize) -> HostFfn {
     // Scaled so activations stay O(1) at every width.
     let s1 = 1.0 / (d as f32).sqrt();
     let s2 = 1.0 / (ffn as f32).sqrt();
     let scale = |v: Vec<f32>, s: f32| v.into_iter().map(|x| x * s).collect::<Vec<_>>();
-    Ffn {
+    HostFfn {
         w1: scale(random(r, ffn * d), s1),
         b1: random(r, ffn),
         w2: scale(random(r, d * ffn), s2),
@@ -41,30 +35,51 @@ fn random_ffn(r: &mut impl Rng, d: usize, ffn: usize) -> Ffn {
     }
 }
 
-fn cpu_ffn(z: &[f32], f: &Ffn, d: usize, ffn: usize) -> Vec<f64> {
-    let h: Vec<f64> = (0..ffn)
-        .map(|j| {
-            let s: f64 = (0..d).map(|k| z[k] as f64 * f.w1[j * d + k] as f64).sum();
-            gelu(s + f.b1[j] as f64)
-        })
-        .collect();
-    (0..d)
-        .map(|i| {
-            (0..ffn)
-                .map(|j| h[j] * f.w2[i * ffn + j] as f64)
-                .sum::<f64>()
-                + f.b2[i] as f64
-        })
-        .collect()
+impl HostFfn {
+    /// An expert layer with this FFN and the gate (W_in, b_in, w_out).
+    fn expert(
+        &self,
+        part: Part,
+        index: usize,
+        gate: (Vec<f32>, Vec<f32>, Vec<f32>),
+    ) -> ExpertLayer {
+        ExpertLayer {
+            part,
+            index,
+            expert: Expert {
+                fc1: self.w1.clone(),
+                fc1_bias: self.b1.clone(),
+                fc2: self.w2.clone(),
+                fc2_bias: self.b2.clone(),
+                gate_in: gate.0,
+                gate_in_bias: gate.1,
+                gate_out: gate.2,
+            },
+        }
+    }
+
+    /// The FFN as frozen weights of `dtype`: fc1, fc1 bias, fc2, fc2 bias.
+    fn upload(&self, gpu: &Gpu, dtype: DType) -> [Weight; 4] {
+        let (ffn, d) = (self.b1.len(), self.b2.len());
+        let up = |v: &[f32], shape: &[usize]| gpu.weight_f32(v, shape, dtype).unwrap();
+        [
+            up(&self.w1, &[ffn, d]),
+            up(&self.b1, &[ffn]),
+            up(&self.w2, &[d, ffn]),
+            up(&self.b2, &[d]),
+        ]
+    }
 }
 
-fn cpu_gate_value(z: &[f32], w_in: &[f32], b_in: &[f32], w_out: &[f32], d: usize) -> f64 {
-    (0..b_in.len())
-        .map(|j| {
-            let s: f64 = (0..d).map(|k| z[k] as f64 * w_in[j * d + k] as f64).sum();
-            (s + b_in[j] as f64).max(0.0) * w_out[j] as f64
-        })
-        .sum()
+/// The values the GPU sees of an FFN stored as `dtype`, in f64.
+fn seen(f: &HostFfn, dtype: DType) -> Ffn {
+    let see = |v: &[f32]| f64s(&as_stored(v, dtype));
+    Ffn {
+        fc1: see(&f.w1),
+        fc1_bias: see(&f.b1),
+        fc2: see(&f.w2),
+        fc2_bias: see(&f.b2),
+    }
 }
 
 /// A gate whose sign follows z[0]: units 0 and 1 give G ≈ 4·z[0]; the other 62 units add
@@ -114,23 +129,13 @@ fn check(gpu: &Gpu, c: &Case) {
     let lang = random_ffn(&mut r, d, ffn);
     let (w_in, b_in, w_out) = steering_gate(&mut r, d);
 
-    let layer = ExpertLayer {
-        part: Part::Encoder,
-        index: 0,
-        expert: Expert {
-            fc1: lang.w1.clone(),
-            fc1_bias: lang.b1.clone(),
-            fc2: lang.w2.clone(),
-            fc2_bias: lang.b2.clone(),
-            gate_in: w_in.clone(),
-            gate_in_bias: b_in.clone(),
-            gate_out: w_out.clone(),
-        },
-    };
+    let layer = lang.expert(
+        Part::Encoder,
+        0,
+        (w_in.clone(), b_in.clone(), w_out.clone()),
+    );
     let expert = Expert::upload(gpu, &layer.expert, dtype).unwrap();
-    let up = |v: &[f32], shape: &[usize]| gpu.weight_f32(v, shape, dtype).unwrap();
-    let (s1, sb1) = (up(&shared.w1, &[ffn, d]), up(&shared.b1, &[ffn]));
-    let (s2, sb2) = (up(&shared.w2, &[d, ffn]), up(&shared.b2, &[d]));
+    let [s1, sb1, s2, sb2] = shared.upload(gpu, dtype);
     let xt = gpu.upload(&x, &[rows, d]).unwrap();
     let rt = gpu.upload(&residual, &[rows, d]).unwrap();
     let counts = GateCounts::new(gpu, 3).unwrap();
@@ -152,27 +157,27 @@ fn check(gpu: &Gpu, c: &Case) {
     let got_counts = pollster::block_on(counts.read(gpu)).unwrap();
 
     // The dense formula, with the values the GPU sees.
-    let see = |f: &Ffn| Ffn {
-        w1: seen(&f.w1, dtype),
-        b1: seen(&f.b1, dtype),
-        w2: seen(&f.w2, dtype),
-        b2: seen(&f.b2, dtype),
+    let see = |v: &[f32]| f64s(&as_stored(v, dtype));
+    let expert = ClsrExpert {
+        ffn: seen(&lang, dtype),
+        gate_in: see(&w_in),
+        gate_in_bias: see(&b_in),
+        gate_out: see(&w_out),
     };
-    let (shared, lang) = (see(&shared), see(&lang));
-    let (w_in, b_in, w_out) = (seen(&w_in, dtype), seen(&b_in, dtype), seen(&w_out, dtype));
-    let mut want = Vec::with_capacity(rows * d);
-    let mut want_gates = Vec::with_capacity(rows);
-    for t in 0..rows {
-        let z = &x[t * d..(t + 1) * d];
-        let g_value = cpu_gate_value(z, &w_in, &b_in, &w_out, d);
-        assert!(g_value.abs() > 1.0, "{what}: test gate too close to 0");
-        let g = if g_value >= 0.0 { 1.0 } else { 0.0 };
-        want_gates.push(g as u32);
-        let (fl, fs) = (cpu_ffn(z, &lang, d, ffn), cpu_ffn(z, &shared, d, ffn));
-        for i in 0..d {
-            want.push(residual[t * d + i] as f64 + g * fl[i] + (1.0 - g) * fs[i]);
-        }
+    let xd = f64s(&x);
+    for (t, g) in expert.gate_logits(&xd).iter().enumerate() {
+        assert!(
+            g.abs() > 1.0,
+            "{what}: test gate of token {t} too close to 0"
+        );
     }
+    let (mixed, gates) = cpu_clsr_ffn(&xd, &seen(&shared, dtype), &expert);
+    let want: Vec<f64> = mixed
+        .iter()
+        .zip(&residual)
+        .map(|(m, &r)| r as f64 + m)
+        .collect();
+    let want_gates: Vec<u32> = gates.iter().map(|&g| g as u32).collect();
     assert_eq!(
         want_gates.iter().sum::<u32>() as usize,
         c.experts,
@@ -262,23 +267,14 @@ fn zero_gate_output_sends_every_token_to_an_expert_equal_to_the_shared_ffn() {
     let mut r = rng(5);
     for rows in [1, 3, 200] {
         let shared = random_ffn(&mut r, d, ffn);
-        let layer = ExpertLayer {
-            part: Part::Decoder,
-            index: 2,
-            expert: Expert {
-                fc1: shared.w1.clone(),
-                fc1_bias: shared.b1.clone(),
-                fc2: shared.w2.clone(),
-                fc2_bias: shared.b2.clone(),
-                gate_in: random(&mut r, GATE_DIM * d),
-                gate_in_bias: vec![0.0; GATE_DIM],
-                gate_out: vec![0.0; GATE_DIM],
-            },
-        };
+        let gate = (
+            random(&mut r, GATE_DIM * d),
+            vec![0.0; GATE_DIM],
+            vec![0.0; GATE_DIM],
+        );
+        let layer = shared.expert(Part::Decoder, 2, gate);
         let expert = Expert::upload(&gpu, &layer.expert, DType::F32).unwrap();
-        let up = |v: &[f32], shape: &[usize]| gpu.weight_f32(v, shape, DType::F32).unwrap();
-        let (s1, sb1) = (up(&shared.w1, &[ffn, d]), up(&shared.b1, &[ffn]));
-        let (s2, sb2) = (up(&shared.w2, &[d, ffn]), up(&shared.b2, &[d]));
+        let [s1, sb1, s2, sb2] = shared.upload(&gpu, DType::F32);
         let x = random(&mut r, rows * d);
         let residual = random(&mut r, rows * d);
         let xt = gpu.upload(&x, &[rows, d]).unwrap();
@@ -301,11 +297,12 @@ fn zero_gate_output_sends_every_token_to_an_expert_equal_to_the_shared_ffn() {
             vec![1; rows],
             "T={rows}: every token takes the expert"
         );
-        let mut want = Vec::with_capacity(rows * d);
-        for t in 0..rows {
-            let f = cpu_ffn(&x[t * d..(t + 1) * d], &shared, d, ffn);
-            want.extend((0..d).map(|i| residual[t * d + i] as f64 + f[i]));
-        }
+        let f = seen(&shared, DType::F32).forward(&f64s(&x));
+        let want: Vec<f64> = f
+            .iter()
+            .zip(&residual)
+            .map(|(f, &r)| r as f64 + f)
+            .collect();
         assert_close(&read(&gpu, &y.out), &want, RTOL, &format!("T={rows}"));
     }
 }
@@ -317,23 +314,9 @@ fn gate_counts_accumulate_per_slot_until_reset() {
     let mut r = rng(6);
     let (w_in, b_in, w_out) = steering_gate(&mut r, d);
     let shared = random_ffn(&mut r, d, ffn);
-    let layer = ExpertLayer {
-        part: Part::Encoder,
-        index: 0,
-        expert: Expert {
-            fc1: shared.w1.clone(),
-            fc1_bias: shared.b1.clone(),
-            fc2: shared.w2.clone(),
-            fc2_bias: shared.b2.clone(),
-            gate_in: w_in,
-            gate_in_bias: b_in,
-            gate_out: w_out,
-        },
-    };
+    let layer = shared.expert(Part::Encoder, 0, (w_in, b_in, w_out));
     let expert = Expert::upload(&gpu, &layer.expert, DType::F32).unwrap();
-    let up = |v: &[f32], shape: &[usize]| gpu.weight_f32(v, shape, DType::F32).unwrap();
-    let (s1, sb1) = (up(&shared.w1, &[ffn, d]), up(&shared.b1, &[ffn]));
-    let (s2, sb2) = (up(&shared.w2, &[d, ffn]), up(&shared.b2, &[d]));
+    let [s1, sb1, s2, sb2] = shared.upload(&gpu, DType::F32);
     let counts = GateCounts::new(&gpu, 2).unwrap();
     // Slot 0: a 100-token pass with 40 experts; slot 1: three one-token steps, two experts.
     let run = |rows: usize, experts: usize, slot: usize| {

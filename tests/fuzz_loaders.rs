@@ -15,7 +15,7 @@
 //! `target/fuzz-failures/` and reported with its seed and iteration. Run with
 //! `-- --nocapture` to see the iteration counts and times per parser.
 
-mod support;
+use whisper_clsr_test_kit as kit;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -25,11 +25,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Once};
 use std::time::{Duration, Instant};
 
+use kit::ct2::{Ct2File, TINY_CT2_CONFIG, TINY_CT2_TOKENIZER};
+use kit::random_model::{write_random_model, TinyConfig};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
-use support::ct2::{Ct2File, TINY_CT2_CONFIG, TINY_CT2_TOKENIZER};
-use support::random_model::{write_random_model, TinyConfig};
 use whisper_clsr::audio::decode_audio;
 use whisper_clsr::convert::hf_config::SpecialTokens;
 use whisper_clsr::convert::inspect_ct2;
@@ -723,7 +723,7 @@ fn fuzz_model(dtype: safetensors::Dtype) -> (Vec<u8>, Vec<u8>) {
         "whisper-clsr-fuzz-model-{}-{dtype:?}",
         std::process::id()
     ));
-    write_random_model(&dir, &fuzz_model_config(), dtype, &mut support::rng(77));
+    write_random_model(&dir, &fuzz_model_config(), dtype, &mut kit::rng(77));
     let config = std::fs::read(dir.join("config.json")).unwrap();
     let weights = std::fs::read(dir.join("model.safetensors")).unwrap();
     let _ = std::fs::remove_dir_all(&dir);
@@ -789,7 +789,7 @@ fn fuzz_tokenizer() -> Vec<u8> {
 /// Interleaved samples of a two-tone signal with a little noise.
 fn signal(rate: u32, channels: u16, seconds: f32) -> Vec<f32> {
     let n = (rate as f32 * seconds) as usize;
-    let mut rng = support::rng(5);
+    let mut rng = kit::rng(5);
     (0..n)
         .flat_map(|i| {
             let t = i as f32 / rate as f32;
@@ -1377,7 +1377,7 @@ fn write_fuzz_corpus() {
             }
         }
     }
-    let (jfk, _) = support::fixtures::jfk();
+    let (jfk, _) = kit::fixtures::jfk();
     put("audio", "jfk.wav", &std::fs::read(jfk).unwrap());
     put(
         "audio",

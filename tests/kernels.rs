@@ -1,10 +1,12 @@
 //! Every forward kernel against a plain CPU implementation on fresh random inputs, on a real
 //! Vulkan device (lavapipe where there is no GPU).
 
-mod support;
+use whisper_clsr_test_kit as kit;
 
-use support::{assert_close, gelu, gpu, random, read, rng, through_f16};
-use whisper_clsr::gpu::{DType, Gpu, Weight};
+use kit::reference::{attention as cpu_attention, conv1d, gelu, layer_norm as cpu_layer_norm};
+use kit::reference::{linear as cpu_linear, softmax_rows as cpu_softmax, AttnMask};
+use kit::{assert_close, f64s, gpu, random, read, rng, weight};
+use whisper_clsr::gpu::DType;
 use whisper_clsr::ops::attention::{attention, AttentionShape};
 use whisper_clsr::ops::conv::{conv1d_gelu, conv_out_len, ConvInput};
 use whisper_clsr::ops::embedding::{embed_tokens, ChunkedTable};
@@ -14,37 +16,6 @@ use whisper_clsr::ops::positional::add_positions;
 use whisper_clsr::ops::softmax::{softmax_rows, Mask};
 
 const RTOL: f64 = 1e-4;
-
-/// A weight plus the exact values the GPU sees (f16-rounded when stored as f16).
-fn weight(gpu: &Gpu, data: &[f32], shape: &[usize], dtype: DType) -> (Weight, Vec<f32>) {
-    let w = gpu.weight_f32(data, shape, dtype).unwrap();
-    let seen = match dtype {
-        DType::F32 => data.to_vec(),
-        DType::F16 => through_f16(data),
-    };
-    (w, seen)
-}
-
-fn cpu_linear(
-    x: &[f32],
-    w: &[f32],
-    b: Option<&[f32]>,
-    rows: usize,
-    k: usize,
-    n: usize,
-) -> Vec<f64> {
-    let mut y = vec![0.0f64; rows * n];
-    for i in 0..rows {
-        for j in 0..n {
-            let mut s = b.map_or(0.0, |b| b[j] as f64);
-            for t in 0..k {
-                s += x[i * k + t] as f64 * w[j * k + t] as f64;
-            }
-            y[i * n + j] = s;
-        }
-    }
-    y
-}
 
 #[test]
 fn linear_matches_cpu_for_all_epilogues_and_dtypes() {
@@ -85,7 +56,8 @@ fn linear_matches_cpu_for_all_epilogues_and_dtypes() {
                     use_gelu,
                     use_res.then_some(&rt),
                 );
-                let mut want = cpu_linear(&x, &w_seen, use_bias.then_some(&b_seen[..]), rows, k, n);
+                let bias = use_bias.then(|| f64s(&b_seen));
+                let mut want = cpu_linear(&f64s(&x), &f64s(&w_seen), bias.as_deref(), n);
                 for (i, v) in want.iter_mut().enumerate() {
                     if use_gelu {
                         *v = gelu(*v);
@@ -216,16 +188,7 @@ fn layer_norm_matches_cpu() {
             let (g, gs) = weight(&gpu, &random(&mut r, cols), &[cols], dtype);
             let (b, bs) = weight(&gpu, &random(&mut r, cols), &[cols], dtype);
             let y = layer_norm(&gpu, &gpu.upload(&x, &[rows, cols]).unwrap(), &g, &b);
-            let mut want = vec![0.0; rows * cols];
-            for i in 0..rows {
-                let row = &x[i * cols..(i + 1) * cols];
-                let mean = row.iter().map(|&v| v as f64).sum::<f64>() / cols as f64;
-                let var = row.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / cols as f64;
-                for j in 0..cols {
-                    want[i * cols + j] =
-                        (row[j] as f64 - mean) / (var + 1e-5).sqrt() * gs[j] as f64 + bs[j] as f64;
-                }
-            }
+            let want = cpu_layer_norm(&f64s(&x), &f64s(&gs), &f64s(&bs));
             assert_close(
                 &read(&gpu, &y),
                 &want,
@@ -234,20 +197,6 @@ fn layer_norm_matches_cpu() {
             );
         }
     }
-}
-
-fn cpu_softmax(s: &[f32], rows: usize, cols: usize, visible: impl Fn(usize) -> usize) -> Vec<f64> {
-    let mut out = vec![0.0; rows * cols];
-    for i in 0..rows {
-        let vis = visible(i);
-        let row = &s[i * cols..i * cols + vis];
-        let max = row.iter().fold(f64::MIN, |m, &v| m.max(v as f64));
-        let sum: f64 = row.iter().map(|&v| (v as f64 - max).exp()).sum();
-        for j in 0..vis {
-            out[i * cols + j] = (row[j] as f64 - max).exp() / sum;
-        }
-    }
-    out
 }
 
 #[test]
@@ -263,7 +212,7 @@ fn softmax_matches_cpu_plain_and_causal() {
         softmax_rows(&gpu, &t, rows, cols, Mask::None);
         assert_close(
             &read(&gpu, &t),
-            &cpu_softmax(&s, rows, cols, |_| cols),
+            &cpu_softmax(&f64s(&s), cols, |_| cols),
             RTOL,
             "softmax",
         );
@@ -274,7 +223,7 @@ fn softmax_matches_cpu_plain_and_causal() {
     let s = random(&mut r, heads * q_len * cols);
     let t = gpu.upload(&s, &[heads * q_len, cols]).unwrap();
     softmax_rows(&gpu, &t, heads * q_len, cols, Mask::Causal { q_len, past });
-    let want = cpu_softmax(&s, heads * q_len, cols, |i| (i % q_len) + past + 1);
+    let want = cpu_softmax(&f64s(&s), cols, |i| (i % q_len) + past + 1);
     assert_close(&read(&gpu, &t), &want, RTOL, "causal softmax");
 }
 
@@ -297,23 +246,11 @@ fn conv1d_gelu_matches_cpu_in_both_layouts() {
                 dtype,
             );
             let (b, bs) = weight(&gpu, &random(&mut r, cout), &[cout], dtype);
-            let t_out = conv_out_len(t_in, stride);
-            let mut want = vec![0.0; t_out * cout];
-            for t in 0..t_out {
-                for o in 0..cout {
-                    let mut s = bs[o] as f64;
-                    for c in 0..cin {
-                        for j in 0..3 {
-                            let src = (t * stride + j) as isize - 1;
-                            if src >= 0 && (src as usize) < t_in {
-                                s += ws[(o * cin + c) * 3 + j] as f64
-                                    * x[c * t_in + src as usize] as f64;
-                            }
-                        }
-                    }
-                    want[t * cout + o] = gelu(s);
-                }
-            }
+            let want: Vec<f64> = conv1d(&f64s(&x), cin, &f64s(&ws), &f64s(&bs), stride)
+                .into_iter()
+                .map(gelu)
+                .collect();
+            assert_eq!(want.len(), conv_out_len(t_in, stride) * cout);
             let xt = gpu.upload(&x, &[cin, t_in]).unwrap();
             let y = conv1d_gelu(
                 &gpu,
@@ -434,27 +371,12 @@ fn attention_matches_cpu_full_and_causal_with_cache() {
             shape,
             mask,
         );
-        let mut want = vec![0.0; q_len * d];
-        for h in 0..heads {
-            for i in 0..q_len {
-                let vis = if causal { i + past + 1 } else { kv_len };
-                let scores: Vec<f64> = (0..vis)
-                    .map(|j| {
-                        (0..hd)
-                            .map(|t| q[i * d + h * hd + t] as f64 * k[j * d + h * hd + t] as f64)
-                            .sum::<f64>()
-                            / (hd as f64).sqrt()
-                    })
-                    .collect();
-                let max = scores.iter().cloned().fold(f64::MIN, f64::max);
-                let sum: f64 = scores.iter().map(|s| (s - max).exp()).sum();
-                for t in 0..hd {
-                    want[i * d + h * hd + t] = (0..vis)
-                        .map(|j| (scores[j] - max).exp() / sum * v[j * d + h * hd + t] as f64)
-                        .sum();
-                }
-            }
-        }
+        let ref_mask = if causal {
+            AttnMask::Causal { past }
+        } else {
+            AttnMask::Full
+        };
+        let want = cpu_attention(&f64s(&q), &f64s(&k), &f64s(&v), heads, d, ref_mask);
         assert_close(
             &read(&gpu, &y),
             &want,

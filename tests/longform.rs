@@ -5,7 +5,7 @@
 //! normalised WER between the two ≤ 5 %; word timestamps of jfk.wav against faster-whisper's;
 //! near-silence ends without repetition.
 
-mod support;
+use whisper_clsr_test_kit as kit;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -65,7 +65,7 @@ fn silence(seconds: u32) -> PathBuf {
 
 /// About 100 s: five speakers' worth of sentences and jfk.wav twice, with 3–6 s pauses.
 fn long_clip() -> PathBuf {
-    let (jfk, _) = support::fixtures::jfk();
+    let (jfk, _) = kit::fixtures::jfk();
     let a = speech(
         "en-us",
         "150",
@@ -142,13 +142,10 @@ fn faster_whisper(model: &Path, audio: &Path, words: bool) -> RefTranscript {
     serde_json::from_slice(&out.stdout).expect("reference JSON")
 }
 
-/// Word error rate of `hyp` against `reference` after [`support::words`] normalisation.
+/// Word error rate of `hyp` against `reference` after [`kit::words`] normalisation.
 fn wer(reference: &str, hyp: &str) -> f64 {
-    let r: Vec<String> = support::words(reference)
-        .split(' ')
-        .map(String::from)
-        .collect();
-    let h: Vec<String> = support::words(hyp).split(' ').map(String::from).collect();
+    let r: Vec<String> = kit::words(reference).split(' ').map(String::from).collect();
+    let h: Vec<String> = kit::words(hyp).split(' ').map(String::from).collect();
     let mut row: Vec<usize> = (0..=h.len()).collect();
     for i in 1..=r.len() {
         let mut prev = row[0];
@@ -179,8 +176,7 @@ fn long_clip_matches_faster_whisper() {
         samples.len() >= 90 * 16_000,
         "the clip must be at least 90 s"
     );
-    let whisper =
-        Whisper::load_dir(support::gpu(), &support::model_dir("whisper-tiny.en")).unwrap();
+    let whisper = Whisper::load_dir(kit::gpu(), &kit::model_dir("whisper-tiny.en")).unwrap();
     let mut finished: Vec<Segment> = Vec::new();
     let mut last_progress = 0.0;
     let t = pollster::block_on(whisper.transcribe(
@@ -200,7 +196,7 @@ fn long_clip_matches_faster_whisper() {
     ))
     .unwrap();
 
-    let reference = faster_whisper(&support::model_dir_any("whisper-tiny.en-ct2"), &clip, false);
+    let reference = faster_whisper(&kit::model_dir_any("whisper-tiny.en-ct2"), &clip, false);
     let ours: Vec<(f64, f64, &str)> = t
         .segments
         .iter()
@@ -252,10 +248,9 @@ fn long_clip_matches_faster_whisper() {
 
 #[test]
 fn jfk_word_timestamps_match_faster_whisper() {
-    let (jfk, _) = support::fixtures::jfk();
+    let (jfk, _) = kit::fixtures::jfk();
     let samples = load_audio_file(&jfk).unwrap();
-    let whisper =
-        Whisper::load_dir(support::gpu(), &support::model_dir("whisper-tiny.en")).unwrap();
+    let whisper = Whisper::load_dir(kit::gpu(), &kit::model_dir("whisper-tiny.en")).unwrap();
     assert!(
         whisper.has_alignment_heads(),
         "the converted model carries its alignment heads"
@@ -273,7 +268,7 @@ fn jfk_word_timestamps_match_faster_whisper() {
         .iter()
         .flat_map(|s| s.words.clone().expect("words asked for"))
         .collect();
-    let reference = faster_whisper(&support::model_dir_any("whisper-tiny.en-ct2"), &jfk, true);
+    let reference = faster_whisper(&kit::model_dir_any("whisper-tiny.en-ct2"), &jfk, true);
     let theirs: Vec<&RefWord> = reference.segments.iter().flat_map(|s| &s.words).collect();
     let show = |w: &[(String, f64, f64)]| -> String {
         w.iter()
@@ -295,8 +290,8 @@ fn jfk_word_timestamps_match_faster_whisper() {
     );
     eprintln!("{both}");
     assert_eq!(
-        support::words(&ours_list.iter().map(|w| w.0.as_str()).collect::<String>()),
-        support::words(&theirs_list.iter().map(|w| w.0.as_str()).collect::<String>()),
+        kit::words(&ours_list.iter().map(|w| w.0.as_str()).collect::<String>()),
+        kit::words(&theirs_list.iter().map(|w| w.0.as_str()).collect::<String>()),
         "same words:\n{both}"
     );
     assert_eq!(ours.len(), theirs.len(), "word count:\n{both}");
@@ -334,8 +329,7 @@ fn near_silence_ends_without_repetition() {
             (state >> 8) as f32 / 16_777_216.0 * 2e-4 - 1e-4
         })
         .collect();
-    let whisper =
-        Whisper::load_dir(support::gpu(), &support::model_dir("whisper-tiny.en")).unwrap();
+    let whisper = Whisper::load_dir(kit::gpu(), &kit::model_dir("whisper-tiny.en")).unwrap();
     let started = std::time::Instant::now();
     let t = pollster::block_on(whisper.transcribe(
         &samples,

@@ -1,11 +1,11 @@
 //! A checkpoint that does not match its config fails with an error naming the tensor and
 //! the shapes involved.
 
-mod support;
+use whisper_clsr_test_kit as kit;
 
+use kit::random_model::{write_random_model, TinyConfig};
 use safetensors::tensor::TensorView;
 use safetensors::SafeTensors;
-use support::random_model::{write_random_model, TinyConfig};
 use whisper_clsr::model::{WeightFile, WhisperConfig, WhisperNetwork};
 
 /// Loads the model in `dir` after `edit` rewrote its tensors; returns the error text.
@@ -19,7 +19,7 @@ fn load_error(
         &dir,
         &TinyConfig::default(),
         safetensors::Dtype::F32,
-        &mut support::rng(9),
+        &mut kit::rng(9),
     );
     let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
     let parsed = SafeTensors::deserialize(&bytes).unwrap();
@@ -38,7 +38,7 @@ fn load_error(
         })
         .collect();
     let out = safetensors::serialize(views, None).unwrap();
-    let gpu = support::gpu();
+    let gpu = kit::gpu();
     let config =
         WhisperConfig::from_json(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
     let file = WeightFile::new(out, "model.safetensors").unwrap();
@@ -85,7 +85,7 @@ fn truncated_file_is_refused_before_loading() {
         &dir,
         &TinyConfig::default(),
         safetensors::Dtype::F16,
-        &mut support::rng(10),
+        &mut kit::rng(10),
     );
     let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
     for cut in [10, bytes.len() / 2, bytes.len() - 1] {
@@ -120,7 +120,7 @@ fn poisoned_file(dtype: safetensors::Dtype, tensor: &str, element: usize, seed: 
         &dir,
         &TinyConfig::default(),
         safetensors::Dtype::F32,
-        &mut support::rng(seed),
+        &mut kit::rng(seed),
     );
     let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
     let parsed = SafeTensors::deserialize(&bytes).unwrap();
@@ -162,7 +162,7 @@ fn poisoned_file(dtype: safetensors::Dtype, tensor: &str, element: usize, seed: 
 
 #[test]
 fn non_finite_weights_are_refused_naming_the_tensor() {
-    let gpu = support::gpu();
+    let gpu = kit::gpu();
     let config_json = {
         let dir = std::env::temp_dir().join(format!(
             "whisper-clsr-errors-{}-nan-config",
@@ -172,7 +172,7 @@ fn non_finite_weights_are_refused_naming_the_tensor() {
             &dir,
             &TinyConfig::default(),
             safetensors::Dtype::F32,
-            &mut support::rng(3),
+            &mut kit::rng(3),
         );
         std::fs::read(dir.join("config.json")).unwrap()
     };
@@ -228,7 +228,7 @@ fn config_error(edit: impl Fn(&mut serde_json::Value)) -> String {
         &dir,
         &TinyConfig::default(),
         safetensors::Dtype::F16,
-        &mut support::rng(4),
+        &mut kit::rng(4),
     );
     let mut json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
@@ -341,7 +341,7 @@ fn config_that_contradicts_the_weights_is_refused_naming_field_and_tensor() {
 #[test]
 fn tiny_en_with_a_config_that_drops_the_encoder_is_refused() {
     use whisper_clsr::Whisper;
-    let real = support::model_dir("whisper-tiny.en");
+    let real = kit::model_dir("whisper-tiny.en");
     let dir = std::env::temp_dir().join(format!(
         "whisper-clsr-errors-{}-tiny-no-encoder",
         std::process::id()
@@ -355,7 +355,7 @@ fn tiny_en_with_a_config_that_drops_the_encoder_is_refused() {
         serde_json::from_slice(&std::fs::read(real.join("config.json")).unwrap()).unwrap();
     config["encoder_layers"] = 0.into();
     std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
-    let err = match Whisper::load_dir(support::gpu(), &dir) {
+    let err = match Whisper::load_dir(kit::gpu(), &dir) {
         Ok(_) => panic!("a tiny.en with encoder_layers 0 must not load"),
         Err(e) => e.to_string(),
     };
@@ -370,7 +370,7 @@ fn tiny_en_with_a_config_that_drops_the_encoder_is_refused() {
     config["encoder_layers"] = 4.into();
     config["decoder_attention_heads"] = 3.into();
     std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
-    let err = match Whisper::load_dir(support::gpu(), &dir) {
+    let err = match Whisper::load_dir(kit::gpu(), &dir) {
         Ok(_) => panic!("a tiny.en with 3 decoder heads must not load"),
         Err(e) => e.to_string(),
     };

@@ -1,14 +1,14 @@
 //! Expert packs: the file format round trip, its error messages, the base-model check and
 //! the paper's initialisation from a base model.
 
-mod support;
+use whisper_clsr_test_kit as kit;
 
 use std::collections::HashMap;
 
+use kit::random_model::{write_random_model, TinyConfig};
+use kit::{assert_close, gpu, random, read, rng, through_f16};
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
-use support::random_model::{write_random_model, TinyConfig};
-use support::{assert_close, gpu, random, read, rng, through_f16};
 use whisper_clsr::gpu::DType;
 use whisper_clsr::model::weights::HostTensor;
 use whisper_clsr::model::{WeightFile, WhisperConfig};

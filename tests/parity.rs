@@ -2,38 +2,19 @@
 //! on the CPU, on the same weights. A tiny random model (f32 weights) checks the arithmetic
 //! tightly; the real checkpoints check the full pipeline, greedy tokens and transcripts.
 //! Where candle's own f32 rounding exceeds the bound (whisper-base's encoder), an f64
-//! evaluation of the encoder (`support::f64_encoder`) is the reference.
+//! evaluation of the encoder (the test kit's `F64Whisper`) is the reference.
 
-mod support;
+use whisper_clsr_test_kit as kit;
 
-use support::candle_ref::CandleWhisper;
-use support::f64_encoder::F64Encoder;
-use support::random_model::{write_random_model, TinyConfig};
+use kit::candle_ref::CandleWhisper;
+use kit::random_model::{write_random_model, TinyConfig};
+use kit::reference::F64Whisper;
+use kit::{error_vs, max_abs_diff, read};
 use whisper_clsr::audio::{load_audio_file, log_mel_spectrogram, mel_window, LogMel, HOP_LENGTH};
 use whisper_clsr::decode::{DecodeOptions, Task};
 use whisper_clsr::gpu::shader::with_tanh_gelu;
-use whisper_clsr::gpu::Gpu;
 use whisper_clsr::model::{WeightFile, WhisperConfig, WhisperNetwork};
 use whisper_clsr::{TranscribeOptions, Whisper};
-
-fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
-}
-
-/// Largest |x − reference| and how many entries exceed `bound`.
-fn error_vs(x: &[f32], reference: &[f64], bound: f64) -> (f64, usize) {
-    assert_eq!(x.len(), reference.len());
-    x.iter()
-        .zip(reference)
-        .fold((0.0, 0), |(worst, over), (&a, &r)| {
-            let e = (a as f64 - r).abs();
-            (worst.max(e), over + usize::from(e > bound))
-        })
-}
 
 /// What a real model's encoder output must be within 1e-3 of.
 enum EncoderCheck {
@@ -43,10 +24,6 @@ enum EncoderCheck {
     ExactF64,
 }
 
-fn read(gpu: &Gpu, t: &whisper_clsr::gpu::Tensor) -> Vec<f32> {
-    pollster::block_on(gpu.read(t)).unwrap()
-}
-
 #[test]
 fn random_f32_model_matches_candle_through_the_kv_cache() {
     let dir = std::env::temp_dir().join(format!("whisper-clsr-parity-{}", std::process::id()));
@@ -54,7 +31,7 @@ fn random_f32_model_matches_candle_through_the_kv_cache() {
         &dir,
         &TinyConfig::default(),
         safetensors::Dtype::F32,
-        &mut support::rng(11),
+        &mut kit::rng(11),
     );
     // candle's Whisper uses the tanh approximation of GELU: run ours in that form too, so
     // that both compute the same function.
@@ -62,7 +39,7 @@ fn random_f32_model_matches_candle_through_the_kv_cache() {
 }
 
 fn random_model_matches_candle(dir: &std::path::Path) {
-    let gpu = support::gpu();
+    let gpu = kit::gpu();
     let config =
         WhisperConfig::from_json(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
     let file = WeightFile::new(
@@ -71,7 +48,7 @@ fn random_model_matches_candle(dir: &std::path::Path) {
     )
     .unwrap();
     let model = WhisperNetwork::load(&gpu, config, &file).unwrap();
-    let mel: Vec<f32> = support::random(&mut support::rng(12), 80 * 3000);
+    let mel: Vec<f32> = kit::random(&mut kit::rng(12), 80 * 3000);
 
     let enc = model
         .encoder
@@ -106,10 +83,10 @@ fn random_model_matches_candle(dir: &std::path::Path) {
 /// Whisper's exact GELU, the transcript (`exact`: character for character, else word for
 /// word). `encoder_check` says what the encoder output is held to (within 1e-3).
 fn real_model_parity(name: &str, exact: bool, encoder_check: EncoderCheck) -> Whisper {
-    let dir = support::model_dir(name);
-    let (wav, reference) = support::fixtures::jfk();
+    let dir = kit::model_dir(name);
+    let (wav, reference) = kit::fixtures::jfk();
     let samples = load_audio_file(&wav).unwrap();
-    let whisper = Whisper::load_dir(support::gpu(), &dir).unwrap();
+    let whisper = Whisper::load_dir(kit::gpu(), &dir).unwrap();
     let english = TranscribeOptions {
         language: Some("en".into()),
         decode: DecodeOptions::greedy(),
@@ -125,8 +102,8 @@ fn real_model_parity(name: &str, exact: bool, encoder_check: EncoderCheck) -> Wh
         assert_eq!(t.text, reference, "{name} transcript");
     } else {
         assert_eq!(
-            support::words(&t.text),
-            support::words(&reference),
+            kit::words(&t.text),
+            kit::words(&reference),
             "{name} transcript"
         );
     }
@@ -175,9 +152,9 @@ fn same_function_as_candle(
             assert!(enc_diff <= 1e-3, "{name}: encoder max |diff| {enc_diff}")
         }
         EncoderCheck::ExactF64 => {
-            let mut exact = F64Encoder::load(dir);
+            let mut exact = F64Whisper::load_encoder(dir);
             exact.tanh_gelu = true;
-            let reference = exact.forward(&mel, n_mels);
+            let reference = exact.encoder(&mel);
             let (ours_err, _) = error_vs(&ours, &reference, 1e-3);
             let (candle_err, candle_over) = error_vs(&theirs, &reference, 1e-3);
             eprintln!(
@@ -224,7 +201,7 @@ fn base_matches_candle_transcribes_jfk_and_detects_english() {
     // rounding alone is ~3e-5 per add. So the encoder is held to the f64 reference here; the
     // first-step logits and the greedy tokens are still compared with candle's.
     let whisper = real_model_parity("whisper-base", true, EncoderCheck::ExactF64);
-    let (wav, reference) = support::fixtures::jfk();
+    let (wav, reference) = kit::fixtures::jfk();
     let samples = load_audio_file(&wav).unwrap();
     let t = pollster::block_on(whisper.transcribe(
         &samples,
@@ -236,5 +213,5 @@ fn base_matches_candle_transcribes_jfk_and_detects_english() {
     assert!(t.language_detected);
     // The default path decodes with timestamp tokens, where whisper-base leaves out the comma
     // after "Americans" (the greedy path without timestamps above gives jfk.txt exactly).
-    assert_eq!(support::words(&t.text), support::words(&reference));
+    assert_eq!(kit::words(&t.text), kit::words(&reference));
 }

@@ -2,8 +2,7 @@
 //! matches the Rust `Params` struct it is dispatched with, and every file of
 //! `shaders/runtime/` and `shaders/lib/` is used.
 
-#[path = "support/shader_checks.rs"]
-mod shader_checks;
+use whisper_clsr_test_kit::shader_checks;
 
 use std::path::Path;
 

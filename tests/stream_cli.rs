@@ -2,7 +2,7 @@
 //! whisper-tiny.en on the simulated clock. Commits only grow, every commit comes after its
 //! audio, and the committed words are the offline transcript's.
 
-mod support;
+use whisper_clsr_test_kit as kit;
 
 use std::process::Command;
 
@@ -16,7 +16,7 @@ fn cli() -> Command {
 }
 
 fn vad_weights() -> std::path::PathBuf {
-    let path = support::model_dir_any("silero-vad").join("silero_vad.onnx");
+    let path = kit::model_dir_any("silero-vad").join("silero_vad.onnx");
     assert!(
         path.is_file(),
         "{} is missing: run scripts/fetch-models.sh first",
@@ -33,8 +33,8 @@ fn vad_weights() -> std::path::PathBuf {
 #[test]
 #[ignore = "streaming commits still differ from the offline words on jfk.wav (see comment)"]
 fn streaming_jfk_commits_the_offline_words() {
-    let model = support::model_dir("whisper-tiny.en");
-    let (wav, reference) = support::fixtures::jfk();
+    let model = kit::model_dir("whisper-tiny.en");
+    let (wav, reference) = kit::fixtures::jfk();
     let mut samples = whisper_clsr::audio::load_audio_file(&wav).unwrap();
     samples.extend(vec![0.0f32; 2 * 16_000]);
     let pcm: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
@@ -78,16 +78,12 @@ fn streaming_jfk_commits_the_offline_words() {
         .map(|c| format!("{} ", c["text"].as_str().unwrap()))
         .collect();
     // tiny.en's offline transcript of jfk.wav has exactly the reference's words (tests/cli.rs).
-    assert_eq!(
-        support::words(&text),
-        support::words(&reference),
-        "{stderr}"
-    );
+    assert_eq!(kit::words(&text), kit::words(&reference), "{stderr}");
 }
 
 #[test]
 fn bad_input_is_a_clear_error() {
-    let model = support::model_dir("whisper-tiny.en");
+    let model = kit::model_dir("whisper-tiny.en");
     let run = |args: &[&str]| {
         let out = cli()
             .args(["stream", "--model", model.to_str().unwrap()])

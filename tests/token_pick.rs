@@ -2,10 +2,10 @@
 //! (suppression, `ApplyTimestampRules`) on fresh random logits and token histories; sampling
 //! against the softmax it should draw from.
 
-mod support;
+use whisper_clsr_test_kit as kit;
 
+use kit::{gpu, random, rng};
 use rand::Rng;
-use support::{gpu, random, rng};
 use whisper_clsr::decode::timestamps::timestamp_filter;
 use whisper_clsr::ops::token_pick::{gumbel_noise, pick_token, token_probability, Pick};
 

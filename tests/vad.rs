@@ -6,8 +6,7 @@
 //! Weights: models/silero-vad/silero_vad.onnx from scripts/fetch-models.sh, or the file named
 //! by WHISPER_CLSR_VAD.
 
-#[path = "support/fixtures.rs"]
-mod fixtures;
+use whisper_clsr_test_kit::fixtures;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -15,11 +15,11 @@ use whisper_clsr::model::{WeightFile, WhisperConfig};
 use whisper_clsr::pack::{base_fingerprint, ExpertPack};
 
 #[allow(dead_code)]
-#[path = "../../tests/support/random_model.rs"]
+#[path = "../../test-kit/src/random_model.rs"]
 mod random_model;
 
 #[allow(dead_code)]
-#[path = "../../tests/support/ct2.rs"]
+#[path = "../../test-kit/src/ct2.rs"]
 mod ct2;
 
 /// The config of the model the corpus' `model.safetensors` seeds were written for, and its

@@ -1,14 +1,16 @@
 //! Backward kernels against plain CPU implementations (f64) and against central finite
 //! differences of the forward kernels, on random inputs of several shapes incl. odd sizes.
 
-mod support;
-
-use support::*;
 use whisper_clsr::gpu::{DType, Gpu};
 use whisper_clsr::ops::attention::{attention, AttentionShape};
 use whisper_clsr::ops::layer_norm::layer_norm;
 use whisper_clsr::ops::matmul::linear;
 use whisper_clsr::ops::softmax::Mask;
+use whisper_clsr_test_kit::reference::{
+    add, attention_backward as cpu_attention, layer_norm_backward as cpu_layer_norm_backward,
+    linear as cpu_linear, linear_backward, transpose as cpu_transpose, AttnMask,
+};
+use whisper_clsr_test_kit::*;
 use whisper_clsr_train::backward::attention::{attention_backward_budget, SCORE_BUDGET};
 use whisper_clsr_train::backward::gelu::{gelu as gpu_gelu, gelu_backward};
 use whisper_clsr_train::backward::layer_norm::layer_norm_backward;
@@ -18,6 +20,10 @@ use whisper_clsr_train::transpose::transpose;
 
 const RTOL: f64 = 1e-4;
 const FD_RTOL: f64 = 2e-3;
+/// For the linear kernels: any step is exact up to rounding, and h = 0.5 keeps rounding
+/// small against the difference.
+const FD_LINEAR: FiniteDiff = FiniteDiff::new(0.5, FD_RTOL);
+const FD: FiniteDiff = FiniteDiff::new(1e-2, FD_RTOL);
 
 /// L = Σ r·linear(x, W, b) evaluated on the GPU.
 #[allow(clippy::too_many_arguments)]
@@ -59,30 +65,11 @@ fn linear_backward_matches_cpu_and_finite_differences() {
         let dy = upload(&gpu, &r, &[rows, n]);
         let xt = upload(&gpu, &x, &[rows, k]);
         // CPU reference.
-        let mut want_dx = vec![0.0f64; rows * k];
-        let mut want_dw = vec![0.0f64; n * k];
-        let mut want_db = vec![0.0f64; n];
-        for i in 0..rows {
-            for j in 0..n {
-                let g = r[i * n + j] as f64;
-                want_db[j] += g;
-                for t in 0..k {
-                    want_dx[i * k + t] += g * w[j * k + t] as f64;
-                    want_dw[j * k + t] += g * x[i * k + t] as f64;
-                }
-            }
-        }
+        let (_, want_dw, want_db) = linear_backward(&f64s(&x), &f64s(&w), &f64s(&r), n);
         for dtype in [DType::F32, DType::F16] {
             let (wt, w_seen) = weight(&gpu, &w, &[n, k], dtype);
             let dx = read(&gpu, &grad_input(&gpu, &dy, &wt, None));
-            let mut want = vec![0.0f64; rows * k];
-            for i in 0..rows {
-                for j in 0..n {
-                    for t in 0..k {
-                        want[i * k + t] += r[i * n + j] as f64 * w_seen[j * k + t] as f64;
-                    }
-                }
-            }
+            let (want, _, _) = linear_backward(&f64s(&x), &f64s(&w_seen), &f64s(&r), n);
             assert_close(&dx, &want, RTOL, &format!("dX {rows}x{k}->{n} {dtype:?}"));
         }
         // Weight and bias gradients, fresh and accumulated.
@@ -99,8 +86,7 @@ fn linear_backward_matches_cpu_and_finite_differences() {
         let twice = |v: &[f64]| v.iter().map(|x| 2.0 * x).collect::<Vec<_>>();
         assert_close(&read(&gpu, &dw), &twice(&want_dw), RTOL, "dW accumulated");
         assert_close(&read(&gpu, &db), &twice(&want_db), RTOL, "db accumulated");
-        // Finite differences of the forward kernel (linear, so any step is exact up to
-        // rounding; h = 0.5 keeps rounding small against the difference).
+        // Finite differences of the forward kernel.
         let dx_v = read(
             &gpu,
             &grad_input(
@@ -110,77 +96,14 @@ fn linear_backward_matches_cpu_and_finite_differences() {
                 None,
             ),
         );
-        let h = 0.5;
         let loss = |x: &[f32], w: &[f32], b: &[f32]| linear_loss(&gpu, x, w, b, &r, rows, k, n);
         let idx = probe_indices(&mut rg, rows * k, 4);
-        assert_fd(
-            &dx_v,
-            &idx,
-            |i| {
-                central_difference(h, |d| {
-                    let mut x2 = x.clone();
-                    x2[i] += d as f32;
-                    loss(&x2, &w, &b)
-                })
-            },
-            FD_RTOL,
-            "dX vs FD",
-        );
+        FD_LINEAR.check("dX vs FD", &dx_v, &x, &idx, |x| loss(x, &w, &b));
         let idx = probe_indices(&mut rg, n * k, 4);
-        assert_fd(
-            &dw_v,
-            &idx,
-            |i| {
-                central_difference(h, |d| {
-                    let mut w2 = w.clone();
-                    w2[i] += d as f32;
-                    loss(&x, &w2, &b)
-                })
-            },
-            FD_RTOL,
-            "dW vs FD",
-        );
+        FD_LINEAR.check("dW vs FD", &dw_v, &w, &idx, |w| loss(&x, w, &b));
         let idx = probe_indices(&mut rg, n, 3);
-        assert_fd(
-            &db_v,
-            &idx,
-            |i| {
-                central_difference(h, |d| {
-                    let mut b2 = b.clone();
-                    b2[i] += d as f32;
-                    loss(&x, &w, &b2)
-                })
-            },
-            FD_RTOL,
-            "db vs FD",
-        );
+        FD_LINEAR.check("db vs FD", &db_v, &b, &idx, |b| loss(&x, &w, b));
     }
-}
-
-fn cpu_layer_norm_backward(
-    x: &[f32],
-    gamma: &[f32],
-    dy: &[f32],
-    rows: usize,
-    cols: usize,
-) -> Vec<f64> {
-    let mut dx = vec![0.0; rows * cols];
-    for i in 0..rows {
-        let row = &x[i * cols..(i + 1) * cols];
-        let mean = row.iter().map(|&v| v as f64).sum::<f64>() / cols as f64;
-        let var = row.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / cols as f64;
-        let inv = 1.0 / (var + 1e-5).sqrt();
-        let g: Vec<f64> = (0..cols)
-            .map(|j| dy[i * cols + j] as f64 * gamma[j] as f64)
-            .collect();
-        let xhat: Vec<f64> = row.iter().map(|&v| (v as f64 - mean) * inv).collect();
-        let mg = g.iter().sum::<f64>() / cols as f64;
-        let mgx = g.iter().zip(&xhat).map(|(a, b)| a * b).sum::<f64>() / cols as f64;
-        for j in 0..cols {
-            dx[i * cols + j] = inv * (g[j] - mg - xhat[j] * mgx);
-        }
-    }
-    dx
 }
 
 #[test]
@@ -207,7 +130,7 @@ fn layer_norm_backward_matches_cpu_and_finite_differences() {
                     &gpu,
                     &layer_norm_backward(&gpu, &xt, &gamma, &dy, with_res.then_some(&rt)),
                 );
-                let mut want = cpu_layer_norm_backward(&x, &gamma_seen, &r, rows, cols);
+                let mut want = cpu_layer_norm_backward(&f64s(&x), &f64s(&gamma_seen), &f64s(&r));
                 if with_res {
                     for (w, &v) in want.iter_mut().zip(&res) {
                         *w += v as f64;
@@ -228,19 +151,7 @@ fn layer_norm_backward_matches_cpu_and_finite_differences() {
                     )
                 };
                 let idx = probe_indices(&mut rg, rows * cols, 4);
-                assert_fd(
-                    &dx,
-                    &idx,
-                    |i| {
-                        central_difference(1e-2, |d| {
-                            let mut x2 = x.clone();
-                            x2[i] += d as f32;
-                            loss(&x2)
-                        })
-                    },
-                    FD_RTOL,
-                    &what,
-                );
+                FD.check(&what, &dx, &x, &idx, loss);
             }
         }
     }
@@ -266,76 +177,8 @@ fn gelu_forward_and_backward_match_cpu_and_finite_differences() {
         assert_close(&dx, &want, RTOL, &format!("gelu backward n={n}"));
         let idx = probe_indices(&mut rg, n, 6);
         let loss = |x: &[f32]| dot(&r, &read(&gpu, &gpu_gelu(&gpu, &upload(&gpu, x, &[n]))));
-        assert_fd(
-            &dx,
-            &idx,
-            |i| {
-                central_difference(1e-2, |d| {
-                    let mut x2 = x.clone();
-                    x2[i] += d as f32;
-                    loss(&x2)
-                })
-            },
-            FD_RTOL,
-            "gelu vs FD",
-        );
+        FD.check("gelu vs FD", &dx, &x, &idx, loss);
     }
-}
-
-/// f64 attention forward and backward for one call: returns (O, dQ, dK, dV).
-#[allow(clippy::type_complexity)]
-fn cpu_attention(
-    q: &[f32],
-    k: &[f32],
-    v: &[f32],
-    dout: &[f32],
-    s: AttentionShape,
-    causal: Option<usize>,
-) -> (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>) {
-    let d = s.heads * s.head_dim;
-    let scale = 1.0 / (s.head_dim as f64).sqrt();
-    let mut o = vec![0.0; s.q_len * d];
-    let mut dq = vec![0.0; s.q_len * d];
-    let mut dk = vec![0.0; s.kv_len * d];
-    let mut dv = vec![0.0; s.kv_len * d];
-    for h in 0..s.heads {
-        let c0 = h * s.head_dim;
-        for i in 0..s.q_len {
-            let vis = causal.map_or(s.kv_len, |past| (i + past + 1).min(s.kv_len));
-            let sc: Vec<f64> = (0..vis)
-                .map(|j| {
-                    (0..s.head_dim)
-                        .map(|c| q[i * d + c0 + c] as f64 * k[j * d + c0 + c] as f64)
-                        .sum::<f64>()
-                        * scale
-                })
-                .collect();
-            let mx = sc.iter().cloned().fold(f64::MIN, f64::max);
-            let e: Vec<f64> = sc.iter().map(|x| (x - mx).exp()).collect();
-            let z: f64 = e.iter().sum();
-            let p: Vec<f64> = e.iter().map(|x| x / z).collect();
-            for c in 0..s.head_dim {
-                o[i * d + c0 + c] = (0..vis).map(|j| p[j] * v[j * d + c0 + c] as f64).sum();
-            }
-            let dp: Vec<f64> = (0..vis)
-                .map(|j| {
-                    (0..s.head_dim)
-                        .map(|c| dout[i * d + c0 + c] as f64 * v[j * d + c0 + c] as f64)
-                        .sum()
-                })
-                .collect();
-            let dd: f64 = (0..vis).map(|j| p[j] * dp[j]).sum();
-            for j in 0..vis {
-                let ds = p[j] * (dp[j] - dd);
-                for c in 0..s.head_dim {
-                    dq[i * d + c0 + c] += scale * ds * k[j * d + c0 + c] as f64;
-                    dk[j * d + c0 + c] += scale * ds * q[i * d + c0 + c] as f64;
-                    dv[j * d + c0 + c] += p[j] * dout[i * d + c0 + c] as f64;
-                }
-            }
-        }
-    }
-    (o, dq, dk, dv)
 }
 
 #[test]
@@ -382,11 +225,20 @@ fn attention_backward_matches_cpu_and_finite_differences() {
             )
         };
         let o = fwd(&q, &k, &v);
-        let (want_o, want_dq, want_dk, want_dv) = cpu_attention(&q, &k, &v, &r, s, causal);
+        let ref_mask = causal.map_or(AttnMask::Full, |past| AttnMask::Causal { past });
+        let want = cpu_attention(
+            &f64s(&q),
+            &f64s(&k),
+            &f64s(&v),
+            &f64s(&r),
+            heads,
+            d,
+            ref_mask,
+        );
         let what = format!(
             "attention {heads}x{head_dim} q{q_len} kv{kv_len} causal={causal:?} budget={budget}"
         );
-        assert_close(&read(&gpu, &o), &want_o, RTOL, &format!("{what}: forward"));
+        assert_close(&read(&gpu, &o), &want.o, RTOL, &format!("{what}: forward"));
         // Keys and values may be longer than kv_len (a cache): pad them with rows that
         // must not take part.
         let pad = |x: &[f32]| {
@@ -412,55 +264,25 @@ fn attention_backward_matches_cpu_and_finite_differences() {
             "{what}: dK/dV sizes"
         );
         let (dq, dk, dv) = (read(&gpu, &g.dq), read(&gpu, &g.dk), read(&gpu, &g.dv));
-        assert_close(&dq, &want_dq, RTOL, &format!("{what}: dQ"));
-        assert_close(&dk, &want_dk, RTOL, &format!("{what}: dK"));
-        assert_close(&dv, &want_dv, RTOL, &format!("{what}: dV"));
+        assert_close(&dq, &want.dq, RTOL, &format!("{what}: dQ"));
+        assert_close(&dk, &want.dk, RTOL, &format!("{what}: dK"));
+        assert_close(&dv, &want.dv, RTOL, &format!("{what}: dV"));
         let loss = |q: &[f32], k: &[f32], v: &[f32]| dot(&r, &read(&gpu, &fwd(q, k, v)));
         // The loss sums up to thousands of f32 outputs, whose rounding (~1e-5 absolute)
         // would dominate a difference over h = 1e-2 on the larger shapes; the O(h²)
         // truncation error at h = 3e-2 stays far below the tolerance (it passes at 1e-1).
-        let h = 3e-2;
+        let fd = FiniteDiff::new(3e-2, FD_RTOL);
         let idx = probe_indices(&mut rg, q_len * d, 3);
-        assert_fd(
-            &dq,
-            &idx,
-            |i| {
-                central_difference(h, |e| {
-                    let mut q2 = q.clone();
-                    q2[i] += e as f32;
-                    loss(&q2, &k, &v)
-                })
-            },
-            FD_RTOL,
-            &format!("{what}: dQ vs FD"),
-        );
+        fd.check(&format!("{what}: dQ vs FD"), &dq, &q, &idx, |q| {
+            loss(q, &k, &v)
+        });
         let idx = probe_indices(&mut rg, kv_len * d, 3);
-        assert_fd(
-            &dk,
-            &idx,
-            |i| {
-                central_difference(h, |e| {
-                    let mut k2 = k.clone();
-                    k2[i] += e as f32;
-                    loss(&q, &k2, &v)
-                })
-            },
-            FD_RTOL,
-            &format!("{what}: dK vs FD"),
-        );
-        assert_fd(
-            &dv,
-            &idx,
-            |i| {
-                central_difference(h, |e| {
-                    let mut v2 = v.clone();
-                    v2[i] += e as f32;
-                    loss(&q, &k, &v2)
-                })
-            },
-            FD_RTOL,
-            &format!("{what}: dV vs FD"),
-        );
+        fd.check(&format!("{what}: dK vs FD"), &dk, &k, &idx, |k| {
+            loss(&q, k, &v)
+        });
+        fd.check(&format!("{what}: dV vs FD"), &dv, &v, &idx, |v| {
+            loss(&q, &k, v)
+        });
     }
 }
 
@@ -523,33 +345,16 @@ fn long_contraction_input_gradient_matches_cpu_and_finite_differences() {
             let dx = upload(&gpu, &acc, &[m, k]);
             grad_input_long(&gpu, &upload(&gpu, &r, &[m, n]), &w, first, &dx, true);
             let got = read(&gpu, &dx);
-            let mut want: Vec<f64> = acc.iter().map(|&v| v as f64).collect();
-            for i in 0..m {
-                for v in 0..n {
-                    for j in 0..k {
-                        want[i * k + j] += r[i * n + v] as f64 * w_seen[(first + v) * k + j] as f64;
-                    }
-                }
-            }
+            // dX += r · W[first..first + n]: a Linear with weight W[first..first + n]ᵀ.
+            let rows_t = cpu_transpose(&f64s(&w_seen[first * k..(first + n) * k]), n, k);
+            let want = add(&f64s(&acc), &cpu_linear(&f64s(&r), &rows_t, None, k));
             let what = format!("long dX m{m} n{n} k{k} first{first} {dtype:?}");
             assert_close(&got, &want, RTOL, &what);
             let grad: Vec<f32> = got.iter().zip(&acc).map(|(g, a)| g - a).collect();
             let x = random(&mut rg, m * k);
             let idx = probe_indices(&mut rg, m * k, 3);
             let loss = |x: &[f32]| dot(&r, &rows_product(&gpu, x, &w, first, m, n, k));
-            assert_fd(
-                &grad,
-                &idx,
-                |i| {
-                    central_difference(0.5, |d| {
-                        let mut x2 = x.clone();
-                        x2[i] += d as f32;
-                        loss(&x2)
-                    })
-                },
-                FD_RTOL,
-                &what,
-            );
+            FD_LINEAR.check(&what, &grad, &x, &idx, loss);
         }
     }
 }

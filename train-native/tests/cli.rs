@@ -2,14 +2,12 @@
 //! files: metrics.jsonl, the exported pack, and a run killed mid-way and resumed that
 //! reproduces the uninterrupted run's metrics.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use support::tiny::random_model::{write_random_model, TinyConfig};
-use support::*;
 use whisper_clsr::pack::ExpertPack;
+use whisper_clsr_test_kit::random_model::{write_random_model, TinyConfig};
+use whisper_clsr_test_kit::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_whisper-clsr-train");
 

@@ -5,32 +5,14 @@
 
 mod support;
 
-use support::*;
+use support::{upload_expert, Mode};
 use whisper_clsr::gpu::{DType, Gpu, Weight};
 use whisper_clsr::ops::clsr::SharedFfn;
-use whisper_clsr::pack::Expert as PackExpert;
-use whisper_clsr_train::clsr::{
-    clsr_backward, clsr_forward, gate_noise_alpha, trainable, TrainMode,
-};
+use whisper_clsr_test_kit::reference::{clsr_train, ClsrExpert, Ffn};
+use whisper_clsr_test_kit::*;
+use whisper_clsr_train::clsr::{clsr_backward, clsr_forward, gate_noise_alpha, TrainMode};
 use whisper_clsr_train::loss::budget::budget_loss;
 use whisper_clsr_train::reduce::{sum_into, Term};
-use whisper_clsr_train::rng::{dropout_keeps, rng_normal};
-
-#[derive(Clone)]
-struct Ffn {
-    fc1: Vec<f64>,
-    b1: Vec<f64>,
-    fc2: Vec<f64>,
-    b2: Vec<f64>,
-}
-
-#[derive(Clone)]
-struct Expert {
-    ffn: Ffn,
-    w_in: Vec<f64>,
-    b_in: Vec<f64>,
-    w_out: Vec<f64>,
-}
 
 struct Dims {
     t: usize,
@@ -39,70 +21,16 @@ struct Dims {
     h: usize,
 }
 
-fn linear(x: &[f64], w: &[f64], b: &[f64], rows: usize, k: usize, n: usize) -> Vec<f64> {
-    let mut y = vec![0.0; rows * n];
-    for i in 0..rows {
-        for j in 0..n {
-            y[i * n + j] = b[j] + (0..k).map(|c| x[i * k + c] * w[j * k + c]).sum::<f64>();
-        }
-    }
-    y
-}
-
 /// CPU forward: (out, soft gates).
 fn cpu_forward(
     z: &[f64],
     res: &[f64],
     shared: &Ffn,
-    e: &Expert,
+    e: &ClsrExpert,
     mode: &TrainMode,
-    dm: &Dims,
 ) -> (Vec<f64>, Vec<f64>) {
-    let Dims { t, d, ffn, h } = *dm;
-    let zg: Vec<f64> = z
-        .iter()
-        .enumerate()
-        .map(|(i, &v)| {
-            if dropout_keeps(mode.gate_dropout_draw(), i as u32, mode.gate_dropout) {
-                v / (1.0 - mode.gate_dropout as f64)
-            } else {
-                0.0
-            }
-        })
-        .collect();
-    let a = linear(&zg, &e.w_in, &e.b_in, t, d, h);
-    let gates: Vec<f64> = (0..t)
-        .map(|r| {
-            let g: f64 = (0..h).map(|j| a[r * h + j].max(0.0) * e.w_out[j]).sum();
-            let noisy = g + mode.alpha as f64 * rng_normal(mode.noise_draw(), r as u32);
-            1.0 / (1.0 + (-noisy).exp())
-        })
-        .collect();
-    let ffn_out = |f: &Ffn, drop: bool| {
-        let mut hid: Vec<f64> = linear(z, &f.fc1, &f.b1, t, d, ffn)
-            .into_iter()
-            .map(gelu)
-            .collect();
-        if drop {
-            for (i, v) in hid.iter_mut().enumerate() {
-                *v = if dropout_keeps(mode.expert_dropout_draw(), i as u32, mode.expert_dropout) {
-                    *v / (1.0 - mode.expert_dropout as f64)
-                } else {
-                    0.0
-                };
-            }
-        }
-        linear(&hid, &f.fc2, &f.b2, t, ffn, d)
-    };
-    let ys = ffn_out(shared, false);
-    let ye = ffn_out(&e.ffn, true);
-    let out = (0..t * d)
-        .map(|i| {
-            let g = if mode.skip { 0.0 } else { gates[i / d] };
-            res[i] + g * ye[i] + (1.0 - g) * ys[i]
-        })
-        .collect();
-    (out, gates)
+    let (mixed, gates) = clsr_train(z, shared, e, &Mode(mode));
+    (mixed.iter().zip(res).map(|(m, r)| r + m).collect(), gates)
 }
 
 /// L = Σ r·out + |Σ mask·g / N − b|.
@@ -111,14 +39,13 @@ fn cpu_loss(
     z: &[f64],
     res: &[f64],
     shared: &Ffn,
-    e: &Expert,
+    e: &ClsrExpert,
     mode: &TrainMode,
-    dm: &Dims,
     r: &[f32],
     mask: &[f32],
     b: f64,
 ) -> f64 {
-    let (out, gates) = cpu_forward(z, res, shared, e, mode, dm);
+    let (out, gates) = cpu_forward(z, res, shared, e, mode);
     let n = mask.iter().filter(|&&m| m > 0.0).count() as f64;
     let mean = gates
         .iter()
@@ -129,36 +56,21 @@ fn cpu_loss(
     out.iter().zip(r).map(|(o, &w)| o * w as f64).sum::<f64>() + (mean - b).abs()
 }
 
-fn f64s(v: &[f32]) -> Vec<f64> {
-    v.iter().map(|&x| x as f64).collect()
-}
-
 fn run_case(gpu: &Gpu, dm: Dims, dtype: DType, mode: TrainMode, seed: u64) {
     let mut rg = rng(seed);
     let Dims { t, d, ffn, h } = dm;
-    let small =
-        |rg: &mut _, n, s: f32| -> Vec<f32> { random(rg, n).iter().map(|v| v * s).collect() };
     let z = random(&mut rg, t * d);
     let res = random(&mut rg, t * d);
     let w_scale = 1.0 / (d as f32).sqrt();
     let f_scale = 1.0 / (ffn as f32).sqrt();
-    let sh = [
-        small(&mut rg, ffn * d, w_scale),
-        small(&mut rg, ffn, 0.1),
-        small(&mut rg, d * ffn, f_scale),
-        small(&mut rg, d, 0.1),
-    ];
-    let ex = [
-        small(&mut rg, ffn * d, w_scale),
-        small(&mut rg, ffn, 0.1),
-        small(&mut rg, d * ffn, f_scale),
-        small(&mut rg, d, 0.1),
-    ];
-    let gate = [
-        small(&mut rg, h * d, 2.0 * w_scale),
-        small(&mut rg, h, 0.2),
-        small(&mut rg, h, 1.0),
-    ];
+    // fc1, fc1_bias, fc2, fc2_bias: the shared FFN's, then the expert's.
+    let mut ffn_values = || {
+        [(ffn * d, w_scale), (ffn, 0.1), (d * ffn, f_scale), (d, 0.1)]
+            .map(|(n, s)| random_scaled(&mut rg, n, s))
+    };
+    let (sh, ex) = (ffn_values(), ffn_values());
+    let gate =
+        [(h * d, 2.0 * w_scale), (h, 0.2), (h, 1.0)].map(|(n, s)| random_scaled(&mut rg, n, s));
     let r = random(&mut rg, t * d);
     let mask: Vec<f32> = (0..t)
         .map(|i| if i == t - 1 && t > 1 { 0.0 } else { 1.0 })
@@ -179,17 +91,11 @@ fn run_case(gpu: &Gpu, dm: Dims, dtype: DType, mode: TrainMode, seed: u64) {
         fc2: &shared_w[2].0,
         fc2_bias: &shared_w[3].0,
     };
-    let values = PackExpert {
-        fc1: ex[0].clone(),
-        fc1_bias: ex[1].clone(),
-        fc2: ex[2].clone(),
-        fc2_bias: ex[3].clone(),
-        gate_in: gate[0].clone(),
-        gate_in_bias: gate[1].clone(),
-        gate_out: gate[2].clone(),
-    };
-    assert_eq!(values.dims(), (d, ffn, h));
-    let expert = trainable(gpu, &values).unwrap();
+    // The trainable expert (f32) and its f64 reference (the same values).
+    let expert_cpu = ClsrExpert::from_tensors(
+        [&ex[0], &ex[1], &ex[2], &ex[3], &gate[0], &gate[1], &gate[2]].map(|v| f64s(v)),
+    );
+    let expert = upload_expert(gpu, &expert_cpu, d, ffn, h);
     let zt = upload(gpu, &z, &[t, d]);
     let rt = upload(gpu, &res, &[t, d]);
     let (out, saved) = clsr_forward(gpu, &zt, &rt, shared, &expert, &mode);
@@ -197,23 +103,12 @@ fn run_case(gpu: &Gpu, dm: Dims, dtype: DType, mode: TrainMode, seed: u64) {
     // CPU forward on exactly the values the GPU sees.
     let shared_cpu = Ffn {
         fc1: f64s(&shared_w[0].1),
-        b1: f64s(&shared_w[1].1),
+        fc1_bias: f64s(&shared_w[1].1),
         fc2: f64s(&shared_w[2].1),
-        b2: f64s(&shared_w[3].1),
-    };
-    let expert_cpu = Expert {
-        ffn: Ffn {
-            fc1: f64s(&ex[0]),
-            b1: f64s(&ex[1]),
-            fc2: f64s(&ex[2]),
-            b2: f64s(&ex[3]),
-        },
-        w_in: f64s(&gate[0]),
-        b_in: f64s(&gate[1]),
-        w_out: f64s(&gate[2]),
+        fc2_bias: f64s(&shared_w[3].1),
     };
     let (zd, resd) = (f64s(&z), f64s(&res));
-    let (want_out, want_gates) = cpu_forward(&zd, &resd, &shared_cpu, &expert_cpu, &mode, &dm);
+    let (want_out, want_gates) = cpu_forward(&zd, &resd, &shared_cpu, &expert_cpu, &mode);
     let what = format!(
         "clsr t{t} d{d} ffn{ffn} h{h} {dtype:?} skip={} alpha={}",
         mode.skip, mode.alpha
@@ -254,54 +149,17 @@ fn run_case(gpu: &Gpu, dm: Dims, dtype: DType, mode: TrainMode, seed: u64) {
         .expect("input gradient asked for"),
     );
 
-    let loss = |z: &[f64], e: &Expert| {
-        cpu_loss(
-            z,
-            &resd,
-            &shared_cpu,
-            e,
-            &mode,
-            &dm,
-            &r,
-            &mask,
-            budget as f64,
-        )
+    let loss = |z: &[f64], e: &ClsrExpert| {
+        cpu_loss(z, &resd, &shared_cpu, e, &mode, &r, &mask, budget as f64)
     };
-    let hstep = 1e-5;
-    let fd_rtol = 2e-3;
-    assert_fd(
-        &dz,
-        &probe_indices(&mut rg, t * d, 8),
-        |i| {
-            central_difference(hstep, |e| {
-                let mut z2 = zd.clone();
-                z2[i] += e;
-                loss(&z2, &expert_cpu)
-            })
-        },
-        fd_rtol,
-        &format!("{what}: dL/dz"),
-    );
-    type Field = fn(&mut Expert) -> &mut Vec<f64>;
-    let fields: [(&str, Field, &whisper_clsr_train::optim::Param); 7] = [
-        ("fc1", |e| &mut e.ffn.fc1, &expert.fc1),
-        ("fc1_bias", |e| &mut e.ffn.b1, &expert.fc1_bias),
-        ("fc2", |e| &mut e.ffn.fc2, &expert.fc2),
-        ("fc2_bias", |e| &mut e.ffn.b2, &expert.fc2_bias),
-        ("gate_in", |e| &mut e.w_in, &expert.gate_in),
-        ("gate_in_bias", |e| &mut e.b_in, &expert.gate_in_bias),
-        ("gate_out", |e| &mut e.w_out, &expert.gate_out),
-    ];
-    for (name, field, param) in fields {
+    let fd = FiniteDiff::new(1e-5, 2e-3);
+    let idx = probe_indices(&mut rg, t * d, 8);
+    fd.check(&format!("{what}: dL/dz"), &dz, &zd, &idx, |z| {
+        loss(z, &expert_cpu)
+    });
+    let names = ClsrExpert::<Vec<f64>>::NAMES;
+    for (field, (name, param)) in names.iter().zip(expert.values()).enumerate() {
         let grad = read(gpu, &param.grad);
-        let n = grad.len();
-        let fd = |i: usize| {
-            central_difference(hstep, |eps| {
-                let mut e2 = expert_cpu.clone();
-                field(&mut e2)[i] += eps;
-                loss(&zd, &e2)
-            })
-        };
         if mode.skip && !name.starts_with("gate") {
             assert!(
                 grad.iter().all(|&g| g == 0.0),
@@ -309,13 +167,12 @@ fn run_case(gpu: &Gpu, dm: Dims, dtype: DType, mode: TrainMode, seed: u64) {
             );
             continue;
         }
-        assert_fd(
-            &grad,
-            &probe_indices(&mut rg, n, 8),
-            fd,
-            fd_rtol,
-            &format!("{what}: d{name}"),
-        );
+        let idx = probe_indices(&mut rg, grad.len(), 8);
+        fd.check_with(&format!("{what}: d{name}"), &grad, &idx, |i, eps| {
+            let mut e2 = expert_cpu.clone();
+            e2.tensors_mut()[field][i] += eps;
+            loss(&zd, &e2)
+        });
     }
 }
 

@@ -3,11 +3,10 @@
 
 mod support;
 
-use support::tiny::{synthetic, tiny_model};
-use support::*;
-use whisper_clsr::model::WhisperNetwork;
+use support::{synthetic, tiny_setup, TinySetup};
 use whisper_clsr::pack::ExpertPack;
 use whisper_clsr::Whisper;
+use whisper_clsr_test_kit::*;
 use whisper_clsr_train::export::{to_pack, write_pack};
 use whisper_clsr_train::optim::AdamWConfig;
 use whisper_clsr_train::trainer::{Prepared, TrainConfig, Trainer};
@@ -25,10 +24,12 @@ fn exported_pack_loads_in_the_runtime() {
         tokenizer.display()
     );
     let gpu = gpu();
-    let dir = std::env::temp_dir().join(format!("train-export-{}", std::process::id()));
-    let (c, file) = tiny_model(&dir, 91);
-    let model = WhisperNetwork::load(&gpu, c.clone(), &file).unwrap();
-    let pack = ExpertPack::init_from_base(&c, &file, "ca").unwrap();
+    let TinySetup {
+        dir,
+        file,
+        model,
+        pack,
+    } = tiny_setup(&gpu, "export", 91);
     let config = TrainConfig {
         optim: AdamWConfig {
             lr: 1e-2,
@@ -62,7 +63,7 @@ fn exported_pack_loads_in_the_runtime() {
 
     // The runtime accepts it for this base model.
     let mut whisper = Whisper::from_bytes(
-        support::gpu(),
+        whisper_clsr_test_kit::gpu(),
         &std::fs::read(dir.join("config.json")).unwrap(),
         std::fs::read(dir.join("model.safetensors")).unwrap(),
         &std::fs::read(&tokenizer).unwrap(),

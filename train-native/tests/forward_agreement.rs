@@ -8,28 +8,16 @@
 //!   expert for every token: training-mode CLSR (both FFNs, mixed) against the routed
 //!   inference kernels.
 
-mod support;
-
-use std::path::PathBuf;
-
-use support::*;
 use whisper_clsr::audio::{load_audio_file, log_mel_spectrogram};
 use whisper_clsr::decode::{Task, WhisperTokenizer};
-use whisper_clsr::gpu::{Gpu, Tensor};
+use whisper_clsr::gpu::Gpu;
 use whisper_clsr::model::{LanguageExperts, Route, WeightFile, WhisperConfig, WhisperNetwork};
 use whisper_clsr::ops::clsr::GateCounts;
 use whisper_clsr::pack::{Expert, ExpertPack};
+use whisper_clsr_test_kit::{self as kit, gpu, random, read, rng, through_f16};
 use whisper_clsr_train::clsr::{trainable, TrainMode};
 use whisper_clsr_train::optim::Param;
 use whisper_clsr_train::student::{forward, logits_chunk};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn read(gpu: &Gpu, t: &Tensor) -> Vec<f32> {
-    pollster::block_on(gpu.read(t)).unwrap()
-}
 
 /// Largest |a − b| relative to the largest |b|.
 fn relative_max_diff(a: &[f32], b: &[f32]) -> f64 {
@@ -52,7 +40,7 @@ struct Setup {
 }
 
 fn setup() -> Setup {
-    let dir = root().join("models/whisper-tiny.en");
+    let dir = kit::model_dir("whisper-tiny.en");
     let read_file = |name: &str| {
         std::fs::read(dir.join(name)).unwrap_or_else(|e| {
             panic!(
@@ -65,10 +53,7 @@ fn setup() -> Setup {
     let file = WeightFile::new(read_file("model.safetensors"), "whisper-tiny.en").unwrap();
     let gpu = gpu();
     let model = WhisperNetwork::load(&gpu, config.clone(), &file).unwrap();
-    let wav = root().join("../shared/fixtures/jfk.wav");
-    let wav = std::env::var_os("WHISPER_CLSR_FIXTURES")
-        .map(|d| PathBuf::from(d).join("jfk.wav"))
-        .unwrap_or(wav);
+    let (wav, _) = kit::fixtures::jfk();
     let mel = log_mel_spectrogram(&load_audio_file(&wav).unwrap(), config.num_mel_bins).unwrap();
     let tokenizer = WhisperTokenizer::from_bytes(&read_file("tokenizer.json")).unwrap();
     let mut tokens = tokenizer.prompt(None, Task::Transcribe).unwrap();

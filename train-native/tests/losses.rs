@@ -2,22 +2,15 @@
 //! with label smoothing and Jensen–Shannon over vocabulary chunks, the gate budget, and
 //! the two-pass sums they rely on.
 
-mod support;
-
-use support::*;
 use whisper_clsr::gpu::{Gpu, Tensor};
+use whisper_clsr_test_kit::reference::{jensen_shannon, log_softmax, smoothed_cross_entropy};
+use whisper_clsr_test_kit::*;
 use whisper_clsr_train::loss::budget::budget_loss;
 use whisper_clsr_train::loss::vocab::{CrossEntropy, JensenShannon, LossSpec, IGNORE};
 use whisper_clsr_train::reduce::{sum, sum_into, Term};
 
 const RTOL: f64 = 1e-4;
-const FD_RTOL: f64 = 1e-3;
-
-fn log_softmax(z: &[f64]) -> Vec<f64> {
-    let m = z.iter().cloned().fold(f64::MIN, f64::max);
-    let lse = m + z.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
-    z.iter().map(|v| v - lse).collect()
-}
+const FD: FiniteDiff = FiniteDiff::new(1e-3, 1e-3);
 
 /// Mean label-smoothed cross-entropy over non-padding rows, scaled.
 fn cpu_ce(z: &[f64], targets: &[u32], vocab: usize, eps: f64, scale: f64) -> f64 {
@@ -28,8 +21,7 @@ fn cpu_ce(z: &[f64], targets: &[u32], vocab: usize, eps: f64, scale: f64) -> f64
             continue;
         }
         let lp = log_softmax(&z[r * vocab..(r + 1) * vocab]);
-        let smooth = -lp.iter().sum::<f64>() / vocab as f64;
-        total += (1.0 - eps) * -lp[t as usize] + eps * smooth;
+        total += smoothed_cross_entropy(&lp, t as usize, eps);
     }
     scale * total / count
 }
@@ -50,19 +42,7 @@ fn cpu_js(z: &[f64], zt: &[f64], targets: &[u32], vocab: usize, tau: f64, scale:
                     .collect::<Vec<_>>(),
             )
         };
-        let (lq, lp) = (row(z), row(zt));
-        let mut js = 0.0;
-        for c in 0..vocab {
-            let (p, q) = (lp[c].exp(), lq[c].exp());
-            let m = 0.5 * (p + q);
-            if p > 0.0 {
-                js += 0.5 * p * (lp[c] - m.ln());
-            }
-            if q > 0.0 {
-                js += 0.5 * q * (lq[c] - m.ln());
-            }
-        }
-        total += js;
+        total += jensen_shannon(&row(zt), &row(z));
     }
     scale * tau * tau * total / count
 }
@@ -173,22 +153,14 @@ fn cross_entropy_with_label_smoothing_matches_cpu_and_finite_differences() {
         let (loss, _, grad) = gpu_losses(
             &gpu, &z, None, &targets, vocab, chunk_size, 0.1, 1.0, 0.7, 0.0,
         );
-        let zd: Vec<f64> = z.iter().map(|&v| v as f64).collect();
+        let zd = f64s(&z);
         let want = cpu_ce(&zd, &targets, vocab, 0.1, 0.7);
         let what = format!("CE vocab {vocab} chunk {chunk_size}");
-        assert!(
-            (loss - want).abs() <= RTOL * want.abs(),
-            "{what}: loss {loss} vs CPU {want}"
-        );
+        assert_scalar_close(loss, want, RTOL, &format!("{what}: loss"));
         let idx = probe_indices(&mut rg, rows * vocab, 12);
-        let fd = |i: usize| {
-            central_difference(1e-3, |d| {
-                let mut z2 = zd.clone();
-                z2[i] += d;
-                cpu_ce(&z2, &targets, vocab, 0.1, 0.7)
-            })
-        };
-        assert_fd(&grad, &idx, fd, FD_RTOL, &format!("{what}: gradient"));
+        FD.check(&format!("{what}: gradient"), &grad, &zd, &idx, |z| {
+            cpu_ce(z, &targets, vocab, 0.1, 0.7)
+        });
         // Padding rows get no gradient at all.
         assert!(
             grad[vocab..2 * vocab].iter().all(|&g| g == 0.0),
@@ -228,70 +200,43 @@ fn jensen_shannon_is_zero_for_equal_symmetric_and_matches_cpu() {
             .collect();
         let what = format!("JS vocab {vocab} chunk {chunk_size} tau {tau}");
         // Zero when student = teacher, with a zero gradient.
-        let (_, same, grad_same) = gpu_losses(
-            &gpu,
-            &z,
-            Some(&z),
-            &targets,
-            vocab,
-            chunk_size,
-            0.1,
-            tau,
-            0.0,
-            1.0,
-        );
+        // JS alone (no CE), scaled by `scale`, of student logits `a` against teacher `b`.
+        let js_of = |a: &[f32], b: &[f32], scale| {
+            gpu_losses(
+                &gpu,
+                a,
+                Some(b),
+                &targets,
+                vocab,
+                chunk_size,
+                0.1,
+                tau,
+                0.0,
+                scale,
+            )
+        };
+        let (_, same, grad_same) = js_of(&z, &z, 1.0);
         assert!(same.abs() < 1e-6, "{what}: JS(p, p) = {same}");
         assert!(
             grad_same.iter().all(|g| g.abs() < 1e-7),
             "{what}: gradient at p = q"
         );
         // Symmetric.
-        let (_, ab, grad) = gpu_losses(
-            &gpu,
-            &z,
-            Some(&zt),
-            &targets,
-            vocab,
-            chunk_size,
-            0.1,
-            tau,
-            0.0,
-            2.0,
-        );
-        let (_, ba, _) = gpu_losses(
-            &gpu,
-            &zt,
-            Some(&z),
-            &targets,
-            vocab,
-            chunk_size,
-            0.1,
-            tau,
-            0.0,
-            2.0,
-        );
+        let (_, ab, grad) = js_of(&z, &zt, 2.0);
+        let (_, ba, _) = js_of(&zt, &z, 2.0);
         assert!(
             (ab - ba).abs() <= 1e-5 * ab.abs(),
             "{what}: JS(p,q) {ab} vs JS(q,p) {ba}"
         );
         // Against the CPU reference and its finite differences (student logits).
-        let zd: Vec<f64> = z.iter().map(|&v| v as f64).collect();
-        let ztd: Vec<f64> = zt.iter().map(|&v| v as f64).collect();
+        let (zd, ztd) = (f64s(&z), f64s(&zt));
         let want = cpu_js(&zd, &ztd, &targets, vocab, tau as f64, 2.0);
-        assert!(
-            (ab - want).abs() <= RTOL * want.abs(),
-            "{what}: {ab} vs CPU {want}"
-        );
+        assert_scalar_close(ab, want, RTOL, &what);
         assert!(ab > 0.0, "{what}: positive for different distributions");
         let idx = probe_indices(&mut rg, rows * vocab, 12);
-        let fd = |i: usize| {
-            central_difference(1e-3, |d| {
-                let mut z2 = zd.clone();
-                z2[i] += d;
-                cpu_js(&z2, &ztd, &targets, vocab, tau as f64, 2.0)
-            })
-        };
-        assert_fd(&grad, &idx, fd, FD_RTOL, &format!("{what}: gradient"));
+        FD.check(&format!("{what}: gradient"), &grad, &zd, &idx, |z| {
+            cpu_js(z, &ztd, &targets, vocab, tau as f64, 2.0)
+        });
     }
 }
 
@@ -315,21 +260,13 @@ fn combined_ce_and_js_gradients_add() {
         1.0,
         2.0,
     );
-    let zd: Vec<f64> = z.iter().map(|&v| v as f64).collect();
-    let ztd: Vec<f64> = zt.iter().map(|&v| v as f64).collect();
+    let (zd, ztd) = (f64s(&z), f64s(&zt));
     let total = |z: &[f64]| {
         cpu_ce(z, &targets, vocab, 0.1, 1.0) + cpu_js(z, &ztd, &targets, vocab, 1.0, 2.0)
     };
     assert!((ce + js - total(&zd)).abs() < RTOL * total(&zd));
     let idx = probe_indices(&mut rg, rows * vocab, 10);
-    let fd = |i: usize| {
-        central_difference(1e-3, |d| {
-            let mut z2 = zd.clone();
-            z2[i] += d;
-            total(&z2)
-        })
-    };
-    assert_fd(&grad, &idx, fd, FD_RTOL, "CE + 2·JS gradient");
+    FD.check("CE + 2·JS gradient", &grad, &zd, &idx, total);
 }
 
 #[test]

@@ -1,10 +1,8 @@
 //! AdamW on the GPU against a CPU reference: warm-up + linear decay, global-norm clipping
 //! over several tensors, gradient accumulation over micro-batches, decoupled weight decay.
 
-mod support;
-
-use support::*;
 use whisper_clsr::gpu::Tensor;
+use whisper_clsr_test_kit::*;
 use whisper_clsr_train::elementwise::axpy;
 use whisper_clsr_train::optim::{AdamW, AdamWConfig, Param};
 

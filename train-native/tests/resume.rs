@@ -3,12 +3,10 @@
 
 mod support;
 
-use support::tiny::{synthetic, tiny_model};
-use support::*;
+use support::{short_run, synthetic, tiny_setup, TinySetup};
 use whisper_clsr::model::WhisperNetwork;
-use whisper_clsr::pack::ExpertPack;
+use whisper_clsr_test_kit::*;
 use whisper_clsr_train::checkpoint;
-use whisper_clsr_train::optim::AdamWConfig;
 use whisper_clsr_train::trainer::{Prepared, StepMetrics, TrainConfig, Trainer};
 
 fn run(
@@ -30,22 +28,13 @@ fn run(
 #[test]
 fn resumed_run_reproduces_the_uninterrupted_run() {
     let gpu = gpu();
-    let dir = std::env::temp_dir().join(format!("train-resume-{}", std::process::id()));
-    let (c, file) = tiny_model(&dir, 81);
-    let model = WhisperNetwork::load(&gpu, c.clone(), &file).unwrap();
-    let pack = ExpertPack::init_from_base(&c, &file, "ca").unwrap();
+    let TinySetup {
+        dir, model, pack, ..
+    } = tiny_setup(&gpu, "resume", 81);
     let config = TrainConfig {
-        optim: AdamWConfig {
-            lr: 3e-3,
-            warmup_steps: 1,
-            total_steps: 4,
-            ..AdamWConfig::default()
-        },
-        batch: 2,
-        seed: 9,
         // Every source of randomness on: dropout, skip-gate (often), gate noise.
         skip_prob: 0.5,
-        ..TrainConfig::default()
+        ..short_run(9)
     };
     let data = synthetic(&mut rng(82), 3, 10, 64);
 

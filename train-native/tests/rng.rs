@@ -1,9 +1,7 @@
 //! The GPU's counter-based RNG against its CPU mirror, and the statistics of dropout and
 //! gate noise.
 
-mod support;
-
-use support::*;
+use whisper_clsr_test_kit::*;
 use whisper_clsr_train::rng::{dropout, dropout_keeps, rng_normal, Draw};
 
 #[test]

@@ -3,8 +3,7 @@
 //! code the trainer runs, and every snippet of `shaders/lib/` is included by some kernel of
 //! the runtime or the trainer.
 
-#[path = "../../tests/support/shader_checks.rs"]
-mod shader_checks;
+use whisper_clsr_test_kit::shader_checks;
 
 use std::collections::HashSet;
 use std::path::Path;

@@ -4,10 +4,10 @@
 
 mod support;
 
-use support::tiny::{synthetic, tiny_model};
-use support::*;
+use support::{short_run, synthetic, tiny_model, tiny_setup, TinySetup};
 use whisper_clsr::model::WhisperNetwork;
 use whisper_clsr::pack::ExpertPack;
+use whisper_clsr_test_kit::*;
 use whisper_clsr_train::optim::AdamWConfig;
 use whisper_clsr_train::student::Objective;
 use whisper_clsr_train::trainer::{permutation, Prepared, TrainConfig, Trainer};
@@ -15,10 +15,9 @@ use whisper_clsr_train::trainer::{permutation, Prepared, TrainConfig, Trainer};
 #[test]
 fn tiny_model_overfits_synthetic_utterances() {
     let gpu = gpu();
-    let dir = std::env::temp_dir().join(format!("train-overfit-{}", std::process::id()));
-    let (c, file) = tiny_model(&dir, 71);
-    let model = WhisperNetwork::load(&gpu, c.clone(), &file).unwrap();
-    let pack = ExpertPack::init_from_base(&c, &file, "ca").unwrap();
+    let TinySetup {
+        dir, model, pack, ..
+    } = tiny_setup(&gpu, "overfit", 71);
     let steps = 24;
     let config = TrainConfig {
         // Label smoothing puts a floor of ≈ 1.4 nats under the CE over 51865 tokens; without
@@ -101,17 +100,7 @@ fn teacher_cache_reproduces_uncached_steps() {
     let model = WhisperNetwork::load(&gpu, c.clone(), &file).unwrap();
     let teacher = WhisperNetwork::load(&gpu, tc, &tfile).unwrap();
     let pack = ExpertPack::init_from_base(&c, &file, "ca").unwrap();
-    let config = TrainConfig {
-        optim: AdamWConfig {
-            lr: 3e-3,
-            warmup_steps: 1,
-            total_steps: 4,
-            ..AdamWConfig::default()
-        },
-        batch: 2,
-        seed: 3,
-        ..TrainConfig::default()
-    };
+    let config = short_run(3);
     let data = synthetic(&mut rng(75), 3, 10, 64);
     let run = |cache: Option<&mut TeacherCache>| {
         let mut trainer = Trainer::new(&gpu, &model, &pack, config).unwrap();

@@ -1,127 +1,153 @@
-//! Helpers shared by the trainer's GPU tests: a Vulkan device (lavapipe on CPU-only
-//! machines), random data, closeness checks and central finite differences.
+//! What only the trainer's tests share, on top of the workspace's test kit
+//! (`whisper-clsr-test-kit`, docs/testing.md): a tiny random Whisper loaded for training,
+//! synthetic utterances, and the training mode's randomness for the kit's f64 CLSR block.
 #![allow(dead_code)]
 
-pub mod tiny;
+use rand::Rng;
+use whisper_clsr::gpu::Gpu;
+use whisper_clsr::model::{WeightFile, WhisperConfig, WhisperNetwork};
+use whisper_clsr::pack::Expert;
+use whisper_clsr::pack::ExpertPack;
+use whisper_clsr_test_kit::random_model::{write_random_model, TinyConfig};
+use whisper_clsr_test_kit::reference::{ClsrExpert, Regularisation};
+use whisper_clsr_test_kit::{f32s, random, rng};
+use whisper_clsr_train::clsr::{trainable, TrainMode};
+use whisper_clsr_train::loss::vocab::IGNORE;
+use whisper_clsr_train::optim::AdamWConfig;
+use whisper_clsr_train::optim::Param;
+use whisper_clsr_train::rng::{dropout_keeps, rng_normal};
+use whisper_clsr_train::trainer::{Audio, Prepared, TrainConfig};
 
-use rand::{Rng, SeedableRng};
-use whisper_clsr::gpu::{DType, Gpu, GpuOptions, Tensor, Weight};
-
-/// Opens the test GPU, pinned to Vulkan unless the caller chose a backend.
-pub fn gpu() -> Gpu {
-    if std::env::var_os("WGPU_BACKEND").is_none() {
-        // SAFETY: set before any thread of this test binary reads the environment.
-        unsafe { std::env::set_var("WGPU_BACKEND", "vulkan") };
-    }
-    pollster::block_on(Gpu::new(GpuOptions::default()))
-        .expect("a Vulkan device (install mesa-vulkan-drivers)")
-}
-
-pub fn rng(seed: u64) -> rand::rngs::StdRng {
-    rand::rngs::StdRng::seed_from_u64(seed)
-}
-
-pub fn random(rng: &mut impl Rng, n: usize) -> Vec<f32> {
-    (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect()
-}
-
-/// Rounds values through f16, as packed-f16 weights store them.
-pub fn through_f16(v: &[f32]) -> Vec<f32> {
-    v.iter().map(|&x| half::f16::from_f32(x).to_f32()).collect()
-}
-
-/// A frozen weight plus the exact values the GPU sees (f16-rounded when stored as f16).
-pub fn weight(gpu: &Gpu, data: &[f32], shape: &[usize], dtype: DType) -> (Weight, Vec<f32>) {
-    let w = gpu.weight_f32(data, shape, dtype).unwrap();
-    let seen = match dtype {
-        DType::F32 => data.to_vec(),
-        DType::F16 => through_f16(data),
+/// Writes a tiny model (d_model 64, one head, 2 + 2 layers, the multilingual vocabulary,
+/// f16 weights) into `dir` and reads it back.
+pub fn tiny_model(dir: &std::path::Path, seed: u64) -> (WhisperConfig, WeightFile) {
+    let cfg = TinyConfig {
+        d_model: 64,
+        heads: 1,
+        encoder_layers: 2,
+        decoder_layers: 2,
+        vocab: 51865,
+        n_mels: 80,
+        target_positions: 16,
     };
-    (w, seen)
+    write_random_model(dir, &cfg, safetensors::Dtype::F16, &mut rng(seed));
+    let c = WhisperConfig::from_json(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
+    let file = WeightFile::new(
+        std::fs::read(dir.join("model.safetensors")).unwrap(),
+        "tiny",
+    )
+    .unwrap();
+    (c, file)
 }
 
-pub fn gelu(x: f64) -> f64 {
-    0.5 * x * (1.0 + libm::erf(x / std::f64::consts::SQRT_2))
+/// A tiny model (see [`tiny_model`]) in a fresh temporary folder, on the GPU, and a Catalan
+/// expert pack initialised from it.
+pub struct TinySetup {
+    pub dir: std::path::PathBuf,
+    pub file: WeightFile,
+    pub model: WhisperNetwork,
+    pub pack: ExpertPack,
 }
 
-pub fn gelu_grad(x: f64) -> f64 {
-    0.5 * (1.0 + libm::erf(x / std::f64::consts::SQRT_2))
-        + x * (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt()
-}
-
-/// Asserts |got − want| ≤ rtol·(|want| + mean|want|) elementwise: relative error, with the
-/// mean magnitude as the floor for entries that cancel to near zero.
-pub fn assert_close(got: &[f32], want: &[f64], rtol: f64, what: &str) {
-    assert_eq!(got.len(), want.len(), "{what}: length");
-    let mean = want.iter().map(|w| w.abs()).sum::<f64>() / want.len().max(1) as f64;
-    let mut worst = (0.0f64, 0usize);
-    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
-        let err = (g as f64 - w).abs() / (w.abs() + mean).max(1e-30);
-        if err > worst.0 || err.is_nan() {
-            worst = (err, i);
-        }
-    }
-    let (err, i) = worst;
-    assert!(
-        err <= rtol,
-        "{what}: relative error {err:.3e} > {rtol:.0e} at {i}: got {} want {}",
-        got[i],
-        want[i]
-    );
-}
-
-pub fn read(gpu: &Gpu, t: &Tensor) -> Vec<f32> {
-    pollster::block_on(gpu.read(t)).expect("readback")
-}
-
-pub fn read_weight(gpu: &Gpu, w: &Weight) -> Vec<f32> {
-    let t = gpu.tensor(w.shape());
-    gpu.copy(w.buffer(), 0, t.buffer(), 0, (w.len() * 4) as u64);
-    read(gpu, &t)
-}
-
-pub fn upload(gpu: &Gpu, data: &[f32], shape: &[usize]) -> Tensor {
-    gpu.upload(data, shape).unwrap()
-}
-
-/// Indices to probe with finite differences: up to `count` spread over `0..n`.
-pub fn probe_indices(rng: &mut impl Rng, n: usize, count: usize) -> Vec<usize> {
-    if n <= count {
-        return (0..n).collect();
-    }
-    let mut v: Vec<usize> = (0..count).map(|_| rng.random_range(0..n)).collect();
-    v.sort_unstable();
-    v.dedup();
-    v
-}
-
-/// Central difference (f(x + h) − f(x − h)) / 2h of a scalar function of element `i`.
-pub fn central_difference(h: f64, mut f: impl FnMut(f64) -> f64) -> f64 {
-    (f(h) - f(-h)) / (2.0 * h)
-}
-
-/// Compares analytic gradient entries with finite differences at `indices`:
-/// |fd − analytic| ≤ rtol·(|fd| + scale), with `scale` the mean |analytic| over all entries.
-pub fn assert_fd(
-    analytic: &[f32],
-    indices: &[usize],
-    fd: impl Fn(usize) -> f64,
-    rtol: f64,
-    what: &str,
-) {
-    let scale = analytic.iter().map(|g| g.abs() as f64).sum::<f64>() / analytic.len().max(1) as f64;
-    for &i in indices {
-        let want = fd(i);
-        let got = analytic[i] as f64;
-        let err = (got - want).abs() / (want.abs() + scale).max(1e-30);
-        assert!(
-            err <= rtol,
-            "{what}: gradient {i} = {got} but finite difference gives {want} (rel err {err:.3e} > {rtol:.0e})"
-        );
+/// [`TinySetup`] in `$TMPDIR/train-{name}-{pid}`.
+pub fn tiny_setup(gpu: &Gpu, name: &str, seed: u64) -> TinySetup {
+    let dir = std::env::temp_dir().join(format!("train-{name}-{}", std::process::id()));
+    let (c, file) = tiny_model(&dir, seed);
+    let model = WhisperNetwork::load(gpu, c.clone(), &file).unwrap();
+    let pack = ExpertPack::init_from_base(&c, &file, "ca").unwrap();
+    TinySetup {
+        dir,
+        file,
+        model,
+        pack,
     }
 }
 
-/// Σ r·y in f64.
-pub fn dot(r: &[f32], y: &[f32]) -> f64 {
-    r.iter().zip(y).map(|(&a, &b)| a as f64 * b as f64).sum()
+/// `count` utterances: random encoder inputs [frames, d], an English prompt, five random
+/// text tokens and EOT.
+pub fn synthetic(rg: &mut impl Rng, count: usize, frames: usize, d: usize) -> Vec<Prepared> {
+    (0..count)
+        .map(|_| {
+            let text: Vec<u32> = (0..5).map(|_| rg.random_range(200..20000)).collect();
+            let mut tokens = vec![50258, 50259, 50359, 50363];
+            tokens.extend(&text);
+            let mut targets = vec![IGNORE; 3];
+            targets.extend(&text);
+            targets.push(50257);
+            Prepared {
+                student: Audio::Encoded(random(rg, frames * d)),
+                teacher: None,
+                tokens,
+                targets,
+            }
+        })
+        .collect()
+}
+
+/// A four-step run (lr 3e-3 after one warm-up step) in batches of two.
+pub fn short_run(seed: u32) -> TrainConfig {
+    TrainConfig {
+        optim: AdamWConfig {
+            lr: 3e-3,
+            warmup_steps: 1,
+            total_steps: 4,
+            ..AdamWConfig::default()
+        },
+        batch: 2,
+        seed,
+        ..TrainConfig::default()
+    }
+}
+
+/// A trainable expert (width d, FFN width `ffn`, `gate` gate units) holding the f64
+/// reference expert's values rounded to f32.
+pub fn upload_expert(
+    gpu: &Gpu,
+    e: &ClsrExpert,
+    d: usize,
+    ffn: usize,
+    gate: usize,
+) -> Expert<Param> {
+    let t = e.tensors().map(|v| f32s(v));
+    let [fc1, fc1_bias, fc2, fc2_bias, gate_in, gate_in_bias, gate_out] = t;
+    let values = Expert {
+        fc1,
+        fc1_bias,
+        fc2,
+        fc2_bias,
+        gate_in,
+        gate_in_bias,
+        gate_out,
+    };
+    assert_eq!(values.dims(), (d, ffn, gate));
+    trainable(gpu, &values).unwrap()
+}
+
+/// A training mode's randomness (the trainer's counter-based RNG, mirrored on the CPU) for
+/// the kit's f64 CLSR block.
+pub struct Mode<'a>(pub &'a TrainMode);
+
+impl Regularisation for Mode<'_> {
+    fn gate_dropout(&self) -> f64 {
+        self.0.gate_dropout as f64
+    }
+    fn gate_keeps(&self, i: usize) -> bool {
+        dropout_keeps(self.0.gate_dropout_draw(), i as u32, self.0.gate_dropout)
+    }
+    fn expert_dropout(&self) -> f64 {
+        self.0.expert_dropout as f64
+    }
+    fn expert_keeps(&self, i: usize) -> bool {
+        dropout_keeps(
+            self.0.expert_dropout_draw(),
+            i as u32,
+            self.0.expert_dropout,
+        )
+    }
+    fn noise(&self, row: usize) -> f64 {
+        self.0.alpha as f64 * rng_normal(self.0.noise_draw(), row as u32)
+    }
+    fn skip(&self) -> bool {
+        self.0.skip
+    }
 }

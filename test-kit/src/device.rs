@@ -1,0 +1,50 @@
+//! The test GPU and moving data on and off it.
+
+use whisper_clsr::gpu::{DType, Gpu, GpuOptions, Tensor, Weight};
+
+/// Opens the test GPU, pinned to Vulkan (lavapipe on machines without a GPU) unless the
+/// caller chose a backend with `WGPU_BACKEND`.
+pub fn gpu() -> Gpu {
+    if std::env::var_os("WGPU_BACKEND").is_none() {
+        // SAFETY: set before any thread of this test binary reads the environment.
+        unsafe { std::env::set_var("WGPU_BACKEND", "vulkan") };
+    }
+    pollster::block_on(Gpu::new(GpuOptions::default()))
+        .expect("a Vulkan device (install mesa-vulkan-drivers)")
+}
+
+/// Reads a tensor back to the host.
+pub fn read(gpu: &Gpu, t: &Tensor) -> Vec<f32> {
+    pollster::block_on(gpu.read(t)).expect("readback")
+}
+
+/// Reads an f32 weight back to the host (through a copy into a tensor).
+pub fn read_weight(gpu: &Gpu, w: &Weight) -> Vec<f32> {
+    let t = gpu.tensor(w.shape());
+    gpu.copy(w.buffer(), 0, t.buffer(), 0, (w.len() * 4) as u64);
+    read(gpu, &t)
+}
+
+/// Uploads an activation tensor.
+pub fn upload(gpu: &Gpu, data: &[f32], shape: &[usize]) -> Tensor {
+    gpu.upload(data, shape).unwrap()
+}
+
+/// Rounds values through f16, as packed-f16 weights store them.
+pub fn through_f16(v: &[f32]) -> Vec<f32> {
+    v.iter().map(|&x| half::f16::from_f32(x).to_f32()).collect()
+}
+
+/// The values a weight of `dtype` holds for `data`: f16-rounded when stored as f16.
+pub fn as_stored(data: &[f32], dtype: DType) -> Vec<f32> {
+    match dtype {
+        DType::F32 => data.to_vec(),
+        DType::F16 => through_f16(data),
+    }
+}
+
+/// A frozen weight plus the exact values the GPU sees, for the reference to use.
+pub fn weight(gpu: &Gpu, data: &[f32], shape: &[usize], dtype: DType) -> (Weight, Vec<f32>) {
+    let w = gpu.weight_f32(data, shape, dtype).unwrap();
+    (w, as_stored(data, dtype))
+}
