@@ -148,7 +148,11 @@ pub fn ct2_model_bin(data: &[u8]) {
         ct2::TINY_CT2_TOKENIZER.as_bytes(),
         Some(ct2::TINY_CT2_CONFIG.as_bytes()),
     ) {
-        assert!(config.d_model > 0 && config.vocab_size > 0 && config.num_mel_bins > 0);
+        assert!(
+            config.whisper.d_model > 0
+                && config.whisper.vocab_size > 0
+                && config.whisper.num_mel_bins > 0
+        );
     }
 }
 

@@ -21,6 +21,7 @@ pub(crate) struct Recorder {
     slot_stride: usize,
     uniforms: wgpu::Buffer,
     pub(crate) dispatches: u64,
+    submits: u64,
 }
 
 impl Recorder {
@@ -39,6 +40,7 @@ impl Recorder {
             slot_stride,
             uniforms,
             dispatches: 0,
+            submits: 0,
         }
     }
 }
@@ -175,6 +177,12 @@ impl Gpu {
             rec.params.clear();
         }
         self.queue.submit([encoder.finish()]);
+        rec.submits += 1;
+    }
+
+    /// Number of command-buffer submissions of recorded work since the device was opened.
+    pub fn submit_count(&self) -> u64 {
+        self.recorder.borrow().submits
     }
 
     /// Number of kernel dispatches recorded since the device was opened.

@@ -1,0 +1,226 @@
+//! Speed on deterministic random weights of the real Whisper shapes, so that any machine
+//! with a GPU can measure every size without downloading a model (speed does not depend on
+//! the weights' values). Per size, side by side with candle-transformers' Whisper on the CPU
+//! on the same weights (the peer a user without a GPU would pick):
+//! - encoder ms for one 30 s window, and the GFLOPS that makes;
+//! - decoder ms/token over a forced decode length (each step's greedy pick, chosen on the
+//!   GPU and read back, is fed to the next step; end-of-text is not special), the decoder
+//!   weights' bandwidth per token that makes (GB/s), and dispatches and submissions per
+//!   token.
+//!
+//! `cargo run --release --example bench_random -- [--tokens N] [--runs R] [--no-peer] SIZE...`
+//! with SIZE among tiny, base, small, medium, large-v3 (default: tiny base). The random
+//! models are written once under `target/bench-random/` (f16, as the released checkpoints).
+
+use std::path::{Path, PathBuf};
+
+use rand::SeedableRng;
+use web_time::Instant;
+use whisper_clsr::gpu::{Gpu, GpuOptions};
+use whisper_clsr::model::{WeightFile, WhisperConfig, WhisperNetwork};
+use whisper_clsr::ops::token_pick::{pick_token, Pick};
+use whisper_clsr_test_kit::candle_ref::CandleWhisper;
+use whisper_clsr_test_kit::random_model::{write_random_model, TinyConfig};
+
+/// The released sizes: (name, d_model, heads, layers per stack, mel bins, vocabulary).
+const SIZES: [(&str, usize, usize, usize, usize, usize); 5] = [
+    ("tiny", 384, 6, 4, 80, 51865),
+    ("base", 512, 8, 6, 80, 51865),
+    ("small", 768, 12, 12, 80, 51865),
+    ("medium", 1024, 16, 24, 80, 51865),
+    ("large-v3", 1280, 20, 32, 128, 51866),
+];
+const FRAMES: usize = 1500;
+
+fn model_dir(name: &str) -> PathBuf {
+    let (_, d, heads, layers, n_mels, vocab) =
+        *SIZES.iter().find(|s| s.0 == name).unwrap_or_else(|| {
+            panic!("unknown size {name}: one of tiny, base, small, medium, large-v3")
+        });
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("target/bench-random/{name}"));
+    if !dir.join("model.safetensors").exists() {
+        eprintln!("writing random {name} weights to {}", dir.display());
+        let config = TinyConfig {
+            d_model: d,
+            heads,
+            encoder_layers: layers,
+            decoder_layers: layers,
+            vocab,
+            n_mels,
+            target_positions: 448,
+        };
+        let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+        write_random_model(&dir, &config, safetensors::Dtype::F16, &mut rng);
+    }
+    dir
+}
+
+struct Figures {
+    encoder_ms: f64,
+    token_ms: f64,
+    dispatches_per_token: f64,
+    submits_per_token: f64,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Encoder FLOPs of one window: the stem's two convolutions, then per layer the four
+/// projections (8·T·d²), QKᵀ and PV (4·T²·d) and the FFN (16·T·d²).
+fn encoder_flops(c: &WhisperConfig) -> f64 {
+    let (t, d) = (FRAMES as f64, c.d_model as f64);
+    let stem = 2.0 * (2.0 * t) * c.num_mel_bins as f64 * 3.0 * d + 2.0 * t * d * 3.0 * d;
+    stem + c.encoder_layers as f64 * (24.0 * t * d * d + 4.0 * t * t * d)
+}
+
+/// Bytes one decoder token reads at least: every decoder weight once (f16) except the
+/// cross-attention K/V projections (applied once per window), the cross-attention K/V
+/// themselves (f32), and the tied output projection (the token table, f16).
+fn decoder_bytes(c: &WhisperConfig) -> f64 {
+    let d = c.d_model as f64;
+    let per_layer = 2.0 * (6.0 * d * d + 8.0 * d * d) + 4.0 * 2.0 * FRAMES as f64 * d;
+    c.decoder_layers as f64 * per_layer + 2.0 * c.vocab_size as f64 * d
+}
+
+fn ours(gpu: &Gpu, net: &WhisperNetwork, mel: &[f32], tokens: usize, runs: usize) -> Figures {
+    let c = &net.config;
+    let mel = gpu.upload(mel, &[c.num_mel_bins, 2 * FRAMES]).unwrap();
+    let mask = gpu
+        .upload(&vec![0.0; c.vocab_size], &[c.vocab_size])
+        .unwrap();
+    let picked = gpu.tensor(&[2]);
+    let (mut encoder, mut token, mut dispatches, mut submits) = (vec![], vec![], vec![], vec![]);
+    for run in 0..=runs {
+        let t = Instant::now();
+        let encoded = net.encoder.forward(gpu, &mel, None).unwrap();
+        pollster::block_on(gpu.read(&encoded)).unwrap();
+        let encoder_ms = t.elapsed().as_secs_f64() * 1e3;
+
+        let mut state = net.decoder.start(gpu, &encoded, None);
+        let mut next = vec![0, 1, 2]; // a three-token prompt, as Whisper's
+        let (d0, s0) = (gpu.dispatch_count(), gpu.submit_count());
+        let t = Instant::now();
+        for step in 0..tokens {
+            let logits = net.decoder.step(gpu, &mut state, &next).unwrap();
+            let pick = Pick {
+                ts_begin: c.vocab_size as u32,
+                eot: u32::MAX,
+                timestamps: None,
+                temperature: 0.0,
+                seed: 0,
+                step: step as u32,
+            };
+            pick_token(gpu, &logits, 0, &mask, &pick, &picked);
+            next = vec![pollster::block_on(gpu.read_u32(&picked)).unwrap()[0]];
+        }
+        let steps = tokens as f64;
+        if run > 0 {
+            // Run 0 warms up: pipeline compilation, first allocations.
+            encoder.push(encoder_ms);
+            token.push(t.elapsed().as_secs_f64() * 1e3 / steps);
+            dispatches.push((gpu.dispatch_count() - d0) as f64 / steps);
+            submits.push((gpu.submit_count() - s0) as f64 / steps);
+        }
+    }
+    Figures {
+        encoder_ms: median(encoder),
+        token_ms: median(token),
+        dispatches_per_token: median(dispatches),
+        submits_per_token: median(submits),
+    }
+}
+
+/// candle-transformers on the CPU: encoder ms and decoder ms/token (its loop recomputes the
+/// prefix each step, as its own example does).
+fn peer(dir: &Path, c: &WhisperConfig, mel: &[f32], tokens: usize) -> (f64, f64) {
+    let mut model = CandleWhisper::load(dir);
+    let t = Instant::now();
+    let encoded = model.encoder_output(mel, c.num_mel_bins);
+    let encoder_ms = t.elapsed().as_secs_f64() * 1e3;
+    let t = Instant::now();
+    let generated = model.greedy_from_encoded(&encoded, &[0, 1, 2], &[], &[], u32::MAX, tokens);
+    let token_ms = t.elapsed().as_secs_f64() * 1e3 / generated.len().max(1) as f64;
+    (encoder_ms, token_ms)
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let (mut tokens, mut runs, mut with_peer, mut sizes) = (32, 3, true, Vec::new());
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--tokens" => {
+                tokens = args
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .expect("--tokens N")
+            }
+            "--runs" => runs = args.next().and_then(|n| n.parse().ok()).expect("--runs R"),
+            "--no-peer" => with_peer = false,
+            _ => sizes.push(arg),
+        }
+    }
+    assert!((1..=440).contains(&tokens), "--tokens between 1 and 440");
+    assert!(runs >= 1, "--runs at least 1");
+    if sizes.is_empty() {
+        sizes = vec!["tiny".into(), "base".into()];
+    }
+    if std::env::var_os("WGPU_BACKEND").is_none() {
+        // SAFETY: nothing else runs yet.
+        unsafe { std::env::set_var("WGPU_BACKEND", "vulkan") };
+    }
+    let gpu = pollster::block_on(Gpu::new(GpuOptions::default())).expect("a GPU");
+    println!("ours: {}", gpu.describe());
+    if with_peer {
+        println!("peer: candle-transformers 0.9 Whisper, CPU f32, same random weights");
+    }
+    println!("random f16 weights of the real shapes; {tokens} forced decoder tokens; median of {runs} runs after a warm-up\n");
+    println!(
+        "{:<9} {:>11} {:>8} {:>11} {:>8} {:>10} {:>8} | {:>11} {:>11}",
+        "size",
+        "encoder ms",
+        "GFLOPS",
+        "ms/token",
+        "GB/s",
+        "disp/tok",
+        "sub/tok",
+        "peer enc ms",
+        "peer ms/tok"
+    );
+    for size in &sizes {
+        let dir = model_dir(size);
+        let config =
+            WhisperConfig::from_json(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
+        let file = WeightFile::new(
+            std::fs::read(dir.join("model.safetensors")).unwrap(),
+            size.as_str(),
+        )
+        .unwrap();
+        let net = WhisperNetwork::load(&gpu, config.clone(), &file).unwrap();
+        drop(file);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let mel: Vec<f32> = (0..config.num_mel_bins * 2 * FRAMES)
+            .map(|_| rand::Rng::random_range(&mut rng, -1.0f32..1.0))
+            .collect();
+        let f = ours(&gpu, &net, &mel, tokens, runs);
+        let (peer_enc, peer_tok) = if with_peer {
+            let (e, t) = peer(&dir, &config, &mel, tokens);
+            (format!("{e:.1}"), format!("{t:.2}"))
+        } else {
+            ("-".into(), "-".into())
+        };
+        println!(
+            "{:<9} {:>11.1} {:>8.1} {:>11.2} {:>8.1} {:>10.1} {:>8.2} | {:>11} {:>11}",
+            size,
+            f.encoder_ms,
+            encoder_flops(&config) / f.encoder_ms / 1e6,
+            f.token_ms,
+            decoder_bytes(&config) / f.token_ms / 1e6,
+            f.dispatches_per_token,
+            f.submits_per_token,
+            peer_enc,
+            peer_tok
+        );
+    }
+}
