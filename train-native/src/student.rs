@@ -352,36 +352,20 @@ pub fn teacher_forward<'a>(
     })
 }
 
-/// Forward and backward of one example: accumulates the expert gradients and returns the
-/// loss tensor ([`slot::COUNT`] values, see [`slot`]) without reading it back.
-pub fn train_example(
-    gpu: &Gpu,
-    model: &WhisperNetwork,
-    experts: &[Expert<Param>],
-    modes: &[TrainMode],
-    teacher: Option<&TeacherRun>,
-    ex: &Example,
-    obj: &Objective,
-) -> Result<Tensor> {
-    run_example(gpu, model, experts, modes, teacher, ex, obj, true)
+/// What [`example_losses`] computes besides the losses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pass {
+    /// Backward too: the expert gradients of the example are accumulated.
+    Train,
+    /// No gradient (validation). Pass modes without noise, dropout or skip-gate
+    /// ([`TrainMode::evaluation`]).
+    Evaluate,
 }
 
-/// The losses of one example without any gradient (validation): same tensor as
-/// [`train_example`]. Pass modes without noise, dropout or skip-gate for evaluation.
-pub fn eval_example(
-    gpu: &Gpu,
-    model: &WhisperNetwork,
-    experts: &[Expert<Param>],
-    modes: &[TrainMode],
-    teacher: Option<&TeacherRun>,
-    ex: &Example,
-    obj: &Objective,
-) -> Result<Tensor> {
-    run_example(gpu, model, experts, modes, teacher, ex, obj, false)
-}
-
+/// Forward of one example and, for [`Pass::Train`], its backward; returns the loss tensor
+/// ([`slot::COUNT`] values, see [`slot`]) without reading it back.
 #[allow(clippy::too_many_arguments)]
-fn run_example(
+pub fn example_losses(
     gpu: &Gpu,
     model: &WhisperNetwork,
     experts: &[Expert<Param>],
@@ -389,7 +373,7 @@ fn run_example(
     teacher: Option<&TeacherRun>,
     ex: &Example,
     obj: &Objective,
-    train: bool,
+    pass: Pass,
 ) -> Result<Tensor> {
     let c = &model.config;
     let s = ex.tokens.len();
@@ -524,7 +508,7 @@ fn run_example(
         false,
     );
     mark(gpu, "loss: budget, logits, CE, JS");
-    if !train {
+    if pass == Pass::Evaluate {
         return Ok(losses);
     }
     let dhidden = gpu.tensor(&[s, c.d_model]);

@@ -12,9 +12,7 @@ use crate::clsr::{gate_noise_alpha, trainable, TrainMode};
 use crate::optim::{AdamW, AdamWConfig, Param};
 use crate::profile::mark;
 use crate::rng::{pcg_hash, rng_uniform, Draw};
-use crate::student::{
-    eval_example, slot, teacher_forward, train_example, Example, Objective, TeacherRun,
-};
+use crate::student::{example_losses, slot, teacher_forward, Example, Objective, Pass, TeacherRun};
 use crate::teacher_cache::TeacherCache;
 
 /// Stream of the skip-gate draws (one per layer); layers use streams 4·layer + 0..3.
@@ -259,7 +257,7 @@ impl Trainer {
                 tokens: &ex.tokens,
                 targets: &ex.targets,
             };
-            let losses = train_example(
+            let losses = example_losses(
                 gpu,
                 model,
                 &self.experts,
@@ -267,6 +265,7 @@ impl Trainer {
                 t_run.as_ref(),
                 &example,
                 &self.config.objective,
+                Pass::Train,
             )?;
             m.add_example(gpu, &losses, ex, 1.0 / batch.len() as f64)?;
         }
@@ -311,7 +310,7 @@ impl Trainer {
                 tokens: &ex.tokens,
                 targets: &ex.targets,
             };
-            let losses = eval_example(
+            let losses = example_losses(
                 gpu,
                 model,
                 &self.experts,
@@ -319,6 +318,7 @@ impl Trainer {
                 t_run.as_ref(),
                 &example,
                 &self.config.objective,
+                Pass::Evaluate,
             )?;
             m.add_example(gpu, &losses, ex, k)?;
         }

@@ -17,7 +17,9 @@ use whisper_clsr_test_kit::*;
 use whisper_clsr_train::clsr::TrainMode;
 use whisper_clsr_train::loss::vocab::IGNORE;
 use whisper_clsr_train::optim::Param;
-use whisper_clsr_train::student::{slot, teacher_forward, train_example, Example, Objective};
+use whisper_clsr_train::student::{
+    example_losses, slot, teacher_forward, Example, Objective, Pass,
+};
 
 const VOCAB: usize = 51865;
 const GATE: usize = 64;
@@ -151,7 +153,17 @@ fn loss_and_expert_gradients_of_a_tiny_whisper_match_cpu_and_finite_differences(
     };
     let losses = read(
         &gpu,
-        &train_example(&gpu, &student, &experts, &modes, Some(&trun), &ex, &obj).unwrap(),
+        &example_losses(
+            &gpu,
+            &student,
+            &experts,
+            &modes,
+            Some(&trun),
+            &ex,
+            &obj,
+            Pass::Train,
+        )
+        .unwrap(),
     );
     eprintln!("GPU step on the tiny model: {:?}", start.elapsed());
 
