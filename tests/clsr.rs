@@ -14,6 +14,16 @@ use whisper_clsr::pack::{Expert, ExpertLayer, Part, GATE_DIM};
 
 const RTOL: f64 = 1e-4;
 
+/// The frozen FFN's weights (fc1, fc1 bias, fc2, fc2 bias) as the CLSR kernels take them.
+fn as_shared(w: &[Weight; 4]) -> SharedFfn<'_> {
+    SharedFfn {
+        fc1: &w[0],
+        fc1_bias: &w[1],
+        fc2: &w[2],
+        fc2_bias: &w[3],
+    }
+}
+
 /// Host values of one FFN, as uploaded.
 struct HostFfn {
     w1: Vec<f32>,
@@ -135,19 +145,14 @@ fn check(gpu: &Gpu, c: &Case) {
         (w_in.clone(), b_in.clone(), w_out.clone()),
     );
     let expert = Expert::upload(gpu, &layer.expert, dtype).unwrap();
-    let [s1, sb1, s2, sb2] = shared.upload(gpu, dtype);
+    let frozen = shared.upload(gpu, dtype);
     let xt = gpu.upload(&x, &[rows, d]).unwrap();
     let rt = gpu.upload(&residual, &[rows, d]).unwrap();
     let counts = GateCounts::new(gpu, 3).unwrap();
     let y = clsr_ffn_counted(
         gpu,
         &xt,
-        SharedFfn {
-            fc1: &s1,
-            fc1_bias: &sb1,
-            fc2: &s2,
-            fc2_bias: &sb2,
-        },
+        as_shared(&frozen),
         &expert,
         &rt,
         Some((&counts, 1)),
@@ -274,23 +279,12 @@ fn zero_gate_output_sends_every_token_to_an_expert_equal_to_the_shared_ffn() {
         );
         let layer = shared.expert(Part::Decoder, 2, gate);
         let expert = Expert::upload(&gpu, &layer.expert, DType::F32).unwrap();
-        let [s1, sb1, s2, sb2] = shared.upload(&gpu, DType::F32);
+        let frozen = shared.upload(&gpu, DType::F32);
         let x = random(&mut r, rows * d);
         let residual = random(&mut r, rows * d);
         let xt = gpu.upload(&x, &[rows, d]).unwrap();
         let rt = gpu.upload(&residual, &[rows, d]).unwrap();
-        let y = clsr_ffn(
-            &gpu,
-            &xt,
-            SharedFfn {
-                fc1: &s1,
-                fc1_bias: &sb1,
-                fc2: &s2,
-                fc2_bias: &sb2,
-            },
-            &expert,
-            &rt,
-        );
+        let y = clsr_ffn(&gpu, &xt, as_shared(&frozen), &expert, &rt);
         let gates = pollster::block_on(gpu.read_u32(&y.gates)).unwrap();
         assert_eq!(
             gates,
@@ -316,7 +310,7 @@ fn gate_counts_accumulate_per_slot_until_reset() {
     let shared = random_ffn(&mut r, d, ffn);
     let layer = shared.expert(Part::Encoder, 0, (w_in, b_in, w_out));
     let expert = Expert::upload(&gpu, &layer.expert, DType::F32).unwrap();
-    let [s1, sb1, s2, sb2] = shared.upload(&gpu, DType::F32);
+    let frozen = shared.upload(&gpu, DType::F32);
     let counts = GateCounts::new(&gpu, 2).unwrap();
     // Slot 0: a 100-token pass with 40 experts; slot 1: three one-token steps, two experts.
     let run = |rows: usize, experts: usize, slot: usize| {
@@ -329,12 +323,7 @@ fn gate_counts_accumulate_per_slot_until_reset() {
         clsr_ffn_counted(
             &gpu,
             &xt,
-            SharedFfn {
-                fc1: &s1,
-                fc1_bias: &sb1,
-                fc2: &s2,
-                fc2_bias: &sb2,
-            },
+            as_shared(&frozen),
             &expert,
             &rt,
             Some((&counts, slot)),
