@@ -6,7 +6,7 @@
 
 use web_time::Instant;
 
-use crate::audio::{self, mel_window, LogMel, N_FRAMES};
+use crate::audio::{self, LongMel, N_FRAMES};
 use crate::decode::alignment::{
     alignment_matrix, assign_words, clip_long_words, dtw, median_word_duration, merge_punctuations,
     word_timings,
@@ -93,6 +93,32 @@ impl Whisper {
         if samples.is_empty() {
             return Err(Error::Audio("the audio is empty".into()));
         }
+        check_options(&options.decode)?;
+        let started = Instant::now();
+        let mel = audio::long_mel(samples, self.config().num_mel_bins)?;
+        let mel_ms = ms(started);
+        self.transcribe_mel(&mel, mel_ms, options, on_event).await
+    }
+
+    /// [`Whisper::transcribe`] of a recording whose log-mel is already computed, e.g. by the
+    /// streaming front-end [`audio::load_long_mel`]; `mel_ms` is the time that took (for the
+    /// timings). Windows of digital silence ([`audio::LongMel::is_silent`]) are skipped
+    /// without running the model.
+    pub async fn transcribe_mel(
+        &self,
+        mel: &LongMel,
+        mel_ms: f64,
+        options: &TranscribeOptions,
+        on_event: &mut dyn FnMut(Event<'_>) -> Result<()>,
+    ) -> Result<Transcript> {
+        let n_mels = self.config().num_mel_bins;
+        if mel.n_mels() != n_mels {
+            return Err(Error::InvalidInput(format!(
+                "the spectrogram has {} mel bands but the model expects {n_mels}: compute it \
+                 with the model's num_mel_bins",
+                mel.n_mels()
+            )));
+        }
         let opts = &options.decode;
         check_options(opts)?;
         if opts.word_timestamps && !opts.timestamps {
@@ -100,12 +126,8 @@ impl Whisper {
                 "word timestamps need segment timestamps; do not turn timestamps off".into(),
             ));
         }
-        let started = Instant::now();
-        let n_mels = self.config().num_mel_bins;
-        let (mel, frames) = LogMel::new(n_mels)?.compute_full(samples)?;
-        let content_frames = frames - N_FRAMES;
-        let duration = samples.len() as f64 / f64::from(audio::SAMPLE_RATE);
-        let mel_ms = ms(started);
+        let content_frames = mel.content_frames();
+        let duration = mel.duration_seconds();
 
         let given = match &options.language {
             Some(code) => Some(
@@ -152,8 +174,14 @@ impl Whisper {
         let mut last_speech = 0.0;
         while seek < content_frames {
             let window_frames = (content_frames - seek).min(N_FRAMES);
+            if mel.is_silent(seek, window_frames) {
+                // Nothing but digital silence: no speech, and the model would only hallucinate.
+                seek += window_frames;
+                on_event(progress(seek))?;
+                continue;
+            }
             let time_offset = frames_to_seconds(seek);
-            let window = mel_window(&mel, frames, n_mels, seek, window_frames);
+            let window = mel.window(seek, window_frames);
 
             let t = Instant::now();
             let mut encoded = self.encode_routed(&window, route)?;

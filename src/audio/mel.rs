@@ -137,27 +137,64 @@ impl LogMel {
     /// Whisper does.
     fn mel_power(&self, padded: &[f32], frames: usize) -> Result<Vec<f32>> {
         let mut out = vec![0.0f32; self.n_mels * frames];
-        let mut frame = self.fft.make_input_vec();
-        let mut spectrum = self.fft.make_output_vec();
-        let mut scratch = self.fft.make_scratch_vec();
-        let mut power = vec![0.0f32; N_BINS];
+        let mut scratch = FrameScratch::new(self);
+        let mut column = vec![0.0f32; self.n_mels];
         for t in 0..frames {
             let src = &padded[t * HOP_LENGTH..t * HOP_LENGTH + N_FFT];
-            for ((dst, &x), &w) in frame.iter_mut().zip(src).zip(&self.window) {
-                *dst = x * w;
-            }
-            self.fft
-                .process_with_scratch(&mut frame, &mut spectrum, &mut scratch)
-                .map_err(|e| Error::Audio(format!("STFT failed: {e}")))?;
-            for (p, c) in power.iter_mut().zip(&spectrum) {
-                *p = c.norm_sqr();
-            }
-            for (m, (start, weights)) in self.bands.iter().enumerate() {
-                let bins = &power[*start..*start + weights.len()];
-                out[m * frames + t] = bins.iter().zip(weights).map(|(p, w)| p * w).sum();
+            self.frame_power(src, &mut scratch, &mut column)?;
+            for (m, &v) in column.iter().enumerate() {
+                out[m * frames + t] = v;
             }
         }
         Ok(out)
+    }
+
+    /// Mel-filtered power of one STFT frame: `src` is the frame's N_FFT padded samples,
+    /// `out` its `n_mels` band powers. The whole-buffer and the streaming spectrogram
+    /// (`super::LogMelStream`) both compute every frame here, so they agree bit for bit.
+    pub(super) fn frame_power(
+        &self,
+        src: &[f32],
+        scratch: &mut FrameScratch,
+        out: &mut [f32],
+    ) -> Result<()> {
+        for ((dst, &x), &w) in scratch.frame.iter_mut().zip(src).zip(&self.window) {
+            *dst = x * w;
+        }
+        self.fft
+            .process_with_scratch(
+                &mut scratch.frame,
+                &mut scratch.spectrum,
+                &mut scratch.fft_scratch,
+            )
+            .map_err(|e| Error::Audio(format!("STFT failed: {e}")))?;
+        for (p, c) in scratch.power.iter_mut().zip(&scratch.spectrum) {
+            *p = c.norm_sqr();
+        }
+        for (o, (start, weights)) in out.iter_mut().zip(&self.bands) {
+            let bins = &scratch.power[*start..*start + weights.len()];
+            *o = bins.iter().zip(weights).map(|(p, w)| p * w).sum();
+        }
+        Ok(())
+    }
+}
+
+/// Work buffers of [`LogMel::frame_power`], reused from frame to frame.
+pub(super) struct FrameScratch {
+    frame: Vec<f32>,
+    spectrum: Vec<realfft::num_complex::Complex<f32>>,
+    fft_scratch: Vec<realfft::num_complex::Complex<f32>>,
+    power: Vec<f32>,
+}
+
+impl FrameScratch {
+    pub(super) fn new(mel: &LogMel) -> Self {
+        Self {
+            frame: mel.fft.make_input_vec(),
+            spectrum: mel.fft.make_output_vec(),
+            fft_scratch: mel.fft.make_scratch_vec(),
+            power: vec![0.0f32; N_BINS],
+        }
     }
 }
 
@@ -212,11 +249,22 @@ fn reflect_padded(x: &[f32]) -> Vec<f32> {
 fn log_compress(mel: &mut [f32]) {
     let mut max = f32::NEG_INFINITY;
     for v in mel.iter_mut() {
-        *v = v.max(1e-10).log10();
+        *v = log10_power(*v);
         max = max.max(*v);
     }
+    clamp_and_scale(mel, max);
+}
+
+/// The first half of Whisper's log compression: log10 with a 1e-10 floor.
+pub(super) fn log10_power(power: f32) -> f32 {
+    power.max(1e-10).log10()
+}
+
+/// The second half, once the whole recording's `max` log10 power is known: at most 8 (80 dB)
+/// below the peak, then scaled by `(x + 4) / 4`.
+pub(super) fn clamp_and_scale(log_mel: &mut [f32], max: f32) {
     let floor = max - 8.0;
-    for v in mel.iter_mut() {
+    for v in log_mel.iter_mut() {
         *v = (v.max(floor) + 4.0) / 4.0;
     }
 }

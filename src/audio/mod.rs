@@ -1,18 +1,28 @@
 //! Audio front-end: decode any supported container to mono f32, resample to 16 kHz, and turn
-//! the whole recording (or a 30 s window) into Whisper's log-mel spectrogram.
+//! the whole recording (or a 30 s window) into Whisper's log-mel spectrogram. Long files go
+//! through the streaming front-end ([`load_long_mel`]), which never holds their PCM.
 //!
 //! Everything here is plain CPU code with f32 samples so that it behaves the same natively and in
 //! the browser (where the page may also hand over already-decoded PCM).
 
 mod decode;
+mod defuse;
+mod front_end;
+mod long_mel;
 mod mel;
+mod mel_stream;
 mod resample;
+mod resample_stream;
 
 pub use decode::{
     decode_audio, decode_to_mono_16k, load_audio, load_audio_file, SUPPORTED_FORMATS,
 };
+pub use front_end::{load_long_mel, StreamedMel};
+pub use long_mel::{LongMel, SILENCE_PEAK};
 pub use mel::{mel_filters, mel_window, LogMel};
+pub use mel_stream::{long_mel, LogMelStream};
 pub use resample::resample;
+pub use resample_stream::StreamResampler;
 
 use std::borrow::Cow;
 

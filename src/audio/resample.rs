@@ -7,9 +7,9 @@ use rubato::{
 use crate::{Error, Result};
 
 /// Input frames handed to rubato per call; large enough to amortise per-call overhead.
-const CHUNK: usize = 4096;
+pub(super) const CHUNK: usize = 4096;
 /// Smallest chunk: must exceed the sinc length plus one output step at MAX_RATIO downsampling.
-const MIN_CHUNK: usize = 1024;
+pub(super) const MIN_CHUNK: usize = 1024;
 /// Largest supported rate ratio either way (1 MHz -> 16 kHz is 62.5).
 const MAX_RATIO: f64 = 64.0;
 /// Sinc filter length: long enough for a steep anti-aliasing cut well above speech content.
@@ -21,22 +21,11 @@ const SINC_LEN: usize = 256;
 /// The output holds `round(len * to_rate / from_rate)` samples and is time-aligned with the input
 /// to within one output sample.
 pub fn resample(samples: &[f32], from_rate: u32, to_rate: u32) -> Result<Vec<f32>> {
-    if from_rate == 0 || to_rate == 0 {
-        return Err(Error::InvalidInput(format!(
-            "cannot resample from {from_rate} Hz to {to_rate} Hz: sample rates must be positive"
-        )));
-    }
+    let ratio = check_rates(from_rate, to_rate)?;
     // NaN/inf would smear over the whole sinc window; they are taken as silence.
     let samples = &*super::finite_samples(samples);
     if from_rate == to_rate || samples.is_empty() {
         return Ok(samples.to_vec());
-    }
-    let ratio = to_rate as f64 / from_rate as f64;
-    if !(1.0 / MAX_RATIO..=MAX_RATIO).contains(&ratio) {
-        return Err(Error::InvalidInput(format!(
-            "cannot resample from {from_rate} Hz to {to_rate} Hz: the rates may differ by at \
-             most a factor of {MAX_RATIO}"
-        )));
     }
     let expected = (samples.len() as f64 * ratio).round() as usize;
     // A short input gets a short chunk: rubato pads a partial chunk to full length, which with a
@@ -48,7 +37,7 @@ pub fn resample(samples: &[f32], from_rate: u32, to_rate: u32) -> Result<Vec<f32
     // -sinc_len/2), so there is no filter delay to drop: output k is the input at time
     // (k + 1 - ratio) output samples. `output_delay()` does not describe this (measured; see
     // tests/audio.rs), so it is not used. Upsampling lags by ratio - 1 samples: drop the whole ones.
-    let lag = (ratio - 1.0).round().max(0.0) as usize;
+    let lag = lag_of(ratio);
     let mut out = Vec::with_capacity(expected + lag);
     run(&mut resampler, samples, chunk, lag + expected, &mut out)?;
     out.drain(..lag.min(out.len()));
@@ -56,7 +45,29 @@ pub fn resample(samples: &[f32], from_rate: u32, to_rate: u32) -> Result<Vec<f32
     Ok(out)
 }
 
-fn new_resampler(ratio: f64, chunk: usize) -> Result<SincFixedIn<f32>> {
+/// The output/input rate ratio, or an error naming the rates when they cannot be converted.
+pub(super) fn check_rates(from_rate: u32, to_rate: u32) -> Result<f64> {
+    if from_rate == 0 || to_rate == 0 {
+        return Err(Error::InvalidInput(format!(
+            "cannot resample from {from_rate} Hz to {to_rate} Hz: sample rates must be positive"
+        )));
+    }
+    let ratio = to_rate as f64 / from_rate as f64;
+    if !(1.0 / MAX_RATIO..=MAX_RATIO).contains(&ratio) {
+        return Err(Error::InvalidInput(format!(
+            "cannot resample from {from_rate} Hz to {to_rate} Hz: the rates may differ by at \
+             most a factor of {MAX_RATIO}"
+        )));
+    }
+    Ok(ratio)
+}
+
+/// Whole output samples the resampler lags behind its input (see [`resample`]).
+pub(super) fn lag_of(ratio: f64) -> usize {
+    (ratio - 1.0).round().max(0.0) as usize
+}
+
+pub(super) fn new_resampler(ratio: f64, chunk: usize) -> Result<SincFixedIn<f32>> {
     let window = WindowFunction::BlackmanHarris2;
     let params = SincInterpolationParameters {
         sinc_len: SINC_LEN,

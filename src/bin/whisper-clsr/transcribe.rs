@@ -209,10 +209,13 @@ fn transcribe_file(
     file: &Path,
     options: &TranscribeOptions,
 ) -> Result<Transcript, String> {
-    let audio::DecodedAudio {
-        samples,
+    // Streamed from the file: memory follows the spectrogram, not the PCM (an hour is fine).
+    let started = std::time::Instant::now();
+    let audio::StreamedMel {
+        mel,
         non_finite_samples,
-    } = audio::load_audio(file).map_err(|e| e.to_string())?;
+    } = audio::load_long_mel(file, whisper.config().num_mel_bins).map_err(|e| e.to_string())?;
+    let mel_ms = started.elapsed().as_secs_f64() * 1e3;
     if non_finite_samples > 0 {
         eprintln!(
             "warning: {}: {non_finite_samples} NaN/infinite samples replaced by silence (the \
@@ -220,7 +223,7 @@ fn transcribe_file(
             file.display()
         );
     }
-    let seconds = samples.len() as f64 / audio::SAMPLE_RATE as f64;
+    let seconds = mel.duration_seconds();
     eprintln!("transcribing {} ({seconds:.1} s) ...", file.display());
     let bar = ProgressBar::new((seconds * 10.0).round() as u64);
     if bar.is_hidden() {
@@ -254,7 +257,7 @@ fn transcribe_file(
         }
         Ok(())
     };
-    let result = pollster::block_on(whisper.transcribe(&samples, options, &mut on_event));
+    let result = pollster::block_on(whisper.transcribe_mel(&mel, mel_ms, options, &mut on_event));
     bar.finish_and_clear();
     result.map_err(|e| e.to_string())
 }
