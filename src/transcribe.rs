@@ -224,7 +224,13 @@ impl Whisper {
 
             let avg_logprob = decoded.result.avg_logprob();
             let no_speech_prob = decoded.result.no_speech_prob.map_or(0.0, f64::from);
-            if is_silence(opts, no_speech_prob, avg_logprob) {
+            if is_silence(opts, no_speech_prob, avg_logprob)
+                || self.likely_silence_without_words(
+                    opts,
+                    no_speech_prob,
+                    &decoded.result.tokens,
+                )?
+            {
                 seek += window_frames;
                 on_event(progress(seek))?;
                 continue;
@@ -344,6 +350,34 @@ impl Whisper {
             duration,
             device: self.gpu.describe(),
         })
+    }
+
+    /// Beyond OpenAI's rule: a window the model finds likely silent (`<|nospeech|>` above the
+    /// threshold) whose text has no letter or digit is silence however confident the text is.
+    /// On room noise tiny.en writes " . . ." with high probability, segment after segment,
+    /// and conditioned on it the next window does the same (docs/transcription.md).
+    fn likely_silence_without_words(
+        &self,
+        opts: &DecodeOptions,
+        no_speech_prob: f64,
+        tokens: &[u32],
+    ) -> Result<bool> {
+        let likely_silent = opts
+            .no_speech_threshold
+            .is_some_and(|t| no_speech_prob > f64::from(t));
+        if !likely_silent {
+            return Ok(false);
+        }
+        let text: Vec<u32> = tokens
+            .iter()
+            .copied()
+            .filter(|&t| t < self.tokenizer.eot)
+            .collect();
+        Ok(!self
+            .tokenizer
+            .decode(&text)?
+            .chars()
+            .any(char::is_alphanumeric))
     }
 
     /// Decodes one window at each temperature in turn until a decoding passes the checks

@@ -100,7 +100,11 @@ fn streaming_resampler_equals_whole_resample() {
                     r.push(p, &mut out).unwrap();
                 }
                 r.finish(&mut out).unwrap();
-                assert_eq!(out.len(), whole.len(), "{rate} Hz, {n} samples, pieces of {piece}");
+                assert_eq!(
+                    out.len(),
+                    whole.len(),
+                    "{rate} Hz, {n} samples, pieces of {piece}"
+                );
                 let diff = kit::compare::max_abs_diff(&out, &whole);
                 assert!(
                     diff == 0.0,
@@ -146,9 +150,17 @@ fn file_front_end_equals_whole_file_path() {
     }
     for file in &files {
         let whole = load_audio(file).unwrap();
-        let (mel, frames) = LogMel::new(80).unwrap().compute_full(&whole.samples).unwrap();
+        let (mel, frames) = LogMel::new(80)
+            .unwrap()
+            .compute_full(&whole.samples)
+            .unwrap();
         let streamed = load_long_mel(file, 80).unwrap();
-        assert_eq!(streamed.mel.samples(), whole.samples.len(), "{}", file.display());
+        assert_eq!(
+            streamed.mel.samples(),
+            whole.samples.len(),
+            "{}",
+            file.display()
+        );
         assert_eq!(streamed.mel.frames(), frames);
         assert!(
             streamed.mel.to_row_major() == mel,
@@ -177,7 +189,9 @@ fn file_front_end_errors_name_the_file_and_the_problem() {
     zero_rate.extend_from_slice(&std::fs::read(scratch("z.wav")).unwrap());
     zero_rate[24..28].copy_from_slice(&0u32.to_le_bytes());
     std::fs::write(scratch("z.wav"), &zero_rate).unwrap();
-    let e = load_long_mel(&scratch("z.wav"), 80).unwrap_err().to_string();
+    let e = load_long_mel(&scratch("z.wav"), 80)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("0 Hz"), "{e}");
 }
 
@@ -189,7 +203,10 @@ fn silence_gate_never_drops_speech() {
     let jfk = load_audio_file(&kit::fixtures::jfk().0).unwrap();
     let quiet: Vec<f32> = jfk.iter().map(|s| s * 0.01).collect();
     let peak = quiet.iter().fold(0.0f32, |m, s| m.max(s.abs()));
-    assert!(peak > SILENCE_PEAK && peak < 0.02, "jfk −40 dB peaks at {peak}");
+    assert!(
+        peak > SILENCE_PEAK && peak < 0.02,
+        "jfk −40 dB peaks at {peak}"
+    );
     let mut rng = kit::rng(3);
     let gap: Vec<f32> = (0..60 * 16_000)
         .map(|_| rng.random_range(-1e-4f32..1e-4))
@@ -199,17 +216,34 @@ fn silence_gate_never_drops_speech() {
     clip.extend_from_slice(&quiet);
     clip.extend(std::iter::repeat_n(0.0, 45 * 16_000));
     let mel = long_mel(&clip, 80).unwrap();
-    let speech_frames = [(0, quiet.len() / 160), (
-        (quiet.len() + gap.len()) / 160,
-        (2 * quiet.len() + gap.len()) / 160,
-    )];
-    // Every window position that overlaps speech by a single frame is speech.
-    for (from, to) in speech_frames {
-        for seek in (from.saturating_sub(N_FRAMES - 1)..to).step_by(7) {
-            let len = (mel.content_frames() - seek).min(N_FRAMES);
-            assert!(!mel.is_silent(seek, len), "speech at frames {from}..{to}, window at {seek}");
+    // Speech: the hops of jfk.wav that peak above −20 dBFS at its own level (−60 dBFS here).
+    let speech_hops: Vec<usize> = jfk
+        .chunks(160)
+        .enumerate()
+        .filter(|(_, hop)| hop.iter().any(|s| s.abs() > 0.1))
+        .map(|(i, _)| i)
+        .collect();
+    assert!(
+        speech_hops.len() > 100,
+        "jfk.wav has {} loud hops",
+        speech_hops.len()
+    );
+    let second = (quiet.len() + gap.len()) / 160;
+    let speech: Vec<usize> = speech_hops
+        .iter()
+        .copied()
+        .chain(speech_hops.iter().map(|h| h + second))
+        .collect();
+    // Every window position that holds a single frame of speech is speech.
+    let mut windows = 0;
+    for seek in (0..mel.content_frames()).step_by(7) {
+        let len = (mel.content_frames() - seek).min(N_FRAMES);
+        if speech.iter().any(|&h| (seek..seek + len).contains(&h)) {
+            assert!(!mel.is_silent(seek, len), "speech in the window at {seek}");
+            windows += 1;
         }
     }
+    assert!(windows > 500, "{windows} windows with speech");
     // Windows wholly inside the gaps are silence.
     let gap_start = quiet.len() / 160 + 3;
     assert!(mel.is_silent(gap_start, N_FRAMES));
@@ -263,25 +297,22 @@ fn an_hour_of_silence_transcribes_to_nothing_in_seconds() {
     assert!(total_s < 120.0, "an hour of silence took {total_s:.0} s");
 }
 
-/// Low noise (−50 dBFS, above the gate) goes through the model; its no-speech path ends the
-/// windows: no repeated text, at most one short segment per window.
+/// Room noise (−50 dBFS, above the gate) goes through the model. tiny.en writes " . ." every
+/// 2 s on it with high confidence (OpenAI's rules keep that); its `<|nospeech|>` probability
+/// (0.96) with a text without words ends each window: no text, no repetition.
 #[test]
-fn low_noise_through_the_model_does_not_repeat() {
+fn low_noise_through_the_model_gives_no_text() {
     let whisper = tiny_en();
     let mut rng = kit::rng(11);
-    let noise: Vec<f32> = (0..40 * 16_000)
+    let noise: Vec<f32> = (0..30 * 16_000)
         .map(|_| rng.random_range(-0.003f32..0.003))
         .collect();
-    let t = pollster::block_on(whisper.transcribe(&noise, &TranscribeOptions::default(), &mut |_| {
-        Ok(())
-    }))
-    .unwrap();
-    eprintln!("low noise: {:?}", t.text);
+    let t =
+        pollster::block_on(
+            whisper.transcribe(&noise, &TranscribeOptions::default(), &mut |_| Ok(())),
+        )
+        .unwrap();
     assert!(t.timings.encoder_ms > 0.0, "the noise must reach the model");
-    assert!(t.segments.len() <= 2, "{:?}", t.segments);
-    for s in &t.segments {
-        let words: Vec<&str> = s.text.split_whitespace().collect();
-        assert!(words.len() <= 8, "a long segment from noise: {:?}", s.text);
-        assert!(s.compression_ratio < 2.4, "repetition: {:?}", s.text);
-    }
+    assert_eq!(t.text, "", "{:?}", t.segments);
+    assert!(t.segments.is_empty());
 }

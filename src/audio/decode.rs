@@ -217,7 +217,10 @@ impl MonoPackets {
     }
 }
 
-fn probe(source: Box<dyn MediaSource>, extension_hint: Option<&str>) -> Result<Box<dyn FormatReader>> {
+fn probe(
+    source: Box<dyn MediaSource>,
+    extension_hint: Option<&str>,
+) -> Result<Box<dyn FormatReader>> {
     let mss = MediaSourceStream::new(source, Default::default());
     let mut hint = Hint::new();
     if let Some(ext) = extension_hint {

@@ -68,8 +68,12 @@ impl Defused {
                     }
                 }
                 if &h[..4] == b"LIST" {
-                    plan.patches
-                        .extend(b"JUNK".iter().enumerate().map(|(i, &b)| (pos + i as u64, b)));
+                    plan.patches.extend(
+                        b"JUNK"
+                            .iter()
+                            .enumerate()
+                            .map(|(i, &b)| (pos + i as u64, b)),
+                    );
                 }
                 // Chunks are padded to an even length.
                 pos += 8 + size + (size & 1);
@@ -128,9 +132,15 @@ pub(super) struct DefusedFile {
 impl Read for DefusedFile {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.file.read(buf)?;
-        let (from, to) = (self.plan.skip + self.pos, self.plan.skip + self.pos + n as u64);
+        let (from, to) = (
+            self.plan.skip + self.pos,
+            self.plan.skip + self.pos + n as u64,
+        );
         let first = self.plan.patches.partition_point(|&(p, _)| p < from);
-        for &(p, b) in self.plan.patches[first..].iter().take_while(|(p, _)| *p < to) {
+        for &(p, b) in self.plan.patches[first..]
+            .iter()
+            .take_while(|(p, _)| *p < to)
+        {
             buf[(p - from) as usize] = b;
         }
         self.pos += n as u64;
@@ -145,7 +155,9 @@ impl Seek for DefusedFile {
             SeekFrom::Current(d) => self.pos.checked_add_signed(d),
             SeekFrom::End(d) => self.len.checked_add_signed(d),
         }
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "seek before start"))?;
+        .ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, "seek before start")
+        })?;
         self.file.seek(SeekFrom::Start(self.plan.skip + target))?;
         self.pos = target;
         Ok(target)

@@ -85,7 +85,10 @@ impl LongMel {
     pub fn is_silent(&self, seek: usize, len: usize) -> bool {
         let first = seek.saturating_sub(2);
         let end = (seek + len + 2).min(self.hop_peaks.len());
-        first >= end || self.hop_peaks[first..end].iter().all(|&p| p <= SILENCE_PEAK)
+        first >= end
+            || self.hop_peaks[first..end]
+                .iter()
+                .all(|&p| p <= SILENCE_PEAK)
     }
 }
 

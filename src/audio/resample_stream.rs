@@ -94,12 +94,9 @@ impl StreamResampler {
             return Ok(());
         }
         let expected = (self.consumed as f64 * self.ratio).round() as usize;
-        let r = match &mut state.resampler {
+        let mut r = match state.resampler.take() {
             Some(r) => r,
-            None => {
-                let chunk = self.consumed.clamp(MIN_CHUNK, CHUNK);
-                state.resampler.insert(new_resampler(self.ratio, chunk)?)
-            }
+            None => new_resampler(self.ratio, self.consumed.clamp(MIN_CHUNK, CHUNK))?,
         };
         if !state.input.is_empty() {
             let produced = r
