@@ -346,7 +346,10 @@ fn near_silence_ends_without_repetition() {
         started.elapsed().as_secs_f64()
     );
     assert!(t.segments.len() <= 2, "{:?}", t.segments);
-    assert_eq!(t.timings.encoder_ms, 0.0, "the silence gate let −80 dBFS noise through");
+    assert_eq!(
+        t.timings.encoder_ms, 0.0,
+        "the silence gate let −80 dBFS noise through"
+    );
     for s in &t.segments {
         assert!(s.text.split_whitespace().count() <= 3, "{s:?}");
         assert!(s.compression_ratio <= 2.4, "{s:?}");
