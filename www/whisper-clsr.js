@@ -19,6 +19,10 @@ export function hasWebGPU() {
   return typeof navigator !== "undefined" && "gpu" in navigator;
 }
 
+/** wasm32 memory ends at 4 GiB: larger weights could not be loaded anyway. */
+const DEFAULT_MAX_MODEL_BYTES = 2 ** 32;
+const DEFAULT_MAX_PACK_BYTES = 2 ** 31;
+
 const NO_WEBGPU =
   "this browser has no WebGPU (navigator.gpu is missing); use a recent Chrome or Edge, or enable WebGPU in your browser's settings";
 
@@ -38,35 +42,60 @@ function modelSource(model) {
  * Starts the model's worker. The default is written as one literal
  * `new Worker(new URL("./worker.js", import.meta.url), ...)` expression on purpose: bundlers
  * (Vite, webpack 5) recognise exactly this form and bundle worker.js (and the wasm it loads)
- * on their own, and unbundled it resolves next to this module.
+ * on their own, and unbundled it resolves next to this module. `workerUrl` may be a string, a
+ * URL or a TrustedScriptURL (pages whose CSP requires Trusted Types pass one of those).
  */
 function startWorker(workerUrl) {
-  if (workerUrl != null) return new Worker(workerUrl, { type: "module" });
+  if (workerUrl != null) {
+    const trusted = typeof TrustedScriptURL !== "undefined" && workerUrl instanceof TrustedScriptURL;
+    return new Worker(trusted ? workerUrl : String(workerUrl), { type: "module" });
+  }
   return new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
 }
 
-/** Talks to one worker: numbered requests, each with its own promise and event callback. */
+/** Calls a page callback; what it throws is reported, never raised in a message handler. */
+function callSafely(callback, value) {
+  try {
+    callback?.(value);
+  } catch (e) {
+    // A throwing progress callback must not kill the API's message handling.
+    console.error("whisper-clsr: a progress callback threw", e);
+  }
+}
+
+/**
+ * Talks to one worker: numbered requests, each with its own promise and event callback.
+ * Once the worker dies (a Rust panic or out-of-memory trap inside wasm, a script that did not
+ * load) it is terminated at once: the pending calls and every later one reject, and its GPU
+ * device goes with it.
+ */
 class WorkerClient {
   constructor(worker) {
     this.worker = worker;
     this.pending = new Map();
     this.nextId = 1;
+    /** Why this client cannot take calls any more (disposed or crashed), or null. */
+    this.closed = null;
     this.worker.onmessage = ({ data }) => this.receive(data);
     this.worker.onerror = (e) => {
       e.preventDefault?.();
       const why =
         e.message ||
         "the worker script failed to load (with Vite's dev server, exclude whisper-clsr from optimizeDeps; in this repository, was scripts/build-web.sh run, so that pkg/ exists?)";
-      this.failAll(new Error(`whisper-clsr worker: ${why}`));
+      this.close(new Error(`whisper-clsr worker stopped: ${why}; load the model again`));
     };
     this.worker.onmessageerror = () => this.failAll(new Error("whisper-clsr worker: a message could not be read"));
   }
 
-  receive({ id, event, result, error }) {
+  receive({ id, event, result, error, crash }) {
+    if (crash !== undefined) {
+      this.close(new Error(`whisper-clsr worker stopped: ${crash}; load the model again`));
+      return;
+    }
     const call = this.pending.get(id);
     if (!call) return;
     if (event !== undefined) {
-      call.onEvent?.(event);
+      callSafely(call.onEvent, event);
       return;
     }
     this.pending.delete(id);
@@ -76,7 +105,7 @@ class WorkerClient {
 
   /** Sends a request; the returned promise carries its `id` (for cancel). */
   call(op, args = {}, { transfer = [], onEvent } = {}) {
-    if (!this.worker) return Promise.reject(new Error("this Whisper instance was disposed"));
+    if (this.closed) return Promise.reject(this.closed);
     const id = this.nextId++;
     const promise = new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject, onEvent });
@@ -92,14 +121,21 @@ class WorkerClient {
   }
 
   failAll(error) {
-    for (const call of this.pending.values()) call.reject(error);
+    const calls = [...this.pending.values()];
     this.pending.clear();
+    for (const call of calls) call.reject(error);
+  }
+
+  /** Stops the worker now (whatever it is doing) and rejects pending and later calls. */
+  close(error) {
+    this.worker?.terminate();
+    this.worker = null;
+    this.closed ??= error;
+    this.failAll(this.closed);
   }
 
   terminate() {
-    this.worker?.terminate();
-    this.worker = null;
-    this.failAll(new Error("this Whisper instance was disposed"));
+    this.close(new Error("this Whisper instance was disposed"));
   }
 }
 
@@ -127,15 +163,18 @@ export class Whisper {
    *   fromCache} while downloading (bytes over all files; total null until known), then
    *   {stage: "init"} while the weights go to the GPU.
    * @param {boolean} [options.cache=true] keep downloaded files in Cache Storage.
-   * @param {string|URL} [options.workerUrl] where worker.js is (default: next to this module).
+   * @param {string|URL|TrustedScriptURL} [options.workerUrl] where worker.js is (default: next
+   *   to this module).
+   * @param {number} [options.maxModelBytes=4 GiB] refuse model.safetensors above this size
+   *   (config.json and tokenizer.json have fixed caps of 4 and 64 MiB).
    */
-  static async load({ model, onProgress, cache = true, workerUrl } = {}) {
+  static async load({ model, onProgress, cache = true, workerUrl, maxModelBytes = DEFAULT_MAX_MODEL_BYTES } = {}) {
     if (!hasWebGPU()) throw new Error(NO_WEBGPU);
     if (model == null) throw new TypeError("Whisper.load: `model` is required");
     const source = modelSource(model);
     const client = new WorkerClient(startWorker(workerUrl));
     try {
-      const info = await client.call("load", { model: source, cache }, { onEvent: onProgress });
+      const info = await client.call("load", { model: source, cache, maxModelBytes }, { onEvent: onProgress });
       return new Whisper(client, info);
     } catch (e) {
       client.terminate();
@@ -145,24 +184,26 @@ export class Whisper {
 
   /**
    * Adds a language expert pack (URL, File/Blob or ArrayBuffer). Packs for another base model
-   * are refused. Resolves to the pack's metadata ({language, encoderLayers, ...}).
+   * are refused. Resolves to the pack's metadata ({language, encoderLayers, ...}); `language`
+   * is the normalised code routing uses ("en" for a pack that says " en" or "English").
+   * `maxBytes` (default 2 GiB) refuses larger packs.
    */
-  async loadExpert(source, { cache = true } = {}) {
+  async loadExpert(source, { cache = true, maxBytes = DEFAULT_MAX_PACK_BYTES } = {}) {
     let src = source;
     let name = source?.name ?? "pack";
     if (typeof source === "string" || source instanceof URL) {
       src = new URL(String(source), document.baseURI).href;
       name = src;
     }
-    const meta = await this.#client.call("loadExpert", { source: src, name, cache });
+    const meta = await this.#client.call("loadExpert", { source: src, name, cache, maxBytes });
     this.experts.set(meta.language, meta);
     return meta;
   }
 
-  /** Unloads the expert pack for `language` (a code such as "ca"). */
+  /** Unloads the expert pack for `language` (a code such as "ca", or a name such as "Catalan"). */
   async removeExpert(language) {
-    const removed = await this.#client.call("removeExpert", { language });
-    this.experts.delete(language);
+    const { removed, language: code } = await this.#client.call("removeExpert", { language });
+    this.experts.delete(code);
     return removed;
   }
 
@@ -253,12 +294,11 @@ export class Whisper {
     return this.#client.call("subtitles", { segments, format });
   }
 
-  /** Frees the model and stops its worker; pending calls reject. */
+  /**
+   * Stops the worker at once, even mid-transcription: its wasm memory and GPU device go with
+   * it, and pending and later calls reject.
+   */
   dispose() {
-    const client = this.#client;
-    client
-      .call("dispose")
-      .catch(() => {})
-      .finally(() => client.terminate());
+    this.#client.terminate();
   }
 }
