@@ -26,8 +26,11 @@ async function openCache(enabled) {
   }
 }
 
-/** The cache key of a set's manifest (a URL of its own, never requested from the server). */
-const manifestKey = (urls) => `${urls[0]}#whisper-clsr-manifest`;
+/**
+ * The cache key of a set's manifest: a URL of its own, never requested from the server (a
+ * query, not a fragment: Cache Storage ignores fragments).
+ */
+const manifestKey = (urls) => `${urls[0]}${urls[0].includes("?") ? "&" : "?"}whisper-clsr-manifest`;
 
 /**
  * What identifies one version of a remote file: the Hub's commit, else a validator the server
