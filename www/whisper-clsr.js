@@ -46,11 +46,18 @@ function modelSource(model) {
  * URL or a TrustedScriptURL (pages whose CSP requires Trusted Types pass one of those).
  */
 function startWorker(workerUrl) {
-  if (workerUrl != null) {
-    const trusted = typeof TrustedScriptURL !== "undefined" && workerUrl instanceof TrustedScriptURL;
-    return new Worker(trusted ? workerUrl : String(workerUrl), { type: "module" });
+  try {
+    if (workerUrl != null) {
+      const trusted = typeof TrustedScriptURL !== "undefined" && workerUrl instanceof TrustedScriptURL;
+      return new Worker(trusted ? workerUrl : String(workerUrl), { type: "module" });
+    }
+    return new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
+  } catch (e) {
+    if (!/TrustedScriptURL/.test(e.message)) throw e;
+    throw new TypeError(
+      `${e.message} — this page requires Trusted Types: pass workerUrl as a TrustedScriptURL from your policy (see docs/web.md, "Content-Security-Policy")`,
+    );
   }
-  return new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
 }
 
 /** Calls a page callback; what it throws is reported, never raised in a message handler. */
