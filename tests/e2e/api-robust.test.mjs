@@ -193,3 +193,54 @@ test("docs/web.md's Content-Security-Policy with Trusted Types: workerUrl as a T
   assert.ok(!violations.some((v) => /wasm|connect-src|worker-src/.test(v)), violations.join("\n"));
   await context.close();
 });
+
+/** An expert pack with no layers: just the safetensors header with its metadata. */
+function emptyPack(meta) {
+  const header = Buffer.from(JSON.stringify({ __metadata__: { whisper_clsr: JSON.stringify(meta) } }));
+  const size = Buffer.alloc(8);
+  size.writeBigUInt64LE(BigInt(header.length));
+  return Buffer.concat([size, header]);
+}
+
+test("pack metadata: the normalised language comes back, and __proto__ pollutes nothing", { timeout: 10 * MINUTES }, async () => {
+  const page = await newPage(browser);
+  await page.route(`${server.url}__e2e/plain.html`, (route) => route.fulfill({ contentType: "text/html", body: "<!doctype html><title>plain</title>" }));
+  await page.goto(`${server.url}__e2e/plain.html`);
+  const fingerprint = await page.evaluate(async () => {
+    const { Whisper } = await import("/whisper-clsr.js");
+    window.asr = await Whisper.load({ model: "/models/whisper-tiny.en/" });
+    return window.asr.info.fingerprint;
+  });
+  const meta = (language) => ({
+    format_version: 1,
+    language,
+    base_fingerprint: fingerprint,
+    d_model: 384,
+    ffn_dim: 1536,
+    gate_dim: 64,
+    encoder_layers: [],
+    decoder_layers: [],
+    training: JSON.parse('{"__proto__": {"polluted": "yes"}, "note": "<img src=x onerror=alert(1)>"}'),
+  });
+  const packs = [" en\n", "English"].map((l) => [...emptyPack(meta(l))]);
+  const out = await page.evaluate(async (packs) => {
+    const results = [];
+    for (const bytes of packs) {
+      const m = await window.asr.loadExpert(new Uint8Array(bytes).buffer);
+      results.push({ language: m.language, keys: [...window.asr.experts.keys()], polluted: {}.polluted, own: Object.keys(m.training) });
+    }
+    const removed = await window.asr.removeExpert("English");
+    const left = [...window.asr.experts.keys()];
+    window.asr.dispose();
+    return { results, removed, left, polluted: {}.polluted };
+  }, packs);
+  for (const r of out.results) {
+    assert.equal(r.language, "en");
+    assert.deepEqual(r.keys, ["en"]);
+    assert.equal(r.polluted, undefined);
+  }
+  assert.equal(out.removed, true);
+  assert.deepEqual(out.left, []);
+  assert.equal(out.polluted, undefined);
+  await page.close();
+});
