@@ -197,3 +197,20 @@ test("Whisper.load evicts a cached set whose weights do not parse, and names the
   assert.match(message, /safetensors/i);
   assert.ok(!(await cachedUrls()).some((u) => u.includes("/bad/")), "an unparsable set was kept");
 });
+
+test("safetensors whose offsets point past the file are refused readably, not read", { timeout: 5 * 60_000 }, async () => {
+  const tiny = (f) => readFileSync(path.join(WWW, "models/whisper-tiny.en", f));
+  const header = Buffer.from(JSON.stringify({ "model.encoder.conv1.weight": { dtype: "F32", shape: [1000000], data_offsets: [0, 4000000] } }));
+  const size = Buffer.alloc(8);
+  size.writeBigUInt64LE(BigInt(header.length));
+  remote.files.set("/offsets/config.json", { body: tiny("config.json") });
+  remote.files.set("/offsets/model.safetensors", { body: Buffer.concat([size, header, Buffer.alloc(8)]) });
+  remote.files.set("/offsets/tokenizer.json", { body: tiny("tokenizer.json") });
+  const message = await page.evaluate(async (model) => {
+    const { Whisper } = await import("/whisper-clsr.js");
+    return Whisper.load({ model }).then((asr) => (asr.dispose(), "loaded?!"), (e) => e.message);
+  }, `${remote.url}/offsets/`);
+  console.log(`offsets past the end: ${message}`);
+  assert.match(message, /model\.safetensors is not a readable safetensors file/);
+  assert.ok(!(await cachedUrls()).some((u) => u.includes("/offsets/")));
+});
