@@ -269,6 +269,11 @@ fn bad_decoding_options_are_refused_before_loading() {
         (vec!["--temperature", "-1"], "--temperature -1"),
         (vec!["--best-of", "0"], "--best-of must be at least 1"),
         (vec!["--max-tokens", "0"], "--max-tokens must be at least 1"),
+        (vec!["--beam-size", "0"], "--beam-size must be at least 1"),
+        (
+            vec!["--beam-size", "3", "--patience", "0"],
+            "patience 0 with beam size 3",
+        ),
         (
             vec!["--temperature-increment-on-fallback", "-0.5"],
             "fallback",

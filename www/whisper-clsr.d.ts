@@ -86,10 +86,12 @@ export interface TranscribeOptions {
   temperatureIncrement?: number;
   /** Candidates sampled per window above temperature 0 (default 5). */
   bestOf?: number;
-  /** Length penalty α of the candidate ranking (default: divide by length). */
+  /** Length penalty α ((5 + length) / 6)^α of the ranking of candidates and beams (default: divide by length). */
   lengthPenalty?: number;
-  /** Only 1 (greedy) for now: beam search is not available yet. */
-  beamSize?: 1;
+  /** Beam search with this many hypotheses at temperature 0, decoded as one batch per step (default 1: greedy). */
+  beamSize?: number;
+  /** Beam search waits for round(beamSize × patience) finished sequences (default 1). */
+  patience?: number;
   /** Sampling seed: the same seed gives the same transcript (default 0). */
   seed?: number;
   /** Text as if said before the audio (names, spelling, style). */

@@ -230,7 +230,10 @@ export class Whisper {
    * @param {number} [options.temperature=0] first decoding temperature (0: greedy).
    * @param {number} [options.temperatureIncrement=0.2] fallback step up to 1.0 (0: none).
    * @param {number} [options.bestOf=5] candidates sampled per window above temperature 0.
-   * @param {number} [options.beamSize] only 1 (greedy) for now.
+   * @param {number} [options.beamSize=1] beam search with this many hypotheses at
+   *   temperature 0 (1: greedy).
+   * @param {number} [options.patience=1] beam search waits for round(beamSize × patience)
+   *   finished sequences.
    * @param {string} [options.initialPrompt] text as if said before the audio.
    * @param {boolean} [options.conditionOnPreviousText=true] previous text as prompt.
    * @param {number} [options.seed=0] sampling seed (same seed, same transcript).
@@ -243,14 +246,14 @@ export class Whisper {
    * encoderMs, decoderMs, tokensPerS, rtf}, device}.
    */
   async transcribe(audio, options = {}) {
-    const { language, timestamps = "segment", onToken, onSegment, onProgress, beamSize, signal, ...rest } = options;
-    if (beamSize != null && beamSize !== 1) {
-      throw new RangeError("beamSize: beam search is not available yet; omit it (or use 1) for greedy decoding");
+    const { language, timestamps = "segment", onToken, onSegment, onProgress, signal, ...rest } = options;
+    if (rest.beamSize != null && !(Number.isInteger(rest.beamSize) && rest.beamSize >= 1)) {
+      throw new RangeError(`beamSize ${rest.beamSize}: use a whole number ≥ 1 (1 decodes greedily)`);
     }
     if (![false, "segment", "word", true].includes(timestamps)) {
       throw new TypeError('timestamps must be false, "segment" or "word"');
     }
-    const known = ["temperature", "temperatureIncrement", "bestOf", "lengthPenalty", "seed", "initialPrompt", "conditionOnPreviousText", "compressionRatioThreshold", "logprobThreshold", "noSpeechThreshold", "maxTokens", "translate"];
+    const known = ["temperature", "temperatureIncrement", "bestOf", "beamSize", "patience", "lengthPenalty", "seed", "initialPrompt", "conditionOnPreviousText", "compressionRatioThreshold", "logprobThreshold", "noSpeechThreshold", "maxTokens", "translate"];
     const unknown = Object.keys(rest).filter((k) => !known.includes(k));
     if (unknown.length) throw new TypeError(`transcribe: unknown option(s) ${unknown.join(", ")}`);
     const aborted = () => signal?.reason ?? new DOMException("the transcription was aborted", "AbortError");

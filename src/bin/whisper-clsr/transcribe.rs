@@ -67,7 +67,15 @@ pub struct Args {
     /// Candidates sampled per window at temperatures above 0; the most likely is kept.
     #[arg(long, default_value_t = 5)]
     best_of: usize,
-    /// Length penalty α for ranking sampled candidates; default: divide by the length.
+    /// Beam search with this many hypotheses at temperature 0 (decoded side by side in one
+    /// batch per step); 1 decodes greedily.
+    #[arg(long, default_value_t = 1)]
+    beam_size: usize,
+    /// Beam search stops once round(beam size × patience) sequences have finished.
+    #[arg(long, default_value_t = 1.0)]
+    patience: f32,
+    /// Length penalty α for ranking sampled candidates and beams, ((5 + length) / 6)^α;
+    /// default: divide by the length.
     #[arg(long)]
     length_penalty: Option<f32>,
     /// Seed of the sampling RNG: the same seed gives the same transcript.
@@ -121,7 +129,10 @@ fn options(args: &Args) -> Result<TranscribeOptions, String> {
     if args.max_tokens == 0 {
         return Err("--max-tokens must be at least 1".into());
     }
-    Ok(TranscribeOptions {
+    if args.beam_size == 0 {
+        return Err("--beam-size must be at least 1 (1 decodes greedily)".into());
+    }
+    let options = TranscribeOptions {
         language: args.language.clone(),
         task: if args.translate {
             Task::Translate
@@ -138,12 +149,20 @@ fn options(args: &Args) -> Result<TranscribeOptions, String> {
             logprob_threshold: Some(args.logprob_threshold),
             no_speech_threshold: Some(args.no_speech_threshold),
             best_of: args.best_of,
+            beam_size: args.beam_size,
+            patience: args.patience,
             length_penalty: args.length_penalty,
             condition_on_previous_text: !args.no_condition_on_previous_text,
             initial_prompt: args.initial_prompt.clone(),
             seed: args.seed,
         },
-    })
+    };
+    options
+        .decode
+        .beam()
+        .check()
+        .map_err(|e| format!("--patience: {e}"))?;
+    Ok(options)
 }
 
 pub fn run(args: Args) -> Result<(), String> {
