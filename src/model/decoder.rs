@@ -8,7 +8,7 @@ use super::config::WhisperConfig;
 use super::layers::LayerNorm;
 use super::weights::WeightFile;
 use crate::gpu::{Gpu, Tensor, Weight};
-use crate::ops::beam_gather::reorder_beams;
+use crate::ops::beam_gather::gather_beams;
 use crate::ops::embedding::{embed_tokens, ChunkedTable};
 use crate::ops::matmul::{gemm, Epilogue, Gemm, Layout, Rhs};
 use crate::ops::softmax::Mask;
@@ -153,8 +153,8 @@ impl Decoder {
             state.capacity = sources.len();
         }
         for (k, v) in &state.cache {
-            reorder_beams(gpu, k, state.len, state.beams, sources)?;
-            reorder_beams(gpu, v, state.len, state.beams, sources)?;
+            gather_beams(gpu, k, state.len, state.beams, sources)?;
+            gather_beams(gpu, v, state.len, state.beams, sources)?;
         }
         state.beams = sources.len();
         Ok(())

@@ -28,7 +28,7 @@ pub(crate) fn kernels() -> Vec<Kernel> {
 /// with `from_beams` beams, as `sources.len()` beams where beam b is old beam `sources[b]`
 /// (the layout's beam count changes to `sources.len()`). Goes through a scratch tensor, so
 /// any sources (repeated, reordered) are safe.
-pub fn reorder_beams(
+pub fn gather_beams(
     gpu: &Gpu,
     cache: &Tensor,
     positions: usize,
