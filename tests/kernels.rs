@@ -22,7 +22,8 @@ fn linear_matches_cpu_for_all_epilogues_and_dtypes() {
     let gpu = gpu();
     let mut r = rng(1);
     // Row counts ≤ 4 take the GEMV kernel (split over lanes from K = 256, one thread per
-    // output below), larger ones the tiled kernel.
+    // output below), up to 16 the GEMV kernel in groups of 4 rows (beam search steps),
+    // larger ones the tiled kernel.
     let shapes = [
         (1, 1, 2),
         (2, 7, 10),
@@ -31,6 +32,9 @@ fn linear_matches_cpu_for_all_epilogues_and_dtypes() {
         (1, 17, 512),
         (2, 40, 300),
         (5, 9, 3),
+        (7, 20, 260),
+        (16, 12, 40),
+        (17, 9, 8),
         (65, 70, 33),
         (130, 64, 96),
     ];
