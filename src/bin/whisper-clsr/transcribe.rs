@@ -4,10 +4,10 @@ use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use whisper_clsr::decode::{DecodeOptions, Task};
-use whisper_clsr::gpu::{Gpu, GpuOptions};
 use whisper_clsr::subtitles::{self, timestamp};
 use whisper_clsr::{audio, Event, GateStats, TranscribeOptions, Transcript, Whisper};
 
+use crate::load::load_whisper;
 use crate::{Format, MODEL_HELP};
 
 #[derive(clap::Args)]
@@ -170,39 +170,13 @@ pub fn run(args: Args) -> Result<(), String> {
     if let Some(dir) = &args.output_dir {
         std::fs::create_dir_all(dir).map_err(|e| format!("--output-dir {}: {e}", dir.display()))?;
     }
-    let started = std::time::Instant::now();
-    eprintln!("loading {} ...", args.model.display());
-    let gpu = pollster::block_on(Gpu::new(GpuOptions::default())).map_err(|e| e.to_string())?;
-    eprintln!("device: {}", gpu.describe());
-    if gpu.is_cpu() {
-        eprintln!(
-            "note: this is a software device running on the CPU, far slower than a GPU \
-             (about a minute per 30 s of audio for whisper-base); if the machine has a GPU, \
-             install its Vulkan driver"
-        );
-    }
-    let mut whisper = Whisper::load_dir(gpu, &args.model).map_err(|e| e.to_string())?;
-    for path in &args.experts {
-        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let meta = whisper
-            .add_expert_pack(&bytes, &path.display().to_string())
-            .map_err(|e| e.to_string())?;
-        eprintln!(
-            "expert pack {}: language {}, {} encoder + {} decoder layers",
-            path.display(),
-            meta.language,
-            meta.encoder_layers.len(),
-            meta.decoder_layers.len()
-        );
-    }
+    let (whisper, load_ms) = load_whisper(&args.model, &args.experts)?;
     if args.word_timestamps && !whisper.has_alignment_heads() {
         eprintln!(
             "note: the model names no alignment heads (generation_config.json); word timestamps \
              use every cross-attention head of the decoder's second half and are less precise"
         );
     }
-    let load_ms = started.elapsed().as_secs_f64() * 1e3;
-    eprintln!("model loaded in {load_ms:.0} ms");
 
     let mut failures = 0;
     for file in &args.audio {
