@@ -1729,6 +1729,11 @@ fn ogg_vorbis_with_absurd_declared_sizes_is_an_error_without_allocating_them() {
             "vendor string of 4294967295 bytes",
         ),
         (
+            "codebook of 2^24 entries × 31 dimensions, lookup type 1 (a 2 GB table)",
+            crafted_ogg(&comments, &vorbis_setup((1 << 24) - 1, 31, 1)),
+            "16777215 entries of 31 dimensions",
+        ),
+        (
             "codebook of 2^24 entries × 65535 dimensions, lookup type 1",
             crafted_ogg(&comments, &vorbis_setup((1 << 24) - 1, 65535, 1)),
             "16777215 entries of 65535 dimensions",

@@ -1,10 +1,12 @@
 //! Refuses OGG Vorbis files whose headers declare sizes no real file has, before symphonia
-//! reads them: symphonia 0.5 allocates what the comment header declares for each comment
-//! (up to 4 GiB) and, for a codebook with a vector lookup table, entries × dimensions
-//! floats (up to 2^24 × 65535 × 4 bytes ≈ 4 TiB) before reading any of it; such an
-//! allocation aborts the process (and the browser tab) instead of returning an error.
-//! Only the first logical stream's three header packets are looked at; anything this
-//! scan cannot follow is left for symphonia to reject.
+//! reads them. symphonia 0.5 allocates what the comment header declares for each comment
+//! (up to 4 GiB) before reading it, and for a codebook with a lookup table of type 1 it
+//! allocates entries × dimensions floats that no data bounds (2^24 entries × 31 dimensions
+//! is a 2 GB table from a few bytes of header); such an allocation aborts the process (and
+//! the browser tab) instead of returning an error. Larger declared tables make symphonia
+//! overflow and panic, which also aborts in the browser. Only the first logical stream's
+//! three header packets are looked at; anything this scan cannot follow is left for
+//! symphonia to reject.
 
 use crate::{Error, Result};
 

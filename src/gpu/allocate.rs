@@ -24,14 +24,19 @@ impl Gpu {
                 mapped_at_creation: false,
             })
         });
-        match error {
-            Some(e) => Err(Error::Gpu(format!(
-                "allocating {size} bytes on the GPU for {what} failed: {}; free GPU memory \
-                 (close other GPU programs, unload models) or use a smaller model",
-                describe(&e)
-            ))),
-            None => Ok(buffer),
-        }
+        let Some(e) = error else {
+            return Ok(buffer);
+        };
+        let fix = match e {
+            wgpu::Error::OutOfMemory { .. } => {
+                "free GPU memory (close other GPU programs, unload models) or use a smaller model"
+            }
+            _ => "the device does not allow such a buffer; use a smaller model or shorter input",
+        };
+        Err(Error::Gpu(format!(
+            "allocating {size} bytes on the GPU for {what} failed: {}; {fix}",
+            describe(&e)
+        )))
     }
 
     /// The error for `bytes` over the device's `max_buffer_size`, named before asking wgpu.

@@ -78,12 +78,17 @@ pub(crate) fn describe(e: &wgpu::Error) -> String {
     match e {
         wgpu::Error::OutOfMemory { .. } => "the GPU ran out of memory".into(),
         wgpu::Error::Validation { description, .. } => {
-            format!("a GPU operation was rejected: {}", description.trim())
+            format!("a GPU operation was rejected: {}", one_line(description))
         }
         wgpu::Error::Internal { description, .. } => {
-            format!("internal GPU error: {}", description.trim())
+            format!("internal GPU error: {}", one_line(description))
         }
     }
+}
+
+/// wgpu's multi-line error chain on one line.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Runs `f` inside out-of-memory and validation error scopes and returns what they caught.
