@@ -45,11 +45,12 @@ fn per_layer_submits_change_no_bit_of_a_tiny_en_transcript() {
     );
     eprintln!(
         "{}: encoder {:.0} ms with a submission per block ({layers} blocks), {:.0} ms in one \
-         submission; {} vs {} submissions per transcription",
+         submission; {} vs {} submissions per transcription; {} bytes pooled",
         whisper.gpu.describe(),
         layered.timings.encoder_ms,
         whole.timings.encoder_ms,
         submits_layered,
         submits_whole,
+        whisper.gpu.pooled_bytes(),
     );
 }

@@ -54,8 +54,7 @@ fn an_absurd_allocation_is_an_error_naming_its_size() {
     let bytes: u64 = 1 << 40;
     let err = gpu
         .create_buffer("a test buffer", bytes, wgpu::BufferUsages::STORAGE)
-        .err()
-        .expect("a 1 TiB buffer must be refused")
+        .expect_err("a 1 TiB buffer must be refused")
         .to_string();
     eprintln!("max_buffer_size {}: {err}", gpu.limits.max_buffer_size);
     assert!(
@@ -152,8 +151,7 @@ fn a_device_destroyed_mid_transcription_rejects_the_call_and_a_new_load_works() 
         Ok(())
     }));
     let err = result
-        .err()
-        .expect("a transcription on a destroyed device must fail")
+        .expect_err("a transcription on a destroyed device must fail")
         .to_string();
     assert!(events > 0, "the device was never destroyed");
     assert!(

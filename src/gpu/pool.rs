@@ -10,9 +10,10 @@ pub(crate) const STORAGE_USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
     .union(wgpu::BufferUsages::COPY_SRC)
     .union(wgpu::BufferUsages::COPY_DST);
 
-/// Bytes of idle buffers the pool keeps by default: more than one transcription's working
-/// set of every released model up to large-v3 on this runtime's kernels, so steady-state
-/// decoding allocates nothing, and little next to the weights.
+/// Bytes of idle buffers the pool keeps by default (1 GiB): well above the working set of
+/// a transcription with tiny.en (tests/encoder_submits.rs prints it), so steady-state
+/// decoding allocates nothing. A bound below a model's working set costs allocations per
+/// step, not correctness (tests/long_running.rs transcribes under a quarter of it).
 pub const DEFAULT_POOL_LIMIT: u64 = 1 << 30;
 
 type FreeLists = RefCell<HashMap<u64, Vec<wgpu::Buffer>>>;
