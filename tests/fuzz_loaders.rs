@@ -1356,6 +1356,26 @@ fn write_fuzz_corpus() {
     put("audio", "clip.flac", &encode_with("sox", "flac"));
     put("audio", "clip.mp3", &encode_with("lame", "mp3"));
     put("audio", "clip.ogg", &encode_with("sox", "ogg"));
+    // Headers a byte mutator rarely builds: well-formed pages around declared sizes.
+    let comments = vorbis_comments(4, &[4]);
+    put(
+        "audio",
+        "huge-comment.ogg",
+        &crafted_ogg(
+            &vorbis_comments(4, &[u32::MAX - 7]),
+            &vorbis_setup(16, 2, 0),
+        ),
+    );
+    put(
+        "audio",
+        "huge-codebook.ogg",
+        &crafted_ogg(&comments, &vorbis_setup((1 << 24) - 1, 31, 1)),
+    );
+    put(
+        "tokenizer_json",
+        "precompiled.json",
+        &with_precompiled(&map_a(169, 0), b"x\0"),
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
