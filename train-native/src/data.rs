@@ -61,12 +61,11 @@ pub struct TextEncoder {
 
 impl TextEncoder {
     pub fn from_bytes(json: &[u8]) -> Result<TextEncoder> {
+        // First: it checks what the tokenizers crate would panic on.
+        let whisper = WhisperTokenizer::from_bytes(json)?;
         let inner = tokenizers::Tokenizer::from_bytes(json)
             .map_err(|e| Error::Tokenizer(format!("tokenizer.json could not be read: {e}")))?;
-        Ok(TextEncoder {
-            whisper: WhisperTokenizer::from_bytes(json)?,
-            inner,
-        })
+        Ok(TextEncoder { whisper, inner })
     }
 
     /// Text tokens as Whisper emits them (with the leading space).
