@@ -6,6 +6,7 @@
 
 mod decode;
 mod mel;
+mod ogg_guard;
 mod resample;
 
 pub use decode::{

@@ -9,6 +9,7 @@ pub mod fallback;
 pub mod languages;
 pub mod longform;
 pub mod options;
+mod precompiled_check;
 pub mod suppress;
 pub mod timestamps;
 pub mod tokenizer;

@@ -61,12 +61,11 @@ pub struct TextEncoder {
 
 impl TextEncoder {
     pub fn from_bytes(json: &[u8]) -> Result<TextEncoder> {
+        // First: it checks what the tokenizers crate would panic on.
+        let whisper = WhisperTokenizer::from_bytes(json)?;
         let inner = tokenizers::Tokenizer::from_bytes(json)
             .map_err(|e| Error::Tokenizer(format!("tokenizer.json could not be read: {e}")))?;
-        Ok(TextEncoder {
-            whisper: WhisperTokenizer::from_bytes(json)?,
-            inner,
-        })
+        Ok(TextEncoder { whisper, inner })
     }
 
     /// Text tokens as Whisper emits them (with the leading space).
@@ -145,4 +144,53 @@ pub fn prepare(
         tokens,
         targets,
     })
+}
+
+/// A manifest's examples, ready to train on, and the clips left out.
+pub struct PreparedSet {
+    pub examples: Vec<Prepared>,
+    /// Clips whose audio could not be read (missing, unreadable, corrupt), with why.
+    pub skipped: Vec<(PathBuf, String)>,
+}
+
+/// Prepares every entry of a manifest. A clip whose audio cannot be loaded (missing,
+/// corrupt, undecodable) is skipped and listed in [`PreparedSet::skipped`], one bad file
+/// in a long manifest should not end a run, unless `strict`, where it is an error naming
+/// the file. Other errors (the text) always fail.
+pub fn prepare_all(
+    entries: &[Entry],
+    text: &TextEncoder,
+    student_mel: &LogMel,
+    teacher_mel: Option<&LogMel>,
+    max_len: usize,
+    strict: bool,
+) -> Result<PreparedSet> {
+    let mut set = PreparedSet {
+        examples: Vec::with_capacity(entries.len()),
+        skipped: Vec::new(),
+    };
+    for entry in entries {
+        match prepare(entry, text, student_mel, teacher_mel, max_len) {
+            Ok(example) => set.examples.push(example),
+            Err(e @ (Error::Io { .. } | Error::Audio(_))) => {
+                if strict {
+                    return Err(Error::InvalidInput(format!(
+                        "training clip {} is unusable: {e} (fix or remove it from the manifest, \
+                         or run without --strict to skip such clips)",
+                        entry.audio.display()
+                    )));
+                }
+                set.skipped.push((entry.audio.clone(), e.to_string()));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if let (true, Some((path, why))) = (set.examples.is_empty(), set.skipped.first()) {
+        return Err(Error::InvalidInput(format!(
+            "none of the {} clips could be loaded (first: {}: {why})",
+            entries.len(),
+            path.display(),
+        )));
+    }
+    Ok(set)
 }
