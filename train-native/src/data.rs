@@ -1,57 +1,20 @@
 //! Training data (minimal): a JSONL manifest, one `{"audio": path, "text": str,
-//! "language": code}` per line (relative paths are relative to the manifest), decoded and
-//! turned into log-mel with the runtime's audio code, and tokenized for teacher forcing:
+//! "language": code}` per line (the runtime's [`read_manifest`], shared with
+//! `whisper-clsr eval`), decoded and turned into log-mel with the runtime's audio code, and
+//! tokenized for teacher forcing:
 //! decoder input `<|startoftranscript|> <|lang|> <|transcribe|> <|notimestamps|> text`,
 //! targets the next token at every position from the last prompt token on (text, then
 //! `<|endoftext|>`), no loss on predicting the prompt itself.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use serde::Deserialize;
 use whisper_clsr::audio::{load_audio_file, LogMel};
 use whisper_clsr::decode::tokenizer::{Task, WhisperTokenizer};
+pub use whisper_clsr::eval::{read_manifest, ManifestEntry};
 use whisper_clsr::{Error, Result};
 
 use crate::loss::vocab::IGNORE;
 use crate::trainer::{Audio, Prepared};
-
-/// One manifest line.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-pub struct Entry {
-    pub audio: PathBuf,
-    pub text: String,
-    pub language: String,
-}
-
-/// Reads a manifest; blank lines are skipped, errors name the line.
-pub fn read_manifest(path: &Path) -> Result<Vec<Entry>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let base = path.parent().unwrap_or(Path::new("."));
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let mut e: Entry = serde_json::from_str(line).map_err(|err| {
-            Error::InvalidInput(format!(
-                "{}:{}: not a manifest entry {{\"audio\", \"text\", \"language\"}}: {err}",
-                path.display(),
-                i + 1
-            ))
-        })?;
-        if e.audio.is_relative() {
-            e.audio = base.join(&e.audio);
-        }
-        out.push(e);
-    }
-    if out.is_empty() {
-        return Err(Error::InvalidInput(format!(
-            "{} lists no examples",
-            path.display()
-        )));
-    }
-    Ok(out)
-}
 
 /// Tokenizes text for teacher forcing.
 pub struct TextEncoder {
@@ -123,9 +86,10 @@ pub fn check_same_tokenizer(student: &WhisperTokenizer, teacher: &WhisperTokeniz
 }
 
 /// Loads an entry's audio and computes the student's (and, when the mel sizes differ, the
-/// teacher's) log-mel.
+/// teacher's) log-mel; the text is tokenized as said in `language`.
 pub fn prepare(
-    entry: &Entry,
+    entry: &ManifestEntry,
+    language: &str,
     text: &TextEncoder,
     student_mel: &LogMel,
     teacher_mel: Option<&LogMel>,
@@ -137,7 +101,7 @@ pub fn prepare(
         Some(t) if t.n_mels() != student_mel.n_mels() => Some(Audio::Mel(t.compute(&samples)?)),
         _ => None,
     };
-    let (tokens, targets) = text.teacher_forcing(&entry.text, &entry.language, max_len)?;
+    let (tokens, targets) = text.teacher_forcing(&entry.text, language, max_len)?;
     Ok(Prepared {
         student: Audio::Mel(mel),
         teacher,
@@ -158,7 +122,8 @@ pub struct PreparedSet {
 /// in a long manifest should not end a run, unless `strict`, where it is an error naming
 /// the file. Other errors (the text) always fail.
 pub fn prepare_all(
-    entries: &[Entry],
+    entries: &[ManifestEntry],
+    language: &str,
     text: &TextEncoder,
     student_mel: &LogMel,
     teacher_mel: Option<&LogMel>,
@@ -170,7 +135,7 @@ pub fn prepare_all(
         skipped: Vec::new(),
     };
     for entry in entries {
-        match prepare(entry, text, student_mel, teacher_mel, max_len) {
+        match prepare(entry, language, text, student_mel, teacher_mel, max_len) {
             Ok(example) => set.examples.push(example),
             Err(e @ (Error::Io { .. } | Error::Audio(_))) => {
                 if strict {

@@ -15,7 +15,7 @@ use whisper_clsr::pack::ExpertPack;
 use whisper_clsr::{Error, Result};
 
 use crate::checkpoint;
-use crate::data::{check_same_tokenizer, prepare_all, read_manifest, TextEncoder};
+use crate::data::{check_same_tokenizer, prepare_all, read_manifest, ManifestEntry, TextEncoder};
 use crate::export::{to_pack, write_pack};
 use crate::progress::Progress;
 use crate::teacher_cache::TeacherCache;
@@ -128,19 +128,23 @@ pub fn run(gpu: &Gpu, o: &RunOptions) -> Result<()> {
         .transpose()?;
     let load_set = |path: &Path| -> Result<(Vec<Prepared>, usize)> {
         let entries = read_manifest(path)?;
-        if let Some(e) = entries
-            .iter()
-            .find(|e| normalize_language(&e.language) != Some(language))
-        {
+        // A line without a language is in the run's.
+        let other = |e: &&ManifestEntry| {
+            e.language
+                .as_deref()
+                .is_some_and(|l| normalize_language(l) != Some(language))
+        };
+        if let Some(e) = entries.iter().find(other) {
             return Err(Error::InvalidInput(format!(
                 "{}: '{}' is in language '{}', but this run trains '{language}' (batches are single-language)",
                 path.display(),
                 e.audio.display(),
-                e.language
+                e.language.as_deref().unwrap_or_default()
             )));
         }
         let set = prepare_all(
             &entries,
+            language,
             &student.text,
             &mel,
             teacher_mel.as_ref(),
