@@ -14,7 +14,7 @@ use crate::decode::alignment::{
 use crate::decode::fallback::{candidate_score, compression_ratio, is_silence, verdict, Verdict};
 use crate::decode::longform::{frames_to_seconds, split_window, window_prompt, Segment, Word};
 use crate::decode::timestamps::TIME_PRECISION;
-use crate::decode::window::{decode_window, WindowDecoding, WindowOptions};
+use crate::decode::window::{decode_window, decode_window_beams, WindowDecoding, WindowOptions};
 use crate::decode::{detect_language, languages::normalize_language, DecodeOptions};
 use crate::model::{DecoderState, Route};
 use crate::ops::clsr::GateCounts;
@@ -66,6 +66,7 @@ fn check_options(o: &DecodeOptions) -> Result<()> {
     if o.best_of == 0 {
         return bad("best-of must be at least 1".into());
     }
+    o.beam().check()?;
     if o.max_new_tokens == 0 {
         return bad("max tokens must be at least 1".into());
     }
@@ -381,8 +382,8 @@ impl Whisper {
     }
 
     /// Decodes one window at each temperature in turn until a decoding passes the checks
-    /// (not repetitive, likely enough, or silence); greedy at 0, best of `best_of` samples
-    /// above. Returns the passing decoding, or the last one tried.
+    /// (not repetitive, likely enough, or silence); greedy or beam search at 0, best of
+    /// `best_of` samples above. Returns the passing decoding, or the last one tried.
     async fn decode_with_fallback(
         &self,
         state: &mut DecoderState<'_>,
@@ -412,18 +413,36 @@ impl Whisper {
                     sample_len: opts.max_new_tokens,
                 };
                 let mut on_token = |t: u32| on_event(Event::Token(t));
-                let result = decode_window(
-                    &self.gpu,
-                    &self.model.decoder,
-                    state,
-                    prompt,
-                    sot_index,
-                    &self.masks,
-                    tok,
-                    &window_options,
-                    &mut on_token,
-                )
-                .await?;
+                let (gpu, decoder, masks) = (&self.gpu, &self.model.decoder, &self.masks);
+                let result = if temperature == 0.0 && opts.beam_size > 1 {
+                    decode_window_beams(
+                        gpu,
+                        decoder,
+                        state,
+                        prompt,
+                        sot_index,
+                        masks,
+                        tok,
+                        &window_options,
+                        opts.beam(),
+                        opts.length_penalty,
+                        &mut on_token,
+                    )
+                    .await?
+                } else {
+                    decode_window(
+                        gpu,
+                        decoder,
+                        state,
+                        prompt,
+                        sot_index,
+                        masks,
+                        tok,
+                        &window_options,
+                        &mut on_token,
+                    )
+                    .await?
+                };
                 let score =
                     candidate_score(result.sum_logprob, result.tokens.len(), opts.length_penalty);
                 if best.as_ref().is_none_or(|(s, _)| score > *s) {

@@ -248,6 +248,12 @@ impl Whisper {
         (&self.masks.always_ids, &self.masks.first_ids)
     }
 
+    /// The suppression masks decoding applies (GPU tensors), for driving the window
+    /// decoders directly.
+    pub fn masks(&self) -> &SuppressMasks {
+        &self.masks
+    }
+
     pub fn config(&self) -> &WhisperConfig {
         &self.model.config
     }

@@ -269,6 +269,11 @@ fn bad_decoding_options_are_refused_before_loading() {
         (vec!["--temperature", "-1"], "--temperature -1"),
         (vec!["--best-of", "0"], "--best-of must be at least 1"),
         (vec!["--max-tokens", "0"], "--max-tokens must be at least 1"),
+        (vec!["--beam-size", "0"], "--beam-size must be at least 1"),
+        (
+            vec!["--beam-size", "3", "--patience", "0"],
+            "patience 0 with beam size 3",
+        ),
         (
             vec!["--temperature-increment-on-fallback", "-0.5"],
             "fallback",
@@ -360,4 +365,149 @@ fn bad_audio_fails_with_a_clear_message_and_nonzero_exit() {
     ]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("clip.wav"), "{}", stderr(&out));
+}
+
+/// Word-level Levenshtein distance, written out here as the hand computation the eval
+/// command's WER is checked against.
+fn word_edits(reference: &str, hypothesis: &str) -> usize {
+    let r: Vec<&str> = reference.split_whitespace().collect();
+    let h: Vec<&str> = hypothesis.split_whitespace().collect();
+    let mut row: Vec<usize> = (0..=h.len()).collect();
+    for i in 1..=r.len() {
+        let mut diagonal = row[0];
+        row[0] = i;
+        for j in 1..=h.len() {
+            let above = row[j];
+            row[j] = (diagonal + usize::from(r[i - 1] != h[j - 1]))
+                .min(above + 1)
+                .min(row[j - 1] + 1);
+            diagonal = above;
+        }
+    }
+    row[h.len()]
+}
+
+#[test]
+fn eval_scores_a_small_corpus_like_a_hand_computation() {
+    let dir = scratch("eval-corpus");
+    let sentences = [
+        ("one.wav", "The quick brown fox jumps over the lazy dog."),
+        (
+            "two.wav",
+            "Please call Stella and ask her to bring these things.",
+        ),
+    ];
+    for (name, text) in sentences {
+        let status = Command::new("espeak-ng")
+            .args(["-v", "en-us", "-s", "150", "-w"])
+            .arg(dir.join(name))
+            .arg(text)
+            .status()
+            .expect("espeak-ng is installed (scripts/setup.sh)");
+        assert!(status.success(), "espeak-ng {name}");
+    }
+    let (jfk, jfk_text) = kit::fixtures::jfk();
+    let line = |audio: &str, text: &str| {
+        serde_json::json!({"audio": audio, "text": text, "language": "en"}).to_string()
+    };
+    let manifest = dir.join("test.jsonl");
+    let lines = [
+        line("one.wav", sentences[0].1),
+        line("missing.wav", "never read"),
+        line("two.wav", sentences[1].1),
+        line(jfk.to_str().unwrap(), &jfk_text),
+    ];
+    std::fs::write(&manifest, lines.join("\n")).unwrap();
+    let model = kit::model_dir("whisper-tiny.en");
+    let out_dir = dir.join("out");
+    let out = cli(&[
+        "eval",
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        manifest.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "eval failed: {}", stderr(&out));
+    assert!(
+        stderr(&out).contains("skipped:") && stderr(&out).contains("missing.wav"),
+        "the missing clip is named: {}",
+        stderr(&out)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("summary.json")).unwrap())
+            .unwrap();
+    let printed: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("the summary on stdout");
+    assert_eq!(summary, printed);
+    assert_eq!(summary["utterances"], 3);
+    assert_eq!(summary["skipped"], 1);
+
+    let scored: Vec<serde_json::Value> = std::fs::read_to_string(out_dir.join("utterances.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(scored.len(), 3);
+    // The normaliser's output for the references, worked out by hand.
+    let by_hand = [
+        "the quick brown fox jumps over the lazy dog",
+        "please call stella and ask her to bring these things",
+        "and so my fellow americans ask not what your country can do for you ask what you can \
+         do for your country",
+    ];
+    let (mut errors, mut words) = (0, 0);
+    for (u, want) in scored.iter().zip(by_hand) {
+        let reference = u["reference_normalized"].as_str().unwrap();
+        let hypothesis = u["hypothesis_normalized"].as_str().unwrap();
+        assert_eq!(reference, want);
+        assert!(!hypothesis.is_empty(), "{u}");
+        let edits = word_edits(reference, hypothesis);
+        let w = &u["words"];
+        let counted = ["substitutions", "deletions", "insertions"]
+            .iter()
+            .map(|k| w[k].as_u64().unwrap() as usize)
+            .sum::<usize>();
+        assert_eq!(counted, edits, "{u}");
+        errors += edits;
+        words += reference.split_whitespace().count();
+    }
+    // tiny.en gets jfk.wav right word for word.
+    assert_eq!(scored[2]["wer"], 0.0, "{}", scored[2]);
+    let wer = summary["wer"].as_f64().unwrap();
+    assert!(
+        (wer - errors as f64 / words as f64).abs() < 1e-12,
+        "corpus WER {wer} vs {errors}/{words}"
+    );
+    assert!(
+        wer < 0.3,
+        "espeak-ng English is intelligible to tiny.en: WER {wer}"
+    );
+    assert!(summary["rtf"].as_f64().unwrap() > 0.0);
+
+    // --strict stops at the unreadable clip; a corpus of only unreadable clips is an error.
+    let only_missing = dir.join("missing.jsonl");
+    std::fs::write(&only_missing, line("missing.wav", "x")).unwrap();
+    for strict in [true, false] {
+        let mut args = vec![
+            "eval",
+            "--model",
+            model.to_str().unwrap(),
+            "--data",
+            only_missing.to_str().unwrap(),
+        ];
+        if strict {
+            args.push("--strict");
+        }
+        let out = cli(&args);
+        assert!(!out.status.success());
+        let err = stderr(&out);
+        let want = if strict {
+            "missing.wav"
+        } else {
+            "no utterance"
+        };
+        assert!(err.contains(want), "strict {strict}: {err}");
+    }
 }

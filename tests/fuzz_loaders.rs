@@ -742,48 +742,7 @@ fn fuzz_pack(dtype: whisper_clsr::gpu::DType) -> Vec<u8> {
 
 /// A small byte-level BPE tokenizer.json with Whisper's special tokens (English-only layout).
 fn fuzz_tokenizer() -> Vec<u8> {
-    let letters = "abcdefghijklmnopqrstuvwxyzĠ";
-    let mut vocab = serde_json::Map::new();
-    for (i, c) in letters.chars().enumerate() {
-        vocab.insert(c.to_string(), i.into());
-    }
-    let merges = ["Ġ t", "t h", "Ġt h", "h e"];
-    for (i, m) in merges.iter().enumerate() {
-        vocab.insert(m.replace(' ', ""), (letters.chars().count() + i).into());
-    }
-    let base = vocab.len();
-    let special = [
-        "<|endoftext|>",
-        "<|startoftranscript|>",
-        "<|en|>",
-        "<|transcribe|>",
-        "<|translate|>",
-        "<|notimestamps|>",
-    ];
-    let added: Vec<Value> = special
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            serde_json::json!({"id": base + i, "content": s, "single_word": false,
-                "lstrip": false, "rstrip": false, "normalized": false, "special": true})
-        })
-        .collect();
-    serde_json::to_vec(&serde_json::json!({
-        "version": "1.0",
-        "truncation": null,
-        "padding": null,
-        "added_tokens": added,
-        "normalizer": null,
-        "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true,
-            "use_regex": true},
-        "post_processor": null,
-        "decoder": {"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true,
-            "use_regex": true},
-        "model": {"type": "BPE", "dropout": null, "unk_token": null,
-            "continuing_subword_prefix": "", "end_of_word_suffix": "", "fuse_unk": false,
-            "byte_fallback": false, "vocab": vocab, "merges": merges}
-    }))
-    .unwrap()
+    kit::tiny_whisper::tokenizer_json()
 }
 
 /// Interleaved samples of a two-tone signal with a little noise.
@@ -1397,6 +1356,26 @@ fn write_fuzz_corpus() {
     put("audio", "clip.flac", &encode_with("sox", "flac"));
     put("audio", "clip.mp3", &encode_with("lame", "mp3"));
     put("audio", "clip.ogg", &encode_with("sox", "ogg"));
+    // Headers a byte mutator rarely builds: well-formed pages around declared sizes.
+    let comments = vorbis_comments(4, &[4]);
+    put(
+        "audio",
+        "huge-comment.ogg",
+        &crafted_ogg(
+            &vorbis_comments(4, &[u32::MAX - 7]),
+            &vorbis_setup(16, 2, 0),
+        ),
+    );
+    put(
+        "audio",
+        "huge-codebook.ogg",
+        &crafted_ogg(&comments, &vorbis_setup((1 << 24) - 1, 31, 1)),
+    );
+    put(
+        "tokenizer_json",
+        "precompiled.json",
+        &with_precompiled(&map_a(169, 0), b"x\0"),
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1626,4 +1605,265 @@ fn regression_tokenizer_subword_prefix_longer_than_a_merge() {
         err.contains("continuing_subword_prefix") && err.contains("\"Ġ t\""),
         "{err}"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// OGG Vorbis headers declaring absurd sizes, built from scratch (valid pages and CRCs, so the
+// decoder reaches the headers): each must be an error, decided without a large allocation.
+
+/// Ogg's CRC-32: polynomial 0x04c11db7, not reflected, initial value 0.
+fn ogg_crc(data: &[u8]) -> u32 {
+    data.iter().fold(0u32, |mut crc, &byte| {
+        crc ^= u32::from(byte) << 24;
+        for _ in 0..8 {
+            crc = if crc & 0x8000_0000 != 0 {
+                (crc << 1) ^ 0x04c1_1db7
+            } else {
+                crc << 1
+            };
+        }
+        crc
+    })
+}
+
+/// One Ogg page holding whole `packets` (each under 255 × 255 bytes).
+fn ogg_page(sequence: u32, flags: u8, packets: &[&[u8]]) -> Vec<u8> {
+    let mut table = Vec::new();
+    for p in packets {
+        table.extend(std::iter::repeat_n(255u8, p.len() / 255));
+        table.push((p.len() % 255) as u8);
+    }
+    let mut page = b"OggS\0".to_vec();
+    page.push(flags);
+    page.extend(0u64.to_le_bytes()); // granule position
+    page.extend(0x5eed_u32.to_le_bytes()); // stream serial
+    page.extend(sequence.to_le_bytes());
+    page.extend(0u32.to_le_bytes()); // CRC, filled in below
+    page.push(table.len() as u8);
+    page.extend(table);
+    for p in packets {
+        page.extend(*p);
+    }
+    let crc = ogg_crc(&page);
+    page[22..26].copy_from_slice(&crc.to_le_bytes());
+    page
+}
+
+/// Vorbis's LSB-first bit packing, for the setup header.
+#[derive(Default)]
+struct BitWriter {
+    bytes: Vec<u8>,
+    bit: usize,
+}
+
+impl BitWriter {
+    fn put(&mut self, value: u64, n: u32) -> &mut Self {
+        for i in 0..n {
+            if self.bit.is_multiple_of(8) {
+                self.bytes.push(0);
+            }
+            let last = self.bytes.len() - 1;
+            self.bytes[last] |= (((value >> i) & 1) as u8) << (self.bit % 8);
+            self.bit += 1;
+        }
+        self
+    }
+}
+
+fn vorbis_ident() -> Vec<u8> {
+    let mut p = b"\x01vorbis".to_vec();
+    p.extend(0u32.to_le_bytes()); // version
+    p.push(1); // channels
+    p.extend(16_000u32.to_le_bytes());
+    p.extend([0u8; 12]); // bitrates
+    p.push(0xb8); // block sizes 2^8 and 2^11
+    p.push(1); // framing
+    p
+}
+
+/// A comment header: vendor string of `vendor` declared bytes, then comments of the
+/// declared `lengths`, each followed by only 4 real bytes.
+fn vorbis_comments(vendor: u32, lengths: &[u32]) -> Vec<u8> {
+    let mut p = b"\x03vorbis".to_vec();
+    p.extend(vendor.to_le_bytes());
+    p.extend(b"sox!".iter().take(vendor.min(4) as usize));
+    p.extend((lengths.len() as u32).to_le_bytes());
+    for &len in lengths {
+        p.extend(len.to_le_bytes());
+        p.extend(b"A=bc");
+    }
+    p.push(1); // framing
+    p
+}
+
+/// A setup header whose one codebook has `entries` × `dims` and a vector lookup table of
+/// `lookup_type`: length-ordered code lengths describe any number of entries in a few bits,
+/// and lookup type 1 needs one stored value, so a tiny packet declares a huge table.
+fn vorbis_setup(entries: u32, dims: u16, lookup_type: u64) -> Vec<u8> {
+    let mut w = BitWriter::default();
+    w.put(0, 8) // one codebook
+        .put(0x564342, 24)
+        .put(u64::from(dims), 16)
+        .put(u64::from(entries), 24)
+        .put(1, 1) // length-ordered
+        .put(0, 5) // first length 1
+        .put(u64::from(entries), 32 - entries.leading_zeros()) // all entries that length
+        .put(lookup_type, 4)
+        .put(0, 32) // minimum
+        .put(0, 32) // delta
+        .put(0, 4) // 1-bit values
+        .put(0, 1);
+    let values = if lookup_type == 1 {
+        1
+    } else {
+        u64::from(entries) * u64::from(dims)
+    };
+    for _ in 0..values.min(64) {
+        w.put(0, 1);
+    }
+    let mut p = b"\x05vorbis".to_vec();
+    p.extend(w.bytes);
+    p
+}
+
+fn crafted_ogg(comments: &[u8], setup: &[u8]) -> Vec<u8> {
+    let mut file = ogg_page(0, 0x02, &[&vorbis_ident()]);
+    file.extend(ogg_page(1, 0x00, &[comments, setup]));
+    file.extend(ogg_page(2, 0x04, &[&[0u8; 8]]));
+    file
+}
+
+#[test]
+fn ogg_vorbis_with_absurd_declared_sizes_is_an_error_without_allocating_them() {
+    let setup = vorbis_setup(16, 2, 0);
+    let comments = vorbis_comments(4, &[4]);
+    let cases = [
+        (
+            "comment of 4 GiB",
+            crafted_ogg(&vorbis_comments(4, &[4, u32::MAX - 7]), &setup),
+            "comment of 4294967288 bytes",
+        ),
+        (
+            "vendor string of 4 GiB",
+            crafted_ogg(&vorbis_comments(u32::MAX, &[]), &setup),
+            "vendor string of 4294967295 bytes",
+        ),
+        (
+            "codebook of 2^24 entries × 31 dimensions, lookup type 1 (a 2 GB table)",
+            crafted_ogg(&comments, &vorbis_setup((1 << 24) - 1, 31, 1)),
+            "16777215 entries of 31 dimensions",
+        ),
+        (
+            "codebook of 2^24 entries × 65535 dimensions, lookup type 1",
+            crafted_ogg(&comments, &vorbis_setup((1 << 24) - 1, 65535, 1)),
+            "16777215 entries of 65535 dimensions",
+        ),
+        (
+            "codebook of 2^20 entries × 4096 dimensions, lookup type 2",
+            crafted_ogg(&comments, &vorbis_setup(1 << 20, 4096, 2)),
+            "1048576 entries of 4096 dimensions",
+        ),
+    ];
+    for (what, file, named) in cases {
+        LARGEST.with(|l| l.set(0));
+        let err = match decode_audio(&file, Some("ogg")) {
+            Ok(_) => panic!("{what}: decoded"),
+            Err(e) => e.to_string(),
+        };
+        let largest = LARGEST.with(|l| l.get());
+        assert!(
+            err.contains("OGG Vorbis headers are corrupt") && err.contains(named),
+            "{what}: {err}"
+        );
+        assert!(
+            largest < 1 << 20,
+            "{what}: allocated {largest} bytes before refusing"
+        );
+    }
+    // The scan lets plausible headers through to the decoder.
+    let plain = crafted_ogg(&comments, &setup);
+    if let Err(e) = decode_audio(&plain, Some("ogg")) {
+        assert!(!e.to_string().contains("OGG Vorbis headers"), "{e}");
+    }
+    let seed = encode_with("sox", "ogg");
+    decode_audio(&seed, Some("ogg")).expect("a real OGG Vorbis file decodes");
+}
+
+// ---------------------------------------------------------------------------------------------
+// tokenizer.json with a Precompiled normalizer (SentencePiece's character map): corrupt trie
+// data is an error naming the file, not a panic inside the tokenizers crate.
+
+/// A tokenizer.json (the fuzz seed) with a Precompiled normalizer of `trie` units and
+/// `strings`, and an added token marked `normalized`, which tokenizers normalizes (looks up
+/// in the trie) while loading.
+fn with_precompiled(trie: &[u32], strings: &[u8]) -> Vec<u8> {
+    use base64::Engine as _;
+    let mut charsmap = ((trie.len() * 4) as u32).to_le_bytes().to_vec();
+    for unit in trie {
+        charsmap.extend(unit.to_le_bytes());
+    }
+    charsmap.extend(strings);
+    let mut json: Value = serde_json::from_slice(&fuzz_tokenizer()).unwrap();
+    json["normalizer"] = serde_json::json!({
+        "type": "Precompiled",
+        "precompiled_charsmap": base64::engine::general_purpose::STANDARD.encode(&charsmap),
+    });
+    json["added_tokens"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
+            "id": 39, "content": "ab", "single_word": false, "lstrip": false, "rstrip": false,
+            "normalized": true, "special": false
+        }));
+    serde_json::to_vec(&json).unwrap()
+}
+
+/// One 256-unit block of a double-array trie mapping "a" to the string at `value`: the root
+/// (offset 0), the node for 'a' (label 97) with a leaf at 97 ^ `leaf_offset`, and that leaf.
+fn map_a(leaf_offset: u32, value: u32) -> Vec<u32> {
+    let mut trie = vec![0u32; 256];
+    trie[97] = (leaf_offset << 10) | (1 << 8) | 97;
+    let leaf = (97 ^ leaf_offset) as usize;
+    if leaf < trie.len() {
+        trie[leaf] = value;
+    }
+    trie
+}
+
+#[test]
+fn corrupt_precompiled_normalizer_is_an_error_naming_the_file() {
+    count_panics();
+    // A well-formed map ("a" → "x") loads.
+    let good = with_precompiled(&map_a(169, 0), b"x\0");
+    WhisperTokenizer::from_bytes(&good).expect("a well-formed Precompiled normalizer loads");
+
+    let cases: [(&str, Vec<u32>, &[u8]); 4] = [
+        ("an empty trie", vec![], b"x\0"),
+        ("a leaf outside the trie", map_a(1000, 0), b"x\0"),
+        ("a replacement past the strings", map_a(169, 77), b"x\0"),
+        (
+            "a replacement inside a character",
+            map_a(169, 1),
+            "é\0".as_bytes(),
+        ),
+    ];
+    for (what, trie, strings) in cases {
+        let json = with_precompiled(&trie, strings);
+        PANICS.with(|p| p.set(0));
+        let result = catch_unwind(AssertUnwindSafe(|| WhisperTokenizer::from_bytes(&json)));
+        let err = match result {
+            Err(_) => panic!("{what}: loading panicked"),
+            Ok(Ok(_)) => panic!("{what}: loaded"),
+            Ok(Err(e)) => e.to_string(),
+        };
+        assert!(
+            err.contains("tokenizer.json") && err.contains("Precompiled"),
+            "{what}: {err}"
+        );
+        assert_eq!(
+            PANICS.with(|p| p.get()),
+            0,
+            "{what}: a panic was caught on the way"
+        );
+    }
 }

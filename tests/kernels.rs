@@ -22,7 +22,8 @@ fn linear_matches_cpu_for_all_epilogues_and_dtypes() {
     let gpu = gpu();
     let mut r = rng(1);
     // Row counts ≤ 4 take the GEMV kernel (split over lanes from K = 256, one thread per
-    // output below), larger ones the tiled kernel.
+    // output below), up to 16 the GEMV kernel in groups of 4 rows (beam search steps),
+    // larger ones the tiled kernel.
     let shapes = [
         (1, 1, 2),
         (2, 7, 10),
@@ -31,6 +32,9 @@ fn linear_matches_cpu_for_all_epilogues_and_dtypes() {
         (1, 17, 512),
         (2, 40, 300),
         (5, 9, 3),
+        (7, 20, 260),
+        (16, 12, 40),
+        (17, 9, 8),
         (65, 70, 33),
         (130, 64, 96),
     ];
@@ -321,19 +325,23 @@ fn positional_add_and_embedding_match_cpu() {
         };
         let ids = [0u32, 36, 16, 15, 20];
         let idt = gpu.upload_u32(&ids, &[ids.len()]).unwrap();
-        let y = embed_tokens(&gpu, &idt, &table_gpu, &pos, 2);
-        let want: Vec<f64> = (0..ids.len() * cols)
-            .map(|i| {
-                let (row, col) = (i / cols, i % cols);
-                seen[ids[row] as usize * cols + col] as f64 + ps[(2 + row) * cols + col] as f64
-            })
-            .collect();
-        assert_close(
-            &read(&gpu, &y),
-            &want,
-            RTOL,
-            &format!("embedding {dtype:?}"),
-        );
+        // One position per row, and (beam search) one position per two rows.
+        for rows_per_pos in [1usize, 2] {
+            let y = embed_tokens(&gpu, &idt, &table_gpu, &pos, 2, rows_per_pos);
+            let want: Vec<f64> = (0..ids.len() * cols)
+                .map(|i| {
+                    let (row, col) = (i / cols, i % cols);
+                    let p = 2 + row / rows_per_pos;
+                    seen[ids[row] as usize * cols + col] as f64 + ps[p * cols + col] as f64
+                })
+                .collect();
+            assert_close(
+                &read(&gpu, &y),
+                &want,
+                RTOL,
+                &format!("embedding {dtype:?}, {rows_per_pos} rows per position"),
+            );
+        }
     }
 }
 
@@ -362,6 +370,7 @@ fn attention_matches_cpu_full_and_causal_with_cache() {
             head_dim: hd,
             q_len,
             kv_len,
+            beams: 1,
         };
         let y = attention(
             &gpu,

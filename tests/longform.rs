@@ -122,9 +122,10 @@ struct RefWord {
 #[derive(serde::Deserialize)]
 struct RefTranscript {
     segments: Vec<RefSegment>,
+    text: String,
 }
 
-fn faster_whisper(model: &Path, audio: &Path, words: bool) -> RefTranscript {
+fn faster_whisper(model: &Path, audio: &Path, words: bool, beam_size: usize) -> RefTranscript {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/longform_ref.py");
     let out = Command::new("python3")
         .arg(script)
@@ -132,6 +133,7 @@ fn faster_whisper(model: &Path, audio: &Path, words: bool) -> RefTranscript {
         .arg(audio)
         .arg("en")
         .args(words.then_some("--words"))
+        .args(["--beam-size", &beam_size.to_string()])
         .output()
         .expect("python3 not found: install Python 3 and `pip install faster-whisper`");
     assert!(
@@ -196,7 +198,7 @@ fn long_clip_matches_faster_whisper() {
     ))
     .unwrap();
 
-    let reference = faster_whisper(&kit::model_dir_any("whisper-tiny.en-ct2"), &clip, false);
+    let reference = faster_whisper(&kit::model_dir_any("whisper-tiny.en-ct2"), &clip, false, 1);
     let ours: Vec<(f64, f64, &str)> = t
         .segments
         .iter()
@@ -246,6 +248,52 @@ fn long_clip_matches_faster_whisper() {
     );
 }
 
+/// Beam search (5 hypotheses, one batch per step) against faster-whisper's (CTranslate2's)
+/// beam search of the same width on the same weights: same text and segment times.
+#[test]
+fn jfk_beam_search_matches_faster_whisper() {
+    let (jfk, _) = kit::fixtures::jfk();
+    let samples = load_audio_file(&jfk).unwrap();
+    let whisper = Whisper::load_dir(kit::gpu(), &kit::model_dir("whisper-tiny.en")).unwrap();
+    let options = TranscribeOptions {
+        decode: whisper_clsr::decode::DecodeOptions {
+            beam_size: 5,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let t = pollster::block_on(whisper.transcribe(&samples, &options, &mut |_| Ok(()))).unwrap();
+    let reference = faster_whisper(&kit::model_dir_any("whisper-tiny.en-ct2"), &jfk, false, 5);
+    let ours: Vec<(f64, f64, &str)> = t
+        .segments
+        .iter()
+        .map(|s| (s.start, s.end, s.text.as_str()))
+        .collect();
+    let theirs: Vec<(f64, f64, &str)> = reference
+        .segments
+        .iter()
+        .map(|s| (s.start, s.end, s.text.as_str()))
+        .collect();
+    let both = format!(
+        "ours:\n{}faster-whisper:\n{}",
+        listing(&ours),
+        listing(&theirs)
+    );
+    eprintln!("{both}");
+    assert_eq!(kit::words(&t.text), kit::words(&reference.text), "{both}");
+    assert_eq!(ours.len(), theirs.len(), "segment count:\n{both}");
+    for (a, b) in ours.iter().zip(&theirs) {
+        assert!(
+            (a.0 - b.0).abs() <= 0.5 && (a.1 - b.1).abs() <= 0.5,
+            "segment {:.2}–{:.2} vs {:.2}–{:.2}:\n{both}",
+            a.0,
+            a.1,
+            b.0,
+            b.1
+        );
+    }
+}
+
 #[test]
 fn jfk_word_timestamps_match_faster_whisper() {
     let (jfk, _) = kit::fixtures::jfk();
@@ -268,7 +316,7 @@ fn jfk_word_timestamps_match_faster_whisper() {
         .iter()
         .flat_map(|s| s.words.clone().expect("words asked for"))
         .collect();
-    let reference = faster_whisper(&kit::model_dir_any("whisper-tiny.en-ct2"), &jfk, true);
+    let reference = faster_whisper(&kit::model_dir_any("whisper-tiny.en-ct2"), &jfk, true, 1);
     let theirs: Vec<&RefWord> = reference.segments.iter().flat_map(|s| &s.words).collect();
     let show = |w: &[(String, f64, f64)]| -> String {
         w.iter()

@@ -7,7 +7,9 @@ use whisper_clsr_test_kit as kit;
 use kit::{gpu, random, rng};
 use rand::Rng;
 use whisper_clsr::decode::timestamps::timestamp_filter;
-use whisper_clsr::ops::token_pick::{gumbel_noise, pick_token, token_probability, Pick};
+use whisper_clsr::ops::token_pick::{
+    gumbel_noise, pick_token, token_probability, top_tokens, Pick, NO_TOKEN,
+};
 
 const NEG_INF: f64 = f64::NEG_INFINITY;
 
@@ -155,6 +157,109 @@ fn greedy_pick_applies_the_timestamp_rules_like_openai() {
         }
     }
     drop(gpu);
+}
+
+/// Runs the top-k kernel on `logits[offset..]` and returns its (id, log-probability) pairs.
+fn gpu_top_k(
+    logits: &[f32],
+    offset: usize,
+    mask: &[f32],
+    pick: &Pick,
+    k: usize,
+) -> Vec<(u32, f32)> {
+    let gpu = gpu();
+    let lt = gpu.upload(logits, &[logits.len()]).unwrap();
+    let mt = gpu.upload(mask, &[mask.len()]).unwrap();
+    let out = gpu.tensor(&[2 * k + 3]);
+    top_tokens(&gpu, &lt, offset, &mt, pick, k, &out, 3);
+    let v = pollster::block_on(gpu.read_u32(&out)).unwrap();
+    v[3..]
+        .chunks(2)
+        .map(|c| (c[0], f32::from_bits(c[1])))
+        .collect()
+}
+
+#[test]
+fn top_k_lists_the_best_filtered_ids_like_a_sort() {
+    let mut r = rng(34);
+    for &(n, ts_begin, eot) in &[(300usize, 200usize, 150usize), (51865, 50364, 50257)] {
+        for (h, sampled) in histories(ts_begin as u32).into_iter().enumerate() {
+            let mut logits = random(&mut r, n + 5);
+            // Repeated values, so the tie order (lowest id first) is exercised.
+            for i in (0..n).step_by(7) {
+                logits[5 + i] = logits[5 + i / 2];
+            }
+            for v in &mut logits[5 + ts_begin..] {
+                *v += if h % 2 == 0 { -3.0 } else { 1.0 };
+            }
+            let mut mask = vec![0.0f32; n];
+            for (i, m) in mask.iter_mut().enumerate() {
+                if (i > eot && i < ts_begin) || (i < eot && r.random_bool(0.1)) {
+                    *m = -1e30;
+                }
+            }
+            for timestamps in [true, false] {
+                let want = cpu_filtered(
+                    &logits[5..],
+                    &mask,
+                    &sampled,
+                    ts_begin,
+                    eot,
+                    Some(50),
+                    timestamps,
+                );
+                let lse = log_sum_exp(&want);
+                // Sort by value, highest first, then by id.
+                let mut order: Vec<usize> = (0..n).filter(|&i| want[i] > NEG_INF).collect();
+                order.sort_by(|&a, &b| want[b].total_cmp(&want[a]).then(a.cmp(&b)));
+                let pick = Pick {
+                    ts_begin: ts_begin as u32,
+                    eot: eot as u32,
+                    timestamps: timestamps
+                        .then(|| timestamp_filter(&sampled, ts_begin as u32, n as u32, Some(50))),
+                    temperature: 0.0,
+                    seed: 0,
+                    step: 0,
+                };
+                let k = 6;
+                let got = gpu_top_k(&logits, 5, &mask, &pick, k);
+                let what = format!("n {n}, history {h}, timestamps {timestamps}");
+                for (j, &(id, logprob)) in got.iter().enumerate() {
+                    let Some(&best) = order.get(j) else {
+                        assert_eq!(id, NO_TOKEN, "{what}: rank {j} beyond the allowed ids");
+                        continue;
+                    };
+                    assert_eq!(id as usize, best, "{what}: rank {j}");
+                    let want_lp = want[best] - lse;
+                    assert!(
+                        (f64::from(logprob) - want_lp).abs() <= 1e-4 * want_lp.abs().max(1.0),
+                        "{what}: rank {j} logprob {logprob} vs {want_lp}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn top_k_of_a_nearly_empty_row_ends_in_no_token() {
+    // Only ids 1 and 3 are allowed; the rest of the list is empty.
+    let logits = [5.0f32, 1.0, 9.0, 2.0];
+    let mask = [-1e30f32, 0.0, -1e30, 0.0];
+    let pick = Pick {
+        ts_begin: 4,
+        eot: 3,
+        timestamps: None,
+        temperature: 0.0,
+        seed: 0,
+        step: 0,
+    };
+    let got = gpu_top_k(&logits, 0, &mask, &pick, 4);
+    let ids: Vec<u32> = got.iter().map(|p| p.0).collect();
+    assert_eq!(ids, [3, 1, NO_TOKEN, NO_TOKEN]);
+    let lse = (2.0f64.exp() + 1.0f64.exp()).ln();
+    assert!((f64::from(got[0].1) - (2.0 - lse)).abs() < 1e-5);
+    assert!((f64::from(got[1].1) - (1.0 - lse)).abs() < 1e-5);
 }
 
 #[test]

@@ -1,7 +1,7 @@
 // The demo site's service worker: keeps the site's own files (page, scripts, styles, the
 // wasm) in Cache Storage so that after one visit the demo opens and transcribes with the
 // network off. The model files are not handled here: the JS API already keeps them in its own
-// cache ("whisper-clsr-v1", see lib/fetch.js) and reads them from there when offline.
+// cache ("whisper-clsr-v2", see lib/fetch.js) and reads them from there when offline.
 //
 // Strategy for the site's files: network first (so a new build shows on the next reload),
 // the cached copy when the network fails. Everything else (models, packs, other origins)
@@ -22,6 +22,7 @@ const SITE_FILES = [
   "worker.js",
   "lib/audio.js",
   "lib/fetch.js",
+  "lib/read-body.js",
   "lib/model-url.js",
   "pkg/whisper_clsr.js",
   "pkg/whisper_clsr_bg.wasm",

@@ -15,6 +15,11 @@ export type LoadProgress =
     }
   | { stage: "init" };
 
+/** A Trusted Types `TrustedScriptURL` (TypeScript's DOM types do not have it yet). */
+export interface TrustedScriptURLLike {
+  toJSON(): string;
+}
+
 export interface LoadOptions {
   /**
    * URL prefix of a Hugging Face layout directory (config.json, model.safetensors,
@@ -26,8 +31,10 @@ export interface LoadOptions {
   onProgress?: (progress: LoadProgress) => void;
   /** Keep downloaded files in Cache Storage for the next visit (default true). */
   cache?: boolean;
-  /** Location of worker.js (default: next to whisper-clsr.js). */
-  workerUrl?: string | URL;
+  /** Location of worker.js (default: next to whisper-clsr.js); a TrustedScriptURL under Trusted Types. */
+  workerUrl?: string | URL | TrustedScriptURLLike;
+  /** Refuse a model.safetensors larger than this many bytes (default 4 GiB, what wasm32 memory holds). */
+  maxModelBytes?: number;
 }
 
 export interface ModelInfo {
@@ -79,10 +86,12 @@ export interface TranscribeOptions {
   temperatureIncrement?: number;
   /** Candidates sampled per window above temperature 0 (default 5). */
   bestOf?: number;
-  /** Length penalty α of the candidate ranking (default: divide by length). */
+  /** Length penalty α ((5 + length) / 6)^α of the ranking of candidates and beams (default: divide by length). */
   lengthPenalty?: number;
-  /** Only 1 (greedy) for now: beam search is not available yet. */
-  beamSize?: 1;
+  /** Beam search with this many hypotheses at temperature 0, decoded as one batch per step (default 1: greedy). */
+  beamSize?: number;
+  /** Beam search waits for round(beamSize × patience) finished sequences (default 1). */
+  patience?: number;
   /** Sampling seed: the same seed gives the same transcript (default 0). */
   seed?: number;
   /** Text as if said before the audio (names, spelling, style). */
@@ -176,8 +185,11 @@ export declare class Whisper {
   readonly info: ModelInfo;
   /** Loaded expert packs by language code. */
   readonly experts: Map<string, PackMeta>;
-  /** Adds a language expert pack; refused (rejects) if made for another base model. */
-  loadExpert(source: string | URL | File | Blob | ArrayBuffer, options?: { cache?: boolean }): Promise<PackMeta>;
+  /**
+   * Adds a language expert pack; refused (rejects) if made for another base model. Resolves to
+   * the pack's metadata; `language` is the normalised code routing uses. `maxBytes`: 2 GiB by default.
+   */
+  loadExpert(source: string | URL | File | Blob | ArrayBuffer, options?: { cache?: boolean; maxBytes?: number }): Promise<PackMeta>;
   removeExpert(language: string): Promise<boolean>;
   /** Transcribes audio of any length. Float32Array input is taken as 16 kHz mono. Calls are queued. */
   transcribe(audio: AudioInput, options?: TranscribeOptions): Promise<Transcript>;
@@ -186,7 +198,7 @@ export declare class Whisper {
     transcript: Transcript | Pick<Segment, "start" | "end" | "text">[],
     format?: "srt" | "vtt" | "tsv",
   ): Promise<string>;
-  /** Frees the GPU memory and stops the worker; pending calls reject. */
+  /** Stops the worker at once (even mid-transcription), freeing its memory and GPU device; pending and later calls reject. */
   dispose(): void;
 }
 

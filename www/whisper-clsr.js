@@ -19,6 +19,10 @@ export function hasWebGPU() {
   return typeof navigator !== "undefined" && "gpu" in navigator;
 }
 
+/** wasm32 memory ends at 4 GiB: larger weights could not be loaded anyway. */
+const DEFAULT_MAX_MODEL_BYTES = 2 ** 32;
+const DEFAULT_MAX_PACK_BYTES = 2 ** 31;
+
 const NO_WEBGPU =
   "this browser has no WebGPU (navigator.gpu is missing); use a recent Chrome or Edge, or enable WebGPU in your browser's settings";
 
@@ -38,35 +42,67 @@ function modelSource(model) {
  * Starts the model's worker. The default is written as one literal
  * `new Worker(new URL("./worker.js", import.meta.url), ...)` expression on purpose: bundlers
  * (Vite, webpack 5) recognise exactly this form and bundle worker.js (and the wasm it loads)
- * on their own, and unbundled it resolves next to this module.
+ * on their own, and unbundled it resolves next to this module. `workerUrl` may be a string, a
+ * URL or a TrustedScriptURL (pages whose CSP requires Trusted Types pass one of those).
  */
 function startWorker(workerUrl) {
-  if (workerUrl != null) return new Worker(workerUrl, { type: "module" });
-  return new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
+  try {
+    if (workerUrl != null) {
+      const trusted = typeof TrustedScriptURL !== "undefined" && workerUrl instanceof TrustedScriptURL;
+      return new Worker(trusted ? workerUrl : String(workerUrl), { type: "module" });
+    }
+    return new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
+  } catch (e) {
+    if (!/TrustedScriptURL/.test(e.message)) throw e;
+    throw new TypeError(
+      `${e.message} — this page requires Trusted Types: pass workerUrl as a TrustedScriptURL from your policy (see docs/web.md, "Content-Security-Policy")`,
+    );
+  }
 }
 
-/** Talks to one worker: numbered requests, each with its own promise and event callback. */
+/** Calls a page callback; what it throws is reported, never raised in a message handler. */
+function callSafely(callback, value) {
+  try {
+    callback?.(value);
+  } catch (e) {
+    // A throwing progress callback must not kill the API's message handling.
+    console.error("whisper-clsr: a progress callback threw", e);
+  }
+}
+
+/**
+ * Talks to one worker: numbered requests, each with its own promise and event callback.
+ * Once the worker dies (a Rust panic or out-of-memory trap inside wasm, a script that did not
+ * load) it is terminated at once: the pending calls and every later one reject, and its GPU
+ * device goes with it.
+ */
 class WorkerClient {
   constructor(worker) {
     this.worker = worker;
     this.pending = new Map();
     this.nextId = 1;
+    /** Why this client cannot take calls any more (disposed or crashed), or null. */
+    this.closed = null;
     this.worker.onmessage = ({ data }) => this.receive(data);
     this.worker.onerror = (e) => {
       e.preventDefault?.();
       const why =
         e.message ||
         "the worker script failed to load (with Vite's dev server, exclude whisper-clsr from optimizeDeps; in this repository, was scripts/build-web.sh run, so that pkg/ exists?)";
-      this.failAll(new Error(`whisper-clsr worker: ${why}`));
+      this.close(new Error(`whisper-clsr worker stopped: ${why}; load the model again`));
     };
     this.worker.onmessageerror = () => this.failAll(new Error("whisper-clsr worker: a message could not be read"));
   }
 
-  receive({ id, event, result, error }) {
+  receive({ id, event, result, error, crash }) {
+    if (crash !== undefined) {
+      this.close(new Error(`whisper-clsr worker stopped: ${crash}; load the model again`));
+      return;
+    }
     const call = this.pending.get(id);
     if (!call) return;
     if (event !== undefined) {
-      call.onEvent?.(event);
+      callSafely(call.onEvent, event);
       return;
     }
     this.pending.delete(id);
@@ -76,7 +112,7 @@ class WorkerClient {
 
   /** Sends a request; the returned promise carries its `id` (for cancel). */
   call(op, args = {}, { transfer = [], onEvent } = {}) {
-    if (!this.worker) return Promise.reject(new Error("this Whisper instance was disposed"));
+    if (this.closed) return Promise.reject(this.closed);
     const id = this.nextId++;
     const promise = new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject, onEvent });
@@ -92,14 +128,21 @@ class WorkerClient {
   }
 
   failAll(error) {
-    for (const call of this.pending.values()) call.reject(error);
+    const calls = [...this.pending.values()];
     this.pending.clear();
+    for (const call of calls) call.reject(error);
+  }
+
+  /** Stops the worker now (whatever it is doing) and rejects pending and later calls. */
+  close(error) {
+    this.worker?.terminate();
+    this.worker = null;
+    this.closed ??= error;
+    this.failAll(this.closed);
   }
 
   terminate() {
-    this.worker?.terminate();
-    this.worker = null;
-    this.failAll(new Error("this Whisper instance was disposed"));
+    this.close(new Error("this Whisper instance was disposed"));
   }
 }
 
@@ -127,15 +170,18 @@ export class Whisper {
    *   fromCache} while downloading (bytes over all files; total null until known), then
    *   {stage: "init"} while the weights go to the GPU.
    * @param {boolean} [options.cache=true] keep downloaded files in Cache Storage.
-   * @param {string|URL} [options.workerUrl] where worker.js is (default: next to this module).
+   * @param {string|URL|TrustedScriptURL} [options.workerUrl] where worker.js is (default: next
+   *   to this module).
+   * @param {number} [options.maxModelBytes=4 GiB] refuse model.safetensors above this size
+   *   (config.json and tokenizer.json have fixed caps of 4 and 64 MiB).
    */
-  static async load({ model, onProgress, cache = true, workerUrl } = {}) {
+  static async load({ model, onProgress, cache = true, workerUrl, maxModelBytes = DEFAULT_MAX_MODEL_BYTES } = {}) {
     if (!hasWebGPU()) throw new Error(NO_WEBGPU);
     if (model == null) throw new TypeError("Whisper.load: `model` is required");
     const source = modelSource(model);
     const client = new WorkerClient(startWorker(workerUrl));
     try {
-      const info = await client.call("load", { model: source, cache }, { onEvent: onProgress });
+      const info = await client.call("load", { model: source, cache, maxModelBytes }, { onEvent: onProgress });
       return new Whisper(client, info);
     } catch (e) {
       client.terminate();
@@ -145,24 +191,26 @@ export class Whisper {
 
   /**
    * Adds a language expert pack (URL, File/Blob or ArrayBuffer). Packs for another base model
-   * are refused. Resolves to the pack's metadata ({language, encoderLayers, ...}).
+   * are refused. Resolves to the pack's metadata ({language, encoderLayers, ...}); `language`
+   * is the normalised code routing uses ("en" for a pack that says " en" or "English").
+   * `maxBytes` (default 2 GiB) refuses larger packs.
    */
-  async loadExpert(source, { cache = true } = {}) {
+  async loadExpert(source, { cache = true, maxBytes = DEFAULT_MAX_PACK_BYTES } = {}) {
     let src = source;
     let name = source?.name ?? "pack";
     if (typeof source === "string" || source instanceof URL) {
       src = new URL(String(source), document.baseURI).href;
       name = src;
     }
-    const meta = await this.#client.call("loadExpert", { source: src, name, cache });
+    const meta = await this.#client.call("loadExpert", { source: src, name, cache, maxBytes });
     this.experts.set(meta.language, meta);
     return meta;
   }
 
-  /** Unloads the expert pack for `language` (a code such as "ca"). */
+  /** Unloads the expert pack for `language` (a code such as "ca", or a name such as "Catalan"). */
   async removeExpert(language) {
-    const removed = await this.#client.call("removeExpert", { language });
-    this.experts.delete(language);
+    const { removed, language: code } = await this.#client.call("removeExpert", { language });
+    this.experts.delete(code);
     return removed;
   }
 
@@ -182,7 +230,10 @@ export class Whisper {
    * @param {number} [options.temperature=0] first decoding temperature (0: greedy).
    * @param {number} [options.temperatureIncrement=0.2] fallback step up to 1.0 (0: none).
    * @param {number} [options.bestOf=5] candidates sampled per window above temperature 0.
-   * @param {number} [options.beamSize] only 1 (greedy) for now.
+   * @param {number} [options.beamSize=1] beam search with this many hypotheses at
+   *   temperature 0 (1: greedy).
+   * @param {number} [options.patience=1] beam search waits for round(beamSize × patience)
+   *   finished sequences.
    * @param {string} [options.initialPrompt] text as if said before the audio.
    * @param {boolean} [options.conditionOnPreviousText=true] previous text as prompt.
    * @param {number} [options.seed=0] sampling seed (same seed, same transcript).
@@ -195,14 +246,14 @@ export class Whisper {
    * encoderMs, decoderMs, tokensPerS, rtf}, device}.
    */
   async transcribe(audio, options = {}) {
-    const { language, timestamps = "segment", onToken, onSegment, onProgress, beamSize, signal, ...rest } = options;
-    if (beamSize != null && beamSize !== 1) {
-      throw new RangeError("beamSize: beam search is not available yet; omit it (or use 1) for greedy decoding");
+    const { language, timestamps = "segment", onToken, onSegment, onProgress, signal, ...rest } = options;
+    if (rest.beamSize != null && !(Number.isInteger(rest.beamSize) && rest.beamSize >= 1)) {
+      throw new RangeError(`beamSize ${rest.beamSize}: use a whole number ≥ 1 (1 decodes greedily)`);
     }
     if (![false, "segment", "word", true].includes(timestamps)) {
       throw new TypeError('timestamps must be false, "segment" or "word"');
     }
-    const known = ["temperature", "temperatureIncrement", "bestOf", "lengthPenalty", "seed", "initialPrompt", "conditionOnPreviousText", "compressionRatioThreshold", "logprobThreshold", "noSpeechThreshold", "maxTokens", "translate"];
+    const known = ["temperature", "temperatureIncrement", "bestOf", "beamSize", "patience", "lengthPenalty", "seed", "initialPrompt", "conditionOnPreviousText", "compressionRatioThreshold", "logprobThreshold", "noSpeechThreshold", "maxTokens", "translate"];
     const unknown = Object.keys(rest).filter((k) => !known.includes(k));
     if (unknown.length) throw new TypeError(`transcribe: unknown option(s) ${unknown.join(", ")}`);
     const aborted = () => signal?.reason ?? new DOMException("the transcription was aborted", "AbortError");
@@ -253,12 +304,11 @@ export class Whisper {
     return this.#client.call("subtitles", { segments, format });
   }
 
-  /** Frees the model and stops its worker; pending calls reject. */
+  /**
+   * Stops the worker at once, even mid-transcription: its wasm memory and GPU device go with
+   * it, and pending and later calls reject.
+   */
   dispose() {
-    const client = this.#client;
-    client
-      .call("dispose")
-      .catch(() => {})
-      .finally(() => client.terminate());
+    this.#client.terminate();
   }
 }

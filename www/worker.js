@@ -3,10 +3,15 @@
 // order; each gets {id, result} or {id, error}, and may first send {id, event} messages
 // (download progress, streamed tokens). whisper-clsr.js is the other side.
 
-import init, { WhisperModel, subtitles } from "./pkg/whisper_clsr.js";
-import { readSource } from "./lib/fetch.js";
+import init, { WhisperModel, languages, subtitles } from "./pkg/whisper_clsr.js";
+import { fetchSet, readLocal } from "./lib/fetch.js";
+import { readBody } from "./lib/read-body.js";
 
 const MODEL_FILES = ["config.json", "model.safetensors", "tokenizer.json"];
+/** Size caps per file; the weights' and packs' come from the page (maxModelBytes, maxBytes). */
+const JSON_MAX_BYTES = 4 * 2 ** 20;
+const TOKENIZER_MAX_BYTES = 64 * 2 ** 20;
+const fileLimits = (maxModelBytes) => [JSON_MAX_BYTES, maxModelBytes, TOKENIZER_MAX_BYTES];
 
 let model = null;
 let crashed = null; // after a panic the wasm instance cannot be trusted any more
@@ -18,10 +23,10 @@ function assertUsable() {
   if (crashed) throw new Error(`the model crashed earlier (${crashed}); load it again`);
 }
 
-/** The three model files' bytes, from a URL prefix or from File objects. */
-async function modelBytes(source, useCache, progress) {
+/** Progress over all three model files, as {stage: "download", ...} events. */
+function downloadProgress(progress) {
   const sizes = new Map();
-  const report = (file, loaded, total, fromCache) => {
+  return (file) => (loaded, total, fromCache) => {
     sizes.set(file, { loaded, total });
     const all = [...sizes.values()];
     const known = all.length === MODEL_FILES.length && all.every((s) => s.total != null);
@@ -33,41 +38,51 @@ async function modelBytes(source, useCache, progress) {
       total: known ? all.reduce((n, s) => n + s.total, 0) : null,
     });
   };
-  let sources;
+}
+
+/**
+ * The three model files' bytes, from a URL prefix (see lib/fetch.js: cached as one set) or
+ * from File objects. Resolves to {bytes, commit(), evict()}.
+ */
+async function modelFiles(source, useCache, maxModelBytes, progress) {
+  const report = downloadProgress(progress);
+  const limits = fileLimits(maxModelBytes);
+  const specs = MODEL_FILES.map((f, i) => ({ what: f, maxBytes: limits[i], onBytes: report(f) }));
   if (typeof source === "string") {
     // A directory prefix ending in "/" (see lib/model-url.js)
-    sources = MODEL_FILES.map((f) => new URL(f, source).href);
-  } else {
-    const byName = new Map(source.map((f) => [f.name, f]));
-    const missing = MODEL_FILES.filter((f) => !byName.has(f));
-    if (missing.length) {
-      throw new Error(`model files: missing ${missing.join(", ")} (a Whisper model is config.json, model.safetensors and tokenizer.json in Hugging Face layout)`);
-    }
-    sources = MODEL_FILES.map((f) => byName.get(f));
+    const urls = MODEL_FILES.map((f) => new URL(f, source).href);
+    return fetchSet(urls, specs, { cache: useCache });
   }
-  return Promise.all(
-    sources.map((src, i) =>
-      readSource(src, {
-        what: MODEL_FILES[i],
-        cache: useCache,
-        onBytes: (loaded, total, fromCache) => report(MODEL_FILES[i], loaded, total, fromCache),
-      }),
-    ),
-  );
+  const byName = new Map(source.map((f) => [f.name, f]));
+  const missing = MODEL_FILES.filter((f) => !byName.has(f));
+  if (missing.length) {
+    throw new Error(`model files: missing ${missing.join(", ")} (a Whisper model is config.json, model.safetensors and tokenizer.json in Hugging Face layout)`);
+  }
+  const bytes = await Promise.all(MODEL_FILES.map((f, i) => readLocal(byName.get(f), specs[i])));
+  return { bytes, commit: async () => {}, evict: async () => {} };
 }
 
 /** The optional generation_config.json beside the model files (alignment heads), or null. */
 async function generationConfig(source) {
   if (typeof source !== "string") {
     const file = source.find((f) => f.name === "generation_config.json");
-    return file ? new Uint8Array(await file.arrayBuffer()) : null;
+    return file ? readLocal(file, { what: "generation_config.json", maxBytes: JSON_MAX_BYTES }) : null;
   }
+  const url = new URL("generation_config.json", source).href;
   try {
-    const response = await fetch(new URL("generation_config.json", source).href);
-    return response.ok ? new Uint8Array(await response.arrayBuffer()) : null;
+    const response = await fetch(url, { cache: "no-cache" });
+    if (!response.ok || /^text\/html\b/i.test(response.headers.get("content-type") || "")) return null;
+    return await readBody(response, { what: "generation_config.json", url, maxBytes: JSON_MAX_BYTES });
   } catch {
     return null;
   }
+}
+
+/** A language code as routing uses it ("en" for " en\n", "English" or "EN"), or null. */
+function languageCode(text) {
+  const wanted = String(text).trim().toLowerCase();
+  const match = languages().find(({ code, name }) => code === wanted || name === wanted);
+  return match ? match.code : null;
 }
 
 /** A readable name for the adapter WebGPU offers (wgpu reports none on the web). */
@@ -81,7 +96,7 @@ async function adapterName() {
 }
 
 const ops = {
-  async load({ model: source, cache }, progress) {
+  async load({ model: source, cache, maxModelBytes }, progress) {
     if (!("gpu" in navigator)) {
       throw new Error("this browser has no WebGPU (navigator.gpu is missing in workers); use a recent Chrome, Edge or another browser with WebGPU enabled");
     }
@@ -89,11 +104,19 @@ const ops = {
     // The wasm's URL in the form bundlers rewrite, `new URL("…", import.meta.url)`, spelled
     // out here rather than left to the wasm-bindgen glue's default, so it is ours to keep right.
     await init({ module_or_path: new URL("./pkg/whisper_clsr_bg.wasm", import.meta.url) });
-    const [config, weights, tokenizer] = await modelBytes(source, cache, progress);
+    const files = await modelFiles(source, cache, maxModelBytes, progress);
+    const [config, weights, tokenizer] = files.bytes;
     progress({ stage: "init" });
     model?.free();
     model = null;
-    model = await WhisperModel.load(config, weights, tokenizer, adapter);
+    try {
+      model = await WhisperModel.load(config, weights, tokenizer, adapter);
+    } catch (e) {
+      // What does not parse is never kept: the next load downloads it again.
+      if (!(e instanceof WebAssembly.RuntimeError)) await files.evict();
+      throw e;
+    }
+    await files.commit();
     const generation = await generationConfig(source);
     const info = model.info();
     // Word timestamps use the model's alignment heads when generation_config.json has them.
@@ -103,15 +126,27 @@ const ops = {
     return info;
   },
 
-  async loadExpert({ source, name, cache }) {
+  async loadExpert({ source, name, cache, maxBytes }) {
     if (!model) throw new Error("load a model before its expert packs");
-    const bytes = await readSource(source, { what: `expert pack ${name}`, cache });
-    return model.addExpertPack(bytes, name);
+    const spec = { what: `expert pack ${name}`, maxBytes };
+    const pack = typeof source === "string" ? await fetchSet([source], [spec], { cache }) : { bytes: [await readLocal(source, spec)] };
+    let meta;
+    try {
+      meta = model.addExpertPack(pack.bytes[0], name);
+    } catch (e) {
+      if (!(e instanceof WebAssembly.RuntimeError)) await pack.evict?.();
+      throw e;
+    }
+    await pack.commit?.();
+    // Routing uses the normalised code (" en\n" and "English" route as "en"); so does the page.
+    meta.language = languageCode(meta.language) ?? meta.language;
+    return meta;
   },
 
   async removeExpert({ language }) {
     if (!model) throw new Error("no model is loaded");
-    return model.removeExpert(language);
+    const code = languageCode(language) ?? String(language);
+    return { removed: model.removeExpert(code), language: code };
   },
 
   async transcribe({ samples, options }, progress, id) {
@@ -130,15 +165,21 @@ const ops = {
   async subtitles({ segments, format }) {
     return subtitles(segments, format);
   },
-
-  async dispose() {
-    model?.free();
-    model = null;
-    return null;
-  },
 };
 
 let queue = Promise.resolve();
+
+/**
+ * A wasm trap (Rust panic, out of memory) inside async Rust code surfaces here, not in the
+ * request's promise, which then never settles: the page is told, and it terminates this worker.
+ */
+function reportCrash(error) {
+  crashed = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  model = null;
+  self.postMessage({ crash: crashed });
+}
+self.addEventListener("error", (e) => reportCrash(e.error ?? e.message));
+self.addEventListener("unhandledrejection", (e) => reportCrash(e.reason));
 
 self.onmessage = ({ data }) => {
   const { id, op, args } = data;
@@ -151,14 +192,15 @@ self.onmessage = ({ data }) => {
   queue = queue.then(async () => {
     try {
       assertUsable();
-      if (!Object.hasOwn(ops, op)) throw new Error(`unknown operation '${op}'`);
+      // Own properties only: "constructor" or "__proto__" are not operations.
+      if (typeof op !== "string" || !Object.hasOwn(ops, op)) throw new Error(`unknown operation '${op}'`);
       if (cancelled.delete(id)) throw new Error("cancelled");
       self.postMessage({ id, result: await ops[op](args, send, id) });
     } catch (e) {
       // A wasm trap (panic, out of memory) leaves the instance unusable.
       if (e instanceof WebAssembly.RuntimeError) {
-        crashed = e.message;
-        model = null;
+        reportCrash(e);
+        return;
       }
       self.postMessage({ id, error: e instanceof Error ? e.message : String(e) });
     }

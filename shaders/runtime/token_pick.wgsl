@@ -9,6 +9,10 @@
 // hash as RNG (seed, step, id), reproducible for a seed. `logprob` is log_softmax of the
 // filtered logits (not divided by the temperature) at the picked id, as OpenAI scores it.
 //
+// Entry `top_k`: the `k` most likely allowed ids (filters as in `main`, no temperature), best
+// first and ties to the lowest id, as [id, bits of its log-probability] pairs from
+// out[out_index] on (beam search). Rows with fewer than `k` allowed ids end in id 0xffffffff.
+//
 // Entry `probability`: softmax probability of id `wanted` over the raw row (no filters),
 // written to out[out_index] (the no-speech probability; word-timestamp token probabilities).
 
@@ -25,6 +29,10 @@ struct Params {
     wanted: u32,
     temperature: f32,
     out_index: u32,
+    k: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 // flags
@@ -40,6 +48,7 @@ const NO_TEXT: u32 = 8u;      // last was a timestamp after text: timestamp or E
 
 const WG: u32 = 256u;
 const NEG: f32 = -3.402823e38;
+const NONE: u32 = 0xffffffffu;
 var<workgroup> r0: array<f32, 256>;
 var<workgroup> r1: array<f32, 256>;
 var<workgroup> r2: array<f32, 256>;
@@ -90,10 +99,9 @@ fn lse_add(ms: vec2<f32>, v: f32) -> vec2<f32> {
     return vec2<f32>(v, ms.y * exp(ms.x - v) + 1.0);
 }
 
-@compute @workgroup_size(256, 1, 1)
-fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
-    let lane = lid.x;
-    // Pass 1: best text logit, log-sum-exp over all allowed ids and over allowed timestamps.
+// Pass 1 of every pick: the log-sum-exp of the allowed ids, and whether the probability-mass
+// rule forbids text (1.0) or not (0.0). Every lane gets the same values.
+fn filtered_log_sum_exp(lane: u32) -> vec2<f32> {
     var max_text = NEG;
     var all = vec2<f32>(NEG, 0.0);
     var ts = vec2<f32>(NEG, 0.0);
@@ -132,13 +140,43 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
     let text_off = (p.flags & TIMESTAMPS) != 0u && r3[0] != NEG && lse_ts > r0[0];
     let lse = select(lse_all, lse_ts, text_off);
     workgroupBarrier();
+    return vec2<f32>(lse, select(0.0, 1.0, text_off));
+}
+
+// Whether id i may be picked: allowed, and not text when the probability-mass rule is on.
+fn pickable(i: u32, text_off: bool) -> bool {
+    return allowed(i) && !(text_off && i < p.ts_begin);
+}
+
+// Reduces each lane's best (r0 value, ri id) to lane 0: higher value, then lower id.
+fn reduce_best(lane: u32) {
+    workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s >>= 1u) {
+        if (lane < s) {
+            let ov = r0[lane + s];
+            let oi = ri[lane + s];
+            if (ov > r0[lane] || (ov == r0[lane] && oi < ri[lane])) {
+                r0[lane] = ov;
+                ri[lane] = oi;
+            }
+        }
+        workgroupBarrier();
+    }
+}
+
+@compute @workgroup_size(256, 1, 1)
+fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
+    let lane = lid.x;
+    let stats = filtered_log_sum_exp(lane);
+    let lse = stats.x;
+    let text_off = stats.y > 0.5;
 
     // Pass 2: argmax of the (noised, tempered) allowed logits; lowest id on ties.
     let sample = p.temperature > 0.0;
     var bv = NEG;
     var bi = p.eot;
     for (var i = lane; i < p.n; i += WG) {
-        if (!allowed(i) || (text_off && i < p.ts_begin)) {
+        if (!pickable(i, text_off)) {
             continue;
         }
         var v = logits[p.offset + i];
@@ -152,22 +190,52 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
     }
     r0[lane] = bv;
     ri[lane] = bi;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
-        if (lane < s) {
-            let ov = r0[lane + s];
-            let oi = ri[lane + s];
-            if (ov > r0[lane] || (ov == r0[lane] && oi < ri[lane])) {
-                r0[lane] = ov;
-                ri[lane] = oi;
-            }
-        }
-        workgroupBarrier();
-    }
+    reduce_best(lane);
     if (lane == 0u) {
         let token = ri[0];
         out[0] = token;
         out[1] = bitcast<u32>(logits[p.offset + token] - lse);
+    }
+}
+
+@compute @workgroup_size(256, 1, 1)
+fn top_k(@builtin(local_invocation_id) lid: vec3<u32>) {
+    let lane = lid.x;
+    let stats = filtered_log_sum_exp(lane);
+    let lse = stats.x;
+    let text_off = stats.y > 0.5;
+    // Round j finds the best id strictly below round j-1's pick in the order
+    // (higher value, then lower id), so each id is picked at most once.
+    var prev_v = 3.402823e38;
+    var prev_i = 0u;
+    var first = true;
+    for (var j = 0u; j < p.k; j++) {
+        var bv = NEG;
+        var bi = NONE;
+        for (var i = lane; i < p.n; i += WG) {
+            if (!pickable(i, text_off)) {
+                continue;
+            }
+            let v = logits[p.offset + i];
+            let below = first || v < prev_v || (v == prev_v && i > prev_i);
+            if (below && (v > bv || (v == bv && i < bi))) {
+                bv = v;
+                bi = i;
+            }
+        }
+        r0[lane] = bv;
+        ri[lane] = bi;
+        reduce_best(lane);
+        let token = ri[0];
+        let value = r0[0];
+        workgroupBarrier();
+        if (lane == 0u) {
+            out[p.out_index + 2u * j] = token;
+            out[p.out_index + 2u * j + 1u] = bitcast<u32>(value - lse);
+        }
+        prev_v = value;
+        prev_i = token;
+        first = false;
     }
 }
 

@@ -61,6 +61,7 @@ fn decode_owned(bytes: Vec<u8>, extension_hint: Option<&str>) -> Result<DecodedA
     let mut bytes = bytes;
     let len = bytes.len() as u64;
     Defused::plan(&mut Cursor::new(&bytes), len)?.apply(&mut bytes);
+    super::ogg_guard::check(&bytes)?;
     let (mut mono, rate) = without_panics(|| decode_mono(bytes, extension_hint))?;
     if mono.is_empty() {
         return Err(Error::Audio(

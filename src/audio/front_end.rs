@@ -22,6 +22,9 @@ pub struct StreamedMel {
     pub non_finite_samples: usize,
 }
 
+/// Bytes of a file's start the OGG header check reads.
+const OGG_HEADER_PREFIX: u64 = 4 << 20;
+
 /// Decodes, resamples to 16 kHz and turns into Whisper's whole-recording log-mel the audio
 /// file at `path` (WAV, FLAC, MP3, OGG Vorbis), streaming: equal to
 /// `LogMel::compute_full(load_audio(path))` without ever holding the PCM.
@@ -38,6 +41,16 @@ pub fn load_long_mel(path: &Path, n_mels: usize) -> Result<StreamedMel> {
             "audio is empty: got 0 bytes, expected an encoded audio file".into(),
         )));
     }
+    // OGG Vorbis headers come first: a prefix is enough to refuse absurd declared sizes
+    // (a real header longer than the prefix is left to the decoder, as in `ogg_guard`).
+    let mut head = Vec::new();
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(&mut file, OGG_HEADER_PREFIX),
+        &mut head,
+    )
+    .map_err(|e| Error::io(path, e))?;
+    super::ogg_guard::check(&head).map_err(named)?;
+    std::io::Seek::rewind(&mut file).map_err(|e| Error::io(path, e))?;
     let plan = Defused::plan(&mut std::io::BufReader::new(&mut file), len).map_err(named)?;
     let source = plan.source(file, len).map_err(named)?;
     let ext = path.extension().and_then(|e| e.to_str());

@@ -11,6 +11,7 @@ mod front_end;
 mod long_mel;
 mod mel;
 mod mel_stream;
+mod ogg_guard;
 mod resample;
 mod resample_stream;
 

@@ -1,5 +1,7 @@
 //! Decoding options with OpenAI `transcribe()`'s defaults.
 
+use super::beam::BeamOptions;
+
 /// How to decode: timestamps, temperature fallback and its thresholds, prompts, sampling.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DecodeOptions {
@@ -25,7 +27,12 @@ pub struct DecodeOptions {
     pub no_speech_threshold: Option<f32>,
     /// Candidates sampled at each temperature above 0; the most likely one is kept.
     pub best_of: usize,
-    /// Length penalty α of the candidate ranking ((5 + len) / 6)^α; `None`: divide by length.
+    /// Hypotheses of the beam search at temperature 0; 1 decodes greedily.
+    pub beam_size: usize,
+    /// Beam search waits for `round(beam_size × patience)` finished sequences.
+    pub patience: f32,
+    /// Length penalty α of the ranking of sampled candidates and beam-search sequences,
+    /// ((5 + len) / 6)^α; `None`: divide by length.
     pub length_penalty: Option<f32>,
     /// Feed the previous windows' text as a prompt.
     pub condition_on_previous_text: bool,
@@ -48,6 +55,8 @@ impl Default for DecodeOptions {
             logprob_threshold: Some(-1.0),
             no_speech_threshold: Some(0.6),
             best_of: 5,
+            beam_size: 1,
+            patience: 1.0,
             length_penalty: None,
             condition_on_previous_text: true,
             initial_prompt: None,
@@ -57,6 +66,14 @@ impl Default for DecodeOptions {
 }
 
 impl DecodeOptions {
+    /// The beam search settings.
+    pub fn beam(&self) -> BeamOptions {
+        BeamOptions {
+            beam_size: self.beam_size,
+            patience: self.patience,
+        }
+    }
+
     /// Plain greedy decoding of each window without timestamps and without fallback.
     pub fn greedy() -> DecodeOptions {
         DecodeOptions {

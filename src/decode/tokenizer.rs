@@ -66,6 +66,7 @@ impl WhisperTokenizer {
             ))
         })?;
         check_bpe_merges(&value)?;
+        super::precompiled_check::check(&value)?;
         let inner = tokenizers::Tokenizer::from_bytes(json)
             .map_err(|e| Error::Tokenizer(format!("tokenizer.json could not be read: {e}")))?;
         let id = |name: &str| inner.token_to_id(name);

@@ -1,13 +1,18 @@
 //! Decoding one 30 s window: the prompt through the decoder, then one token per step chosen on
 //! the GPU (suppression, timestamp rules, argmax or a seeded sample), until EOT or the length
 //! limit. Only the chosen id and its log-probability are read back each step.
+//!
+//! Beam search ([`decode_window_beams`]) decodes the prompt once, then runs all hypotheses as
+//! one batch per step; the GPU lists each hypothesis's best tokens under the same filters and
+//! the KV cache is reordered on the GPU to follow the survivors ([`super::beam`]).
 
+use super::beam::{BeamOptions, BeamSearch};
 use super::suppress::SuppressMasks;
 use super::timestamps::timestamp_filter;
 use super::tokenizer::WhisperTokenizer;
-use crate::gpu::Gpu;
+use crate::gpu::{Gpu, Tensor};
 use crate::model::{Decoder, DecoderState};
-use crate::ops::token_pick::{pick_token, token_probability, Pick};
+use crate::ops::token_pick::{pick_token, token_probability, top_tokens, Pick};
 use crate::{Error, Result};
 
 /// How to decode one window.
@@ -58,32 +63,9 @@ pub async fn decode_window(
     options: &WindowOptions,
     on_token: &mut dyn FnMut(u32) -> Result<()>,
 ) -> Result<WindowDecoding> {
-    if sot_index >= prompt.len() || prompt[sot_index] != tok.sot {
-        return Err(Error::InvalidInput(
-            "a window prompt must hold <|startoftranscript|> at its sot index".into(),
-        ));
-    }
-    state.reset();
+    let started = start_window(gpu, decoder, state, prompt, sot_index, tok, options)?;
+    let (mut logits, sample_len) = (started.logits, started.sample_len);
     let vocab = decoder.vocab_size();
-    let room = decoder.max_positions().saturating_sub(prompt.len());
-    let sample_len = options.sample_len.min(room);
-
-    // The prompt up to <|startoftranscript|> first, so the no-speech probability can be read
-    // at that position; the rest of the prompt joins the cache in a second step.
-    let (head, tail) = prompt.split_at(sot_index + 1);
-    let mut logits = decoder.step(gpu, state, head)?;
-    let no_speech = match tok.no_speech {
-        Some(id) if (id as usize) < vocab => {
-            let out = gpu.tensor(&[1]);
-            token_probability(gpu, &logits, 0, vocab, id, &out, 0);
-            Some(out)
-        }
-        _ => None,
-    };
-    if !tail.is_empty() {
-        logits = decoder.step(gpu, state, tail)?;
-    }
-
     let picked = gpu.tensor(&[2]);
     let mut tokens = Vec::new();
     let mut sum_logprob = 0.0f64;
@@ -119,13 +101,138 @@ pub async fn decode_window(
             logits = decoder.step(gpu, state, &[token])?;
         }
     }
-    let no_speech_prob = match no_speech {
-        Some(out) => Some(gpu.read(&out).await?[0]),
-        None => None,
-    };
     Ok(WindowDecoding {
         tokens,
         sum_logprob,
-        no_speech_prob,
+        no_speech_prob: read_no_speech(gpu, started.no_speech).await?,
+    })
+}
+
+/// A window's prompt run through the decoder.
+struct StartedWindow {
+    /// Logits after the prompt's last token [1, vocab].
+    logits: Tensor,
+    /// `<|nospeech|>`'s probability at `<|startoftranscript|>` (one f32), when the
+    /// vocabulary has the token.
+    no_speech: Option<Tensor>,
+    /// Most tokens to generate: the options' limit within the decoder's room.
+    sample_len: usize,
+}
+
+/// Resets the state and decodes `prompt`: up to `<|startoftranscript|>` first, so the
+/// no-speech probability can be read at that position, then the rest.
+fn start_window(
+    gpu: &Gpu,
+    decoder: &Decoder,
+    state: &mut DecoderState<'_>,
+    prompt: &[u32],
+    sot_index: usize,
+    tok: &WhisperTokenizer,
+    options: &WindowOptions,
+) -> Result<StartedWindow> {
+    if sot_index >= prompt.len() || prompt[sot_index] != tok.sot {
+        return Err(Error::InvalidInput(
+            "a window prompt must hold <|startoftranscript|> at its sot index".into(),
+        ));
+    }
+    state.reset();
+    let vocab = decoder.vocab_size();
+    let room = decoder.max_positions().saturating_sub(prompt.len());
+    let (head, tail) = prompt.split_at(sot_index + 1);
+    let mut logits = decoder.step(gpu, state, head)?;
+    let no_speech = match tok.no_speech {
+        Some(id) if (id as usize) < vocab => {
+            let out = gpu.tensor(&[1]);
+            token_probability(gpu, &logits, 0, vocab, id, &out, 0);
+            Some(out)
+        }
+        _ => None,
+    };
+    if !tail.is_empty() {
+        logits = decoder.step(gpu, state, tail)?;
+    }
+    Ok(StartedWindow {
+        logits,
+        no_speech,
+        sample_len: options.sample_len.min(room),
+    })
+}
+
+async fn read_no_speech(gpu: &Gpu, no_speech: Option<Tensor>) -> Result<Option<f32>> {
+    Ok(match no_speech {
+        Some(out) => Some(gpu.read(&out).await?[0]),
+        None => None,
+    })
+}
+
+/// Beam search over one window (temperature 0): like [`decode_window`], but `beam`'s
+/// hypotheses are decoded side by side and the winner under `length_penalty` is returned.
+/// `on_token` sees the winner's tokens once the search is over.
+#[allow(clippy::too_many_arguments)]
+pub async fn decode_window_beams(
+    gpu: &Gpu,
+    decoder: &Decoder,
+    state: &mut DecoderState<'_>,
+    prompt: &[u32],
+    sot_index: usize,
+    masks: &SuppressMasks,
+    tok: &WhisperTokenizer,
+    options: &WindowOptions,
+    beam: BeamOptions,
+    length_penalty: Option<f32>,
+    on_token: &mut dyn FnMut(u32) -> Result<()>,
+) -> Result<WindowDecoding> {
+    let mut search = BeamSearch::new(beam, tok.eot)?;
+    let started = start_window(gpu, decoder, state, prompt, sot_index, tok, options)?;
+    let (mut logits, sample_len) = (started.logits, started.sample_len);
+    let vocab = decoder.vocab_size();
+    let k = search.candidates_per_beam();
+    let listed = gpu.tensor(&[beam.beam_size * 2 * k]);
+    for generated in 0..sample_len {
+        let live = search.live();
+        for (b, hypothesis) in live.iter().enumerate() {
+            let pick = Pick {
+                ts_begin: tok.timestamp_begin,
+                eot: tok.eot,
+                timestamps: options.timestamps.then(|| {
+                    timestamp_filter(
+                        &hypothesis.tokens,
+                        tok.timestamp_begin,
+                        vocab as u32,
+                        options.max_initial_timestamp,
+                    )
+                }),
+                temperature: 0.0,
+                seed: 0,
+                step: 0,
+            };
+            let mask = masks.for_step(hypothesis.tokens.is_empty(), options.timestamps);
+            top_tokens(gpu, &logits, b * vocab, mask, &pick, k, &listed, b * 2 * k);
+        }
+        let read = gpu.read_u32(&listed).await?;
+        let candidates: Vec<Vec<(u32, f32)>> = (0..live.len())
+            .map(|b| {
+                read[b * 2 * k..(b + 1) * 2 * k]
+                    .chunks(2)
+                    .map(|c| (c[0], f32::from_bits(c[1])))
+                    .collect()
+            })
+            .collect();
+        let step = search.update(&candidates);
+        if search.is_done() || generated + 1 == sample_len {
+            break;
+        }
+        decoder.reorder_beams(gpu, state, &step.sources)?;
+        logits = decoder.step_beams(gpu, state, &step.tokens)?;
+    }
+    let (mut finished, best) = search.finish(length_penalty);
+    let winner = finished.swap_remove(best);
+    for &token in &winner.tokens {
+        on_token(token)?;
+    }
+    Ok(WindowDecoding {
+        tokens: winner.tokens,
+        sum_logprob: winner.sum_logprob,
+        no_speech_prob: read_no_speech(gpu, started.no_speech).await?,
     })
 }

@@ -1,12 +1,13 @@
 //! Evaluation: Whisper's text normalisers and word/character error rates.
 //!
-//! Pure Rust without a GPU, so it builds for every target, wasm32 included. Today the CLI's
-//! `wer` and `normalize` commands use it; the trainer reports losses, not error rates.
+//! Pure Rust without a GPU, so it builds for every target, wasm32 included. The CLI's `wer`,
+//! `normalize` and `eval` commands use it; the trainer reports losses, not error rates.
 //! - [`EnglishTextNormalizer`] and [`BasicTextNormalizer`] are ports of openai/whisper's
 //!   `whisper/normalizers` (English numbers and spellings, contractions, symbols).
 //! - [`ErrorRates::score`] gives the corpus WER and CER of line-aligned texts as jiwer
 //!   computes them; languages written without spaces are scored by character
 //!   ([`ScoringUnit::for_language`]).
+//! - [`read_manifest`] reads the JSONL corpora `whisper-clsr eval` transcribes.
 
 mod basic;
 mod digits;
@@ -15,6 +16,7 @@ mod english;
 mod english_numbers;
 mod english_spelling;
 mod error_rate;
+mod manifest;
 mod normalizer;
 
 pub use basic::{remove_symbols, remove_symbols_and_diacritics, BasicTextNormalizer};
@@ -26,4 +28,5 @@ pub use error_rate::{
     character_errors, word_errors, ErrorRates, LineCountMismatch, ScoringUnit,
     LANGUAGES_WITHOUT_SPACES,
 };
+pub use manifest::{read_manifest, ManifestEntry};
 pub use normalizer::TextNormalizer;

@@ -4,7 +4,8 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use super::pool::BufferPool;
+use super::faults::Faults;
+use super::pool::{BufferPool, DEFAULT_POOL_LIMIT};
 use super::recorder::Recorder;
 use crate::{Error, Result};
 
@@ -14,10 +15,21 @@ const NEEDED_WORKGROUP_STORAGE: u32 = 16 * 1024;
 const NEEDED_INVOCATIONS: u32 = 256;
 
 /// How to pick the GPU.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct GpuOptions {
     /// Prefer a low-power adapter (integrated GPU) over a discrete one.
     pub low_power: bool,
+    /// Bytes of idle activation buffers kept for reuse (see `Gpu::set_pool_limit`).
+    pub pool_limit: u64,
+}
+
+impl Default for GpuOptions {
+    fn default() -> Self {
+        GpuOptions {
+            low_power: false,
+            pool_limit: DEFAULT_POOL_LIMIT,
+        }
+    }
 }
 
 /// A device, its queue, and the caches every kernel shares.
@@ -29,6 +41,7 @@ pub struct Gpu {
     pub(super) pipelines: RefCell<HashMap<String, wgpu::ComputePipeline>>,
     pub(super) pool: Rc<BufferPool>,
     pub(super) recorder: RefCell<Recorder>,
+    pub(super) faults: Faults,
 }
 
 impl Gpu {
@@ -70,6 +83,7 @@ impl Gpu {
             })
             .await
             .map_err(|e| Error::Gpu(format!("could not open device {}: {e}", info.name)))?;
+        let faults = Faults::install(&device);
         let recorder = Recorder::new(&device, &limits);
         Ok(Gpu {
             device,
@@ -77,8 +91,9 @@ impl Gpu {
             info,
             limits,
             pipelines: RefCell::new(HashMap::new()),
-            pool: Rc::new(BufferPool::default()),
+            pool: Rc::new(BufferPool::with_limit(options.pool_limit)),
             recorder: RefCell::new(recorder),
+            faults,
         })
     }
 
@@ -94,6 +109,26 @@ impl Gpu {
     /// kernels work there, but far slower than on a GPU.
     pub fn is_cpu(&self) -> bool {
         self.info.device_type == wgpu::DeviceType::Cpu
+    }
+
+    /// Fails if the device was lost or a GPU operation failed since the last check (an
+    /// allocation or pipeline the device refused); readbacks check on their own.
+    pub fn check(&self) -> Result<()> {
+        // Device loss is noticed while wgpu maintains the device; natively that needs a poll
+        // (a non-blocking one here).
+        #[cfg(not(target_arch = "wasm32"))]
+        let _ = self.device.poll(wgpu::PollType::Poll);
+        let checked = self.faults.check();
+        if checked.is_err() {
+            self.discard_recorded();
+        }
+        checked
+    }
+
+    /// Whether the device has been lost (driver reset, `destroy`); a lost device never
+    /// comes back: open a new `Gpu` and load the model again.
+    pub fn is_lost(&self) -> bool {
+        self.faults.is_lost()
     }
 
     /// Largest buffer a single storage binding may cover.

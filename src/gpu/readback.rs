@@ -1,6 +1,7 @@
 //! Copies GPU data back to the host. Async everywhere: in the browser mapping completes on
 //! the event loop; natively we poll the device until the copy is done.
 
+use super::pool::size_class;
 use super::{Gpu, Tensor};
 use crate::{Error, Result};
 
@@ -31,10 +32,11 @@ impl Gpu {
     }
 
     async fn read_bytes(&self, buffer: &wgpu::Buffer, offset: u64, bytes: u64) -> Result<Vec<u8>> {
+        self.check()?;
         if bytes == 0 {
             return Ok(Vec::new());
         }
-        let staging = self.pool.take_staging(&self.device, bytes);
+        let staging = self.staging(bytes)?;
         self.copy(buffer, offset, &staging, 0, bytes);
         self.flush();
         let (sender, receiver) = futures_channel::oneshot::channel();
@@ -42,11 +44,19 @@ impl Gpu {
             let _ = sender.send(result);
         });
         #[cfg(not(target_arch = "wasm32"))]
-        self.device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| Error::Gpu(format!("waiting for the GPU failed: {e}")))?;
-        receiver
-            .await
+        if let Err(e) = self.device.poll(wgpu::PollType::wait_indefinitely()) {
+            self.check()?;
+            return Err(Error::Gpu(format!("waiting for the GPU failed: {e}")));
+        }
+        // Natively the mapping has completed by now unless the work failed; a lost device
+        // may never call back, so its fault is reported without waiting.
+        #[cfg(not(target_arch = "wasm32"))]
+        self.check()?;
+        let mapped = receiver.await;
+        // A fault in the work just waited for (a refused allocation, a lost device) explains
+        // a failed or garbage readback better than the mapping error does.
+        self.check()?;
+        mapped
             .map_err(|_| Error::Gpu("the GPU device was lost during a readback".into()))?
             .map_err(|e| Error::Gpu(format!("reading GPU memory failed: {e}")))?;
         let data = staging
@@ -56,5 +66,18 @@ impl Gpu {
         staging.unmap();
         self.pool.give_back_staging(staging);
         Ok(data)
+    }
+
+    /// A host-readable buffer of at least `bytes`, pooled.
+    fn staging(&self, bytes: u64) -> Result<wgpu::Buffer> {
+        let class = size_class(bytes);
+        if let Some(buffer) = self.pool.reuse_staging(class) {
+            return Ok(buffer);
+        }
+        self.create_buffer(
+            "a readback",
+            class,
+            wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        )
     }
 }

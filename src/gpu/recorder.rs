@@ -5,6 +5,7 @@
 //! Each dispatch's parameters go into a slot of one uniform buffer, so recording allocates
 //! no buffers; the slots are uploaded right before the encoder is submitted.
 
+use super::faults::{describe, scoped};
 use super::shader::Kernel;
 use super::Gpu;
 
@@ -65,23 +66,34 @@ impl Gpu {
         if let Some(p) = self.pipelines.borrow().get(&key) {
             return p.clone();
         }
-        let module = self
-            .device
-            .create_shader_module(wgpu::ShaderModuleDescriptor {
-                label: Some(&key),
-                source: wgpu::ShaderSource::Wgsl(kernel.code().into()),
-            });
-        let pipeline = self
-            .device
-            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(&key),
-                layout: None,
-                module: &module,
-                entry_point: Some(kernel.entry),
-                compilation_options: Default::default(),
-                cache: None,
-            });
-        self.pipelines.borrow_mut().insert(key, pipeline.clone());
+        let (pipeline, error) = scoped(&self.device, || {
+            let module = self
+                .device
+                .create_shader_module(wgpu::ShaderModuleDescriptor {
+                    label: Some(&key),
+                    source: wgpu::ShaderSource::Wgsl(kernel.code().into()),
+                });
+            self.device
+                .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(&key),
+                    layout: None,
+                    module: &module,
+                    entry_point: Some(kernel.entry),
+                    compilation_options: Default::default(),
+                    cache: None,
+                })
+        });
+        match error {
+            // Not cached, so a later call tries again; the fault fails the next readback.
+            Some(e) => self.faults.record(format!(
+                "creating the GPU pipeline of kernel {key} ({}) failed: {}",
+                kernel.file,
+                describe(&e)
+            )),
+            None => {
+                self.pipelines.borrow_mut().insert(key, pipeline.clone());
+            }
+        }
         pipeline
     }
 
@@ -178,6 +190,15 @@ impl Gpu {
         }
         self.queue.submit([encoder.finish()]);
         rec.submits += 1;
+    }
+
+    /// Drops what was recorded but not submitted: the work of a call that failed (a refused
+    /// allocation or pipeline would fail its submission too).
+    pub(super) fn discard_recorded(&self) {
+        let mut rec = self.recorder.borrow_mut();
+        rec.pass = None;
+        rec.encoder = None;
+        rec.params.clear();
     }
 
     /// Number of command-buffer submissions of recorded work since the device was opened.

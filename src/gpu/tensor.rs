@@ -3,7 +3,7 @@
 
 use std::rc::Rc;
 
-use super::pool::{BufferPool, STORAGE_USAGE};
+use super::pool::{size_class, BufferPool, STORAGE_USAGE};
 use super::Gpu;
 use crate::{Error, Result};
 
@@ -100,15 +100,45 @@ impl Weight {
 }
 
 impl Gpu {
-    /// A pooled tensor with unspecified contents.
+    /// A pooled tensor with unspecified contents. An allocation the device refuses (out of
+    /// memory, over its buffer limit) is reported by the next readback, naming the size.
     pub fn tensor(&self, shape: &[usize]) -> Tensor {
         let elements: usize = shape.iter().product();
-        let buffer = self.pool.take(&self.device, (elements as u64) * 4);
+        let class = size_class((elements as u64) * 4);
+        let buffer = match self.pool.reuse(class) {
+            Some(buffer) => buffer,
+            None => self.allocate_activation(shape, class),
+        };
         Tensor {
             buffer: Some(buffer),
             shape: shape.to_vec(),
             pool: self.pool.clone(),
         }
+    }
+
+    fn allocate_activation(&self, shape: &[usize], bytes: u64) -> wgpu::Buffer {
+        let what = format!("an activation of shape {shape:?}");
+        let buffer = match self.over_buffer_limit(&what, bytes) {
+            None => self.create_buffer(&what, bytes, STORAGE_USAGE),
+            Some(e) => Err(e),
+        };
+        let buffer = buffer.unwrap_or_else(|e| {
+            // Op code cannot return an error here: the caller gets a small stand-in buffer
+            // (the kernels' reads and writes are clamped to it) and the next readback
+            // reports the fault.
+            self.faults.record(match e {
+                Error::Gpu(message) => message,
+                other => other.to_string(),
+            });
+            self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("stand-in for a refused activation"),
+                size: size_class(0),
+                usage: STORAGE_USAGE,
+                mapped_at_creation: false,
+            })
+        });
+        self.pool.note_allocated(buffer.size());
+        buffer
     }
 
     /// A tensor holding `data`, visible to commands recorded from now on.
@@ -173,12 +203,8 @@ impl Gpu {
                 self.max_binding_bytes()
             )));
         }
-        let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("weight"),
-            size,
-            usage: STORAGE_USAGE,
-            mapped_at_creation: false,
-        });
+        let buffer =
+            self.create_buffer(&format!("a weight of shape {shape:?}"), size, STORAGE_USAGE)?;
         let whole = bytes.len() / 4 * 4;
         if whole > 0 {
             self.queue.write_buffer(&buffer, 0, &bytes[..whole]);
@@ -195,9 +221,31 @@ impl Gpu {
         })
     }
 
-    /// Bytes of pooled activation memory allocated so far.
+    /// Bytes of activation memory alive now: tensors in use plus the pool's idle buffers.
     pub fn activation_bytes(&self) -> u64 {
-        self.pool.allocated_bytes()
+        self.pool.live_bytes()
+    }
+
+    /// Bytes of idle buffers (activations and readbacks) the pool keeps for reuse; at most
+    /// [`Gpu::pool_limit`].
+    pub fn pooled_bytes(&self) -> u64 {
+        self.pool.pooled_bytes()
+    }
+
+    /// The bound on [`Gpu::pooled_bytes`] (`DEFAULT_POOL_LIMIT` unless set).
+    pub fn pool_limit(&self) -> u64 {
+        self.pool.limit()
+    }
+
+    /// Changes the bound on idle pooled memory, releasing what is beyond it.
+    pub fn set_pool_limit(&self, bytes: u64) {
+        self.pool.set_limit(bytes);
+    }
+
+    /// Releases every idle pooled buffer (tensors still in use are released when dropped if
+    /// the pool is over its bound then).
+    pub fn release_pooled(&self) {
+        self.pool.trim();
     }
 }
 

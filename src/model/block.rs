@@ -62,12 +62,15 @@ pub enum SelfKv<'a> {
     /// Projected from this block's input alone: the encoder, and the teacher-forced decoder
     /// (with a causal mask).
     Fresh,
-    /// Appended to a KV cache [capacity, d] at row `past`; attention reads rows
-    /// `0..past + T` (incremental decoding).
+    /// Appended to a KV cache at position `past`; attention reads positions `0..past + T`
+    /// (incremental decoding). The cache is laid out [position, beam, d] for `beams`
+    /// sequences decoded side by side (beam search), each input row one beam's token; with
+    /// one beam it is [position, d] and the T rows are consecutive positions.
     Cached {
         k: &'a Tensor,
         v: &'a Tensor,
         past: usize,
+        beams: usize,
     },
 }
 
@@ -171,25 +174,32 @@ impl Block {
     ) -> BlockOutput {
         let t = x.shape()[0];
         let h = self.self_ln.forward(gpu, &x);
-        let (fresh, kv_len) = match io.self_kv {
+        let (fresh, self_kv) = match io.self_kv {
             SelfKv::Fresh => {
                 let k = self.self_attn.k.forward(gpu, &h);
                 let v = self.self_attn.v.forward(gpu, &h);
-                (Some((k, v)), t)
+                (Some((k, v)), None)
             }
-            SelfKv::Cached { k, v, past } => {
+            SelfKv::Cached { k, v, past, beams } => {
                 assert!(!io.record, "a recorded block projects its own keys/values");
-                self.self_attn.k.forward_into_rows(gpu, &h, k, past);
-                self.self_attn.v.forward_into_rows(gpu, &h, v, past);
-                (None, past + t)
+                assert!(beams == 1 || t == beams, "one token per beam");
+                self.self_attn.k.forward_into_rows(gpu, &h, k, past * beams);
+                self.self_attn.v.forward_into_rows(gpu, &h, v, past * beams);
+                let len = past + t / beams;
+                (None, Some(KvView { k, v, len, beams }))
             }
         };
-        let (k, v) = match (&fresh, &io.self_kv) {
-            (Some((k, v)), _) => (k, v),
-            (None, SelfKv::Cached { k, v, .. }) => (*k, *v),
-            (None, SelfKv::Fresh) => unreachable!("fresh keys/values were projected"),
+        let kv = match (&fresh, self_kv) {
+            (Some((k, v)), _) => KvView {
+                k,
+                v,
+                len: t,
+                beams: 1,
+            },
+            (None, Some(kv)) => kv,
+            (None, None) => unreachable!("fresh keys/values were projected"),
         };
-        let self_out = attend(&self.self_attn, gpu, &h, k, v, kv_len, io.mask, &x, &[]);
+        let self_out = attend(&self.self_attn, gpu, &h, kv, io.mask, &x, &[]);
         drop(h);
         let x_self = self_out.out;
         let self_tape = io.record.then(|| AttentionTape {
@@ -201,18 +211,14 @@ impl Block {
         let (x_mid, cross_tape, kept) = match (&self.cross, io.cross_kv) {
             (Some(cross), Some((k, v))) => {
                 let h = cross.ln.forward(gpu, &x_self);
-                let frames = k.shape()[0];
-                let out = attend(
-                    &cross.attn,
-                    gpu,
-                    &h,
+                // Every beam's query row reads the same encoder keys/values.
+                let kv = KvView {
                     k,
                     v,
-                    frames,
-                    Mask::None,
-                    &x_self,
-                    io.keep,
-                );
+                    len: k.shape()[0],
+                    beams: 1,
+                };
+                let out = attend(&cross.attn, gpu, &h, kv, Mask::None, &x_self, io.keep);
                 let tape = io.record.then(|| AttentionTape {
                     x_in: x_self,
                     q: out.q,
@@ -249,16 +255,22 @@ struct Attended {
     kept: Vec<Tensor>,
 }
 
-/// Queries from `h`, attention over the first `kv_len` rows of `k`/`v`, output projection
-/// added to `residual`.
-#[allow(clippy::too_many_arguments)]
+/// The keys and values an attention reads: the first `len` positions of `k` and `v`, laid
+/// out [position, beam, d] for `beams` sequences ([position, d] for one).
+#[derive(Clone, Copy)]
+struct KvView<'a> {
+    k: &'a Tensor,
+    v: &'a Tensor,
+    len: usize,
+    beams: usize,
+}
+
+/// Queries from `h`, attention over `kv`, output projection added to `residual`.
 fn attend(
     weights: &AttentionWeights,
     gpu: &Gpu,
     h: &Tensor,
-    k: &Tensor,
-    v: &Tensor,
-    kv_len: usize,
+    kv: KvView,
     mask: Mask,
     residual: &Tensor,
     keep: &[usize],
@@ -268,10 +280,11 @@ fn attend(
     let shape = AttentionShape {
         heads: weights.heads,
         head_dim: d / weights.heads,
-        q_len: q.shape()[0],
-        kv_len,
+        q_len: q.shape()[0] / kv.beams,
+        kv_len: kv.len,
+        beams: kv.beams,
     };
-    let (attn, kept) = attention_keeping(gpu, &q, k, v, shape, mask, keep);
+    let (attn, kept) = attention_keeping(gpu, &q, kv.k, kv.v, shape, mask, keep);
     let out = weights.out.forward_residual(gpu, &attn, residual);
     Attended { out, q, attn, kept }
 }

@@ -8,6 +8,7 @@ use super::config::WhisperConfig;
 use super::layers::LayerNorm;
 use super::weights::WeightFile;
 use crate::gpu::{Gpu, Tensor, Weight};
+use crate::ops::beam_gather::gather_beams;
 use crate::ops::embedding::{embed_tokens, ChunkedTable};
 use crate::ops::matmul::{gemm, Epilogue, Gemm, Layout, Rhs};
 use crate::ops::softmax::Mask;
@@ -26,18 +27,31 @@ pub struct Decoder {
 /// Per-audio decoder state: cross-attention keys/values (computed once from the encoder
 /// output), the self-attention KV cache, preallocated to the longest sequence, and the
 /// language experts the FFNs route through, if any.
+///
+/// The cache holds one sequence, or several decoded side by side (beam search), laid out
+/// [position, beam, d] so that one step's rows for every beam are adjacent.
 pub struct DecoderState<'a> {
     cross: Vec<(Tensor, Tensor)>,
     cache: Vec<(Tensor, Tensor)>,
     /// Positions already in the cache.
     pub len: usize,
+    /// Sequences in the cache.
+    beams: usize,
+    /// Sequences the cache has room for.
+    capacity: usize,
     route: Option<Route<'a>>,
 }
 
 impl DecoderState<'_> {
-    /// Forgets the cached positions (cross-attention keys/values stay).
+    /// Forgets the cached positions and beams (cross-attention keys/values stay).
     pub fn reset(&mut self) {
         self.len = 0;
+        self.beams = 1;
+    }
+
+    /// Sequences in the cache: 1 until [`Decoder::reorder_beams`] makes more.
+    pub fn beams(&self) -> usize {
+        self.beams
     }
 }
 
@@ -89,21 +103,61 @@ impl Decoder {
         encoded: &Tensor,
         route: Option<Route<'a>>,
     ) -> DecoderState<'a> {
-        let cross = self.cross_kv(gpu, encoded);
-        let cache = self
-            .blocks
-            .iter()
-            .map(|_| {
-                let shape = [self.max_positions, self.d_model];
-                (gpu.tensor(&shape), gpu.tensor(&shape))
-            })
-            .collect();
         DecoderState {
-            cross,
-            cache,
+            cross: self.cross_kv(gpu, encoded),
+            cache: self.empty_cache(gpu, 1),
             len: 0,
+            beams: 1,
+            capacity: 1,
             route,
         }
+    }
+
+    /// Per block, a KV cache with room for `beams` sequences of the longest length.
+    fn empty_cache(&self, gpu: &Gpu, beams: usize) -> Vec<(Tensor, Tensor)> {
+        let shape = [self.max_positions * beams, self.d_model];
+        self.blocks
+            .iter()
+            .map(|_| (gpu.tensor(&shape), gpu.tensor(&shape)))
+            .collect()
+    }
+
+    /// Makes the cache hold `sources.len()` sequences, sequence b continuing the current
+    /// sequence `sources[b]` (beam search: the surviving hypotheses after a step, or the
+    /// prompt, decoded once, copied to every beam with sources = [0, 0, …]). Runs on the GPU.
+    pub fn reorder_beams(
+        &self,
+        gpu: &Gpu,
+        state: &mut DecoderState,
+        sources: &[u32],
+    ) -> Result<()> {
+        if sources.is_empty() {
+            return Err(Error::InvalidInput(
+                "beam search needs at least one beam".into(),
+            ));
+        }
+        if let Some(bad) = sources.iter().find(|&&b| b as usize >= state.beams) {
+            return Err(Error::InvalidInput(format!(
+                "beam {bad} does not exist: the cache holds {} beams",
+                state.beams
+            )));
+        }
+        let floats = state.len * state.beams * self.d_model;
+        if sources.len() > state.capacity {
+            let grown = self.empty_cache(gpu, sources.len());
+            for ((k, v), (new_k, new_v)) in state.cache.iter().zip(&grown) {
+                gpu.copy(k.buffer(), 0, new_k.buffer(), 0, floats as u64 * 4);
+                gpu.copy(v.buffer(), 0, new_v.buffer(), 0, floats as u64 * 4);
+            }
+            state.cache = grown;
+            state.capacity = sources.len();
+        }
+        for (k, v) in &state.cache {
+            gather_beams(gpu, k, state.len, state.beams, sources)?;
+            gather_beams(gpu, v, state.len, state.beams, sources)?;
+        }
+        state.beams = sources.len();
+        Ok(())
     }
 
     /// Each block's cross-attention keys and values [frames, d] for the encoder output
@@ -118,12 +172,37 @@ impl Decoder {
             .collect()
     }
 
-    /// Feeds `tokens` after the cached positions and returns the logits of the last one
-    /// ([1, vocab]); the tokens join the cache.
+    /// Feeds `tokens` after the cached positions of the single sequence and returns the
+    /// logits of the last one ([1, vocab]); the tokens join the cache.
     pub fn step(&self, gpu: &Gpu, state: &mut DecoderState, tokens: &[u32]) -> Result<Tensor> {
+        if state.beams != 1 {
+            return Err(Error::InvalidInput(format!(
+                "the cache holds {} beams: step them with step_beams",
+                state.beams
+            )));
+        }
         let t = tokens.len();
         let (x, _) = self.forward(gpu, state, tokens, &[])?;
-        Ok(self.logits_of_row(gpu, &x, t - 1))
+        Ok(self.logits_of_rows(gpu, &x, t - 1, 1))
+    }
+
+    /// Feeds one token per beam (`tokens[b]` continues beam b) and returns every beam's
+    /// logits ([beams, vocab]), in one batched pass.
+    pub fn step_beams(
+        &self,
+        gpu: &Gpu,
+        state: &mut DecoderState,
+        tokens: &[u32],
+    ) -> Result<Tensor> {
+        if tokens.len() != state.beams {
+            return Err(Error::InvalidInput(format!(
+                "{} tokens for {} beams: give one token per beam",
+                tokens.len(),
+                state.beams
+            )));
+        }
+        let (x, _) = self.forward(gpu, state, tokens, &[])?;
+        Ok(self.logits_of_rows(gpu, &x, 0, tokens.len()))
     }
 
     /// Feeds `tokens` like [`Self::step`] and returns the final hidden states [t, d] (after
@@ -155,9 +234,15 @@ impl Decoder {
         tokens: &[u32],
         keep: &[(usize, usize)],
     ) -> Result<(Tensor, Vec<Tensor>)> {
-        let (t, past) = (tokens.len(), state.len);
-        let x = self.embed(gpu, tokens, past)?;
-        let mask = if t > 1 {
+        let (t, past, beams) = (tokens.len(), state.len, state.beams);
+        if beams > 1 && !keep.is_empty() {
+            return Err(Error::InvalidInput(
+                "cross-attention is kept for a single sequence only".into(),
+            ));
+        }
+        let x = self.embed(gpu, tokens, past, beams)?;
+        // Several beams feed one token each: no position sees another's.
+        let mask = if t > 1 && beams == 1 {
             Mask::Causal { q_len: t, past }
         } else {
             Mask::None
@@ -167,6 +252,7 @@ impl Decoder {
             k: &cache[i].0,
             v: &cache[i].1,
             past,
+            beams,
         };
         let cross = &state.cross;
         let (x, kept, _) = match state.route {
@@ -175,7 +261,7 @@ impl Decoder {
             }
             None => self.forward_blocks(gpu, x, self_kv, mask, cross, keep, &mut Dense, false),
         };
-        state.len = past + t;
+        state.len = past + t / beams;
         Ok((self.ln.forward(gpu, &x), kept))
     }
 
@@ -191,7 +277,7 @@ impl Decoder {
         ffn: &mut dyn FfnStrategy,
         record: bool,
     ) -> Result<(Tensor, Vec<BlockTape>)> {
-        let x = self.embed(gpu, tokens, 0)?;
+        let x = self.embed(gpu, tokens, 0, 1)?;
         let mask = Mask::Causal {
             q_len: tokens.len(),
             past: 0,
@@ -201,17 +287,19 @@ impl Decoder {
         Ok((x, tapes))
     }
 
-    /// Token + position embeddings of `tokens` placed after `past` positions, [T, d].
-    fn embed(&self, gpu: &Gpu, tokens: &[u32], past: usize) -> Result<Tensor> {
+    /// Token + position embeddings of `tokens` placed after `past` positions, [T, d]: one
+    /// position per token, or with several `beams` one token per beam at position `past`.
+    fn embed(&self, gpu: &Gpu, tokens: &[u32], past: usize, beams: usize) -> Result<Tensor> {
         let t = tokens.len();
         if t == 0 {
             return Err(Error::InvalidInput(
                 "a decoder step needs at least one token".into(),
             ));
         }
-        if past + t > self.max_positions {
+        let positions = t / beams;
+        if past + positions > self.max_positions {
             return Err(Error::InvalidInput(format!(
-                "the decoder holds at most {} positions; {past} + {t} requested",
+                "the decoder holds at most {} positions; {past} + {positions} requested",
                 self.max_positions
             )));
         }
@@ -222,7 +310,14 @@ impl Decoder {
             )));
         }
         let ids = gpu.upload_u32(tokens, &[t])?;
-        Ok(embed_tokens(gpu, &ids, &self.tokens, &self.positions, past))
+        Ok(embed_tokens(
+            gpu,
+            &ids,
+            &self.tokens,
+            &self.positions,
+            past,
+            beams,
+        ))
     }
 
     /// The blocks over `x` [T, d], before the final layer norm; returns the kept
@@ -276,19 +371,25 @@ impl Decoder {
         (x, kept, tapes)
     }
 
-    /// Tied output projection of one row of `x` onto the token table, chunk by chunk.
+    /// Tied output projection of row `row` of `x` onto the token table ([1, vocab]).
     pub fn logits_of_row(&self, gpu: &Gpu, x: &Tensor, row: usize) -> Tensor {
+        self.logits_of_rows(gpu, x, row, 1)
+    }
+
+    /// Tied output projection of `rows` rows of `x` from `first`, chunk by chunk of the
+    /// token table ([rows, vocab]).
+    pub fn logits_of_rows(&self, gpu: &Gpu, x: &Tensor, first: usize, rows: usize) -> Tensor {
         let d = self.d_model;
-        let logits = gpu.tensor(&[1, self.vocab_size()]);
+        let logits = gpu.tensor(&[rows, self.vocab_size()]);
         for (start, chunk) in &self.tokens.chunks {
             let n = chunk.shape()[0];
             let g = Gemm {
-                m: 1,
+                m: rows,
                 n,
                 k: d,
                 batch: 1,
                 a: Layout {
-                    offset: row * d,
+                    offset: first * d,
                     row_stride: d,
                     batch_stride: 0,
                 },

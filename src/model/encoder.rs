@@ -18,6 +18,10 @@ pub struct Encoder {
     pub positions: Weight,
     pub blocks: Vec<Block>,
     pub ln_post: LayerNorm,
+    /// Submit the recorded work after every block (default): on large models one
+    /// submission for the whole encoder can run for seconds, and Windows resets a GPU whose
+    /// work runs past its watchdog (about 2 s). Results are the same either way.
+    pub submit_per_layer: bool,
     n_mels: usize,
     d_model: usize,
     frames: usize,
@@ -61,6 +65,7 @@ impl Encoder {
             )?,
             blocks,
             ln_post: LayerNorm::load(gpu, file, &format!("{p}.layer_norm"), d)?,
+            submit_per_layer: true,
             n_mels: c.num_mel_bins,
             d_model: d,
             frames: c.max_source_positions * 2,
@@ -139,6 +144,9 @@ impl Encoder {
             let out = block.forward(gpu, x, io, ffn);
             x = out.x;
             tapes.extend(out.tape);
+            if self.submit_per_layer {
+                gpu.flush();
+            }
         }
         (x, tapes)
     }

@@ -14,7 +14,8 @@ crate::params_struct! {
         first_pos: u32,
         chunk_start: u32,
         chunk_rows: u32,
-        _pad: [u32; 3],
+        rows_per_pos: u32,
+        _pad: [u32; 2],
     }
 }
 
@@ -34,18 +35,22 @@ pub struct ChunkedTable {
     pub cols: usize,
 }
 
-/// `y[i] = table[ids[i]] + positions[first_pos + i]` for the `ids` tensor (u32, [count]).
+/// `y[i] = table[ids[i]] + positions[first_pos + i / rows_per_position]` for the `ids`
+/// tensor (u32, [count]): consecutive positions with `rows_per_position` 1, one position
+/// shared by each group of beams in beam search.
 pub fn embed_tokens(
     gpu: &Gpu,
     ids: &Tensor,
     table: &ChunkedTable,
     positions: &Weight,
     first_pos: usize,
+    rows_per_position: usize,
 ) -> Tensor {
     let count = ids.len();
     let cols = table.cols;
+    assert!(rows_per_position >= 1, "at least one row per position");
     assert!(
-        first_pos + count <= positions.shape()[0],
+        first_pos + count.div_ceil(rows_per_position) <= positions.shape()[0],
         "decoder positions exhausted"
     );
     let y = gpu.tensor(&[count, cols]);
@@ -61,7 +66,8 @@ pub fn embed_tokens(
             first_pos: u(first_pos),
             chunk_start: u(*start),
             chunk_rows: u(chunk.shape()[0]),
-            _pad: [0; 3],
+            rows_per_pos: u(rows_per_position),
+            _pad: [0; 2],
         };
         gpu.dispatch(
             &kernel(chunk.dtype() == DType::F16),

@@ -9,6 +9,10 @@ const MATMUL: &str = include_str!("../../shaders/runtime/matmul.wgsl");
 const GEMV: &str = include_str!("../../shaders/runtime/gemv.wgsl");
 /// Rows up to which a weight product uses the GEMV kernel.
 const GEMV_MAX_ROWS: usize = 4;
+/// Rows up to which a weight product runs as GEMV dispatches of `GEMV_MAX_ROWS` rows each
+/// (beam search steps: each reads the weights once, where a 64-row matmul tile would be
+/// mostly empty).
+const GEMV_GROUPS_MAX_ROWS: usize = 16;
 /// Shortest K for which the GEMV kernel splits each row over 32 lanes.
 const SPLIT_K_MIN: usize = 256;
 
@@ -144,6 +148,26 @@ pub(crate) fn kernels() -> Vec<Kernel> {
 
 /// Records `C = epilogue(alpha · A·B)` into `c`.
 pub fn gemm(gpu: &Gpu, a: &Tensor, b: Rhs, c: &Tensor, g: &Gemm, epi: &Epilogue) {
+    if g.m > GEMV_MAX_ROWS && g.m <= GEMV_GROUPS_MAX_ROWS && g.batch == 1 {
+        for first in (0..g.m).step_by(GEMV_MAX_ROWS) {
+            let down = |l: Layout| Layout {
+                offset: l.offset + first * l.row_stride,
+                ..l
+            };
+            let rows = Gemm {
+                m: GEMV_MAX_ROWS.min(g.m - first),
+                a: down(g.a),
+                c: down(g.c),
+                ..*g
+            };
+            let epi = Epilogue {
+                residual: epi.residual.map(|(r, l)| (r, down(l))),
+                ..*epi
+            };
+            gemm(gpu, a, b, c, &rows, &epi);
+        }
+        return;
+    }
     if let Some((bias, _)) = epi.bias {
         assert_eq!(
             bias.dtype() == DType::F16,

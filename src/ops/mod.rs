@@ -2,6 +2,7 @@
 //! nothing runs until the next flush or readback.
 
 pub mod attention;
+pub mod beam_gather;
 pub mod clsr;
 pub mod conv;
 pub mod embedding;
@@ -23,6 +24,7 @@ pub fn all_kernels() -> Vec<Kernel> {
     all.extend(positional::kernels());
     all.extend(embedding::kernels());
     all.extend(token_pick::kernels());
+    all.extend(beam_gather::kernels());
     all.extend(clsr::kernels());
     let tanh = crate::gpu::shader::tanh_gelu_variants(&all);
     all.extend(tanh);

@@ -1,5 +1,6 @@
 //! Next-token choice on the GPU (`token_pick.wgsl`): suppress mask, timestamp rules, then
 //! argmax or a seeded sample; writes the id and its log-probability, 8 bytes to read back.
+//! Beam search reads the k best ids of each beam's row instead ([`top_tokens`]).
 
 use bytemuck::Zeroable;
 
@@ -23,6 +24,8 @@ crate::params_struct! {
         wanted: u32,
         temperature: f32,
         out_index: u32,
+        k: u32,
+        _pad: [u32; 3],
     }
 }
 
@@ -35,12 +38,16 @@ fn pick_kernel() -> Kernel {
     Kernel::new::<Params>("runtime/token_pick.wgsl", SOURCE, "main")
 }
 
+fn top_k_kernel() -> Kernel {
+    Kernel::new::<Params>("runtime/token_pick.wgsl", SOURCE, "top_k")
+}
+
 fn probability_kernel() -> Kernel {
     Kernel::new::<Params>("runtime/token_pick.wgsl", SOURCE, "probability")
 }
 
 pub(crate) fn kernels() -> Vec<Kernel> {
-    vec![pick_kernel(), probability_kernel()]
+    vec![pick_kernel(), top_k_kernel(), probability_kernel()]
 }
 
 /// The timestamp rules for one step, derived by the host from the tokens sampled so far
@@ -74,6 +81,30 @@ pub struct Pick {
     pub step: u32,
 }
 
+/// The filter fields of the kernel's parameters for `pick` over `logits[offset .. offset + n]`.
+fn filter_params(pick: &Pick, n: usize, offset: usize) -> Params {
+    let ts = pick.timestamps.unwrap_or_default();
+    let flags = pick.timestamps.map_or(0, |t| {
+        TIMESTAMPS
+            | if t.first { FIRST } else { 0 }
+            | if t.no_timestamp { NO_TS } else { 0 }
+            | if t.no_text { NO_TEXT } else { 0 }
+    });
+    Params {
+        n: u(n),
+        offset: u(offset),
+        ts_begin: pick.ts_begin,
+        eot: pick.eot,
+        flags,
+        ts_min: ts.min,
+        ts_max: ts.max,
+        seed: pick.seed,
+        step: pick.step,
+        temperature: pick.temperature,
+        ..Params::zeroed()
+    }
+}
+
 /// Chooses a token from `logits[offset .. offset + mask.len()]` and writes `[id, bits of its
 /// log-probability]` into `out` (two u32).
 pub fn pick_token(
@@ -90,29 +121,47 @@ pub fn pick_token(
         "pick past the end of the logits"
     );
     assert!(out.len() >= 2, "pick writes two values");
-    let ts = pick.timestamps.unwrap_or_default();
-    let flags = pick.timestamps.map_or(0, |t| {
-        TIMESTAMPS
-            | if t.first { FIRST } else { 0 }
-            | if t.no_timestamp { NO_TS } else { 0 }
-            | if t.no_text { NO_TEXT } else { 0 }
-    });
-    let params = Params {
-        n: u(n),
-        offset: u(offset),
-        ts_begin: pick.ts_begin,
-        eot: pick.eot,
-        flags,
-        ts_min: ts.min,
-        ts_max: ts.max,
-        seed: pick.seed,
-        step: pick.step,
-        wanted: 0,
-        temperature: pick.temperature,
-        out_index: 0,
-    };
+    let params = filter_params(pick, n, offset);
     gpu.dispatch(
         &pick_kernel(),
+        bytemuck::bytes_of(&params),
+        &[(1, logits.buffer()), (2, mask.buffer()), (3, out.buffer())],
+        [1, 1, 1],
+    );
+}
+
+/// Id marking "no further allowed id" in [`top_tokens`]' output.
+pub const NO_TOKEN: u32 = u32::MAX;
+
+/// Writes the `k` most likely ids of `logits[offset .. offset + mask.len()]` under the
+/// filters of `pick` (its temperature is ignored), best first with ties to the lowest id, as
+/// `[id, bits of its log-probability]` pairs into `out[out_index ..]`; a row with fewer than
+/// `k` allowed ids ends in [`NO_TOKEN`].
+#[allow(clippy::too_many_arguments)] // a kernel wrapper: one row of logits in, k pairs out
+pub fn top_tokens(
+    gpu: &Gpu,
+    logits: &Tensor,
+    offset: usize,
+    mask: &Tensor,
+    pick: &Pick,
+    k: usize,
+    out: &Tensor,
+    out_index: usize,
+) {
+    let n = mask.len();
+    assert!(
+        offset + n <= logits.len(),
+        "top-k past the end of the logits"
+    );
+    assert!(k >= 1, "top-k of at least one id");
+    assert!(out_index + 2 * k <= out.len(), "top-k written past the end");
+    let params = Params {
+        k: u(k),
+        out_index: u(out_index),
+        ..filter_params(pick, n, offset)
+    };
+    gpu.dispatch(
+        &top_k_kernel(),
         bytemuck::bytes_of(&params),
         &[(1, logits.buffer()), (2, mask.buffer()), (3, out.buffer())],
         [1, 1, 1],

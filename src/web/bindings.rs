@@ -52,6 +52,8 @@ struct WebOptions {
     /// Fallback step up to 1.0; 0 turns fallback off.
     temperature_increment: Option<f32>,
     best_of: Option<usize>,
+    beam_size: Option<usize>,
+    patience: Option<f32>,
     length_penalty: Option<f32>,
     seed: Option<u64>,
     initial_prompt: Option<String>,
@@ -97,6 +99,8 @@ fn web_options(value: JsValue) -> Result<TranscribeOptions, JsError> {
                 temperatures
             },
             best_of: o.best_of.unwrap_or(defaults.best_of),
+            beam_size: o.beam_size.unwrap_or(defaults.beam_size),
+            patience: o.patience.unwrap_or(defaults.patience),
             length_penalty: o.length_penalty,
             seed: o.seed.unwrap_or(defaults.seed),
             initial_prompt: o.initial_prompt,

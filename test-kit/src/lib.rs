@@ -22,6 +22,7 @@ pub mod fixtures;
 pub mod random_model;
 pub mod reference;
 pub mod shader_checks;
+pub mod tiny_whisper;
 
 #[cfg(feature = "candle")]
 pub mod candle_ref;

@@ -82,6 +82,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         head_dim: 64,
         q_len: frames,
         kv_len: frames,
+        beams: 1,
     };
     let d = s.heads * s.head_dim;
     let mut state = 1u32;

@@ -15,7 +15,7 @@ use std::time::Instant;
 use whisper_clsr::audio::LogMel;
 use whisper_clsr::gpu::{Gpu, GpuOptions};
 use whisper_clsr::pack::ExpertPack;
-use whisper_clsr_train::data::{prepare, Entry};
+use whisper_clsr_train::data::{prepare, ManifestEntry};
 use whisper_clsr_train::profile;
 use whisper_clsr_train::run::load_model;
 use whisper_clsr_train::trainer::{TrainConfig, Trainer};
@@ -95,14 +95,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .transpose()?;
     let c = &student.model.config;
     let mel = LogMel::new(c.num_mel_bins)?;
-    let entry = Entry {
+    let entry = ManifestEntry {
         audio: a.audio.clone(),
         text: a.text.clone(),
-        language: a.language.clone(),
+        language: None,
     };
-    let example = prepare(&entry, &student.text, &mel, None, c.max_target_positions)?;
     let language = whisper_clsr::decode::languages::normalize_language(&a.language)
         .ok_or(format!("unknown language {}", a.language))?;
+    let example = prepare(
+        &entry,
+        language,
+        &student.text,
+        &mel,
+        None,
+        c.max_target_positions,
+    )?;
     let init = ExpertPack::init_from_base(c, &student.file, language)?;
     let mut config = TrainConfig {
         batch: 1,

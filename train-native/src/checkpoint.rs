@@ -5,6 +5,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::Path;
 
 use safetensors::{Dtype, SafeTensors, View};
@@ -52,6 +53,19 @@ fn read_tensor(gpu: &Gpu, t: &Tensor) -> Result<Vec<f32>> {
 
 /// Writes `trainer`'s state to `path` (through a temporary file and a rename).
 pub fn save(gpu: &Gpu, trainer: &Trainer, path: &Path, extra: serde_json::Value) -> Result<()> {
+    save_with(gpu, trainer, path, extra, &mut |file, bytes| {
+        file.write_all(bytes)
+    })
+}
+
+/// [`save`] writing the file's bytes through `write` (see [`write_atomically`]).
+pub fn save_with(
+    gpu: &Gpu,
+    trainer: &Trainer,
+    path: &Path,
+    extra: serde_json::Value,
+    write: &mut WriteBytes,
+) -> Result<()> {
     let mut views: Vec<(String, F32View)> = Vec::new();
     for (l, e) in trainer.experts.iter().enumerate() {
         for (name, p) in PARAM_NAMES.iter().zip(e.values()) {
@@ -74,6 +88,7 @@ pub fn save(gpu: &Gpu, trainer: &Trainer, path: &Path, extra: serde_json::Value)
     let meta = serde_json::json!({
         "format": FORMAT,
         "step": trainer.opt.step,
+        "skipped_steps": trainer.skipped_steps,
         "seed": trainer.config.seed,
         "layers": trainer.experts.len(),
         "run": extra,
@@ -81,12 +96,41 @@ pub fn save(gpu: &Gpu, trainer: &Trainer, path: &Path, extra: serde_json::Value)
     let info = HashMap::from([(META_KEY.to_string(), meta.to_string())]);
     let bytes = safetensors::serialize(views.iter().map(|(n, v)| (n.as_str(), v)), Some(info))
         .map_err(|e| Error::InvalidInput(format!("checkpoint could not be serialised: {e}")))?;
+    write_atomically(path, &bytes, write)
+}
+
+/// How the checkpoint's bytes reach its temporary file; tests inject a failing one (a full
+/// disk) through [`write_atomically`].
+pub type WriteBytes<'a> = dyn FnMut(&mut std::fs::File, &[u8]) -> std::io::Result<()> + 'a;
+
+/// Writes `bytes` to a temporary file next to `path`, syncs it and renames it over `path`,
+/// so `path` always holds a whole checkpoint: if anything fails (a full disk), the
+/// temporary file is removed, the previous checkpoint is left as it was, and the error
+/// says so.
+pub fn write_atomically(path: &Path, bytes: &[u8], write: &mut WriteBytes) -> Result<()> {
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(path, e)
-    })
+    let written = std::fs::File::create(&tmp)
+        .and_then(|mut file| {
+            write(&mut file, bytes)?;
+            file.sync_all()
+        })
+        .and_then(|()| std::fs::rename(&tmp, path));
+    let Err(e) = written else {
+        return Ok(());
+    };
+    let _ = std::fs::remove_file(&tmp);
+    let previous = if path.exists() {
+        format!(
+            "the previous checkpoint {} is intact and a rerun resumes from it",
+            path.display()
+        )
+    } else {
+        "no earlier checkpoint exists".to_string()
+    };
+    Err(Error::InvalidInput(format!(
+        "writing checkpoint {} failed ({e}); {previous}; free disk space and run again",
+        path.display()
+    )))
 }
 
 /// Restores a checkpoint written by [`save`] into `trainer` (same model and layer shapes);
@@ -145,5 +189,7 @@ pub fn load(gpu: &Gpu, trainer: &mut Trainer, path: &Path) -> Result<serde_json:
     }
     gpu.flush();
     trainer.opt.step = meta["step"].as_u64().ok_or_else(|| bad("no step".into()))?;
+    // Absent in checkpoints written before steps could be skipped.
+    trainer.skipped_steps = meta["skipped_steps"].as_u64().unwrap_or(0);
     Ok(meta["run"].clone())
 }

@@ -1,57 +1,20 @@
 //! Training data (minimal): a JSONL manifest, one `{"audio": path, "text": str,
-//! "language": code}` per line (relative paths are relative to the manifest), decoded and
-//! turned into log-mel with the runtime's audio code, and tokenized for teacher forcing:
+//! "language": code}` per line (the runtime's [`read_manifest`], shared with
+//! `whisper-clsr eval`), decoded and turned into log-mel with the runtime's audio code, and
+//! tokenized for teacher forcing:
 //! decoder input `<|startoftranscript|> <|lang|> <|transcribe|> <|notimestamps|> text`,
 //! targets the next token at every position from the last prompt token on (text, then
 //! `<|endoftext|>`), no loss on predicting the prompt itself.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use serde::Deserialize;
 use whisper_clsr::audio::{load_audio_file, LogMel};
 use whisper_clsr::decode::tokenizer::{Task, WhisperTokenizer};
+pub use whisper_clsr::eval::{read_manifest, ManifestEntry};
 use whisper_clsr::{Error, Result};
 
 use crate::loss::vocab::IGNORE;
 use crate::trainer::{Audio, Prepared};
-
-/// One manifest line.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-pub struct Entry {
-    pub audio: PathBuf,
-    pub text: String,
-    pub language: String,
-}
-
-/// Reads a manifest; blank lines are skipped, errors name the line.
-pub fn read_manifest(path: &Path) -> Result<Vec<Entry>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let base = path.parent().unwrap_or(Path::new("."));
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let mut e: Entry = serde_json::from_str(line).map_err(|err| {
-            Error::InvalidInput(format!(
-                "{}:{}: not a manifest entry {{\"audio\", \"text\", \"language\"}}: {err}",
-                path.display(),
-                i + 1
-            ))
-        })?;
-        if e.audio.is_relative() {
-            e.audio = base.join(&e.audio);
-        }
-        out.push(e);
-    }
-    if out.is_empty() {
-        return Err(Error::InvalidInput(format!(
-            "{} lists no examples",
-            path.display()
-        )));
-    }
-    Ok(out)
-}
 
 /// Tokenizes text for teacher forcing.
 pub struct TextEncoder {
@@ -61,12 +24,11 @@ pub struct TextEncoder {
 
 impl TextEncoder {
     pub fn from_bytes(json: &[u8]) -> Result<TextEncoder> {
+        // First: it checks what the tokenizers crate would panic on.
+        let whisper = WhisperTokenizer::from_bytes(json)?;
         let inner = tokenizers::Tokenizer::from_bytes(json)
             .map_err(|e| Error::Tokenizer(format!("tokenizer.json could not be read: {e}")))?;
-        Ok(TextEncoder {
-            whisper: WhisperTokenizer::from_bytes(json)?,
-            inner,
-        })
+        Ok(TextEncoder { whisper, inner })
     }
 
     /// Text tokens as Whisper emits them (with the leading space).
@@ -124,9 +86,10 @@ pub fn check_same_tokenizer(student: &WhisperTokenizer, teacher: &WhisperTokeniz
 }
 
 /// Loads an entry's audio and computes the student's (and, when the mel sizes differ, the
-/// teacher's) log-mel.
+/// teacher's) log-mel; the text is tokenized as said in `language`.
 pub fn prepare(
-    entry: &Entry,
+    entry: &ManifestEntry,
+    language: &str,
     text: &TextEncoder,
     student_mel: &LogMel,
     teacher_mel: Option<&LogMel>,
@@ -138,11 +101,61 @@ pub fn prepare(
         Some(t) if t.n_mels() != student_mel.n_mels() => Some(Audio::Mel(t.compute(&samples)?)),
         _ => None,
     };
-    let (tokens, targets) = text.teacher_forcing(&entry.text, &entry.language, max_len)?;
+    let (tokens, targets) = text.teacher_forcing(&entry.text, language, max_len)?;
     Ok(Prepared {
         student: Audio::Mel(mel),
         teacher,
         tokens,
         targets,
     })
+}
+
+/// A manifest's examples, ready to train on, and the clips left out.
+pub struct PreparedSet {
+    pub examples: Vec<Prepared>,
+    /// Clips whose audio could not be read (missing, unreadable, corrupt), with why.
+    pub skipped: Vec<(PathBuf, String)>,
+}
+
+/// Prepares every entry of a manifest. A clip whose audio cannot be loaded (missing,
+/// corrupt, undecodable) is skipped and listed in [`PreparedSet::skipped`], one bad file
+/// in a long manifest should not end a run, unless `strict`, where it is an error naming
+/// the file. Other errors (the text) always fail.
+pub fn prepare_all(
+    entries: &[ManifestEntry],
+    language: &str,
+    text: &TextEncoder,
+    student_mel: &LogMel,
+    teacher_mel: Option<&LogMel>,
+    max_len: usize,
+    strict: bool,
+) -> Result<PreparedSet> {
+    let mut set = PreparedSet {
+        examples: Vec::with_capacity(entries.len()),
+        skipped: Vec::new(),
+    };
+    for entry in entries {
+        match prepare(entry, language, text, student_mel, teacher_mel, max_len) {
+            Ok(example) => set.examples.push(example),
+            Err(e @ (Error::Io { .. } | Error::Audio(_))) => {
+                if strict {
+                    return Err(Error::InvalidInput(format!(
+                        "training clip {} is unusable: {e} (fix or remove it from the manifest, \
+                         or run without --strict to skip such clips)",
+                        entry.audio.display()
+                    )));
+                }
+                set.skipped.push((entry.audio.clone(), e.to_string()));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if let (true, Some((path, why))) = (set.examples.is_empty(), set.skipped.first()) {
+        return Err(Error::InvalidInput(format!(
+            "none of the {} clips could be loaded (first: {}: {why})",
+            entries.len(),
+            path.display(),
+        )));
+    }
+    Ok(set)
 }

@@ -150,11 +150,26 @@ impl AdamW {
     /// One update from gradients summed over `micro_batches` micro-batches; zeroes the
     /// gradients. Returns Σ grad² before clipping (of the summed gradients).
     pub fn update(&mut self, gpu: &Gpu, params: &[&Param], micro_batches: usize) -> Tensor {
+        let norm_sq = Self::grad_norm_sq(gpu, params);
+        self.apply(gpu, params, micro_batches, &norm_sq);
+        norm_sq
+    }
+
+    /// Ends a step without updating anything (its gradients were not finite): zeroes the
+    /// gradients and counts the step, so the schedule and the batch order go on.
+    pub fn skip(&mut self, gpu: &Gpu, params: &[&Param]) {
+        for p in params {
+            fill(gpu, &p.grad, 0.0);
+        }
+        self.step += 1;
+    }
+
+    /// [`AdamW::update`] with Σ grad² already computed by [`AdamW::grad_norm_sq`].
+    pub fn apply(&mut self, gpu: &Gpu, params: &[&Param], micro_batches: usize, norm_sq: &Tensor) {
         assert!(
             micro_batches > 0,
             "an optimizer step needs at least one micro-batch"
         );
-        let norm_sq = Self::grad_norm_sq(gpu, params);
         let c = &self.config;
         let t = (self.step + 1) as i32;
         for p in params {
@@ -186,6 +201,5 @@ impl AdamW {
             );
         }
         self.step += 1;
-        norm_sq
     }
 }

@@ -15,7 +15,7 @@ use whisper_clsr::pack::ExpertPack;
 use whisper_clsr::{Error, Result};
 
 use crate::checkpoint;
-use crate::data::{check_same_tokenizer, prepare, read_manifest, TextEncoder};
+use crate::data::{check_same_tokenizer, prepare_all, read_manifest, ManifestEntry, TextEncoder};
 use crate::export::{to_pack, write_pack};
 use crate::progress::Progress;
 use crate::teacher_cache::TeacherCache;
@@ -39,6 +39,8 @@ pub struct RunOptions {
     pub pack_f16: bool,
     /// Host memory for the teacher's outputs, kept after their first epoch (0: none).
     pub teacher_cache_bytes: usize,
+    /// Fail on a clip whose audio cannot be loaded instead of skipping it.
+    pub strict: bool,
 }
 
 /// A Whisper directory loaded for training.
@@ -66,13 +68,16 @@ pub fn load_model(gpu: &Gpu, dir: &Path) -> Result<Loaded> {
 }
 
 /// One metrics.jsonl object. Timing and memory are measurements of this process, not part
-/// of the training state (a resumed run reproduces every other field).
-fn metrics_line(m: &StepMetrics, seconds: f64, gpu_bytes: u64) -> String {
+/// of the training state (a resumed run reproduces every other field). `skipped_clips`:
+/// training clips left out because their audio could not be loaded; `skipped`: this step
+/// was not applied (non-finite loss or gradient); `skipped_steps`: such steps so far.
+fn metrics_line(m: &StepMetrics, seconds: f64, gpu_bytes: u64, skipped_clips: usize) -> String {
     serde_json::json!({
         "step": m.step, "loss": m.loss, "ce": m.ce, "gate_loss": m.gate_loss, "js": m.js,
         "gate_ratio": m.gate_ratio, "lr": m.lr, "grad_norm": m.grad_norm,
         "tokens": m.tokens, "tokens_per_s": m.tokens as f64 / seconds,
         "step_seconds": seconds, "activation_bytes": gpu_bytes,
+        "skipped": m.skipped, "skipped_steps": m.skipped_steps, "skipped_clips": skipped_clips,
     })
     .to_string()
 }
@@ -121,26 +126,51 @@ pub fn run(gpu: &Gpu, o: &RunOptions) -> Result<()> {
         .as_ref()
         .map(|t| LogMel::new(t.model.config.num_mel_bins))
         .transpose()?;
-    let load_set = |path: &Path| -> Result<Vec<Prepared>> {
+    let load_set = |path: &Path| -> Result<(Vec<Prepared>, usize)> {
         let entries = read_manifest(path)?;
-        if let Some(e) = entries
-            .iter()
-            .find(|e| normalize_language(&e.language) != Some(language))
-        {
+        // A line without a language is in the run's.
+        let other = |e: &&ManifestEntry| {
+            e.language
+                .as_deref()
+                .is_some_and(|l| normalize_language(l) != Some(language))
+        };
+        if let Some(e) = entries.iter().find(other) {
             return Err(Error::InvalidInput(format!(
                 "{}: '{}' is in language '{}', but this run trains '{language}' (batches are single-language)",
                 path.display(),
                 e.audio.display(),
-                e.language
+                e.language.as_deref().unwrap_or_default()
             )));
         }
-        entries
-            .iter()
-            .map(|e| prepare(e, &student.text, &mel, teacher_mel.as_ref(), max_len))
-            .collect()
+        let set = prepare_all(
+            &entries,
+            language,
+            &student.text,
+            &mel,
+            teacher_mel.as_ref(),
+            max_len,
+            o.strict,
+        )?;
+        for (clip, why) in &set.skipped {
+            eprintln!("skipped {}: {why}", clip.display());
+        }
+        if !set.skipped.is_empty() {
+            eprintln!(
+                "{}: skipped {} of {} clips whose audio could not be loaded (--strict makes this an error)",
+                path.display(),
+                set.skipped.len(),
+                entries.len()
+            );
+        }
+        Ok((set.examples, set.skipped.len()))
     };
-    let train = load_set(&o.train)?;
-    let valid = o.valid.as_deref().map(load_set).transpose()?;
+    let (train, skipped_clips) = load_set(&o.train)?;
+    let valid = o
+        .valid
+        .as_deref()
+        .map(load_set)
+        .transpose()?
+        .map(|(examples, _)| examples);
     eprintln!(
         "{} training examples{}",
         train.len(),
@@ -190,7 +220,7 @@ pub fn run(gpu: &Gpu, o: &RunOptions) -> Result<()> {
         writeln!(
             metrics,
             "{}",
-            metrics_line(&m, seconds, gpu.activation_bytes())
+            metrics_line(&m, seconds, gpu.activation_bytes(), skipped_clips)
         )
         .map_err(|e| Error::io(&metrics_path, e))?;
         progress.step(&m, seconds);
@@ -202,6 +232,8 @@ pub fn run(gpu: &Gpu, o: &RunOptions) -> Result<()> {
     let mut summary = serde_json::json!({
         "data": o.train.display().to_string(),
         "examples": train.len(),
+        "skipped_clips": skipped_clips,
+        "skipped_steps": trainer.skipped_steps,
         "steps": o.steps,
         "budget": config.objective.budget,
         "teacher": o.teacher.as_ref().map(|p| p.display().to_string()),
@@ -221,7 +253,7 @@ pub fn run(gpu: &Gpu, o: &RunOptions) -> Result<()> {
         summary["valid_loss"] = v.loss.into();
         summary["valid_ce"] = v.ce.into();
         let path = o.out.join("valid.json");
-        std::fs::write(&path, metrics_line(&v, 1.0, gpu.activation_bytes()))
+        std::fs::write(&path, metrics_line(&v, 1.0, gpu.activation_bytes(), 0))
             .map_err(|e| Error::io(&path, e))?;
     }
     let pack = to_pack(

@@ -102,6 +102,7 @@ fn heads_shape(a: &AttentionWeights, q_len: usize, kv_len: usize, d: usize) -> A
         head_dim: d / a.heads,
         q_len,
         kv_len,
+        beams: 1,
     }
 }
 

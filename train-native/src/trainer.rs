@@ -80,6 +80,11 @@ pub struct StepMetrics {
     pub grad_norm: f64,
     /// Target tokens in the batch.
     pub tokens: usize,
+    /// The loss or gradient was not finite (NaN, ∞), so the parameters were left as they
+    /// were; the step still counts, so the run moves on to the next batch.
+    pub skipped: bool,
+    /// Steps skipped so far in the run, this one included.
+    pub skipped_steps: u64,
 }
 
 impl StepMetrics {
@@ -111,6 +116,8 @@ pub struct Trainer {
     /// One per encoder layer, then one per decoder layer.
     pub experts: Vec<Expert<Param>>,
     pub opt: AdamW,
+    /// Steps not applied because their loss or gradient was not finite.
+    pub skipped_steps: u64,
 }
 
 fn upload_input(gpu: &Gpu, model: &WhisperNetwork, audio: &Audio) -> Result<Tensor> {
@@ -157,6 +164,7 @@ impl Trainer {
             config,
             experts,
             opt: AdamW::new(config.optim),
+            skipped_steps: 0,
         })
     }
 
@@ -271,11 +279,21 @@ impl Trainer {
         }
         m.loss = m.ce + m.js + m.gate_loss;
         let params: Vec<&Param> = self.experts.iter().flat_map(|e| e.values()).collect();
-        let norm_sq = self.opt.update(gpu, &params, batch.len());
-        m.grad_norm =
-            (pollster::block_on(gpu.read(&norm_sq))?[0] as f64).sqrt() / batch.len() as f64;
+        // The norm is read before the update so that one bad batch (a NaN in the input, an
+        // overflow) cannot write NaN into every parameter and moment.
+        let norm_sq = AdamW::grad_norm_sq(gpu, &params);
+        let norm = pollster::block_on(gpu.read(&norm_sq))?[0] as f64;
+        m.grad_norm = norm.sqrt() / batch.len() as f64;
+        if m.loss.is_finite() && norm.is_finite() {
+            self.opt.apply(gpu, &params, batch.len(), &norm_sq);
+        } else {
+            self.opt.skip(gpu, &params);
+            self.skipped_steps += 1;
+            m.skipped = true;
+        }
         mark(gpu, "optimizer (AdamW)");
         m.step = self.opt.step;
+        m.skipped_steps = self.skipped_steps;
         Ok(m)
     }
 

@@ -208,6 +208,7 @@ fn attention_backward_matches_cpu_and_finite_differences() {
             head_dim,
             q_len,
             kv_len,
+            beams: 1,
         };
         let q = random(&mut rg, q_len * d);
         let k = random(&mut rg, kv_len * d);

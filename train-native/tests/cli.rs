@@ -227,3 +227,56 @@ fn train_cli_writes_metrics_and_pack_and_resumes_exactly_after_a_kill() {
     );
     std::fs::remove_dir_all(&root).ok();
 }
+
+#[test]
+fn missing_and_corrupt_clips_are_skipped_and_counted_or_refused_with_strict() {
+    let root = std::env::temp_dir().join(format!("train-cli-clips-{}", std::process::id()));
+    std::fs::create_dir_all(&root).unwrap();
+    let (student, teacher, _) = setup(&root);
+    // Mid-manifest: a file that is not there and one that is not audio.
+    std::fs::write(
+        root.join("corrupt.wav"),
+        b"RIFF\x10\0\0\0WAVEjunk-not-a-wav-file",
+    )
+    .unwrap();
+    let manifest = root.join("holes.jsonl");
+    std::fs::write(
+        &manifest,
+        "{\"audio\": \"a.wav\", \"text\": \"Bon dia.\", \"language\": \"ca\"}\n\
+         {\"audio\": \"missing.wav\", \"text\": \"Res.\", \"language\": \"ca\"}\n\
+         {\"audio\": \"corrupt.wav\", \"text\": \"Res.\", \"language\": \"ca\"}\n\
+         {\"audio\": \"b.wav\", \"text\": \"Gràcies.\", \"language\": \"ca\"}\n",
+    )
+    .unwrap();
+    let out_dir = root.join("holes");
+    let out = train_command(&student, &teacher, &manifest, &out_dir, 1)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "train failed: {stderr}");
+    for clip in ["missing.wav", "corrupt.wav"] {
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.starts_with("skipped") && l.contains(clip)),
+            "{clip} not reported: {stderr}"
+        );
+    }
+    assert!(stderr.contains("skipped 2 of 4 clips"), "{stderr}");
+    let m = metrics(&out_dir);
+    assert_eq!(m.len(), 1);
+    assert_eq!(m[0]["skipped_clips"], 2, "{}", m[0]);
+    assert_eq!(m[0]["skipped_steps"], 0, "{}", m[0]);
+
+    let out = train_command(&student, &teacher, &manifest, &root.join("strict"), 1)
+        .arg("--strict")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "--strict must refuse the manifest");
+    assert!(
+        stderr.contains("missing.wav") && stderr.contains("--strict"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&root).ok();
+}

@@ -37,7 +37,7 @@ const ui = {
 /** The model being loaded or loaded: a promise, so audio chosen early waits for it. */
 let whisper = null;
 
-/** body[data-state]: loading | ready | transcribing | done | error (tests wait on it). */
+/** body[data-state]: confirm | loading | ready | transcribing | done | error (tests wait on it). */
 function setState(state) {
   document.body.dataset.state = state;
 }
@@ -121,7 +121,7 @@ async function addExperts(sources) {
     for (const source of sources) {
       const meta = await asr.loadExpert(source);
       // A pack for a language already loaded replaces it.
-      ui.expertList.querySelector(`li[data-language="${meta.language}"]`)?.remove();
+      ui.expertList.querySelector(`li[data-language="${CSS.escape(meta.language)}"]`)?.remove();
       const item = document.createElement("li");
       item.dataset.language = meta.language;
       const from = typeof source === "string" ? source.split("/").at(-1) : source.name;
@@ -250,17 +250,30 @@ const recorder = new Recorder({
 /**
  * `index.html?model=URL` starts with that model: one of the listed ones, or any URL prefix
  * (e.g. https://huggingface.co/openai/whisper-tiny.en/resolve/main/), so a link can name it.
+ * A model on another origin is not downloaded until the visitor presses Load: a link must not
+ * make this page fetch (and keep in its cache) gigabytes from wherever it points.
+ * Returns whether the model may load at once.
  */
 function chooseModelFromAddress() {
   const wanted = new URLSearchParams(location.search).get("model");
-  if (!wanted) return;
+  if (!wanted) return true;
   if ([...ui.modelChoice.options].some((o) => o.value === wanted && !["url", "files"].includes(wanted))) {
     ui.modelChoice.value = wanted;
-  } else {
-    ui.modelChoice.value = "url";
-    ui.modelUrl.value = wanted;
-    ui.modelUrl.hidden = false;
+    return true;
   }
+  ui.modelChoice.value = "url";
+  ui.modelUrl.value = wanted;
+  ui.modelUrl.hidden = false;
+  let origin;
+  try {
+    origin = new URL(wanted, document.baseURI).origin;
+  } catch {
+    return true; // not a URL: loading says so
+  }
+  if (origin === location.origin) return true;
+  ui.status.textContent = `This link asks to download a model from ${origin}. Check the address above, then press “Load model”.`;
+  setState("confirm");
+  return false;
 }
 
 function wire() {
@@ -309,8 +322,7 @@ if (!hasWebGPU()) {
   showError(new Error("this browser has no WebGPU, so the model cannot run here"));
 } else {
   wire();
-  chooseModelFromAddress();
-  loadModel();
+  if (chooseModelFromAddress()) loadModel();
 }
 
 // After one visit the site opens and transcribes offline: sw.js keeps the site's own files

@@ -9,13 +9,26 @@ export class Recorder {
   constructor({ onTick, onDone, onError }) {
     Object.assign(this, { onTick, onDone, onError });
     this.recorder = null;
+    this.pending = null;
   }
 
   get recording() {
     return this.recorder?.state === "recording";
   }
 
-  async start() {
+  /**
+   * Starts recording. A second call while one is starting (the permission prompt may be open)
+   * or running gets that one: a double click opens one microphone stream, not two.
+   */
+  start() {
+    if (this.recording) return Promise.resolve();
+    this.pending ??= this.#open().finally(() => {
+      this.pending = null;
+    });
+    return this.pending;
+  }
+
+  async #open() {
     if (!navigator.mediaDevices?.getUserMedia) {
       throw new Error("this browser cannot record audio here (microphone access needs https or localhost)");
     }
@@ -30,22 +43,34 @@ export class Recorder {
     } catch (e) {
       throw new Error(`no microphone: ${e.message || e.name}`);
     }
-    const chunks = [];
-    const recorder = new MediaRecorder(stream);
-    const started = performance.now();
-    const timer = setInterval(() => {
-      const seconds = (performance.now() - started) / 1000;
-      this.onTick?.(seconds);
-      if (seconds >= MAX_SECONDS) this.stop();
-    }, 200);
-    recorder.ondataavailable = (e) => e.data.size && chunks.push(e.data);
-    recorder.onerror = (e) => this.onError?.(e.error ?? new Error("recording failed"));
-    recorder.onstop = () => {
-      clearInterval(timer);
-      stream.getTracks().forEach((t) => t.stop());
-      this.onDone?.(new Blob(chunks, { type: recorder.mimeType }));
-    };
-    recorder.start();
+    // From here on, every path ends with the microphone released.
+    const release = () => stream.getTracks().forEach((t) => t.stop());
+    let recorder;
+    let timer;
+    try {
+      recorder = new MediaRecorder(stream);
+      const chunks = [];
+      recorder.ondataavailable = (e) => e.data.size && chunks.push(e.data);
+      recorder.onerror = (e) => {
+        this.onError?.(e.error ?? new Error("recording failed"));
+        this.stop();
+      };
+      recorder.onstop = () => {
+        clearInterval(timer);
+        release();
+        this.onDone?.(new Blob(chunks, { type: recorder.mimeType }));
+      };
+      recorder.start();
+      const started = performance.now();
+      timer = setInterval(() => {
+        const seconds = (performance.now() - started) / 1000;
+        this.onTick?.(seconds);
+        if (seconds >= MAX_SECONDS) this.stop();
+      }, 200);
+    } catch (e) {
+      release();
+      throw new Error(`cannot record: ${e.message || e.name}`);
+    }
     this.recorder = recorder;
   }
 

@@ -2,6 +2,8 @@
 //! inspect language expert packs.
 
 mod convert;
+mod eval;
+mod load;
 mod normalize;
 mod pack;
 mod stream;
@@ -40,6 +42,8 @@ enum Command {
     Normalize(normalize::Args),
     /// Word and character error rates of a hypothesis file against a reference file.
     Wer(wer::Args),
+    /// Transcribe a manifest of utterances and score them: WER, CER, per-utterance JSONL.
+    Eval(eval::Args),
 }
 
 /// Output format of `transcribe`.
@@ -82,6 +86,7 @@ fn main() -> ExitCode {
         Command::Pack(command) => pack::run(command),
         Command::Normalize(args) => normalize::run(args),
         Command::Wer(args) => wer::run(args),
+        Command::Eval(args) => eval::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

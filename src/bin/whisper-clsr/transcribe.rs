@@ -4,10 +4,10 @@ use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use whisper_clsr::decode::{DecodeOptions, Task};
-use whisper_clsr::gpu::{Gpu, GpuOptions};
 use whisper_clsr::subtitles::{self, timestamp};
 use whisper_clsr::{audio, Event, GateStats, TranscribeOptions, Transcript, Whisper};
 
+use crate::load::load_whisper;
 use crate::{Format, MODEL_HELP};
 
 #[derive(clap::Args)]
@@ -67,7 +67,15 @@ pub struct Args {
     /// Candidates sampled per window at temperatures above 0; the most likely is kept.
     #[arg(long, default_value_t = 5)]
     best_of: usize,
-    /// Length penalty α for ranking sampled candidates; default: divide by the length.
+    /// Beam search with this many hypotheses at temperature 0 (decoded side by side in one
+    /// batch per step); 1 decodes greedily.
+    #[arg(long, default_value_t = 1)]
+    beam_size: usize,
+    /// Beam search stops once round(beam size × patience) sequences have finished.
+    #[arg(long, default_value_t = 1.0)]
+    patience: f32,
+    /// Length penalty α for ranking sampled candidates and beams, ((5 + length) / 6)^α;
+    /// default: divide by the length.
     #[arg(long)]
     length_penalty: Option<f32>,
     /// Seed of the sampling RNG: the same seed gives the same transcript.
@@ -121,7 +129,10 @@ fn options(args: &Args) -> Result<TranscribeOptions, String> {
     if args.max_tokens == 0 {
         return Err("--max-tokens must be at least 1".into());
     }
-    Ok(TranscribeOptions {
+    if args.beam_size == 0 {
+        return Err("--beam-size must be at least 1 (1 decodes greedily)".into());
+    }
+    let options = TranscribeOptions {
         language: args.language.clone(),
         task: if args.translate {
             Task::Translate
@@ -138,12 +149,20 @@ fn options(args: &Args) -> Result<TranscribeOptions, String> {
             logprob_threshold: Some(args.logprob_threshold),
             no_speech_threshold: Some(args.no_speech_threshold),
             best_of: args.best_of,
+            beam_size: args.beam_size,
+            patience: args.patience,
             length_penalty: args.length_penalty,
             condition_on_previous_text: !args.no_condition_on_previous_text,
             initial_prompt: args.initial_prompt.clone(),
             seed: args.seed,
         },
-    })
+    };
+    options
+        .decode
+        .beam()
+        .check()
+        .map_err(|e| format!("--patience: {e}"))?;
+    Ok(options)
 }
 
 pub fn run(args: Args) -> Result<(), String> {
@@ -151,39 +170,13 @@ pub fn run(args: Args) -> Result<(), String> {
     if let Some(dir) = &args.output_dir {
         std::fs::create_dir_all(dir).map_err(|e| format!("--output-dir {}: {e}", dir.display()))?;
     }
-    let started = std::time::Instant::now();
-    eprintln!("loading {} ...", args.model.display());
-    let gpu = pollster::block_on(Gpu::new(GpuOptions::default())).map_err(|e| e.to_string())?;
-    eprintln!("device: {}", gpu.describe());
-    if gpu.is_cpu() {
-        eprintln!(
-            "note: this is a software device running on the CPU, far slower than a GPU \
-             (about a minute per 30 s of audio for whisper-base); if the machine has a GPU, \
-             install its Vulkan driver"
-        );
-    }
-    let mut whisper = Whisper::load_dir(gpu, &args.model).map_err(|e| e.to_string())?;
-    for path in &args.experts {
-        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let meta = whisper
-            .add_expert_pack(&bytes, &path.display().to_string())
-            .map_err(|e| e.to_string())?;
-        eprintln!(
-            "expert pack {}: language {}, {} encoder + {} decoder layers",
-            path.display(),
-            meta.language,
-            meta.encoder_layers.len(),
-            meta.decoder_layers.len()
-        );
-    }
+    let (whisper, load_ms) = load_whisper(&args.model, &args.experts)?;
     if args.word_timestamps && !whisper.has_alignment_heads() {
         eprintln!(
             "note: the model names no alignment heads (generation_config.json); word timestamps \
              use every cross-attention head of the decoder's second half and are less precise"
         );
     }
-    let load_ms = started.elapsed().as_secs_f64() * 1e3;
-    eprintln!("model loaded in {load_ms:.0} ms");
 
     let mut failures = 0;
     for file in &args.audio {

@@ -81,6 +81,10 @@ struct TrainArgs {
     /// epoch instead of running the teacher again (0 turns this off).
     #[arg(long, default_value_t = 1024)]
     teacher_cache_mb: usize,
+    /// Fail on a missing or unreadable audio file instead of skipping it (skipped clips are
+    /// listed on stderr and counted in metrics.jsonl).
+    #[arg(long)]
+    strict: bool,
 }
 
 fn main() -> ExitCode {
@@ -115,6 +119,7 @@ fn main() -> ExitCode {
         checkpoint_every: a.checkpoint_every,
         pack_f16: a.pack_f16,
         teacher_cache_bytes: a.teacher_cache_mb << 20,
+        strict: a.strict,
     };
     let result = pollster::block_on(Gpu::new(GpuOptions::default())).and_then(|gpu| {
         eprintln!("device: {}", gpu.describe());

@@ -1,0 +1,89 @@
+//! A whole tiny Whisper ready to transcribe: random weights (see [`crate::random_model`])
+//! and a small byte-level BPE tokenizer with Whisper's special tokens, for tests that run
+//! the full pipeline many times (long-running use, device loss) without real weights.
+
+use std::path::Path;
+
+use crate::random_model::{write_random_model, TinyConfig};
+use whisper_clsr::gpu::Gpu;
+use whisper_clsr::{Result, Whisper};
+
+/// Tokens of [`tokenizer_json`]: 26 letters, "Ġ", four merges, six special tokens (ids 31
+/// to 36); the model's vocabulary must be at least this large.
+pub const TOKENIZER_TOKENS: usize = 37;
+
+/// A small byte-level BPE tokenizer.json with Whisper's special tokens (English-only layout).
+pub fn tokenizer_json() -> Vec<u8> {
+    let letters = "abcdefghijklmnopqrstuvwxyzĠ";
+    let mut vocab = serde_json::Map::new();
+    for (i, c) in letters.chars().enumerate() {
+        vocab.insert(c.to_string(), i.into());
+    }
+    let merges = ["Ġ t", "t h", "Ġt h", "h e"];
+    for (i, m) in merges.iter().enumerate() {
+        vocab.insert(m.replace(' ', ""), (letters.chars().count() + i).into());
+    }
+    let base = vocab.len();
+    let special = [
+        "<|endoftext|>",
+        "<|startoftranscript|>",
+        "<|en|>",
+        "<|transcribe|>",
+        "<|translate|>",
+        "<|notimestamps|>",
+    ];
+    let added: Vec<serde_json::Value> = special
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            serde_json::json!({"id": base + i, "content": s, "single_word": false,
+                "lstrip": false, "rstrip": false, "normalized": false, "special": true})
+        })
+        .collect();
+    serde_json::to_vec(&serde_json::json!({
+        "version": "1.0",
+        "truncation": null,
+        "padding": null,
+        "added_tokens": added,
+        "normalizer": null,
+        "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true,
+            "use_regex": true},
+        "post_processor": null,
+        "decoder": {"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true,
+            "use_regex": true},
+        "model": {"type": "BPE", "dropout": null, "unk_token": null,
+            "continuing_subword_prefix": "", "end_of_word_suffix": "", "fuse_unk": false,
+            "byte_fallback": false, "vocab": vocab, "merges": merges}
+    }))
+    .unwrap()
+}
+
+/// The tiny model: d_model 64, two heads, one layer per stack, vocabulary 40 (the
+/// tokenizer's tokens, then timestamps), 32 decoder positions.
+pub fn config() -> TinyConfig {
+    TinyConfig {
+        d_model: 32,
+        heads: 1,
+        encoder_layers: 1,
+        decoder_layers: 1,
+        vocab: 40,
+        n_mels: 80,
+        target_positions: 32,
+    }
+}
+
+/// Writes the tiny model's three files into `dir` (f32 weights of `seed`).
+pub fn write(dir: &Path, seed: u64) {
+    write_random_model(
+        dir,
+        &config(),
+        safetensors::Dtype::F32,
+        &mut crate::rng(seed),
+    );
+    std::fs::write(dir.join("tokenizer.json"), tokenizer_json()).unwrap();
+}
+
+/// Loads the tiny model written by [`write`] onto `gpu`.
+pub fn load(gpu: Gpu, dir: &Path) -> Result<Whisper> {
+    Whisper::load_dir(gpu, dir)
+}
