@@ -198,8 +198,21 @@ export declare class Whisper {
     transcript: Transcript | Pick<Segment, "start" | "end" | "text">[],
     format?: "srt" | "vtt" | "tsv",
   ): Promise<string>;
+  /** The worker's memory figures (see docs/web.md, "Memory and test hooks"); `release` frees pooled GPU buffers first. */
+  stats(options?: { release?: boolean }): Promise<WorkerStats>;
   /** Stops the worker at once (even mid-transcription), freeing its memory and GPU device; pending and later calls reject. */
   dispose(): void;
+}
+
+/** Memory of one model's worker, in bytes. */
+export interface WorkerStats {
+  /** The worker's wasm memory (it only grows). */
+  wasmBytes: number;
+  /** Idle GPU buffers kept for reuse; at most poolLimitBytes. */
+  pooledGpuBytes: number;
+  /** GPU activation buffers alive (in use or pooled); weights not included. */
+  activationGpuBytes: number;
+  poolLimitBytes: number;
 }
 
 /** Whether navigator.gpu exists (an adapter may still be unavailable). */

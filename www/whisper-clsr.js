@@ -305,6 +305,16 @@ export class Whisper {
   }
 
   /**
+   * Memory figures of the worker: {wasmBytes (its wasm memory, which only grows),
+   * pooledGpuBytes (idle GPU buffers kept for reuse, at most poolLimitBytes),
+   * activationGpuBytes (GPU buffers for activations in use or pooled), poolLimitBytes}.
+   * `release: true` frees the pooled GPU buffers first.
+   */
+  async stats({ release = false } = {}) {
+    return this.#client.call("stats", { release });
+  }
+
+  /**
    * Stops the worker at once, even mid-transcription: its wasm memory and GPU device go with
    * it, and pending and later calls reject.
    */

@@ -165,6 +165,13 @@ const ops = {
   async subtitles({ segments, format }) {
     return subtitles(segments, format);
   },
+
+  /** Memory figures (docs/web.md, "Memory and test hooks"); `release` frees the pooled GPU buffers first. */
+  async stats({ release }) {
+    if (!model) throw new Error("no model is loaded");
+    if (release) model.releasePooled();
+    return model.stats();
+  },
 };
 
 let queue = Promise.resolve();
@@ -186,6 +193,12 @@ self.onmessage = ({ data }) => {
   // Cancelling must not wait in the queue behind the work it cancels.
   if (op === "cancel") {
     cancelled.add(args.target);
+    return;
+  }
+  // TEST ONLY (tests/e2e/reliability.test.mjs): loses this worker's GPU device at once, even
+  // mid-transcription, as a driver reset would. The public API never sends it.
+  if (op === "debugDestroyDevice") {
+    model?.debugDestroyDevice();
     return;
   }
   const send = (event) => self.postMessage({ id, event });

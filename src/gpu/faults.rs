@@ -48,6 +48,13 @@ impl Faults {
         self.state().pending.get_or_insert(message);
     }
 
+    /// Records the device as lost for `why` (unless it already was) and returns the loss error.
+    #[cfg(target_arch = "wasm32")]
+    pub(crate) fn lose(&self, why: String) -> Error {
+        let mut state = self.state();
+        lost_error(state.lost.get_or_insert(why))
+    }
+
     /// Whether the device has been lost (or destroyed).
     pub(crate) fn is_lost(&self) -> bool {
         self.state().lost.is_some()

@@ -58,7 +58,7 @@ impl Gpu {
         self.check()?;
         mapped
             .map_err(|_| Error::Gpu("the GPU device was lost during a readback".into()))?
-            .map_err(|e| Error::Gpu(format!("reading GPU memory failed: {e}")))?;
+            .map_err(|e| self.map_failed(e))?;
         let data = staging
             .get_mapped_range(0..bytes)
             .map_err(|e| Error::Gpu(format!("reading GPU memory failed: {e}")))?
@@ -66,6 +66,16 @@ impl Gpu {
         staging.unmap();
         self.pool.give_back_staging(staging);
         Ok(data)
+    }
+
+    /// The error for a staging buffer that could not be mapped. In the browser that means the
+    /// device is gone: mapAsync rejects before the device's `lost` promise resolves, so the
+    /// loss is recorded now, and this call and every later one say so.
+    fn map_failed(&self, e: wgpu::BufferAsyncError) -> Error {
+        #[cfg(target_arch = "wasm32")]
+        return self.faults.lose(format!("reading GPU memory failed: {e}"));
+        #[cfg(not(target_arch = "wasm32"))]
+        Error::Gpu(format!("reading GPU memory failed: {e}"))
     }
 
     /// A host-readable buffer of at least `bytes`, pooled.

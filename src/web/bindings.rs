@@ -21,7 +21,7 @@ fn start() {
 }
 
 /// A JS object with camelCase keys for any serializable runtime value.
-fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsError> {
+pub(super) fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsError> {
     let json = serde_json::to_value(value).map_err(|e| JsError::new(&e.to_string()))?;
     camel_case_keys(json)
         .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
@@ -194,7 +194,7 @@ struct ModelInfo {
 /// A loaded Whisper model on the browser's WebGPU device.
 #[wasm_bindgen(js_name = WhisperModel)]
 pub struct WasmWhisper {
-    inner: Whisper,
+    pub(super) inner: Whisper,
     load_ms: f64,
 }
 

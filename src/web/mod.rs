@@ -9,4 +9,6 @@ pub mod stream;
 #[cfg(target_arch = "wasm32")]
 mod bindings;
 #[cfg(target_arch = "wasm32")]
+mod diagnostics;
+#[cfg(target_arch = "wasm32")]
 pub use bindings::{languages, WasmWhisper};
