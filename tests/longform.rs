@@ -170,6 +170,37 @@ fn listing(segments: &[(f64, f64, &str)]) -> String {
         .collect()
 }
 
+/// Prints both segment listings, asserts the same segment count and boundaries within 0.5 s,
+/// and returns the listings for further messages.
+fn same_segments(ours: &[Segment], theirs: &[RefSegment]) -> String {
+    let ours: Vec<(f64, f64, &str)> = ours
+        .iter()
+        .map(|s| (s.start, s.end, s.text.as_str()))
+        .collect();
+    let theirs: Vec<(f64, f64, &str)> = theirs
+        .iter()
+        .map(|s| (s.start, s.end, s.text.as_str()))
+        .collect();
+    let both = format!(
+        "ours:\n{}faster-whisper:\n{}",
+        listing(&ours),
+        listing(&theirs)
+    );
+    eprintln!("{both}");
+    assert_eq!(ours.len(), theirs.len(), "segment count:\n{both}");
+    for (a, b) in ours.iter().zip(&theirs) {
+        assert!(
+            (a.0 - b.0).abs() <= 0.5 && (a.1 - b.1).abs() <= 0.5,
+            "segment {:.2}–{:.2} vs {:.2}–{:.2}:\n{both}",
+            a.0,
+            a.1,
+            b.0,
+            b.1
+        );
+    }
+    both
+}
+
 #[test]
 fn long_clip_matches_faster_whisper() {
     let clip = long_clip();
@@ -199,38 +230,12 @@ fn long_clip_matches_faster_whisper() {
     .unwrap();
 
     let reference = faster_whisper(&kit::model_dir_any("whisper-tiny.en-ct2"), &clip, false, 1);
-    let ours: Vec<(f64, f64, &str)> = t
-        .segments
-        .iter()
-        .map(|s| (s.start, s.end, s.text.as_str()))
-        .collect();
-    let theirs: Vec<(f64, f64, &str)> = reference
-        .segments
-        .iter()
-        .map(|s| (s.start, s.end, s.text.as_str()))
-        .collect();
-    let both = format!(
-        "ours:\n{}faster-whisper:\n{}",
-        listing(&ours),
-        listing(&theirs)
-    );
-    eprintln!("{both}");
-    let their_text: String = theirs.iter().map(|s| s.2).collect();
+    let both = same_segments(&t.segments, &reference.segments);
+    let their_text: String = reference.segments.iter().map(|s| s.text.as_str()).collect();
     let error = wer(&their_text, &t.text);
     eprintln!("WER between the two: {:.2} %", error * 100.0);
     for w in t.segments.windows(2) {
         assert!(w[0].end <= w[1].start + 1e-9, "segments overlap:\n{both}");
-    }
-    assert_eq!(ours.len(), theirs.len(), "segment count:\n{both}");
-    for (a, b) in ours.iter().zip(&theirs) {
-        assert!(
-            (a.0 - b.0).abs() <= 0.5 && (a.1 - b.1).abs() <= 0.5,
-            "segment {:.2}–{:.2} vs {:.2}–{:.2}:\n{both}",
-            a.0,
-            a.1,
-            b.0,
-            b.1
-        );
     }
     assert!(
         error <= 0.05,
@@ -264,34 +269,8 @@ fn jfk_beam_search_matches_faster_whisper() {
     };
     let t = pollster::block_on(whisper.transcribe(&samples, &options, &mut |_| Ok(()))).unwrap();
     let reference = faster_whisper(&kit::model_dir_any("whisper-tiny.en-ct2"), &jfk, false, 5);
-    let ours: Vec<(f64, f64, &str)> = t
-        .segments
-        .iter()
-        .map(|s| (s.start, s.end, s.text.as_str()))
-        .collect();
-    let theirs: Vec<(f64, f64, &str)> = reference
-        .segments
-        .iter()
-        .map(|s| (s.start, s.end, s.text.as_str()))
-        .collect();
-    let both = format!(
-        "ours:\n{}faster-whisper:\n{}",
-        listing(&ours),
-        listing(&theirs)
-    );
-    eprintln!("{both}");
+    let both = same_segments(&t.segments, &reference.segments);
     assert_eq!(kit::words(&t.text), kit::words(&reference.text), "{both}");
-    assert_eq!(ours.len(), theirs.len(), "segment count:\n{both}");
-    for (a, b) in ours.iter().zip(&theirs) {
-        assert!(
-            (a.0 - b.0).abs() <= 0.5 && (a.1 - b.1).abs() <= 0.5,
-            "segment {:.2}–{:.2} vs {:.2}–{:.2}:\n{both}",
-            a.0,
-            a.1,
-            b.0,
-            b.1
-        );
-    }
 }
 
 #[test]
