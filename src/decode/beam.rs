@@ -268,32 +268,25 @@ mod tests {
 
     #[test]
     fn ranking_applies_the_length_penalty() {
-        let mut s = search(2, 1.0);
-        s.finished = vec![
-            Hypothesis {
-                tokens: vec![1],
-                sum_logprob: -1.0,
-            },
-            Hypothesis {
-                tokens: vec![1, 2, 3, 4],
-                sum_logprob: -3.0,
-            },
-        ];
-        // Per token: -1 vs -0.75, the longer one wins.
-        assert_eq!(s.finish(None).1, 1);
-        let mut s = search(2, 1.0);
-        s.finished = vec![
-            Hypothesis {
-                tokens: vec![1],
-                sum_logprob: -1.0,
-            },
-            Hypothesis {
-                tokens: vec![1, 2, 3, 4],
-                sum_logprob: -3.0,
-            },
-        ];
+        // Finished: [1] at -1.0 (-1 per token) and [1, 2, 3, 4] at -3.0 (-0.75 per token).
+        let finished = || {
+            let mut s = search(2, 1.0);
+            s.finished = vec![
+                Hypothesis {
+                    tokens: vec![1],
+                    sum_logprob: -1.0,
+                },
+                Hypothesis {
+                    tokens: vec![1, 2, 3, 4],
+                    sum_logprob: -3.0,
+                },
+            ];
+            s
+        };
+        // Per token, the longer one wins.
+        assert_eq!(finished().finish(None).1, 1);
         // α = 0: no normalisation, the shorter (more likely) one wins.
-        assert_eq!(s.finish(Some(0.0)).1, 0);
+        assert_eq!(finished().finish(Some(0.0)).1, 0);
     }
 
     #[test]
