@@ -10,6 +10,7 @@
 //! Only audio inside an utterance is ever passed to the recogniser.
 
 use std::collections::HashMap;
+use std::future::Future;
 
 use serde::Serialize;
 
@@ -37,8 +38,16 @@ impl SpeechDetector for VoiceActivity {
 
 /// Transcribes a buffer of 16 kHz audio; times in the result are seconds from the start of
 /// `audio`. `prompt` is text said just before the buffer (empty at an utterance's start).
+///
+/// Asynchronous because the browser may not block on the GPU: the wasm bindings await
+/// Whisper there, the CLI drives the same policy with `pollster::block_on`. Implement it with
+/// `async fn recognize(...)`.
 pub trait Recognizer {
-    fn recognize(&mut self, audio: &[f32], prompt: &str) -> Result<Vec<RecognizedSegment>>;
+    fn recognize(
+        &mut self,
+        audio: &[f32],
+        prompt: &str,
+    ) -> impl Future<Output = Result<Vec<RecognizedSegment>>>;
 }
 
 /// Tuning of [`LiveTranscriber`].
@@ -117,6 +126,9 @@ fn samples_at(seconds: f64) -> u64 {
     (seconds.max(0.0) * f64::from(SAMPLE_RATE)).round() as u64
 }
 
+/// Committed words of earlier utterances given to the decoder as context, at most.
+const CONTEXT_WORDS: usize = 32;
+
 /// The open utterance.
 #[derive(Debug, Clone)]
 struct Utterance {
@@ -124,7 +136,11 @@ struct Utterance {
     buffer_start: u64,
     /// Stream sample up to which the buffer was last transcribed.
     decoded_until: u64,
-    /// Committed words whose audio was trimmed from the buffer: the prompt.
+    /// The last committed words of earlier utterances: a short utterance ("ask not") decoded
+    /// on its own is often misheard, with what was said before it much less so (as
+    /// `condition_on_previous_text` does offline).
+    context: String,
+    /// `context`, then the committed words whose audio was trimmed from the buffer.
     prompt: String,
 }
 
@@ -192,19 +208,19 @@ impl<D: SpeechDetector, R: Recognizer> LiveTranscriber<D, R> {
     }
 
     /// Feeds the next block of 16 kHz audio; returns the events it caused.
-    pub fn push(&mut self, samples: &[f32]) -> Result<Vec<LiveEvent>> {
+    pub async fn push(&mut self, samples: &[f32]) -> Result<Vec<LiveEvent>> {
         // The detector checks the samples (finite) before anything is stored.
         let vad_events = self.detector.push(samples)?;
         self.audio.extend_from_slice(samples);
         self.consumed += samples.len() as u64;
         let mut events = Vec::new();
         for event in vad_events {
-            self.on_vad(event, &mut events)?;
+            self.on_vad(event, &mut events).await?;
         }
         if let Some(u) = &self.utterance {
             let due = samples_at(self.options.update_interval);
             if self.consumed - u.decoded_until >= due {
-                self.update(self.consumed, &mut events)?;
+                self.update(self.consumed, &mut events).await?;
             }
         }
         self.forget_old_audio();
@@ -212,14 +228,14 @@ impl<D: SpeechDetector, R: Recognizer> LiveTranscriber<D, R> {
     }
 
     /// Ends the stream: closes and finalises an open utterance.
-    pub fn finish(&mut self) -> Result<Vec<LiveEvent>> {
+    pub async fn finish(&mut self) -> Result<Vec<LiveEvent>> {
         let mut events = Vec::new();
         for event in self.detector.finish()? {
-            self.on_vad(event, &mut events)?;
+            self.on_vad(event, &mut events).await?;
         }
         // A detector that did not close the utterance: close it at the end of the audio.
         if self.utterance.is_some() {
-            self.end_utterance(self.consumed, &mut events)?;
+            self.end_utterance(self.consumed, &mut events).await?;
         }
         Ok(events)
     }
@@ -249,24 +265,27 @@ impl<D: SpeechDetector, R: Recognizer> LiveTranscriber<D, R> {
         &self.recognizer
     }
 
-    fn on_vad(&mut self, event: VadEvent, events: &mut Vec<LiveEvent>) -> Result<()> {
+    async fn on_vad(&mut self, event: VadEvent, events: &mut Vec<LiveEvent>) -> Result<()> {
         match event {
             VadEvent::SpeechStart { start } => {
                 if self.utterance.is_some() {
                     // Never happens with the segmenter; finalise rather than mix utterances.
-                    self.end_utterance(start.min(self.consumed), events)?;
+                    self.end_utterance(start.min(self.consumed), events).await?;
                 }
                 let start = start.max(self.audio_start);
                 self.agreement.reset();
+                let context = self.recent_text(CONTEXT_WORDS);
                 self.utterance = Some(Utterance {
                     buffer_start: start,
                     decoded_until: start,
-                    prompt: String::new(),
+                    prompt: context.clone(),
+                    context,
                 });
             }
             VadEvent::SpeechEnd(segment) => {
                 if self.utterance.is_some() {
-                    self.end_utterance(segment.end.min(self.consumed), events)?;
+                    self.end_utterance(segment.end.min(self.consumed), events)
+                        .await?;
                 }
             }
         }
@@ -274,7 +293,7 @@ impl<D: SpeechDetector, R: Recognizer> LiveTranscriber<D, R> {
     }
 
     /// Transcribes the buffer up to stream sample `end` and applies the hypothesis.
-    fn update(&mut self, end: u64, events: &mut Vec<LiveEvent>) -> Result<()> {
+    async fn update(&mut self, end: u64, events: &mut Vec<LiveEvent>) -> Result<()> {
         let Some(u) = &mut self.utterance else {
             return Ok(());
         };
@@ -286,7 +305,10 @@ impl<D: SpeechDetector, R: Recognizer> LiveTranscriber<D, R> {
         }
         let lo = (start - self.audio_start) as usize;
         let hi = (end - self.audio_start) as usize;
-        let hypothesis = self.recognizer.recognize(&self.audio[lo..hi], &u.prompt)?;
+        let hypothesis = self
+            .recognizer
+            .recognize(&self.audio[lo..hi], &u.prompt)
+            .await?;
         self.decodes += 1;
         self.decoded_seconds += seconds(end - start);
 
@@ -341,12 +363,12 @@ impl<D: SpeechDetector, R: Recognizer> LiveTranscriber<D, R> {
 
     /// Last transcription of the utterance ending at stream sample `end`, then everything
     /// left is committed.
-    fn end_utterance(&mut self, end: u64, events: &mut Vec<LiveEvent>) -> Result<()> {
+    async fn end_utterance(&mut self, end: u64, events: &mut Vec<LiveEvent>) -> Result<()> {
         let Some(u) = &self.utterance else {
             return Ok(());
         };
         if u.decoded_until < end {
-            self.update(end, events)?;
+            self.update(end, events).await?;
         }
         let flushed = self.agreement.flush();
         self.commit(&flushed, events);
@@ -379,7 +401,17 @@ impl<D: SpeechDetector, R: Recognizer> LiveTranscriber<D, R> {
             .filter(|t| t.end <= seconds(cut) + tolerance)
             .map(|t| self.vocabulary.words[t.id as usize].as_str())
             .collect();
-        u.prompt = before.trim().to_string();
+        u.prompt = format!("{}{before}", u.context).trim().to_string();
+    }
+
+    /// The last `n` committed words as text (Whisper's words carry their leading space).
+    fn recent_text(&self, n: usize) -> String {
+        let from = self.committed.len().saturating_sub(n);
+        let text: String = self.committed[from..]
+            .iter()
+            .map(|w| w.text.as_str())
+            .collect();
+        text.trim().to_string()
     }
 
     fn commit(&mut self, tokens: &[TimedToken], events: &mut Vec<LiveEvent>) {

@@ -9,4 +9,8 @@ pub mod stream;
 #[cfg(target_arch = "wasm32")]
 mod bindings;
 #[cfg(target_arch = "wasm32")]
+mod live;
+#[cfg(target_arch = "wasm32")]
 pub use bindings::{languages, WasmWhisper};
+#[cfg(target_arch = "wasm32")]
+pub use live::LiveSession;
