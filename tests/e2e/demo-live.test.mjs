@@ -60,7 +60,15 @@ test("demo: Live mode on the fake microphone with whisper-tiny.en", { timeout: 4
   );
   const stopped = Date.now();
   await page.click("#live-button");
-  await page.waitForFunction(() => ["done", "error"].includes(document.body.dataset.state), null, { timeout: 35 * MINUTES });
+  console.log(`at Stop: ${JSON.stringify(await page.evaluate(() => window.liveHistory.at(-1) ?? null))}`);
+  try {
+    await page.waitForFunction(() => ["done", "error"].includes(document.body.dataset.state), null, { timeout: 35 * MINUTES });
+  } catch (e) {
+    // Show how far it got: each update decodes a full 30 s window, slow on SwiftShader.
+    const history = await page.evaluate(() => window.liveHistory);
+    console.log(`not finished; committed so far:\n${[...new Set(history.map((h) => h.committed))].join("\n")}`);
+    throw e;
+  }
   assert.equal(await page.locator("#error").isHidden(), true, `the page shows an error: ${await page.locator("#error").textContent()}`);
   console.log(`captured for ${((stopped - started) / 1000).toFixed(1)} s, finished ${((Date.now() - stopped) / 1000).toFixed(1)} s after Stop`);
 
