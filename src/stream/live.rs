@@ -136,9 +136,8 @@ struct Utterance {
     buffer_start: u64,
     /// Stream sample up to which the buffer was last transcribed.
     decoded_until: u64,
-    /// The last committed words of earlier utterances: a short utterance ("ask not") decoded
-    /// on its own is often misheard, with what was said before it much less so (as
-    /// `condition_on_previous_text` does offline).
+    /// The last committed words of earlier utterances, so that an utterance is decoded with
+    /// what was said before it, as `condition_on_previous_text` does offline (docs/streaming.md).
     context: String,
     /// `context`, then the committed words whose audio was trimmed from the buffer.
     prompt: String,
