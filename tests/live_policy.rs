@@ -346,32 +346,3 @@ fn bad_options_and_audio_are_errors() {
         );
     }
 }
-
-#[test]
-fn a_new_utterance_is_decoded_with_the_words_committed_before_it() {
-    // Two utterances with a pause long enough to close the first.
-    let mut audio = silence(1.0);
-    audio.extend(speech(0, 8));
-    audio.extend(silence(2.0));
-    audio.extend(speech(8, 8));
-    audio.extend(silence(1.0));
-    let script = Script {
-        hypotheses: vec![vec![(" ask", 0.0, 0.4), (" not", 0.4, 0.8)]],
-        next: 0,
-        prompts: Vec::new(),
-    };
-    let (events, live) = run(&audio, script, LiveOptions::default());
-    assert_eq!(live.text(), "ask not ask not", "{events:#?}");
-    let prompts = &live.recognizer().prompts;
-    // The first utterance starts without context; the second is told what was said.
-    assert_eq!(prompts.first().map(String::as_str), Some(""), "{prompts:?}");
-    assert_eq!(
-        prompts.last().map(String::as_str),
-        Some("ask not"),
-        "{prompts:?}"
-    );
-    assert!(
-        prompts.iter().all(|p| p.is_empty() || p == "ask not"),
-        "{prompts:?}"
-    );
-}

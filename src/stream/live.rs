@@ -126,9 +126,6 @@ fn samples_at(seconds: f64) -> u64 {
     (seconds.max(0.0) * f64::from(SAMPLE_RATE)).round() as u64
 }
 
-/// Committed words of earlier utterances given to the decoder as context, at most.
-const CONTEXT_WORDS: usize = 32;
-
 /// The open utterance.
 #[derive(Debug, Clone)]
 struct Utterance {
@@ -136,10 +133,7 @@ struct Utterance {
     buffer_start: u64,
     /// Stream sample up to which the buffer was last transcribed.
     decoded_until: u64,
-    /// The last committed words of earlier utterances, so that an utterance is decoded with
-    /// what was said before it, as `condition_on_previous_text` does offline (docs/streaming.md).
-    context: String,
-    /// `context`, then the committed words whose audio was trimmed from the buffer.
+    /// Committed words whose audio was trimmed from the buffer: the prompt.
     prompt: String,
 }
 
@@ -273,12 +267,10 @@ impl<D: SpeechDetector, R: Recognizer> LiveTranscriber<D, R> {
                 }
                 let start = start.max(self.audio_start);
                 self.agreement.reset();
-                let context = self.recent_text(CONTEXT_WORDS);
                 self.utterance = Some(Utterance {
                     buffer_start: start,
                     decoded_until: start,
-                    prompt: context.clone(),
-                    context,
+                    prompt: String::new(),
                 });
             }
             VadEvent::SpeechEnd(segment) => {
@@ -400,17 +392,7 @@ impl<D: SpeechDetector, R: Recognizer> LiveTranscriber<D, R> {
             .filter(|t| t.end <= seconds(cut) + tolerance)
             .map(|t| self.vocabulary.words[t.id as usize].as_str())
             .collect();
-        u.prompt = format!("{}{before}", u.context).trim().to_string();
-    }
-
-    /// The last `n` committed words as text (Whisper's words carry their leading space).
-    fn recent_text(&self, n: usize) -> String {
-        let from = self.committed.len().saturating_sub(n);
-        let text: String = self.committed[from..]
-            .iter()
-            .map(|w| w.text.as_str())
-            .collect();
-        text.trim().to_string()
+        u.prompt = before.trim().to_string();
     }
 
     fn commit(&mut self, tokens: &[TimedToken], events: &mut Vec<LiveEvent>) {
