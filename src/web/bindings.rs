@@ -3,6 +3,8 @@
 //! Results are plain JS objects with camelCase keys (see [`super::camel`]); failures are JS
 //! `Error`s carrying the runtime's message.
 
+use std::rc::Rc;
+
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use web_time::Instant;
@@ -28,7 +30,7 @@ pub(super) fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsError> {
         .map_err(|e| JsError::new(&e.to_string()))
 }
 
-fn js_error(e: crate::Error) -> JsError {
+pub(super) fn js_error(e: crate::Error) -> JsError {
     JsError::new(&e.to_string())
 }
 
@@ -194,8 +196,26 @@ struct ModelInfo {
 /// A loaded Whisper model on the browser's WebGPU device.
 #[wasm_bindgen(js_name = WhisperModel)]
 pub struct WasmWhisper {
-    pub(super) inner: Whisper,
+    /// Shared with the open live sessions (`super::live`), which decode with it.
+    pub(super) inner: Rc<Whisper>,
     load_ms: f64,
+}
+
+impl WasmWhisper {
+    /// The model, for a live session.
+    pub(super) fn shared(&self) -> Rc<Whisper> {
+        Rc::clone(&self.inner)
+    }
+
+    /// The model for a change (expert packs, alignment heads): refused while a live session
+    /// holds it, since the session's decodings must not see the model change under them.
+    fn exclusive(&mut self) -> Result<&mut Whisper, JsError> {
+        Rc::get_mut(&mut self.inner).ok_or_else(|| {
+            JsError::new(
+                "the model is in use by a live session: stop it before adding or removing expert packs",
+            )
+        })
+    }
 }
 
 #[wasm_bindgen(js_class = WhisperModel)]
@@ -217,7 +237,7 @@ impl WasmWhisper {
         let inner = Whisper::from_bytes(gpu, &config_json, safetensors, &tokenizer_json)
             .map_err(js_error)?;
         Ok(WasmWhisper {
-            inner,
+            inner: Rc::new(inner),
             load_ms: started.elapsed().as_secs_f64() * 1e3,
         })
     }
@@ -253,7 +273,7 @@ impl WasmWhisper {
     #[wasm_bindgen(js_name = addExpertPack)]
     pub fn add_expert_pack(&mut self, bytes: Vec<u8>, origin: String) -> Result<JsValue, JsError> {
         let meta = self
-            .inner
+            .exclusive()?
             .add_expert_pack(&bytes, &origin)
             .map_err(js_error)?;
         to_js(&meta)
@@ -263,13 +283,15 @@ impl WasmWhisper {
     /// returns whether it named any.
     #[wasm_bindgen(js_name = setGenerationConfig)]
     pub fn set_generation_config(&mut self, bytes: Vec<u8>) -> Result<bool, JsError> {
-        self.inner.set_generation_config(&bytes).map_err(js_error)
+        self.exclusive()?
+            .set_generation_config(&bytes)
+            .map_err(js_error)
     }
 
     /// Unloads the pack for `language`; returns whether one was loaded.
     #[wasm_bindgen(js_name = removeExpert)]
-    pub fn remove_expert(&mut self, language: String) -> bool {
-        self.inner.remove_expert(&language)
+    pub fn remove_expert(&mut self, language: String) -> Result<bool, JsError> {
+        Ok(self.exclusive()?.remove_expert(&language))
     }
 
     /// Transcribes 16 kHz mono samples of any length. `options` is a plain object (see

@@ -11,4 +11,8 @@ mod bindings;
 #[cfg(target_arch = "wasm32")]
 mod diagnostics;
 #[cfg(target_arch = "wasm32")]
+mod live;
+#[cfg(target_arch = "wasm32")]
 pub use bindings::{languages, WasmWhisper};
+#[cfg(target_arch = "wasm32")]
+pub use live::LiveSession;

@@ -2,6 +2,7 @@
 
 import { Whisper, hasWebGPU, toSamples16k } from "../whisper-clsr.js";
 import { Recorder } from "./recorder.js";
+import { LiveMode } from "./live.js";
 import { renderHeatmap } from "./heatmap.js";
 import { clock, download, followPlayer, renderSegments } from "./segments.js";
 
@@ -37,7 +38,7 @@ const ui = {
 /** The model being loaded or loaded: a promise, so audio chosen early waits for it. */
 let whisper = null;
 
-/** body[data-state]: confirm | loading | ready | transcribing | done | error (tests wait on it). */
+/** body[data-state]: confirm | loading | ready | transcribing | live | done | error (tests wait on it). */
 function setState(state) {
   document.body.dataset.state = state;
 }
@@ -236,6 +237,22 @@ async function transcribe(audio) {
     showError(e);
   }
 }
+
+new LiveMode(
+  { button: $("live-button"), status: $("live-status"), committed: $("live-committed"), tentative: $("live-tentative"), latency: $("live-latency") },
+  {
+    model: loadedModel,
+    language: () => ui.language.value,
+    onStart: () => {
+      clearError();
+      ui.transcript.textContent = "";
+      ui.live.textContent = "";
+      setState("live");
+    },
+    onDone: () => setState("done"),
+    onError: showError,
+  },
+);
 
 const recorder = new Recorder({
   onTick: (s) => (ui.recordStatus.textContent = `recording… ${s.toFixed(1)} s (click to stop)`),
