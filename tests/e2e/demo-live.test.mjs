@@ -1,10 +1,12 @@
-// The demo's Live mode with Chromium's fake microphone playing jfk.wav (then 3 s of silence),
-// whisper-tiny.en: the visitor clicks Live, the page captures through the AudioWorklet,
+// The demo's Live mode with Chromium's fake microphone playing the first phrase of jfk.wav ("And
+// so my fellow Americans", 2.9 s) then 2.5 s of silence, whisper-tiny.en: the visitor clicks Live, the page captures through the AudioWorklet,
 // resamples to 16 kHz and the worker runs the live policy (Silero VAD, LocalAgreement-2).
 // Committed text may only grow; tentative text is shown apart (greyed); once stopped, the
 // committed words are the offline transcript's. `?live-catch-up=0` feeds every 0.1 s block
 // on its own, so the decodings are the same however slow SwiftShader is (as the CLI's
-// `--clock simulated`); the fake microphone runs in real time regardless.
+// `--clock simulated`); the fake microphone runs in real time regardless. Each decoding encodes a
+// whole 30 s window (about a minute on SwiftShader), so the clip is kept to a few decodings:
+// two while the phrase plays (the second can commit what both agree on), one at its end.
 // Leaves a screenshot in test-output/.
 
 import { test, before, after } from "node:test";
@@ -13,9 +15,12 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { checkPrerequisites, serve, launchBrowser, newPage, words, FIXTURES, OUTPUT, WWW } from "./harness.mjs";
-import { withSilence } from "./wav-edit.mjs";
+import { firstSeconds, withSilence } from "./wav-edit.mjs";
 
 const MINUTES = 60_000;
+// jfk.wav's first phrase ends at 2.2 s; "ask" starts at 3.2 s.
+const PHRASE_SECONDS = 2.9;
+const SILENCE_SECONDS = 2.5;
 let server, browser;
 
 before(async () => {
@@ -23,8 +28,8 @@ before(async () => {
   const vad = path.join(WWW, "models/silero-vad/silero_vad.onnx");
   if (!existsSync(vad)) throw new Error(`${vad} is missing: run scripts/test-web.sh (it links models/silero-vad into www/models/)`);
   server = await serve();
-  const wav = path.join(mkdtempSync(path.join(tmpdir(), "fake-mic-")), "jfk-then-silence.wav");
-  writeFileSync(wav, withSilence(readFileSync(path.join(FIXTURES, "jfk.wav")), 3));
+  const wav = path.join(mkdtempSync(path.join(tmpdir(), "fake-mic-")), "phrase-then-silence.wav");
+  writeFileSync(wav, withSilence(firstSeconds(readFileSync(path.join(FIXTURES, "jfk.wav")), PHRASE_SECONDS), SILENCE_SECONDS));
   browser = await launchBrowser({
     extraArgs: ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", `--use-file-for-fake-audio-capture=${wav}%noloop`],
   });
@@ -34,7 +39,7 @@ after(async () => {
   server?.close();
 });
 
-test("demo: Live mode on the fake microphone with whisper-tiny.en", { timeout: 40 * MINUTES }, async () => {
+test("demo: Live mode on the fake microphone with whisper-tiny.en", { timeout: 20 * MINUTES }, async () => {
   const page = await newPage(browser);
   await page.goto(`${server.url}?model=models/whisper-tiny.en/&live-catch-up=0`);
   await page.waitForFunction(() => ["ready", "error"].includes(document.body.dataset.state), null, { timeout: 10 * MINUTES });
@@ -52,17 +57,17 @@ test("demo: Live mode on the fake microphone with whisper-tiny.en", { timeout: 4
   const started = Date.now();
   await page.click("#live-button");
   await page.waitForFunction(() => document.getElementById("live-button").textContent.includes("Stop"), null, { timeout: 60_000 });
-  // The fake microphone plays the 11 s clip and 3 s of silence in real time.
+  // The fake microphone plays the phrase and the silence in real time.
   await page.waitForFunction(
-    () => Number(document.getElementById("live-status").textContent.match(/([\d.]+) s/)?.[1]) >= 13.5,
-    null,
+    (seconds) => Number(document.getElementById("live-status").textContent.match(/([\d.]+) s/)?.[1]) >= seconds,
+    PHRASE_SECONDS + SILENCE_SECONDS - 0.3,
     { timeout: 3 * MINUTES, polling: 200 },
   );
   const stopped = Date.now();
   await page.click("#live-button");
   console.log(`at Stop: ${JSON.stringify(await page.evaluate(() => window.liveHistory.at(-1) ?? null))}`);
   try {
-    await page.waitForFunction(() => ["done", "error"].includes(document.body.dataset.state), null, { timeout: 35 * MINUTES });
+    await page.waitForFunction(() => ["done", "error"].includes(document.body.dataset.state), null, { timeout: 15 * MINUTES });
   } catch (e) {
     // Show how far it got: each update decodes a full 30 s window, slow on SwiftShader.
     const history = await page.evaluate(() => window.liveHistory);
@@ -79,7 +84,8 @@ test("demo: Live mode on the fake microphone with whisper-tiny.en", { timeout: 4
   for (let i = 1; i < committed.length; i++) {
     assert.ok(committed[i].startsWith(committed[i - 1]), `committed text shrank or changed:\n${committed[i - 1]}\n→ ${committed[i]}`);
   }
-  assert.ok(new Set(committed).size >= 3, "commits arrive while the audio plays, not only at the end");
+  const commits = [...new Set(committed.filter((c) => c.trim()))];
+  assert.ok(commits.length >= 2, `words are committed while the phrase plays, not only at its end: ${JSON.stringify(commits)}`);
   assert.ok(history.some((h) => h.tentative.trim()), "tentative text is shown");
 
   const final = await page.locator("#live-committed").textContent();
@@ -89,8 +95,9 @@ test("demo: Live mode on the fake microphone with whisper-tiny.en", { timeout: 4
   const colors = await page.evaluate(() => ["live-committed", "live-tentative"].map((id) => getComputedStyle(document.getElementById(id)).color));
   assert.notEqual(colors[0], colors[1]);
   assert.match(await page.locator("#live-latency").textContent(), /^latency \d+\.\d s$/);
-  const expected = readFileSync(path.join(FIXTURES, "jfk.txt"), "utf8");
+  // The phrase is the reference transcript's first five words.
+  const expected = words(readFileSync(path.join(FIXTURES, "jfk.txt"), "utf8")).slice(0, 5);
   mkdirSync(OUTPUT, { recursive: true });
   await page.screenshot({ path: path.join(OUTPUT, "demo-live.png"), fullPage: true });
-  assert.deepEqual(words(final), words(expected));
+  assert.deepEqual(words(final), expected);
 });

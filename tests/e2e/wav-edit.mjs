@@ -2,8 +2,8 @@
 
 import assert from "node:assert/strict";
 
-/** A PCM WAV file's bytes with `seconds` of digital silence appended to its data chunk. */
-export function withSilence(wav, seconds) {
+/** The `fmt ` fields and the data chunk's place in a PCM WAV file. */
+function layout(wav) {
   assert.equal(wav.toString("ascii", 0, 4), "RIFF");
   let at = 12;
   let blockAlign, rate;
@@ -14,14 +14,30 @@ export function withSilence(wav, seconds) {
       rate = wav.readUInt32LE(at + 12);
       blockAlign = wav.readUInt16LE(at + 20);
     }
-    if (id === "data") {
-      const silence = Buffer.alloc(Math.round(seconds * rate) * blockAlign);
-      const out = Buffer.concat([wav.subarray(0, at + 8 + size), silence]);
-      out.writeUInt32LE(size + silence.length, at + 4);
-      out.writeUInt32LE(out.length - 8, 4);
-      return out;
-    }
+    if (id === "data") return { rate, blockAlign, dataAt: at + 8, dataSize: size };
     at += 8 + size + (size % 2);
   }
   throw new Error("no data chunk in the WAV file");
+}
+
+/** A WAV file whose data chunk holds `data` (the header up to the chunk is kept). */
+function withData(wav, dataAt, data) {
+  const out = Buffer.concat([wav.subarray(0, dataAt), data]);
+  out.writeUInt32LE(data.length, dataAt - 4);
+  out.writeUInt32LE(out.length - 8, 4);
+  return out;
+}
+
+/** A PCM WAV file's bytes with `seconds` of digital silence appended to its data chunk. */
+export function withSilence(wav, seconds) {
+  const { rate, blockAlign, dataAt, dataSize } = layout(wav);
+  const silence = Buffer.alloc(Math.round(seconds * rate) * blockAlign);
+  return withData(wav, dataAt, Buffer.concat([wav.subarray(dataAt, dataAt + dataSize), silence]));
+}
+
+/** A PCM WAV file's first `seconds` of audio. */
+export function firstSeconds(wav, seconds) {
+  const { rate, blockAlign, dataAt, dataSize } = layout(wav);
+  const bytes = Math.min(dataSize, Math.round(seconds * rate) * blockAlign);
+  return withData(wav, dataAt, wav.subarray(dataAt, dataAt + bytes));
 }
