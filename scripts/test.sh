@@ -13,16 +13,26 @@ export WGPU_BACKEND="${WGPU_BACKEND:-vulkan}"
 # lavapipe's window-system code warns without a runtime dir; tests draw no windows.
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
 
-echo "== wasm32 build check" >&2
+# Each step's start is printed with the seconds elapsed; the Rust tests' per-binary times are
+# kept in test-output/rust-tests.log and the slowest are listed at the end (CI's log keeps
+# only its tail).
+step() { echo "== $1 (at $SECONDS s)" >&2; }
+mkdir -p test-output
+
+step "wasm32 build check"
 cargo build --lib --target wasm32-unknown-unknown --no-default-features
 
-echo "== clippy and format" >&2
+step "clippy and format"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 
-echo "== tests" >&2
-cargo test --workspace -- --test-threads="${TEST_THREADS:-2}"
+step "tests"
+cargo test --workspace -- --test-threads="${TEST_THREADS:-2}" 2>&1 | tee test-output/rust-tests.log
+rust_done=$SECONDS
 
-echo "== browser end-to-end tests (headless Chromium)" >&2
+step "browser end-to-end tests (headless Chromium)"
 cargo clippy --lib --target wasm32-unknown-unknown --no-default-features -- -D warnings
 scripts/test-web.sh
+step "done"
+echo "Rust tests finished at $rust_done s; their slowest binaries:" >&2
+awk '/Running /{name=$2 " " $3} /Doc-tests /{name="doc-tests " $2} /^test result:/{print $NF, name}' test-output/rust-tests.log | sort -rn | head -15 >&2

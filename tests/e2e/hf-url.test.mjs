@@ -125,6 +125,9 @@ test("the demo starts with the model its address names (?model=…/resolve/main/
   assert.equal(await demo.locator("#model-choice").inputValue(), "url");
   assert.equal(await demo.locator("#model-url").inputValue(), model);
   assert.equal(await demo.locator("#model-url").isVisible(), true);
+  // The mirror is another origin: the demo asks before downloading from it.
+  await demo.waitForFunction(() => document.body.dataset.state === "confirm");
+  await demo.click("#load-model");
   await demo.waitForFunction(() => ["ready", "error"].includes(document.body.dataset.state), null, { timeout: 8 * MINUTES });
   assert.equal(await demo.locator("#error").isHidden(), true, await demo.locator("#error").textContent());
   const status = await demo.locator("#status").textContent();
