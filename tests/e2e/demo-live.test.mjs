@@ -11,15 +11,14 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { checkPrerequisites, serve, launchBrowser, newPage, words, FIXTURES, OUTPUT, WWW } from "./harness.mjs";
-import { firstSeconds, withSilence } from "./wav-edit.mjs";
+import { checkPrerequisites, serve, launchBrowser, newPage, words, OUTPUT, WWW } from "./harness.mjs";
+import { jfkPhrase, withSilence } from "./wav-edit.mjs";
 
 const MINUTES = 60_000;
-// jfk.wav's first phrase ends at 2.2 s; "ask" starts at 3.2 s.
-const PHRASE_SECONDS = 2.9;
+const PHRASE = jfkPhrase();
 const SILENCE_SECONDS = 2.5;
 let server, browser;
 
@@ -29,7 +28,7 @@ before(async () => {
   if (!existsSync(vad)) throw new Error(`${vad} is missing: run scripts/test-web.sh (it links models/silero-vad into www/models/)`);
   server = await serve();
   const wav = path.join(mkdtempSync(path.join(tmpdir(), "fake-mic-")), "phrase-then-silence.wav");
-  writeFileSync(wav, withSilence(firstSeconds(readFileSync(path.join(FIXTURES, "jfk.wav")), PHRASE_SECONDS), SILENCE_SECONDS));
+  writeFileSync(wav, withSilence(PHRASE.wav, SILENCE_SECONDS));
   browser = await launchBrowser({
     extraArgs: ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", `--use-file-for-fake-audio-capture=${wav}%noloop`],
   });
@@ -60,7 +59,7 @@ test("demo: Live mode on the fake microphone with whisper-tiny.en", { timeout: 2
   // The fake microphone plays the phrase and the silence in real time.
   await page.waitForFunction(
     (seconds) => Number(document.getElementById("live-status").textContent.match(/([\d.]+) s/)?.[1]) >= seconds,
-    PHRASE_SECONDS + SILENCE_SECONDS - 0.3,
+    PHRASE.seconds + SILENCE_SECONDS - 0.3,
     { timeout: 3 * MINUTES, polling: 200 },
   );
   const stopped = Date.now();
@@ -95,9 +94,7 @@ test("demo: Live mode on the fake microphone with whisper-tiny.en", { timeout: 2
   const colors = await page.evaluate(() => ["live-committed", "live-tentative"].map((id) => getComputedStyle(document.getElementById(id)).color));
   assert.notEqual(colors[0], colors[1]);
   assert.match(await page.locator("#live-latency").textContent(), /^latency \d+\.\d s$/);
-  // The phrase is the reference transcript's first five words.
-  const expected = words(readFileSync(path.join(FIXTURES, "jfk.txt"), "utf8")).slice(0, 5);
   mkdirSync(OUTPUT, { recursive: true });
   await page.screenshot({ path: path.join(OUTPUT, "demo-live.png"), fullPage: true });
-  assert.deepEqual(words(final), expected);
+  assert.deepEqual(words(final), PHRASE.words);
 });

@@ -1,6 +1,9 @@
 // WAV helpers for the fake-microphone tests.
 
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { FIXTURES, words } from "./harness.mjs";
 
 /** The `fmt ` fields and the data chunk's place in a PCM WAV file. */
 function layout(wav) {
@@ -41,3 +44,18 @@ export function firstSeconds(wav, seconds) {
   const bytes = Math.min(dataSize, Math.round(seconds * rate) * blockAlign);
   return withData(wav, dataAt, wav.subarray(dataAt, dataAt + bytes));
 }
+
+/**
+ * jfk.wav's first phrase, "And so my fellow Americans" (speech ends at 2.2 s; "ask" starts at
+ * 3.2 s), as WAV bytes, with its words from the reference transcript. Tests whose subject is
+ * not accuracy transcribe it instead of the whole clip: the same encoder pass, 5 decoder steps
+ * instead of 24 (each ~2.6 s with tiny.en on SwiftShader).
+ */
+export function jfkPhrase() {
+  return {
+    seconds: PHRASE_SECONDS,
+    wav: firstSeconds(readFileSync(path.join(FIXTURES, "jfk.wav")), PHRASE_SECONDS),
+    words: words(readFileSync(path.join(FIXTURES, "jfk.txt"), "utf8")).slice(0, 5),
+  };
+}
+const PHRASE_SECONDS = 2.9;
