@@ -275,8 +275,4 @@ export interface WorkerStats {
 export declare function hasWebGPU(): boolean;
 
 /** Decodes and resamples audio to 16 kHz mono in the page (what transcribe does first). */
-export declare function toSamples16k(
-  input: AudioInput,
-  /** Blobs from this size on (default 16 MiB) are decoded in pieces when they are WAVs. */
-  options?: { pieceThresholdBytes?: number },
-): Promise<Float32Array>;
+export declare function toSamples16k(input: AudioInput): Promise<Float32Array>;

@@ -10,7 +10,7 @@
 //   const live = await asr.stream({ onPartial: (s) => …, onCommit: (s) => … }); … await live.stop();
 //   asr.dispose();
 
-import { toSamples16k } from "./lib/audio.js";
+import { STREAM_THRESHOLD_BYTES, streamableFormat, toSamples16k } from "./lib/audio.js";
 import { modelUrlPrefix } from "./lib/model-url.js";
 import { startCapture } from "./lib/live-capture.js";
 import { LiveState } from "./lib/live-state.js";
@@ -222,7 +222,8 @@ export class Whisper {
 
   /**
    * Transcribes `audio` of any length: a Float32Array of 16 kHz mono samples, or an
-   * AudioBuffer, Blob or File (decoded and resampled in the page).
+   * AudioBuffer, Blob or File (decoded and resampled in the page; a WAV, FLAC, MP3 or Ogg
+   * Vorbis file of 16 MB or more is decoded in the worker instead, streaming).
    * @param {object} [options]
    * @param {string} [options.language] code such as "en"; omitted, "" or "auto" detects it
    *   (on the first 30 s).
@@ -264,7 +265,10 @@ export class Whisper {
     if (unknown.length) throw new TypeError(`transcribe: unknown option(s) ${unknown.join(", ")}`);
     const aborted = () => signal?.reason ?? new DOMException("the transcription was aborted", "AbortError");
     if (signal?.aborted) throw aborted();
-    const samples = await toSamples16k(audio);
+    // A large WAV/FLAC/MP3/OGG file goes to the worker as it is and is decoded there piece by
+    // piece (docs/web.md, "Long audio"); anything else is decoded here.
+    const format = audio instanceof Blob && audio.size >= STREAM_THRESHOLD_BYTES ? await streamableFormat(audio) : null;
+    const samples = format ? null : await toSamples16k(audio);
     if (signal?.aborted) throw aborted();
     const lang = language && language !== "auto" ? language : undefined;
     let callbackError = null;
@@ -281,11 +285,10 @@ export class Whisper {
       else if (e.stage === "segment") guard(onSegment, e.segment);
       else if (e.stage === "progress") guard(onProgress, { done: e.done, total: e.total });
     };
-    const args = {
-      samples,
-      options: { ...rest, language: lang, timestamps: timestamps !== false, wordTimestamps: timestamps === "word" },
-    };
-    const call = this.#client.call("transcribe", args, { transfer: [samples.buffer], onEvent });
+    const workerOptions = { ...rest, language: lang, timestamps: timestamps !== false, wordTimestamps: timestamps === "word" };
+    const call = format
+      ? this.#client.call("transcribeBlob", { blob: audio, name: audio.name || `audio.${format}`, options: workerOptions }, { onEvent })
+      : this.#client.call("transcribe", { samples, options: workerOptions }, { transfer: [samples.buffer], onEvent });
     const onAbort = () => this.#client.cancel(call.id);
     signal?.addEventListener("abort", onAbort, { once: true });
     try {

@@ -1,6 +1,7 @@
 // The demo page: wires the controls in index.html to the whisper-clsr JS API.
 
 import { Whisper, hasWebGPU, toSamples16k } from "../whisper-clsr.js";
+import { STREAM_THRESHOLD_BYTES, streamableFormat } from "../lib/audio.js";
 import { Recorder } from "./recorder.js";
 import { LiveMode } from "./live.js";
 import { renderHeatmap } from "./heatmap.js";
@@ -194,8 +195,10 @@ async function transcribe(audio) {
   ui.segments.replaceChildren();
   lastTranscript = null;
   try {
-    // Decoding first reports a bad file at once, even while the model still loads.
-    const samples = await toSamples16k(audio);
+    // Decoding first reports a bad file at once, even while the model still loads; a large
+    // WAV/FLAC/MP3/OGG file goes to the worker whole and is decoded there, streaming.
+    const streamed = audio instanceof Blob && audio.size >= STREAM_THRESHOLD_BYTES && (await streamableFormat(audio));
+    const samples = streamed ? audio : await toSamples16k(audio);
     if (audio instanceof Blob) showClip(audio);
     asr = await loadedModel();
     setState("transcribing");
