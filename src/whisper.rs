@@ -165,18 +165,19 @@ impl Whisper {
 
     /// Loads an expert pack from its bytes (`origin` names it in errors) after checking it
     /// was made for this base model. A pack for a language already loaded replaces it.
-    /// Returns the pack's metadata.
+    /// Returns the pack's metadata, its `language` normalised to the code that routes
+    /// (`" English\n"` in a pack's metadata comes back as `"en"`).
     pub fn add_expert_pack(&mut self, bytes: &[u8], origin: &str) -> Result<PackMeta> {
         let pack = ExpertPack::from_bytes(bytes, origin)?;
         self.add_expert(&pack).map_err(|e| match e {
             Error::Model(message) => Error::Model(format!("{origin}: {message}")),
             other => other,
-        })?;
-        Ok(pack.meta)
+        })
     }
 
-    /// Uploads a pack already in memory (see [`Whisper::add_expert_pack`]).
-    pub fn add_expert(&mut self, pack: &ExpertPack) -> Result<()> {
+    /// Uploads a pack already in memory (see [`Whisper::add_expert_pack`]); returns its
+    /// metadata with the language normalised.
+    pub fn add_expert(&mut self, pack: &ExpertPack) -> Result<PackMeta> {
         pack.check_base(&self.fingerprint, &self.model.config)?;
         let language = crate::decode::languages::normalize_language(&pack.meta.language)
             .ok_or_else(|| {
@@ -189,12 +190,20 @@ impl Whisper {
         experts.language = language.to_string();
         self.gpu.flush();
         self.experts.retain(|(_, e)| e.language != language);
-        self.experts.push((pack.meta.clone(), experts));
-        Ok(())
+        let meta = PackMeta {
+            language: language.to_string(),
+            ..pack.meta.clone()
+        };
+        self.experts.push((meta.clone(), experts));
+        Ok(meta)
     }
 
-    /// Unloads the pack for `language`; returns whether one was loaded.
+    /// Unloads the pack for `language` (a code or an English name); returns whether one
+    /// was loaded.
     pub fn remove_expert(&mut self, language: &str) -> bool {
+        let Some(language) = crate::decode::languages::normalize_language(language) else {
+            return false;
+        };
         let before = self.experts.len();
         self.experts.retain(|(_, e)| e.language != language);
         self.experts.len() != before

@@ -188,3 +188,25 @@ fn packs_that_do_not_fit_the_model_are_refused() {
     assert!(err.contains("512"), "{err}");
     assert_eq!(whisper.expert_packs().count(), 0);
 }
+
+#[test]
+fn a_packs_language_is_normalised_to_the_code_that_routes() {
+    let (mut whisper, mut pack) = load();
+    pack.meta.language = " English\n".into();
+    let meta = whisper
+        .add_expert_pack(&pack.to_bytes(DType::F16), "english.safetensors")
+        .unwrap();
+    assert_eq!(meta.language, "en");
+    let listed: Vec<_> = whisper.expert_packs().map(|m| m.language.clone()).collect();
+    assert_eq!(listed, ["en"]);
+    assert!(
+        !whisper.remove_expert("klingon"),
+        "an unknown language names no pack"
+    );
+    assert!(
+        whisper.remove_expert("English"),
+        "removed by its English name"
+    );
+    assert!(!whisper.remove_expert("en"), "already removed");
+    assert_eq!(whisper.expert_packs().count(), 0);
+}

@@ -238,6 +238,41 @@ fn missing_tensor_is_named() {
 }
 
 #[test]
+fn tensors_no_listed_layer_uses_are_refused() {
+    let bytes = small_pack().to_bytes(DType::F32);
+    let st = SafeTensors::deserialize(&bytes).unwrap();
+    let mut owned: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = st
+        .tensors()
+        .into_iter()
+        .map(|(n, v)| (n, v.dtype(), v.shape().to_vec(), v.data().to_vec()))
+        .collect();
+    // A layer the metadata does not list, and a stray tensor.
+    let fc1 = owned
+        .iter()
+        .find(|(n, ..)| n == "decoder.layers.1.expert.fc1.weight")
+        .unwrap()
+        .clone();
+    owned.push((
+        "decoder.layers.7.expert.fc1.weight".into(),
+        fc1.1,
+        fc1.2,
+        fc1.3,
+    ));
+    owned.push(("zz.padding".into(), Dtype::F32, vec![4], vec![0; 16]));
+    let views = owned
+        .iter()
+        .map(|(n, dt, s, d)| (n.clone(), TensorView::new(*dt, s.clone(), d).unwrap()));
+    let bad = safetensors::serialize(views, Some(metadata_of(&bytes))).unwrap();
+    assert_mentions(
+        &error_of(&bad),
+        &[
+            "2 tensor(s) that no listed layer uses",
+            "decoder.layers.7.expert.fc1.weight",
+        ],
+    );
+}
+
+#[test]
 fn missing_metadata_and_unknown_version_are_refused() {
     let bytes = small_pack().to_bytes(DType::F32);
     let msg = error_of(&rewrite(&bytes, keep, None));

@@ -35,6 +35,8 @@ export interface LoadOptions {
   workerUrl?: string | URL | TrustedScriptURLLike;
   /** Refuse a model.safetensors larger than this many bytes (default 4 GiB, what wasm32 memory holds). */
   maxModelBytes?: number;
+  /** Idle GPU buffers kept for the next call's activations, in bytes (default 1 GiB; 0 keeps none). */
+  poolLimitBytes?: number;
 }
 
 export interface ModelInfo {

@@ -180,14 +180,19 @@ export class Whisper {
    *   to this module).
    * @param {number} [options.maxModelBytes=4 GiB] refuse model.safetensors above this size
    *   (config.json and tokenizer.json have fixed caps of 4 and 64 MiB).
+   * @param {number} [options.poolLimitBytes=1 GiB] idle GPU buffers kept for the next
+   *   call's activations (0 frees them after every use: less memory, more allocations).
    */
-  static async load({ model, onProgress, cache = true, workerUrl, maxModelBytes = DEFAULT_MAX_MODEL_BYTES } = {}) {
+  static async load({ model, onProgress, cache = true, workerUrl, maxModelBytes = DEFAULT_MAX_MODEL_BYTES, poolLimitBytes } = {}) {
     if (!hasWebGPU()) throw new Error(NO_WEBGPU);
     if (model == null) throw new TypeError("Whisper.load: `model` is required");
+    if (poolLimitBytes != null && !(Number.isSafeInteger(poolLimitBytes) && poolLimitBytes >= 0)) {
+      throw new RangeError(`Whisper.load: poolLimitBytes ${poolLimitBytes}: use a whole number of bytes, 0 or more`);
+    }
     const source = modelSource(model);
     const client = new WorkerClient(startWorker(workerUrl));
     try {
-      const info = await client.call("load", { model: source, cache, maxModelBytes }, { onEvent: onProgress });
+      const info = await client.call("load", { model: source, cache, maxModelBytes, poolLimitBytes }, { onEvent: onProgress });
       return new Whisper(client, info);
     } catch (e) {
       client.terminate();

@@ -114,7 +114,7 @@ async function transcription(progress, id, run) {
 }
 
 const ops = {
-  async load({ model: source, cache, maxModelBytes }, progress) {
+  async load({ model: source, cache, maxModelBytes, poolLimitBytes }, progress) {
     if (!("gpu" in navigator)) {
       throw new Error("this browser has no WebGPU (navigator.gpu is missing in workers); use a recent Chrome, Edge or another browser with WebGPU enabled");
     }
@@ -137,6 +137,7 @@ const ops = {
       throw e;
     }
     await files.commit();
+    if (poolLimitBytes != null) model.setPoolLimit(poolLimitBytes);
     const generation = await generationConfig(source);
     const info = model.info();
     // Word timestamps use the model's alignment heads when generation_config.json has them.
@@ -158,8 +159,7 @@ const ops = {
       throw e;
     }
     await pack.commit?.();
-    // Routing uses the normalised code (" en\n" and "English" route as "en"); so does the page.
-    meta.language = languageCode(meta.language) ?? meta.language;
+    // meta.language is the normalised code that routes (" en\n" and "English" come back as "en").
     return meta;
   },
 

@@ -67,6 +67,29 @@ impl ExpertPack {
                 expert,
             });
         }
+        // Every tensor must belong to a listed layer: anything else would sit in memory
+        // unread (a pack is a download from anywhere).
+        let listed: std::collections::HashSet<String> = layers
+            .iter()
+            .flat_map(|l| {
+                let prefix = format!("{}.layers.{}.", l.part.name(), l.index);
+                ExpertTensor::ALL.map(|t| format!("{prefix}{}", t.name()))
+            })
+            .collect();
+        if tensors.len() != listed.len() {
+            let mut extra: Vec<_> = tensors
+                .names()
+                .into_iter()
+                .filter(|n| !listed.contains(*n))
+                .collect();
+            extra.sort();
+            return Err(err(format!(
+                "{} tensor(s) that no listed layer uses (first: {}); a pack holds only the \
+                 experts of the layers its metadata lists",
+                extra.len(),
+                extra.first().map_or("?", |n| *n)
+            )));
+        }
         let dtype = if all_f16 && !layers.is_empty() {
             DType::F16
         } else {

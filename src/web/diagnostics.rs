@@ -35,6 +35,19 @@ impl WasmWhisper {
         })
     }
 
+    /// Bounds the idle GPU buffers kept for reuse (`Whisper.load`'s `poolLimitBytes`); the
+    /// pool drops what is over the new bound at once.
+    #[wasm_bindgen(js_name = setPoolLimit)]
+    pub fn set_pool_limit(&self, bytes: f64) -> Result<(), JsError> {
+        if !(bytes.is_finite() && bytes >= 0.0 && bytes.fract() == 0.0) {
+            return Err(JsError::new(&format!(
+                "pool limit {bytes}: use a whole number of bytes, 0 or more"
+            )));
+        }
+        self.inner.gpu.set_pool_limit(bytes as u64);
+        Ok(())
+    }
+
     /// Frees every idle pooled GPU buffer (the next transcription allocates them again).
     #[wasm_bindgen(js_name = releasePooled)]
     pub fn release_pooled(&self) {

@@ -1,13 +1,15 @@
 // Long-running use and failures in one page, with tiny random-weight models served to it
-// (tiny-model.mjs: a transcription takes a fraction of a second on SwiftShader):
-// - 10 transcriptions: the same tokens every time; the worker's wasm memory and pooled GPU
+// (tiny-model.mjs: a transcription takes seconds on SwiftShader, mostly the encoder's 1500
+// positions, against minutes for whisper-tiny.en):
+// - 20 transcriptions: the same tokens every time; the worker's wasm memory and pooled GPU
 //   bytes stay flat after the first runs; `stats({release: true})` frees the pool;
 // - 10 load/dispose cycles: no worker left behind, the page's JS heap does not grow;
 // - aborting a transcription stops it within a decoder step, the instance stays usable;
 // - concurrent calls run in the order they were made;
 // - two models in one page, used in turns, give what each gives alone;
 // - device loss (the worker's GPUDevice destroyed through its test-only hook) rejects the
-//   running call and later ones with a clear error, and the next Whisper.load works.
+//   running call and later ones with a clear error, and the next Whisper.load works;
+// - poolLimitBytes bounds the idle GPU buffers (0 keeps none); bad values are refused.
 // See docs/testing.md and docs/web.md, "Memory and test hooks".
 
 import { test, before, after } from "node:test";
@@ -66,13 +68,13 @@ async function workerCount(page, expected) {
   return page.workers().length;
 }
 
-test("10 transcriptions in one page: same tokens, wasm memory and pooled GPU bytes flat, dispose frees all", { timeout: 10 * MINUTES }, async () => {
+test("20 transcriptions in one page: same tokens, wasm memory and pooled GPU bytes flat, dispose frees all", { timeout: 10 * MINUTES }, async () => {
   const { page, context } = await tinyPage();
   const out = await page.evaluate(async () => {
     const asr = await api.Whisper.load({ model: "/tiny-a/", cache: false });
     const started = performance.now();
     const runs = [];
-    for (let i = 0; i < 10; i++) {
+    for (let i = 0; i < 20; i++) {
       const tokens = await run(asr, 1, { maxTokens: 8 });
       runs.push({ tokens: tokens.join(","), ...(await asr.stats()) });
     }
@@ -84,7 +86,7 @@ test("10 transcriptions in one page: same tokens, wasm memory and pooled GPU byt
   });
   const first = out.runs[0];
   console.log(
-    `10 transcriptions: ${(out.ms / 1000).toFixed(1)} s; wasm ${out.runs.map((r) => r.wasmBytes / 2 ** 20).join("/")} MiB; ` +
+    `20 transcriptions: ${(out.ms / 1000).toFixed(1)} s; wasm ${out.runs.map((r) => r.wasmBytes / 2 ** 20).join("/")} MiB; ` +
       `pooled GPU ${out.runs.map((r) => r.pooledGpuBytes).join("/")} B; after release ${JSON.stringify(out.released)}`,
   );
   assert.ok(first.tokens.split(",").length >= 4, `the tiny model decodes something: ${first.tokens}`);
@@ -235,5 +237,26 @@ test("device loss rejects the running call and later ones clearly; the next Whis
   assert.match(out.later, /GPU device was lost .*load it again/);
   assert.ok(out.rejectMs < 10_000, `the running call took ${out.rejectMs} ms to reject`);
   assert.deepEqual(out.again, out.full, "a new load transcribes as before");
+  await context.close();
+});
+
+test("poolLimitBytes bounds the idle GPU buffers; 0 keeps none", { timeout: 5 * MINUTES }, async () => {
+  const { page, context } = await tinyPage();
+  const out = await page.evaluate(async () => {
+    const refused = [];
+    for (const poolLimitBytes of [-1, 1.5, "1e9"]) {
+      refused.push(await api.Whisper.load({ model: "/tiny-a/", cache: false, poolLimitBytes }).then(() => "loaded?!", (e) => `${e.name}: ${e.message}`));
+    }
+    const asr = await api.Whisper.load({ model: "/tiny-a/", cache: false, poolLimitBytes: 0 });
+    const tokens = await run(asr, 1, { maxTokens: 4 });
+    const stats = await asr.stats();
+    asr.dispose();
+    return { refused, tokens, stats };
+  });
+  console.log(`poolLimitBytes 0: ${JSON.stringify(out.stats)}; refused: ${out.refused.join(" | ")}`);
+  for (const r of out.refused) assert.match(r, /^RangeError: Whisper.load: poolLimitBytes .*whole number of bytes/);
+  assert.ok(out.tokens.length > 0);
+  assert.equal(out.stats.poolLimitBytes, 0);
+  assert.equal(out.stats.pooledGpuBytes, 0, "nothing idle is kept");
   await context.close();
 });
