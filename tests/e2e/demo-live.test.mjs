@@ -1,5 +1,5 @@
-// The demo's Live mode with Chromium's fake microphone playing the first phrase of jfk.wav ("And
-// so my fellow Americans", 2.9 s) then 2.5 s of silence, whisper-tiny.en: the visitor clicks Live, the page captures through the AudioWorklet,
+// The demo's Live mode with Chromium's fake microphone playing the last phrase of jfk.wav ("ask
+// what you can do for your country", 3.1 s) then 2.5 s of silence, whisper-tiny.en: the visitor clicks Live, the page captures through the AudioWorklet,
 // resamples to 16 kHz and the worker runs the live policy (Silero VAD, LocalAgreement-2).
 // Committed text may only grow; tentative text is shown apart (greyed); once stopped, the
 // committed words are the offline transcript's. `?live-catch-up=0` feeds every 0.1 s block

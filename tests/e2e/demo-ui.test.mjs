@@ -1,4 +1,4 @@
-// The demo site transcribes jfk.wav's first phrase (wav-edit.mjs) with whisper-base through its
+// The demo site transcribes jfk.wav's last phrase (wav-edit.mjs) with whisper-base through its
 // UI, like a visitor would:
 // the page loads the default model, a file goes into the upload control, the transcript and
 // timings appear. Leaves a screenshot in test-output/.
@@ -23,7 +23,7 @@ after(async () => {
   server?.close();
 });
 
-test("demo UI transcribes the first phrase of jfk.wav with whisper-base", { timeout: 40 * MINUTES }, async () => {
+test("demo UI transcribes the last phrase of jfk.wav with whisper-base", { timeout: 40 * MINUTES }, async () => {
   const page = await newPage(browser);
   const started = Date.now();
   await page.goto(server.url);

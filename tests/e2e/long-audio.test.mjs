@@ -1,4 +1,4 @@
-// A large audio file through the JS API with whisper-tiny.en: an MP3 of 17 MB (jfk.wav's first
+// A large audio file through the JS API with whisper-tiny.en: an MP3 of 17 MB (jfk.wav's last
 // phrase, then 7 minutes of digital silence; 44.1 kHz stereo at 320 kbit/s, made here with sox
 // and lame). From 16 MB on, the page hands a WAV/FLAC/MP3/OGG file to the worker as it is, and
 // the worker decodes it piece by piece (Blob slices read with FileReaderSync, symphonia, the

@@ -1,7 +1,7 @@
 // After one visit the demo opens and transcribes with the network off: the first visit with
 // whisper-tiny.en installs the site's service worker (sw.js) and fills the caches; then the
 // server is shut down and the browser is set offline, and a reload still shows the demo, loads
-// the model from Cache Storage and transcribes the first phrase of jfk.wav (wav-edit.mjs).
+// the model from Cache Storage and transcribes the last phrase of jfk.wav (wav-edit.mjs).
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
