@@ -173,6 +173,49 @@ const ops = {
     return transcription(progress, id, (...callbacks) => model.transcribe(samples, options, ...callbacks));
   },
 
+  /**
+   * Opens a live session: the voice activity detector's weights (silero_vad.onnx, from a URL,
+   * cached like the model, or bytes) and {language, updateInterval}.
+   */
+  async liveStart({ vad, cache, options }) {
+    if (!model) throw new Error("no model is loaded");
+    if (live) throw new Error("a live transcription is already running: stop it first");
+    const spec = { what: "silero_vad.onnx (voice activity detector)", maxBytes: VAD_MAX_BYTES };
+    const weights = typeof vad === "string" ? await fetchSet([vad], [spec], { cache }) : { bytes: [new Uint8Array(vad)] };
+    try {
+      live = new LiveSession(model, weights.bytes[0], options);
+    } catch (e) {
+      if (!(e instanceof WebAssembly.RuntimeError)) await weights.evict?.();
+      throw e;
+    }
+    await weights.commit?.();
+    return true;
+  },
+
+  /** The next 16 kHz block: resolves to the events it caused. */
+  async livePush({ samples }) {
+    if (!live) throw new Error("no live transcription is running");
+    return live.push(samples);
+  },
+
+  /** Ends the live session: decodes what is left of the utterance and commits it. */
+  async liveFinish() {
+    if (!live) throw new Error("no live transcription is running");
+    try {
+      return await live.finish();
+    } finally {
+      live.free();
+      live = null;
+    }
+  },
+
+  /** Drops the live session without decoding what is left. */
+  async liveCancel() {
+    live?.free();
+    live = null;
+    return true;
+  },
+
   /** A large encoded file, decoded and turned into a spectrogram here, streaming (docs/web.md, "Long audio"). */
   async transcribeBlob({ blob, name, options }, progress, id) {
     return transcription(progress, id, (...callbacks) => model.transcribeBlob(blob, name, options, ...callbacks));
