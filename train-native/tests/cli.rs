@@ -280,3 +280,79 @@ fn missing_and_corrupt_clips_are_skipped_and_counted_or_refused_with_strict() {
     );
     std::fs::remove_dir_all(&root).ok();
 }
+
+/// scripts/cluster/train-one.sh, what each Slurm array task and Kubernetes Indexed Job pod
+/// runs: the task index picks the language, the run lives on the shared storage and a task
+/// started again resumes it; bad indices and missing corpora are named.
+#[test]
+fn cluster_task_script_trains_the_indexed_language_and_resumes() {
+    let root = std::env::temp_dir().join(format!("train-cli-cluster-{}", std::process::id()));
+    std::fs::create_dir_all(&root).unwrap();
+    let (student, teacher, manifest) = setup(&root);
+    let shared = root.join("shared");
+    let corpus = shared.join("corpora/ca");
+    std::fs::create_dir_all(&corpus).unwrap();
+    std::fs::create_dir_all(shared.join("models")).unwrap();
+    std::os::unix::fs::symlink(&student, shared.join("models/student")).unwrap();
+    std::os::unix::fs::symlink(&teacher, shared.join("models/teacher")).unwrap();
+    for file in ["a.wav", "b.wav"] {
+        std::fs::copy(root.join(file), corpus.join(file)).unwrap();
+    }
+    std::fs::copy(&manifest, corpus.join("train.jsonl")).unwrap();
+    std::fs::write(
+        shared.join("languages.txt"),
+        "# one expert per line\nca\n\nde  # no corpus yet\n",
+    )
+    .unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/cluster/train-one.sh");
+    let task = |scheduler_variable: &str, index: &str| {
+        let out = Command::new("bash")
+            .arg(&script)
+            .args([
+                "--steps", "1", "--batch", "2", "--lr", "1e-3", "--seed", "3",
+            ])
+            .env_remove("SLURM_ARRAY_TASK_ID")
+            .env_remove("JOB_COMPLETION_INDEX")
+            .env_remove("WHISPER_CLSR_TASK_INDEX")
+            .env(scheduler_variable, index)
+            .env("WHISPER_CLSR_SHARED", &shared)
+            .env("WHISPER_CLSR_TRAIN", BIN)
+            .env(
+                "WGPU_BACKEND",
+                std::env::var("WGPU_BACKEND").unwrap_or("vulkan".into()),
+            )
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.code(), stderr)
+    };
+
+    let (code, stderr) = task("SLURM_ARRAY_TASK_ID", "0");
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("task 0: ca"), "{stderr}");
+    let run = shared.join("runs/ca");
+    let pack = ExpertPack::from_bytes(
+        &std::fs::read(run.join("ca.pack.safetensors")).unwrap(),
+        "pack",
+    )
+    .unwrap();
+    assert_eq!(pack.meta.language, "ca");
+    assert_eq!(metrics(&run).len(), 1);
+
+    // Started again (a requeued or rescheduled task): it resumes the run, not a new one.
+    let (code, stderr) = task("JOB_COMPLETION_INDEX", "0");
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("resumed from"), "{stderr}");
+    assert_eq!(metrics(&run).len(), 1);
+
+    let (code, stderr) = task("JOB_COMPLETION_INDEX", "1");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("corpora/de/train.jsonl is missing"),
+        "{stderr}"
+    );
+    let (code, stderr) = task("WHISPER_CLSR_TASK_INDEX", "2");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("task 2 has no language"), "{stderr}");
+    std::fs::remove_dir_all(&root).ok();
+}
