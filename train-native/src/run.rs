@@ -270,7 +270,8 @@ pub fn run(gpu: Gpu, o: &RunOptions) -> Result<()> {
             "seed": config.seed, "validation": best})
     };
     let eval_due = |step: u64| {
-        valid_set.is_some() && ((o.eval_every > 0 && step % o.eval_every == 0) || step == o.steps)
+        valid_set.is_some()
+            && ((o.eval_every > 0 && step.is_multiple_of(o.eval_every)) || step == o.steps)
     };
     let progress = Progress::new(o.steps, trainer.step_count());
     let mut cache = TeacherCache::new(o.teacher_cache_bytes);
