@@ -69,10 +69,14 @@ pub fn line_chart(title: &str, y_desc: &str, series: &[Series]) -> Result<Option
             .y_label_area_size(64)
             .build_cartesian_2d(x0..x1, y0..y1)
             .map_err(|e| failed(title, e))?;
+        // Whole steps only: at most one label per step.
+        let step_labels = ((x1 - x0).round() as usize + 1).min(10);
         chart
             .configure_mesh()
             .x_desc("step")
             .y_desc(y_desc)
+            .x_labels(step_labels)
+            .x_label_formatter(&|x| format!("{x:.0}"))
             .draw()
             .map_err(|e| failed(title, e))?;
         for (i, s) in series.iter().enumerate() {
@@ -124,7 +128,7 @@ fn shade(v: f64) -> RGBColor {
 /// A heatmap of `values[row][column]` in 0..=1, rows named by `rows`, columns numbered.
 pub fn heatmap(title: &str, rows: &[String], values: &[Vec<f64>], x_desc: &str) -> Result<Chart> {
     let columns = values.iter().map(Vec::len).max().unwrap_or(0).max(1) as i32;
-    let height = 90 + 26 * rows.len().max(1) as u32;
+    let height = 140 + 30 * rows.len().max(1) as u32;
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (SIZE.0, height)).into_drawing_area();
@@ -134,9 +138,10 @@ pub fn heatmap(title: &str, rows: &[String], values: &[Vec<f64>], x_desc: &str) 
             .margin(12)
             .x_label_area_size(36)
             .y_label_area_size(80)
+            // Integer ranges include their end: `0..n - 1` is n segments.
             .build_cartesian_2d(
-                (0..columns).into_segmented(),
-                (0..rows.len().max(1) as i32).into_segmented(),
+                (0..columns - 1).into_segmented(),
+                (0..rows.len().max(1) as i32 - 1).into_segmented(),
             )
             .map_err(|e| failed(title, e))?;
         let name = |v: &SegmentValue<i32>| match v {
