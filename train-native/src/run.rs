@@ -83,10 +83,20 @@ pub fn load_model(gpu: &Gpu, dir: &Path) -> Result<Loaded> {
 /// of the training state (a resumed run reproduces every other field). `skipped_clips`:
 /// training clips left out because their audio could not be loaded; `skipped`: this step
 /// was not applied (non-finite loss or gradient); `skipped_steps`: such steps so far.
-fn metrics_line(m: &StepMetrics, seconds: f64, gpu_bytes: u64, skipped_clips: usize) -> String {
+/// `gate_ratio_encoder` / `gate_ratio_decoder`: each layer's mean soft gate.
+fn metrics_line(
+    m: &StepMetrics,
+    encoder_layers: usize,
+    seconds: f64,
+    gpu_bytes: u64,
+    skipped_clips: usize,
+) -> String {
+    let split = encoder_layers.min(m.layer_gate_ratio.len());
+    let (encoder, decoder) = m.layer_gate_ratio.split_at(split);
     serde_json::json!({
         "step": m.step, "loss": m.loss, "ce": m.ce, "gate_loss": m.gate_loss, "js": m.js,
-        "gate_ratio": m.gate_ratio, "lr": m.lr, "grad_norm": m.grad_norm,
+        "gate_ratio": m.gate_ratio, "gate_ratio_encoder": encoder,
+        "gate_ratio_decoder": decoder, "lr": m.lr, "grad_norm": m.grad_norm,
         "tokens": m.tokens, "tokens_per_s": m.tokens as f64 / seconds,
         "step_seconds": seconds, "activation_bytes": gpu_bytes,
         "skipped": m.skipped, "skipped_steps": m.skipped_steps, "skipped_clips": skipped_clips,
@@ -290,7 +300,13 @@ pub fn run(gpu: Gpu, o: &RunOptions) -> Result<()> {
         writeln!(
             metrics,
             "{}",
-            metrics_line(&m, seconds, whisper.gpu.activation_bytes(), skipped_clips)
+            metrics_line(
+                &m,
+                c.encoder_layers,
+                seconds,
+                whisper.gpu.activation_bytes(),
+                skipped_clips
+            )
         )
         .map_err(|e| Error::io(&metrics_path, e))?;
         progress.step(&m, seconds);
@@ -390,7 +406,7 @@ pub fn run(gpu: Gpu, o: &RunOptions) -> Result<()> {
                 let path = o.out.join("valid.json");
                 std::fs::write(
                     &path,
-                    metrics_line(&v, 1.0, whisper.gpu.activation_bytes(), 0),
+                    metrics_line(&v, c.encoder_layers, 1.0, whisper.gpu.activation_bytes(), 0),
                 )
                 .map_err(|e| Error::io(&path, e))?;
             }

@@ -63,6 +63,7 @@ fn report_draws_one_svg_per_chart_with_the_logged_values() {
         "js",
         "gate_loss",
         "gate_ratio",
+        "gate_layers_train",
         "val_wer",
         "gate_layers",
         "gate_heatmap",
@@ -135,6 +136,27 @@ fn report_draws_one_svg_per_chart_with_the_logged_values() {
                 p.1,
                 a * v + b
             );
+        }
+    }
+    // One curve per layer (1 encoder + 1 decoder layer) for the soft gates of training and
+    // the hard gates of validation; training lines log one soft gate per layer.
+    for id in ["gate_layers_train", "gate_layers"] {
+        let svg = figures[id]
+            .children()
+            .find(|n| n.has_tag_name("svg"))
+            .unwrap();
+        let curves = polylines(svg).into_iter().filter(|l| l.len() == 3).count();
+        assert_eq!(curves, 2, "{id}");
+    }
+    for m in &steps {
+        let (e, d) = (&m["gate_ratio_encoder"], &m["gate_ratio_decoder"]);
+        assert_eq!(
+            (e.as_array().unwrap().len(), d.as_array().unwrap().len()),
+            (1, 1),
+            "{m}"
+        );
+        for r in [e[0].as_f64().unwrap(), d[0].as_f64().unwrap()] {
+            assert!(r > 0.0 && r < 1.0, "{m}");
         }
     }
     // The validation WER chart spans the logged WERs; the heatmap has a cell per layer and

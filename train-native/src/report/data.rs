@@ -15,6 +15,9 @@ pub struct StepPoint {
     pub js: Option<f64>,
     pub gate_loss: Option<f64>,
     pub gate_ratio: Option<f64>,
+    /// Per layer, the mean soft gate.
+    pub gate_encoder: Vec<f64>,
+    pub gate_decoder: Vec<f64>,
 }
 
 /// One validation evaluation.
@@ -100,6 +103,8 @@ impl RunData {
                     js: v["js"].as_f64(),
                     gate_loss: v["gate_loss"].as_f64(),
                     gate_ratio: v["gate_ratio"].as_f64(),
+                    gate_encoder: floats(&v["gate_ratio_encoder"]),
+                    gate_decoder: floats(&v["gate_ratio_decoder"]),
                 });
             }
         }

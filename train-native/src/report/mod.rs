@@ -1,7 +1,8 @@
 //! `whisper-clsr-train report RUN_DIR`: one self-contained HTML page (SVG charts inlined,
 //! no scripts, no external files) of a run — training loss, CE, JS and gate-loss curves,
-//! the mean soft gate, validation WER/CER over steps, each layer's hard-gate ratio over
-//! the evaluations and the last evaluation's gate heatmap (docs/training.md).
+//! the mean soft gate overall and per layer, validation WER/CER over steps, each layer's
+//! hard-gate ratio over the evaluations and the last evaluation's gate heatmap
+//! (docs/training.md).
 
 mod data;
 mod plots;
@@ -42,6 +43,37 @@ fn missing(html: &mut String, what: &str) {
     let _ = writeln!(html, "<p class=\"missing\">{}</p>", escape(what));
 }
 
+/// One series per layer (encoder, then decoder) of `points`' per-layer values over steps.
+fn layer_series<'a, P: 'a>(
+    points: impl Iterator<Item = &'a P> + Clone,
+    step: fn(&P) -> u64,
+    layers: fn(&P) -> (&[f64], &[f64]),
+) -> Vec<Series> {
+    let (encoder, decoder) = points
+        .clone()
+        .last()
+        .map_or((0, 0), |p| (layers(p).0.len(), layers(p).1.len()));
+    layer_names(encoder, decoder)
+        .into_iter()
+        .enumerate()
+        .map(|(l, name)| Series {
+            name,
+            points: points
+                .clone()
+                .map(|p| {
+                    let (e, d) = layers(p);
+                    let v = if l < encoder {
+                        e.get(l)
+                    } else {
+                        d.get(l - encoder)
+                    };
+                    (step(p) as f64, v.copied().unwrap_or(f64::NAN))
+                })
+                .collect(),
+        })
+        .collect()
+}
+
 /// The training curves: one chart per logged quantity.
 fn training_charts(html: &mut String, data: &RunData) -> Result<()> {
     type Field = fn(&StepPoint) -> Option<f64>;
@@ -76,6 +108,18 @@ fn training_charts(html: &mut String, data: &RunData) -> Result<()> {
             None => missing(html, &format!("{title}: no finite values logged.")),
         }
     }
+    let series = layer_series(
+        data.steps.iter(),
+        |p| p.step,
+        |p| (&p.gate_encoder, &p.gate_decoder),
+    );
+    match line_chart("Mean soft gate per layer (training)", "gate", &series)? {
+        Some(chart) => figure(html, "gate_layers_train", &chart),
+        None => missing(
+            html,
+            "No per-layer gates were logged (a run of an older trainer).",
+        ),
+    }
     Ok(())
 }
 
@@ -109,25 +153,11 @@ fn validation_charts(html: &mut String, data: &RunData) -> Result<()> {
     }
     let last = data.evals.last().expect("not empty");
     let (encoder, decoder) = (last.gate_encoder.len(), last.gate_decoder.len());
-    let series: Vec<Series> = layer_names(encoder, decoder)
-        .into_iter()
-        .enumerate()
-        .map(|(l, name)| Series {
-            name,
-            points: data
-                .evals
-                .iter()
-                .map(|e| {
-                    let v = if l < encoder {
-                        e.gate_encoder.get(l)
-                    } else {
-                        e.gate_decoder.get(l - encoder)
-                    };
-                    (e.step as f64, v.copied().unwrap_or(f64::NAN))
-                })
-                .collect(),
-        })
-        .collect();
+    let series = layer_series(
+        data.evals.iter(),
+        |e| e.step,
+        |e| (&e.gate_encoder, &e.gate_decoder),
+    );
     match line_chart(
         "Fraction of tokens sent to the expert, per layer (validation, hard gates)",
         "gate ratio",
