@@ -152,6 +152,12 @@ pub fn run(gpu: Gpu, o: &RunOptions) -> Result<()> {
                 .into(),
         ));
     }
+    if o.eval_max == Some(0) {
+        return Err(Error::InvalidInput(
+            "--eval-max 0 leaves no validation utterance: give at least 1, or leave it out for all"
+                .into(),
+        ));
+    }
     if o.patience == Some(0) {
         return Err(Error::InvalidInput(
             "--patience 0 would stop before training: give at least 1 evaluation".into(),
@@ -274,7 +280,10 @@ pub fn run(gpu: Gpu, o: &RunOptions) -> Result<()> {
             .map_err(|e| Error::io(path, e))
     };
     let mut metrics = open(&metrics_path)?;
-    let mut utterance_lines = open(&utterances_path)?;
+    let mut utterance_lines = valid_set
+        .as_ref()
+        .map(|_| open(&utterances_path))
+        .transpose()?;
     let run_meta = |best: &BestSoFar| {
         serde_json::json!({"language": language, "steps": o.steps, "batch": config.batch,
             "seed": config.seed, "validation": best})
@@ -345,10 +354,12 @@ pub fn run(gpu: Gpu, o: &RunOptions) -> Result<()> {
             ));
             writeln!(metrics, "{}", validation::metrics_line(&v, &best))
                 .map_err(|e| Error::io(&metrics_path, e))?;
-            for u in &v.utterances {
-                let line = serde_json::to_string(u)
-                    .map_err(|e| Error::InvalidInput(format!("utterance line: {e}")))?;
-                writeln!(utterance_lines, "{line}").map_err(|e| Error::io(&utterances_path, e))?;
+            if let Some(file) = &mut utterance_lines {
+                for u in &v.utterances {
+                    let line = serde_json::to_string(u)
+                        .map_err(|e| Error::InvalidInput(format!("utterance line: {e}")))?;
+                    writeln!(file, "{line}").map_err(|e| Error::io(&utterances_path, e))?;
+                }
             }
             evaluated = true;
         }
