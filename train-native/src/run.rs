@@ -398,29 +398,37 @@ pub fn run(gpu: Gpu, o: &RunOptions) -> Result<()> {
         "best_valid_wer": best.wer,
         "best_valid_step": best.step,
     });
-    let export = |trainer: &Trainer, which: &str, path: &Path, mut training: serde_json::Value| {
-        if let Some(valid) = &valid {
-            let v = trainer.evaluate(
-                &whisper.gpu,
-                &whisper.model,
-                teacher.as_ref().map(|t| &t.model),
-                valid,
-            )?;
-            eprintln!(
-                "validation ({which} experts): loss {:.4} (ce {:.4} js {:.4} gate {:.4}) gate ratio {:.3}",
-                v.loss, v.ce, v.js, v.gate_loss, v.gate_ratio
-            );
+    // The validation loss (soft gates, as in training) of a trainer's experts.
+    let validation_loss = |trainer: &Trainer| -> Result<Option<StepMetrics>> {
+        let Some(valid) = &valid else {
+            return Ok(None);
+        };
+        let v = trainer.evaluate(
+            &whisper.gpu,
+            &whisper.model,
+            teacher.as_ref().map(|t| &t.model),
+            valid,
+        )?;
+        eprintln!(
+            "validation loss at step {}: {:.4} (ce {:.4} js {:.4} gate {:.4}) gate ratio {:.3}",
+            trainer.step_count(),
+            v.loss,
+            v.ce,
+            v.js,
+            v.gate_loss,
+            v.gate_ratio
+        );
+        Ok(Some(v))
+    };
+    let export = |trainer: &Trainer,
+                  which: &str,
+                  path: &Path,
+                  mut training: serde_json::Value,
+                  loss: Option<&StepMetrics>| {
+        if let (Some(valid), Some(v)) = (&valid, loss) {
             training["valid_examples"] = valid.len().into();
             training["valid_loss"] = v.loss.into();
             training["valid_ce"] = v.ce.into();
-            if which == "last" {
-                let path = o.out.join("valid.json");
-                std::fs::write(
-                    &path,
-                    metrics_line(&v, c.encoder_layers, 1.0, whisper.gpu.activation_bytes(), 0),
-                )
-                .map_err(|e| Error::io(&path, e))?;
-            }
         }
         training["experts"] = which.into();
         training["experts_step"] = trainer.step_count().into();
@@ -440,13 +448,32 @@ pub fn run(gpu: Gpu, o: &RunOptions) -> Result<()> {
         );
         Ok::<(), Error>(())
     };
+    let last_loss = validation_loss(&trainer)?;
+    if let Some(v) = &last_loss {
+        let path = o.out.join("valid.json");
+        std::fs::write(
+            &path,
+            metrics_line(v, c.encoder_layers, 1.0, whisper.gpu.activation_bytes(), 0),
+        )
+        .map_err(|e| Error::io(&path, e))?;
+    }
     let pack_path = o.out.join(format!("{language}.pack.safetensors"));
     if best.step.is_none() {
         // No validation by WER: the last experts are the pack.
-        return export(&trainer, "last", &pack_path, summary);
+        return export(&trainer, "last", &pack_path, summary, last_loss.as_ref());
     }
     let last_path = o.out.join(format!("{language}.last.pack.safetensors"));
-    export(&trainer, "last", &last_path, summary.clone())?;
+    export(
+        &trainer,
+        "last",
+        &last_path,
+        summary.clone(),
+        last_loss.as_ref(),
+    )?;
+    if best.step == Some(trainer.step_count()) {
+        // The last experts are the best ones.
+        return export(&trainer, "best", &pack_path, summary, last_loss.as_ref());
+    }
     drop(trainer);
     let mut best_trainer = Trainer::new(&whisper.gpu, &whisper.model, &init, config)?;
     checkpoint::load(&whisper.gpu, &mut best_trainer, &best_ckpt)?;
@@ -460,5 +487,12 @@ pub fn run(gpu: Gpu, o: &RunOptions) -> Result<()> {
             o.out.display()
         )));
     }
-    export(&best_trainer, "best", &pack_path, summary)
+    let best_loss = validation_loss(&best_trainer)?;
+    export(
+        &best_trainer,
+        "best",
+        &pack_path,
+        summary,
+        best_loss.as_ref(),
+    )
 }
