@@ -162,9 +162,11 @@ test("abort stops a transcription within a decoder step and the instance stays u
     const queued = asr.transcribe(tones(), { ...OPTIONS, signal: queuedController.signal }).then(() => "resolved?!", (e) => e.name);
     queuedController.abort();
     const [aheadTokens, queuedName] = await Promise.all([ahead, queued]);
+    // A signal aborted before the call rejects at once, without work.
+    const early = await asr.transcribe(tones(), { ...OPTIONS, signal: AbortSignal.abort() }).then(() => "resolved?!", (e) => e.name);
     const after = await run(asr);
     asr.dispose();
-    return { full, seen, afterAbort, error, aheadTokens, queuedName, after };
+    return { full, seen, afterAbort, error, aheadTokens, queuedName, early, after };
   });
   console.log(`abort: full run ${out.full.length} tokens; aborted at token 2, ${out.afterAbort} more arrived; ${JSON.stringify(out.error)}`);
   assert.ok(out.full.length >= 6, `a run long enough to abort in: ${out.full.length} tokens`);
@@ -173,6 +175,7 @@ test("abort stops a transcription within a decoder step and the instance stays u
   assert.ok(out.afterAbort <= 2, `${out.afterAbort} tokens after the abort`);
   assert.deepEqual(out.aheadTokens, out.full);
   assert.equal(out.queuedName, "AbortError");
+  assert.equal(out.early, "AbortError");
   assert.deepEqual(out.after, out.full, "usable after an abort, same transcript");
   await context.close();
 });
