@@ -141,3 +141,39 @@ fn flush_then_next_utterance_starts_fresh() {
     assert!(la.committed().is_empty() && la.tentative().is_empty());
     assert_eq!(la.trim_point(), None);
 }
+
+#[test]
+fn a_word_whose_time_moves_before_the_committed_end_is_not_lost() {
+    let mut la = LocalAgreement::new(AgreementOptions::default());
+    // "and so my fellow americans" agreed on, its last word ending at 2.9 s.
+    let said = [
+        (1, 0.0, 0.7),
+        (2, 0.7, 1.0),
+        (3, 1.0, 1.4),
+        (4, 1.4, 1.9),
+        (5, 1.9, 2.9),
+    ];
+    la.update(&hyp(&[&said]));
+    la.update(&hyp(&[&said]));
+    assert_eq!(ids(la.committed()), vec![1, 2, 3, 4, 5]);
+    // More audio: the same words again, now timed "americans" 1.9–2.3 and the new "ask" from
+    // 2.5 s, before the old committed end minus the tolerance. It follows the committed words,
+    // so it is new.
+    let more = [
+        (1, 0.0, 0.7),
+        (2, 0.7, 1.0),
+        (3, 1.0, 1.4),
+        (4, 1.4, 1.9),
+        (5, 1.9, 2.3),
+        (6, 2.5, 3.9),
+        (7, 3.9, 4.5),
+    ];
+    assert!(la.update(&hyp(&[&more])).is_empty());
+    assert_eq!(ids(la.tentative()), vec![6, 7]);
+    assert_eq!(ids(la.update(&hyp(&[&more]))), vec![6, 7]);
+    // Without the committed words in it, the hypothesis falls back to the time cutoff.
+    let trimmed = [(8, 4.6, 5.0), (9, 5.0, 5.4)];
+    la.update(&hyp(&[&trimmed]));
+    assert_eq!(ids(la.update(&hyp(&[&trimmed]))), vec![8, 9]);
+    assert_eq!(ids(la.committed()), vec![1, 2, 3, 4, 5, 6, 7, 8, 9]);
+}

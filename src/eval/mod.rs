@@ -1,7 +1,7 @@
 //! Evaluation: Whisper's text normalisers and word/character error rates.
 //!
 //! Pure Rust without a GPU, so it builds for every target, wasm32 included. The CLI's `wer`,
-//! `normalize` and `eval` commands use it; the trainer reports losses, not error rates.
+//! `normalize` and `eval` commands and the trainer's validation (docs/training.md) use it.
 //! - [`EnglishTextNormalizer`] and [`BasicTextNormalizer`] are ports of openai/whisper's
 //!   `whisper/normalizers` (English numbers and spellings, contractions, symbols).
 //! - [`ErrorRates::score`] gives the corpus WER and CER of line-aligned texts as jiwer

@@ -131,11 +131,20 @@ impl LocalAgreement {
 
     /// The hypothesis' tokens that are not already committed, with their segment index.
     fn fresh_tokens(&self, hypothesis: &[HypothesisSegment]) -> Vec<(TimedToken, usize)> {
-        let cutoff = self.committed_end() - self.options.time_tolerance;
-        let mut fresh: Vec<(TimedToken, usize)> = hypothesis
+        let all: Vec<(TimedToken, usize)> = hypothesis
             .iter()
             .enumerate()
             .flat_map(|(s, seg)| seg.tokens.iter().map(move |t| (t.clone(), s)))
+            .collect();
+        // Where the hypothesis says the committed words again, what follows them is new,
+        // whatever its timestamps: times move between hypotheses, and a word that now starts
+        // before the committed end would be lost to the time cutoff.
+        if let Some(after) = self.after_committed_tail(&all) {
+            return all[after..].to_vec();
+        }
+        let cutoff = self.committed_end() - self.options.time_tolerance;
+        let mut fresh: Vec<(TimedToken, usize)> = all
+            .into_iter()
             .filter(|(t, _)| self.committed.is_empty() || t.start > cutoff)
             .collect();
         let near = fresh.first().is_some_and(|(t, _)| {
@@ -158,6 +167,35 @@ impl LocalAgreement {
             }
         }
         fresh
+    }
+
+    /// The index just after the longest repeat of the committed tail (two tokens or more, or
+    /// the single committed token) that starts within `overlap_window` after the committed
+    /// end; of several, the one ending nearest the committed end.
+    fn after_committed_tail(&self, tokens: &[(TimedToken, usize)]) -> Option<usize> {
+        let end = self.committed_end();
+        let longest = self
+            .options
+            .max_overlap
+            .min(self.committed.len())
+            .min(tokens.len());
+        let shortest = 2.min(self.committed.len()).max(1);
+        (shortest..=longest).rev().find_map(|k| {
+            let tail = &self.committed[self.committed.len() - k..];
+            (0..=tokens.len() - k)
+                .filter(|&p| tokens[p].0.start <= end + self.options.overlap_window)
+                .filter(|&p| {
+                    tokens[p..p + k]
+                        .iter()
+                        .zip(tail)
+                        .all(|((t, _), c)| t.id == c.id)
+                })
+                .min_by(|&a, &b| {
+                    let distance = |p: usize| (tokens[p + k - 1].0.end - end).abs();
+                    distance(a).total_cmp(&distance(b))
+                })
+                .map(|p| p + k)
+        })
     }
 
     /// Moves the trim point to the end of the last segment, other than the hypothesis' final

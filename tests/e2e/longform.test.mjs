@@ -1,7 +1,7 @@
 // Long-form transcription through the JS API with whisper-tiny.en: a 62 s clip (jfk.wav,
 // 20 s of silence, jfk.wav again, 20 s of silence) with word timestamps, segments streamed as
-// they finish, progress, SRT/VTT from the worker; then an aborted transcription rejects with
-// an AbortError within a decoder step and the instance keeps working.
+// they finish, progress, SRT/VTT from the worker. (Aborting is tested with tiny random models
+// in reliability.test.mjs.)
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -34,7 +34,6 @@ test("JS API: a 62 s clip with word timestamps, streamed segments and subtitles"
   const out = await page.evaluate(async () => {
     const { Whisper, toSamples16k } = await import("/whisper-clsr.js");
     const asr = await Whisper.load({ model: "/models/whisper-tiny.en/" });
-    window.asr = asr;
     const jfk = await toSamples16k(await (await fetch("/__e2e/jfk.wav")).blob());
     const gap = new Float32Array(20 * 16000);
     const clip = new Float32Array(2 * (jfk.length + gap.length));
@@ -82,38 +81,4 @@ test("JS API: a 62 s clip with word timestamps, streamed segments and subtitles"
   assert.ok(second.length > 0 && Math.abs(second[0].start - 31.0) < 1.5, `second clip's first word at ${second[0]?.start}`);
   assert.equal(out.srt.trim().split(/\n\n/).length, r.segments.length);
   assert.ok(out.vtt.startsWith("WEBVTT\n\n"));
-});
-
-test("JS API: abort rejects within a decoder step and the instance keeps working", { timeout: 20 * MINUTES }, async () => {
-  const out = await page.evaluate(async () => {
-    const { toSamples16k } = await import("/whisper-clsr.js");
-    const asr = window.asr;
-    const jfk = await toSamples16k(await (await fetch("/__e2e/jfk.wav")).blob());
-    const controller = new AbortController();
-    let abortedAt = 0;
-    let tokens = 0;
-    const error = await asr
-      .transcribe(jfk, {
-        onToken: () => {
-          tokens += 1;
-          if (tokens === 3) {
-            abortedAt = performance.now();
-            controller.abort();
-          }
-        },
-        signal: controller.signal,
-      })
-      .then(() => null, (e) => ({ name: e.name, message: e.message }));
-    const rejectedAfterMs = performance.now() - abortedAt;
-    // Already aborted: rejects at once, without work.
-    const early = await asr.transcribe(jfk, { signal: AbortSignal.abort() }).then(() => null, (e) => e.name);
-    // Still usable: the next call runs to the end.
-    const after = await asr.transcribe(new Float32Array(16000));
-    return { error, tokens, rejectedAfterMs, early, afterText: after.text };
-  });
-  console.log(`aborted after ${out.tokens} tokens; rejected ${out.rejectedAfterMs.toFixed(0)} ms after abort()`);
-  assert.equal(out.error?.name, "AbortError", JSON.stringify(out.error));
-  assert.ok(out.tokens <= 4, `decoding went on for ${out.tokens} tokens after the abort`);
-  assert.equal(out.early, "AbortError");
-  assert.equal(typeof out.afterText, "string", "the call after the abort resolves");
 });

@@ -9,7 +9,8 @@
 // - two models in one page, used in turns, give what each gives alone;
 // - device loss (the worker's GPUDevice destroyed through its test-only hook) rejects the
 //   running call and later ones with a clear error, and the next Whisper.load works;
-// - poolLimitBytes bounds the idle GPU buffers (0 keeps none); bad values are refused.
+// - poolLimitBytes bounds the idle GPU buffers (0 keeps none); bad values are refused;
+// - beam search runs (its kernels compile in Chromium): width 1 is greedy, width 3 repeatable.
 // See docs/testing.md and docs/web.md, "Memory and test hooks".
 
 import { test, before, after } from "node:test";
@@ -161,9 +162,11 @@ test("abort stops a transcription within a decoder step and the instance stays u
     const queued = asr.transcribe(tones(), { ...OPTIONS, signal: queuedController.signal }).then(() => "resolved?!", (e) => e.name);
     queuedController.abort();
     const [aheadTokens, queuedName] = await Promise.all([ahead, queued]);
+    // A signal aborted before the call rejects at once, without work.
+    const early = await asr.transcribe(tones(), { ...OPTIONS, signal: AbortSignal.abort() }).then(() => "resolved?!", (e) => e.name);
     const after = await run(asr);
     asr.dispose();
-    return { full, seen, afterAbort, error, aheadTokens, queuedName, after };
+    return { full, seen, afterAbort, error, aheadTokens, queuedName, early, after };
   });
   console.log(`abort: full run ${out.full.length} tokens; aborted at token 2, ${out.afterAbort} more arrived; ${JSON.stringify(out.error)}`);
   assert.ok(out.full.length >= 6, `a run long enough to abort in: ${out.full.length} tokens`);
@@ -172,6 +175,7 @@ test("abort stops a transcription within a decoder step and the instance stays u
   assert.ok(out.afterAbort <= 2, `${out.afterAbort} tokens after the abort`);
   assert.deepEqual(out.aheadTokens, out.full);
   assert.equal(out.queuedName, "AbortError");
+  assert.equal(out.early, "AbortError");
   assert.deepEqual(out.after, out.full, "usable after an abort, same transcript");
   await context.close();
 });
@@ -259,4 +263,22 @@ test("poolLimitBytes bounds the idle GPU buffers; 0 keeps none", { timeout: 5 * 
   assert.equal(out.stats.poolLimitBytes, 0);
   assert.equal(out.stats.pooledGpuBytes, 0, "nothing idle is kept");
   await context.close();
+});
+
+test("beam search runs in the browser: beamSize 1 is greedy, beamSize 3 is repeatable", { timeout: 5 * MINUTES }, async () => {
+  const { page, context } = await tinyPage();
+  const out = await page.evaluate(async () => {
+    const asr = await api.Whisper.load({ model: "/tiny-a/", cache: false });
+    const greedy = await run(asr, 1, { maxTokens: 6 });
+    const one = await run(asr, 1, { maxTokens: 6, beamSize: 1 });
+    // The beam kernels (token_pick's top_k, beam_gather) compiled by Chromium's WGSL compiler.
+    const three = [await run(asr, 1, { maxTokens: 6, beamSize: 3 }), await run(asr, 1, { maxTokens: 6, beamSize: 3, patience: 2 })];
+    const again = await run(asr, 1, { maxTokens: 6, beamSize: 3 });
+    asr.dispose();
+    return { greedy: String(greedy), one: String(one), three: three.map(String), again: String(again) };
+  });
+  console.log(`beam search: greedy ${out.greedy} | beam 3 ${out.three[0]} | patience 2 ${out.three[1]}`);
+  assert.equal(out.one, out.greedy, "beam search of width 1 is greedy decoding");
+  assert.ok(out.three[0].length > 0 && out.three[1].length > 0);
+  assert.equal(out.again, out.three[0], "same audio, same beams");
 });

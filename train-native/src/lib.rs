@@ -6,6 +6,7 @@
 pub use whisper_clsr as runtime;
 
 pub mod backward;
+pub mod best;
 pub mod checkpoint;
 pub mod clsr;
 pub mod data;
@@ -17,12 +18,14 @@ pub mod optim;
 pub mod profile;
 pub mod progress;
 pub mod reduce;
+pub mod report;
 pub mod rng;
 pub mod run;
 pub mod student;
 pub mod teacher_cache;
 pub mod trainer;
 pub mod transpose;
+pub mod validation;
 
 use whisper_clsr::gpu::shader::Kernel;
 

@@ -1,7 +1,10 @@
 //! A training run as the CLI drives it: load student, teacher and data, train with a
-//! progress bar, append one metrics object per step to `RUN_DIR/metrics.jsonl`, take
+//! progress bar, append one metrics object per step to `RUN_DIR/metrics.jsonl`, score the
+//! validation set by WER every `--eval-every` steps (keeping the best experts in
+//! `RUN_DIR/best/`, stopping after `--patience` evaluations without improvement), take
 //! atomic checkpoints (resuming from `RUN_DIR/checkpoint.safetensors` when present) and
-//! export the pack to `RUN_DIR/{language}.pack.safetensors`.
+//! export the pack to `RUN_DIR/{language}.pack.safetensors` (docs/training.md lists the
+//! files).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -12,14 +15,16 @@ use whisper_clsr::decode::languages::normalize_language;
 use whisper_clsr::gpu::Gpu;
 use whisper_clsr::model::{WeightFile, WhisperConfig, WhisperNetwork};
 use whisper_clsr::pack::ExpertPack;
-use whisper_clsr::{Error, Result};
+use whisper_clsr::{Error, Result, Whisper};
 
+use crate::best::BestSoFar;
 use crate::checkpoint;
 use crate::data::{check_same_tokenizer, prepare_all, read_manifest, ManifestEntry, TextEncoder};
 use crate::export::{to_pack, write_pack};
 use crate::progress::Progress;
 use crate::teacher_cache::TeacherCache;
 use crate::trainer::{Prepared, StepMetrics, TrainConfig, Trainer};
+use crate::validation::{self, ValidationSet};
 
 /// Everything a run needs.
 #[derive(Clone, Debug)]
@@ -29,6 +34,13 @@ pub struct RunOptions {
     pub language: String,
     pub train: PathBuf,
     pub valid: Option<PathBuf>,
+    /// Transcribe and score the validation set every this many steps (0: only at the end;
+    /// it is always scored at the end when given).
+    pub eval_every: u64,
+    /// Use at most this many validation utterances (the first ones).
+    pub eval_max: Option<usize>,
+    /// Stop after this many evaluations without a lower validation WER.
+    pub patience: Option<u32>,
     pub out: PathBuf,
     pub steps: u64,
     pub config: TrainConfig,
@@ -71,10 +83,20 @@ pub fn load_model(gpu: &Gpu, dir: &Path) -> Result<Loaded> {
 /// of the training state (a resumed run reproduces every other field). `skipped_clips`:
 /// training clips left out because their audio could not be loaded; `skipped`: this step
 /// was not applied (non-finite loss or gradient); `skipped_steps`: such steps so far.
-fn metrics_line(m: &StepMetrics, seconds: f64, gpu_bytes: u64, skipped_clips: usize) -> String {
+/// `gate_ratio_encoder` / `gate_ratio_decoder`: each layer's mean soft gate.
+fn metrics_line(
+    m: &StepMetrics,
+    encoder_layers: usize,
+    seconds: f64,
+    gpu_bytes: u64,
+    skipped_clips: usize,
+) -> String {
+    let split = encoder_layers.min(m.layer_gate_ratio.len());
+    let (encoder, decoder) = m.layer_gate_ratio.split_at(split);
     serde_json::json!({
         "step": m.step, "loss": m.loss, "ce": m.ce, "gate_loss": m.gate_loss, "js": m.js,
-        "gate_ratio": m.gate_ratio, "lr": m.lr, "grad_norm": m.grad_norm,
+        "gate_ratio": m.gate_ratio, "gate_ratio_encoder": encoder,
+        "gate_ratio_decoder": decoder, "lr": m.lr, "grad_norm": m.grad_norm,
         "tokens": m.tokens, "tokens_per_s": m.tokens as f64 / seconds,
         "step_seconds": seconds, "activation_bytes": gpu_bytes,
         "skipped": m.skipped, "skipped_steps": m.skipped_steps, "skipped_clips": skipped_clips,
@@ -103,31 +125,68 @@ fn truncate_metrics(path: &Path, step: u64) -> Result<()> {
     std::fs::write(path, out).map_err(|e| Error::io(path, e))
 }
 
-/// Runs the training described by `o`.
-pub fn run(gpu: &Gpu, o: &RunOptions) -> Result<()> {
+/// The student as a runtime [`Whisper`] (which then owns the device: training borrows its
+/// `gpu` and `model`, validation transcribes with it, so both share one copy of the base
+/// weights), its weight file (for the pack's base fingerprint) and its tokenizer.
+pub fn load_student(gpu: Gpu, dir: &Path) -> Result<(Whisper, WeightFile, TextEncoder)> {
+    let weights = read(dir, "model.safetensors")?;
+    // A second host copy while loading: the runtime consumes its bytes, the trainer keeps
+    // the file for fingerprints and expert initialisation.
+    let file = WeightFile::new(
+        weights.clone(),
+        dir.join("model.safetensors").display().to_string(),
+    )?;
+    let tokenizer = read(dir, "tokenizer.json")?;
+    let whisper = Whisper::from_bytes(gpu, &read(dir, "config.json")?, weights, &tokenizer)?;
+    let text = TextEncoder::from_bytes(&tokenizer)?;
+    Ok((whisper, file, text))
+}
+
+/// Runs the training described by `o` on `gpu`.
+pub fn run(gpu: Gpu, o: &RunOptions) -> Result<()> {
     let language = normalize_language(&o.language)
         .ok_or_else(|| Error::InvalidInput(format!("unknown language '{}'", o.language)))?;
+    if o.valid.is_none() && (o.eval_every > 0 || o.patience.is_some()) {
+        return Err(Error::InvalidInput(
+            "--eval-every and --patience evaluate on the validation set: give it with --valid"
+                .into(),
+        ));
+    }
+    if o.eval_max == Some(0) {
+        return Err(Error::InvalidInput(
+            "--eval-max 0 leaves no validation utterance: give at least 1, or leave it out for all"
+                .into(),
+        ));
+    }
+    if o.patience == Some(0) {
+        return Err(Error::InvalidInput(
+            "--patience 0 would stop before training: give at least 1 evaluation".into(),
+        ));
+    }
     std::fs::create_dir_all(&o.out).map_err(|e| Error::io(&o.out, e))?;
     eprintln!("loading student {}", o.student.display());
-    let student = load_model(gpu, &o.student)?;
+    let (mut whisper, student_file, student_text) = load_student(gpu, &o.student)?;
     let teacher = match &o.teacher {
         Some(dir) => {
             eprintln!("loading teacher {}", dir.display());
-            let t = load_model(gpu, dir)?;
-            check_same_tokenizer(&student.text.whisper, &t.text.whisper)?;
+            let t = load_model(&whisper.gpu, dir)?;
+            check_same_tokenizer(&student_text.whisper, &t.text.whisper)?;
             Some(t)
         }
         None => None,
     };
-    let c = &student.model.config;
+    let c = whisper.model.config.clone();
     let max_len = c.max_target_positions;
     let mel = LogMel::new(c.num_mel_bins)?;
     let teacher_mel = teacher
         .as_ref()
         .map(|t| LogMel::new(t.model.config.num_mel_bins))
         .transpose()?;
-    let load_set = |path: &Path| -> Result<(Vec<Prepared>, usize)> {
-        let entries = read_manifest(path)?;
+    let read_set = |path: &Path, max: Option<usize>| -> Result<Vec<ManifestEntry>> {
+        let mut entries = read_manifest(path)?;
+        if let Some(max) = max {
+            entries.truncate(max);
+        }
         // A line without a language is in the run's.
         let other = |e: &&ManifestEntry| {
             e.language
@@ -142,10 +201,13 @@ pub fn run(gpu: &Gpu, o: &RunOptions) -> Result<()> {
                 e.language.as_deref().unwrap_or_default()
             )));
         }
+        Ok(entries)
+    };
+    let prepare = |path: &Path, entries: &[ManifestEntry]| -> Result<(Vec<Prepared>, usize)> {
         let set = prepare_all(
-            &entries,
+            entries,
             language,
-            &student.text,
+            &student_text,
             &mel,
             teacher_mel.as_ref(),
             max_len,
@@ -164,13 +226,22 @@ pub fn run(gpu: &Gpu, o: &RunOptions) -> Result<()> {
         }
         Ok((set.examples, set.skipped.len()))
     };
-    let (train, skipped_clips) = load_set(&o.train)?;
-    let valid = o
-        .valid
-        .as_deref()
-        .map(load_set)
-        .transpose()?
-        .map(|(examples, _)| examples);
+    let (train, skipped_clips) = prepare(&o.train, &read_set(&o.train, None)?)?;
+    let (valid, valid_set) = match o.valid.as_deref() {
+        Some(path) => {
+            let entries = read_set(path, o.eval_max)?;
+            let (examples, _) = prepare(path, &entries)?;
+            let set = ValidationSet::load(&entries, language);
+            if set.is_empty() {
+                return Err(Error::InvalidInput(format!(
+                    "{}: no validation utterance could be loaded; fix the manifest or leave out --valid",
+                    path.display()
+                )));
+            }
+            (Some(examples), Some(set))
+        }
+        None => (None, None),
+    };
     eprintln!(
         "{} training examples{}",
         train.len(),
@@ -182,36 +253,54 @@ pub fn run(gpu: &Gpu, o: &RunOptions) -> Result<()> {
     let mut config = o.config;
     config.optim.total_steps = o.steps;
     config.optim.warmup_steps = (o.warmup_ratio * o.steps as f32).round() as u64;
-    let init = ExpertPack::init_from_base(c, &student.file, language)?;
-    let mut trainer = Trainer::new(gpu, &student.model, &init, config)?;
+    let init = ExpertPack::init_from_base(&c, &student_file, language)?;
+    let mut trainer = Trainer::new(&whisper.gpu, &whisper.model, &init, config)?;
     let ckpt = o.out.join("checkpoint.safetensors");
+    let best_dir = o.out.join("best");
+    let best_ckpt = best_dir.join("checkpoint.safetensors");
     let metrics_path = o.out.join("metrics.jsonl");
+    let utterances_path = validation::utterances_path(&o.out);
+    let mut best = BestSoFar::default();
     if ckpt.exists() {
-        checkpoint::load(gpu, &mut trainer, &ckpt)?;
+        let meta = checkpoint::load(&whisper.gpu, &mut trainer, &ckpt)?;
+        best = BestSoFar::from_run_meta(&meta);
         eprintln!(
             "resumed from {} at step {}",
             ckpt.display(),
             trainer.step_count()
         );
-        truncate_metrics(&metrics_path, trainer.step_count())?;
-    } else {
-        truncate_metrics(&metrics_path, 0)?;
     }
-    let mut metrics = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&metrics_path)
-        .map_err(|e| Error::io(&metrics_path, e))?;
-    let run_meta = serde_json::json!({"language": language, "steps": o.steps, "batch": config.batch, "seed": config.seed});
+    truncate_metrics(&metrics_path, trainer.step_count())?;
+    truncate_metrics(&utterances_path, trainer.step_count())?;
+    let open = |path: &Path| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| Error::io(path, e))
+    };
+    let mut metrics = open(&metrics_path)?;
+    let mut utterance_lines = valid_set
+        .as_ref()
+        .map(|_| open(&utterances_path))
+        .transpose()?;
+    let run_meta = |best: &BestSoFar| {
+        serde_json::json!({"language": language, "steps": o.steps, "batch": config.batch,
+            "seed": config.seed, "validation": best})
+    };
+    let eval_due = |step: u64| {
+        valid_set.is_some()
+            && ((o.eval_every > 0 && step.is_multiple_of(o.eval_every)) || step == o.steps)
+    };
     let progress = Progress::new(o.steps, trainer.step_count());
     let mut cache = TeacherCache::new(o.teacher_cache_bytes);
-    while trainer.step_count() < o.steps {
+    while trainer.step_count() < o.steps && !best.patience_exhausted(o.patience) {
         let t0 = Instant::now();
         let idx = trainer.batch_indices(train.len());
         let batch: Vec<&Prepared> = idx.iter().map(|&i| &train[i]).collect();
         let m = trainer.step_cached(
-            gpu,
-            &student.model,
+            &whisper.gpu,
+            &whisper.model,
             teacher.as_ref().map(|t| &t.model),
             &batch,
             Some((&idx, &mut cache)),
@@ -220,52 +309,190 @@ pub fn run(gpu: &Gpu, o: &RunOptions) -> Result<()> {
         writeln!(
             metrics,
             "{}",
-            metrics_line(&m, seconds, gpu.activation_bytes(), skipped_clips)
+            metrics_line(
+                &m,
+                c.encoder_layers,
+                seconds,
+                whisper.gpu.activation_bytes(),
+                skipped_clips
+            )
         )
         .map_err(|e| Error::io(&metrics_path, e))?;
         progress.step(&m, seconds);
-        if m.step % o.checkpoint_every.max(1) == 0 || m.step == o.steps {
-            checkpoint::save(gpu, &trainer, &ckpt, run_meta.clone())?;
+        let mut evaluated = false;
+        if let (true, Some(set)) = (eval_due(m.step), &valid_set) {
+            let pack = to_pack(
+                &whisper.gpu,
+                &trainer,
+                &whisper.model,
+                &student_file,
+                language,
+                serde_json::json!({}),
+            )?;
+            let v = set.score(&mut whisper, &pack, m.step)?;
+            let improved = best.record(m.step, v.wer);
+            if improved {
+                std::fs::create_dir_all(&best_dir).map_err(|e| Error::io(&best_dir, e))?;
+                checkpoint::save(&whisper.gpu, &trainer, &best_ckpt, run_meta(&best))?;
+            }
+            progress.println(format!(
+                "step {}: validation WER {:.2}% CER {:.2}% over {} utterances{}",
+                m.step,
+                100.0 * v.wer,
+                100.0 * v.cer,
+                v.utterances.len(),
+                if improved {
+                    " (best so far)".to_string()
+                } else {
+                    format!(
+                        " (best {:.2}% at step {}; {} without improvement)",
+                        100.0 * best.wer.unwrap_or(f64::NAN),
+                        best.step.unwrap_or(0),
+                        best.evals_without_improvement
+                    )
+                }
+            ));
+            writeln!(metrics, "{}", validation::metrics_line(&v, &best))
+                .map_err(|e| Error::io(&metrics_path, e))?;
+            if let Some(file) = &mut utterance_lines {
+                for u in &v.utterances {
+                    let line = serde_json::to_string(u)
+                        .map_err(|e| Error::InvalidInput(format!("utterance line: {e}")))?;
+                    writeln!(file, "{line}").map_err(|e| Error::io(&utterances_path, e))?;
+                }
+            }
+            evaluated = true;
+        }
+        // An evaluation changes the best-so-far state the checkpoint carries.
+        if evaluated || m.step % o.checkpoint_every.max(1) == 0 || m.step == o.steps {
+            checkpoint::save(&whisper.gpu, &trainer, &ckpt, run_meta(&best))?;
         }
     }
     progress.finish();
-    let mut summary = serde_json::json!({
+    let stopped_early = best.patience_exhausted(o.patience);
+    if stopped_early {
+        eprintln!(
+            "stopped early at step {} of {}: {} evaluation(s) in a row without a lower \
+             validation WER (--patience {}); best {:.2}% at step {}",
+            trainer.step_count(),
+            o.steps,
+            best.evals_without_improvement,
+            o.patience.unwrap_or(0),
+            100.0 * best.wer.unwrap_or(f64::NAN),
+            best.step.unwrap_or(0)
+        );
+    }
+    let summary = serde_json::json!({
+        "base_model": o.student.display().to_string(),
+        "teacher": o.teacher.as_ref().map(|p| p.display().to_string()),
         "data": o.train.display().to_string(),
+        "valid_data": o.valid.as_ref().map(|p| p.display().to_string()),
         "examples": train.len(),
         "skipped_clips": skipped_clips,
         "skipped_steps": trainer.skipped_steps,
         "steps": o.steps,
+        "steps_run": trainer.step_count(),
+        "stopped_early": stopped_early,
         "budget": config.objective.budget,
-        "teacher": o.teacher.as_ref().map(|p| p.display().to_string()),
+        "seed": config.seed,
+        "best_valid_wer": best.wer,
+        "best_valid_step": best.step,
     });
-    if let Some(valid) = &valid {
+    // The validation loss (soft gates, as in training) of a trainer's experts.
+    let validation_loss = |trainer: &Trainer| -> Result<Option<StepMetrics>> {
+        let Some(valid) = &valid else {
+            return Ok(None);
+        };
         let v = trainer.evaluate(
-            gpu,
-            &student.model,
+            &whisper.gpu,
+            &whisper.model,
             teacher.as_ref().map(|t| &t.model),
             valid,
         )?;
         eprintln!(
-            "validation: loss {:.4} (ce {:.4} js {:.4} gate {:.4}) gate ratio {:.3}",
-            v.loss, v.ce, v.js, v.gate_loss, v.gate_ratio
+            "validation loss at step {}: {:.4} (ce {:.4} js {:.4} gate {:.4}) gate ratio {:.3}",
+            trainer.step_count(),
+            v.loss,
+            v.ce,
+            v.js,
+            v.gate_loss,
+            v.gate_ratio
         );
-        summary["valid_examples"] = valid.len().into();
-        summary["valid_loss"] = v.loss.into();
-        summary["valid_ce"] = v.ce.into();
+        Ok(Some(v))
+    };
+    let export = |trainer: &Trainer,
+                  which: &str,
+                  path: &Path,
+                  mut training: serde_json::Value,
+                  loss: Option<&StepMetrics>| {
+        if let (Some(valid), Some(v)) = (&valid, loss) {
+            training["valid_examples"] = valid.len().into();
+            training["valid_loss"] = v.loss.into();
+            training["valid_ce"] = v.ce.into();
+        }
+        training["experts"] = which.into();
+        training["experts_step"] = trainer.step_count().into();
+        let pack = to_pack(
+            &whisper.gpu,
+            trainer,
+            &whisper.model,
+            &student_file,
+            language,
+            training,
+        )?;
+        write_pack(&pack, path, o.pack_f16)?;
+        eprintln!(
+            "wrote {} ({which} experts, step {})",
+            path.display(),
+            trainer.step_count()
+        );
+        Ok::<(), Error>(())
+    };
+    let last_loss = validation_loss(&trainer)?;
+    if let Some(v) = &last_loss {
         let path = o.out.join("valid.json");
-        std::fs::write(&path, metrics_line(&v, 1.0, gpu.activation_bytes(), 0))
-            .map_err(|e| Error::io(&path, e))?;
+        std::fs::write(
+            &path,
+            metrics_line(v, c.encoder_layers, 1.0, whisper.gpu.activation_bytes(), 0),
+        )
+        .map_err(|e| Error::io(&path, e))?;
     }
-    let pack = to_pack(
-        gpu,
+    let pack_path = o.out.join(format!("{language}.pack.safetensors"));
+    if best.step.is_none() {
+        // No validation by WER: the last experts are the pack.
+        return export(&trainer, "last", &pack_path, summary, last_loss.as_ref());
+    }
+    let last_path = o.out.join(format!("{language}.last.pack.safetensors"));
+    export(
         &trainer,
-        &student.model,
-        &student.file,
-        language,
-        summary,
+        "last",
+        &last_path,
+        summary.clone(),
+        last_loss.as_ref(),
     )?;
-    let path = o.out.join(format!("{language}.pack.safetensors"));
-    write_pack(&pack, &path, o.pack_f16)?;
-    eprintln!("wrote {}", path.display());
-    Ok(())
+    if best.step == Some(trainer.step_count()) {
+        // The last experts are the best ones.
+        return export(&trainer, "best", &pack_path, summary, last_loss.as_ref());
+    }
+    drop(trainer);
+    let mut best_trainer = Trainer::new(&whisper.gpu, &whisper.model, &init, config)?;
+    checkpoint::load(&whisper.gpu, &mut best_trainer, &best_ckpt)?;
+    if Some(best_trainer.step_count()) != best.step {
+        return Err(Error::InvalidInput(format!(
+            "{} holds step {}, but the run's best validation WER came from step {}; \
+             delete {} to train again from scratch",
+            best_ckpt.display(),
+            best_trainer.step_count(),
+            best.step.unwrap_or(0),
+            o.out.display()
+        )));
+    }
+    let best_loss = validation_loss(&best_trainer)?;
+    export(
+        &best_trainer,
+        "best",
+        &pack_path,
+        summary,
+        best_loss.as_ref(),
+    )
 }

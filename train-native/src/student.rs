@@ -74,7 +74,14 @@ pub mod slot {
     pub const BUDGET: usize = 2;
     /// Mean soft gate Σg/N.
     pub const GATE_RATIO: usize = 3;
+    /// The fixed slots; after them, one per layer (encoder, then decoder): that layer's
+    /// mean soft gate.
     pub const COUNT: usize = 4;
+
+    /// The slot of layer `l`'s mean soft gate (layers numbered encoder first).
+    pub const fn layer_gate(l: usize) -> usize {
+        COUNT + l
+    }
 }
 
 /// Activations one CLSR layer's backward needs: the block's tape and the CLSR FFN's.
@@ -364,7 +371,7 @@ pub enum Pass {
 }
 
 /// Forward of one example and, for [`Pass::Train`], its backward; returns the loss tensor
-/// ([`slot::COUNT`] values, see [`slot`]) without reading it back.
+/// ([`slot::COUNT`] values and one per layer, see [`slot`]) without reading it back.
 #[allow(clippy::too_many_arguments)]
 pub fn example_losses(
     gpu: &Gpu,
@@ -393,7 +400,7 @@ pub fn example_losses(
     }
     let f = forward(gpu, model, ex.enc_input, ex.tokens, Some((experts, modes)))?;
     let frames = ex.enc_input.shape()[0];
-    let losses = gpu.tensor(&[slot::COUNT]);
+    let losses = gpu.tensor(&[slot::layer_gate(f.enc.len() + f.dec.len())]);
     fill(gpu, &losses, 0.0);
 
     // Gate budget over every gate of every layer.
@@ -403,28 +410,31 @@ pub fn example_losses(
     fill(gpu, &dec_mask, 1.0);
     let gate_sum = gpu.tensor(&[1]);
     fill(gpu, &gate_sum, 0.0);
-    for l in &f.enc {
+    let layers = f
+        .enc
+        .iter()
+        .map(|l| (l, frames, &enc_mask))
+        .chain(f.dec.iter().map(|l| (l, s, &dec_mask)));
+    for (index, (l, rows, mask)) in layers.enumerate() {
         sum_into(
             gpu,
             l.clsr.gates.buffer(),
-            frames,
-            Term::Weighted(&enc_mask),
+            rows,
+            Term::Weighted(mask),
             &gate_sum,
             0,
             1.0,
             true,
         );
-    }
-    for l in &f.dec {
         sum_into(
             gpu,
             l.clsr.gates.buffer(),
-            s,
-            Term::Weighted(&dec_mask),
-            &gate_sum,
-            0,
-            1.0,
-            true,
+            rows,
+            Term::Weighted(mask),
+            &losses,
+            slot::layer_gate(index),
+            1.0 / rows as f32,
+            false,
         );
     }
     let gate_count = c.encoder_layers * frames + c.decoder_layers * s;

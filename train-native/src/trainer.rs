@@ -66,7 +66,7 @@ pub struct Prepared {
 }
 
 /// What one optimizer step measured (loss terms are weighted, batch means).
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct StepMetrics {
     /// Steps completed after this one.
     pub step: u64,
@@ -75,6 +75,8 @@ pub struct StepMetrics {
     pub js: f64,
     pub gate_loss: f64,
     pub gate_ratio: f64,
+    /// Per layer (encoder, then decoder), the mean soft gate.
+    pub layer_gate_ratio: Vec<f64>,
     pub lr: f64,
     /// Global gradient norm before clipping (of the batch-mean gradient).
     pub grad_norm: f64,
@@ -101,6 +103,11 @@ impl StepMetrics {
         self.js += weight * v[slot::JS] as f64;
         self.gate_loss += weight * v[slot::BUDGET] as f64;
         self.gate_ratio += weight * v[slot::GATE_RATIO] as f64;
+        let layers = &v[slot::COUNT..];
+        self.layer_gate_ratio.resize(layers.len(), 0.0);
+        for (sum, r) in self.layer_gate_ratio.iter_mut().zip(layers) {
+            *sum += weight * *r as f64;
+        }
         self.tokens += ex
             .targets
             .iter()

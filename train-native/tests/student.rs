@@ -72,6 +72,26 @@ fn cpu_losses(
     ]
 }
 
+/// Per layer (encoder first), the mean soft gate of the CPU forward.
+fn cpu_layer_gates(
+    student: &F64Whisper,
+    enc_in: &[f64],
+    tokens: &[u32],
+    experts: &[ClsrExpert],
+    modes: &[TrainMode],
+) -> Vec<f64> {
+    let mut sums = vec![(0.0, 0usize); experts.len()];
+    let mut clsr = |layer: usize, z: &[f64], shared: &Ffn<&[f64]>| {
+        let (out, g) = clsr_train(z, shared, &experts[layer], &Mode(&modes[layer]));
+        sums[layer].0 += g.iter().sum::<f64>();
+        sums[layer].1 += g.len();
+        out
+    };
+    let enc = student.encoder_layers(enc_in, &mut clsr);
+    student.decoder(&enc, tokens, &mut clsr);
+    sums.iter().map(|&(sum, n)| sum / n as f64).collect()
+}
+
 #[test]
 fn loss_and_expert_gradients_of_a_tiny_whisper_match_cpu_and_finite_differences() {
     let gpu = gpu();
@@ -196,6 +216,16 @@ fn loss_and_expert_gradients_of_a_tiny_whisper_match_cpu_and_finite_differences(
         );
     }
     assert!(losses[slot::GATE_RATIO] > 0.0 && losses[slot::GATE_RATIO] < 1.0);
+    // Each layer's mean soft gate (what metrics.jsonl logs per layer).
+    let want_layers = cpu_layer_gates(&snet, &enc_s64, &tokens, &experts_cpu, &modes);
+    let got_layers = &losses[slot::COUNT..];
+    assert_eq!(got_layers.len(), layers);
+    for (l, (g, w)) in got_layers.iter().zip(&want_layers).enumerate() {
+        assert!(
+            (*g as f64 - w).abs() <= 1e-4,
+            "layer {l} mean gate: GPU {g} vs CPU {w}"
+        );
+    }
 
     // Finite differences of the CPU loss w.r.t. expert and gate tensors of every layer.
     let total = |e: &[ClsrExpert]| {

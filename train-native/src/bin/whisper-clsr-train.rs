@@ -1,5 +1,6 @@
 //! `whisper-clsr-train train --student DIR --teacher DIR --language CODE --train M.jsonl
-//! --valid M.jsonl --out RUN_DIR [--steps N --batch B --lr …]`
+//! --valid M.jsonl --out RUN_DIR [--steps N --batch B --lr … --eval-every N --patience K]`
+//! and `whisper-clsr-train report RUN_DIR [--out report.html]`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use whisper_clsr::gpu::{Gpu, GpuOptions};
 use whisper_clsr_train::optim::AdamWConfig;
+use whisper_clsr_train::report;
 use whisper_clsr_train::run::{run, RunOptions};
 use whisper_clsr_train::student::Objective;
 use whisper_clsr_train::trainer::TrainConfig;
@@ -25,6 +27,17 @@ struct Cli {
 enum Command {
     /// Train a language expert pack (CE + gate budget + JS distillation from the teacher).
     Train(TrainArgs),
+    /// Write an HTML report of a run (curves, validation WER, gate ratios, gate heatmap).
+    Report(ReportArgs),
+}
+
+#[derive(clap::Args)]
+struct ReportArgs {
+    /// The run directory (the --out of `train`).
+    run_dir: PathBuf,
+    /// Where to write the page (default RUN_DIR/report.html).
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -41,9 +54,19 @@ struct TrainArgs {
     /// Training manifest (JSONL: {"audio", "text", "language"} per line).
     #[arg(long)]
     train: PathBuf,
-    /// Validation manifest.
+    /// Validation manifest: scored by WER/CER (transcribed with the current experts) at the
+    /// end and every --eval-every steps; the pack holds the experts with the lowest WER.
     #[arg(long)]
     valid: Option<PathBuf>,
+    /// Transcribe and score the validation set every N steps (0: only at the end).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    eval_every: u64,
+    /// Score at most M validation utterances (the first ones; default all).
+    #[arg(long, value_name = "M")]
+    eval_max: Option<usize>,
+    /// Stop after K evaluations in a row without a lower validation WER.
+    #[arg(long, value_name = "K")]
+    patience: Option<u32>,
     /// Run directory: metrics.jsonl, checkpoint.safetensors, the exported pack.
     #[arg(long)]
     out: PathBuf,
@@ -88,7 +111,23 @@ struct TrainArgs {
 }
 
 fn main() -> ExitCode {
-    let Command::Train(a) = Cli::parse().command;
+    let result = match Cli::parse().command {
+        Command::Train(a) => train(a),
+        Command::Report(a) => {
+            let out = a.out.unwrap_or_else(|| a.run_dir.join("report.html"));
+            report::write_report(&a.run_dir, &out).map(|()| eprintln!("wrote {}", out.display()))
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn train(a: TrainArgs) -> whisper_clsr::Result<()> {
     let config = TrainConfig {
         objective: Objective {
             budget: a.budget,
@@ -112,6 +151,9 @@ fn main() -> ExitCode {
         language: a.language,
         train: a.train,
         valid: a.valid,
+        eval_every: a.eval_every,
+        eval_max: a.eval_max,
+        patience: a.patience,
         out: a.out,
         steps: a.steps,
         config,
@@ -121,15 +163,7 @@ fn main() -> ExitCode {
         teacher_cache_bytes: a.teacher_cache_mb << 20,
         strict: a.strict,
     };
-    let result = pollster::block_on(Gpu::new(GpuOptions::default())).and_then(|gpu| {
-        eprintln!("device: {}", gpu.describe());
-        run(&gpu, &options)
-    });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    let gpu = pollster::block_on(Gpu::new(GpuOptions::default()))?;
+    eprintln!("device: {}", gpu.describe());
+    run(gpu, &options)
 }

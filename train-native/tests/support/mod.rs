@@ -3,6 +3,8 @@
 //! synthetic utterances, and the training mode's randomness for the kit's f64 CLSR block.
 #![allow(dead_code)]
 
+pub mod cli_run;
+
 use rand::Rng;
 use whisper_clsr::gpu::Gpu;
 use whisper_clsr::model::{WeightFile, WhisperConfig, WhisperNetwork};

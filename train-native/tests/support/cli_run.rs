@@ -1,0 +1,229 @@
+//! The trainer's CLI on tiny random models and synthetic WAV files, for the CLI tests.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use whisper_clsr_test_kit::random_model::{write_random_model, TinyConfig};
+use whisper_clsr_test_kit::*;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_whisper-clsr-train");
+
+pub fn write_wav(path: &Path, freq: f32, seconds: f32) {
+    let n = (16000.0 * seconds) as usize;
+    let data: Vec<u8> = (0..n)
+        .flat_map(|i| {
+            (((i as f32 / 16000.0 * freq * std::f32::consts::TAU).sin() * 8000.0) as i16)
+                .to_le_bytes()
+        })
+        .collect();
+    let mut b = Vec::new();
+    b.extend(b"RIFF");
+    b.extend((36 + data.len() as u32).to_le_bytes());
+    b.extend(b"WAVEfmt ");
+    b.extend(16u32.to_le_bytes());
+    b.extend(1u16.to_le_bytes());
+    b.extend(1u16.to_le_bytes());
+    b.extend(16000u32.to_le_bytes());
+    b.extend(32000u32.to_le_bytes());
+    b.extend(2u16.to_le_bytes());
+    b.extend(16u16.to_le_bytes());
+    b.extend(b"data");
+    b.extend((data.len() as u32).to_le_bytes());
+    b.extend(data);
+    std::fs::write(path, b).unwrap();
+}
+
+/// A tiny random student (d 64) and teacher (d 128) with whisper-base's tokenizer, two
+/// sine-wave clips `a.wav` and `b.wav`, and `train.jsonl` naming both in Catalan.
+pub fn setup(root: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let tokenizer =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/whisper-base/tokenizer.json");
+    assert!(
+        tokenizer.exists(),
+        "{} is missing: run scripts/fetch-models.sh first",
+        tokenizer.display()
+    );
+    let (student, teacher) = (root.join("student"), root.join("teacher"));
+    let cfg = |d, heads| TinyConfig {
+        d_model: d,
+        heads,
+        encoder_layers: 1,
+        decoder_layers: 1,
+        vocab: 51865,
+        n_mels: 80,
+        target_positions: 32,
+    };
+    write_random_model(
+        &student,
+        &cfg(64, 1),
+        safetensors::Dtype::F16,
+        &mut rng(101),
+    );
+    write_random_model(
+        &teacher,
+        &cfg(128, 2),
+        safetensors::Dtype::F16,
+        &mut rng(102),
+    );
+    for dir in [&student, &teacher] {
+        std::fs::copy(&tokenizer, dir.join("tokenizer.json")).unwrap();
+    }
+    write_wav(&root.join("a.wav"), 440.0, 1.0);
+    write_wav(&root.join("b.wav"), 660.0, 0.7);
+    let manifest = root.join("train.jsonl");
+    std::fs::write(
+        &manifest,
+        "{\"audio\": \"a.wav\", \"text\": \"Bon dia a tothom.\", \"language\": \"ca\"}\n\
+         {\"audio\": \"b.wav\", \"text\": \"Gràcies.\", \"language\": \"ca\"}\n",
+    )
+    .unwrap();
+    (student, teacher, manifest)
+}
+
+/// `train` of the tiny models in ca, batch 2, lr 1e-3, a checkpoint every step, seed 3, the
+/// training manifest also as validation set.
+pub fn train_command(
+    student: &Path,
+    teacher: &Path,
+    manifest: &Path,
+    out: &Path,
+    steps: u32,
+) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args([
+        "train",
+        "--language",
+        "ca",
+        "--batch",
+        "2",
+        "--lr",
+        "1e-3",
+        "--checkpoint-every",
+        "1",
+        "--seed",
+        "3",
+    ])
+    .arg("--steps")
+    .arg(steps.to_string())
+    .arg("--student")
+    .arg(student)
+    .arg("--teacher")
+    .arg(teacher)
+    .arg("--train")
+    .arg(manifest)
+    .arg("--valid")
+    .arg(manifest)
+    .arg("--out")
+    .arg(out)
+    .env(
+        "WGPU_BACKEND",
+        std::env::var("WGPU_BACKEND").unwrap_or("vulkan".into()),
+    );
+    cmd
+}
+
+/// metrics.jsonl without the timing and memory fields (training and validation lines).
+pub fn metrics(out: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(out.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            for timing in [
+                "tokens_per_s",
+                "step_seconds",
+                "activation_bytes",
+                "val_seconds",
+            ] {
+                v.as_object_mut().unwrap().remove(timing);
+            }
+            v
+        })
+        .collect()
+}
+
+/// The training lines of [`metrics`] (those with a loss).
+pub fn training_lines(out: &Path) -> Vec<serde_json::Value> {
+    metrics(out)
+        .into_iter()
+        .filter(|m| m.get("loss").is_some())
+        .collect()
+}
+
+/// The validation lines of [`metrics`] (those with a `val_wer`).
+pub fn validation_lines(out: &Path) -> Vec<serde_json::Value> {
+    metrics(out)
+        .into_iter()
+        .filter(|m| m.get("val_wer").is_some())
+        .collect()
+}
+
+/// The `training` object of an exported pack's metadata.
+pub fn pack_training(path: &Path) -> serde_json::Value {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let pack = whisper_clsr::pack::ExpertPack::from_bytes(&bytes, "exported").unwrap();
+    pack.meta.training
+}
+
+/// `train` of the tiny student alone (no teacher) in ca: batch 1, seed 3, a checkpoint
+/// every step, no warm-up, validation on `valid`; the caller adds `--lr`, `--eval-every`, …
+pub fn student_only_command(
+    student: &Path,
+    train: &Path,
+    valid: &Path,
+    out: &Path,
+    steps: u32,
+) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args([
+        "train",
+        "--language",
+        "ca",
+        "--batch",
+        "1",
+        "--checkpoint-every",
+        "1",
+        "--warmup-ratio",
+        "0",
+        "--seed",
+        "3",
+    ])
+    .arg("--steps")
+    .arg(steps.to_string())
+    .arg("--student")
+    .arg(student)
+    .arg("--train")
+    .arg(train)
+    .arg("--valid")
+    .arg(valid)
+    .arg("--out")
+    .arg(out)
+    .env(
+        "WGPU_BACKEND",
+        std::env::var("WGPU_BACKEND").unwrap_or("vulkan".into()),
+    );
+    cmd
+}
+
+/// Runs `cmd` and returns its stderr, failing the test with it when the command fails.
+pub fn succeed(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{cmd:?} failed: {stderr}");
+    stderr
+}
+
+/// The step a checkpoint file holds (from its metadata).
+pub fn checkpoint_step(path: &Path) -> u64 {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let meta: serde_json::Value = serde_json::from_str(
+        header
+            .metadata()
+            .as_ref()
+            .and_then(|m| m.get("whisper_clsr_train"))
+            .unwrap(),
+    )
+    .unwrap();
+    meta["step"].as_u64().unwrap()
+}
