@@ -35,7 +35,7 @@ fi
 scripts/setup.sh demo
 export PATH="$PATH:$HOME/.cargo/bin"
 scripts/build-web.sh
-scripts/link-web-models.sh whisper-base whisper-tiny.en
+scripts/link-web-models.sh whisper-base whisper-tiny.en silero-vad
 
 echo
 echo "whisper-clsr demo: http://localhost:$port/  (Ctrl-C stops it)"

@@ -16,7 +16,7 @@ scripts/setup.sh web
 export PATH="$PATH:$HOME/.cargo/bin"
 scripts/build-web.sh
 SKIP_WEB_BUILD=1 scripts/build-npm.sh >/dev/null
-scripts/link-web-models.sh whisper-base whisper-tiny.en
+scripts/link-web-models.sh whisper-base whisper-tiny.en silero-vad
 
 # Expert packs for the API test, freshly initialised by the CLI (expert = copy of the FFN):
 # one for tiny.en that routes, one for base that tiny.en must refuse. Remade when the model is newer.

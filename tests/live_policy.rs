@@ -1,6 +1,7 @@
 //! The live transcription policy with scripted hypotheses: no GPU, no model weights. The
 //! detector is the real utterance segmenter fed with a probability derived from the audio's
-//! level; the recogniser either "reads" words encoded in the audio or replays a script.
+//! level; the recogniser either "reads" words encoded in the audio or replays a script. The
+//! policy is async (the browser awaits the GPU); these recognisers finish at once.
 
 use whisper_clsr::stream::{
     LiveEvent, LiveEventKind, LiveOptions, LiveTranscriber, RecognizedSegment, RecognizedWord,
@@ -8,6 +9,8 @@ use whisper_clsr::stream::{
 };
 use whisper_clsr::vad::{Segmenter, VadEvent, VadOptions, CHUNK};
 use whisper_clsr::Result;
+
+use pollster::block_on;
 
 const RATE: usize = 16_000;
 /// Each word of the synthetic speech is this many samples of one constant level.
@@ -61,7 +64,7 @@ fn word_level(k: usize) -> f32 {
 }
 
 impl Recognizer for LevelReader {
-    fn recognize(&mut self, audio: &[f32], _prompt: &str) -> Result<Vec<RecognizedSegment>> {
+    async fn recognize(&mut self, audio: &[f32], _prompt: &str) -> Result<Vec<RecognizedSegment>> {
         let silent = audio.iter().filter(|s| **s == 0.0).count();
         self.calls.push((audio.len(), silent));
         let mut words = Vec::new();
@@ -115,9 +118,9 @@ fn run<R: Recognizer>(
     let mut live = LiveTranscriber::new(LevelDetector::new(), recognizer, options).unwrap();
     let mut events = Vec::new();
     for block in audio.chunks(RATE / 10) {
-        events.extend(live.push(block).unwrap());
+        events.extend(block_on(live.push(block)).unwrap());
     }
-    events.extend(live.finish().unwrap());
+    events.extend(block_on(live.finish()).unwrap());
     (events, live)
 }
 
@@ -207,7 +210,7 @@ struct Script {
 }
 
 impl Recognizer for Script {
-    fn recognize(&mut self, _audio: &[f32], prompt: &str) -> Result<Vec<RecognizedSegment>> {
+    async fn recognize(&mut self, _audio: &[f32], prompt: &str) -> Result<Vec<RecognizedSegment>> {
         self.prompts.push(prompt.to_string());
         let h = &self.hypotheses[self.next.min(self.hypotheses.len() - 1)];
         self.next += 1;
@@ -278,10 +281,11 @@ struct Restless {
 }
 
 impl Recognizer for Restless {
-    fn recognize(&mut self, audio: &[f32], prompt: &str) -> Result<Vec<RecognizedSegment>> {
+    async fn recognize(&mut self, audio: &[f32], prompt: &str) -> Result<Vec<RecognizedSegment>> {
         let mut words: Vec<RecognizedWord> = self
             .reader
-            .recognize(audio, prompt)?
+            .recognize(audio, prompt)
+            .await?
             .into_iter()
             .flat_map(|s| s.words)
             .collect();

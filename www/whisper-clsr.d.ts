@@ -180,6 +180,56 @@ export interface Transcript {
 
 export type AudioInput = Float32Array | AudioBuffer | Blob | File;
 
+/** One committed stretch of live text (one commit). Times in seconds from the stream's start. */
+export interface LiveSegment {
+  text: string;
+  start: number;
+  end: number;
+  words: { word: string; start: number; end: number }[];
+}
+
+/** What a live transcription shows: committed text (final; only ever grows) and tentative text apart. */
+export interface LiveSnapshot {
+  committed: string;
+  /** The rest of the latest hypothesis; replaced by the next one. */
+  tentative: string;
+  segments: LiveSegment[];
+  /** Seconds from the end of the last committed word's audio to its commit; null before the first. */
+  latency: number | null;
+}
+
+export interface StreamOptions {
+  /** Code such as "en"; omitted or "auto" detects it on every update. */
+  language?: string;
+  onPartial?: (state: LiveSnapshot) => void;
+  /** `event`: the commit ({text, start, end, words}). */
+  onCommit?: (state: LiveSnapshot & { event: LiveSegment & { type: "commit"; emittedAt: number } }) => void;
+  /** Aborting stops at once, dropping what is not committed; `done` rejects with an AbortError. */
+  signal?: AbortSignal;
+  /** Audio to transcribe instead of the microphone (left running when the session stops). */
+  mediaStream?: MediaStream;
+  /** silero_vad.onnx: URL (default "models/silero-vad/silero_vad.onnx", page-relative; cached) or bytes. */
+  vad?: string | URL | ArrayBuffer | Uint8Array;
+  /** Keep the downloaded VAD weights in Cache Storage (default true). */
+  cache?: boolean;
+  /** Seconds of audio between two decodings of the buffer (default 1; 0.1 to 30). */
+  updateInterval?: number;
+  /**
+   * true (default): audio that arrived during a decoding is fed at once (real time on a slow
+   * device). false: every 0.1 s block is fed on its own, as if decodings took no time.
+   */
+  catchUp?: boolean;
+}
+
+export interface LiveSession {
+  /** Ends the capture, decodes what is left and resolves to the final state (tentative ""). */
+  stop(): Promise<LiveSnapshot>;
+  /** Settles when the session ends: stop(), an abort or an error. */
+  readonly done: Promise<LiveSnapshot>;
+  /** The current state and the seconds of audio captured so far. */
+  snapshot(): LiveSnapshot & { position: number };
+}
+
 export declare class Whisper {
   private constructor();
   /** Downloads (or reads) the model and builds it on the GPU in a dedicated worker. */
@@ -195,6 +245,12 @@ export declare class Whisper {
   removeExpert(language: string): Promise<boolean>;
   /** Transcribes audio of any length. Float32Array input is taken as 16 kHz mono. Calls are queued. */
   transcribe(audio: AudioInput, options?: TranscribeOptions): Promise<Transcript>;
+  /**
+   * Live transcription of the microphone or a MediaStream (AudioWorklet → 16 kHz → the
+   * worker's live policy: Silero VAD, re-decoding every updateInterval s, LocalAgreement-2).
+   * Resolves once capturing. While it runs, expert packs cannot be added or removed.
+   */
+  stream(options?: StreamOptions): Promise<LiveSession>;
   /** SubRip, WebVTT or tab-separated text of a transcript's segments. */
   subtitles(
     transcript: Transcript | Pick<Segment, "start" | "end" | "text">[],
@@ -221,8 +277,4 @@ export interface WorkerStats {
 export declare function hasWebGPU(): boolean;
 
 /** Decodes and resamples audio to 16 kHz mono in the page (what transcribe does first). */
-export declare function toSamples16k(
-  input: AudioInput,
-  /** Blobs from this size on (default 16 MiB) are decoded in pieces when they are WAVs. */
-  options?: { pieceThresholdBytes?: number },
-): Promise<Float32Array>;
+export declare function toSamples16k(input: AudioInput): Promise<Float32Array>;

@@ -7,10 +7,13 @@
 //   const r = await asr.transcribe(fileOrSamples, { language: "en", onSegment: (s) => … });
 //   r.text; r.segments; r.language; r.timings; r.gateStats;
 //   const srt = await asr.subtitles(r, "srt");
+//   const live = await asr.stream({ onPartial: (s) => …, onCommit: (s) => … }); … await live.stop();
 //   asr.dispose();
 
-import { toSamples16k } from "./lib/audio.js";
+import { STREAM_THRESHOLD_BYTES, streamableFormat, toSamples16k } from "./lib/audio.js";
 import { modelUrlPrefix } from "./lib/model-url.js";
+import { startCapture } from "./lib/live-capture.js";
+import { LiveState } from "./lib/live-state.js";
 
 export { toSamples16k } from "./lib/audio.js";
 
@@ -22,6 +25,9 @@ export function hasWebGPU() {
 /** wasm32 memory ends at 4 GiB: larger weights could not be loaded anyway. */
 const DEFAULT_MAX_MODEL_BYTES = 2 ** 32;
 const DEFAULT_MAX_PACK_BYTES = 2 ** 31;
+
+/** Where stream() looks for the voice activity detector's weights by default (page-relative). */
+const DEFAULT_VAD_URL = "models/silero-vad/silero_vad.onnx";
 
 const NO_WEBGPU =
   "this browser has no WebGPU (navigator.gpu is missing); use a recent Chrome or Edge, or enable WebGPU in your browser's settings";
@@ -221,7 +227,8 @@ export class Whisper {
 
   /**
    * Transcribes `audio` of any length: a Float32Array of 16 kHz mono samples, or an
-   * AudioBuffer, Blob or File (decoded and resampled in the page).
+   * AudioBuffer, Blob or File (decoded and resampled in the page; a WAV, FLAC, MP3 or Ogg
+   * Vorbis file of 16 MB or more is decoded in the worker instead, streaming).
    * @param {object} [options]
    * @param {string} [options.language] code such as "en"; omitted, "" or "auto" detects it
    *   (on the first 30 s).
@@ -263,7 +270,10 @@ export class Whisper {
     if (unknown.length) throw new TypeError(`transcribe: unknown option(s) ${unknown.join(", ")}`);
     const aborted = () => signal?.reason ?? new DOMException("the transcription was aborted", "AbortError");
     if (signal?.aborted) throw aborted();
-    const samples = await toSamples16k(audio);
+    // A large WAV/FLAC/MP3/OGG file goes to the worker as it is and is decoded there piece by
+    // piece (docs/web.md, "Long audio"); anything else is decoded here.
+    const format = audio instanceof Blob && audio.size >= STREAM_THRESHOLD_BYTES ? await streamableFormat(audio) : null;
+    const samples = format ? null : await toSamples16k(audio);
     if (signal?.aborted) throw aborted();
     const lang = language && language !== "auto" ? language : undefined;
     let callbackError = null;
@@ -280,11 +290,10 @@ export class Whisper {
       else if (e.stage === "segment") guard(onSegment, e.segment);
       else if (e.stage === "progress") guard(onProgress, { done: e.done, total: e.total });
     };
-    const args = {
-      samples,
-      options: { ...rest, language: lang, timestamps: timestamps !== false, wordTimestamps: timestamps === "word" },
-    };
-    const call = this.#client.call("transcribe", args, { transfer: [samples.buffer], onEvent });
+    const workerOptions = { ...rest, language: lang, timestamps: timestamps !== false, wordTimestamps: timestamps === "word" };
+    const call = format
+      ? this.#client.call("transcribeBlob", { blob: audio, name: audio.name || `audio.${format}`, options: workerOptions }, { onEvent })
+      : this.#client.call("transcribe", { samples, options: workerOptions }, { transfer: [samples.buffer], onEvent });
     const onAbort = () => this.#client.cancel(call.id);
     signal?.addEventListener("abort", onAbort, { once: true });
     try {
@@ -297,6 +306,134 @@ export class Whisper {
     } finally {
       signal?.removeEventListener("abort", onAbort);
     }
+  }
+
+  /**
+   * Live transcription of the microphone (or `mediaStream`): an AudioWorklet resamples it to
+   * 16 kHz and the worker runs the live policy of `whisper-clsr stream` (docs/streaming.md):
+   * Silero VAD utterances, the uncommitted buffer decoded again every `updateInterval` s,
+   * words committed once two decodings agree, the rest tentative; at the end of an utterance
+   * everything is committed. Expert packs and language detection work as in transcribe().
+   * @param {object} [options]
+   * @param {string} [options.language] code such as "en"; omitted or "auto" detects it on
+   *   every update.
+   * @param {(s: LiveSnapshot) => void} [options.onPartial] the tentative text changed.
+   * @param {(s: LiveSnapshot & {event: object}) => void} [options.onCommit] words were
+   *   committed (`event`: {text, start, end, words}).
+   * @param {AbortSignal} [options.signal] aborting stops at once, dropping what was not
+   *   committed; `done` rejects with an AbortError.
+   * @param {MediaStream} [options.mediaStream] audio to transcribe instead of the microphone
+   *   (left running when the session stops).
+   * @param {string|URL|ArrayBuffer|Uint8Array} [options.vad] silero_vad.onnx: a URL (default
+   *   "models/silero-vad/silero_vad.onnx" next to the page; cached like the model) or its bytes.
+   * @param {number} [options.updateInterval=1] seconds of audio between two decodings.
+   * @param {boolean} [options.catchUp=true] audio that arrived while a decoding ran is fed
+   *   at once, so the next decoding sees the newest audio (real time on a slow device).
+   *   false feeds every 0.1 s block on its own, as if decodings took no time: the same
+   *   decodings whatever the device's speed (tests), at the cost of a growing delay.
+   * Resolves, once capturing, to {stop(), done, snapshot()}: stop() ends the capture, decodes
+   * what is left and resolves `done` to the final {committed, tentative: "", segments,
+   * latency}. LiveSnapshot is {committed, tentative, segments, latency}: committed text (only
+   * grows), tentative text, one segment per commit, and the seconds from the end of the last
+   * committed word's audio to its commit.
+   */
+  async stream(options = {}) {
+    const { language, onPartial, onCommit, signal, mediaStream, vad = DEFAULT_VAD_URL, updateInterval, catchUp = true, cache = true, ...rest } = options;
+    const unknown = Object.keys(rest);
+    if (unknown.length) throw new TypeError(`stream: unknown option(s) ${unknown.join(", ")}`);
+    if (updateInterval != null && !(Number.isFinite(updateInterval) && updateInterval >= 0.1 && updateInterval <= 30)) {
+      throw new RangeError(`updateInterval ${updateInterval}: use seconds between 0.1 and 30`);
+    }
+    let vadSource;
+    if (typeof vad === "string" || vad instanceof URL) vadSource = new URL(String(vad), document.baseURI).href;
+    else if (vad instanceof ArrayBuffer || ArrayBuffer.isView(vad)) vadSource = new Uint8Array(vad.buffer ?? vad, vad.byteOffset ?? 0, vad.byteLength).slice();
+    else throw new TypeError("`vad` must be the URL of silero_vad.onnx or its bytes");
+    const aborted = () => signal?.reason ?? new DOMException("the live transcription was aborted", "AbortError");
+    if (signal?.aborted) throw aborted();
+    const lang = language && language !== "auto" ? language : undefined;
+    await this.#client.call("liveStart", { vad: vadSource, cache, options: { language: lang, updateInterval } });
+
+    const client = this.#client;
+    const state = new LiveState();
+    const pending = [];
+    let captured = 0; // samples
+    let stopping = false;
+    let failure = null;
+    let wake = null;
+    const notify = () => {
+      wake?.();
+      wake = null;
+    };
+    const deliver = (events) => {
+      const hadTentative = state.tentative;
+      const commits = state.apply(events, captured / 16000);
+      try {
+        for (const event of commits) onCommit?.({ ...state.snapshot(), event });
+        if (state.tentative !== hadTentative || (commits.length && !onCommit)) onPartial?.(state.snapshot());
+      } catch (e) {
+        failure ??= e;
+      }
+    };
+    let capture;
+    try {
+      capture = await startCapture({
+        mediaStream,
+        onBlock: (block) => {
+          if (stopping) return;
+          captured += block.length;
+          pending.push(block);
+          notify();
+        },
+      });
+    } catch (e) {
+      await client.call("liveCancel").catch(() => {});
+      throw e;
+    }
+    const onAbort = () => {
+      failure ??= aborted();
+      notify();
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+
+    const run = async () => {
+      try {
+        for (;;) {
+          if (failure) throw failure;
+          if (pending.length) {
+            const blocks = catchUp ? pending.splice(0) : [pending.shift()];
+            const samples = new Float32Array(blocks.reduce((n, b) => n + b.length, 0));
+            blocks.reduce((at, b) => (samples.set(b, at), at + b.length), 0);
+            deliver(await client.call("livePush", { samples }, { transfer: [samples.buffer] }));
+            continue;
+          }
+          if (stopping) break;
+          await new Promise((resolve) => (wake = resolve));
+        }
+        deliver(await client.call("liveFinish"));
+        if (failure) throw failure;
+        return state.snapshot();
+      } catch (e) {
+        await client.call("liveCancel").catch(() => {});
+        throw e;
+      } finally {
+        capture.stop();
+        signal?.removeEventListener("abort", onAbort);
+      }
+    };
+    const done = run();
+    done.catch(() => {}); // reported through `done` and stop(); never unhandled
+    return {
+      done,
+      snapshot: () => ({ ...state.snapshot(), position: captured / 16000 }),
+      stop() {
+        if (!stopping) {
+          stopping = true;
+          capture.stop();
+          notify();
+        }
+        return done;
+      },
+    };
   }
 
   /**

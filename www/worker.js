@@ -3,7 +3,7 @@
 // order; each gets {id, result} or {id, error}, and may first send {id, event} messages
 // (download progress, streamed tokens). whisper-clsr.js is the other side.
 
-import init, { WhisperModel, languages, subtitles } from "./pkg/whisper_clsr.js";
+import init, { LiveSession, WhisperModel, languages, subtitles } from "./pkg/whisper_clsr.js";
 import { fetchSet, readLocal } from "./lib/fetch.js";
 import { readBody } from "./lib/read-body.js";
 
@@ -14,6 +14,10 @@ const TOKENIZER_MAX_BYTES = 64 * 2 ** 20;
 const fileLimits = (maxModelBytes) => [JSON_MAX_BYTES, maxModelBytes, TOKENIZER_MAX_BYTES];
 
 let model = null;
+/** The open live transcription (one at a time), or null. */
+let live = null;
+/** silero_vad.onnx is about 2.3 MB. */
+const VAD_MAX_BYTES = 16 * 2 ** 20;
 let crashed = null; // after a panic the wasm instance cannot be trusted any more
 // Ids of requests the page cancelled; a running transcription checks at every decoder step.
 const cancelled = new Set();
@@ -95,6 +99,20 @@ async function adapterName() {
   return info.description || [info.vendor, info.architecture].filter(Boolean).join(" ") || undefined;
 }
 
+/** Runs one transcription, `run(onToken, onSegment, onProgress, shouldStop)`, reporting through `progress`. */
+async function transcription(progress, id, run) {
+  if (!model) throw new Error("no model is loaded");
+  const onToken = (token, text) => progress({ stage: "token", id: token, text });
+  const onSegment = (segment) => progress({ stage: "segment", segment });
+  const onProgress = (done, total) => progress({ stage: "progress", done, total });
+  const shouldStop = () => cancelled.has(id);
+  try {
+    return await run(onToken, onSegment, onProgress, shouldStop);
+  } finally {
+    cancelled.delete(id);
+  }
+}
+
 const ops = {
   async load({ model: source, cache, maxModelBytes, poolLimitBytes }, progress) {
     if (!("gpu" in navigator)) {
@@ -107,6 +125,8 @@ const ops = {
     const files = await modelFiles(source, cache, maxModelBytes, progress);
     const [config, weights, tokenizer] = files.bytes;
     progress({ stage: "init" });
+    live?.free();
+    live = null;
     model?.free();
     model = null;
     try {
@@ -150,16 +170,55 @@ const ops = {
   },
 
   async transcribe({ samples, options }, progress, id) {
+    return transcription(progress, id, (...callbacks) => model.transcribe(samples, options, ...callbacks));
+  },
+
+  /**
+   * Opens a live session: the voice activity detector's weights (silero_vad.onnx, from a URL,
+   * cached like the model, or bytes) and {language, updateInterval}.
+   */
+  async liveStart({ vad, cache, options }) {
     if (!model) throw new Error("no model is loaded");
-    const onToken = (token, text) => progress({ stage: "token", id: token, text });
-    const onSegment = (segment) => progress({ stage: "segment", segment });
-    const onProgress = (done, total) => progress({ stage: "progress", done, total });
-    const shouldStop = () => cancelled.has(id);
+    if (live) throw new Error("a live transcription is already running: stop it first");
+    const spec = { what: "silero_vad.onnx (voice activity detector)", maxBytes: VAD_MAX_BYTES };
+    const weights = typeof vad === "string" ? await fetchSet([vad], [spec], { cache }) : { bytes: [new Uint8Array(vad)] };
     try {
-      return await model.transcribe(samples, options, onToken, onSegment, onProgress, shouldStop);
-    } finally {
-      cancelled.delete(id);
+      live = new LiveSession(model, weights.bytes[0], options);
+    } catch (e) {
+      if (!(e instanceof WebAssembly.RuntimeError)) await weights.evict?.();
+      throw e;
     }
+    await weights.commit?.();
+    return true;
+  },
+
+  /** The next 16 kHz block: resolves to the events it caused. */
+  async livePush({ samples }) {
+    if (!live) throw new Error("no live transcription is running");
+    return live.push(samples);
+  },
+
+  /** Ends the live session: decodes what is left of the utterance and commits it. */
+  async liveFinish() {
+    if (!live) throw new Error("no live transcription is running");
+    try {
+      return await live.finish();
+    } finally {
+      live.free();
+      live = null;
+    }
+  },
+
+  /** Drops the live session without decoding what is left. */
+  async liveCancel() {
+    live?.free();
+    live = null;
+    return true;
+  },
+
+  /** A large encoded file, decoded and turned into a spectrogram here, streaming (docs/web.md, "Long audio"). */
+  async transcribeBlob({ blob, name, options }, progress, id) {
+    return transcription(progress, id, (...callbacks) => model.transcribeBlob(blob, name, options, ...callbacks));
   },
 
   async subtitles({ segments, format }) {
@@ -183,6 +242,7 @@ let queue = Promise.resolve();
 function reportCrash(error) {
   crashed = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   model = null;
+  live = null;
   self.postMessage({ crash: crashed });
 }
 self.addEventListener("error", (e) => reportCrash(e.error ?? e.message));

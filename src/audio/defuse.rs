@@ -9,7 +9,6 @@
 //!   symphonia would allocate their declared sizes (an abort in the browser); the audio never
 //!   needs them.
 
-use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 
 use symphonia::core::io::MediaSource;
@@ -108,7 +107,9 @@ impl Defused {
     }
 
     /// A file as symphonia should read it: from after the ID3 tags, patched as planned.
-    pub(super) fn source(self, file: File, len: u64) -> Result<DefusedFile> {
+    /// `file` is anything seekable that reads the file's bytes (a `File`, or a `Blob` in the
+    /// browser).
+    pub(super) fn source<R: Read + Seek>(self, file: R, len: u64) -> Result<DefusedFile<R>> {
         let mut file = file;
         file.seek(SeekFrom::Start(self.skip))
             .map_err(|e| Error::Audio(format!("reading the audio failed: {e}")))?;
@@ -122,14 +123,14 @@ impl Defused {
 }
 
 /// A file read through a [`Defused`] plan: positions are relative to the end of the ID3 tags.
-pub(super) struct DefusedFile {
-    file: File,
+pub(super) struct DefusedFile<R> {
+    file: R,
     len: u64,
     pos: u64,
     plan: Defused,
 }
 
-impl Read for DefusedFile {
+impl<R: Read> Read for DefusedFile<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.file.read(buf)?;
         let (from, to) = (
@@ -148,7 +149,7 @@ impl Read for DefusedFile {
     }
 }
 
-impl Seek for DefusedFile {
+impl<R: Seek> Seek for DefusedFile<R> {
     fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
         let target = match to {
             SeekFrom::Start(p) => Some(p),
@@ -164,7 +165,7 @@ impl Seek for DefusedFile {
     }
 }
 
-impl MediaSource for DefusedFile {
+impl<R: Read + Seek + Send + Sync> MediaSource for DefusedFile<R> {
     fn is_seekable(&self) -> bool {
         true
     }

@@ -3,6 +3,7 @@
 //! spectrogram (about 115 MB per hour at 80 mels), not by the PCM (230 MB per hour at 16 kHz
 //! mono, several times that at the file's own rate and channels). See docs/architecture.md.
 
+use std::io::{BufReader, Read, Seek};
 use std::path::Path;
 
 use super::decode::{without_panics, MonoPackets};
@@ -34,31 +35,43 @@ pub fn load_long_mel(path: &Path, n_mels: usize) -> Result<StreamedMel> {
         Error::InvalidInput(msg) => Error::InvalidInput(format!("{}: {msg}", path.display())),
         other => other,
     };
-    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    let ext = path.extension().and_then(|e| e.to_str());
+    long_mel_from_reader(file, len, ext, n_mels).map_err(named)
+}
+
+/// [`load_long_mel`] of a file read through `reader` (`len` bytes; `extension_hint` e.g.
+/// `Some("mp3")` helps the format probe): the browser streams a `Blob` through it. Errors do
+/// not name the file; the caller adds its name.
+pub fn long_mel_from_reader<R: Read + Seek + Send + Sync + 'static>(
+    mut reader: R,
+    len: u64,
+    extension_hint: Option<&str>,
+    n_mels: usize,
+) -> Result<StreamedMel> {
+    let io = |e: std::io::Error| Error::Audio(format!("reading the audio failed: {e}"));
     if len == 0 {
-        return Err(named(Error::Audio(
+        return Err(Error::Audio(
             "audio is empty: got 0 bytes, expected an encoded audio file".into(),
-        )));
+        ));
     }
     // OGG Vorbis headers come first: a prefix is enough to refuse absurd declared sizes
     // (a real header longer than the prefix is left to the decoder, as in `ogg_guard`).
     let mut head = Vec::new();
-    std::io::Read::read_to_end(
-        &mut std::io::Read::take(&mut file, OGG_HEADER_PREFIX),
-        &mut head,
-    )
-    .map_err(|e| Error::io(path, e))?;
-    super::ogg_guard::check(&head).map_err(named)?;
-    std::io::Seek::rewind(&mut file).map_err(|e| Error::io(path, e))?;
-    let plan = Defused::plan(&mut std::io::BufReader::new(&mut file), len).map_err(named)?;
-    let source = plan.source(file, len).map_err(named)?;
-    let ext = path.extension().and_then(|e| e.to_str());
+    reader
+        .by_ref()
+        .take(OGG_HEADER_PREFIX)
+        .read_to_end(&mut head)
+        .map_err(io)?;
+    super::ogg_guard::check(&head)?;
+    reader.rewind().map_err(io)?;
+    let plan = Defused::plan(&mut BufReader::new(&mut reader), len)?;
+    let source = plan.source(reader, len)?;
     without_panics(|| {
-        let packets = MonoPackets::open(Box::new(source), ext)?;
+        let packets = MonoPackets::open(Box::new(source), extension_hint)?;
         stream_packets(packets, n_mels)
     })
-    .map_err(named)
 }
 
 fn stream_packets(mut packets: MonoPackets, n_mels: usize) -> Result<StreamedMel> {

@@ -18,7 +18,7 @@ mod resample_stream;
 pub use decode::{
     decode_audio, decode_to_mono_16k, load_audio, load_audio_file, SUPPORTED_FORMATS,
 };
-pub use front_end::{load_long_mel, StreamedMel};
+pub use front_end::{load_long_mel, long_mel_from_reader, StreamedMel};
 pub use long_mel::{LongMel, SILENCE_PEAK};
 pub use mel::{mel_filters, mel_window, LogMel};
 pub use mel_stream::{long_mel, LogMelStream};

@@ -10,6 +10,7 @@
 //! Only audio inside an utterance is ever passed to the recogniser.
 
 use std::collections::HashMap;
+use std::future::Future;
 
 use serde::Serialize;
 
@@ -37,8 +38,16 @@ impl SpeechDetector for VoiceActivity {
 
 /// Transcribes a buffer of 16 kHz audio; times in the result are seconds from the start of
 /// `audio`. `prompt` is text said just before the buffer (empty at an utterance's start).
+///
+/// Asynchronous because the browser may not block on the GPU: the wasm bindings await
+/// Whisper there, the CLI drives the same policy with `pollster::block_on`. Implement it with
+/// `async fn recognize(...)`.
 pub trait Recognizer {
-    fn recognize(&mut self, audio: &[f32], prompt: &str) -> Result<Vec<RecognizedSegment>>;
+    fn recognize(
+        &mut self,
+        audio: &[f32],
+        prompt: &str,
+    ) -> impl Future<Output = Result<Vec<RecognizedSegment>>>;
 }
 
 /// Tuning of [`LiveTranscriber`].
@@ -192,19 +201,19 @@ impl<D: SpeechDetector, R: Recognizer> LiveTranscriber<D, R> {
     }
 
     /// Feeds the next block of 16 kHz audio; returns the events it caused.
-    pub fn push(&mut self, samples: &[f32]) -> Result<Vec<LiveEvent>> {
+    pub async fn push(&mut self, samples: &[f32]) -> Result<Vec<LiveEvent>> {
         // The detector checks the samples (finite) before anything is stored.
         let vad_events = self.detector.push(samples)?;
         self.audio.extend_from_slice(samples);
         self.consumed += samples.len() as u64;
         let mut events = Vec::new();
         for event in vad_events {
-            self.on_vad(event, &mut events)?;
+            self.on_vad(event, &mut events).await?;
         }
         if let Some(u) = &self.utterance {
             let due = samples_at(self.options.update_interval);
             if self.consumed - u.decoded_until >= due {
-                self.update(self.consumed, &mut events)?;
+                self.update(self.consumed, &mut events).await?;
             }
         }
         self.forget_old_audio();
@@ -212,14 +221,14 @@ impl<D: SpeechDetector, R: Recognizer> LiveTranscriber<D, R> {
     }
 
     /// Ends the stream: closes and finalises an open utterance.
-    pub fn finish(&mut self) -> Result<Vec<LiveEvent>> {
+    pub async fn finish(&mut self) -> Result<Vec<LiveEvent>> {
         let mut events = Vec::new();
         for event in self.detector.finish()? {
-            self.on_vad(event, &mut events)?;
+            self.on_vad(event, &mut events).await?;
         }
         // A detector that did not close the utterance: close it at the end of the audio.
         if self.utterance.is_some() {
-            self.end_utterance(self.consumed, &mut events)?;
+            self.end_utterance(self.consumed, &mut events).await?;
         }
         Ok(events)
     }
@@ -249,12 +258,12 @@ impl<D: SpeechDetector, R: Recognizer> LiveTranscriber<D, R> {
         &self.recognizer
     }
 
-    fn on_vad(&mut self, event: VadEvent, events: &mut Vec<LiveEvent>) -> Result<()> {
+    async fn on_vad(&mut self, event: VadEvent, events: &mut Vec<LiveEvent>) -> Result<()> {
         match event {
             VadEvent::SpeechStart { start } => {
                 if self.utterance.is_some() {
                     // Never happens with the segmenter; finalise rather than mix utterances.
-                    self.end_utterance(start.min(self.consumed), events)?;
+                    self.end_utterance(start.min(self.consumed), events).await?;
                 }
                 let start = start.max(self.audio_start);
                 self.agreement.reset();
@@ -266,7 +275,8 @@ impl<D: SpeechDetector, R: Recognizer> LiveTranscriber<D, R> {
             }
             VadEvent::SpeechEnd(segment) => {
                 if self.utterance.is_some() {
-                    self.end_utterance(segment.end.min(self.consumed), events)?;
+                    self.end_utterance(segment.end.min(self.consumed), events)
+                        .await?;
                 }
             }
         }
@@ -274,7 +284,7 @@ impl<D: SpeechDetector, R: Recognizer> LiveTranscriber<D, R> {
     }
 
     /// Transcribes the buffer up to stream sample `end` and applies the hypothesis.
-    fn update(&mut self, end: u64, events: &mut Vec<LiveEvent>) -> Result<()> {
+    async fn update(&mut self, end: u64, events: &mut Vec<LiveEvent>) -> Result<()> {
         let Some(u) = &mut self.utterance else {
             return Ok(());
         };
@@ -286,7 +296,10 @@ impl<D: SpeechDetector, R: Recognizer> LiveTranscriber<D, R> {
         }
         let lo = (start - self.audio_start) as usize;
         let hi = (end - self.audio_start) as usize;
-        let hypothesis = self.recognizer.recognize(&self.audio[lo..hi], &u.prompt)?;
+        let hypothesis = self
+            .recognizer
+            .recognize(&self.audio[lo..hi], &u.prompt)
+            .await?;
         self.decodes += 1;
         self.decoded_seconds += seconds(end - start);
 
@@ -341,12 +354,12 @@ impl<D: SpeechDetector, R: Recognizer> LiveTranscriber<D, R> {
 
     /// Last transcription of the utterance ending at stream sample `end`, then everything
     /// left is committed.
-    fn end_utterance(&mut self, end: u64, events: &mut Vec<LiveEvent>) -> Result<()> {
+    async fn end_utterance(&mut self, end: u64, events: &mut Vec<LiveEvent>) -> Result<()> {
         let Some(u) = &self.utterance else {
             return Ok(());
         };
         if u.decoded_until < end {
-            self.update(end, events)?;
+            self.update(end, events).await?;
         }
         let flushed = self.agreement.flush();
         self.commit(&flushed, events);

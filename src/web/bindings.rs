@@ -3,6 +3,8 @@
 //! Results are plain JS objects with camelCase keys (see [`super::camel`]); failures are JS
 //! `Error`s carrying the runtime's message.
 
+use std::rc::Rc;
+
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use web_time::Instant;
@@ -28,7 +30,7 @@ pub(super) fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsError> {
         .map_err(|e| JsError::new(&e.to_string()))
 }
 
-fn js_error(e: crate::Error) -> JsError {
+pub(super) fn js_error(e: crate::Error) -> JsError {
     JsError::new(&e.to_string())
 }
 
@@ -194,8 +196,26 @@ struct ModelInfo {
 /// A loaded Whisper model on the browser's WebGPU device.
 #[wasm_bindgen(js_name = WhisperModel)]
 pub struct WasmWhisper {
-    pub(super) inner: Whisper,
+    /// Shared with the open live sessions (`super::live`), which decode with it.
+    pub(super) inner: Rc<Whisper>,
     load_ms: f64,
+}
+
+impl WasmWhisper {
+    /// The model, for a live session.
+    pub(super) fn shared(&self) -> Rc<Whisper> {
+        Rc::clone(&self.inner)
+    }
+
+    /// The model for a change (expert packs, alignment heads): refused while a live session
+    /// holds it, since the session's decodings must not see the model change under them.
+    fn exclusive(&mut self) -> Result<&mut Whisper, JsError> {
+        Rc::get_mut(&mut self.inner).ok_or_else(|| {
+            JsError::new(
+                "the model is in use by a live session: stop it before adding or removing expert packs",
+            )
+        })
+    }
 }
 
 #[wasm_bindgen(js_class = WhisperModel)]
@@ -217,7 +237,7 @@ impl WasmWhisper {
         let inner = Whisper::from_bytes(gpu, &config_json, safetensors, &tokenizer_json)
             .map_err(js_error)?;
         Ok(WasmWhisper {
-            inner,
+            inner: Rc::new(inner),
             load_ms: started.elapsed().as_secs_f64() * 1e3,
         })
     }
@@ -253,7 +273,7 @@ impl WasmWhisper {
     #[wasm_bindgen(js_name = addExpertPack)]
     pub fn add_expert_pack(&mut self, bytes: Vec<u8>, origin: String) -> Result<JsValue, JsError> {
         let meta = self
-            .inner
+            .exclusive()?
             .add_expert_pack(&bytes, &origin)
             .map_err(js_error)?;
         to_js(&meta)
@@ -263,13 +283,15 @@ impl WasmWhisper {
     /// returns whether it named any.
     #[wasm_bindgen(js_name = setGenerationConfig)]
     pub fn set_generation_config(&mut self, bytes: Vec<u8>) -> Result<bool, JsError> {
-        self.inner.set_generation_config(&bytes).map_err(js_error)
+        self.exclusive()?
+            .set_generation_config(&bytes)
+            .map_err(js_error)
     }
 
     /// Unloads the pack for `language`; returns whether one was loaded.
     #[wasm_bindgen(js_name = removeExpert)]
-    pub fn remove_expert(&mut self, language: String) -> bool {
-        self.inner.remove_expert(&language)
+    pub fn remove_expert(&mut self, language: String) -> Result<bool, JsError> {
+        Ok(self.exclusive()?.remove_expert(&language))
     }
 
     /// Transcribes 16 kHz mono samples of any length. `options` is a plain object (see
@@ -289,46 +311,123 @@ impl WasmWhisper {
         should_stop: Option<js_sys::Function>,
     ) -> Result<JsValue, JsError> {
         let options = web_options(options)?;
-        let tokenizer = &self.inner.tokenizer;
-        let mut stream = TextStream::default();
-        let mut on_event = |event: Event<'_>| -> crate::Result<()> {
-            if let Some(stop) = &should_stop {
-                if stop.call0(&JsValue::NULL).is_ok_and(|v| v.is_truthy()) {
-                    return Err(crate::Error::Cancelled);
-                }
-            }
-            let call = |f: &Option<js_sys::Function>, args: &[JsValue]| -> crate::Result<()> {
-                let Some(f) = f else { return Ok(()) };
-                let list = args.iter().collect::<js_sys::Array>();
-                f.apply(&JsValue::NULL, &list).map(|_| ()).map_err(|e| {
-                    crate::Error::InvalidInput(format!("a callback threw: {}", js_message(&e)))
-                })
-            };
-            match event {
-                Event::Token(id) => {
-                    let text = stream.push(tokenizer, id);
-                    call(&on_token, &[JsValue::from(id), JsValue::from(text)])
-                }
-                Event::Retry { .. } => {
-                    stream = TextStream::default();
-                    Ok(())
-                }
-                Event::Segment(segment) => {
-                    let value = to_js(segment)
-                        .map_err(|_| crate::Error::InvalidInput("segment to JS".into()))?;
-                    call(&on_segment, &[value])
-                }
-                Event::Progress { done, total } => {
-                    call(&on_progress, &[JsValue::from(done), JsValue::from(total)])
-                }
-            }
+        let callbacks = Callbacks {
+            on_token,
+            on_segment,
+            on_progress,
+            should_stop,
         };
-        let mut transcript = self
+        let mut stream = TextStream::default();
+        let mut on_event = |event: Event<'_>| callbacks.dispatch(&self.inner, &mut stream, event);
+        let transcript = self
             .inner
             .transcribe(&samples, &options, &mut on_event)
             .await
             .map_err(js_error)?;
+        self.finish(transcript)
+    }
+
+    /// Transcribes an encoded audio file (`Blob`/`File`: WAV, FLAC, MP3, OGG Vorbis) of any
+    /// length, streamed through the audio front-end piece by piece (docs/web.md, "Long
+    /// audio"): the worker holds the spectrogram, never the file or its PCM. `name` names the
+    /// file in errors and hints its format by its extension. Options, callbacks and result as
+    /// in [`Self::transcribe`]. Only in a worker (it reads with `FileReaderSync`).
+    #[wasm_bindgen(js_name = transcribeBlob)]
+    #[allow(clippy::too_many_arguments)]
+    pub async fn transcribe_blob(
+        &self,
+        blob: web_sys::Blob,
+        name: String,
+        options: JsValue,
+        on_token: Option<js_sys::Function>,
+        on_segment: Option<js_sys::Function>,
+        on_progress: Option<js_sys::Function>,
+        should_stop: Option<js_sys::Function>,
+    ) -> Result<JsValue, JsError> {
+        let options = web_options(options)?;
+        let started = Instant::now();
+        let reader = super::blob_reader::BlobReader::new(blob).map_err(|e| JsError::new(&e))?;
+        let len = reader.len();
+        let extension = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+        let streamed = crate::audio::long_mel_from_reader(
+            reader,
+            len,
+            extension.as_deref(),
+            self.inner.config().num_mel_bins,
+        )
+        .map_err(|e| match e {
+            crate::Error::Audio(msg) => JsError::new(&format!("audio: {name}: {msg}")),
+            other => js_error(other),
+        })?;
+        let mel_ms = started.elapsed().as_secs_f64() * 1e3;
+        let callbacks = Callbacks {
+            on_token,
+            on_segment,
+            on_progress,
+            should_stop,
+        };
+        let mut stream = TextStream::default();
+        let mut on_event = |event: Event<'_>| callbacks.dispatch(&self.inner, &mut stream, event);
+        let transcript = self
+            .inner
+            .transcribe_mel(&streamed.mel, mel_ms, &options, &mut on_event)
+            .await
+            .map_err(js_error)?;
+        self.finish(transcript)
+    }
+
+    fn finish(&self, mut transcript: crate::Transcript) -> Result<JsValue, JsError> {
         transcript.timings.load_ms = self.load_ms;
         to_js(&transcript)
+    }
+}
+
+/// The page's callbacks of one transcription (each optional; see `WasmWhisper::transcribe`).
+struct Callbacks {
+    on_token: Option<js_sys::Function>,
+    on_segment: Option<js_sys::Function>,
+    on_progress: Option<js_sys::Function>,
+    should_stop: Option<js_sys::Function>,
+}
+
+impl Callbacks {
+    /// Hands one transcription event to its callback; a true `should_stop()` cancels.
+    fn dispatch(
+        &self,
+        whisper: &Whisper,
+        stream: &mut TextStream,
+        event: Event<'_>,
+    ) -> crate::Result<()> {
+        if let Some(stop) = &self.should_stop {
+            if stop.call0(&JsValue::NULL).is_ok_and(|v| v.is_truthy()) {
+                return Err(crate::Error::Cancelled);
+            }
+        }
+        let call = |f: &Option<js_sys::Function>, args: &[JsValue]| -> crate::Result<()> {
+            let Some(f) = f else { return Ok(()) };
+            let list = args.iter().collect::<js_sys::Array>();
+            f.apply(&JsValue::NULL, &list).map(|_| ()).map_err(|e| {
+                crate::Error::InvalidInput(format!("a callback threw: {}", js_message(&e)))
+            })
+        };
+        match event {
+            Event::Token(id) => {
+                let text = stream.push(&whisper.tokenizer, id);
+                call(&self.on_token, &[JsValue::from(id), JsValue::from(text)])
+            }
+            Event::Retry { .. } => {
+                *stream = TextStream::default();
+                Ok(())
+            }
+            Event::Segment(segment) => {
+                let value = to_js(segment)
+                    .map_err(|_| crate::Error::InvalidInput("segment to JS".into()))?;
+                call(&self.on_segment, &[value])
+            }
+            Event::Progress { done, total } => call(
+                &self.on_progress,
+                &[JsValue::from(done), JsValue::from(total)],
+            ),
+        }
     }
 }

@@ -9,6 +9,12 @@ pub mod stream;
 #[cfg(target_arch = "wasm32")]
 mod bindings;
 #[cfg(target_arch = "wasm32")]
+mod blob_reader;
+#[cfg(target_arch = "wasm32")]
 mod diagnostics;
 #[cfg(target_arch = "wasm32")]
+mod live;
+#[cfg(target_arch = "wasm32")]
 pub use bindings::{languages, WasmWhisper};
+#[cfg(target_arch = "wasm32")]
+pub use live::LiveSession;

@@ -15,6 +15,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { checkPrerequisites, serve, launchBrowser, newPage, words, FIXTURES, OUTPUT, WWW } from "./harness.mjs";
 import { packWithGates } from "./pack-edit.mjs";
+import { withSilence } from "./wav-edit.mjs";
 
 const MINUTES = 60_000;
 const PACK = "whisper-tiny.en-en-init.safetensors";
@@ -24,30 +25,6 @@ const PLAN = {
   decoder: ["closed", "open", "mixed", "drop"],
 };
 let server, browser;
-
-/** A PCM WAV file's bytes with `seconds` of digital silence appended to its data chunk. */
-function withSilence(wav, seconds) {
-  assert.equal(wav.toString("ascii", 0, 4), "RIFF");
-  let at = 12;
-  let blockAlign, rate;
-  while (at + 8 <= wav.length) {
-    const id = wav.toString("ascii", at, at + 4);
-    const size = wav.readUInt32LE(at + 4);
-    if (id === "fmt ") {
-      rate = wav.readUInt32LE(at + 12);
-      blockAlign = wav.readUInt16LE(at + 20);
-    }
-    if (id === "data") {
-      const silence = Buffer.alloc(Math.round(seconds * rate) * blockAlign);
-      const out = Buffer.concat([wav.subarray(0, at + 8 + size), silence]);
-      out.writeUInt32LE(size + silence.length, at + 4);
-      out.writeUInt32LE(out.length - 8, 4);
-      return out;
-    }
-    at += 8 + size + (size % 2);
-  }
-  throw new Error("jfk.wav: no data chunk");
-}
 
 before(async () => {
   checkPrerequisites(["whisper-tiny.en"], [PACK]);

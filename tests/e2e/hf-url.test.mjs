@@ -6,11 +6,12 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, realpathSync, statSync, symlinkSync } from "node:fs";
+import { mkdtempSync, realpathSync, statSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { checkPrerequisites, serve, launchBrowser, newPage, words, FIXTURES, WWW } from "./harness.mjs";
+import { checkPrerequisites, serve, launchBrowser, newPage, words, WWW } from "./harness.mjs";
 import { serveHfMirror } from "./hf-mirror.mjs";
+import { jfkPhrase } from "./wav-edit.mjs";
 
 const MINUTES = 60_000;
 const FILES = ["config.json", "model.safetensors", "tokenizer.json"];
@@ -30,7 +31,7 @@ before(async () => {
     route.fulfill({ contentType: "text/html", body: "<!doctype html><title>plain</title><p>plain page</p>" }),
   );
   await page.route(`${server.url}__e2e/jfk.wav`, (route) =>
-    route.fulfill({ contentType: "audio/wav", body: readFileSync(path.join(FIXTURES, "jfk.wav")) }),
+    route.fulfill({ contentType: "audio/wav", body: jfkPhrase().wav }),
   );
   await page.goto(`${server.url}__e2e/plain.html`);
   assert.notEqual(new URL(server.url).origin, mirror.hubUrl, "the hub must be another origin than the page");
@@ -112,7 +113,7 @@ test("load whisper-tiny.en from a resolve/main/ URL and transcribe", { timeout: 
   assert.ok(downloads.filter((p) => p.total === total && p.loaded < total).length > 0, "the total was known while bytes still came in");
   assert.ok(out.progress.some((p) => p.stage === "init"));
 
-  assert.deepEqual(words(out.r.text), words(readFileSync(path.join(FIXTURES, "jfk.txt"), "utf8")));
+  assert.deepEqual(words(out.r.text), jfkPhrase().words);
   assert.equal(out.r.language, "en");
   assert.equal(out.info.multilingual, false);
   assert.deepEqual(out.info.languages, [{ code: "en", name: "english" }]);

@@ -1,7 +1,9 @@
 // The demo page: wires the controls in index.html to the whisper-clsr JS API.
 
 import { Whisper, hasWebGPU, toSamples16k } from "../whisper-clsr.js";
+import { STREAM_THRESHOLD_BYTES, streamableFormat } from "../lib/audio.js";
 import { Recorder } from "./recorder.js";
+import { LiveMode } from "./live.js";
 import { renderHeatmap } from "./heatmap.js";
 import { clock, download, followPlayer, renderSegments } from "./segments.js";
 
@@ -37,7 +39,7 @@ const ui = {
 /** The model being loaded or loaded: a promise, so audio chosen early waits for it. */
 let whisper = null;
 
-/** body[data-state]: confirm | loading | ready | transcribing | done | error (tests wait on it). */
+/** body[data-state]: confirm | loading | ready | transcribing | live | done | error (tests wait on it). */
 function setState(state) {
   document.body.dataset.state = state;
 }
@@ -193,8 +195,10 @@ async function transcribe(audio) {
   ui.segments.replaceChildren();
   lastTranscript = null;
   try {
-    // Decoding first reports a bad file at once, even while the model still loads.
-    const samples = await toSamples16k(audio);
+    // Decoding first reports a bad file at once, even while the model still loads; a large
+    // WAV/FLAC/MP3/OGG file goes to the worker whole and is decoded there, streaming.
+    const streamed = audio instanceof Blob && audio.size >= STREAM_THRESHOLD_BYTES && (await streamableFormat(audio));
+    const samples = streamed ? audio : await toSamples16k(audio);
     if (audio instanceof Blob) showClip(audio);
     asr = await loadedModel();
     setState("transcribing");
@@ -236,6 +240,22 @@ async function transcribe(audio) {
     showError(e);
   }
 }
+
+new LiveMode(
+  { button: $("live-button"), status: $("live-status"), committed: $("live-committed"), tentative: $("live-tentative"), latency: $("live-latency") },
+  {
+    model: loadedModel,
+    language: () => ui.language.value,
+    onStart: () => {
+      clearError();
+      ui.transcript.textContent = "";
+      ui.live.textContent = "";
+      setState("live");
+    },
+    onDone: () => setState("done"),
+    onError: showError,
+  },
+);
 
 const recorder = new Recorder({
   onTick: (s) => (ui.recordStatus.textContent = `recording… ${s.toFixed(1)} s (click to stop)`),

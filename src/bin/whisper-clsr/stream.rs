@@ -6,14 +6,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use whisper_clsr::decode::DecodeOptions;
 use whisper_clsr::gpu::{Gpu, GpuOptions};
 use whisper_clsr::stream::{
-    hypothesis_from_transcript, LiveEvent, LiveEventKind, LiveOptions, LiveTranscriber,
-    RecognizedSegment, Recognizer,
+    LiveEvent, LiveEventKind, LiveOptions, LiveTranscriber, WhisperRecognizer,
 };
 use whisper_clsr::vad::{SileroWeights, VadOptions, VoiceActivity, SAMPLE_RATE};
-use whisper_clsr::{audio, TranscribeOptions, Whisper};
+use whisper_clsr::{audio, Whisper};
 
 use crate::MODEL_HELP;
 
@@ -58,27 +56,6 @@ pub struct Args {
 
 /// A block of audio fed at a time: 0.1 s.
 const BLOCK: usize = SAMPLE_RATE as usize / 10;
-
-/// Whisper behind the live policy's [`Recognizer`]: greedy (no temperature fallback, so an
-/// update costs one decoding) with segment and word timestamps.
-struct WhisperRecognizer<'a> {
-    whisper: &'a Whisper,
-    options: TranscribeOptions,
-}
-
-impl Recognizer for WhisperRecognizer<'_> {
-    fn recognize(
-        &mut self,
-        audio: &[f32],
-        prompt: &str,
-    ) -> whisper_clsr::Result<Vec<RecognizedSegment>> {
-        let mut options = self.options.clone();
-        options.decode.initial_prompt = (!prompt.is_empty()).then(|| prompt.to_string());
-        let transcript =
-            pollster::block_on(self.whisper.transcribe(audio, &options, &mut |_| Ok(())))?;
-        Ok(hypothesis_from_transcript(&transcript))
-    }
-}
 
 /// Where the audio comes from.
 enum Source {
@@ -164,18 +141,7 @@ pub fn run(args: Args) -> Result<(), String> {
     let gpu = pollster::block_on(Gpu::new(GpuOptions::default())).map_err(|e| e.to_string())?;
     eprintln!("device: {}", gpu.describe());
     let whisper = Whisper::load_dir(gpu, &args.model).map_err(|e| e.to_string())?;
-    let recognizer = WhisperRecognizer {
-        whisper: &whisper,
-        options: TranscribeOptions {
-            language: args.language.clone(),
-            decode: DecodeOptions {
-                word_timestamps: true,
-                temperatures: vec![0.0],
-                ..DecodeOptions::default()
-            },
-            ..TranscribeOptions::default()
-        },
-    };
+    let recognizer = WhisperRecognizer::new(&whisper, args.language.clone());
     let mut live =
         LiveTranscriber::new(detector, recognizer, live_options).map_err(|e| e.to_string())?;
 
@@ -203,10 +169,11 @@ pub fn run(args: Args) -> Result<(), String> {
             break;
         }
         fed += block.len();
-        let events = live.push(&block).map_err(|e| e.to_string())?;
+        // The policy is async (for the browser); natively it is simply driven to completion.
+        let events = pollster::block_on(live.push(&block)).map_err(|e| e.to_string())?;
         print_events(&mut out, &events, args.format)?;
     }
-    let events = live.finish().map_err(|e| e.to_string())?;
+    let events = pollster::block_on(live.finish()).map_err(|e| e.to_string())?;
     print_events(&mut out, &events, args.format)?;
     if args.format == StreamFormat::Text && !live.committed().is_empty() {
         writeln!(out).map_err(|e| e.to_string())?;
