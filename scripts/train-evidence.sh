@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Does a trained expert lower WER? For one language, end to end on this repository's tools:
 #   1. a corpus (scripts/make-corpus.sh: UDHR sentences spoken by espeak-ng, split by sentence);
-#   2. the base model's WER on the held-out test split (whisper-clsr eval);
+#   2. the base model's WER on the held-out test split (whisper-clsr eval, greedy without the
+#      sampling fallback, as the trainer's validation scores);
 #   3. training an expert with validation by WER (whisper-clsr-train train --valid --eval-every:
 #      the pack is the best checkpoint by validation WER);
 #   4. the expert's WER on the same test split, printed beside the base's;
@@ -45,7 +46,7 @@ if [[ ! -f $out/corpus/test.jsonl ]]; then
 fi
 
 log "2/5 base model on the test split"
-"$cli" eval --model "$model" --data "$out/corpus/test.jsonl" --language "$lang" --out "$out/base" >&2
+"$cli" eval --model "$model" --data "$out/corpus/test.jsonl" --language "$lang" --no-fallback --out "$out/base" >&2
 
 log "3/5 training ($steps steps, batch $batch, validation every $eval_every)"
 teacher_args=()
@@ -57,7 +58,8 @@ teacher_args=()
 log "4/5 expert on the test split"
 pack=$out/run/$lang.pack.safetensors
 [[ -f $pack ]] || die "the run left no $pack"
-"$cli" eval --model "$model" --expert "$pack" --data "$out/corpus/test.jsonl" --language "$lang" --out "$out/expert" >&2
+"$cli" eval --model "$model" --expert "$pack" --data "$out/corpus/test.jsonl" --language "$lang" --no-fallback \
+  --out "$out/expert" >&2
 
 log "5/5 report"
 "$train" report "$out/run" >&2

@@ -44,6 +44,10 @@ pub struct Args {
     /// Beam search with this many hypotheses (1: greedy).
     #[arg(long, default_value_t = 1)]
     beam_size: usize,
+    /// Decode at temperature 0 only, without the sampling fallback (as the trainer's
+    /// validation scores): quicker and deterministic where the model loops.
+    #[arg(long)]
+    no_fallback: bool,
     #[command(flatten)]
     normalizer: NormalizerArgs,
 }
@@ -210,6 +214,11 @@ fn score(
         language,
         decode: DecodeOptions {
             beam_size: args.beam_size,
+            temperatures: if args.no_fallback {
+                vec![0.0]
+            } else {
+                DecodeOptions::default().temperatures
+            },
             ..DecodeOptions::default()
         },
         ..TranscribeOptions::default()
