@@ -8,8 +8,10 @@
 //!   weights' bandwidth per token that makes (GB/s), and dispatches and submissions per
 //!   token.
 //!
-//! `cargo run --release --example bench_random -- [--tokens N] [--runs R] [--no-peer] SIZE...`
-//! with SIZE among tiny, base, small, medium, large-v3 (default: tiny base). The random
+//! `cargo run --release --example bench_random -- [--tokens N] [--runs R] [--no-peer]
+//! [--general-step] SIZE...` with SIZE among tiny, base, small, medium, large-v3 (default:
+//! tiny base). `--general-step` turns the decoder's one-dispatch attention step off
+//! (`Decoder::fused_step`), to compare against the general path. The random
 //! models are written once under `target/bench-random/` (f16, as the released checkpoints).
 
 use std::path::{Path, PathBuf};
@@ -148,6 +150,7 @@ fn peer(dir: &Path, c: &WhisperConfig, mel: &[f32], tokens: usize) -> (f64, f64)
 fn main() {
     let mut args = std::env::args().skip(1);
     let (mut tokens, mut runs, mut with_peer, mut sizes) = (32, 3, true, Vec::new());
+    let mut fused_step = true;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--tokens" => {
@@ -158,6 +161,7 @@ fn main() {
             }
             "--runs" => runs = args.next().and_then(|n| n.parse().ok()).expect("--runs R"),
             "--no-peer" => with_peer = false,
+            "--general-step" => fused_step = false,
             _ => sizes.push(arg),
         }
     }
@@ -175,7 +179,15 @@ fn main() {
     if with_peer {
         println!("peer: candle-transformers 0.9 Whisper, CPU f32, same random weights");
     }
-    println!("random f16 weights of the real shapes; {tokens} forced decoder tokens; median of {runs} runs after a warm-up\n");
+    println!("random f16 weights of the real shapes; {tokens} forced decoder tokens; median of {runs} runs after a warm-up");
+    println!(
+        "decoder steps: {}\n",
+        if fused_step {
+            "one-dispatch attention (default)"
+        } else {
+            "general path (--general-step)"
+        }
+    );
     println!(
         "{:<9} {:>11} {:>8} {:>11} {:>8} {:>10} {:>8} | {:>11} {:>11}",
         "size",
@@ -197,7 +209,8 @@ fn main() {
             size.as_str(),
         )
         .unwrap();
-        let net = WhisperNetwork::load(&gpu, config.clone(), &file).unwrap();
+        let mut net = WhisperNetwork::load(&gpu, config.clone(), &file).unwrap();
+        net.decoder.fused_step = fused_step;
         drop(file);
         let mut rng = rand::rngs::StdRng::seed_from_u64(1);
         let mel: Vec<f32> = (0..config.num_mel_bins * 2 * FRAMES)
