@@ -8,15 +8,18 @@
 //!   weights' bandwidth per token that makes (GB/s), and dispatches and submissions per
 //!   token.
 //!
-//! `cargo run --release --example bench_random -- [--tokens N] [--runs R] [--no-peer] SIZE...`
-//! with SIZE among tiny, base, small, medium, large-v3 (default: tiny base). The random
+//! `cargo run --release --example bench_random -- [--tokens N] [--runs R] [--no-peer]
+//! [--general-step] [--compare-steps] SIZE...` with SIZE among tiny, base, small, medium,
+//! large-v3 (default: tiny base). `--general-step` turns the decoder's one-dispatch attention
+//! step off (`Decoder::fused_step`); `--compare-steps` decodes both ways in every run, one
+//! right after the other on the same encoder output, and prints a `(general)` line. The random
 //! models are written once under `target/bench-random/` (f16, as the released checkpoints).
 
 use std::path::{Path, PathBuf};
 
 use rand::SeedableRng;
 use web_time::Instant;
-use whisper_clsr::gpu::{Gpu, GpuOptions};
+use whisper_clsr::gpu::{Gpu, GpuOptions, Tensor};
 use whisper_clsr::model::{WeightFile, WhisperConfig, WhisperNetwork};
 use whisper_clsr::ops::token_pick::{pick_token, Pick};
 use whisper_clsr_test_kit::candle_ref::CandleWhisper;
@@ -84,52 +87,87 @@ fn decoder_bytes(c: &WhisperConfig) -> f64 {
     c.decoder_layers as f64 * per_layer + 2.0 * c.vocab_size as f64 * d
 }
 
-fn ours(gpu: &Gpu, net: &WhisperNetwork, mel: &[f32], tokens: usize, runs: usize) -> Figures {
+/// One forced decode of `tokens` steps after a three-token prompt: (ms per token,
+/// dispatches per token, submits per token).
+fn decode(gpu: &Gpu, net: &WhisperNetwork, encoded: &Tensor, tokens: usize) -> [f64; 3] {
     let c = &net.config;
-    let mel = gpu.upload(mel, &[c.num_mel_bins, 2 * FRAMES]).unwrap();
     let mask = gpu
         .upload(&vec![0.0; c.vocab_size], &[c.vocab_size])
         .unwrap();
     let picked = gpu.tensor(&[2]);
-    let (mut encoder, mut token, mut dispatches, mut submits) = (vec![], vec![], vec![], vec![]);
+    let mut state = net.decoder.start(gpu, encoded, None);
+    let mut next = vec![0, 1, 2]; // a three-token prompt, as Whisper's
+    let (d0, s0) = (gpu.dispatch_count(), gpu.submit_count());
+    let t = Instant::now();
+    for step in 0..tokens {
+        let logits = net.decoder.step(gpu, &mut state, &next).unwrap();
+        let pick = Pick {
+            ts_begin: c.vocab_size as u32,
+            eot: u32::MAX,
+            timestamps: None,
+            temperature: 0.0,
+            seed: 0,
+            step: step as u32,
+        };
+        pick_token(gpu, &logits, 0, &mask, &pick, &picked);
+        next = vec![pollster::block_on(gpu.read_u32(&picked)).unwrap()[0]];
+    }
+    let steps = tokens as f64;
+    [
+        t.elapsed().as_secs_f64() * 1e3 / steps,
+        (gpu.dispatch_count() - d0) as f64 / steps,
+        (gpu.submit_count() - s0) as f64 / steps,
+    ]
+}
+
+/// Encoder and decoder figures; with `compare`, each run also decodes through the general
+/// path right after the one-dispatch step (same encoder output, same load on the machine),
+/// returned second.
+fn ours(
+    gpu: &Gpu,
+    net: &mut WhisperNetwork,
+    mel: &[f32],
+    tokens: usize,
+    runs: usize,
+    compare: bool,
+) -> (Figures, Option<Figures>) {
+    let c = &net.config;
+    let mel = gpu.upload(mel, &[c.num_mel_bins, 2 * FRAMES]).unwrap();
+    let fused_step = net.decoder.fused_step;
+    let mut encoder = vec![];
+    let mut decoded: [Vec<[f64; 3]>; 2] = [vec![], vec![]];
     for run in 0..=runs {
         let t = Instant::now();
         let encoded = net.encoder.forward(gpu, &mel, None).unwrap();
         pollster::block_on(gpu.read(&encoded)).unwrap();
         let encoder_ms = t.elapsed().as_secs_f64() * 1e3;
-
-        let mut state = net.decoder.start(gpu, &encoded, None);
-        let mut next = vec![0, 1, 2]; // a three-token prompt, as Whisper's
-        let (d0, s0) = (gpu.dispatch_count(), gpu.submit_count());
-        let t = Instant::now();
-        for step in 0..tokens {
-            let logits = net.decoder.step(gpu, &mut state, &next).unwrap();
-            let pick = Pick {
-                ts_begin: c.vocab_size as u32,
-                eot: u32::MAX,
-                timestamps: None,
-                temperature: 0.0,
-                seed: 0,
-                step: step as u32,
-            };
-            pick_token(gpu, &logits, 0, &mask, &pick, &picked);
-            next = vec![pollster::block_on(gpu.read_u32(&picked)).unwrap()[0]];
+        let modes: &[bool] = if compare {
+            &[true, false]
+        } else {
+            &[fused_step]
+        };
+        for (slot, &mode) in modes.iter().enumerate() {
+            net.decoder.fused_step = mode;
+            let figures = decode(gpu, net, &encoded, tokens);
+            if run > 0 {
+                // Run 0 warms up: pipeline compilation, first allocations.
+                decoded[slot].push(figures);
+            }
         }
-        let steps = tokens as f64;
         if run > 0 {
-            // Run 0 warms up: pipeline compilation, first allocations.
             encoder.push(encoder_ms);
-            token.push(t.elapsed().as_secs_f64() * 1e3 / steps);
-            dispatches.push((gpu.dispatch_count() - d0) as f64 / steps);
-            submits.push((gpu.submit_count() - s0) as f64 / steps);
         }
     }
-    Figures {
-        encoder_ms: median(encoder),
-        token_ms: median(token),
-        dispatches_per_token: median(dispatches),
-        submits_per_token: median(submits),
-    }
+    net.decoder.fused_step = fused_step;
+    let encoder_ms = median(encoder);
+    let figures = |runs: &[[f64; 3]]| Figures {
+        encoder_ms,
+        token_ms: median(runs.iter().map(|f| f[0]).collect()),
+        dispatches_per_token: median(runs.iter().map(|f| f[1]).collect()),
+        submits_per_token: median(runs.iter().map(|f| f[2]).collect()),
+    };
+    let general = compare.then(|| figures(&decoded[1]));
+    (figures(&decoded[0]), general)
 }
 
 /// candle-transformers on the CPU: encoder ms and decoder ms/token (its loop recomputes the
@@ -148,6 +186,7 @@ fn peer(dir: &Path, c: &WhisperConfig, mel: &[f32], tokens: usize) -> (f64, f64)
 fn main() {
     let mut args = std::env::args().skip(1);
     let (mut tokens, mut runs, mut with_peer, mut sizes) = (32, 3, true, Vec::new());
+    let (mut fused_step, mut compare) = (true, false);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--tokens" => {
@@ -158,6 +197,8 @@ fn main() {
             }
             "--runs" => runs = args.next().and_then(|n| n.parse().ok()).expect("--runs R"),
             "--no-peer" => with_peer = false,
+            "--general-step" => fused_step = false,
+            "--compare-steps" => compare = true,
             _ => sizes.push(arg),
         }
     }
@@ -175,7 +216,15 @@ fn main() {
     if with_peer {
         println!("peer: candle-transformers 0.9 Whisper, CPU f32, same random weights");
     }
-    println!("random f16 weights of the real shapes; {tokens} forced decoder tokens; median of {runs} runs after a warm-up\n");
+    println!("random f16 weights of the real shapes; {tokens} forced decoder tokens; median of {runs} runs after a warm-up");
+    println!(
+        "decoder steps: {}\n",
+        if fused_step {
+            "one-dispatch attention (default)"
+        } else {
+            "general path (--general-step)"
+        }
+    );
     println!(
         "{:<9} {:>11} {:>8} {:>11} {:>8} {:>10} {:>8} | {:>11} {:>11}",
         "size",
@@ -197,13 +246,14 @@ fn main() {
             size.as_str(),
         )
         .unwrap();
-        let net = WhisperNetwork::load(&gpu, config.clone(), &file).unwrap();
+        let mut net = WhisperNetwork::load(&gpu, config.clone(), &file).unwrap();
+        net.decoder.fused_step = fused_step;
         drop(file);
         let mut rng = rand::rngs::StdRng::seed_from_u64(1);
         let mel: Vec<f32> = (0..config.num_mel_bins * 2 * FRAMES)
             .map(|_| rand::Rng::random_range(&mut rng, -1.0f32..1.0))
             .collect();
-        let f = ours(&gpu, &net, &mel, tokens, runs);
+        let (f, general) = ours(&gpu, &mut net, &mel, tokens, runs, compare);
         let (peer_enc, peer_tok) = if with_peer {
             let (e, t) = peer(&dir, &config, &mel, tokens);
             (format!("{e:.1}"), format!("{t:.2}"))
@@ -222,5 +272,17 @@ fn main() {
             peer_enc,
             peer_tok
         );
+        if let Some(g) = general {
+            println!(
+                "{:<9} {:>11} {:>8} {:>11.2} {:>8.1} {:>10.1} {:>8.2} |",
+                format!("{size} (general)"),
+                "",
+                "",
+                g.token_ms,
+                decoder_bytes(&config) / g.token_ms / 1e6,
+                g.dispatches_per_token,
+                g.submits_per_token,
+            );
+        }
     }
 }

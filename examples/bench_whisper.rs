@@ -3,8 +3,10 @@
 //! process. Prints mel ms, encoder ms, decoder ms per token and the real-time factor of each,
 //! and candle's time over ours.
 //!
-//! `cargo run --release --example bench_whisper -- [--runs N] [--audio WAV] MODEL_DIR...`
-//! (`scripts/bench.sh` runs it on whisper-tiny.en and whisper-base with jfk.wav.)
+//! `cargo run --release --example bench_whisper -- [--runs N] [--audio WAV] [--general-step]
+//! MODEL_DIR...` (`scripts/bench.sh` runs it on whisper-tiny.en and whisper-base with
+//! jfk.wav). `--general-step` turns the decoder's one-dispatch attention step off
+//! (`Decoder::fused_step`), to compare against the general path.
 
 use std::path::PathBuf;
 
@@ -109,16 +111,18 @@ fn main() {
         "/../shared/fixtures/jfk.wav"
     ));
     let mut models = Vec::new();
+    let mut fused_step = true;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--runs" => runs = args.next().and_then(|n| n.parse().ok()).expect("--runs N"),
             "--audio" => audio = args.next().expect("--audio WAV").into(),
+            "--general-step" => fused_step = false,
             _ => models.push(PathBuf::from(arg)),
         }
     }
     assert!(
         !models.is_empty(),
-        "usage: bench_whisper [--runs N] [--audio WAV] MODEL_DIR..."
+        "usage: bench_whisper [--runs N] [--audio WAV] [--general-step] MODEL_DIR..."
     );
     let samples = load_audio_file(&audio).expect("audio");
     let seconds = samples.len() as f64 / SAMPLE_RATE as f64;
@@ -138,7 +142,8 @@ fn main() {
     );
     for dir in &models {
         let name = dir.file_name().unwrap().to_string_lossy().to_string();
-        let whisper = Whisper::load_dir(open_gpu(), dir).expect("model");
+        let mut whisper = Whisper::load_dir(open_gpu(), dir).expect("model");
+        whisper.model.decoder.fused_step = fused_step;
         let (a, text) = ours(&whisper, &samples, runs);
         let (b, tokens) = candle(dir, &whisper, &samples, runs);
         for (who, f) in [("ours", a), ("candle", b)] {

@@ -13,9 +13,11 @@
 //! the activations the backward pass needs are kept ([`BlockTape`]).
 
 use super::layers::{AttentionWeights, FeedForward, LayerNorm};
+use super::step_weights::{StepAttention, StepWeights};
 use super::weights::WeightFile;
 use crate::gpu::{Gpu, Tensor};
 use crate::ops::attention::{attention_keeping, AttentionShape};
+use crate::ops::attention_step::{attention_step, fits, StepKv};
 use crate::ops::softmax::Mask;
 use crate::pack::Part;
 use crate::Result;
@@ -85,6 +87,9 @@ pub struct BlockIo<'a> {
     pub keep: &'a [usize],
     /// Keep the activations the backward pass needs ([`BlockTape`]); needs [`SelfKv::Fresh`].
     pub record: bool,
+    /// Let a decoder step whose rows are one token per sequence run each attention
+    /// sub-layer as one dispatch (`ops::attention_step`); the general path otherwise.
+    pub fused_step: bool,
 }
 
 /// Activations of one attention sub-layer that its backward needs.
@@ -132,6 +137,8 @@ pub struct Block {
     pub cross: Option<CrossAttention>,
     pub ffn_ln: LayerNorm,
     pub ffn: FeedForward,
+    /// Decoder blocks: the attention weights in the one-dispatch step kernel's layout.
+    pub step: Option<StepWeights>,
 }
 
 /// Sizes of a block.
@@ -156,13 +163,69 @@ impl Block {
         } else {
             None
         };
+        let step_attention = |norm: &str, attn: &str, self_attention: bool| {
+            let names = (name(norm), name(attn));
+            StepAttention::load(gpu, file, (&names.0, &names.1), d, heads, self_attention)
+        };
+        let step = if dims.cross_attention {
+            Some(StepWeights {
+                self_attn: step_attention("self_attn_layer_norm", "self_attn", true)?,
+                cross: step_attention("encoder_attn_layer_norm", "encoder_attn", false)?,
+            })
+        } else {
+            None
+        };
         Ok(Block {
             self_ln: LayerNorm::load(gpu, file, &name("self_attn_layer_norm"), d)?,
             self_attn: AttentionWeights::load(gpu, file, &name("self_attn"), d, heads)?,
             cross,
             ffn_ln: LayerNorm::load(gpu, file, &name("final_layer_norm"), d)?,
             ffn: FeedForward::load(gpu, file, prefix, d, dims.ffn)?,
+            step,
         })
+    }
+
+    /// Whether this call can take [`Self::forward_step`]: a decoder block, no tape, no kept
+    /// probabilities, one new token per cached sequence, sizes within the kernel's limits.
+    fn takes_step_path(&self, io: &BlockIo, rows: usize) -> bool {
+        let d = self.self_attn.q.weight.shape()[0];
+        let heads = self.self_attn.heads;
+        let cached_step = match io.self_kv {
+            SelfKv::Cached { past, beams, .. } => rows == beams && fits(d, heads, past + 1),
+            SelfKv::Fresh => false,
+        };
+        let cross_fits = io
+            .cross_kv
+            .is_some_and(|(k, _)| fits(d, heads, k.shape()[0]));
+        io.fused_step
+            && self.step.is_some()
+            && !io.record
+            && io.keep.is_empty()
+            && cached_step
+            && cross_fits
+    }
+
+    /// A decoder step with each attention sub-layer as one dispatch (layer norm, projections,
+    /// cache write and attention), then the output projections and the FFN as usual.
+    fn forward_step(&self, gpu: &Gpu, x: Tensor, io: BlockIo, ffn: &mut dyn FfnStrategy) -> Tensor {
+        let step = self
+            .step
+            .as_ref()
+            .expect("decoder blocks have step weights");
+        let cross = self.cross.as_ref().expect("decoder blocks cross-attend");
+        let (SelfKv::Cached { k, v, past, .. }, Some((ck, cv))) = (io.self_kv, io.cross_kv) else {
+            unreachable!("checked by takes_step_path")
+        };
+        let self_proj = step.self_attn.projection(&self.self_attn.q.weight);
+        let attn = attention_step(gpu, &x, self_proj, StepKv::Cache { k, v, past });
+        let x_self = self.self_attn.out.forward_residual(gpu, &attn, &x);
+        drop(x);
+        let cross_proj = step.cross.projection(&cross.attn.q.weight);
+        let attn = attention_step(gpu, &x_self, cross_proj, StepKv::Cross { k: ck, v: cv });
+        let x_mid = cross.attn.out.forward_residual(gpu, &attn, &x_self);
+        drop(x_self);
+        let z = self.ffn_ln.forward(gpu, &x_mid);
+        ffn.forward(gpu, io.layer, &self.ffn, &z, &x_mid)
     }
 
     pub fn forward(
@@ -173,6 +236,13 @@ impl Block {
         ffn: &mut dyn FfnStrategy,
     ) -> BlockOutput {
         let t = x.shape()[0];
+        if self.takes_step_path(&io, t) {
+            return BlockOutput {
+                x: self.forward_step(gpu, x, io, ffn),
+                kept: Vec::new(),
+                tape: None,
+            };
+        }
         let h = self.self_ln.forward(gpu, &x);
         let (fresh, self_kv) = match io.self_kv {
             SelfKv::Fresh => {

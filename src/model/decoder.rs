@@ -20,6 +20,11 @@ pub struct Decoder {
     pub positions: Weight,
     pub blocks: Vec<Block>,
     pub ln: LayerNorm,
+    /// Steps of one token per sequence run each attention sub-layer as one dispatch
+    /// (`ops::attention_step`, docs/kernels.md); on by default. Off, they take the general
+    /// path (separate layer norm, projections, scores, softmax and weighted sum), which the
+    /// tests and `bench_random` compare against.
+    pub fused_step: bool,
     d_model: usize,
     max_positions: usize,
 }
@@ -81,6 +86,7 @@ impl Decoder {
             tokens,
             blocks,
             ln: LayerNorm::load(gpu, file, &format!("{p}.layer_norm"), d)?,
+            fused_step: true,
             d_model: d,
             max_positions: c.max_target_positions,
         })
@@ -352,6 +358,7 @@ impl Decoder {
                 cross_kv: Some((&cross[index].0, &cross[index].1)),
                 keep: &heads,
                 record,
+                fused_step: self.fused_step,
             };
             let out = block.forward(gpu, x, io, ffn);
             x = out.x;

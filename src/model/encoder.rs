@@ -140,6 +140,7 @@ impl Encoder {
                 cross_kv: None,
                 keep: &[],
                 record,
+                fused_step: false,
             };
             let out = block.forward(gpu, x, io, ffn);
             x = out.x;

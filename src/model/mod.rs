@@ -7,6 +7,7 @@ pub mod config;
 pub mod decoder;
 pub mod encoder;
 pub mod layers;
+pub mod step_weights;
 pub mod weights;
 
 pub use block::{Block, BlockTape, Dense, FfnStrategy, LayerId};

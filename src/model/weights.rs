@@ -119,6 +119,14 @@ impl WeightFile {
         })
     }
 
+    /// The tensor `name` as f32 host values (f16 widened exactly), checked against `shape`.
+    pub fn host_f32(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
+        Ok(match self.host(name, shape)? {
+            HostTensor::F32(v) => v,
+            HostTensor::F16(v) => v.iter().map(|x| x.to_f32()).collect(),
+        })
+    }
+
     /// Uploads tensor `name` (checked against `shape`) to the GPU.
     pub fn load(&self, gpu: &Gpu, name: &str, shape: &[usize]) -> Result<Weight> {
         match self.host(name, shape)? {

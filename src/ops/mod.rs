@@ -2,6 +2,7 @@
 //! nothing runs until the next flush or readback.
 
 pub mod attention;
+pub mod attention_step;
 pub mod beam_gather;
 pub mod clsr;
 pub mod conv;
@@ -18,6 +19,7 @@ use crate::gpu::shader::Kernel;
 /// dispatch (tests validate each with naga).
 pub fn all_kernels() -> Vec<Kernel> {
     let mut all = matmul::kernels();
+    all.extend(attention_step::kernels());
     all.extend(layer_norm::kernels());
     all.extend(softmax::kernels());
     all.extend(conv::kernels());
