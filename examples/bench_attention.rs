@@ -16,7 +16,7 @@ use whisper_clsr::audio::{load_audio_file, mel_window, LogMel, N_FRAMES};
 use whisper_clsr::gpu::{Gpu, GpuOptions, Tensor};
 use whisper_clsr::model::block::SelfAttentionKernel;
 use whisper_clsr::ops::attention::{attention, AttentionShape};
-use whisper_clsr::ops::flash_attention::flash_attention;
+use whisper_clsr::ops::flash_attention::flash_attention_tiled;
 use whisper_clsr::ops::softmax::Mask;
 use whisper_clsr::Whisper;
 use whisper_clsr_test_kit as kit;
@@ -46,8 +46,8 @@ fn median_ms(runs: usize, mut op: impl FnMut() -> Vec<f32>) -> (f64, Vec<f32>) {
 fn attention_alone(gpu: &Gpu, runs: usize) {
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     println!(
-        "\n{:<24} {:>13} {:>10} {:>8} {:>14}",
-        "attention alone", "composed ms", "flash ms", "speedup", "max |diff|"
+        "\n{:<22} {:>12} {:>24} {:>9} {:>11}",
+        "attention alone", "composed ms", "flash ms (rows/invoc.)", "speedup", "max |diff|"
     );
     for (name, heads) in [("tiny (6×64, T 1500)", 6), ("base (8×64, T 1500)", 8)] {
         let (t, head_dim) = (1500, 64);
@@ -67,12 +67,17 @@ fn attention_alone(gpu: &Gpu, runs: usize) {
         let (composed, a) = median_ms(runs, || {
             read(gpu, &attention(gpu, &q, &k, &v, shape, Mask::None))
         });
-        let (flash, b) = median_ms(runs, || read(gpu, &flash_attention(gpu, &q, &k, &v, shape)));
-        println!(
-            "{name:<24} {composed:>13.1} {flash:>10.1} {:>7.2}× {:>14.2e}",
-            composed / flash,
-            max_abs_diff(&a, &b)
-        );
+        for rows in [1, 2, 4] {
+            let (flash, b) = median_ms(runs, || {
+                read(gpu, &flash_attention_tiled(gpu, &q, &k, &v, shape, rows))
+            });
+            println!(
+                "{name:<22} {composed:>12.1} {:>24} {:>8.2}× {:>11.2e}",
+                format!("{flash:.1} ({rows})"),
+                composed / flash,
+                max_abs_diff(&a, &b)
+            );
+        }
     }
 }
 

@@ -10,8 +10,13 @@ use crate::gpu::shader::Kernel;
 use crate::gpu::{Gpu, Tensor};
 
 const SOURCE: &str = include_str!("../../shaders/runtime/flash_attention.wgsl");
-/// Query rows per workgroup (`ROWS` in the shader).
-const ROWS: usize = 64;
+/// Invocations per workgroup (`INVOCATIONS` in the shader).
+const INVOCATIONS: usize = 64;
+/// Query rows per invocation with a kernel variant, and its define.
+const ROWS_PER_INVOCATION: [(usize, Option<&str>); 3] =
+    [(1, None), (2, Some("ROWS_2")), (4, Some("ROWS_4"))];
+/// The rows per invocation [`flash_attention`] uses.
+pub const DEFAULT_ROWS_PER_INVOCATION: usize = 2;
 /// The head sizes with a kernel variant, and its define. Whisper's heads are 64 wide; the
 /// smaller ones serve tiny test models. Wider heads would not fit a key/value tile in
 /// WebGPU's default 16 KiB of workgroup memory.
@@ -31,15 +36,23 @@ crate::params_struct! {
     }
 }
 
-fn kernel(define: &'static str) -> Kernel {
-    Kernel::new::<Params>("runtime/flash_attention.wgsl", SOURCE, "main").define_if(define, true)
+fn kernel(head_dim: &'static str, rows: Option<&'static str>) -> Kernel {
+    let kernel = Kernel::new::<Params>("runtime/flash_attention.wgsl", SOURCE, "main")
+        .define_if(head_dim, true);
+    match rows {
+        Some(rows) => kernel.define_if(rows, true),
+        None => kernel,
+    }
 }
 
 pub(crate) fn kernels() -> Vec<Kernel> {
-    HEAD_DIMS
-        .iter()
-        .map(|&(_, define)| kernel(define))
-        .collect()
+    let mut all = Vec::new();
+    for &(_, head_dim) in &HEAD_DIMS {
+        for &(_, rows) in &ROWS_PER_INVOCATION {
+            all.push(kernel(head_dim, rows));
+        }
+    }
+    all
 }
 
 /// Whether [`flash_attention`] computes attention of this shape: one sequence (no beams) and a
@@ -51,7 +64,25 @@ pub fn supports(s: &AttentionShape) -> bool {
 /// softmax(q·kᵀ/√head_dim)·v for q [q_len, d], k and v [≥ kv_len, d] (the first `kv_len`
 /// rows are read), without a mask; returns [q_len, d]. The shape must be [`supports`]ed.
 pub fn flash_attention(gpu: &Gpu, q: &Tensor, k: &Tensor, v: &Tensor, s: AttentionShape) -> Tensor {
-    let define = HEAD_DIMS
+    flash_attention_tiled(gpu, q, k, v, s, DEFAULT_ROWS_PER_INVOCATION)
+}
+
+/// [`flash_attention`] with `rows_per_invocation` query rows per invocation (1, 2 or 4): the
+/// tiling the benchmark compares (docs/benchmarks.md).
+pub fn flash_attention_tiled(
+    gpu: &Gpu,
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    s: AttentionShape,
+    rows_per_invocation: usize,
+) -> Tensor {
+    let rows = ROWS_PER_INVOCATION
+        .iter()
+        .find(|&&(n, _)| n == rows_per_invocation)
+        .map(|&(_, define)| define)
+        .unwrap_or_else(|| panic!("no variant with {rows_per_invocation} rows per invocation"));
+    let head_dim = HEAD_DIMS
         .iter()
         .find(|&&(hd, _)| hd == s.head_dim && s.beams == 1)
         .map(|&(_, define)| define)
@@ -71,13 +102,17 @@ pub fn flash_attention(gpu: &Gpu, q: &Tensor, k: &Tensor, v: &Tensor, s: Attenti
         row_vec4s: u(d / 4),
         scale_log2: std::f32::consts::LOG2_E / (s.head_dim as f32).sqrt(),
     };
-    let groups = [u(s.q_len.div_ceil(ROWS)), u(s.heads), 1];
+    let groups = [
+        u(s.q_len.div_ceil(INVOCATIONS * rows_per_invocation)),
+        u(s.heads),
+        1,
+    ];
     assert!(
         groups[0] <= 65535 && groups[1] <= 65535,
         "flash attention grid too large"
     );
     gpu.dispatch(
-        &kernel(define),
+        &kernel(head_dim, rows),
         bytemuck::bytes_of(&params),
         &[
             (1, q.buffer()),
