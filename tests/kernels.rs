@@ -5,11 +5,12 @@ use whisper_clsr_test_kit as kit;
 
 use kit::reference::{attention as cpu_attention, conv1d, gelu, layer_norm as cpu_layer_norm};
 use kit::reference::{linear as cpu_linear, softmax_rows as cpu_softmax, AttnMask};
-use kit::{assert_close, f64s, gpu, random, read, rng, weight};
+use kit::{assert_close, f64s, gpu, random, random_scaled, read, rng, weight};
 use whisper_clsr::gpu::DType;
 use whisper_clsr::ops::attention::{attention, AttentionShape};
 use whisper_clsr::ops::conv::{conv1d_gelu, conv_out_len, ConvInput};
 use whisper_clsr::ops::embedding::{embed_tokens, ChunkedTable};
+use whisper_clsr::ops::flash_attention::{flash_attention, flash_attention_tiled, supports};
 use whisper_clsr::ops::layer_norm::layer_norm;
 use whisper_clsr::ops::matmul::{gemm, linear, Epilogue, Gemm, Layout, Rhs};
 use whisper_clsr::ops::positional::add_positions;
@@ -393,6 +394,106 @@ fn attention_matches_cpu_full_and_causal_with_cache() {
             &format!("attention h={heads} q={q_len} kv={kv_len} causal={causal}"),
         );
     }
+}
+
+/// The flash kernel at `shape` on q, k, v against the f64 reference, unmasked: the default
+/// tiling and every other rows-per-invocation variant.
+fn check_flash(gpu: &whisper_clsr::gpu::Gpu, q: &[f32], k: &[f32], v: &[f32], s: AttentionShape) {
+    let d = s.heads * s.head_dim;
+    assert!(supports(&s), "{s:?}");
+    let (qt, kt, vt) = (
+        gpu.upload(q, &[s.q_len, d]).unwrap(),
+        gpu.upload(k, &[s.kv_len, d]).unwrap(),
+        gpu.upload(v, &[s.kv_len, d]).unwrap(),
+    );
+    let want = cpu_attention(&f64s(q), &f64s(k), &f64s(v), s.heads, d, AttnMask::Full);
+    let y = flash_attention(gpu, &qt, &kt, &vt, s);
+    assert_close(
+        &read(gpu, &y),
+        &want,
+        RTOL,
+        &format!("flash attention {s:?}"),
+    );
+    for rows in [1, 2, 4] {
+        let y = flash_attention_tiled(gpu, &qt, &kt, &vt, s, rows);
+        let what = format!("flash attention {s:?}, {rows} rows per invocation");
+        assert_close(&read(gpu, &y), &want, RTOL, &what);
+    }
+}
+
+/// Every head size with a variant; query and key counts off the 64·R-row and 32-key tiles
+/// (tails), below one tile, and unequal.
+#[test]
+fn flash_attention_matches_cpu_at_every_head_size_and_tail() {
+    let gpu = gpu();
+    let mut r = rng(21);
+    for &(heads, head_dim, q_len, kv_len) in &[
+        (1, 64, 1, 1),
+        (6, 64, 130, 130),
+        (2, 64, 64, 32),
+        (2, 32, 65, 97),
+        (1, 32, 200, 200),
+        (4, 16, 63, 31),
+        (2, 8, 7, 260),
+    ] {
+        let d = heads * head_dim;
+        let s = AttentionShape {
+            heads,
+            head_dim,
+            q_len,
+            kv_len,
+            beams: 1,
+        };
+        let (q, k, v) = (
+            random(&mut r, q_len * d),
+            random(&mut r, kv_len * d),
+            random(&mut r, kv_len * d),
+        );
+        check_flash(&gpu, &q, &k, &v, s);
+    }
+    let odd = AttentionShape {
+        heads: 2,
+        head_dim: 24,
+        q_len: 3,
+        kv_len: 3,
+        beams: 1,
+    };
+    assert!(!supports(&odd), "head size without a variant");
+    assert!(!supports(&AttentionShape { beams: 2, ..odd }), "beams");
+}
+
+/// Scores far beyond exp's f32 range (|s| past 100, exp overflows past 88): the online
+/// softmax subtracts the running maximum, so the result stays finite and exact.
+#[test]
+fn flash_attention_is_stable_for_large_scores() {
+    let gpu = gpu();
+    let mut r = rng(22);
+    let (heads, head_dim, t) = (2, 64, 100);
+    let d = heads * head_dim;
+    let s = AttentionShape {
+        heads,
+        head_dim,
+        q_len: t,
+        kv_len: t,
+        beams: 1,
+    };
+    // Scores are q·k/8 with q, k entries uniform in ±10: sd ≈ 33, the largest of head 0's
+    // 10 000 scores ≈ 130.
+    let q = random_scaled(&mut r, t * d, 10.0);
+    let k = random_scaled(&mut r, t * d, 10.0);
+    let v = random(&mut r, t * d);
+    let score = |i: usize, j: usize| {
+        let dot: f64 = (0..head_dim)
+            .map(|c| q[i * d + c] as f64 * k[j * d + c] as f64)
+            .sum();
+        dot / 8.0
+    };
+    let top = (0..t * t).fold(0.0f64, |m, ij| m.max(score(ij / t, ij % t).abs()));
+    assert!(
+        top > 100.0,
+        "the test needs scores past exp's f32 range, max {top}"
+    );
+    check_flash(&gpu, &q, &k, &v, s);
 }
 
 /// A buffer goes back to the pool when its tensor drops, possibly while a recorded (not yet

@@ -18,6 +18,7 @@ use super::weights::WeightFile;
 use crate::gpu::{Gpu, Tensor};
 use crate::ops::attention::{attention_keeping, AttentionShape};
 use crate::ops::attention_step::{attention_step, fits, StepKv};
+use crate::ops::flash_attention::{self, flash_attention};
 use crate::ops::softmax::Mask;
 use crate::pack::Part;
 use crate::Result;
@@ -76,11 +77,25 @@ pub enum SelfKv<'a> {
     },
 }
 
+/// How a block computes an unmasked self-attention over its own keys and values (the
+/// encoder's). Masked, cached and cross-attention always take the composed path.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SelfAttentionKernel {
+    /// One `flash_attention.wgsl` dispatch per layer, no score tensor (head sizes 8, 16,
+    /// 32, 64; others fall back to `Composed`).
+    #[default]
+    Flash,
+    /// Scores, softmax and P·V as separate dispatches (`ops::attention`).
+    Composed,
+}
+
 /// The per-call inputs of [`Block::forward`] besides the hidden states.
 pub struct BlockIo<'a> {
     pub layer: LayerId,
     pub self_kv: SelfKv<'a>,
     pub mask: Mask,
+    /// The kernel of an unmasked [`SelfKv::Fresh`] self-attention.
+    pub self_attention: SelfAttentionKernel,
     /// This layer's cross-attention keys and values [frames, d] (decoder blocks only).
     pub cross_kv: Option<(&'a Tensor, &'a Tensor)>,
     /// Cross-attention heads whose probabilities [T, frames] to return (word timestamps).
@@ -243,6 +258,9 @@ impl Block {
                 tape: None,
             };
         }
+        let flash = io.self_attention == SelfAttentionKernel::Flash
+            && matches!(io.self_kv, SelfKv::Fresh)
+            && io.mask == Mask::None;
         let h = self.self_ln.forward(gpu, &x);
         let (fresh, self_kv) = match io.self_kv {
             SelfKv::Fresh => {
@@ -269,7 +287,7 @@ impl Block {
             (None, Some(kv)) => kv,
             (None, None) => unreachable!("fresh keys/values were projected"),
         };
-        let self_out = attend(&self.self_attn, gpu, &h, kv, io.mask, &x, &[]);
+        let self_out = attend(&self.self_attn, gpu, &h, kv, io.mask, &x, &[], flash);
         drop(h);
         let x_self = self_out.out;
         let self_tape = io.record.then(|| AttentionTape {
@@ -288,7 +306,16 @@ impl Block {
                     len: k.shape()[0],
                     beams: 1,
                 };
-                let out = attend(&cross.attn, gpu, &h, kv, Mask::None, &x_self, io.keep);
+                let out = attend(
+                    &cross.attn,
+                    gpu,
+                    &h,
+                    kv,
+                    Mask::None,
+                    &x_self,
+                    io.keep,
+                    false,
+                );
                 let tape = io.record.then(|| AttentionTape {
                     x_in: x_self,
                     q: out.q,
@@ -335,7 +362,9 @@ struct KvView<'a> {
     beams: usize,
 }
 
-/// Queries from `h`, attention over `kv`, output projection added to `residual`.
+/// Queries from `h`, attention over `kv`, output projection added to `residual`. With
+/// `flash` (unmasked, nothing kept) the flash-attention kernel where it supports the shape.
+#[allow(clippy::too_many_arguments)]
 fn attend(
     weights: &AttentionWeights,
     gpu: &Gpu,
@@ -344,6 +373,7 @@ fn attend(
     mask: Mask,
     residual: &Tensor,
     keep: &[usize],
+    flash: bool,
 ) -> Attended {
     let q = weights.q.forward(gpu, h);
     let d = q.shape()[1];
@@ -354,7 +384,12 @@ fn attend(
         kv_len: kv.len,
         beams: kv.beams,
     };
-    let (attn, kept) = attention_keeping(gpu, &q, kv.k, kv.v, shape, mask, keep);
+    let (attn, kept) = if flash && keep.is_empty() && flash_attention::supports(&shape) {
+        debug_assert_eq!(mask, Mask::None, "flash attention has no mask");
+        (flash_attention(gpu, &q, kv.k, kv.v, shape), Vec::new())
+    } else {
+        attention_keeping(gpu, &q, kv.k, kv.v, shape, mask, keep)
+    };
     let out = weights.out.forward_residual(gpu, &attn, residual);
     Attended { out, q, attn, kept }
 }

@@ -2,7 +2,9 @@
 //! self-attention over a KV cache and cross-attention over the encoder output, final LN, and
 //! logits tied to the token embedding.
 
-use super::block::{Block, BlockDims, BlockIo, BlockTape, Dense, FfnStrategy, LayerId, SelfKv};
+use super::block::{
+    Block, BlockDims, BlockIo, BlockTape, Dense, FfnStrategy, LayerId, SelfAttentionKernel, SelfKv,
+};
 use super::clsr::Route;
 use super::config::WhisperConfig;
 use super::layers::LayerNorm;
@@ -355,6 +357,8 @@ impl Decoder {
                 },
                 self_kv: self_kv(index),
                 mask,
+                // The decoder keeps the composed path (causal masks, KV caches, beams).
+                self_attention: SelfAttentionKernel::Composed,
                 cross_kv: Some((&cross[index].0, &cross[index].1)),
                 keep: &heads,
                 record,

@@ -1,6 +1,8 @@
 //! The audio encoder: conv stem, sinusoidal positions, pre-LN transformer blocks, final LN.
 
-use super::block::{Block, BlockDims, BlockIo, BlockTape, Dense, FfnStrategy, LayerId, SelfKv};
+use super::block::{
+    Block, BlockDims, BlockIo, BlockTape, Dense, FfnStrategy, LayerId, SelfAttentionKernel, SelfKv,
+};
 use super::clsr::Route;
 use super::config::WhisperConfig;
 use super::layers::LayerNorm;
@@ -22,6 +24,9 @@ pub struct Encoder {
     /// submission for the whole encoder can run for seconds, and Windows resets a GPU whose
     /// work runs past its watchdog (about 2 s). Results are the same either way.
     pub submit_per_layer: bool,
+    /// The self-attention kernel (default: flash attention, which stores no
+    /// [heads, 1500, 1500] scores; `Composed` is kept for comparisons, docs/benchmarks.md).
+    pub self_attention: SelfAttentionKernel,
     n_mels: usize,
     d_model: usize,
     frames: usize,
@@ -66,6 +71,7 @@ impl Encoder {
             blocks,
             ln_post: LayerNorm::load(gpu, file, &format!("{p}.layer_norm"), d)?,
             submit_per_layer: true,
+            self_attention: SelfAttentionKernel::Flash,
             n_mels: c.num_mel_bins,
             d_model: d,
             frames: c.max_source_positions * 2,
@@ -137,6 +143,7 @@ impl Encoder {
                 },
                 self_kv: SelfKv::Fresh,
                 mask: Mask::None,
+                self_attention: self.self_attention,
                 cross_kv: None,
                 keep: &[],
                 record,

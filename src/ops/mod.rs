@@ -7,6 +7,7 @@ pub mod beam_gather;
 pub mod clsr;
 pub mod conv;
 pub mod embedding;
+pub mod flash_attention;
 pub mod layer_norm;
 pub mod matmul;
 pub mod positional;
@@ -25,6 +26,7 @@ pub fn all_kernels() -> Vec<Kernel> {
     all.extend(conv::kernels());
     all.extend(positional::kernels());
     all.extend(embedding::kernels());
+    all.extend(flash_attention::kernels());
     all.extend(token_pick::kernels());
     all.extend(beam_gather::kernels());
     all.extend(clsr::kernels());

@@ -1,0 +1,126 @@
+//! Unmasked multi-head attention in one kernel (`flash_attention.wgsl`): softmax(Q·Kᵀ/√d)·V
+//! with an online softmax over key tiles, so the [heads, q_len, kv_len] scores of
+//! [`attention`](super::attention::attention) are never stored. Heads are addressed in place
+//! inside [T, d_model] activations, as there. Used for the encoder's self-attention; masked
+//! attention, beams and kept probabilities stay on the composed path (docs/kernels.md).
+
+use super::attention::AttentionShape;
+use super::u;
+use crate::gpu::shader::Kernel;
+use crate::gpu::{Gpu, Tensor};
+
+const SOURCE: &str = include_str!("../../shaders/runtime/flash_attention.wgsl");
+/// Invocations per workgroup (`INVOCATIONS` in the shader).
+const INVOCATIONS: usize = 64;
+/// Query rows per invocation with a kernel variant, and its define.
+const ROWS_PER_INVOCATION: [(usize, Option<&str>); 3] =
+    [(1, None), (2, Some("ROWS_2")), (4, Some("ROWS_4"))];
+/// The rows per invocation [`flash_attention`] uses.
+pub const DEFAULT_ROWS_PER_INVOCATION: usize = 2;
+/// The head sizes with a kernel variant, and its define. Whisper's heads are 64 wide; the
+/// smaller ones serve tiny test models. Wider heads would not fit a key/value tile in
+/// WebGPU's default 16 KiB of workgroup memory.
+const HEAD_DIMS: [(usize, &str); 4] = [
+    (8, "HEAD_DIM_8"),
+    (16, "HEAD_DIM_16"),
+    (32, "HEAD_DIM_32"),
+    (64, "HEAD_DIM_64"),
+];
+
+crate::params_struct! {
+    struct Params {
+        q_len: u32,
+        kv_len: u32,
+        row_vec4s: u32,
+        scale_log2: f32,
+    }
+}
+
+fn kernel(head_dim: &'static str, rows: Option<&'static str>) -> Kernel {
+    let kernel = Kernel::new::<Params>("runtime/flash_attention.wgsl", SOURCE, "main")
+        .define_if(head_dim, true);
+    match rows {
+        Some(rows) => kernel.define_if(rows, true),
+        None => kernel,
+    }
+}
+
+pub(crate) fn kernels() -> Vec<Kernel> {
+    let mut all = Vec::new();
+    for &(_, head_dim) in &HEAD_DIMS {
+        for &(_, rows) in &ROWS_PER_INVOCATION {
+            all.push(kernel(head_dim, rows));
+        }
+    }
+    all
+}
+
+/// Whether [`flash_attention`] computes attention of this shape: one sequence (no beams) and a
+/// head size with a kernel variant.
+pub fn supports(s: &AttentionShape) -> bool {
+    s.beams == 1 && HEAD_DIMS.iter().any(|&(hd, _)| hd == s.head_dim)
+}
+
+/// softmax(q·kᵀ/√head_dim)·v for q [q_len, d], k and v [≥ kv_len, d] (the first `kv_len`
+/// rows are read), without a mask; returns [q_len, d]. The shape must be [`supports`]ed.
+pub fn flash_attention(gpu: &Gpu, q: &Tensor, k: &Tensor, v: &Tensor, s: AttentionShape) -> Tensor {
+    flash_attention_tiled(gpu, q, k, v, s, DEFAULT_ROWS_PER_INVOCATION)
+}
+
+/// [`flash_attention`] with `rows_per_invocation` query rows per invocation (1, 2 or 4): the
+/// tiling the benchmark compares (docs/benchmarks.md).
+pub fn flash_attention_tiled(
+    gpu: &Gpu,
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    s: AttentionShape,
+    rows_per_invocation: usize,
+) -> Tensor {
+    let rows = ROWS_PER_INVOCATION
+        .iter()
+        .find(|&&(n, _)| n == rows_per_invocation)
+        .map(|&(_, define)| define)
+        .unwrap_or_else(|| panic!("no variant with {rows_per_invocation} rows per invocation"));
+    let head_dim = HEAD_DIMS
+        .iter()
+        .find(|&&(hd, _)| hd == s.head_dim && s.beams == 1)
+        .map(|&(_, define)| define)
+        .unwrap_or_else(|| panic!("flash attention does not support {s:?}"));
+    let d = s.heads * s.head_dim;
+    assert!(s.q_len > 0 && s.kv_len > 0, "attention over no rows");
+    assert_eq!(q.shape()[1], d, "query width");
+    assert!(q.len() >= s.q_len * d, "queries too short");
+    assert!(
+        k.len() >= s.kv_len * d && v.len() >= s.kv_len * d,
+        "keys/values too short"
+    );
+    let out = gpu.tensor(&[s.q_len, d]);
+    let params = Params {
+        q_len: u(s.q_len),
+        kv_len: u(s.kv_len),
+        row_vec4s: u(d / 4),
+        scale_log2: std::f32::consts::LOG2_E / (s.head_dim as f32).sqrt(),
+    };
+    let groups = [
+        u(s.q_len.div_ceil(INVOCATIONS * rows_per_invocation)),
+        u(s.heads),
+        1,
+    ];
+    assert!(
+        groups[0] <= 65535 && groups[1] <= 65535,
+        "flash attention grid too large"
+    );
+    gpu.dispatch(
+        &kernel(head_dim, rows),
+        bytemuck::bytes_of(&params),
+        &[
+            (1, q.buffer()),
+            (2, k.buffer()),
+            (3, v.buffer()),
+            (4, out.buffer()),
+        ],
+        groups,
+    );
+    out
+}
