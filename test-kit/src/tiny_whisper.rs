@@ -58,7 +58,7 @@ pub fn tokenizer_json() -> Vec<u8> {
     .unwrap()
 }
 
-/// The tiny model: d_model 64, two heads, one layer per stack, vocabulary 40 (the
+/// The tiny model: d_model 32, one head, one layer per stack, vocabulary 40 (the
 /// tokenizer's tokens, then timestamps), 32 decoder positions.
 pub fn config() -> TinyConfig {
     TinyConfig {
