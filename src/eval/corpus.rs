@@ -9,7 +9,7 @@
 //! or `fleurs:FILE.tsv`, a bare `FILE.tsv` (Common Voice when its first row is a header naming
 //! Common Voice's columns, FLEURS otherwise), or any other file as a JSONL manifest.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::manifest::{read_manifest, ManifestEntry};
 use crate::decode::languages::normalize_language;
@@ -79,8 +79,12 @@ pub fn read_corpus(spec: &str, split: Split) -> Result<Vec<ManifestEntry>> {
 
 /// Common Voice when the first row holds one of its column names, FLEURS otherwise.
 pub fn detect_layout(path: &Path) -> Result<Layout> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let first = text.lines().next().unwrap_or_default();
+    use std::io::BufRead;
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut first = String::new();
+    std::io::BufReader::new(file)
+        .read_line(&mut first)
+        .map_err(|e| Error::io(path, e))?;
     let header = first
         .split('\t')
         .any(|c| COMMON_VOICE_HEADER_HINTS.contains(&c.trim()));
@@ -119,9 +123,10 @@ fn tsv_reader(path: &Path, has_headers: bool) -> Result<csv::Reader<std::fs::Fil
 }
 
 fn tsv_error(path: &Path, e: csv::Error) -> Error {
+    let message = e.to_string();
     match e.into_kind() {
         csv::ErrorKind::Io(io) => Error::io(path, io),
-        kind => Error::InvalidInput(format!("{}: not a readable TSV: {kind:?}", path.display())),
+        _ => Error::InvalidInput(format!("{}: not a readable TSV: {message}", path.display())),
     }
 }
 
@@ -244,6 +249,8 @@ fn read_fleurs(path: &Path) -> Result<Vec<ManifestEntry>> {
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
 
     fn release(name: &str, files: &[(&str, &str)]) -> PathBuf {

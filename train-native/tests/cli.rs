@@ -337,7 +337,7 @@ fn common_voice_release_trains_with_bad_and_long_clips_left_out_and_counted() {
 fn fleurs_release_trains_and_unusable_corpora_are_named() {
     let root = std::env::temp_dir().join(format!("train-cli-fleurs-{}", std::process::id()));
     std::fs::create_dir_all(&root).unwrap();
-    let (student, teacher, _) = setup(&root);
+    let (student, _, _) = setup(&root);
     let release = root.join("fleurs").join("ca_es");
     for split in ["train", "dev"] {
         std::fs::create_dir_all(release.join("audio").join(split)).unwrap();
