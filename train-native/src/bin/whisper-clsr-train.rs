@@ -26,7 +26,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Train a language expert pack (CE + gate budget + JS distillation from the teacher).
-    Train(TrainArgs),
+    /// Boxed: the options are large next to `report`'s.
+    Train(Box<TrainArgs>),
     /// Write an HTML report of a run (curves, validation WER, gate ratios, gate heatmap).
     Report(ReportArgs),
 }
@@ -119,7 +120,7 @@ struct TrainArgs {
 
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
-        Command::Train(a) => train(a),
+        Command::Train(a) => train(*a),
         Command::Report(a) => {
             let out = a.out.unwrap_or_else(|| a.run_dir.join("report.html"));
             report::write_report(&a.run_dir, &out).map(|()| eprintln!("wrote {}", out.display()))
