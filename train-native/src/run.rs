@@ -171,6 +171,15 @@ pub fn run(gpu: Gpu, o: &RunOptions) -> Result<()> {
             "--patience 0 would stop before training: give at least 1 evaluation".into(),
         ));
     }
+    let max_duration = clips::max_duration(o.max_duration)?;
+    if o.max_duration > clips::WINDOW_SECONDS {
+        eprintln!(
+            "--max-duration {} is over Whisper's {} s window: clips over {} s are dropped",
+            o.max_duration,
+            clips::WINDOW_SECONDS,
+            clips::WINDOW_SECONDS
+        );
+    }
     std::fs::create_dir_all(&o.out).map_err(|e| Error::io(&o.out, e))?;
     eprintln!("loading student {}", o.student.display());
     let (mut whisper, student_file, student_text) = load_student(gpu, &o.student)?;
@@ -190,15 +199,6 @@ pub fn run(gpu: Gpu, o: &RunOptions) -> Result<()> {
         .as_ref()
         .map(|t| LogMel::new(t.model.config.num_mel_bins))
         .transpose()?;
-    let max_duration = clips::max_duration(o.max_duration)?;
-    if o.max_duration > clips::WINDOW_SECONDS {
-        eprintln!(
-            "--max-duration {} is over Whisper's {} s window: clips over {} s are dropped",
-            o.max_duration,
-            clips::WINDOW_SECONDS,
-            clips::WINDOW_SECONDS
-        );
-    }
     // The corpus' clips in the run's language that pass the checks of `clips`, with the
     // left-out ones reported.
     let read_set = |spec: &str, split: Split, max: Option<usize>| -> Result<clips::Selection> {
