@@ -110,6 +110,8 @@ pub(super) struct MonoPackets {
     track_id: u32,
     /// The track's sample rate.
     pub(super) rate: u32,
+    /// The track's length in frames (at `rate`) as its header declares it, when it does.
+    pub(super) n_frames: Option<u64>,
     buf: Option<SampleBuffer<f32>>,
     corrupt: usize,
     decoded: usize,
@@ -154,6 +156,7 @@ impl MonoPackets {
             decoder,
             track_id,
             rate,
+            n_frames: params.n_frames,
             buf: None,
             corrupt: 0,
             decoded: 0,

@@ -7,6 +7,7 @@
 
 mod decode;
 mod defuse;
+mod duration;
 mod front_end;
 mod long_mel;
 mod mel;
@@ -18,6 +19,7 @@ mod resample_stream;
 pub use decode::{
     decode_audio, decode_to_mono_16k, load_audio, load_audio_file, SUPPORTED_FORMATS,
 };
+pub use duration::probe_duration;
 pub use front_end::{load_long_mel, long_mel_from_reader, StreamedMel};
 pub use long_mel::{LongMel, SILENCE_PEAK};
 pub use mel::{mel_filters, mel_window, LogMel};

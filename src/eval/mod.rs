@@ -7,9 +7,11 @@
 //! - [`ErrorRates::score`] gives the corpus WER and CER of line-aligned texts as jiwer
 //!   computes them; languages written without spaces are scored by character
 //!   ([`ScoringUnit::for_language`]).
-//! - [`read_manifest`] reads the JSONL corpora `whisper-clsr eval` transcribes.
+//! - [`read_manifest`] reads the JSONL corpora `whisper-clsr eval` transcribes, and
+//!   [`read_corpus`] also Common Voice and FLEURS releases (the trainer reads the same).
 
 mod basic;
+mod corpus;
 mod digits;
 mod edit_distance;
 mod english;
@@ -20,6 +22,7 @@ mod manifest;
 mod normalizer;
 
 pub use basic::{remove_symbols, remove_symbols_and_diacritics, BasicTextNormalizer};
+pub use corpus::{detect_layout, read_corpus, read_tsv, Layout, Split};
 pub use edit_distance::{align, EditCounts};
 pub use english::EnglishTextNormalizer;
 pub use english_numbers::EnglishNumberNormalizer;

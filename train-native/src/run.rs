@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use whisper_clsr::audio::LogMel;
 use whisper_clsr::decode::languages::normalize_language;
+use whisper_clsr::eval::{read_corpus, Split};
 use whisper_clsr::gpu::Gpu;
 use whisper_clsr::model::{WeightFile, WhisperConfig, WhisperNetwork};
 use whisper_clsr::pack::ExpertPack;
@@ -19,11 +20,13 @@ use whisper_clsr::{Error, Result, Whisper};
 
 use crate::best::BestSoFar;
 use crate::checkpoint;
-use crate::data::{check_same_tokenizer, prepare_all, read_manifest, ManifestEntry, TextEncoder};
+use crate::clips::{self, Reason};
+use crate::data::{check_same_tokenizer, prepare, prepare_all, ManifestEntry, TextEncoder};
+use crate::decode_ahead::DecodeAhead;
 use crate::export::{to_pack, write_pack};
 use crate::progress::Progress;
 use crate::teacher_cache::TeacherCache;
-use crate::trainer::{Prepared, StepMetrics, TrainConfig, Trainer};
+use crate::trainer::{batch_indices, Prepared, StepMetrics, TrainConfig, Trainer};
 use crate::validation::{self, ValidationSet};
 
 /// Everything a run needs.
@@ -32,8 +35,13 @@ pub struct RunOptions {
     pub student: PathBuf,
     pub teacher: Option<PathBuf>,
     pub language: String,
-    pub train: PathBuf,
-    pub valid: Option<PathBuf>,
+    /// The training corpus: a JSONL manifest, a Common Voice or FLEURS TSV, or `cv:DIR` /
+    /// `fleurs:DIR` for the release's train split (`whisper_clsr::eval::read_corpus`).
+    pub train: String,
+    /// The validation corpus, as `train` (a directory stands for its dev split).
+    pub valid: Option<String>,
+    /// Clips longer than this many seconds (at most 30) are dropped.
+    pub max_duration: f64,
     /// Transcribe and score the validation set every this many steps (0: only at the end;
     /// it is always scored at the end when given).
     pub eval_every: u64,
@@ -163,6 +171,15 @@ pub fn run(gpu: Gpu, o: &RunOptions) -> Result<()> {
             "--patience 0 would stop before training: give at least 1 evaluation".into(),
         ));
     }
+    let max_duration = clips::max_duration(o.max_duration)?;
+    if o.max_duration > clips::WINDOW_SECONDS {
+        eprintln!(
+            "--max-duration {} is over Whisper's {} s window: clips over {} s are dropped",
+            o.max_duration,
+            clips::WINDOW_SECONDS,
+            clips::WINDOW_SECONDS
+        );
+    }
     std::fs::create_dir_all(&o.out).map_err(|e| Error::io(&o.out, e))?;
     eprintln!("loading student {}", o.student.display());
     let (mut whisper, student_file, student_text) = load_student(gpu, &o.student)?;
@@ -182,8 +199,10 @@ pub fn run(gpu: Gpu, o: &RunOptions) -> Result<()> {
         .as_ref()
         .map(|t| LogMel::new(t.model.config.num_mel_bins))
         .transpose()?;
-    let read_set = |path: &Path, max: Option<usize>| -> Result<Vec<ManifestEntry>> {
-        let mut entries = read_manifest(path)?;
+    // The corpus' clips in the run's language that pass the checks of `clips`, with the
+    // left-out ones reported.
+    let read_set = |spec: &str, split: Split, max: Option<usize>| -> Result<clips::Selection> {
+        let mut entries = read_corpus(spec, split)?;
         if let Some(max) = max {
             entries.truncate(max);
         }
@@ -195,50 +214,59 @@ pub fn run(gpu: Gpu, o: &RunOptions) -> Result<()> {
         };
         if let Some(e) = entries.iter().find(other) {
             return Err(Error::InvalidInput(format!(
-                "{}: '{}' is in language '{}', but this run trains '{language}' (batches are single-language)",
-                path.display(),
+                "{spec}: '{}' is in language '{}', but this run trains '{language}' (batches are single-language)",
                 e.audio.display(),
                 e.language.as_deref().unwrap_or_default()
             )));
         }
-        Ok(entries)
+        let selection = clips::select(
+            &entries,
+            language,
+            &student_text,
+            max_len,
+            max_duration,
+            o.strict,
+        )?;
+        for line in selection.report(spec, max_duration, max_len) {
+            eprintln!("{line}");
+        }
+        Ok(selection)
     };
-    let prepare = |path: &Path, entries: &[ManifestEntry]| -> Result<(Vec<Prepared>, usize)> {
-        let set = prepare_all(
-            entries,
+    let load = |entry: &ManifestEntry| {
+        prepare(
+            entry,
             language,
             &student_text,
             &mel,
             teacher_mel.as_ref(),
             max_len,
-            o.strict,
-        )?;
-        for (clip, why) in &set.skipped {
-            eprintln!("skipped {}: {why}", clip.display());
-        }
-        if !set.skipped.is_empty() {
-            eprintln!(
-                "{}: skipped {} of {} clips whose audio could not be loaded (--strict makes this an error)",
-                path.display(),
-                set.skipped.len(),
-                entries.len()
-            );
-        }
-        Ok((set.examples, set.skipped.len()))
+        )
     };
-    let (train, skipped_clips) = prepare(&o.train, &read_set(&o.train, None)?)?;
+    let train_set = read_set(&o.train, Split::Train, None)?;
+    let skipped_clips = train_set.count(Reason::Unreadable);
+    let train = train_set.kept.as_slice();
     let (valid, valid_set) = match o.valid.as_deref() {
-        Some(path) => {
-            let entries = read_set(path, o.eval_max)?;
-            let (examples, _) = prepare(path, &entries)?;
-            let set = ValidationSet::load(&entries, language);
-            if set.is_empty() {
+        Some(spec) => {
+            let entries = read_set(spec, Split::Dev, o.eval_max)?.kept;
+            let set = prepare_all(
+                &entries,
+                language,
+                &student_text,
+                &mel,
+                teacher_mel.as_ref(),
+                max_len,
+                o.strict,
+            )?;
+            for (clip, why) in &set.skipped {
+                eprintln!("skipped {}: {why}", clip.display());
+            }
+            let scored = ValidationSet::load(&entries, language);
+            if scored.is_empty() {
                 return Err(Error::InvalidInput(format!(
-                    "{}: no validation utterance could be loaded; fix the manifest or leave out --valid",
-                    path.display()
+                    "{spec}: no validation utterance could be loaded; fix the corpus or leave out --valid"
                 )));
             }
-            (Some(examples), Some(set))
+            (Some(set.examples), Some(scored))
         }
         None => (None, None),
     };
@@ -294,80 +322,111 @@ pub fn run(gpu: Gpu, o: &RunOptions) -> Result<()> {
     };
     let progress = Progress::new(o.steps, trainer.step_count());
     let mut cache = TeacherCache::new(o.teacher_cache_bytes);
-    while trainer.step_count() < o.steps && !best.patience_exhausted(o.patience) {
-        let t0 = Instant::now();
-        let idx = trainer.batch_indices(train.len());
-        let batch: Vec<&Prepared> = idx.iter().map(|&i| &train[i]).collect();
-        let m = trainer.step_cached(
-            &whisper.gpu,
-            &whisper.model,
-            teacher.as_ref().map(|t| &t.model),
-            &batch,
-            Some((&idx, &mut cache)),
-        )?;
-        let seconds = t0.elapsed().as_secs_f64();
-        writeln!(
-            metrics,
-            "{}",
-            metrics_line(
-                &m,
-                c.encoder_layers,
-                seconds,
-                whisper.gpu.activation_bytes(),
-                skipped_clips
-            )
-        )
-        .map_err(|e| Error::io(&metrics_path, e))?;
-        progress.step(&m, seconds);
-        let mut evaluated = false;
-        if let (true, Some(set)) = (eval_due(m.step), &valid_set) {
-            let pack = to_pack(
+    // The examples of every remaining step, in the order the steps take them, decoded on a
+    // background thread a couple of batches ahead (docs/training.md).
+    let first_step = trainer.step_count();
+    let order = (first_step..o.steps)
+        .flat_map(move |step| batch_indices(config.seed, config.batch, step, train.len()));
+    let next_example = |ahead: &DecodeAhead<Result<Prepared>>, i: usize| -> Result<Prepared> {
+        let (j, example) = ahead.next().ok_or_else(|| {
+            Error::InvalidInput("the background audio decoder stopped early".into())
+        })?;
+        if i != j {
+            return Err(Error::InvalidInput(format!(
+                "the background audio decoder delivered example {j} where the step takes {i} \
+                 (a bug: please report it)"
+            )));
+        }
+        example.map_err(|e| {
+            Error::InvalidInput(format!(
+                "training clip {} passed the checks before training but cannot be decoded \
+                 now: {e} (was it changed during the run? fix or remove it from the corpus)",
+                train[i].audio.display()
+            ))
+        })
+    };
+    std::thread::scope(|scope| -> Result<()> {
+        let ahead = DecodeAhead::spawn(scope, order, 2 * config.batch, |i| load(&train[i]));
+        while trainer.step_count() < o.steps && !best.patience_exhausted(o.patience) {
+            let t0 = Instant::now();
+            let idx = trainer.batch_indices(train.len());
+            let mut examples = Vec::with_capacity(idx.len());
+            for &i in &idx {
+                examples.push(next_example(&ahead, i)?);
+            }
+            let batch: Vec<&Prepared> = examples.iter().collect();
+            let m = trainer.step_cached(
                 &whisper.gpu,
-                &trainer,
                 &whisper.model,
-                &student_file,
-                language,
-                serde_json::json!({}),
+                teacher.as_ref().map(|t| &t.model),
+                &batch,
+                Some((&idx, &mut cache)),
             )?;
-            let v = set.score(&mut whisper, &pack, m.step)?;
-            let improved = best.record(m.step, v.wer);
-            if improved {
-                std::fs::create_dir_all(&best_dir).map_err(|e| Error::io(&best_dir, e))?;
-                checkpoint::save(&whisper.gpu, &trainer, &best_ckpt, run_meta(&best))?;
-            }
-            progress.println(format!(
-                "step {}: validation WER {:.2}% CER {:.2}% over {} utterances{}",
-                m.step,
-                100.0 * v.wer,
-                100.0 * v.cer,
-                v.utterances.len(),
+            let seconds = t0.elapsed().as_secs_f64();
+            writeln!(
+                metrics,
+                "{}",
+                metrics_line(
+                    &m,
+                    c.encoder_layers,
+                    seconds,
+                    whisper.gpu.activation_bytes(),
+                    skipped_clips
+                )
+            )
+            .map_err(|e| Error::io(&metrics_path, e))?;
+            progress.step(&m, seconds);
+            let mut evaluated = false;
+            if let (true, Some(set)) = (eval_due(m.step), &valid_set) {
+                let pack = to_pack(
+                    &whisper.gpu,
+                    &trainer,
+                    &whisper.model,
+                    &student_file,
+                    language,
+                    serde_json::json!({}),
+                )?;
+                let v = set.score(&mut whisper, &pack, m.step)?;
+                let improved = best.record(m.step, v.wer);
                 if improved {
-                    " (best so far)".to_string()
-                } else {
-                    format!(
-                        " (best {:.2}% at step {}; {} without improvement)",
-                        100.0 * best.wer.unwrap_or(f64::NAN),
-                        best.step.unwrap_or(0),
-                        best.evals_without_improvement
-                    )
+                    std::fs::create_dir_all(&best_dir).map_err(|e| Error::io(&best_dir, e))?;
+                    checkpoint::save(&whisper.gpu, &trainer, &best_ckpt, run_meta(&best))?;
                 }
-            ));
-            writeln!(metrics, "{}", validation::metrics_line(&v, &best))
-                .map_err(|e| Error::io(&metrics_path, e))?;
-            if let Some(file) = &mut utterance_lines {
-                for u in &v.utterances {
-                    let line = serde_json::to_string(u)
-                        .map_err(|e| Error::InvalidInput(format!("utterance line: {e}")))?;
-                    writeln!(file, "{line}").map_err(|e| Error::io(&utterances_path, e))?;
+                progress.println(format!(
+                    "step {}: validation WER {:.2}% CER {:.2}% over {} utterances{}",
+                    m.step,
+                    100.0 * v.wer,
+                    100.0 * v.cer,
+                    v.utterances.len(),
+                    if improved {
+                        " (best so far)".to_string()
+                    } else {
+                        format!(
+                            " (best {:.2}% at step {}; {} without improvement)",
+                            100.0 * best.wer.unwrap_or(f64::NAN),
+                            best.step.unwrap_or(0),
+                            best.evals_without_improvement
+                        )
+                    }
+                ));
+                writeln!(metrics, "{}", validation::metrics_line(&v, &best))
+                    .map_err(|e| Error::io(&metrics_path, e))?;
+                if let Some(file) = &mut utterance_lines {
+                    for u in &v.utterances {
+                        let line = serde_json::to_string(u)
+                            .map_err(|e| Error::InvalidInput(format!("utterance line: {e}")))?;
+                        writeln!(file, "{line}").map_err(|e| Error::io(&utterances_path, e))?;
+                    }
                 }
+                evaluated = true;
             }
-            evaluated = true;
+            // An evaluation changes the best-so-far state the checkpoint carries.
+            if evaluated || m.step % o.checkpoint_every.max(1) == 0 || m.step == o.steps {
+                checkpoint::save(&whisper.gpu, &trainer, &ckpt, run_meta(&best))?;
+            }
         }
-        // An evaluation changes the best-so-far state the checkpoint carries.
-        if evaluated || m.step % o.checkpoint_every.max(1) == 0 || m.step == o.steps {
-            checkpoint::save(&whisper.gpu, &trainer, &ckpt, run_meta(&best))?;
-        }
-    }
+        Ok(())
+    })?;
     progress.finish();
     let stopped_early = best.patience_exhausted(o.patience);
     if stopped_early {
@@ -385,9 +444,12 @@ pub fn run(gpu: Gpu, o: &RunOptions) -> Result<()> {
     let summary = serde_json::json!({
         "base_model": o.student.display().to_string(),
         "teacher": o.teacher.as_ref().map(|p| p.display().to_string()),
-        "data": o.train.display().to_string(),
-        "valid_data": o.valid.as_ref().map(|p| p.display().to_string()),
+        "data": o.train,
+        "valid_data": o.valid,
         "examples": train.len(),
+        "dropped_too_long": train_set.count(Reason::TooLong),
+        "dropped_transcript_too_long": train_set.count(Reason::TranscriptTooLong),
+        "max_duration": max_duration,
         "skipped_clips": skipped_clips,
         "skipped_steps": trainer.skipped_steps,
         "steps": o.steps,

@@ -46,16 +46,30 @@ impl Default for TrainConfig {
     }
 }
 
+/// Example indices of step `step` (counted from 0) of a run with `seed` and `batch` over `n`
+/// examples: epochs are seeded permutations of 0..n, so the order is known ahead (the
+/// background decoder follows it, docs/training.md).
+pub fn batch_indices(seed: u32, batch: usize, step: u64, n: usize) -> Vec<usize> {
+    assert!(n > 0, "no training examples");
+    (0..batch)
+        .map(|i| {
+            let pos = step as usize * batch + i;
+            let perm = permutation(n, pcg_hash(seed.wrapping_add(pcg_hash((pos / n) as u32))));
+            perm[pos % n]
+        })
+        .collect()
+}
+
 /// The model input of one example: a log-mel spectrogram [n_mels, 3000] or, for tests,
 /// the encoder input directly ([frames, d]).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Audio {
     Mel(Vec<f32>),
     Encoded(Vec<f32>),
 }
 
 /// One training example ready for the GPU.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Prepared {
     pub student: Audio,
     /// The teacher's input when it differs from the student's (encoder inputs of another
@@ -209,18 +223,7 @@ impl Trainer {
 
     /// Example indices of the current step: epochs are seeded permutations of 0..n.
     pub fn batch_indices(&self, n: usize) -> Vec<usize> {
-        assert!(n > 0, "no training examples");
-        let b = self.config.batch;
-        (0..b)
-            .map(|i| {
-                let pos = self.opt.step as usize * b + i;
-                let perm = permutation(
-                    n,
-                    pcg_hash(self.config.seed.wrapping_add(pcg_hash((pos / n) as u32))),
-                );
-                perm[pos % n]
-            })
-            .collect()
+        batch_indices(self.config.seed, self.config.batch, self.opt.step, n)
     }
 
     /// One optimizer step over `batch` (gradients of the examples are summed, then

@@ -7,7 +7,10 @@ mod support;
 use std::path::Path;
 use std::process::Command;
 
-use support::cli_run::{metrics, setup, train_command, training_lines, validation_lines, BIN};
+use support::cli_run::{
+    metrics, setup, student_only_command, succeed, train_command, training_lines, validation_lines,
+    write_mp3, write_wav, BIN,
+};
 use whisper_clsr::pack::ExpertPack;
 
 #[test]
@@ -235,5 +238,158 @@ fn cluster_task_script_trains_the_indexed_language_and_resumes() {
     let (code, stderr) = task("WHISPER_CLSR_TASK_INDEX", "2");
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("task 2 has no language"), "{stderr}");
+    std::fs::remove_dir_all(&root).ok();
+}
+
+/// A Common Voice release `ca/` (header row, quotes inside sentences, mp3 clips made by
+/// lame): `cv:DIR` trains on train.tsv and validates on dev.tsv. In the middle of train.tsv
+/// a clip that is not there and one that is not an mp3 are skipped and counted (refused with
+/// --strict), a clip over --max-duration and a transcript longer than the tiny decoder's 32
+/// positions are dropped and counted, each reason on one line with the file.
+#[test]
+fn common_voice_release_trains_with_bad_and_long_clips_left_out_and_counted() {
+    let root = std::env::temp_dir().join(format!("train-cli-cv-{}", std::process::id()));
+    std::fs::create_dir_all(&root).unwrap();
+    let (student, teacher, _) = setup(&root);
+    let release = root.join("cv").join("ca");
+    std::fs::create_dir_all(release.join("clips")).unwrap();
+    write_mp3(&release.join("clips/a.mp3"), 440.0, 0.5);
+    write_mp3(&release.join("clips/b.mp3"), 660.0, 0.6);
+    write_mp3(&release.join("clips/long.mp3"), 550.0, 1.5);
+    std::fs::write(
+        release.join("clips/broken.mp3"),
+        b"ID3 but then nothing audio",
+    )
+    .unwrap();
+    let header = "client_id\tpath\tsentence\tup_votes\tdown_votes\tage\tgender\taccents\tlocale\n";
+    let row = |clip: &str, text: &str| format!("c\t{clip}\t{text}\t2\t0\t\t\t\tca\n");
+    let long_text = "una frase molt llarga que no cap en les trenta-dues posicions del \
+                     descodificador petit de la prova, de cap manera";
+    let train = [
+        row("a.mp3", "Diu \"bon dia\" a tothom."),
+        row("missing.mp3", "Res."),
+        row("broken.mp3", "Res."),
+        row("long.mp3", "Massa llarg."),
+        row("b.mp3", "Gràcies."),
+        row("a.mp3", long_text),
+    ]
+    .concat();
+    std::fs::write(release.join("train.tsv"), format!("{header}{train}")).unwrap();
+    std::fs::write(
+        release.join("dev.tsv"),
+        format!("{header}{}", row("b.mp3", "Gràcies.")),
+    )
+    .unwrap();
+    let spec = std::path::PathBuf::from(format!("cv:{}", release.display()));
+    let out_dir = root.join("run");
+    let stderr = String::from_utf8_lossy(
+        &train_command(&student, &teacher, &spec, &out_dir, 1)
+            .args(["--max-duration", "1"])
+            .output()
+            .unwrap()
+            .stderr,
+    )
+    .into_owned();
+    let m = training_lines(&out_dir);
+    assert_eq!(m.len(), 1, "{stderr}");
+    assert_eq!(m[0]["skipped_clips"], 2, "{}", m[0]);
+    for (summary, clip) in [
+        (
+            "skipped 2 of 6 clips whose audio could not be loaded",
+            "missing.mp3",
+        ),
+        ("dropped 1 of 6 clips longer than 1 s", "long.mp3"),
+        (
+            "dropped 1 of 6 clips whose transcript needs more than",
+            "a.mp3",
+        ),
+    ] {
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.contains(summary) && l.contains(clip) && l.contains("train")),
+            "no '{summary}' line naming {clip}: {stderr}"
+        );
+    }
+    assert!(
+        stderr.contains("2 training examples, 1 validation"),
+        "{stderr}"
+    );
+    assert_eq!(validation_lines(&out_dir).len(), 1, "{stderr}");
+
+    let out = train_command(&student, &teacher, &spec, &root.join("strict"), 1)
+        .arg("--strict")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "--strict must refuse the release");
+    assert!(
+        stderr.contains("missing.mp3") && stderr.contains("--strict"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&root).ok();
+}
+
+/// FLEURS (`LANG/SPLIT.tsv` without a header, wav clips under `audio/SPLIT/`) trains from the
+/// bare train.tsv (layout detected) with `fleurs:DIR` as validation (its dev.tsv); a Common
+/// Voice TSV without its `sentence` column, or a bare directory, is refused by name.
+#[test]
+fn fleurs_release_trains_and_unusable_corpora_are_named() {
+    let root = std::env::temp_dir().join(format!("train-cli-fleurs-{}", std::process::id()));
+    std::fs::create_dir_all(&root).unwrap();
+    let (student, _, _) = setup(&root);
+    let release = root.join("fleurs").join("ca_es");
+    for split in ["train", "dev"] {
+        std::fs::create_dir_all(release.join("audio").join(split)).unwrap();
+    }
+    write_wav(&release.join("audio/train/1.wav"), 440.0, 0.5);
+    write_wav(&release.join("audio/train/2.wav"), 660.0, 0.4);
+    write_wav(&release.join("audio/dev/3.wav"), 550.0, 0.4);
+    let row = |id: u32, text: &str| {
+        format!(
+            "{id}\t{id}.wav\t{text}\t{}\tx\t8000\tFEMALE\n",
+            text.to_lowercase()
+        )
+    };
+    std::fs::write(
+        release.join("train.tsv"),
+        [row(1, "Bon dia."), row(2, "Gràcies.")].concat(),
+    )
+    .unwrap();
+    std::fs::write(release.join("dev.tsv"), row(3, "Adéu.")).unwrap();
+    let valid = std::path::PathBuf::from(format!("fleurs:{}", release.display()));
+    let out_dir = root.join("run");
+    let stderr = succeed(&mut student_only_command(
+        &student,
+        &release.join("train.tsv"),
+        &valid,
+        &out_dir,
+        1,
+    ));
+    assert!(
+        stderr.contains("2 training examples, 1 validation"),
+        "{stderr}"
+    );
+    assert_eq!(training_lines(&out_dir).len(), 1, "{stderr}");
+
+    let bad = root.join("bad.tsv");
+    std::fs::write(&bad, "client_id\tpath\ttext\nc\t1.wav\tBon dia.\n").unwrap();
+    for (corpus, expected) in [
+        (bad.clone(), vec!["'sentence'", "bad.tsv"]),
+        (release.clone(), vec!["cv:", "fleurs:"]),
+    ] {
+        let out = student_only_command(&student, &corpus, &valid, &root.join("bad"), 1)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success(),
+            "{} must be refused",
+            corpus.display()
+        );
+        for e in expected {
+            assert!(stderr.contains(e), "{e} not in: {stderr}");
+        }
+    }
     std::fs::remove_dir_all(&root).ok();
 }

@@ -9,7 +9,7 @@ use whisper_clsr::audio;
 use whisper_clsr::decode::languages::normalize_language;
 use whisper_clsr::decode::DecodeOptions;
 use whisper_clsr::eval::{
-    character_errors, read_manifest, word_errors, EditCounts, ManifestEntry, ScoringUnit,
+    character_errors, read_corpus, word_errors, EditCounts, ManifestEntry, ScoringUnit, Split,
 };
 use whisper_clsr::{TranscribeOptions, Whisper};
 
@@ -26,9 +26,10 @@ pub struct Args {
     #[arg(long = "expert", value_name = "PACK")]
     experts: Vec<PathBuf>,
     /// JSONL manifest: one {"audio": path, "text": reference, "language": code} per line
-    /// (paths relative to the manifest).
-    #[arg(long, value_name = "MANIFEST")]
-    data: PathBuf,
+    /// (paths relative to the manifest); or a Common Voice / FLEURS TSV, or cv:DIR /
+    /// fleurs:DIR for a release's test.tsv (docs/evaluation.md).
+    #[arg(long, value_name = "CORPUS")]
+    data: String,
     /// Language of every utterance (overrides the manifest's; without either it is detected).
     #[arg(long)]
     language: Option<String>,
@@ -101,7 +102,7 @@ pub fn run(args: Args) -> Result<(), String> {
     };
     // Checked before the model loads: a bad normaliser flag fails at once.
     args.normalizer.build(NormalizerName::English)?;
-    let mut entries = read_manifest(&args.data).map_err(|e| e.to_string())?;
+    let mut entries = read_corpus(&args.data, Split::Test).map_err(|e| e.to_string())?;
     if let Some(max) = args.max {
         entries.truncate(max);
     }
@@ -137,7 +138,7 @@ pub fn run(args: Args) -> Result<(), String> {
                         .ok_or_else(|| {
                             format!(
                                 "{}: unknown language {name:?} for {}",
-                                args.data.display(),
+                                args.data,
                                 entry.audio.display()
                             )
                         })?
@@ -177,8 +178,7 @@ pub fn run(args: Args) -> Result<(), String> {
     if summary.utterances == 0 {
         return Err(format!(
             "no utterance of {} could be scored ({} skipped)",
-            args.data.display(),
-            summary.skipped
+            args.data, summary.skipped
         ));
     }
     summary.wer = summary.words.error_rate();

@@ -26,7 +26,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Train a language expert pack (CE + gate budget + JS distillation from the teacher).
-    Train(TrainArgs),
+    /// Boxed: the options are large next to `report`'s.
+    Train(Box<TrainArgs>),
     /// Write an HTML report of a run (curves, validation WER, gate ratios, gate heatmap).
     Report(ReportArgs),
 }
@@ -51,13 +52,20 @@ struct TrainArgs {
     /// Language code of the expert (e.g. ca).
     #[arg(long)]
     language: String,
-    /// Training manifest (JSONL: {"audio", "text", "language"} per line).
-    #[arg(long)]
-    train: PathBuf,
-    /// Validation manifest: scored by WER/CER (transcribed with the current experts) at the
-    /// end and every --eval-every steps; the pack holds the experts with the lowest WER.
-    #[arg(long)]
-    valid: Option<PathBuf>,
+    /// Training corpus: a JSONL manifest ({"audio", "text", "language"} per line), a Common
+    /// Voice TSV (header row with path, sentence) or FLEURS TSV (no header), or cv:DIR /
+    /// fleurs:DIR for a release's train.tsv (docs/training.md).
+    #[arg(long, value_name = "CORPUS")]
+    train: String,
+    /// Validation corpus, as --train (cv:DIR / fleurs:DIR stand for dev.tsv): scored by
+    /// WER/CER (transcribed with the current experts) at the end and every --eval-every
+    /// steps; the pack holds the experts with the lowest WER.
+    #[arg(long, value_name = "CORPUS")]
+    valid: Option<String>,
+    /// Drop clips longer than this many seconds (Whisper's window, 30 s, is the most);
+    /// dropped clips are counted on stderr.
+    #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
+    max_duration: f64,
     /// Transcribe and score the validation set every N steps (0: only at the end).
     #[arg(long, default_value_t = 0, value_name = "N")]
     eval_every: u64,
@@ -112,7 +120,7 @@ struct TrainArgs {
 
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
-        Command::Train(a) => train(a),
+        Command::Train(a) => train(*a),
         Command::Report(a) => {
             let out = a.out.unwrap_or_else(|| a.run_dir.join("report.html"));
             report::write_report(&a.run_dir, &out).map(|()| eprintln!("wrote {}", out.display()))
@@ -151,6 +159,7 @@ fn train(a: TrainArgs) -> whisper_clsr::Result<()> {
         language: a.language,
         train: a.train,
         valid: a.valid,
+        max_duration: a.max_duration,
         eval_every: a.eval_every,
         eval_max: a.eval_max,
         patience: a.patience,

@@ -227,3 +227,21 @@ pub fn checkpoint_step(path: &Path) -> u64 {
     .unwrap();
     meta["step"].as_u64().unwrap()
 }
+
+/// An MP3 of a sine tone at 16 kHz, encoded by `lame` (installed by `scripts/setup.sh test`).
+pub fn write_mp3(path: &Path, freq: f32, seconds: f32) {
+    let wav = path.with_extension("src.wav");
+    write_wav(&wav, freq, seconds);
+    let out = Command::new("lame")
+        .args(["--quiet", "-b", "32"])
+        .arg(&wav)
+        .arg(path)
+        .output()
+        .unwrap_or_else(|e| panic!("lame could not run ({e}): run scripts/setup.sh test"));
+    assert!(
+        out.status.success(),
+        "lame failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::remove_file(wav).unwrap();
+}
