@@ -122,6 +122,16 @@ impl Defused {
     }
 }
 
+/// Where a seek from `pos` in a `len`-byte stream lands (an error before the start).
+pub(crate) fn seek_target(pos: u64, len: u64, to: SeekFrom) -> std::io::Result<u64> {
+    match to {
+        SeekFrom::Start(p) => Some(p),
+        SeekFrom::Current(d) => pos.checked_add_signed(d),
+        SeekFrom::End(d) => len.checked_add_signed(d),
+    }
+    .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "seek before start"))
+}
+
 /// A file read through a [`Defused`] plan: positions are relative to the end of the ID3 tags.
 pub(super) struct DefusedFile<R> {
     file: R,
@@ -151,14 +161,7 @@ impl<R: Read> Read for DefusedFile<R> {
 
 impl<R: Seek> Seek for DefusedFile<R> {
     fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
-        let target = match to {
-            SeekFrom::Start(p) => Some(p),
-            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
-            SeekFrom::End(d) => self.len.checked_add_signed(d),
-        }
-        .ok_or_else(|| {
-            std::io::Error::new(std::io::ErrorKind::InvalidInput, "seek before start")
-        })?;
+        let target = crate::audio::seek_target(self.pos, self.len, to)?;
         self.file.seek(SeekFrom::Start(self.plan.skip + target))?;
         self.pos = target;
         Ok(target)

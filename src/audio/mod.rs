@@ -19,6 +19,7 @@ mod resample_stream;
 pub use decode::{
     decode_audio, decode_to_mono_16k, load_audio, load_audio_file, SUPPORTED_FORMATS,
 };
+pub(crate) use defuse::seek_target;
 pub use duration::probe_duration;
 pub use front_end::{load_long_mel, long_mel_from_reader, StreamedMel};
 pub use long_mel::{LongMel, SILENCE_PEAK};

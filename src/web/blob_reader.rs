@@ -84,14 +84,7 @@ impl Read for BlobReader {
 
 impl Seek for BlobReader {
     fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
-        let target = match to {
-            SeekFrom::Start(p) => Some(p),
-            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
-            SeekFrom::End(d) => self.len.checked_add_signed(d),
-        }
-        .ok_or_else(|| {
-            std::io::Error::new(std::io::ErrorKind::InvalidInput, "seek before start")
-        })?;
+        let target = crate::audio::seek_target(self.pos, self.len, to)?;
         self.pos = target;
         Ok(target)
     }
