@@ -30,10 +30,18 @@ done
 # Arguments pick test files (e.g. api.test.mjs); default: all of them.
 cd tests/e2e
 if [[ $# -gt 0 ]]; then files=("$@"); else files=(./*.test.mjs); fi
-# One file at a time: each starts its own browser, and SwiftShader wants every core.
+# One file at a time: each starts its own browser, and SwiftShader wants every core. A failing
+# file does not stop the others: one run shows every failure, then the per-file times.
+failed=() times=()
 for file in "${files[@]}"; do
   echo "test-web: $file" >&2
   start=$SECONDS
-  node --test --test-reporter=spec "$file"
+  node --test --test-reporter=spec "$file" || failed+=("$file")
+  times+=("$((SECONDS - start)) s $file")
   echo "test-web: $file took $((SECONDS - start)) s" >&2
 done
+printf 'test-web: %s\n' "${times[@]}" >&2
+if [[ ${#failed[@]} -gt 0 ]]; then
+  echo "test-web: FAILED: ${failed[*]}" >&2
+  exit 1
+fi

@@ -18,6 +18,15 @@ export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
 # only its tail).
 step() { echo "== $1 (at $SECONDS s)" >&2; }
 mkdir -p test-output
+rust_done=
+# Printed on failure too: the timings are most wanted when a run is cut short.
+summary() {
+  [[ -s test-output/rust-tests.log ]] || return 0
+  echo "Rust tests finished at ${rust_done:-?} s; their slowest binaries:" >&2
+  awk '/Running /{name=$2 " " $3} /Doc-tests /{name="doc-tests " $2} /^test result:/{print $NF, name}' test-output/rust-tests.log | sort -rn | head -15 >&2
+}
+trap summary EXIT
+rm -f test-output/rust-tests.log
 
 step "wasm32 build check"
 cargo build --lib --target wasm32-unknown-unknown --no-default-features
@@ -27,12 +36,16 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 
 step "tests"
-cargo test --workspace -- --test-threads="${TEST_THREADS:-2}" 2>&1 | tee test-output/rust-tests.log
+# A Rust failure does not skip the browser tests: one run shows every failure.
+rust_ok=1
+cargo test --workspace --no-fail-fast -- --test-threads="${TEST_THREADS:-2}" 2>&1 | tee test-output/rust-tests.log || rust_ok=
 rust_done=$SECONDS
 
 step "browser end-to-end tests (headless Chromium)"
 cargo clippy --lib --target wasm32-unknown-unknown --no-default-features -- -D warnings
 scripts/test-web.sh
 step "done"
-echo "Rust tests finished at $rust_done s; their slowest binaries:" >&2
-awk '/Running /{name=$2 " " $3} /Doc-tests /{name="doc-tests " $2} /^test result:/{print $NF, name}' test-output/rust-tests.log | sort -rn | head -15 >&2
+if [[ -z $rust_ok ]]; then
+  echo "the Rust tests failed: see the 'FAILED' lines in test-output/rust-tests.log" >&2
+  exit 1
+fi

@@ -40,6 +40,7 @@ const panic = () => queueMicrotask(() => { throw new WebAssembly.RuntimeError("u
 export default async function init() {}
 export function languages() { return [{ code: "en", name: "english" }]; }
 export function subtitles() { return ""; }
+export class LiveSession {}
 export class WhisperModel {
   static load() {
     if (${JSON.stringify(trap)} === "load") { panic(); return new Promise(() => {}); }
