@@ -36,13 +36,13 @@ echo "stream: $bin stream --model $model --input $file --clock simulated --forma
   --update-interval "$interval" >"$work/events.jsonl"
 "$bin" transcribe --model "$model" --format text "$file" >"$work/offline.txt"
 
-# Noise-only: 10 s of white noise at RMS 0.03.
+# Noise-only: 60 s of white noise at RMS 0.03.
 python3 - "$work/noise.wav" <<'PY'
 import random, struct, sys, wave
 random.seed(0)
 with wave.open(sys.argv[1], "wb") as w:
     w.setnchannels(1); w.setsampwidth(2); w.setframerate(16000)
-    w.writeframes(b"".join(struct.pack("<h", int(max(-1, min(1, random.gauss(0, 0.03))) * 32767)) for _ in range(160000)))
+    w.writeframes(b"".join(struct.pack("<h", int(max(-1, min(1, random.gauss(0, 0.03))) * 32767)) for _ in range(960000)))
 PY
 "$bin" stream --model "$model" --input "$work/noise.wav" --clock simulated --format json \
   --update-interval "$interval" >"$work/noise.jsonl"
@@ -89,5 +89,5 @@ print(f"WER streaming vs offline: {100 * wer(stream_words, offline_words):.1f} %
 if sys.argv[4]:
     ref = norm(open(sys.argv[4]).read())
     print(f"WER vs reference: streaming {100 * wer(stream_words, ref):.1f} %, offline {100 * wer(offline_words, ref):.1f} %")
-print(f"words emitted on 10 s of white noise (RMS 0.03): {noise_words}")
+print(f"words emitted on 60 s of white noise (RMS 0.03): {noise_words}")
 PY

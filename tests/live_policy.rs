@@ -303,6 +303,43 @@ impl Recognizer for Restless {
     }
 }
 
+/// Reads like [`LevelReader`] and keeps the prompt of every call.
+#[derive(Default)]
+struct PromptRecorder {
+    reader: LevelReader,
+    prompts: Vec<String>,
+}
+
+impl Recognizer for PromptRecorder {
+    async fn recognize(&mut self, audio: &[f32], prompt: &str) -> Result<Vec<RecognizedSegment>> {
+        self.prompts.push(prompt.to_string());
+        self.reader.recognize(audio, prompt).await
+    }
+}
+
+#[test]
+fn an_utterance_after_a_pause_is_prompted_with_what_was_committed_before() {
+    let mut audio = silence(1.0);
+    audio.extend(speech(0, 3));
+    audio.extend(silence(1.5));
+    audio.extend(speech(3, 2));
+    audio.extend(silence(1.5));
+    let (_, live) = run(&audio, PromptRecorder::default(), LiveOptions::default());
+    assert_eq!(live.text(), "w0 w1 w2 w3 w4");
+    let prompts = &live.recognizer().prompts;
+    // The first utterance starts without context; every decoding of the second one is
+    // conditioned on the first one's text.
+    assert_eq!(prompts.first().map(String::as_str), Some(""), "{prompts:?}");
+    let second: Vec<_> = prompts.iter().filter(|p| !p.is_empty()).collect();
+    assert!(!second.is_empty(), "{prompts:?}");
+    assert!(
+        second.iter().all(|p| p.starts_with("w0 w1 w2")),
+        "{prompts:?}"
+    );
+    let calls_in_first = prompts.iter().take_while(|p| p.is_empty()).count();
+    assert_eq!(calls_in_first + second.len(), prompts.len(), "{prompts:?}");
+}
+
 #[test]
 fn a_long_utterance_is_cut_at_the_maximum_buffer() {
     // 12 s of speech, maximum buffer 4 s: without a committed segment the buffer would grow

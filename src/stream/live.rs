@@ -37,7 +37,8 @@ impl SpeechDetector for VoiceActivity {
 }
 
 /// Transcribes a buffer of 16 kHz audio; times in the result are seconds from the start of
-/// `audio`. `prompt` is text said just before the buffer (empty at an utterance's start).
+/// `audio`. `prompt` is text said just before the buffer (empty before anything was
+/// committed).
 ///
 /// Asynchronous because the browser may not block on the GPU: the wasm bindings await
 /// Whisper there, the CLI drives the same policy with `pollster::block_on`. Implement it with
@@ -118,6 +119,12 @@ pub struct LiveEvent {
 /// its pre-roll plus its minimum speech length in the past.
 const HISTORY_SECONDS: f64 = 5.0;
 
+/// Longest prompt, in characters, cut at a word boundary: the committed text just before the
+/// buffer. Whisper conditions on it as on previous text in long-form decoding; without it, a
+/// short utterance after a pause is heard without context (jfk.wav's "ask not" alone came
+/// back as "Not!").
+const PROMPT_CHARS: usize = 200;
+
 fn seconds(samples: u64) -> f64 {
     samples as f64 / f64::from(SAMPLE_RATE)
 }
@@ -133,8 +140,30 @@ struct Utterance {
     buffer_start: u64,
     /// Stream sample up to which the buffer was last transcribed.
     decoded_until: u64,
-    /// Committed words whose audio was trimmed from the buffer: the prompt.
-    prompt: String,
+    /// Committed text of earlier utterances, when this one opened.
+    context: String,
+    /// Committed words of this utterance whose audio was trimmed from the buffer.
+    trimmed: String,
+}
+
+impl Utterance {
+    /// What was said before the buffer: earlier utterances, then this one's trimmed words;
+    /// the last [`PROMPT_CHARS`] of it, from a word's start.
+    fn prompt(&self) -> String {
+        let text = format!("{} {}", self.context, self.trimmed);
+        let text = text.trim();
+        if text.len() <= PROMPT_CHARS {
+            return text.to_string();
+        }
+        let mut from = text.len() - PROMPT_CHARS;
+        while !text.is_char_boundary(from) {
+            from += 1;
+        }
+        match text[from..].find(' ') {
+            Some(space) => text[from + space..].trim_start().to_string(),
+            None => text[from..].to_string(),
+        }
+    }
 }
 
 /// Words ↔ the integer ids [`LocalAgreement`] compares.
@@ -270,7 +299,8 @@ impl<D: SpeechDetector, R: Recognizer> LiveTranscriber<D, R> {
                 self.utterance = Some(Utterance {
                     buffer_start: start,
                     decoded_until: start,
-                    prompt: String::new(),
+                    context: self.text(),
+                    trimmed: String::new(),
                 });
             }
             VadEvent::SpeechEnd(segment) => {
@@ -298,7 +328,7 @@ impl<D: SpeechDetector, R: Recognizer> LiveTranscriber<D, R> {
         let hi = (end - self.audio_start) as usize;
         let hypothesis = self
             .recognizer
-            .recognize(&self.audio[lo..hi], &u.prompt)
+            .recognize(&self.audio[lo..hi], &u.prompt())
             .await?;
         self.decodes += 1;
         self.decoded_seconds += seconds(end - start);
@@ -374,7 +404,7 @@ impl<D: SpeechDetector, R: Recognizer> LiveTranscriber<D, R> {
             .map_or(0.0, |u| seconds(u.buffer_start))
     }
 
-    /// Moves the buffer start to stream sample `cut`; committed words before it become the
+    /// Moves the buffer start to stream sample `cut`; committed words before it join the
     /// prompt, since their audio is no longer in the buffer.
     fn trim(&mut self, cut: u64) {
         let Some(u) = &mut self.utterance else {
@@ -392,7 +422,7 @@ impl<D: SpeechDetector, R: Recognizer> LiveTranscriber<D, R> {
             .filter(|t| t.end <= seconds(cut) + tolerance)
             .map(|t| self.vocabulary.words[t.id as usize].as_str())
             .collect();
-        u.prompt = before.trim().to_string();
+        u.trimmed = before.trim().to_string();
     }
 
     fn commit(&mut self, tokens: &[TimedToken], events: &mut Vec<LiveEvent>) {
@@ -426,5 +456,38 @@ impl<D: SpeechDetector, R: Recognizer> LiveTranscriber<D, R> {
             self.audio.drain(..drop);
             self.audio_start += drop as u64;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utterance(context: &str, trimmed: &str) -> Utterance {
+        Utterance {
+            buffer_start: 0,
+            decoded_until: 0,
+            context: context.to_string(),
+            trimmed: trimmed.to_string(),
+        }
+    }
+
+    #[test]
+    fn the_prompt_is_earlier_text_then_trimmed_words_cut_at_a_word_start() {
+        assert_eq!(utterance("", "").prompt(), "");
+        assert_eq!(utterance("And so", "").prompt(), "And so");
+        assert_eq!(utterance("", "ask not").prompt(), "ask not");
+        assert_eq!(utterance("And so", "ask not").prompt(), "And so ask not");
+        // 60 words of 4 characters + spaces: only whole words of the last 200 characters.
+        let long: Vec<String> = (100..160).map(|k| format!("é{k}")).collect();
+        let prompt = utterance(&long.join(" "), "end").prompt();
+        assert!(prompt.len() <= PROMPT_CHARS, "{prompt}");
+        assert!(prompt.ends_with("é159 end"), "{prompt}");
+        let first = prompt.split(' ').next().unwrap();
+        assert!(
+            long.iter().any(|w| w == first),
+            "cut inside a word: {prompt}"
+        );
+        assert!(prompt.len() > PROMPT_CHARS - 6, "{prompt}");
     }
 }

@@ -13,9 +13,14 @@ pub struct VadOptions {
     /// Inside an utterance a chunk counts as silence only below this; `None` means
     /// `threshold − 0.15` (at least 0.01), as Silero's own tools do.
     pub neg_threshold: Option<f32>,
-    /// Speech must last this long (without dropping below the negative threshold) before an
-    /// utterance opens; shorter blips such as clicks are ignored.
+    /// Speech must last this long (without a pause of `onset_gap_ms`) before an utterance
+    /// opens; shorter blips such as clicks are ignored.
     pub min_speech_ms: u32,
+    /// Before an utterance opens, a dip below the negative threshold shorter than this does
+    /// not restart the count: soft onsets dip between syllables (jfk.wav's "ask" is 190 ms
+    /// of speech, 64 ms below, then "not"), and restarting lost them to the pre-roll.
+    /// Silero's own tools split speech at 100 ms of silence.
+    pub onset_gap_ms: u32,
     /// Silence needed to close an utterance.
     pub min_silence_ms: u32,
     /// Audio kept before the first speech chunk, so leading syllables are not cut.
@@ -30,6 +35,7 @@ impl Default for VadOptions {
             threshold: 0.5,
             neg_threshold: None,
             min_speech_ms: 250,
+            onset_gap_ms: 100,
             min_silence_ms: 500,
             pre_roll_ms: 300,
             post_roll_ms: 100,
@@ -90,9 +96,11 @@ pub enum VadEvent {
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum State {
     Silence,
-    /// Speech began at `since` but has not yet lasted `min_speech_ms`.
+    /// Speech began at `since` but has not yet lasted `min_speech_ms`; `silence_since` is
+    /// set while below the negative threshold.
     Candidate {
         since: u64,
+        silence_since: Option<u64>,
     },
     /// Inside an utterance; `silence_since` is set while below the negative threshold.
     Speech {
@@ -158,15 +166,35 @@ impl Segmenter {
         let silent = p < self.neg;
         match self.state {
             State::Silence if speech => {
-                self.state = State::Candidate { since: chunk_start };
+                self.state = State::Candidate {
+                    since: chunk_start,
+                    silence_since: None,
+                };
                 self.open_if_long_enough(now)
             }
             State::Silence => None,
-            State::Candidate { .. } if silent => {
-                self.state = State::Silence;
+            State::Candidate {
+                since,
+                silence_since,
+            } if silent => {
+                let silence_since = silence_since.unwrap_or(chunk_start);
+                self.state = if now - silence_since >= ms_to_samples(self.options.onset_gap_ms) {
+                    State::Silence
+                } else {
+                    State::Candidate {
+                        since,
+                        silence_since: Some(silence_since),
+                    }
+                };
                 None
             }
-            State::Candidate { .. } => self.open_if_long_enough(now),
+            State::Candidate { since, .. } => {
+                self.state = State::Candidate {
+                    since,
+                    silence_since: None,
+                };
+                self.open_if_long_enough(now)
+            }
             State::Speech { start, .. } if speech => {
                 self.state = State::Speech {
                     start,
@@ -212,7 +240,7 @@ impl Segmenter {
     }
 
     fn open_if_long_enough(&mut self, now: u64) -> Option<VadEvent> {
-        let State::Candidate { since } = self.state else {
+        let State::Candidate { since, .. } = self.state else {
             return None;
         };
         if now - since < ms_to_samples(self.options.min_speech_ms).max(1) {
@@ -307,6 +335,28 @@ mod tests {
                 })
             )
         );
+    }
+
+    #[test]
+    fn a_soft_onset_that_dips_briefly_is_not_lost() {
+        // 190 ms of speech, a 64 ms dip below the negative threshold, speech again: the
+        // utterance starts before the first syllable. With no gap allowed, the dip restarts
+        // the count and the first syllable falls outside the pre-roll.
+        let mut probs = vec![0.0; 20];
+        probs.extend(vec![0.55; 6]);
+        probs.extend(vec![0.25; 2]);
+        probs.extend(vec![0.8; 20]);
+        probs.extend(vec![0.0; 20]);
+        let start_of = |options| match run(&probs, options)[0] {
+            (_, VadEvent::SpeechStart { start }) => start,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(start_of(VadOptions::default()), 20 * C - 4800);
+        let strict = VadOptions {
+            onset_gap_ms: 0,
+            ..VadOptions::default()
+        };
+        assert_eq!(start_of(strict), 28 * C - 4800);
     }
 
     #[test]
