@@ -54,13 +54,14 @@ fn teacher_forcing_layout_with_the_multilingual_tokenizer() {
             .unwrap_err()
             .to_string();
         assert!(err.contains("share one tokenizer"), "{err}");
-        // Both tokenizers are named: the English-only one has one token fewer and other
-        // special-token ids.
+        // Both tokenizers are named, with their vocabulary sizes and special-token ids.
         for key in [w, &en.whisper].map(TokenizerKey::of) {
             assert!(err.contains(&key.to_string()), "{err} names {key}");
         }
         assert!(
-            err.contains("vocabulary 51864") && err.contains("vocabulary 51865"),
+            err.contains("teacher's tokenizer (teacher: vocabulary")
+                && err
+                    .contains("from the student's (vocabulary 51865, <|startoftranscript|> 50258"),
             "{err}"
         );
     }

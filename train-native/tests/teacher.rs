@@ -87,6 +87,7 @@ fn take_grads(gpu: &Gpu, trainer: &Trainer) -> Vec<f32> {
 }
 
 /// The losses tensor of one example (`pass`) against `teacher`.
+#[allow(clippy::too_many_arguments)]
 fn losses(
     gpu: &Gpu,
     student: &Loaded,
