@@ -220,8 +220,8 @@ impl TeacherFile {
         written.map_err(|e| {
             let _ = std::fs::remove_file(&tmp);
             Error::InvalidInput(format!(
-                "writing the teacher cache {} failed ({e}); nothing was written there: free \
-                 disk space and run teach again",
+                "writing the teacher cache {} failed ({e}); nothing was written there: check \
+                 that its directory exists and has free space, and run teach again",
                 path.display()
             ))
         })
