@@ -253,17 +253,18 @@ impl TeacherFile {
         }
         let tensors =
             SafeTensors::deserialize(&bytes).map_err(|e| bad(format!("unreadable ({e})")))?;
-        let get = |name: &str, dtype: Dtype| -> Result<(Vec<usize>, Vec<u8>)> {
+        let get = |name: &str, dtype: Dtype| -> Result<(Vec<usize>, &[u8])> {
             let t = tensors
                 .tensor(name)
                 .map_err(|_| bad(format!("no `{name}` tensor")))?;
             if t.dtype() != dtype {
                 return Err(bad(format!("`{name}` is {:?}, not {dtype:?}", t.dtype())));
             }
-            Ok((t.shape().to_vec(), t.data().to_vec()))
+            Ok((t.shape().to_vec(), t.data()))
         };
-        let u32s = |b: Vec<u8>| -> Vec<u32> { bytemuck::pod_collect_to_vec(&b) };
-        let f32s = |b: Vec<u8>| -> Vec<f32> { bytemuck::pod_collect_to_vec(&b) };
+        // Copied out of the file's bytes (which need not be aligned for u32/f32).
+        let u32s = |b: &[u8]| -> Vec<u32> { bytemuck::pod_collect_to_vec(b) };
+        let f32s = |b: &[u8]| -> Vec<f32> { bytemuck::pod_collect_to_vec(b) };
         let (ts, targets) = get("targets", Dtype::U32)?;
         let (is, ids) = get("ids", Dtype::U32)?;
         let (ls, log_probs) = get("log_probs", Dtype::F32)?;
