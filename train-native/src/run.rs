@@ -164,7 +164,6 @@ fn load_teacher_cache(
     student_text: &TextEncoder,
     max_len: usize,
     train: &[ManifestEntry],
-    tau: f32,
 ) -> Result<TopKTeacher> {
     eprintln!("reading teacher cache {}", path.display());
     let file = TeacherFile::read(path)?;
@@ -174,7 +173,7 @@ fn load_teacher_cache(
         &o.train,
         &corpus_fingerprint(&entries),
         &TokenizerKey::of(&student_text.whisper),
-        tau,
+        o.config.objective.tau,
         language,
     )?;
     let targets = train
@@ -306,17 +305,7 @@ pub fn run(gpu: Gpu, o: &RunOptions) -> Result<()> {
     let topk = o
         .teacher_topk
         .as_deref()
-        .map(|path| {
-            load_teacher_cache(
-                path,
-                o,
-                language,
-                &student_text,
-                max_len,
-                train,
-                o.config.objective.tau,
-            )
-        })
+        .map(|path| load_teacher_cache(path, o, language, &student_text, max_len, train))
         .transpose()?;
     let (valid, valid_set) = match o.valid.as_deref() {
         Some(spec) => {
