@@ -63,26 +63,84 @@ impl TextEncoder {
     }
 }
 
-/// Refuses a teacher whose tokenizer differs from the student's.
-pub fn check_same_tokenizer(student: &WhisperTokenizer, teacher: &WhisperTokenizer) -> Result<()> {
-    let key = |t: &WhisperTokenizer| {
-        (
-            t.vocab_size(),
-            t.sot,
-            t.eot,
-            t.no_timestamps,
-            t.transcribe,
-            t.languages.clone(),
-        )
-    };
-    if key(student) != key(teacher) {
-        return Err(Error::InvalidInput(
-            "teacher and student tokenizers differ (vocabulary or special tokens): distillation \
-             compares next-token distributions, so both must share one tokenizer"
-                .into(),
-        ));
+/// What distillation needs two tokenizers to agree on: the vocabulary size and the ids of
+/// the special tokens a training prompt uses (the teacher's and the student's next-token
+/// distributions are compared id by id). Stored in teacher cache files.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TokenizerKey {
+    pub vocab_size: usize,
+    pub sot: u32,
+    pub eot: u32,
+    pub no_timestamps: u32,
+    pub transcribe: Option<u32>,
+    /// (code, id) of every language token.
+    pub languages: Vec<(String, u32)>,
+}
+
+impl TokenizerKey {
+    pub fn of(t: &WhisperTokenizer) -> TokenizerKey {
+        TokenizerKey {
+            vocab_size: t.vocab_size(),
+            sot: t.sot,
+            eot: t.eot,
+            no_timestamps: t.no_timestamps,
+            transcribe: t.transcribe,
+            languages: t
+                .languages
+                .iter()
+                .map(|(c, id)| (c.to_string(), *id))
+                .collect(),
+        }
+    }
+}
+
+impl std::fmt::Display for TokenizerKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let transcribe = self
+            .transcribe
+            .map_or("none".to_string(), |t| t.to_string());
+        write!(
+            f,
+            "vocabulary {}, <|startoftranscript|> {}, <|endoftext|> {}, <|notimestamps|> {}, \
+             <|transcribe|> {transcribe}, {} language tokens",
+            self.vocab_size,
+            self.sot,
+            self.eot,
+            self.no_timestamps,
+            self.languages.len()
+        )?;
+        if let Some((code, id)) = self.languages.first() {
+            write!(f, " from <|{code}|> {id}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Refuses a teacher (`what`: a model directory or a cache file) whose tokenizer differs from
+/// the student's, naming both.
+pub fn check_tokenizer_key(
+    student: &TokenizerKey,
+    teacher: &TokenizerKey,
+    what: &str,
+) -> Result<()> {
+    if student != teacher {
+        return Err(Error::InvalidInput(format!(
+            "the teacher's tokenizer ({what}: {teacher}) differs from the student's ({student}): \
+             distillation compares next-token distributions id by id, so both must share one \
+             tokenizer; pick a teacher of the student's family (multilingual Whisper models share \
+             one, English-only .en models and large-v3 have their own)"
+        )));
     }
     Ok(())
+}
+
+/// Refuses a teacher whose tokenizer differs from the student's.
+pub fn check_same_tokenizer(student: &WhisperTokenizer, teacher: &WhisperTokenizer) -> Result<()> {
+    check_tokenizer_key(
+        &TokenizerKey::of(student),
+        &TokenizerKey::of(teacher),
+        "teacher",
+    )
 }
 
 /// Loads an entry's audio and computes the student's (and, when the mel sizes differ, the

@@ -21,11 +21,14 @@ use whisper_clsr::{Error, Result, Whisper};
 use crate::best::BestSoFar;
 use crate::checkpoint;
 use crate::clips::{self, Reason};
-use crate::data::{check_same_tokenizer, prepare, prepare_all, ManifestEntry, TextEncoder};
+use crate::data::{
+    check_tokenizer_key, prepare, prepare_all, ManifestEntry, TextEncoder, TokenizerKey,
+};
 use crate::decode_ahead::DecodeAhead;
 use crate::export::{to_pack, write_pack};
 use crate::progress::Progress;
 use crate::teacher_cache::TeacherCache;
+use crate::teacher_file::{corpus_fingerprint, TeacherFile, TopKTeacher};
 use crate::trainer::{batch_indices, Prepared, StepMetrics, TrainConfig, Trainer};
 use crate::validation::{self, ValidationSet};
 
@@ -34,6 +37,8 @@ use crate::validation::{self, ValidationSet};
 pub struct RunOptions {
     pub student: PathBuf,
     pub teacher: Option<PathBuf>,
+    /// A teacher cache written by `teach` (`--teacher-cache`), instead of `teacher`.
+    pub teacher_topk: Option<PathBuf>,
     pub language: String,
     /// The training corpus: a JSONL manifest, a Common Voice or FLEURS TSV, or `cv:DIR` /
     /// `fleurs:DIR` for the release's train split (`whisper_clsr::eval::read_corpus`).
@@ -150,6 +155,47 @@ pub fn load_student(gpu: Gpu, dir: &Path) -> Result<(Whisper, WeightFile, TextEn
     Ok((whisper, file, text))
 }
 
+/// Reads a teacher cache (`--teacher-cache`), refuses it when made for another corpus,
+/// tokenizer, τ or language, and indexes the training clips in it (checking their labels).
+fn load_teacher_cache(
+    path: &Path,
+    o: &RunOptions,
+    language: &str,
+    student_text: &TextEncoder,
+    max_len: usize,
+    train: &[ManifestEntry],
+) -> Result<TopKTeacher> {
+    eprintln!("reading teacher cache {}", path.display());
+    let file = TeacherFile::read(path)?;
+    let entries = read_corpus(&o.train, Split::Train)?;
+    file.check_fits(
+        path,
+        &o.train,
+        &corpus_fingerprint(&entries),
+        &TokenizerKey::of(&student_text.whisper),
+        o.config.objective.tau,
+        language,
+    )?;
+    let targets = train
+        .iter()
+        .map(|e| {
+            student_text
+                .teacher_forcing(&e.text, language, max_len)
+                .map(|(_, t)| t)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let of_example = file.index_clips(path, train, &targets)?;
+    eprintln!(
+        "teacher cache: top-{} of {} from {} (teacher {}), {} training clips found",
+        file.meta.top_k,
+        file.meta.vocab,
+        file.meta.teacher,
+        file.meta.teacher_fingerprint,
+        of_example.len()
+    );
+    Ok(TopKTeacher { file, of_example })
+}
+
 /// Runs the training described by `o` on `gpu`.
 pub fn run(gpu: Gpu, o: &RunOptions) -> Result<()> {
     let language = normalize_language(&o.language)
@@ -180,6 +226,13 @@ pub fn run(gpu: Gpu, o: &RunOptions) -> Result<()> {
             clips::WINDOW_SECONDS
         );
     }
+    if let (Some(dir), Some(file)) = (&o.teacher, &o.teacher_topk) {
+        return Err(Error::InvalidInput(format!(
+            "--teacher {} and --teacher-cache {} both give the teacher: keep one",
+            dir.display(),
+            file.display()
+        )));
+    }
     std::fs::create_dir_all(&o.out).map_err(|e| Error::io(&o.out, e))?;
     eprintln!("loading student {}", o.student.display());
     let (mut whisper, student_file, student_text) = load_student(gpu, &o.student)?;
@@ -187,7 +240,11 @@ pub fn run(gpu: Gpu, o: &RunOptions) -> Result<()> {
         Some(dir) => {
             eprintln!("loading teacher {}", dir.display());
             let t = load_model(&whisper.gpu, dir)?;
-            check_same_tokenizer(&student_text.whisper, &t.text.whisper)?;
+            check_tokenizer_key(
+                &TokenizerKey::of(&student_text.whisper),
+                &TokenizerKey::of(&t.text.whisper),
+                &dir.display().to_string(),
+            )?;
             Some(t)
         }
         None => None,
@@ -245,6 +302,11 @@ pub fn run(gpu: Gpu, o: &RunOptions) -> Result<()> {
     let train_set = read_set(&o.train, Split::Train, None)?;
     let skipped_clips = train_set.count(Reason::Unreadable);
     let train = train_set.kept.as_slice();
+    let topk = o
+        .teacher_topk
+        .as_deref()
+        .map(|path| load_teacher_cache(path, o, language, &student_text, max_len, train))
+        .transpose()?;
     let (valid, valid_set) = match o.valid.as_deref() {
         Some(spec) => {
             let entries = read_set(spec, Split::Dev, o.eval_max)?.kept;
@@ -355,13 +417,18 @@ pub fn run(gpu: Gpu, o: &RunOptions) -> Result<()> {
                 examples.push(next_example(&ahead, i)?);
             }
             let batch: Vec<&Prepared> = examples.iter().collect();
-            let m = trainer.step_cached(
-                &whisper.gpu,
-                &whisper.model,
-                teacher.as_ref().map(|t| &t.model),
-                &batch,
-                Some((&idx, &mut cache)),
-            )?;
+            let m = match &topk {
+                Some(topk) => {
+                    trainer.step_topk(&whisper.gpu, &whisper.model, topk, &batch, &idx)?
+                }
+                None => trainer.step_cached(
+                    &whisper.gpu,
+                    &whisper.model,
+                    teacher.as_ref().map(|t| &t.model),
+                    &batch,
+                    Some((&idx, &mut cache)),
+                )?,
+            };
             let seconds = t0.elapsed().as_secs_f64();
             writeln!(
                 metrics,
@@ -443,7 +510,9 @@ pub fn run(gpu: Gpu, o: &RunOptions) -> Result<()> {
     }
     let summary = serde_json::json!({
         "base_model": o.student.display().to_string(),
-        "teacher": o.teacher.as_ref().map(|p| p.display().to_string()),
+        "teacher": o.teacher.as_ref().map(|p| p.display().to_string())
+            .or_else(|| topk.as_ref().map(|t| t.file.meta.teacher.clone())),
+        "teacher_cache": o.teacher_topk.as_ref().map(|p| p.display().to_string()),
         "data": o.train,
         "valid_data": o.valid,
         "examples": train.len(),
@@ -471,8 +540,14 @@ pub fn run(gpu: Gpu, o: &RunOptions) -> Result<()> {
             teacher.as_ref().map(|t| &t.model),
             valid,
         )?;
+        // A teacher cache covers the training corpus only: no JS term on validation.
+        let js_note = if topk.is_some() {
+            " (no JS: the teacher cache covers the training corpus only)"
+        } else {
+            ""
+        };
         eprintln!(
-            "validation loss at step {}: {:.4} (ce {:.4} js {:.4} gate {:.4}) gate ratio {:.3}",
+            "validation loss at step {}: {:.4} (ce {:.4} js {:.4} gate {:.4}) gate ratio {:.3}{js_note}",
             trainer.step_count(),
             v.loss,
             v.ce,

@@ -23,6 +23,7 @@ use crate::backward::linear::{grad_input, grad_input_long};
 use crate::clsr::{clsr_backward, clsr_forward, ClsrSaved, TrainMode};
 use crate::elementwise::fill;
 use crate::loss::budget::budget_loss;
+use crate::loss::topk_logits::TopKTensors;
 use crate::loss::vocab::{CrossEntropy, JensenShannon, LossSpec, IGNORE};
 use crate::optim::Param;
 use crate::profile::mark;
@@ -325,7 +326,7 @@ pub fn logits_chunk(
 }
 
 /// Vocabulary chunks that never straddle the table's own chunks.
-fn vocab_chunks(table: &ChunkedTable, size: usize) -> Vec<(usize, usize)> {
+pub fn vocab_chunks(table: &ChunkedTable, size: usize) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     for (start, w) in &table.chunks {
         let rows = w.shape()[0];
@@ -339,11 +340,36 @@ fn vocab_chunks(table: &ChunkedTable, size: usize) -> Vec<(usize, usize)> {
     out
 }
 
-/// The frozen teacher's part of a step.
-pub struct TeacherRun<'a> {
-    pub model: &'a WhisperNetwork,
-    /// Teacher decoder output after its final LN, [S, d_teacher].
-    pub hidden: Tensor,
+/// The frozen teacher's part of a step: where its logits come from.
+pub enum TeacherRun<'a> {
+    /// A live teacher: its decoder output after the final LN, [S, d_teacher]; the logits
+    /// are projected onto its own token table.
+    Live {
+        model: &'a WhisperNetwork,
+        hidden: Tensor,
+    },
+    /// Top-k log-probabilities cached by `teach`, rebuilt into logits per chunk.
+    TopK(TopKTensors),
+}
+
+impl TeacherRun<'_> {
+    /// The teacher's vocabulary size.
+    fn vocab(&self) -> usize {
+        match self {
+            TeacherRun::Live { model, .. } => model.config.vocab_size,
+            TeacherRun::TopK(t) => t.vocab,
+        }
+    }
+
+    /// Teacher logits for vocabulary columns `v0..v0 + vc`, [S, vc].
+    fn logits_chunk(&self, gpu: &Gpu, v0: usize, vc: usize) -> Tensor {
+        match self {
+            TeacherRun::Live { model, hidden } => {
+                logits_chunk(gpu, hidden, &model.decoder.tokens, v0, vc)
+            }
+            TeacherRun::TopK(t) => t.chunk(gpu, v0, vc),
+        }
+    }
 }
 
 /// Runs the frozen teacher on an example.
@@ -354,7 +380,7 @@ pub fn teacher_forward<'a>(
     tokens: &[u32],
 ) -> Result<TeacherRun<'a>> {
     let f = forward(gpu, teacher, enc_input, tokens, None)?;
-    Ok(TeacherRun {
+    Ok(TeacherRun::Live {
         model: teacher,
         hidden: f.hidden,
     })
@@ -391,11 +417,20 @@ pub fn example_losses(
         ));
     }
     if let Some(t) = teacher {
-        if t.model.config.vocab_size != c.vocab_size {
+        if t.vocab() != c.vocab_size {
             return Err(Error::InvalidInput(format!(
                 "teacher vocabulary {} differs from the student's {}: they must share the tokenizer",
-                t.model.config.vocab_size, c.vocab_size
+                t.vocab(),
+                c.vocab_size
             )));
+        }
+        if let TeacherRun::TopK(t) = t {
+            if t.rows() != s {
+                return Err(Error::InvalidInput(format!(
+                    "the cached teacher has {} positions for an example of {s} tokens",
+                    t.rows()
+                )));
+            }
         }
     }
     let f = forward(gpu, model, ex.enc_input, ex.tokens, Some((experts, modes)))?;
@@ -483,7 +518,7 @@ pub fn example_losses(
     let zt: Vec<Tensor> = match teacher {
         Some(t) => chunks
             .iter()
-            .map(|&(v0, vc)| logits_chunk(gpu, &t.hidden, &t.model.decoder.tokens, v0, vc))
+            .map(|&(v0, vc)| t.logits_chunk(gpu, v0, vc))
             .collect(),
         None => Vec::new(),
     };

@@ -9,11 +9,13 @@ use whisper_clsr::pack::{Expert, ExpertLayer, ExpertPack, Part};
 use whisper_clsr::{Error, Result};
 
 use crate::clsr::{gate_noise_alpha, trainable, TrainMode};
+use crate::loss::topk_logits::TopKTensors;
 use crate::optim::{AdamW, AdamWConfig, Param};
 use crate::profile::mark;
 use crate::rng::{pcg_hash, rng_uniform, Draw};
 use crate::student::{example_losses, slot, teacher_forward, Example, Objective, Pass, TeacherRun};
 use crate::teacher_cache::TeacherCache;
+use crate::teacher_file::TopKTeacher;
 
 /// Stream of the skip-gate draws (one per layer); layers use streams 4·layer + 0..3.
 const SKIP_STREAM: u32 = 0xffff_fff0;
@@ -141,7 +143,9 @@ pub struct Trainer {
     pub skipped_steps: u64,
 }
 
-fn upload_input(gpu: &Gpu, model: &WhisperNetwork, audio: &Audio) -> Result<Tensor> {
+/// The encoder input of `audio` for `model`: the stem's output of a mel, or the given
+/// encoder input.
+pub fn upload_input(gpu: &Gpu, model: &WhisperNetwork, audio: &Audio) -> Result<Tensor> {
     let c = &model.config;
     match audio {
         Audio::Mel(mel) => {
@@ -257,6 +261,46 @@ impl Trainer {
                 )));
             }
         }
+        self.step_with(gpu, model, batch, |gpu, micro, ex| match teacher {
+            Some(t) => {
+                let keyed = cache.as_mut().map(|(ids, c)| (ids[micro], &mut **c));
+                Ok(Some(teacher_run(gpu, t, ex, keyed)?))
+            }
+            None => Ok(None),
+        })
+    }
+
+    /// [`Trainer::step`] with the teacher's top-k log-probabilities cached by `teach`
+    /// instead of a live teacher; `ids` are the examples' indices (same order as `batch`).
+    pub fn step_topk(
+        &mut self,
+        gpu: &Gpu,
+        model: &WhisperNetwork,
+        teacher: &TopKTeacher,
+        batch: &[&Prepared],
+        ids: &[usize],
+    ) -> Result<StepMetrics> {
+        if ids.len() != batch.len() {
+            return Err(Error::InvalidInput(format!(
+                "{} example ids for a batch of {}",
+                ids.len(),
+                batch.len()
+            )));
+        }
+        self.step_with(gpu, model, batch, |gpu, micro, ex| {
+            let rows = teacher.example(ids[micro], &ex.targets)?;
+            Ok(Some(TeacherRun::TopK(TopKTensors::upload(gpu, &rows)?)))
+        })
+    }
+
+    /// One optimizer step over `batch`, the teacher of example `micro` given by `teacher`.
+    fn step_with<'t>(
+        &mut self,
+        gpu: &Gpu,
+        model: &WhisperNetwork,
+        batch: &[&Prepared],
+        mut teacher: impl FnMut(&Gpu, usize, &Prepared) -> Result<Option<TeacherRun<'t>>>,
+    ) -> Result<StepMetrics> {
         let mut m = StepMetrics {
             lr: self.config.optim.lr_at(self.opt.step) as f64,
             ..StepMetrics::default()
@@ -265,11 +309,7 @@ impl Trainer {
             let modes = self.modes(micro);
             let x = upload_input(gpu, model, &ex.student)?;
             mark(gpu, "stem (conv, positions)");
-            let keyed = cache.as_mut().map(|(ids, c)| (ids[micro], &mut **c));
-            let t_run = match teacher {
-                Some(t) => Some(teacher_run(gpu, t, ex, keyed)?),
-                None => None,
-            };
+            let t_run = teacher(gpu, micro, ex)?;
             let example = Example {
                 enc_input: &x,
                 tokens: &ex.tokens,
@@ -386,13 +426,15 @@ fn teacher_run<'a>(
         Some((id, c)) => {
             if let Some((values, shape)) = c.get(id) {
                 let hidden = gpu.upload(values, &shape)?;
-                return Ok(TeacherRun { model: t, hidden });
+                return Ok(TeacherRun::Live { model: t, hidden });
             }
             let run = teacher_forward_input(gpu, t, ex)?;
-            let shape = [run.hidden.shape()[0], run.hidden.shape()[1]];
-            if c.has_room(shape[0] * shape[1]) {
-                let values = pollster::block_on(gpu.read(&run.hidden))?;
-                c.insert(id, values, shape);
+            if let TeacherRun::Live { hidden, .. } = &run {
+                let shape = [hidden.shape()[0], hidden.shape()[1]];
+                if c.has_room(shape[0] * shape[1]) {
+                    let values = pollster::block_on(gpu.read(hidden))?;
+                    c.insert(id, values, shape);
+                }
             }
             Ok(run)
         }

@@ -7,7 +7,7 @@ use std::path::Path;
 use whisper_clsr::audio::LogMel;
 use whisper_clsr::eval::ManifestEntry;
 use whisper_clsr_test_kit::fixtures::write_wav;
-use whisper_clsr_train::data::{check_same_tokenizer, prepare, TextEncoder};
+use whisper_clsr_train::data::{check_same_tokenizer, prepare, TextEncoder, TokenizerKey};
 use whisper_clsr_train::decode_ahead::DecodeAhead;
 use whisper_clsr_train::loss::vocab::IGNORE;
 use whisper_clsr_train::trainer::batch_indices;
@@ -54,6 +54,16 @@ fn teacher_forcing_layout_with_the_multilingual_tokenizer() {
             .unwrap_err()
             .to_string();
         assert!(err.contains("share one tokenizer"), "{err}");
+        // Both tokenizers are named, with their vocabulary sizes and special-token ids.
+        for key in [w, &en.whisper].map(TokenizerKey::of) {
+            assert!(err.contains(&key.to_string()), "{err} names {key}");
+        }
+        assert!(
+            err.contains("teacher's tokenizer (teacher: vocabulary")
+                && err
+                    .contains("from the student's (vocabulary 51865, <|startoftranscript|> 50258"),
+            "{err}"
+        );
     }
     check_same_tokenizer(w, w).unwrap();
 }

@@ -1,5 +1,7 @@
 //! `whisper-clsr-train train --student DIR --teacher DIR --language CODE --train M.jsonl
 //! --valid M.jsonl --out RUN_DIR [--steps N --batch B --lr … --eval-every N --patience K]`
+//! (or `--teacher-cache FILE` instead of `--teacher`),
+//! `whisper-clsr-train teach --teacher DIR --language CODE --train CORPUS --out FILE --top-k K`
 //! and `whisper-clsr-train report RUN_DIR [--out report.html]`.
 
 use std::path::PathBuf;
@@ -11,6 +13,7 @@ use whisper_clsr_train::optim::AdamWConfig;
 use whisper_clsr_train::report;
 use whisper_clsr_train::run::{run, RunOptions};
 use whisper_clsr_train::student::Objective;
+use whisper_clsr_train::teach::TeachOptions;
 use whisper_clsr_train::trainer::TrainConfig;
 
 #[derive(Parser)]
@@ -28,6 +31,9 @@ enum Command {
     /// Train a language expert pack (CE + gate budget + JS distillation from the teacher).
     /// Boxed: the options are large next to `report`'s.
     Train(Box<TrainArgs>),
+    /// Run a teacher once over a training corpus and store its top-k log-probabilities per
+    /// target token in a teacher cache file, for `train --teacher-cache` (docs/training.md).
+    Teach(TeachArgs),
     /// Write an HTML report of a run (curves, validation WER, gate ratios, gate heatmap).
     Report(ReportArgs),
 }
@@ -42,13 +48,49 @@ struct ReportArgs {
 }
 
 #[derive(clap::Args)]
+struct TeachArgs {
+    /// Teacher model directory (config.json, model.safetensors, tokenizer.json); it must
+    /// share the student's tokenizer.
+    #[arg(long)]
+    teacher: PathBuf,
+    /// Language code of the run (the prompt's language token), as `train --language`.
+    #[arg(long)]
+    language: String,
+    /// Training corpus, exactly as `train --train` will be given it.
+    #[arg(long, value_name = "CORPUS")]
+    train: String,
+    /// The teacher cache file to write (safetensors; written atomically).
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// Tokens kept per target position: the K most likely; the rest of the teacher's
+    /// probability is stored as one number and spread evenly over the other tokens in
+    /// training (K = vocabulary size: exact). Memory: 8·K bytes per target token.
+    #[arg(long, value_name = "K", default_value_t = 64)]
+    top_k: usize,
+    /// Temperature τ of the stored log-probabilities (train's --tau must be the same).
+    #[arg(long, default_value_t = 1.0)]
+    tau: f32,
+    /// As `train --max-duration`: clips longer than this are left out.
+    #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
+    max_duration: f64,
+    /// Fail on a missing or unreadable audio file instead of skipping it.
+    #[arg(long)]
+    strict: bool,
+}
+
+#[derive(clap::Args)]
 struct TrainArgs {
     /// Student model directory (config.json, model.safetensors, tokenizer.json).
     #[arg(long)]
     student: PathBuf,
-    /// Teacher model directory; without it the JS term is dropped.
-    #[arg(long)]
+    /// Teacher model directory (any size, the student's tokenizer); without it (or
+    /// --teacher-cache) the JS term is dropped.
+    #[arg(long, conflicts_with = "teacher_cache")]
     teacher: Option<PathBuf>,
+    /// A teacher cache written by `teach` for this --train corpus, --language and --tau,
+    /// instead of --teacher: the teacher is then never loaded (docs/training.md).
+    #[arg(long, value_name = "FILE")]
+    teacher_cache: Option<PathBuf>,
     /// Language code of the expert (e.g. ca).
     #[arg(long)]
     language: String,
@@ -121,6 +163,7 @@ struct TrainArgs {
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Train(a) => train(*a),
+        Command::Teach(a) => teach(a),
         Command::Report(a) => {
             let out = a.out.unwrap_or_else(|| a.run_dir.join("report.html"));
             report::write_report(&a.run_dir, &out).map(|()| eprintln!("wrote {}", out.display()))
@@ -133,6 +176,22 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn teach(a: TeachArgs) -> whisper_clsr::Result<()> {
+    let options = TeachOptions {
+        teacher: a.teacher,
+        language: a.language,
+        train: a.train,
+        out: a.out,
+        top_k: a.top_k,
+        tau: a.tau,
+        max_duration: a.max_duration,
+        strict: a.strict,
+    };
+    let gpu = pollster::block_on(Gpu::new(GpuOptions::default()))?;
+    eprintln!("device: {}", gpu.describe());
+    whisper_clsr_train::teach::teach(&gpu, &options).map(|_| ())
 }
 
 fn train(a: TrainArgs) -> whisper_clsr::Result<()> {
@@ -156,6 +215,7 @@ fn train(a: TrainArgs) -> whisper_clsr::Result<()> {
     let options = RunOptions {
         student: a.student,
         teacher: a.teacher,
+        teacher_topk: a.teacher_cache,
         language: a.language,
         train: a.train,
         valid: a.valid,
