@@ -45,9 +45,13 @@ pub fn alignment_matrix(
                 .map(|t| (w[t * frames + f] - mean).powi(2))
                 .sum::<f32>()
                 / tokens as f32;
+            // Where every token attends alike (one frame, or weights that underflowed) the
+            // deviation is 0: standardised values are 0 there, not 0/0 = NaN, which would
+            // take the DTW path off the matrix.
             let std = var.sqrt();
             for t in 0..tokens {
-                w[t * frames + f] = (w[t * frames + f] - mean) / std;
+                let centred = w[t * frames + f] - mean;
+                w[t * frames + f] = if std > 0.0 { centred / std } else { 0.0 };
             }
         }
         for t in 0..tokens {
@@ -96,7 +100,8 @@ pub fn median_filter(x: &[f32], width: usize) -> Vec<f32> {
 
 /// Dynamic time warping through `cost` `[n, m]` from (0, 0) to (n-1, m-1) with diagonal,
 /// down and right steps, ties broken as OpenAI's `dtw_cpu` does. Returns the path as (row,
-/// column) index lists.
+/// column) index lists. Where the path runs along the matrix's edge (non-finite costs can
+/// send it there), OpenAI's index −1 is clamped to 0, so every row and column is on it.
 pub fn dtw(cost: &[f32], n: usize, m: usize) -> (Vec<usize>, Vec<usize>) {
     let w = m + 1;
     let mut acc = vec![f32::INFINITY; (n + 1) * w];
@@ -125,8 +130,8 @@ pub fn dtw(cost: &[f32], n: usize, m: usize) -> (Vec<usize>, Vec<usize>) {
     let (mut i, mut j) = (n, m);
     let (mut rows, mut cols) = (Vec::new(), Vec::new());
     while i > 0 || j > 0 {
-        rows.push(i - 1);
-        cols.push(j - 1);
+        rows.push(i.saturating_sub(1));
+        cols.push(j.saturating_sub(1));
         match trace[i * w + j] {
             0 => {
                 i -= 1;
@@ -412,5 +417,38 @@ mod tests {
         let m = alignment_matrix(&[head], 4, 5, 3, 1);
         assert_eq!(m.len(), 2 * 3);
         assert!(m.iter().all(|v| v.is_finite()));
+    }
+
+    #[test]
+    fn one_frame_or_equal_attention_standardises_to_zero_not_nan() {
+        // One audio frame: every token's renormalised weight is 1, the deviation 0. A short
+        // buffer in live transcription gave this; the NaNs sent DTW off the matrix (a panic).
+        let head = vec![0.5f32; 4 * 2];
+        let m = alignment_matrix(&[head], 4, 2, 1, 1);
+        assert_eq!(m, vec![0.0, 0.0]);
+        // Weights that underflowed to 0 over the audio frames: the same.
+        let head = vec![0.0f32; 4 * 3];
+        assert!(alignment_matrix(&[head], 4, 3, 3, 1)
+            .iter()
+            .all(|&v| v == 0.0));
+    }
+
+    #[test]
+    fn dtw_through_non_finite_costs_stays_on_the_matrix() {
+        for (n, m) in [(3, 5), (5, 2), (1, 4), (4, 1)] {
+            for bad in [f32::NAN, f32::INFINITY] {
+                let (rows, cols) = dtw(&vec![bad; n * m], n, m);
+                assert_eq!((rows[0], cols[0]), (0, 0), "{n}×{m} {bad}");
+                assert_eq!(
+                    (*rows.last().unwrap(), *cols.last().unwrap()),
+                    (n - 1, m - 1)
+                );
+                assert!(
+                    rows.windows(2).all(|r| r[1] >= r[0]) && cols.windows(2).all(|c| c[1] >= c[0])
+                );
+                let covered: std::collections::BTreeSet<_> = rows.iter().collect();
+                assert_eq!(covered.len(), n, "every row on the path: {rows:?}");
+            }
+        }
     }
 }
