@@ -4,6 +4,8 @@
 
 pub mod ct2;
 pub mod hf_config;
+#[cfg(feature = "torch-import")]
+pub mod torch;
 mod whisper_spec;
 
 use std::borrow::Cow;
