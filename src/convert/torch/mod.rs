@@ -258,7 +258,9 @@ impl<R: Read + Seek> TorchCheckpoint<R> {
             ))
         })?;
         let size = entry.size();
-        if size > limit || entry.compressed_size() > self.file_len {
+        // A stored record's bytes are in the file: a larger declared size is a lie, and must
+        // not size an allocation.
+        if size > limit || size > self.file_len || entry.compressed_size() > self.file_len {
             return Err(err(format!(
                 "declares {size} bytes, more than the {limit} bytes it can hold in a \
                  {}-byte checkpoint; the file is corrupt",
