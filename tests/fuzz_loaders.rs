@@ -1950,3 +1950,26 @@ fn corrupt_precompiled_normalizer_is_an_error_naming_the_file() {
         );
     }
 }
+
+/// A PyTorch checkpoint whose zip directory declares `data.pkl` 64 MiB long (its real
+/// length is a few KiB): the reader allocated the declared size before reading (found by
+/// `fuzz_torch_checkpoint`). A stored record longer than the file is now refused first.
+#[test]
+fn regression_torch_pickle_record_with_huge_declared_length() {
+    let entries = distilwhisper_experts(&mut kit::rng(96), "catalan", (8, 16, 4), (1, 1));
+    let mut zip = Checkpoint::save(&entries, Container::StateDict, Storage::Float).to_bytes();
+    // The first central directory entry is data.pkl's; its uncompressed size is at +24.
+    let central = zip.windows(4).position(|w| w == b"PK\x01\x02").unwrap();
+    assert_eq!(&zip[central + 46..central + 62], b"archive/data.pkl");
+    zip[central + 24..central + 28].copy_from_slice(&(64u32 << 20).to_le_bytes());
+    let err = bounded(move || {
+        TorchCheckpoint::from_reader(std::io::Cursor::new(zip), "huge.bin")
+            .err()
+            .expect("refused")
+            .to_string()
+    });
+    assert!(
+        err.contains("huge.bin") && err.contains("data.pkl") && err.contains("67108864"),
+        "{err}"
+    );
+}
