@@ -213,12 +213,12 @@ impl ExpertPack {
                 .collect();
             if covered != (0..count).collect::<Vec<_>>() {
                 return Err(err(format!(
-                    "its '{name}' experts cover {} layers {covered:?}, but the base model has \
-                     {count} {} layers and the reference code puts an expert in each: the \
-                     checkpoint was trained on another base model; import it with the model \
-                     it was trained on",
-                    part.name(),
-                    part.name()
+                    "its '{name}' experts cover {part} layers {covered:?}, but the base \
+                     model's {part} has {count} layer{s} and the reference code puts an expert \
+                     in each: the checkpoint was trained on another base model; import it with \
+                     the model it was trained on",
+                    part = part.name(),
+                    s = if count == 1 { "" } else { "s" },
                 )));
             }
         }

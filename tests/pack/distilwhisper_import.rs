@@ -419,7 +419,7 @@ fn corrupt_and_mismatched_checkpoints_are_refused_with_clear_errors() {
         &msg,
         &[
             "encoder layers [0, 1]",
-            "has 1 encoder",
+            "encoder has 1 layer and",
             "another base model",
         ],
     );
