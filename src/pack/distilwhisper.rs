@@ -9,7 +9,7 @@ use std::io::{Read, Seek};
 use super::{
     base_fingerprint, Expert, ExpertLayer, ExpertPack, ExpertTensor, PackMeta, Part, FORMAT_VERSION,
 };
-use crate::convert::torch::{StorageType, TorchCheckpoint};
+use crate::convert::torch::{StorageType, TorchCheckpoint, TorchTensor};
 use crate::decode::languages::normalize_language;
 use crate::gpu::DType;
 use crate::model::{WeightFile, WhisperConfig};
@@ -89,6 +89,14 @@ fn size_name(d_model: usize) -> &'static str {
     }
 }
 
+/// Where each of a layer's seven tensors sits in the checkpoint's tensor list, in
+/// [`ExpertTensor::ALL`] order.
+struct LayerPlan {
+    part: Part,
+    index: usize,
+    tensors: [usize; 7],
+}
+
 impl ExpertPack {
     /// Imports one language's experts from a DistilWhisper checkpoint into a pack for the
     /// base model (`config`, `base`) — every layer of both stacks, as the reference code
@@ -105,67 +113,6 @@ impl ExpertPack {
         let err =
             |what: String| Error::Convert(format!("DistilWhisper checkpoint {origin}: {what}"));
         config.check_weights(base)?;
-
-        let found: Vec<(ExpertName, usize)> = (checkpoint.tensors().iter().enumerate())
-            .filter_map(|(i, t)| parse_name(&t.name).map(|n| (n, i)))
-            .collect();
-        if found.is_empty() {
-            return Err(err(format!(
-                "none of its {} tensors is a language expert (named \
-                 model.{{encoder|decoder}}.layers.{{i}}.ffn_clsr.proj.{{language}}.fc1.weight \
-                 and so on){}; is this one of the paper's expert.<language>.bin files?",
-                checkpoint.tensors().len(),
-                checkpoint
-                    .tensors()
-                    .first()
-                    .map_or(String::new(), |t| format!(
-                        "; its first tensor is {}",
-                        t.name
-                    ))
-            )));
-        }
-        let languages: BTreeSet<&str> = found.iter().map(|(n, _)| n.language.as_str()).collect();
-        let listed = languages.iter().copied().collect::<Vec<_>>().join(", ");
-        let name = match language {
-            Some(wanted) => {
-                let code = normalize_language(wanted).ok_or_else(|| {
-                    err(format!(
-                        "unknown language '{wanted}'; give a Whisper language code or name \
-                         (it holds experts for {listed})"
-                    ))
-                })?;
-                *languages
-                    .iter()
-                    .find(|l| normalize_language(l) == Some(code))
-                    .ok_or_else(|| {
-                        err(format!("it holds experts for {listed}, not for '{wanted}'"))
-                    })?
-            }
-            None if languages.len() == 1 => *languages.first().expect("one language"),
-            None => {
-                return Err(err(format!(
-                    "it holds experts for several languages ({listed}); choose one \
-                     (--language on the command line)"
-                )))
-            }
-        };
-        let code = normalize_language(name).ok_or_else(|| {
-            err(format!(
-                "its experts are for '{name}', which is not a Whisper language name"
-            ))
-        })?;
-
-        // Tensor indices per layer, in ExpertTensor::ALL order.
-        let mut layers: BTreeMap<(u8, usize), [Option<usize>; 7]> = BTreeMap::new();
-        for (n, i) in found.iter().filter(|(n, _)| n.language == name) {
-            let slot = ExpertTensor::ALL
-                .iter()
-                .position(|&t| t == n.tensor)
-                .expect("listed");
-            layers.entry((n.part as u8, n.index)).or_default()[slot] = Some(*i);
-        }
-        let part_of = |p: u8| if p == 0 { Part::Encoder } else { Part::Decoder };
-
         let (d, ffn) = (config.d_model, config.encoder_ffn_dim);
         if config.decoder_ffn_dim != ffn {
             return Err(err(format!(
@@ -174,95 +121,31 @@ impl ExpertPack {
                 config.decoder_ffn_dim
             )));
         }
-        // Widths first: a checkpoint for another Whisper size says so before anything else.
-        let (&(first_part, first_index), &first) =
-            layers.iter().next().expect("found is not empty");
-        let shape_of = |slot: Option<usize>| slot.map(|i| checkpoint.tensors()[i].shape.clone());
-        if let Some(shape) = shape_of(first[0]) {
-            if shape != [ffn, d] {
-                let hint = shape.get(1).map_or("", |&w| size_name(w));
-                return Err(err(format!(
-                    "its experts have fc1 weights of shape {shape:?}{hint}, but the base model \
-                     has d_model {d} and ffn_dim {ffn} (fc1 [{ffn}, {d}]{}): the checkpoint was \
-                     trained on another base model; import it with the model it was trained on",
-                    size_name(d)
-                )));
-            }
-        }
-        let gate = match shape_of(first[5]).as_deref() {
-            Some(&[h]) if h > 0 => h,
-            _ => {
-                return Err(err(format!(
-                    "{} is missing or not a non-empty vector",
-                    reference_name(
-                        part_of(first_part),
-                        first_index,
-                        name,
-                        ExpertTensor::GateInBias
-                    )
-                )))
-            }
+        let found = expert_tensors(checkpoint.tensors()).map_err(err)?;
+        let name = choose_language(&found, language).map_err(err)?;
+        let code = normalize_language(&name).ok_or_else(|| {
+            err(format!(
+                "its experts are for '{name}', which is not a Whisper language name"
+            ))
+        })?;
+        let (gate, plan) = plan_layers(checkpoint.tensors(), &found, &name, config).map_err(err)?;
+
+        let tensors = checkpoint.tensors();
+        let planned = || {
+            plan.iter()
+                .flat_map(|l| l.tensors.iter().map(|&i| &tensors[i]))
         };
-        for (part, count) in [
-            (Part::Encoder, config.encoder_layers),
-            (Part::Decoder, config.decoder_layers),
-        ] {
-            let covered: Vec<usize> = (layers.keys())
-                .filter(|(p, _)| *p == part as u8)
-                .map(|&(_, i)| i)
-                .collect();
-            if covered != (0..count).collect::<Vec<_>>() {
-                return Err(err(format!(
-                    "its '{name}' experts cover {part} layers {covered:?}, but the base \
-                     model's {part} has {count} layer{s} and the reference code puts an expert \
-                     in each: the checkpoint was trained on another base model; import it with \
-                     the model it was trained on",
-                    part = part.name(),
-                    s = if count == 1 { "" } else { "s" },
-                )));
-            }
-        }
-
-        // Every tensor present and of the right shape before any value is read.
-        let mut plan: Vec<(Part, usize, [usize; 7])> = Vec::new();
-        for (&(p, index), slots) in &layers {
-            let part = part_of(p);
-            let mut indices = [0; 7];
-            for (slot, tensor) in ExpertTensor::ALL.into_iter().enumerate() {
-                let reference = reference_name(part, index, name, tensor);
-                let i = slots[slot].ok_or_else(|| err(format!("tensor {reference} is missing")))?;
-                let want = tensor.shape((d, ffn, gate));
-                let t = &checkpoint.tensors()[i];
-                if t.shape != want {
-                    return Err(err(format!(
-                        "tensor {reference} has shape {:?}, expected {want:?} (d_model {d}, \
-                         ffn_dim {ffn}, gate_dim {gate})",
-                        t.shape
-                    )));
-                }
-                indices[slot] = i;
-            }
-            plan.push((part, index, indices));
-        }
-
-        let total: u64 = (plan.iter())
-            .flat_map(|(_, _, indices)| indices.iter().map(|&i| checkpoint.tensors()[i].bytes()))
-            .sum();
-        let all_f16 = (plan.iter())
-            .flat_map(|(_, _, indices)| indices.iter())
-            .all(|&i| checkpoint.tensors()[i].dtype == StorageType::F16);
+        let total: u64 = planned().map(|t| t.bytes()).sum();
+        let all_f16 = planned().all(|t| t.dtype == StorageType::F16);
         let mut done = 0;
         progress(done, total);
-        let mut pack_layers = Vec::with_capacity(plan.len());
-        for (part, index, indices) in plan {
-            let expert = Expert::try_from_fn(|tensor| {
-                let slot = ExpertTensor::ALL
-                    .iter()
-                    .position(|&t| t == tensor)
-                    .expect("listed");
-                let t = checkpoint.tensors()[indices[slot]].clone();
-                let values = checkpoint.read_f32(&t.name)?;
-                if let Some(bad) = values.iter().find(|v| !v.is_finite()) {
+        let mut layers = Vec::with_capacity(plan.len());
+        for layer in &plan {
+            let mut values = Vec::with_capacity(7);
+            for &i in &layer.tensors {
+                let t = checkpoint.tensors()[i].clone();
+                let v = checkpoint.read_f32(&t.name)?;
+                if let Some(bad) = v.iter().find(|v| !v.is_finite()) {
                     return Err(err(format!(
                         "tensor {} holds {bad}; the checkpoint is corrupt or its training \
                          diverged",
@@ -271,11 +154,15 @@ impl ExpertPack {
                 }
                 done += t.bytes();
                 progress(done, total);
-                Ok(values)
-            })?;
-            pack_layers.push(ExpertLayer {
-                part,
-                index,
+                values.push(v);
+            }
+            // Read in ExpertTensor::ALL order, the order try_from_fn asks for them.
+            let mut values = values.into_iter();
+            let expert =
+                Expert::try_from_fn(|_| values.next().ok_or(())).expect("seven tensors read");
+            layers.push(ExpertLayer {
+                part: layer.part,
+                index: layer.index,
                 expert,
             });
         }
@@ -299,8 +186,143 @@ impl ExpertPack {
                     "checkpoint_language": name,
                 }),
             },
-            layers: pack_layers,
+            layers,
             dtype: if all_f16 { DType::F16 } else { DType::F32 },
         })
     }
+}
+
+/// The checkpoint's expert tensors with their positions; an error when there are none.
+fn expert_tensors(tensors: &[TorchTensor]) -> Result<Vec<(ExpertName, usize)>, String> {
+    let found: Vec<(ExpertName, usize)> = (tensors.iter().enumerate())
+        .filter_map(|(i, t)| parse_name(&t.name).map(|n| (n, i)))
+        .collect();
+    if found.is_empty() {
+        return Err(format!(
+            "none of its {} tensors is a language expert (named \
+             model.{{encoder|decoder}}.layers.{{i}}.ffn_clsr.proj.{{language}}.fc1.weight and \
+             so on){}; is this one of the paper's expert.<language>.bin files?",
+            tensors.len(),
+            tensors.first().map_or(String::new(), |t| format!(
+                "; its first tensor is {}",
+                t.name
+            ))
+        ));
+    }
+    Ok(found)
+}
+
+/// The language name to import: the only one, or the one `wanted` (a code or name) names.
+fn choose_language(found: &[(ExpertName, usize)], wanted: Option<&str>) -> Result<String, String> {
+    let languages: BTreeSet<&str> = found.iter().map(|(n, _)| n.language.as_str()).collect();
+    let listed = languages.iter().copied().collect::<Vec<_>>().join(", ");
+    let chosen = match wanted {
+        Some(wanted) => {
+            let code = normalize_language(wanted).ok_or_else(|| {
+                format!(
+                    "unknown language '{wanted}'; give a Whisper language code or name (it \
+                     holds experts for {listed})"
+                )
+            })?;
+            languages
+                .iter()
+                .find(|l| normalize_language(l) == Some(code))
+                .ok_or_else(|| format!("it holds experts for {listed}, not for '{wanted}'"))?
+        }
+        None if languages.len() == 1 => languages.first().expect("one language"),
+        None => {
+            return Err(format!(
+                "it holds experts for several languages ({listed}); choose one (--language on \
+                 the command line)"
+            ))
+        }
+    };
+    Ok(chosen.to_string())
+}
+
+/// Checks that `name`'s experts fit the base model — its widths, an expert in every layer
+/// of both stacks, every tensor present and shaped as the pack format says — before any value
+/// is read. Returns the gate width and the layers in pack order (encoder, then decoder).
+fn plan_layers(
+    tensors: &[TorchTensor],
+    found: &[(ExpertName, usize)],
+    name: &str,
+    config: &WhisperConfig,
+) -> Result<(usize, Vec<LayerPlan>), String> {
+    let (d, ffn) = (config.d_model, config.encoder_ffn_dim);
+    let mut slots: BTreeMap<(u8, usize), [Option<usize>; 7]> = BTreeMap::new();
+    for (n, i) in found.iter().filter(|(n, _)| n.language == name) {
+        let slot = ExpertTensor::ALL.iter().position(|&t| t == n.tensor);
+        slots.entry((n.part as u8, n.index)).or_default()[slot.expect("listed")] = Some(*i);
+    }
+    let part_of = |p: u8| if p == 0 { Part::Encoder } else { Part::Decoder };
+
+    // Widths first: a checkpoint for another Whisper size says so before anything else.
+    let (&(first_part, first_index), &first) = slots.iter().next().expect("found is not empty");
+    let shape_of = |slot: Option<usize>| slot.map(|i| tensors[i].shape.clone());
+    if let Some(shape) = shape_of(first[0]) {
+        if shape != [ffn, d] {
+            let hint = shape.get(1).map_or("", |&w| size_name(w));
+            return Err(format!(
+                "its experts have fc1 weights of shape {shape:?}{hint}, but the base model has \
+                 d_model {d} and ffn_dim {ffn} (fc1 [{ffn}, {d}]{}): the checkpoint was \
+                 trained on another base model; import it with the model it was trained on",
+                size_name(d)
+            ));
+        }
+    }
+    let gate = match shape_of(first[5]).as_deref() {
+        Some(&[h]) if h > 0 => h,
+        _ => {
+            let bias = ExpertTensor::GateInBias;
+            return Err(format!(
+                "{} is missing or not a non-empty vector",
+                reference_name(part_of(first_part), first_index, name, bias)
+            ));
+        }
+    };
+    for (part, count) in [
+        (Part::Encoder, config.encoder_layers),
+        (Part::Decoder, config.decoder_layers),
+    ] {
+        let covered: Vec<usize> = (slots.keys())
+            .filter(|(p, _)| *p == part as u8)
+            .map(|&(_, i)| i)
+            .collect();
+        if covered != (0..count).collect::<Vec<_>>() {
+            return Err(format!(
+                "its '{name}' experts cover {part} layers {covered:?}, but the base model's \
+                 {part} has {count} layer{s} and the reference code puts an expert in each: \
+                 the checkpoint was trained on another base model; import it with the model \
+                 it was trained on",
+                part = part.name(),
+                s = if count == 1 { "" } else { "s" },
+            ));
+        }
+    }
+
+    let mut plan = Vec::with_capacity(slots.len());
+    for (&(p, index), slots) in &slots {
+        let part = part_of(p);
+        let mut indices = [0; 7];
+        for (slot, tensor) in ExpertTensor::ALL.into_iter().enumerate() {
+            let reference = reference_name(part, index, name, tensor);
+            let i = slots[slot].ok_or_else(|| format!("tensor {reference} is missing"))?;
+            let want = tensor.shape((d, ffn, gate));
+            if tensors[i].shape != want {
+                return Err(format!(
+                    "tensor {reference} has shape {:?}, expected {want:?} (d_model {d}, ffn_dim \
+                     {ffn}, gate_dim {gate})",
+                    tensors[i].shape
+                ));
+            }
+            indices[slot] = i;
+        }
+        plan.push(LayerPlan {
+            part,
+            index,
+            tensors: indices,
+        });
+    }
+    Ok((gate, plan))
 }
