@@ -460,3 +460,44 @@ fn corrupt_and_mismatched_checkpoints_are_refused_with_clear_errors() {
     );
     assert_mentions(&msg, &[&bad[3].0, "NaN"]);
 }
+
+/// A whisper-small expert file has ~170 tensors: its pickle stores memo entries past 255
+/// (`LONG_BINPUT`, fetched with `LONG_BINGET`). 1100 tensors also split the dict's items
+/// into two `SETITEMS` batches. Both readers (ours and candle's) must agree with the values.
+#[test]
+fn large_state_dicts_with_long_memo_indices_read_back_exactly() {
+    let entries: Vec<Entry> = (0..1100)
+        .map(|i| (format!("t.{i}"), vec![2], vec![i as f32, -(i as f32) / 7.0]))
+        .collect();
+    let ck = Checkpoint::save(&entries, Container::StateDict, Storage::Float);
+    // Each tensor stores at least five memo entries (name, persistent id, size, stride, args).
+    let bytes = ck.to_bytes();
+    let mut checkpoint =
+        TorchCheckpoint::from_reader(Cursor::new(bytes.clone()), "big.bin").unwrap();
+    let names: Vec<String> = checkpoint
+        .tensors()
+        .iter()
+        .map(|t| t.name.clone())
+        .collect();
+    let want: Vec<String> = entries.iter().map(|e| e.0.clone()).collect();
+    assert_eq!(names, want);
+    for (name, _, values) in [&entries[0], &entries[300], &entries[1099]] {
+        assert_eq!(&checkpoint.read_f32(name).unwrap(), values, "{name}");
+    }
+
+    // candle's reader parses the same pickle to the same names, shapes and storages (its
+    // tensor loading reopens the archive per tensor, too slow for 1100 here).
+    let path = std::env::temp_dir().join(format!("whisper-clsr-big-{}.bin", std::process::id()));
+    std::fs::write(&path, &bytes).unwrap();
+    let infos = candle_core::pickle::read_pth_tensor_info(&path, false, None).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(infos.len(), entries.len());
+    let mut seen = std::collections::HashSet::new();
+    for info in &infos {
+        // Entry i is `t.{i}` in storage `data/{i}` (candle lists them in its own order).
+        let i: usize = info.name.strip_prefix("t.").unwrap().parse().unwrap();
+        assert!(i < entries.len() && seen.insert(i), "{}", info.name);
+        assert_eq!(info.layout.dims(), [2], "{}", info.name);
+        assert!(info.path.ends_with(&format!("data/{i}")), "{}", info.path);
+    }
+}
