@@ -214,7 +214,8 @@ impl Whisper {
         self.experts.iter().map(|(meta, _)| meta)
     }
 
-    pub(crate) fn experts_for(&self, language: &str) -> Option<&LanguageExperts> {
+    /// The experts loaded for `language` (a code such as `ca`), as they sit on the GPU.
+    pub fn experts_for(&self, language: &str) -> Option<&LanguageExperts> {
         self.experts
             .iter()
             .map(|(_, e)| e)

@@ -202,6 +202,94 @@ fn pack_init_inspect_and_transcribe_with_the_expert() {
 }
 
 #[test]
+fn pack_import_distilwhisper_writes_a_pack_that_fits_its_base() {
+    use kit::torch_checkpoint::{distilwhisper_experts, Checkpoint, Container, Storage};
+    let dir = scratch("import");
+    let model = dir.join("tiny");
+    kit::tiny_whisper::write(&model, 91);
+    let dims = (32, 128, 64);
+    let mut entries = distilwhisper_experts(&mut kit::rng(92), "catalan", dims, (1, 1));
+    let checkpoint = dir.join("expert.catalan.bin");
+    let ck = Checkpoint::save(&entries, Container::StateDict, Storage::Float);
+    std::fs::write(&checkpoint, ck.to_bytes()).unwrap();
+    let pack = dir.join("ca.safetensors");
+    let (model, checkpoint_arg, pack_arg) = (
+        model.to_str().unwrap(),
+        checkpoint.to_str().unwrap(),
+        pack.to_str().unwrap(),
+    );
+    let args = [
+        "pack",
+        "import-distilwhisper",
+        checkpoint_arg,
+        "--model",
+        model,
+        "--out",
+        pack_arg,
+    ];
+    let out = cli(&args);
+    assert!(out.status.success(), "import failed: {}", stderr(&out));
+    assert!(
+        stderr(&out).contains("language ca, 1 encoder + 1 decoder layers"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = cli(&["pack", "inspect", pack_arg, "--model", model]);
+    assert!(
+        out.status.success(),
+        "pack inspect failed: {}",
+        stderr(&out)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    for expected in [
+        "language        ca (catalan)",
+        "gate 64",
+        "expert.catalan.bin",
+        "fits ",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+
+    // Two languages in one checkpoint: --language is needed.
+    entries.extend(distilwhisper_experts(
+        &mut kit::rng(93),
+        "tamil",
+        dims,
+        (1, 1),
+    ));
+    let ck = Checkpoint::save(&entries, Container::Dict, Storage::Float);
+    std::fs::write(&checkpoint, ck.to_bytes()).unwrap();
+    let out = cli(&args);
+    assert!(!out.status.success(), "two languages without --language");
+    assert!(
+        stderr(&out).contains("catalan, tamil") && stderr(&out).contains("--language"),
+        "{}",
+        stderr(&out)
+    );
+    let out = cli(&[&args[..], &["--language", "ta"]].concat());
+    assert!(
+        out.status.success(),
+        "import --language ta failed: {}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("language ta"), "{}", stderr(&out));
+
+    // A corrupt checkpoint: a clear error naming it, no pack written.
+    std::fs::write(&checkpoint, &ck.to_bytes()[..300]).unwrap();
+    std::fs::remove_file(&pack).unwrap();
+    let out = cli(&args);
+    assert!(!out.status.success(), "a truncated checkpoint");
+    assert!(
+        stderr(&out).contains(checkpoint_arg) && stderr(&out).contains("truncated"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!pack.exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn a_pack_for_another_model_is_refused() {
     let tiny = kit::model_dir("whisper-tiny.en");
     let pack = scratch("other-pack").join("ca.safetensors");

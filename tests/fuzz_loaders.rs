@@ -1,6 +1,7 @@
 //! Bounded fuzzing of every input parser, run with the normal tests: model weights
 //! (safetensors), expert packs, `config.json`, `tokenizer.json`, CTranslate2 `model.bin` (with
-//! its tokenizer and config) and each audio container (WAV, FLAC, MP3, OGG).
+//! its tokenizer and config), PyTorch checkpoints (the paper's released experts) and each
+//! audio container (WAV, FLAC, MP3, OGG).
 //!
 //! Each campaign mutates small valid seeds — random truncation, bit flips, interesting
 //! integers, header length/offset/dtype/shape edits, huge declared sizes, JSON value edits,
@@ -27,12 +28,14 @@ use std::time::{Duration, Instant};
 
 use kit::ct2::{Ct2File, TINY_CT2_CONFIG, TINY_CT2_TOKENIZER};
 use kit::random_model::{write_random_model, TinyConfig};
+use kit::torch_checkpoint::{distilwhisper_experts, Checkpoint, Container, Storage};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
 use whisper_clsr::audio::decode_audio;
 use whisper_clsr::convert::hf_config::SpecialTokens;
 use whisper_clsr::convert::inspect_ct2;
+use whisper_clsr::convert::torch::TorchCheckpoint;
 use whisper_clsr::decode::tokenizer::{Task, WhisperTokenizer};
 use whisper_clsr::model::{WeightFile, WhisperConfig};
 use whisper_clsr::pack::{base_fingerprint, ExpertPack, META_KEY};
@@ -121,7 +124,7 @@ fn count_panics() {
 // ---------------------------------------------------------------------------------------------
 // The campaign driver.
 
-const CAMPAIGNS: [&str; 9] = [
+const CAMPAIGNS: [&str; 10] = [
     "model.safetensors",
     "expert pack",
     "config.json",
@@ -131,6 +134,7 @@ const CAMPAIGNS: [&str; 9] = [
     "flac",
     "mp3",
     "ogg",
+    "torch checkpoint",
 ];
 
 /// One input and what is known about it.
@@ -1235,6 +1239,85 @@ fn audio_limits(iterations: usize) -> Limits {
     }
 }
 
+/// A PyTorch checkpoint (zip + pickle) mutated as a whole, or in its pickle or a storage
+/// record and zipped again (valid checksums, so the mutation reaches the pickle reader).
+fn mutate_torch_checkpoint(rng: &mut StdRng, seed: &Checkpoint) -> Case {
+    let mut ck = Checkpoint {
+        archive: seed.archive.clone(),
+        records: seed.records.clone(),
+    };
+    match rng.random_range(0..4) {
+        0 => mutate_bytes(rng, &ck.to_bytes(), 256),
+        1 => {
+            // An int operand (sizes, strides, offsets, numel) made interesting.
+            let pkl = ck.record_mut("data.pkl");
+            let ints: Vec<usize> = (0..pkl.len()).filter(|&i| pkl[i] == b'K').collect();
+            let at = *pick(rng, &ints);
+            let v = *pick(rng, &INTERESTING_U64);
+            pkl.splice(at..at + 2, [&[0x8a, 8][..], &v.to_le_bytes()].concat());
+            Case::new(ck.to_bytes(), format!("pickle int at {at} = {v:#x}"))
+        }
+        2 => {
+            let pkl = ck.record_mut("data.pkl");
+            let case = mutate_bytes(rng, pkl, pkl.len());
+            *pkl = case.input;
+            Case::new(ck.to_bytes(), format!("data.pkl: {}", case.what))
+        }
+        _ => {
+            let i = rng.random_range(0..ck.records.len());
+            let (name, bytes) = &mut ck.records[i];
+            let n = rng.random_range(0..bytes.len() + 8);
+            bytes.resize(n, 0x41);
+            let what = format!("record {name} resized to {n} bytes");
+            Case::new(ck.to_bytes(), what)
+        }
+    }
+}
+
+#[test]
+fn fuzz_torch_checkpoint() {
+    let entries = distilwhisper_experts(&mut kit::rng(95), "catalan", (8, 16, 4), (1, 1));
+    let seeds = [
+        Checkpoint::save(&entries, Container::StateDict, Storage::Float),
+        Checkpoint::save(&entries, Container::Dict, Storage::Half),
+    ];
+    campaign(
+        9,
+        Limits {
+            iterations: 3000,
+            per_case: Duration::from_secs(10),
+            alloc_base: 4 << 20,
+            alloc_per_input_byte: 4,
+        },
+        |rng| {
+            let seed = &seeds[rng.random_range(0..2)];
+            mutate_torch_checkpoint(rng, seed)
+        },
+        Arc::new(|case: &Case| {
+            let reader = std::io::Cursor::new(&case.input);
+            let mut checkpoint = match TorchCheckpoint::from_reader(reader, "fuzz.bin") {
+                Ok(c) => c,
+                Err(e) => return Ok(Err(e.to_string())),
+            };
+            for t in checkpoint.tensors().to_vec() {
+                match checkpoint.read_f32(&t.name) {
+                    Ok(values) if values.len() == t.numel() => {}
+                    Ok(values) => {
+                        return Err(format!(
+                            "{}: {} values for shape {:?}",
+                            t.name,
+                            values.len(),
+                            t.shape
+                        ))
+                    }
+                    Err(e) => return Ok(Err(e.to_string())),
+                }
+            }
+            Ok(Ok(()))
+        }),
+    );
+}
+
 #[test]
 fn fuzz_wav() {
     let seeds = vec![
@@ -1866,4 +1949,27 @@ fn corrupt_precompiled_normalizer_is_an_error_naming_the_file() {
             "{what}: a panic was caught on the way"
         );
     }
+}
+
+/// A PyTorch checkpoint whose zip directory declares `data.pkl` 64 MiB long (its real
+/// length is a few KiB): the reader allocated the declared size before reading (found by
+/// `fuzz_torch_checkpoint`). A stored record longer than the file is now refused first.
+#[test]
+fn regression_torch_pickle_record_with_huge_declared_length() {
+    let entries = distilwhisper_experts(&mut kit::rng(96), "catalan", (8, 16, 4), (1, 1));
+    let mut zip = Checkpoint::save(&entries, Container::StateDict, Storage::Float).to_bytes();
+    // The first central directory entry is data.pkl's; its uncompressed size is at +24.
+    let central = zip.windows(4).position(|w| w == b"PK\x01\x02").unwrap();
+    assert_eq!(&zip[central + 46..central + 62], b"archive/data.pkl");
+    zip[central + 24..central + 28].copy_from_slice(&(64u32 << 20).to_le_bytes());
+    let err = bounded(move || {
+        TorchCheckpoint::from_reader(std::io::Cursor::new(zip), "huge.bin")
+            .err()
+            .expect("refused")
+            .to_string()
+    });
+    assert!(
+        err.contains("huge.bin") && err.contains("data.pkl") && err.contains("67108864"),
+        "{err}"
+    );
 }

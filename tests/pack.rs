@@ -1,12 +1,12 @@
-//! Expert packs: the file format round trip, its error messages, the base-model check and
-//! the paper's initialisation from a base model.
+//! Expert packs: the file format round trip, its error messages, the base-model check, the
+//! paper's initialisation from a base model and the import of the paper's released experts.
 
 use whisper_clsr_test_kit as kit;
 
 use std::collections::HashMap;
 
 use kit::random_model::{write_random_model, TinyConfig};
-use kit::{assert_close, gpu, random, read, rng, through_f16};
+use kit::{assert_close, gpu, random, read, read_weight, rng, through_f16};
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
 use whisper_clsr::gpu::DType;
@@ -15,9 +15,14 @@ use whisper_clsr::model::{WeightFile, WhisperConfig};
 use whisper_clsr::ops::clsr::{clsr_ffn, SharedFfn};
 use whisper_clsr::ops::matmul::linear;
 use whisper_clsr::pack::{
-    base_fingerprint, Expert, ExpertLayer, ExpertPack, PackMeta, Part, FORMAT_VERSION, GATE_DIM,
-    META_KEY,
+    base_fingerprint, Expert, ExpertLayer, ExpertPack, ExpertTensor, PackMeta, Part,
+    FORMAT_VERSION, GATE_DIM, META_KEY,
 };
+
+// In this test binary rather than its own: every test binary links the whole runtime, which
+// costs CI minutes.
+#[path = "pack/distilwhisper_import.rs"]
+mod distilwhisper_import;
 
 const D: usize = 8;
 const FFN: usize = 12;

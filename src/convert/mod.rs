@@ -1,9 +1,13 @@
 //! Model import: turns a CTranslate2 Whisper package (`model.bin`, `tokenizer.json`, optional
 //! `config.json`) into the Hugging Face layout the runtime loads (`model.safetensors`,
 //! `config.json`, `tokenizer.json`). Tensors keep their source dtype; nothing is re-quantized.
+//! `torch` (feature `torch-import`, native only) reads PyTorch checkpoints, for importing the
+//! paper's released experts into packs (docs/pack-format.md).
 
 pub mod ct2;
 pub mod hf_config;
+#[cfg(feature = "torch-import")]
+pub mod torch;
 mod whisper_spec;
 
 use std::borrow::Cow;

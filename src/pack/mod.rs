@@ -8,6 +8,8 @@
 //! quantized. The safetensors `__metadata__` map holds [`PackMeta`] as a JSON string under
 //! [`META_KEY`].
 
+#[cfg(feature = "torch-import")]
+mod distilwhisper;
 mod expert;
 mod fingerprint;
 mod format;

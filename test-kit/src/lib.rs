@@ -7,6 +7,8 @@
 //! - [`fd`]: central finite differences of a scalar loss against an analytic gradient;
 //! - [`compare`]: closeness checks of f32 results against f64 references;
 //! - [`fixtures`], [`random_model`], [`ct2`]: test models and assets;
+//! - [`torch_checkpoint`]: PyTorch checkpoints as `torch.save` writes them (the paper's
+//!   released experts' format);
 //! - `candle_ref` (feature `candle`): candle-transformers' Whisper as an independent
 //!   reference.
 //!
@@ -23,6 +25,7 @@ pub mod random_model;
 pub mod reference;
 pub mod shader_checks;
 pub mod tiny_whisper;
+pub mod torch_checkpoint;
 
 #[cfg(feature = "candle")]
 pub mod candle_ref;

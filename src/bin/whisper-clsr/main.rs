@@ -6,6 +6,7 @@ mod eval;
 mod load;
 mod normalize;
 mod pack;
+mod pack_import;
 mod stream;
 mod transcribe;
 mod wer;
@@ -35,7 +36,8 @@ enum Command {
     /// Convert a CTranslate2 Whisper model.bin into a Hugging Face layout directory.
     #[command(name = "convert-ct2")]
     ConvertCt2(convert::Args),
-    /// Language expert packs: inspect one, or initialise one from a base model.
+    /// Language expert packs: inspect one, initialise one from a base model, or import the
+    /// paper's released experts.
     #[command(subcommand)]
     Pack(pack::Command),
     /// Normalise text as Whisper's evaluation does: lines from stdin to stdout.

@@ -1,4 +1,4 @@
-//! `whisper-clsr pack inspect|init`.
+//! `whisper-clsr pack inspect|init|import-distilwhisper`.
 
 use std::path::{Path, PathBuf};
 
@@ -34,6 +34,26 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Storage::Auto)]
         dtype: Storage,
     },
+    /// Import one language's experts from a DistilWhisper checkpoint (the paper's released
+    /// expert.<language>.bin, a PyTorch state dict) into a pack for the base model it was
+    /// trained on (whisper-small for the released ones). See docs/pack-format.md.
+    #[command(name = "import-distilwhisper")]
+    ImportDistilwhisper {
+        /// The checkpoint written by torch.save (e.g. expert.catalan.bin).
+        checkpoint: PathBuf,
+        #[arg(long, help = MODEL_HELP)]
+        model: PathBuf,
+        /// Which language to import when the checkpoint holds several (code such as ca, or a
+        /// name such as catalan).
+        #[arg(long)]
+        language: Option<String>,
+        /// Output file (.safetensors).
+        #[arg(long)]
+        out: PathBuf,
+        /// Storage type of the pack's tensors; `auto` follows the model's FFN weights.
+        #[arg(long, value_enum, default_value_t = Storage::Auto)]
+        dtype: Storage,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -41,6 +61,22 @@ pub enum Storage {
     Auto,
     F16,
     F32,
+}
+
+impl Storage {
+    /// The storage type to write; `Auto` takes the model's FFN weights' type.
+    pub fn resolve(self, config: &WhisperConfig, file: &WeightFile) -> Result<DType, String> {
+        Ok(match self {
+            Storage::F16 => DType::F16,
+            Storage::F32 => DType::F32,
+            Storage::Auto => file
+                .gpu_dtype(
+                    "model.encoder.layers.0.fc1.weight",
+                    &[config.encoder_ffn_dim, config.d_model],
+                )
+                .map_err(|e| e.to_string())?,
+        })
+    }
 }
 
 pub fn run(command: Command) -> Result<(), String> {
@@ -52,11 +88,18 @@ pub fn run(command: Command) -> Result<(), String> {
             out,
             dtype,
         } => init(&model, &language, &out, dtype),
+        Command::ImportDistilwhisper {
+            checkpoint,
+            model,
+            language,
+            out,
+            dtype,
+        } => crate::pack_import::run(&checkpoint, &model, language.as_deref(), &out, dtype),
     }
 }
 
 /// config.json and model.safetensors of a model directory, without a GPU.
-fn read_base(dir: &Path) -> Result<(WhisperConfig, WeightFile), String> {
+pub fn read_base(dir: &Path) -> Result<(WhisperConfig, WeightFile), String> {
     let read = |name: &str| {
         let path = dir.join(name);
         std::fs::read(&path).map_err(|e| {
@@ -119,16 +162,7 @@ fn init(model: &Path, language: &str, out: &Path, storage: Storage) -> Result<()
     })?;
     eprintln!("reading {} ...", model.display());
     let (config, file) = read_base(model)?;
-    let dtype = match storage {
-        Storage::F16 => DType::F16,
-        Storage::F32 => DType::F32,
-        Storage::Auto => file
-            .gpu_dtype(
-                "model.encoder.layers.0.fc1.weight",
-                &[config.encoder_ffn_dim, config.d_model],
-            )
-            .map_err(|e| e.to_string())?,
-    };
+    let dtype = storage.resolve(&config, &file)?;
     let pack = ExpertPack::init_from_base(&config, &file, code).map_err(|e| e.to_string())?;
     pack.write_atomic(out, dtype).map_err(|e| e.to_string())?;
     eprintln!(
