@@ -19,7 +19,12 @@ pub struct Kernel {
 impl Kernel {
     /// Entry point `entry` of `source` (the text of `shaders/{file}`), dispatched with a
     /// uniform of type `P`.
-    pub fn new<P: Params>(file: &'static str, source: &'static str, entry: &'static str) -> Kernel {
+    /// A `const fn`, so that a module with one kernel can hold it as a constant.
+    pub const fn new<P: Params>(
+        file: &'static str,
+        source: &'static str,
+        entry: &'static str,
+    ) -> Kernel {
         Kernel {
             file,
             source,

@@ -8,7 +8,7 @@
 //! of the expert and gate parameters and returns dL/dz (dL/dres is dout itself).
 
 use whisper_clsr::gpu::shader::Kernel;
-use whisper_clsr::gpu::{Gpu, Tensor};
+use whisper_clsr::gpu::{Gpu, Tensor, Weight};
 use whisper_clsr::ops::clsr::SharedFfn;
 use whisper_clsr::ops::matmul::linear;
 use whisper_clsr::pack::Expert;
@@ -142,6 +142,11 @@ fn params(rows: usize, cols: usize, hidden: usize, mode: &TrainMode) -> Params {
     }
 }
 
+/// `x·Wᵀ + b`, a Linear with bias and no fused epilogue.
+fn affine(gpu: &Gpu, x: &Tensor, w: &Weight, b: &Weight) -> Tensor {
+    linear(gpu, x, w, Some(b), false, None)
+}
+
 /// Training forward for z (the `final_layer_norm` output) and residual, both [T, d].
 /// Returns `out` [T, d] and the saved activations.
 pub fn clsr_forward(
@@ -156,14 +161,7 @@ pub fn clsr_forward(
     assert_eq!(residual.shape(), z.shape(), "clsr forward: residual shape");
     let hidden = e.gate_in.value.shape()[0];
     let z_gate = dropout(gpu, z, mode.gate_dropout, mode.gate_dropout_draw());
-    let gate_pre = linear(
-        gpu,
-        &z_gate,
-        &e.gate_in.value,
-        Some(&e.gate_in_bias.value),
-        false,
-        None,
-    );
+    let gate_pre = affine(gpu, &z_gate, &e.gate_in.value, &e.gate_in_bias.value);
     let gates = gpu.tensor(&[rows]);
     let p = params(rows, d, hidden, mode);
     gpu.dispatch(
@@ -176,30 +174,16 @@ pub fn clsr_forward(
         ],
         threads_grid(rows, 256),
     );
-    let pre_shared = linear(gpu, z, shared.fc1, Some(shared.fc1_bias), false, None);
-    let y_shared = linear(
-        gpu,
-        &gelu(gpu, &pre_shared),
-        shared.fc2,
-        Some(shared.fc2_bias),
-        false,
-        None,
-    );
-    let pre_lang = linear(gpu, z, &e.fc1.value, Some(&e.fc1_bias.value), false, None);
+    let pre_shared = affine(gpu, z, shared.fc1, shared.fc1_bias);
+    let y_shared = affine(gpu, &gelu(gpu, &pre_shared), shared.fc2, shared.fc2_bias);
+    let pre_lang = affine(gpu, z, &e.fc1.value, &e.fc1_bias.value);
     let h_lang = dropout(
         gpu,
         &gelu(gpu, &pre_lang),
         mode.expert_dropout,
         mode.expert_dropout_draw(),
     );
-    let y_lang = linear(
-        gpu,
-        &h_lang,
-        &e.fc2.value,
-        Some(&e.fc2_bias.value),
-        false,
-        None,
-    );
+    let y_lang = affine(gpu, &h_lang, &e.fc2.value, &e.fc2_bias.value);
     let out = gpu.tensor(&[rows, d]);
     gpu.dispatch(
         &kernel("MIX_FORWARD"),

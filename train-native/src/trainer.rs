@@ -263,28 +263,9 @@ impl Trainer {
         };
         for (micro, ex) in batch.iter().enumerate() {
             let modes = self.modes(micro);
-            let x = upload_input(gpu, model, &ex.student)?;
-            mark(gpu, "stem (conv, positions)");
             let keyed = cache.as_mut().map(|(ids, c)| (ids[micro], &mut **c));
-            let t_run = match teacher {
-                Some(t) => Some(teacher_run(gpu, t, ex, keyed)?),
-                None => None,
-            };
-            let example = Example {
-                enc_input: &x,
-                tokens: &ex.tokens,
-                targets: &ex.targets,
-            };
-            let losses = example_losses(
-                gpu,
-                model,
-                &self.experts,
-                &modes,
-                t_run.as_ref(),
-                &example,
-                &self.config.objective,
-                Pass::Train,
-            )?;
+            let teacher = teacher.map(|t| (t, keyed));
+            let losses = self.losses(gpu, model, teacher, ex, &modes, Pass::Train)?;
             m.add_example(gpu, &losses, ex, 1.0 / batch.len() as f64)?;
         }
         m.loss = m.ce + m.js + m.gate_loss;
@@ -325,33 +306,46 @@ impl Trainer {
         };
         let k = 1.0 / examples.len().max(1) as f64;
         for ex in examples {
-            let x = upload_input(gpu, model, &ex.student)?;
-            let t_run = match teacher {
-                Some(t) => {
-                    let tx = upload_input(gpu, t, ex.teacher.as_ref().unwrap_or(&ex.student))?;
-                    Some(teacher_forward(gpu, t, &tx, &ex.tokens)?)
-                }
-                None => None,
-            };
-            let example = Example {
-                enc_input: &x,
-                tokens: &ex.tokens,
-                targets: &ex.targets,
-            };
-            let losses = example_losses(
-                gpu,
-                model,
-                &self.experts,
-                &modes,
-                t_run.as_ref(),
-                &example,
-                &self.config.objective,
-                Pass::Evaluate,
-            )?;
+            let teacher = teacher.map(|t| (t, None));
+            let losses = self.losses(gpu, model, teacher, ex, &modes, Pass::Evaluate)?;
             m.add_example(gpu, &losses, ex, k)?;
         }
         m.loss = m.ce + m.js + m.gate_loss;
         Ok(m)
+    }
+
+    /// Row losses of one example with the experts' `modes`; the teacher's outputs come
+    /// from its cache entry (id, cache) when given one (see [`teacher_run`]).
+    fn losses(
+        &self,
+        gpu: &Gpu,
+        model: &WhisperNetwork,
+        teacher: Option<(&WhisperNetwork, Option<(usize, &mut TeacherCache)>)>,
+        ex: &Prepared,
+        modes: &[TrainMode],
+        pass: Pass,
+    ) -> Result<Tensor> {
+        let x = upload_input(gpu, model, &ex.student)?;
+        mark(gpu, "stem (conv, positions)");
+        let t_run = match teacher {
+            Some((t, cache)) => Some(teacher_run(gpu, t, ex, cache)?),
+            None => None,
+        };
+        let example = Example {
+            enc_input: &x,
+            tokens: &ex.tokens,
+            targets: &ex.targets,
+        };
+        example_losses(
+            gpu,
+            model,
+            &self.experts,
+            modes,
+            t_run.as_ref(),
+            &example,
+            &self.config.objective,
+            pass,
+        )
     }
 
     /// The current experts as a pack's layers (host f32), encoder layers then decoder.
