@@ -355,7 +355,7 @@ pub fn run(gpu: Gpu, o: &RunOptions) -> Result<()> {
                 examples.push(next_example(&ahead, i)?);
             }
             let batch: Vec<&Prepared> = examples.iter().collect();
-            let m = trainer.step_cached(
+            let m = trainer.step(
                 &whisper.gpu,
                 &whisper.model,
                 teacher.as_ref().map(|t| &t.model),

@@ -227,20 +227,9 @@ impl Trainer {
     }
 
     /// One optimizer step over `batch` (gradients of the examples are summed, then
-    /// averaged by the optimizer).
+    /// averaged by the optimizer). With `cache`, the teacher's outputs are kept in (and
+    /// taken from) it, keyed by the examples' indices `ids` (same order as `batch`).
     pub fn step(
-        &mut self,
-        gpu: &Gpu,
-        model: &WhisperNetwork,
-        teacher: Option<&WhisperNetwork>,
-        batch: &[&Prepared],
-    ) -> Result<StepMetrics> {
-        self.step_cached(gpu, model, teacher, batch, None)
-    }
-
-    /// [`Trainer::step`] with the teacher's outputs kept in (and taken from) `cache`, keyed
-    /// by the examples' indices `ids` (same order as `batch`).
-    pub fn step_cached(
         &mut self,
         gpu: &Gpu,
         model: &WhisperNetwork,
