@@ -192,6 +192,10 @@ pub const SNIPPETS: &[(&str, &str)] = &[
         include_str!("../../shaders/lib/thread_kernel.wgsl"),
     ),
     ("lib/tile.wgsl", include_str!("../../shaders/lib/tile.wgsl")),
+    (
+        "lib/tile_store.wgsl",
+        include_str!("../../shaders/lib/tile_store.wgsl"),
+    ),
 ];
 
 /// Expands `#include` lines and keeps the lines whose enclosing `#if` conditions hold.
