@@ -179,6 +179,10 @@ pub const SNIPPETS: &[(&str, &str)] = &[
         include_str!("../../shaders/lib/layer_norm.wgsl"),
     ),
     (
+        "lib/map_io.wgsl",
+        include_str!("../../shaders/lib/map_io.wgsl"),
+    ),
+    (
         "lib/reduce.wgsl",
         include_str!("../../shaders/lib/reduce.wgsl"),
     ),
