@@ -8,10 +8,9 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> sources: array<u32>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read> sources: array<u32>;
 
+#include lib/map_io.wgsl
 #include lib/thread_kernel.wgsl
 
 fn element_count() -> u32 {

@@ -12,7 +12,7 @@
 // its end they left one lavapipe thread without work (10% slower at 512 tokens).
 
 #include lib/clsr_linear_io.wgsl
-#include lib/tile.wgsl
+#include lib/tile_store.wgsl
 @group(0) @binding(7) var<storage, read> route: array<u32>;
 
 #if GELU
@@ -49,6 +49,17 @@ fn tile_b_at(k: u32, n: u32) -> f32 {
     return 0.0;
 }
 
+// Output (slot, col): the token in that slot, through the workgroup's weight.
+fn tile_out(slot: u32, col: u32, acc: f32) {
+    let v = acc + bias_of(expert, col);
+    let at = route[4u + slot] * p.n + col;
+#if GELU
+    c[at] = gelu(v);
+#else
+    c[at] += v;
+#endif
+}
+
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let t = lid.y * 16u + lid.x;
@@ -79,25 +90,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
         a_tok = route[4u + a_slot];
     }
     let acc = tile_product(lid, a_tok, n0, p.k);
-
-    for (var i = 0u; i < 4u; i++) {
-        let slot = r0 + lid.y * 4u + i;
-        if (slot >= r1) {
-            break;
-        }
-        let tok = route[4u + slot];
-        for (var j = 0u; j < 4u; j++) {
-            let col = n0 + lid.x * 4u + j;
-            if (col >= p.n) {
-                break;
-            }
-            let v = acc[i][j] + bias_of(expert, col);
-            let at = tok * p.n + col;
-#if GELU
-            c[at] = gelu(v);
-#else
-            c[at] += v;
-#endif
-        }
-    }
+    store_tile(lid, r0, r1, n0, p.n, acc);
 }

@@ -1,5 +1,5 @@
 // The gather half of a kernel-3 convolution with padding 1: for output time t and input
-// channel ch, cols[t, ch*3 + j] = x[ch, t*stride + j − 1] (zero outside). The product with
+// channel ch, y[t, ch*3 + j] = x[ch, t*stride + j − 1] (zero outside): y is the column matrix. The product with
 // the [out, in*3] weight is then one tiled matmul (with bias and GELU fused), which is how
 // the Whisper stem's convolutions run. The input is addressed by strides so both the
 // channel-major log-mel [n_mels, frames] and a time-major activation [frames, d] work.
@@ -10,9 +10,8 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> cols: array<f32>;
 
+#include lib/map_io.wgsl
 #include lib/thread_kernel.wgsl
 
 fn element_count() -> u32 {
@@ -29,5 +28,5 @@ fn element(i: u32) {
     if (src >= 0 && u32(src) < p.t_in) {
         v = x[ch * p.channel_stride + u32(src) * p.time_stride];
     }
-    cols[i] = v;
+    y[i] = v;
 }

@@ -4,11 +4,11 @@
 // per u32, define F16). With TRANS_B, B is stored [n, k] (a PyTorch Linear weight, or K for
 // Q·Kᵀ); otherwise [k, n]. Strides and offsets are in elements, so heads of a [T, d_model]
 // activation are addressed in place.
-// Tiling (lib/tile.wgsl): a 16×16 workgroup computes a 64×64 block of C, each thread a 4×4
+// Tiling (lib/tile.wgsl, lib/tile_store.wgsl): a 16×16 workgroup computes a 64×64 block of C, each thread a 4×4
 // register tile, stepping K by 16 through workgroup memory.
 
 #include lib/gemm_io.wgsl
-#include lib/tile.wgsl
+#include lib/tile_store.wgsl
 
 const TILE: u32 = 64u;
 
@@ -34,6 +34,10 @@ fn tile_b_at(k: u32, n: u32) -> f32 {
     return 0.0;
 }
 
+fn tile_out(row: u32, col: u32, v: f32) {
+    store(batch, row, col, v);
+}
+
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     batch = wid.z;
@@ -41,17 +45,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let n0 = wid.x * TILE;
     let t = lid.y * 16u + lid.x;
     let acc = tile_product(lid, m0 + t / 4u, n0, p.k);
-    for (var i = 0u; i < 4u; i++) {
-        let row = m0 + lid.y * 4u + i;
-        if (row >= p.m) {
-            break;
-        }
-        for (var j = 0u; j < 4u; j++) {
-            let col = n0 + lid.x * 4u + j;
-            if (col >= p.n) {
-                break;
-            }
-            store(batch, row, col, acc[i][j]);
-        }
-    }
+    store_tile(lid, m0, p.m, n0, p.n, acc);
 }

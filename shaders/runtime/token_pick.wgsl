@@ -99,9 +99,15 @@ fn lse_add(ms: vec2<f32>, v: f32) -> vec2<f32> {
     return vec2<f32>(v, ms.y * exp(ms.x - v) + 1.0);
 }
 
-// Pass 1 of every pick: the log-sum-exp of the allowed ids, and whether the probability-mass
-// rule forbids text (1.0) or not (0.0). Every lane gets the same values.
-fn filtered_log_sum_exp(lane: u32) -> vec2<f32> {
+// What pass 1 of every pick finds: the log-sum-exp of the allowed ids, and whether the
+// probability-mass rule forbids text.
+struct Filtered {
+    lse: f32,
+    text_off: bool,
+}
+
+// Pass 1 of every pick. Every lane gets the same values.
+fn filtered_log_sum_exp(lane: u32) -> Filtered {
     var max_text = NEG;
     var all = vec2<f32>(NEG, 0.0);
     var ts = vec2<f32>(NEG, 0.0);
@@ -140,7 +146,7 @@ fn filtered_log_sum_exp(lane: u32) -> vec2<f32> {
     let text_off = (p.flags & TIMESTAMPS) != 0u && r3[0] != NEG && lse_ts > r0[0];
     let lse = select(lse_all, lse_ts, text_off);
     workgroupBarrier();
-    return vec2<f32>(lse, select(0.0, 1.0, text_off));
+    return Filtered(lse, text_off);
 }
 
 // Whether id i may be picked: allowed, and not text when the probability-mass rule is on.
@@ -167,16 +173,14 @@ fn reduce_best(lane: u32) {
 @compute @workgroup_size(256, 1, 1)
 fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
     let lane = lid.x;
-    let stats = filtered_log_sum_exp(lane);
-    let lse = stats.x;
-    let text_off = stats.y > 0.5;
+    let filtered = filtered_log_sum_exp(lane);
 
     // Pass 2: argmax of the (noised, tempered) allowed logits; lowest id on ties.
     let sample = p.temperature > 0.0;
     var bv = NEG;
     var bi = p.eot;
     for (var i = lane; i < p.n; i += WG) {
-        if (!pickable(i, text_off)) {
+        if (!pickable(i, filtered.text_off)) {
             continue;
         }
         var v = logits[p.offset + i];
@@ -194,16 +198,14 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
     if (lane == 0u) {
         let token = ri[0];
         out[0] = token;
-        out[1] = bitcast<u32>(logits[p.offset + token] - lse);
+        out[1] = bitcast<u32>(logits[p.offset + token] - filtered.lse);
     }
 }
 
 @compute @workgroup_size(256, 1, 1)
 fn top_k(@builtin(local_invocation_id) lid: vec3<u32>) {
     let lane = lid.x;
-    let stats = filtered_log_sum_exp(lane);
-    let lse = stats.x;
-    let text_off = stats.y > 0.5;
+    let filtered = filtered_log_sum_exp(lane);
     // Round j finds the best id strictly below round j-1's pick in the order
     // (higher value, then lower id), so each id is picked at most once.
     var prev_v = 3.402823e38;
@@ -213,7 +215,7 @@ fn top_k(@builtin(local_invocation_id) lid: vec3<u32>) {
         var bv = NEG;
         var bi = NONE;
         for (var i = lane; i < p.n; i += WG) {
-            if (!pickable(i, text_off)) {
+            if (!pickable(i, filtered.text_off)) {
                 continue;
             }
             let v = logits[p.offset + i];
@@ -231,7 +233,7 @@ fn top_k(@builtin(local_invocation_id) lid: vec3<u32>) {
         workgroupBarrier();
         if (lane == 0u) {
             out[p.out_index + 2u * j] = token;
-            out[p.out_index + 2u * j + 1u] = bitcast<u32>(value - lse);
+            out[p.out_index + 2u * j + 1u] = bitcast<u32>(value - filtered.lse);
         }
         prev_v = value;
         prev_i = token;

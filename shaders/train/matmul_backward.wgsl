@@ -25,11 +25,7 @@ struct Params {
 
 #include lib/f16.wgsl
 #include lib/grid.wgsl
-
-// dW tile: a 16×16 workgroup computes 64 (n) × 64 (k) outputs, 4×4 per thread, stepping
-// over the chunk's rows 16 at a time through workgroup memory.
-var<workgroup> tile_dy: array<vec4<f32>, 256>;
-var<workgroup> tile_x: array<vec4<f32>, 256>;
+#include lib/tile_store.wgsl
 
 fn load_dy(row: u32, end: u32, col: u32) -> f32 {
     if (row < end && col < p.n) {
@@ -50,58 +46,38 @@ fn load_x(row: u32, end: u32, col: u32) -> f32 {
     return 0.0;
 }
 
+// The workgroup's chunk and its token rows [rows_start, rows_end).
+var<private> chunk: u32;
+var<private> rows_start: u32;
+var<private> rows_end: u32;
+
+// dW tile (lib/tile.wgsl): the product dYᵀ·X over the chunk's rows, A = dYᵀ (row n, column
+// the chunk's row mm), B = X (row mm, column k). A 16×16 workgroup computes 64 (n) × 64 (k)
+// outputs, 4×4 per thread, 16 rows at a time through workgroup memory.
+fn tile_a_at(n: u32, mm: u32) -> f32 {
+    return load_dy(rows_start + mm, rows_end, n);
+}
+
+fn tile_b_at(mm: u32, k: u32) -> f32 {
+    return load_x(rows_start + mm, rows_end, k);
+}
+
+fn tile_out(n: u32, k: u32, v: f32) {
+    partial[(chunk * p.n + n) * p.k + k] = v;
+}
+
 @compute @workgroup_size(16, 16, 1)
 fn grad_weight_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let k0 = wid.x * 64u;
     let n0 = wid.y * 64u;
-    let chunk = wid.z;
-    let t = lid.y * 16u + lid.x;
-    let start = chunk * p.chunk_rows;
+    let start = wid.z * p.chunk_rows;
     let end = min(start + p.chunk_rows, p.m);
-    let lr = t / 16u;
-    let lc = (t % 16u) * 4u;
-    var acc: array<vec4<f32>, 4>;
-    for (var i = 0u; i < 4u; i++) {
-        acc[i] = vec4<f32>(0.0);
-    }
-    for (var m0 = start; m0 < end; m0 += 16u) {
-        let row = m0 + lr;
-        tile_dy[t] = vec4<f32>(
-            load_dy(row, end, n0 + lc),
-            load_dy(row, end, n0 + lc + 1u),
-            load_dy(row, end, n0 + lc + 2u),
-            load_dy(row, end, n0 + lc + 3u),
-        );
-        tile_x[t] = vec4<f32>(
-            load_x(row, end, k0 + lc),
-            load_x(row, end, k0 + lc + 1u),
-            load_x(row, end, k0 + lc + 2u),
-            load_x(row, end, k0 + lc + 3u),
-        );
-        workgroupBarrier();
-        for (var mm = 0u; mm < 16u; mm++) {
-            let a = tile_dy[mm * 16u + lid.y];
-            let b = tile_x[mm * 16u + lid.x];
-            acc[0] += a[0] * b;
-            acc[1] += a[1] * b;
-            acc[2] += a[2] * b;
-            acc[3] += a[3] * b;
-        }
-        workgroupBarrier();
-    }
-    for (var i = 0u; i < 4u; i++) {
-        let n = n0 + lid.y * 4u + i;
-        if (n >= p.n) {
-            break;
-        }
-        for (var j = 0u; j < 4u; j++) {
-            let k = k0 + lid.x * 4u + j;
-            if (k >= p.k) {
-                break;
-            }
-            partial[(chunk * p.n + n) * p.k + k] = acc[i][j];
-        }
-    }
+    chunk = wid.z;
+    rows_start = start;
+    rows_end = end;
+    let t = lid.y * 16u + lid.x;
+    let acc = tile_product(lid, n0 + t / 4u, k0, max(end, start) - start);
+    store_tile(lid, n0, p.n, k0, p.k, acc);
 }
 
 @compute @workgroup_size(64, 1, 1)

@@ -1,4 +1,4 @@
-// Training: batched strided transpose out[b, c, r] = in[b, r, c] for a [rows, cols] matrix
+// Training: batched strided transpose y[b, c, r] = x[b, r, c] for a [rows, cols] matrix
 // per batch item, both sides addressed by (offset, row stride, batch stride) in elements,
 // so heads inside [T, d_model] activations are read or written in place. A 16×16
 // workgroup moves one tile through workgroup memory (padded against bank conflicts), so
@@ -10,8 +10,8 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> src: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
+
+#include lib/map_io.wgsl
 
 var<workgroup> tile: array<f32, 272>;
 
@@ -23,12 +23,12 @@ fn transpose(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id
     let r = r0 + lid.y;
     let c = c0 + lid.x;
     if (r < p.rows && c < p.cols) {
-        tile[lid.y * 17u + lid.x] = src[p.in_off + b * p.in_bs + r * p.in_ld + c];
+        tile[lid.y * 17u + lid.x] = x[p.in_off + b * p.in_bs + r * p.in_ld + c];
     }
     workgroupBarrier();
     let oc = c0 + lid.y;
     let orow = r0 + lid.x;
     if (oc < p.cols && orow < p.rows) {
-        dst[p.out_off + b * p.out_bs + oc * p.out_ld + orow] = tile[lid.x * 17u + lid.y];
+        y[p.out_off + b * p.out_bs + oc * p.out_ld + orow] = tile[lid.x * 17u + lid.y];
     }
 }

@@ -19,7 +19,12 @@ pub struct Kernel {
 impl Kernel {
     /// Entry point `entry` of `source` (the text of `shaders/{file}`), dispatched with a
     /// uniform of type `P`.
-    pub fn new<P: Params>(file: &'static str, source: &'static str, entry: &'static str) -> Kernel {
+    /// A `const fn`, so that a module with one kernel can hold it as a constant.
+    pub const fn new<P: Params>(
+        file: &'static str,
+        source: &'static str,
+        entry: &'static str,
+    ) -> Kernel {
         Kernel {
             file,
             source,
@@ -174,6 +179,10 @@ pub const SNIPPETS: &[(&str, &str)] = &[
         include_str!("../../shaders/lib/layer_norm.wgsl"),
     ),
     (
+        "lib/map_io.wgsl",
+        include_str!("../../shaders/lib/map_io.wgsl"),
+    ),
+    (
         "lib/reduce.wgsl",
         include_str!("../../shaders/lib/reduce.wgsl"),
     ),
@@ -187,6 +196,10 @@ pub const SNIPPETS: &[(&str, &str)] = &[
         include_str!("../../shaders/lib/thread_kernel.wgsl"),
     ),
     ("lib/tile.wgsl", include_str!("../../shaders/lib/tile.wgsl")),
+    (
+        "lib/tile_store.wgsl",
+        include_str!("../../shaders/lib/tile_store.wgsl"),
+    ),
 ];
 
 /// Expands `#include` lines and keeps the lines whose enclosing `#if` conditions hold.

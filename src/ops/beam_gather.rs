@@ -62,8 +62,8 @@ pub fn gather_beams(
         bytemuck::bytes_of(&params),
         &[
             (1, cache.buffer()),
-            (2, ids.buffer()),
-            (3, gathered.buffer()),
+            (2, gathered.buffer()),
+            (3, ids.buffer()),
         ],
         elementwise_grid(positions * to_beams * width),
     );

@@ -13,6 +13,14 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// A directory of this test process, `$TMPDIR/{name}-{pid}`, created (with its parents)
+/// if missing; tests remove it when they pass.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    dir
+}
+
 /// The fixtures directory; panics with where it was looked for when it is missing.
 pub fn fixtures_dir() -> PathBuf {
     let dir = std::env::var_os("WHISPER_CLSR_FIXTURES")

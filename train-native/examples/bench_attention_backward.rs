@@ -12,7 +12,7 @@ use std::time::Instant;
 use whisper_clsr::gpu::{Gpu, GpuOptions, Tensor};
 use whisper_clsr::ops::attention::{attention, AttentionShape};
 use whisper_clsr::ops::softmax::Mask;
-use whisper_clsr_train::backward::attention::attention_backward;
+use whisper_clsr_train::backward::attention::{attention_backward, AttentionTape};
 use whisper_clsr_train::profile::{cpu_seconds, wait};
 
 fn timed<T>(gpu: &Gpu, what: &str, f: impl FnOnce() -> T) -> T {
@@ -106,9 +106,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         attention(&gpu, &q, &k, &v, s, Mask::None)
     });
     // Compile the pipelines outside the timed runs.
-    let _ = attention_backward(&gpu, &q, &k, &v, &o, &dout, s, None);
+    let tape = AttentionTape {
+        q: &q,
+        k: &k,
+        v: &v,
+        o: &o,
+    };
+    let _ = attention_backward(&gpu, tape, &dout, s, None);
     let g = timed(&gpu, "backward", || {
-        attention_backward(&gpu, &q, &k, &v, &o, &dout, s, None)
+        attention_backward(&gpu, tape, &dout, s, None)
     });
     // f64 CPU reference of head 0 (dQ, dK, dV columns 0..64).
     let reference = cpu_head0(&hq, &hk, &hv, &hdo, frames, d, s.head_dim);

@@ -143,6 +143,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             &student.model,
             teacher.as_ref().map(|t| &t.model),
             &[&example],
+            None,
         )?;
         let dt = t0.elapsed().as_secs_f64();
         let cpu = profile::cpu_seconds() - cpu0;

@@ -91,6 +91,15 @@ impl Selection {
     }
 }
 
+/// What `--strict` makes of a training clip that cannot be read or decoded.
+pub(crate) fn unusable_clip(audio: &Path, e: &Error) -> Error {
+    Error::InvalidInput(format!(
+        "training clip {} is unusable: {e} (fix or remove it from the corpus, or run without \
+         --strict to skip such clips)",
+        audio.display()
+    ))
+}
+
 /// `--max-duration` as used: positive, at most [`WINDOW_SECONDS`].
 pub fn max_duration(requested: f64) -> Result<f64> {
     if !(requested.is_finite() && requested > 0.0) {
@@ -146,11 +155,7 @@ pub fn select(
             Ok(_) => out.kept.push(entry.clone()),
             Err(e @ (Error::Io { .. } | Error::Audio(_))) => {
                 if strict {
-                    return Err(Error::InvalidInput(format!(
-                        "training clip {} is unusable: {e} (fix or remove it from the corpus, \
-                         or run without --strict to skip such clips)",
-                        entry.audio.display()
-                    )));
+                    return Err(unusable_clip(&entry.audio, &e));
                 }
                 out.left_out.push((Reason::Unreadable, clip, e.to_string()));
             }

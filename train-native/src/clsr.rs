@@ -8,7 +8,7 @@
 //! of the expert and gate parameters and returns dL/dz (dL/dres is dout itself).
 
 use whisper_clsr::gpu::shader::Kernel;
-use whisper_clsr::gpu::{Gpu, Tensor};
+use whisper_clsr::gpu::{Gpu, Tensor, Weight};
 use whisper_clsr::ops::clsr::SharedFfn;
 use whisper_clsr::ops::matmul::linear;
 use whisper_clsr::pack::Expert;
@@ -22,21 +22,21 @@ use crate::rng::{dropout, Draw};
 
 const SOURCE: &str = include_str!("../../shaders/train/clsr.wgsl");
 
-fn kernel(entry: &'static str) -> Kernel {
-    Kernel::new::<Params>("train/clsr.wgsl", SOURCE, entry)
+/// The passes of the kernel, one define each.
+const PASSES: [&str; 5] = [
+    "GATE_FORWARD",
+    "MIX_FORWARD",
+    "MIX_BACKWARD",
+    "GATE_GRAD",
+    "GATE_MLP_BACKWARD",
+];
+
+fn kernel(pass: &'static str) -> Kernel {
+    Kernel::new::<Params>("train/clsr.wgsl", SOURCE, "main").define_if(pass, true)
 }
 
 pub(crate) fn kernels() -> Vec<Kernel> {
-    [
-        "gate_forward",
-        "mix_forward",
-        "mix_backward",
-        "gate_grad",
-        "gate_mlp_backward",
-    ]
-    .into_iter()
-    .map(kernel)
-    .collect()
+    PASSES.into_iter().map(kernel).collect()
 }
 
 /// Gate noise scale α(t) = 5·min(step/total, 1).
@@ -142,6 +142,11 @@ fn params(rows: usize, cols: usize, hidden: usize, mode: &TrainMode) -> Params {
     }
 }
 
+/// `x·Wᵀ + b`, a Linear with bias and no fused epilogue.
+fn affine(gpu: &Gpu, x: &Tensor, w: &Weight, b: &Weight) -> Tensor {
+    linear(gpu, x, w, Some(b), false, None)
+}
+
 /// Training forward for z (the `final_layer_norm` output) and residual, both [T, d].
 /// Returns `out` [T, d] and the saved activations.
 pub fn clsr_forward(
@@ -156,60 +161,39 @@ pub fn clsr_forward(
     assert_eq!(residual.shape(), z.shape(), "clsr forward: residual shape");
     let hidden = e.gate_in.value.shape()[0];
     let z_gate = dropout(gpu, z, mode.gate_dropout, mode.gate_dropout_draw());
-    let gate_pre = linear(
-        gpu,
-        &z_gate,
-        &e.gate_in.value,
-        Some(&e.gate_in_bias.value),
-        false,
-        None,
-    );
+    let gate_pre = affine(gpu, &z_gate, &e.gate_in.value, &e.gate_in_bias.value);
     let gates = gpu.tensor(&[rows]);
     let p = params(rows, d, hidden, mode);
     gpu.dispatch(
-        &kernel("gate_forward"),
+        &kernel("GATE_FORWARD"),
         bytemuck::bytes_of(&p),
         &[
-            (1, gate_pre.buffer()),
-            (2, e.gate_out.value.buffer()),
-            (3, gates.buffer()),
+            (1, gates.buffer()),
+            (2, gate_pre.buffer()),
+            (3, e.gate_out.value.buffer()),
         ],
         threads_grid(rows, 256),
     );
-    let pre_shared = linear(gpu, z, shared.fc1, Some(shared.fc1_bias), false, None);
-    let y_shared = linear(
-        gpu,
-        &gelu(gpu, &pre_shared),
-        shared.fc2,
-        Some(shared.fc2_bias),
-        false,
-        None,
-    );
-    let pre_lang = linear(gpu, z, &e.fc1.value, Some(&e.fc1_bias.value), false, None);
+    let pre_shared = affine(gpu, z, shared.fc1, shared.fc1_bias);
+    let y_shared = affine(gpu, &gelu(gpu, &pre_shared), shared.fc2, shared.fc2_bias);
+    let pre_lang = affine(gpu, z, &e.fc1.value, &e.fc1_bias.value);
     let h_lang = dropout(
         gpu,
         &gelu(gpu, &pre_lang),
         mode.expert_dropout,
         mode.expert_dropout_draw(),
     );
-    let y_lang = linear(
-        gpu,
-        &h_lang,
-        &e.fc2.value,
-        Some(&e.fc2_bias.value),
-        false,
-        None,
-    );
+    let y_lang = affine(gpu, &h_lang, &e.fc2.value, &e.fc2_bias.value);
     let out = gpu.tensor(&[rows, d]);
     gpu.dispatch(
-        &kernel("mix_forward"),
+        &kernel("MIX_FORWARD"),
         bytemuck::bytes_of(&p),
         &[
-            (4, gates.buffer()),
-            (5, residual.buffer()),
-            (6, y_lang.buffer()),
-            (7, y_shared.buffer()),
-            (8, out.buffer()),
+            (1, gates.buffer()),
+            (4, residual.buffer()),
+            (5, y_lang.buffer()),
+            (6, y_shared.buffer()),
+            (7, out.buffer()),
         ],
         threads_grid(rows * d, 256),
     );
@@ -256,16 +240,16 @@ pub fn clsr_backward(
     let dy_shared = gpu.tensor(&[rows, d]);
     let dg = gpu.tensor(&[rows]);
     gpu.dispatch(
-        &kernel("mix_backward"),
+        &kernel("MIX_BACKWARD"),
         bytes,
         &[
-            (4, saved.gates.buffer()),
-            (6, saved.y_lang.buffer()),
-            (7, saved.y_shared.buffer()),
-            (9, dout.buffer()),
-            (10, dy_lang.buffer()),
-            (11, dy_shared.buffer()),
-            (12, dg.buffer()),
+            (1, saved.gates.buffer()),
+            (4, dout.buffer()),
+            (5, saved.y_lang.buffer()),
+            (6, saved.y_shared.buffer()),
+            (7, dy_lang.buffer()),
+            (8, dy_shared.buffer()),
+            (9, dg.buffer()),
         ],
         rows_grid(rows),
     );
@@ -273,28 +257,28 @@ pub fn clsr_backward(
     // Gate: through the sigmoid (plus the budget), then the gate MLP.
     let dgate = gpu.tensor(&[rows, 1]);
     gpu.dispatch(
-        &kernel("gate_grad"),
+        &kernel("GATE_GRAD"),
         bytes,
         &[
-            (4, saved.gates.buffer()),
-            (13, dg.buffer()),
-            (14, budget.buffer()),
-            (15, gate_mask.buffer()),
-            (16, dgate.buffer()),
+            (1, saved.gates.buffer()),
+            (4, dg.buffer()),
+            (5, budget.buffer()),
+            (6, gate_mask.buffer()),
+            (7, dgate.buffer()),
         ],
         threads_grid(rows, 256),
     );
     let da = gpu.tensor(&[rows, hidden]);
     let h_relu = gpu.tensor(&[rows, hidden]);
     gpu.dispatch(
-        &kernel("gate_mlp_backward"),
+        &kernel("GATE_MLP_BACKWARD"),
         bytes,
         &[
-            (1, saved.gate_pre.buffer()),
-            (2, e.gate_out.value.buffer()),
-            (17, dgate.buffer()),
-            (18, da.buffer()),
-            (19, h_relu.buffer()),
+            (2, saved.gate_pre.buffer()),
+            (3, e.gate_out.value.buffer()),
+            (4, dgate.buffer()),
+            (5, da.buffer()),
+            (6, h_relu.buffer()),
         ],
         threads_grid(rows * hidden, 256),
     );

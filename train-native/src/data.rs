@@ -197,11 +197,7 @@ pub fn prepare_all(
             Ok(example) => set.examples.push(example),
             Err(e @ (Error::Io { .. } | Error::Audio(_))) => {
                 if strict {
-                    return Err(Error::InvalidInput(format!(
-                        "training clip {} is unusable: {e} (fix or remove it from the manifest, \
-                         or run without --strict to skip such clips)",
-                        entry.audio.display()
-                    )));
+                    return Err(crate::clips::unusable_clip(&entry.audio, &e));
                 }
                 set.skipped.push((entry.audio.clone(), e.to_string()));
             }

@@ -42,7 +42,6 @@ pub fn all_kernels() -> Vec<Kernel> {
     all.extend(loss::kernels());
     all.extend(optim::kernels());
     all.extend(reduce::kernels());
-    all.extend(rng::kernels());
     all.extend(transpose::kernels());
     all
 }

@@ -12,12 +12,10 @@ use crate::reduce::{sum_into, Term};
 
 const SOURCE: &str = include_str!("../../shaders/train/adamw.wgsl");
 
-fn kernel() -> Kernel {
-    Kernel::new::<Params>("train/adamw.wgsl", SOURCE, "main")
-}
+const KERNEL: Kernel = Kernel::new::<Params>("train/adamw.wgsl", SOURCE, "main");
 
 pub(crate) fn kernels() -> Vec<Kernel> {
-    vec![kernel()]
+    vec![KERNEL]
 }
 
 /// One trainable tensor and its optimizer state, all f32 on the GPU.
@@ -188,7 +186,7 @@ impl AdamW {
                 _pad1: [0; 3],
             };
             gpu.dispatch(
-                &kernel(),
+                &KERNEL,
                 bytemuck::bytes_of(&params),
                 &[
                     (1, p.value.buffer()),

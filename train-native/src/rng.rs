@@ -1,30 +1,10 @@
-//! The counter-based RNG (`shaders/lib/rng.wgsl`) and dropout (`shaders/train/dropout.wgsl`).
+//! The counter-based RNG (`shaders/lib/rng.wgsl`) and dropout (a variant of `shaders/train/elementwise.wgsl`).
 //! Draws are a pure function of (seed, stream, index), so backward passes regenerate masks
 //! and noise, and a resumed run reproduces them. The CPU mirror below is bit-identical for integers.
 
-use whisper_clsr::gpu::shader::Kernel;
 use whisper_clsr::gpu::{Gpu, Tensor};
 
-use crate::kernel::{threads_grid, u};
-
-const DROPOUT: &str = include_str!("../../shaders/train/dropout.wgsl");
-
-whisper_clsr::params_struct! {
-    struct Params {
-        n: u32,
-        seed: u32,
-        stream: u32,
-        p_drop: f32,
-    }
-}
-
-fn dropout_kernel() -> Kernel {
-    Kernel::new::<Params>("train/dropout.wgsl", DROPOUT, "main")
-}
-
-pub(crate) fn kernels() -> Vec<Kernel> {
-    vec![dropout_kernel()]
-}
+use crate::elementwise::{run, Op, Operands};
 
 /// Where a draw comes from: a per-step seed and a per-use stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,18 +21,12 @@ pub fn dropout(gpu: &Gpu, x: &Tensor, p_drop: f32, draw: Draw) -> Tensor {
         "dropout probability {p_drop} outside [0, 1)"
     );
     let y = gpu.tensor(x.shape());
-    let params = Params {
-        n: u(x.len()),
-        seed: draw.seed,
-        stream: draw.stream,
-        p_drop,
+    let io = Operands {
+        x: Some(x.buffer()),
+        y: y.buffer(),
+        dy: None,
     };
-    gpu.dispatch(
-        &dropout_kernel(),
-        bytemuck::bytes_of(&params),
-        &[(1, x.buffer()), (2, y.buffer())],
-        threads_grid(x.len(), 256),
-    );
+    run(gpu, Op::Dropout(p_drop, draw), x.len(), io);
     y
 }
 

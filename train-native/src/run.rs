@@ -421,7 +421,7 @@ pub fn run(gpu: Gpu, o: &RunOptions) -> Result<()> {
                 Some(topk) => {
                     trainer.step_topk(&whisper.gpu, &whisper.model, topk, &batch, &idx)?
                 }
-                None => trainer.step_cached(
+                None => trainer.step(
                     &whisper.gpu,
                     &whisper.model,
                     teacher.as_ref().map(|t| &t.model),

@@ -17,7 +17,7 @@ use whisper_clsr::ops::matmul::{gemm, Epilogue, Gemm, Layout, Rhs};
 use whisper_clsr::pack::{Expert, Part};
 use whisper_clsr::{Error, Result};
 
-use crate::backward::attention::attention_backward;
+use crate::backward::attention::{attention_backward, AttentionTape};
 use crate::backward::layer_norm::layer_norm_backward;
 use crate::backward::linear::{grad_input, grad_input_long};
 use crate::clsr::{clsr_backward, clsr_forward, ClsrSaved, TrainMode};
@@ -630,12 +630,15 @@ pub fn backward(
             .as_ref()
             .expect("decoder tapes keep cross-attention");
         let dac = grad_input(gpu, &dx_mid, &cross.attn.out.weight, None);
+        let cross_tape = AttentionTape {
+            q: &ct.q,
+            k: kc,
+            v: vc,
+            o: &ct.attn,
+        };
         let g = attention_backward(
             gpu,
-            &ct.q,
-            kc,
-            vc,
-            &ct.attn,
+            cross_tape,
             &dac,
             heads_shape(&cross.attn, s, frames, d),
             None,
@@ -693,12 +696,15 @@ fn self_attention_backward(
     let (a, t) = (&block.self_attn, &tape.self_attn);
     let (rows, d) = (dout.shape()[0], dout.shape()[1]);
     let da = grad_input(gpu, dout, &a.out.weight, None);
+    let attention = AttentionTape {
+        q: &t.q,
+        k: &tape.self_k,
+        v: &tape.self_v,
+        o: &t.attn,
+    };
     let g = attention_backward(
         gpu,
-        &t.q,
-        &tape.self_k,
-        &tape.self_v,
-        &t.attn,
+        attention,
         &da,
         heads_shape(a, rows, rows, d),
         causal_past,

@@ -231,20 +231,9 @@ impl Trainer {
     }
 
     /// One optimizer step over `batch` (gradients of the examples are summed, then
-    /// averaged by the optimizer).
+    /// averaged by the optimizer). With `cache`, the teacher's outputs are kept in (and
+    /// taken from) it, keyed by the examples' indices `ids` (same order as `batch`).
     pub fn step(
-        &mut self,
-        gpu: &Gpu,
-        model: &WhisperNetwork,
-        teacher: Option<&WhisperNetwork>,
-        batch: &[&Prepared],
-    ) -> Result<StepMetrics> {
-        self.step_cached(gpu, model, teacher, batch, None)
-    }
-
-    /// [`Trainer::step`] with the teacher's outputs kept in (and taken from) `cache`, keyed
-    /// by the examples' indices `ids` (same order as `batch`).
-    pub fn step_cached(
         &mut self,
         gpu: &Gpu,
         model: &WhisperNetwork,
@@ -307,24 +296,9 @@ impl Trainer {
         };
         for (micro, ex) in batch.iter().enumerate() {
             let modes = self.modes(micro);
-            let x = upload_input(gpu, model, &ex.student)?;
-            mark(gpu, "stem (conv, positions)");
-            let t_run = teacher(gpu, micro, ex)?;
-            let example = Example {
-                enc_input: &x,
-                tokens: &ex.tokens,
-                targets: &ex.targets,
-            };
-            let losses = example_losses(
-                gpu,
-                model,
-                &self.experts,
-                &modes,
-                t_run.as_ref(),
-                &example,
-                &self.config.objective,
-                Pass::Train,
-            )?;
+            let losses = self.losses(gpu, model, ex, &modes, Pass::Train, |gpu| {
+                teacher(gpu, micro, ex)
+            })?;
             m.add_example(gpu, &losses, ex, 1.0 / batch.len() as f64)?;
         }
         m.loss = m.ce + m.js + m.gate_loss;
@@ -365,33 +339,45 @@ impl Trainer {
         };
         let k = 1.0 / examples.len().max(1) as f64;
         for ex in examples {
-            let x = upload_input(gpu, model, &ex.student)?;
-            let t_run = match teacher {
-                Some(t) => {
-                    let tx = upload_input(gpu, t, ex.teacher.as_ref().unwrap_or(&ex.student))?;
-                    Some(teacher_forward(gpu, t, &tx, &ex.tokens)?)
-                }
-                None => None,
-            };
-            let example = Example {
-                enc_input: &x,
-                tokens: &ex.tokens,
-                targets: &ex.targets,
-            };
-            let losses = example_losses(
-                gpu,
-                model,
-                &self.experts,
-                &modes,
-                t_run.as_ref(),
-                &example,
-                &self.config.objective,
-                Pass::Evaluate,
-            )?;
+            let losses = self.losses(gpu, model, ex, &modes, Pass::Evaluate, |gpu| {
+                teacher.map(|t| teacher_run(gpu, t, ex, None)).transpose()
+            })?;
             m.add_example(gpu, &losses, ex, k)?;
         }
         m.loss = m.ce + m.js + m.gate_loss;
         Ok(m)
+    }
+
+    /// Row losses of one example with the experts' `modes`; `teacher` gives the teacher's
+    /// outputs for it (live, from the in-memory cache, or from a top-k teacher file), run
+    /// after the student's stem so that the profile's marks stay in forward order.
+    fn losses<'t>(
+        &self,
+        gpu: &Gpu,
+        model: &WhisperNetwork,
+        ex: &Prepared,
+        modes: &[TrainMode],
+        pass: Pass,
+        teacher: impl FnOnce(&Gpu) -> Result<Option<TeacherRun<'t>>>,
+    ) -> Result<Tensor> {
+        let x = upload_input(gpu, model, &ex.student)?;
+        mark(gpu, "stem (conv, positions)");
+        let t_run = teacher(gpu)?;
+        let example = Example {
+            enc_input: &x,
+            tokens: &ex.tokens,
+            targets: &ex.targets,
+        };
+        example_losses(
+            gpu,
+            model,
+            &self.experts,
+            modes,
+            t_run.as_ref(),
+            &example,
+            &self.config.objective,
+            pass,
+        )
     }
 
     /// The current experts as a pack's layers (host f32), encoder layers then decoder.

@@ -23,12 +23,10 @@ whisper_clsr::params_struct! {
     }
 }
 
-fn kernel() -> Kernel {
-    Kernel::new::<Params>("train/transpose.wgsl", SOURCE, "transpose")
-}
+const KERNEL: Kernel = Kernel::new::<Params>("train/transpose.wgsl", SOURCE, "transpose");
 
 pub(crate) fn kernels() -> Vec<Kernel> {
-    vec![kernel()]
+    vec![KERNEL]
 }
 
 /// Element index one past the last one a [rows, cols] × batch layout touches.
@@ -76,7 +74,7 @@ pub fn transpose(
         "transpose: grid too large"
     );
     gpu.dispatch(
-        &kernel(),
+        &KERNEL,
         bytemuck::bytes_of(&p),
         &[(1, input.buffer()), (2, out.buffer())],
         groups,

@@ -11,7 +11,9 @@ use whisper_clsr_test_kit::reference::{
     linear as cpu_linear, linear_backward, transpose as cpu_transpose, AttnMask,
 };
 use whisper_clsr_test_kit::*;
-use whisper_clsr_train::backward::attention::{attention_backward_budget, SCORE_BUDGET};
+use whisper_clsr_train::backward::attention::{
+    attention_backward_budget, AttentionTape, SCORE_BUDGET,
+};
 use whisper_clsr_train::backward::gelu::{gelu as gpu_gelu, gelu_backward};
 use whisper_clsr_train::backward::layer_norm::layer_norm_backward;
 use whisper_clsr_train::backward::linear::{grad_bias, grad_input, grad_weight};
@@ -247,17 +249,19 @@ fn attention_backward_matches_cpu_and_finite_differences() {
             x.extend(random(&mut rng(9), 2 * d));
             x
         };
-        let g = attention_backward_budget(
-            &gpu,
-            &upload(&gpu, &q, &[q_len, d]),
-            &upload(&gpu, &pad(&k), &[kv_len + 2, d]),
-            &upload(&gpu, &pad(&v), &[kv_len + 2, d]),
-            &o,
-            &upload(&gpu, &r, &[q_len, d]),
-            s,
-            causal,
-            budget,
+        let (gq, gk, gv) = (
+            upload(&gpu, &q, &[q_len, d]),
+            upload(&gpu, &pad(&k), &[kv_len + 2, d]),
+            upload(&gpu, &pad(&v), &[kv_len + 2, d]),
         );
+        let tape = AttentionTape {
+            q: &gq,
+            k: &gk,
+            v: &gv,
+            o: &o,
+        };
+        let dout = upload(&gpu, &r, &[q_len, d]);
+        let g = attention_backward_budget(&gpu, tape, &dout, s, causal, budget);
         let (dk_len, dv_len) = (g.dk.len(), g.dv.len());
         assert_eq!(
             (dk_len, dv_len),

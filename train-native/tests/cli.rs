@@ -8,27 +8,22 @@ use std::path::Path;
 use std::process::Command;
 
 use support::cli_run::{
-    metrics, setup, student_only_command, succeed, train_command, training_lines, validation_lines,
-    write_mp3, write_wav, BIN,
+    fail, metrics, setup, student_only_command, succeed, train_command, training_lines,
+    validation_lines, write_mp3, write_wav, BIN,
 };
 use whisper_clsr::pack::ExpertPack;
+use whisper_clsr_test_kit::scratch_dir;
 
 #[test]
 fn train_cli_writes_metrics_and_pack_and_resumes_exactly_after_a_kill() {
-    let root = std::env::temp_dir().join(format!("train-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&root).unwrap();
+    let root = scratch_dir("train-cli");
     let (student, teacher, manifest) = setup(&root);
     let steps = 2;
 
     let whole = root.join("whole");
-    let out = train_command(&student, &teacher, &manifest, &whole, steps)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "train failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeed(&mut train_command(
+        &student, &teacher, &manifest, &whole, steps,
+    ));
     let want = metrics(&whole);
     let trained = training_lines(&whole);
     assert_eq!(trained.len(), steps as usize);
@@ -69,19 +64,10 @@ fn train_cli_writes_metrics_and_pack_and_resumes_exactly_after_a_kill() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    let out = train_command(&student, &teacher, &manifest, &killed, steps)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "resume failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("resumed from"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stderr = succeed(&mut train_command(
+        &student, &teacher, &manifest, &killed, steps,
+    ));
+    assert!(stderr.contains("resumed from"), "{stderr}");
     assert_eq!(
         metrics(&killed),
         want,
@@ -94,28 +80,21 @@ fn train_cli_writes_metrics_and_pack_and_resumes_exactly_after_a_kill() {
         "{\"audio\": \"a.wav\", \"text\": \"x\", \"language\": \"en\"}\n",
     )
     .unwrap();
-    let out = train_command(
+    let bad = root.join("bad.jsonl");
+    let stderr = fail(&mut train_command(
         &student,
         &teacher,
-        &root.join("bad.jsonl"),
+        &bad,
         &root.join("bad"),
         1,
-    )
-    .output()
-    .unwrap();
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("single-language"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ));
+    assert!(stderr.contains("single-language"), "{stderr}");
     std::fs::remove_dir_all(&root).ok();
 }
 
 #[test]
 fn missing_and_corrupt_clips_are_skipped_and_counted_or_refused_with_strict() {
-    let root = std::env::temp_dir().join(format!("train-cli-clips-{}", std::process::id()));
-    std::fs::create_dir_all(&root).unwrap();
+    let root = scratch_dir("train-cli-clips");
     let (student, teacher, _) = setup(&root);
     // Mid-manifest: a file that is not there and one that is not audio.
     std::fs::write(
@@ -133,11 +112,9 @@ fn missing_and_corrupt_clips_are_skipped_and_counted_or_refused_with_strict() {
     )
     .unwrap();
     let out_dir = root.join("holes");
-    let out = train_command(&student, &teacher, &manifest, &out_dir, 1)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "train failed: {stderr}");
+    let stderr = succeed(&mut train_command(
+        &student, &teacher, &manifest, &out_dir, 1,
+    ));
     for clip in ["missing.wav", "corrupt.wav"] {
         assert!(
             stderr
@@ -152,17 +129,18 @@ fn missing_and_corrupt_clips_are_skipped_and_counted_or_refused_with_strict() {
     assert_eq!(m[0]["skipped_clips"], 2, "{}", m[0]);
     assert_eq!(m[0]["skipped_steps"], 0, "{}", m[0]);
 
-    let out = train_command(&student, &teacher, &manifest, &root.join("strict"), 1)
-        .arg("--strict")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "--strict must refuse the manifest");
+    assert_strict_refuses(&student, &teacher, &manifest, &root, "missing.wav");
+    std::fs::remove_dir_all(&root).ok();
+}
+
+/// `--strict` refuses the training data `data` and names `clip`, a clip it cannot use.
+fn assert_strict_refuses(student: &Path, teacher: &Path, data: &Path, root: &Path, clip: &str) {
+    let mut cmd = train_command(student, teacher, data, &root.join("strict"), 1);
+    let stderr = fail(cmd.arg("--strict"));
     assert!(
-        stderr.contains("missing.wav") && stderr.contains("--strict"),
+        stderr.contains(clip) && stderr.contains("--strict"),
         "{stderr}"
     );
-    std::fs::remove_dir_all(&root).ok();
 }
 
 /// scripts/cluster/train-one.sh, what each Slurm array task and Kubernetes Indexed Job pod
@@ -170,8 +148,7 @@ fn missing_and_corrupt_clips_are_skipped_and_counted_or_refused_with_strict() {
 /// started again resumes it; bad indices and missing corpora are named.
 #[test]
 fn cluster_task_script_trains_the_indexed_language_and_resumes() {
-    let root = std::env::temp_dir().join(format!("train-cli-cluster-{}", std::process::id()));
-    std::fs::create_dir_all(&root).unwrap();
+    let root = scratch_dir("train-cli-cluster");
     let (student, teacher, manifest) = setup(&root);
     let shared = root.join("shared");
     let corpus = shared.join("corpora/ca");
@@ -248,8 +225,7 @@ fn cluster_task_script_trains_the_indexed_language_and_resumes() {
 /// positions are dropped and counted, each reason on one line with the file.
 #[test]
 fn common_voice_release_trains_with_bad_and_long_clips_left_out_and_counted() {
-    let root = std::env::temp_dir().join(format!("train-cli-cv-{}", std::process::id()));
-    std::fs::create_dir_all(&root).unwrap();
+    let root = scratch_dir("train-cli-cv");
     let (student, teacher, _) = setup(&root);
     let release = root.join("cv").join("ca");
     std::fs::create_dir_all(release.join("clips")).unwrap();
@@ -317,16 +293,7 @@ fn common_voice_release_trains_with_bad_and_long_clips_left_out_and_counted() {
     );
     assert_eq!(validation_lines(&out_dir).len(), 1, "{stderr}");
 
-    let out = train_command(&student, &teacher, &spec, &root.join("strict"), 1)
-        .arg("--strict")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "--strict must refuse the release");
-    assert!(
-        stderr.contains("missing.mp3") && stderr.contains("--strict"),
-        "{stderr}"
-    );
+    assert_strict_refuses(&student, &teacher, &spec, &root, "missing.mp3");
     std::fs::remove_dir_all(&root).ok();
 }
 
@@ -335,8 +302,7 @@ fn common_voice_release_trains_with_bad_and_long_clips_left_out_and_counted() {
 /// Voice TSV without its `sentence` column, or a bare directory, is refused by name.
 #[test]
 fn fleurs_release_trains_and_unusable_corpora_are_named() {
-    let root = std::env::temp_dir().join(format!("train-cli-fleurs-{}", std::process::id()));
-    std::fs::create_dir_all(&root).unwrap();
+    let root = scratch_dir("train-cli-fleurs");
     let (student, _, _) = setup(&root);
     let release = root.join("fleurs").join("ca_es");
     for split in ["train", "dev"] {
@@ -378,15 +344,13 @@ fn fleurs_release_trains_and_unusable_corpora_are_named() {
         (bad.clone(), vec!["'sentence'", "bad.tsv"]),
         (release.clone(), vec!["cv:", "fleurs:"]),
     ] {
-        let out = student_only_command(&student, &corpus, &valid, &root.join("bad"), 1)
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            !out.status.success(),
-            "{} must be refused",
-            corpus.display()
-        );
+        let stderr = fail(&mut student_only_command(
+            &student,
+            &corpus,
+            &valid,
+            &root.join("bad"),
+            1,
+        ));
         for e in expected {
             assert!(stderr.contains(e), "{e} not in: {stderr}");
         }

@@ -42,7 +42,7 @@ fn exported_pack_loads_in_the_runtime() {
     let mut trainer = Trainer::new(&gpu, &model, &pack, config).unwrap();
     let data = synthetic(&mut rng(92), 1, 10, 64);
     let batch: Vec<&Prepared> = data.iter().collect();
-    trainer.step(&gpu, &model, None, &batch).unwrap();
+    trainer.step(&gpu, &model, None, &batch, None).unwrap();
 
     let out = to_pack(
         &gpu,

@@ -16,7 +16,7 @@ fn step(
     data: &[Prepared],
 ) -> whisper_clsr_train::trainer::StepMetrics {
     let batch: Vec<&Prepared> = data.iter().collect();
-    trainer.step(gpu, model, None, &batch).unwrap()
+    trainer.step(gpu, model, None, &batch, None).unwrap()
 }
 
 /// Every parameter value, bit for bit.

@@ -6,6 +6,7 @@ mod support;
 use std::collections::HashMap;
 
 use support::cli_run::{setup, student_only_command, succeed, training_lines, BIN};
+use whisper_clsr_test_kit::scratch_dir;
 
 /// The (x, y) pixel points of every `<polyline>` in an SVG element.
 fn polylines(svg: roxmltree::Node) -> Vec<Vec<(f64, f64)>> {
@@ -26,8 +27,7 @@ fn polylines(svg: roxmltree::Node) -> Vec<Vec<(f64, f64)>> {
 
 #[test]
 fn report_draws_one_svg_per_chart_with_the_logged_values() {
-    let root = std::env::temp_dir().join(format!("train-report-{}", std::process::id()));
-    std::fs::create_dir_all(&root).unwrap();
+    let root = scratch_dir("train-report");
     let (student, _, train) = setup(&root);
     let run = root.join("run");
     succeed(

@@ -20,7 +20,7 @@ fn run(
         .map(|_| {
             let idx = trainer.batch_indices(data.len());
             let batch: Vec<&Prepared> = idx.iter().map(|&i| &data[i]).collect();
-            trainer.step(gpu, model, None, &batch).unwrap()
+            trainer.step(gpu, model, None, &batch, None).unwrap()
         })
         .collect()
 }

@@ -47,7 +47,7 @@ fn tiny_model_overfits_synthetic_utterances() {
     for _ in 0..steps {
         let idx = trainer.batch_indices(data.len());
         let batch: Vec<&Prepared> = idx.iter().map(|&i| &data[i]).collect();
-        let m = trainer.step(&gpu, &model, None, &batch).unwrap();
+        let m = trainer.step(&gpu, &model, None, &batch, None).unwrap();
         assert!(m.loss.is_finite(), "loss {m:?}");
         history.push(m);
     }
@@ -111,7 +111,7 @@ fn teacher_cache_reproduces_uncached_steps() {
                 let batch: Vec<&Prepared> = idx.iter().map(|&i| &data[i]).collect();
                 let keyed = cache.as_mut().map(|c| (idx.as_slice(), &mut **c));
                 trainer
-                    .step_cached(&gpu, &model, Some(&teacher), &batch, keyed)
+                    .step(&gpu, &model, Some(&teacher), &batch, keyed)
                     .unwrap()
             })
             .collect::<Vec<_>>()

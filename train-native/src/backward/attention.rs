@@ -33,12 +33,10 @@ whisper_clsr::params_struct! {
     }
 }
 
-fn kernel() -> Kernel {
-    Kernel::new::<Params>("train/attention_backward.wgsl", SOURCE, "main")
-}
+const KERNEL: Kernel = Kernel::new::<Params>("train/attention_backward.wgsl", SOURCE, "main");
 
 pub(crate) fn kernels() -> Vec<Kernel> {
-    vec![kernel()]
+    vec![KERNEL]
 }
 
 /// Gradients of `O = softmax(Q·Kᵀ/√hd [causal: keys ≤ i + past])·V`.
@@ -51,36 +49,39 @@ pub struct AttentionGrads {
     pub dv: Tensor,
 }
 
-/// Backward of `ops::attention::attention` given its inputs, its output `o` and `dout`.
+/// What the backward reads of an attention forward: its inputs Q [q_len, d], K and V (at
+/// least [kv_len, d]) and its output O [q_len, d].
+#[derive(Clone, Copy)]
+pub struct AttentionTape<'a> {
+    pub q: &'a Tensor,
+    pub k: &'a Tensor,
+    pub v: &'a Tensor,
+    pub o: &'a Tensor,
+}
+
+/// Backward of `ops::attention::attention` given its `tape` and `dout`.
 /// `causal` is `Some(past)` for decoder self-attention.
-#[allow(clippy::too_many_arguments)]
 pub fn attention_backward(
     gpu: &Gpu,
-    q: &Tensor,
-    k: &Tensor,
-    v: &Tensor,
-    o: &Tensor,
+    tape: AttentionTape,
     dout: &Tensor,
     s: AttentionShape,
     causal: Option<usize>,
 ) -> AttentionGrads {
-    attention_backward_budget(gpu, q, k, v, o, dout, s, causal, SCORE_BUDGET)
+    attention_backward_budget(gpu, tape, dout, s, causal, SCORE_BUDGET)
 }
 
 /// [`attention_backward`] with an explicit byte budget per transient score buffer (the
 /// heads of a group share it; a single head may exceed it up to the binding limit).
-#[allow(clippy::too_many_arguments)]
 pub fn attention_backward_budget(
     gpu: &Gpu,
-    q: &Tensor,
-    k: &Tensor,
-    v: &Tensor,
-    o: &Tensor,
+    tape: AttentionTape,
     dout: &Tensor,
     s: AttentionShape,
     causal: Option<usize>,
     budget: u64,
 ) -> AttentionGrads {
+    let AttentionTape { q, k, v, o } = tape;
     let (hd, d) = (s.head_dim, s.heads * s.head_dim);
     assert!(
         s.heads > 0 && hd > 0 && s.q_len > 0 && s.kv_len > 0,
@@ -153,7 +154,7 @@ pub fn attention_backward_budget(
             rows: u(hn * s.q_len),
         };
         gpu.dispatch(
-            &kernel(),
+            &KERNEL,
             bytemuck::bytes_of(&p),
             &[
                 (1, o.buffer()),

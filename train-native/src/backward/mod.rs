@@ -10,7 +10,6 @@ use whisper_clsr::gpu::shader::Kernel;
 
 pub(crate) fn kernels() -> Vec<Kernel> {
     let mut all = attention::kernels();
-    all.extend(gelu::kernels());
     all.extend(layer_norm::kernels());
     all.extend(linear::kernels());
     all

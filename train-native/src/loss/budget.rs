@@ -16,12 +16,10 @@ whisper_clsr::params_struct! {
     }
 }
 
-fn kernel() -> Kernel {
-    Kernel::new::<Params>("train/budget.wgsl", SOURCE, "main")
-}
+const KERNEL: Kernel = Kernel::new::<Params>("train/budget.wgsl", SOURCE, "main");
 
 pub(crate) fn kernels() -> Vec<Kernel> {
-    vec![kernel()]
+    vec![KERNEL]
 }
 
 /// From `gate_sum` ([1]: Σ of the counted gates) and their count N, returns [2]:
@@ -36,7 +34,7 @@ pub fn budget_loss(gpu: &Gpu, gate_sum: &Tensor, count: usize, budget: f32, scal
         _pad: 0,
     };
     gpu.dispatch(
-        &kernel(),
+        &KERNEL,
         bytemuck::bytes_of(&params),
         &[(1, gate_sum.buffer()), (2, out.buffer())],
         [1, 1, 1],

@@ -70,6 +70,35 @@ pub struct LossSpec {
 }
 
 impl LossSpec {
+    /// Dispatches `pass` with `p` over one workgroup per token row.
+    fn run(&self, gpu: &Gpu, pass: &'static str, p: &Params, buffers: &[(u32, &wgpu::Buffer)]) {
+        gpu.dispatch(
+            &kernel(pass),
+            bytemuck::bytes_of(p),
+            buffers,
+            rows_grid(self.rows),
+        );
+    }
+
+    /// Row losses [rows] of the finishing `pass` from a loss's final `state`.
+    fn row_losses(
+        &self,
+        gpu: &Gpu,
+        pass: &'static str,
+        p: &Params,
+        targets: &Tensor,
+        state: &Tensor,
+    ) -> Tensor {
+        let loss = gpu.tensor(&[self.rows]);
+        let buffers = [
+            (2, targets.buffer()),
+            (6, loss.buffer()),
+            (7, state.buffer()),
+        ];
+        self.run(gpu, pass, p, &buffers);
+        loss
+    }
+
     fn params(&self, chunk: Option<(&Tensor, usize)>) -> Params {
         let vc = chunk.map_or(0, |(z, _)| z.shape()[1]);
         if let Some((z, v0)) = chunk {
@@ -102,12 +131,7 @@ impl CrossEntropy {
     pub fn new(gpu: &Gpu, spec: LossSpec, smoothing: f32) -> CrossEntropy {
         let state = gpu.tensor(&[spec.rows, 4]);
         let p = spec.params(None);
-        gpu.dispatch(
-            &kernel("CE_INIT"),
-            bytemuck::bytes_of(&p),
-            &[(3, state.buffer())],
-            rows_grid(spec.rows),
-        );
+        spec.run(gpu, "CE_INIT", &p, &[(3, state.buffer())]);
         CrossEntropy {
             spec,
             smoothing,
@@ -123,32 +147,23 @@ impl CrossEntropy {
 
     /// Pass 1: logits `z` [rows, vc] for vocabulary columns `v0..v0 + vc`.
     pub fn add_chunk(&self, gpu: &Gpu, z: &Tensor, v0: usize, targets: &Tensor) {
-        gpu.dispatch(
-            &kernel("CE_CHUNK"),
-            bytemuck::bytes_of(&self.params(Some((z, v0)))),
+        self.spec.run(
+            gpu,
+            "CE_CHUNK",
+            &self.params(Some((z, v0))),
             &[
                 (1, z.buffer()),
                 (2, targets.buffer()),
                 (3, self.state.buffer()),
             ],
-            rows_grid(self.spec.rows),
         );
     }
 
     /// Row losses [rows] (scaled, divided by the count; their sum is the loss).
     pub fn finish(&self, gpu: &Gpu, targets: &Tensor) -> Tensor {
-        let loss = gpu.tensor(&[self.spec.rows]);
-        gpu.dispatch(
-            &kernel("CE_FINISH"),
-            bytemuck::bytes_of(&self.params(None)),
-            &[
-                (2, targets.buffer()),
-                (6, loss.buffer()),
-                (7, self.state.buffer()),
-            ],
-            rows_grid(self.spec.rows),
-        );
-        loss
+        let p = self.params(None);
+        self.spec
+            .row_losses(gpu, "CE_FINISH", &p, targets, &self.state)
     }
 
     /// dLoss/dz for one chunk into `dz` [rows, vc] (added when `accumulate`).
@@ -164,16 +179,16 @@ impl CrossEntropy {
         assert_eq!(dz.shape(), z.shape(), "ce grad: dz shape");
         let mut p = self.params(Some((z, v0)));
         p.accumulate = accumulate as u32;
-        gpu.dispatch(
-            &kernel("CE_GRAD"),
-            bytemuck::bytes_of(&p),
+        self.spec.run(
+            gpu,
+            "CE_GRAD",
+            &p,
             &[
                 (1, z.buffer()),
                 (2, targets.buffer()),
                 (5, dz.buffer()),
                 (7, self.state.buffer()),
             ],
-            rows_grid(self.spec.rows),
         );
     }
 }
@@ -189,12 +204,7 @@ impl JensenShannon {
     pub fn new(gpu: &Gpu, spec: LossSpec, tau: f32) -> JensenShannon {
         assert!(tau > 0.0, "JS temperature must be positive");
         let state = gpu.tensor(&[spec.rows, 8]);
-        gpu.dispatch(
-            &kernel("JS_INIT"),
-            bytemuck::bytes_of(&spec.params(None)),
-            &[(3, state.buffer())],
-            rows_grid(spec.rows),
-        );
+        spec.run(gpu, "JS_INIT", &spec.params(None), &[(3, state.buffer())]);
         JensenShannon { spec, tau, state }
     }
 
@@ -210,11 +220,11 @@ impl JensenShannon {
             zt.shape(),
             "JS: student and teacher chunk shapes"
         );
-        gpu.dispatch(
-            &kernel(pass),
-            bytemuck::bytes_of(&self.params(Some((z, v0)))),
+        self.spec.run(
+            gpu,
+            pass,
+            &self.params(Some((z, v0))),
             &[(1, z.buffer()), (3, self.state.buffer()), (4, zt.buffer())],
-            rows_grid(self.spec.rows),
         );
     }
 
@@ -230,20 +240,10 @@ impl JensenShannon {
 
     /// Row losses [rows]: τ²·JS_r·scale/count (0 for padding).
     pub fn finish(&self, gpu: &Gpu, targets: &Tensor) -> Tensor {
-        let loss = gpu.tensor(&[self.spec.rows]);
         let mut p = self.params(None);
         p.scale *= self.tau * self.tau;
-        gpu.dispatch(
-            &kernel("JS_FINISH"),
-            bytemuck::bytes_of(&p),
-            &[
-                (2, targets.buffer()),
-                (6, loss.buffer()),
-                (7, self.state.buffer()),
-            ],
-            rows_grid(self.spec.rows),
-        );
-        loss
+        self.spec
+            .row_losses(gpu, "JS_FINISH", &p, targets, &self.state)
     }
 
     /// dLoss/dz (student) for one chunk into `dz` (added when `accumulate`).
@@ -262,9 +262,10 @@ impl JensenShannon {
         let mut p = self.params(Some((z, v0)));
         p.scale *= self.tau * self.tau;
         p.accumulate = accumulate as u32;
-        gpu.dispatch(
-            &kernel("JS_GRAD"),
-            bytemuck::bytes_of(&p),
+        self.spec.run(
+            gpu,
+            "JS_GRAD",
+            &p,
             &[
                 (1, z.buffer()),
                 (2, targets.buffer()),
@@ -272,7 +273,6 @@ impl JensenShannon {
                 (5, dz.buffer()),
                 (7, self.state.buffer()),
             ],
-            rows_grid(self.spec.rows),
         );
     }
 }

@@ -61,12 +61,7 @@ pub fn line_chart(title: &str, y_desc: &str, series: &[Series]) -> Result<Option
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| failed(title, e))?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 18))
-            .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(64)
+        let mut chart = chart_builder(&root, title, 64)?
             .build_cartesian_2d(x0..x1, y0..y1)
             .map_err(|e| failed(title, e))?;
         // Whole steps only: at most one label per step.
@@ -125,6 +120,23 @@ fn shade(v: f64) -> RGBColor {
     RGBColor(lerp(255.0, 8.0), lerp(255.0, 48.0), lerp(255.0, 107.0))
 }
 
+/// A chart on a white `root` with the report's caption and margins, `y_labels` pixels wide
+/// for the y-axis labels.
+fn chart_builder<'a, 's>(
+    root: &'a DrawingArea<SVGBackend<'s>, plotters::coord::Shift>,
+    title: &str,
+    y_labels: u32,
+) -> Result<ChartBuilder<'a, 'static, SVGBackend<'s>>> {
+    root.fill(&WHITE).map_err(|e| failed(title, e))?;
+    let mut builder = ChartBuilder::on(root);
+    builder
+        .caption(title, ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(y_labels);
+    Ok(builder)
+}
+
 /// A heatmap of `values[row][column]` in 0..=1, rows named by `rows`, columns numbered.
 pub fn heatmap(title: &str, rows: &[String], values: &[Vec<f64>], x_desc: &str) -> Result<Chart> {
     let columns = values.iter().map(Vec::len).max().unwrap_or(0).max(1) as i32;
@@ -132,12 +144,7 @@ pub fn heatmap(title: &str, rows: &[String], values: &[Vec<f64>], x_desc: &str) 
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (SIZE.0, height)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| failed(title, e))?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 18))
-            .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(80)
+        let mut chart = chart_builder(&root, title, 80)?
             // Integer ranges include their end: `0..n - 1` is n segments.
             .build_cartesian_2d(
                 (0..columns - 1).into_segmented(),

@@ -80,6 +80,37 @@ pub fn setup(root: &Path) -> (PathBuf, PathBuf, PathBuf) {
     (student, teacher, manifest)
 }
 
+/// `train` in ca with a checkpoint every step and seed 3, then `options`: `steps` steps of
+/// `student` on `train`, validated on `valid`, written to `out`.
+fn train_base(
+    student: &Path,
+    train: &Path,
+    valid: &Path,
+    out: &Path,
+    steps: u32,
+    options: &[&str],
+) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["train", "--language", "ca", "--checkpoint-every", "1"])
+        .args(["--seed", "3"])
+        .args(options)
+        .arg("--steps")
+        .arg(steps.to_string())
+        .arg("--student")
+        .arg(student)
+        .arg("--train")
+        .arg(train)
+        .arg("--valid")
+        .arg(valid)
+        .arg("--out")
+        .arg(out)
+        .env(
+            "WGPU_BACKEND",
+            std::env::var("WGPU_BACKEND").unwrap_or("vulkan".into()),
+        );
+    cmd
+}
+
 /// `train` of the tiny models in ca, batch 2, lr 1e-3, a checkpoint every step, seed 3, the
 /// training manifest also as validation set.
 pub fn train_command(
@@ -89,36 +120,9 @@ pub fn train_command(
     out: &Path,
     steps: u32,
 ) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.args([
-        "train",
-        "--language",
-        "ca",
-        "--batch",
-        "2",
-        "--lr",
-        "1e-3",
-        "--checkpoint-every",
-        "1",
-        "--seed",
-        "3",
-    ])
-    .arg("--steps")
-    .arg(steps.to_string())
-    .arg("--student")
-    .arg(student)
-    .arg("--teacher")
-    .arg(teacher)
-    .arg("--train")
-    .arg(manifest)
-    .arg("--valid")
-    .arg(manifest)
-    .arg("--out")
-    .arg(out)
-    .env(
-        "WGPU_BACKEND",
-        std::env::var("WGPU_BACKEND").unwrap_or("vulkan".into()),
-    );
+    let options = ["--batch", "2", "--lr", "1e-3"];
+    let mut cmd = train_base(student, manifest, manifest, out, steps, &options);
+    cmd.arg("--teacher").arg(teacher);
     cmd
 }
 
@@ -174,35 +178,16 @@ pub fn student_only_command(
     out: &Path,
     steps: u32,
 ) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.args([
-        "train",
-        "--language",
-        "ca",
-        "--batch",
-        "1",
-        "--checkpoint-every",
-        "1",
-        "--warmup-ratio",
-        "0",
-        "--seed",
-        "3",
-    ])
-    .arg("--steps")
-    .arg(steps.to_string())
-    .arg("--student")
-    .arg(student)
-    .arg("--train")
-    .arg(train)
-    .arg("--valid")
-    .arg(valid)
-    .arg("--out")
-    .arg(out)
-    .env(
-        "WGPU_BACKEND",
-        std::env::var("WGPU_BACKEND").unwrap_or("vulkan".into()),
-    );
-    cmd
+    let options = ["--batch", "1", "--warmup-ratio", "0"];
+    train_base(student, train, valid, out, steps, &options)
+}
+
+/// Runs `cmd`, which must fail, and returns its stderr.
+pub fn fail(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{cmd:?} must fail: {stderr}");
+    stderr
 }
 
 /// Runs `cmd` and returns its stderr, failing the test with it when the command fails.
