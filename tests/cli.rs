@@ -21,6 +21,17 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// `whisper-clsr pack inspect PACK --model MODEL`'s report; it must succeed.
+fn pack_inspect(pack: &str, model: &str) -> String {
+    let out = cli(&["pack", "inspect", pack, "--model", model]);
+    assert!(
+        out.status.success(),
+        "pack inspect failed: {}",
+        stderr(&out)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 /// Runs `transcribe` with `args`, expects it to fail, and returns its stderr.
 fn transcribe_fails(args: &[&str]) -> String {
     let out = cli(&[&["transcribe"], args].concat());
@@ -145,13 +156,7 @@ fn pack_init_inspect_and_transcribe_with_the_expert() {
     ]);
     assert!(out.status.success(), "pack init failed: {}", stderr(&out));
 
-    let out = cli(&["pack", "inspect", pack, "--model", model]);
-    assert!(
-        out.status.success(),
-        "pack inspect failed: {}",
-        stderr(&out)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = pack_inspect(pack, model);
     for expected in [
         "language        en (english)",
         "d_model 384 · ffn 1536 · gate 64",
@@ -235,13 +240,7 @@ fn pack_import_distilwhisper_writes_a_pack_that_fits_its_base() {
         stderr(&out)
     );
 
-    let out = cli(&["pack", "inspect", pack_arg, "--model", model]);
-    assert!(
-        out.status.success(),
-        "pack inspect failed: {}",
-        stderr(&out)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = pack_inspect(pack_arg, model);
     for expected in [
         "language        ca (catalan)",
         "gate 64",
