@@ -456,10 +456,9 @@ pub fn example_losses(
             (&gate_sum, 0, 1.0, true),
             (&losses, slot::layer_gate(index), 1.0 / rows as f32, false),
         ] {
-            let gates = l.clsr.gates.buffer();
             sum_into(
                 gpu,
-                gates,
+                l.clsr.gates.buffer(),
                 rows,
                 Term::Weighted(mask),
                 out,

@@ -199,9 +199,8 @@ impl CrossEntropy {
         assert_eq!(dz.shape(), z.shape(), "ce grad: dz shape");
         let mut p = self.params(Some((z, v0)));
         p.accumulate = accumulate as u32;
-        let state = &self.state;
         self.spec
-            .grad(gpu, "CE_GRAD", &p, z, None, targets, dz, state);
+            .grad(gpu, "CE_GRAD", &p, z, None, targets, dz, &self.state);
     }
 }
 
@@ -274,8 +273,7 @@ impl JensenShannon {
         let mut p = self.params(Some((z, v0)));
         p.scale *= self.tau * self.tau;
         p.accumulate = accumulate as u32;
-        let state = &self.state;
         self.spec
-            .grad(gpu, "JS_GRAD", &p, z, Some(zt), targets, dz, state);
+            .grad(gpu, "JS_GRAD", &p, z, Some(zt), targets, dz, &self.state);
     }
 }
