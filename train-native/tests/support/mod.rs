@@ -18,7 +18,7 @@ use whisper_clsr_train::loss::vocab::IGNORE;
 use whisper_clsr_train::optim::AdamWConfig;
 use whisper_clsr_train::optim::Param;
 use whisper_clsr_train::rng::{dropout_keeps, rng_normal};
-use whisper_clsr_train::trainer::{Audio, Prepared, TrainConfig};
+use whisper_clsr_train::trainer::{Audio, Prepared, StepMetrics, TrainConfig, Trainer};
 
 /// Writes a tiny model (d_model 64, one head, 2 + 2 layers, the multilingual vocabulary,
 /// f16 weights) into `dir` and reads it back.
@@ -82,6 +82,24 @@ pub fn synthetic(rg: &mut impl Rng, count: usize, frames: usize, d: usize) -> Ve
                 tokens,
                 targets,
             }
+        })
+        .collect()
+}
+
+/// `steps` steps of `trainer` without a teacher, each on the trainer's next seeded batch of
+/// `data`.
+pub fn train_steps(
+    trainer: &mut Trainer,
+    gpu: &Gpu,
+    model: &WhisperNetwork,
+    data: &[Prepared],
+    steps: usize,
+) -> Vec<StepMetrics> {
+    (0..steps)
+        .map(|_| {
+            let idx = trainer.batch_indices(data.len());
+            let batch: Vec<&Prepared> = idx.iter().map(|&i| &data[i]).collect();
+            trainer.step(gpu, model, None, &batch, None).unwrap()
         })
         .collect()
 }
