@@ -10,10 +10,13 @@ use whisper_clsr_train::trainer::{TrainConfig, Trainer};
 
 #[test]
 fn resumed_run_reproduces_the_uninterrupted_run() {
-    let gpu = gpu();
     let TinySetup {
-        dir, model, pack, ..
-    } = tiny_setup(&gpu, "resume", 81);
+        gpu,
+        dir,
+        model,
+        pack,
+        ..
+    } = tiny_setup("resume", 81);
     let config = TrainConfig {
         // Every source of randomness on: dropout, skip-gate (often), gate noise.
         skip_prob: 0.5,

@@ -14,10 +14,13 @@ use whisper_clsr_train::trainer::{permutation, Prepared, TrainConfig, Trainer};
 
 #[test]
 fn tiny_model_overfits_synthetic_utterances() {
-    let gpu = gpu();
     let TinySetup {
-        dir, model, pack, ..
-    } = tiny_setup(&gpu, "overfit", 71);
+        gpu,
+        dir,
+        model,
+        pack,
+        ..
+    } = tiny_setup("overfit", 71);
     let steps = 24;
     let config = TrainConfig {
         // Label smoothing puts a floor of ≈ 1.4 nats under the CE over 51865 tokens; without

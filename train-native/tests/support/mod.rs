@@ -12,7 +12,7 @@ use whisper_clsr::pack::Expert;
 use whisper_clsr::pack::ExpertPack;
 use whisper_clsr_test_kit::random_model::{write_random_model, TinyConfig};
 use whisper_clsr_test_kit::reference::{ClsrExpert, Regularisation};
-use whisper_clsr_test_kit::{f32s, random, rng};
+use whisper_clsr_test_kit::{f32s, gpu, random, rng};
 use whisper_clsr_train::clsr::{trainable, TrainMode};
 use whisper_clsr_train::loss::vocab::IGNORE;
 use whisper_clsr_train::optim::AdamWConfig;
@@ -42,9 +42,10 @@ pub fn tiny_model(dir: &std::path::Path, seed: u64) -> (WhisperConfig, WeightFil
     (c, file)
 }
 
-/// A tiny model (see [`tiny_model`]) in a fresh temporary folder, on the GPU, and a Catalan
-/// expert pack initialised from it.
+/// A tiny model (see [`tiny_model`]) in a fresh temporary folder, on a fresh GPU device,
+/// and a Catalan expert pack initialised from it.
 pub struct TinySetup {
+    pub gpu: Gpu,
     pub dir: std::path::PathBuf,
     pub file: WeightFile,
     pub model: WhisperNetwork,
@@ -52,12 +53,14 @@ pub struct TinySetup {
 }
 
 /// [`TinySetup`] in `$TMPDIR/train-{name}-{pid}`.
-pub fn tiny_setup(gpu: &Gpu, name: &str, seed: u64) -> TinySetup {
+pub fn tiny_setup(name: &str, seed: u64) -> TinySetup {
+    let gpu = gpu();
     let dir = std::env::temp_dir().join(format!("train-{name}-{}", std::process::id()));
     let (c, file) = tiny_model(&dir, seed);
-    let model = WhisperNetwork::load(gpu, c.clone(), &file).unwrap();
+    let model = WhisperNetwork::load(&gpu, c.clone(), &file).unwrap();
     let pack = ExpertPack::init_from_base(&c, &file, "ca").unwrap();
     TinySetup {
+        gpu,
         dir,
         file,
         model,
