@@ -451,26 +451,22 @@ pub fn example_losses(
         .map(|l| (l, frames, &enc_mask))
         .chain(f.dec.iter().map(|l| (l, s, &dec_mask)));
     for (index, (l, rows, mask)) in layers.enumerate() {
-        sum_into(
-            gpu,
-            l.clsr.gates.buffer(),
-            rows,
-            Term::Weighted(mask),
-            &gate_sum,
-            0,
-            1.0,
-            true,
-        );
-        sum_into(
-            gpu,
-            l.clsr.gates.buffer(),
-            rows,
-            Term::Weighted(mask),
-            &losses,
-            slot::layer_gate(index),
-            1.0 / rows as f32,
-            false,
-        );
+        // Into the sum over every gate, and this layer's mean gate into its own slot.
+        for (out, at, scale, accumulate) in [
+            (&gate_sum, 0, 1.0, true),
+            (&losses, slot::layer_gate(index), 1.0 / rows as f32, false),
+        ] {
+            sum_into(
+                gpu,
+                l.clsr.gates.buffer(),
+                rows,
+                Term::Weighted(mask),
+                out,
+                at,
+                scale,
+                accumulate,
+            );
+        }
     }
     let gate_count = c.encoder_layers * frames + c.decoder_layers * s;
     let budget = budget_loss(gpu, &gate_sum, gate_count, obj.budget, obj.budget_weight);

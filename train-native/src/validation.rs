@@ -46,8 +46,31 @@ pub struct UtteranceScore {
     pub characters: EditCounts,
     pub wer: f64,
     /// Per layer, the fraction of this utterance's tokens the hard gates sent to the expert.
-    pub gate_ratio_encoder: Vec<f64>,
-    pub gate_ratio_decoder: Vec<f64>,
+    #[serde(flatten)]
+    pub gate_ratios: GateRatios,
+}
+
+/// Per layer, encoder and decoder, the fraction of tokens routed to the expert: the
+/// `gate_ratio_encoder` and `gate_ratio_decoder` fields of the run's logs.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct GateRatios {
+    #[serde(rename = "gate_ratio_encoder")]
+    pub encoder: Vec<f64>,
+    #[serde(rename = "gate_ratio_decoder")]
+    pub decoder: Vec<f64>,
+}
+
+impl GateRatios {
+    /// Layer `l` counted over the encoder's `encoder` layers, then the decoder's; NaN where
+    /// these ratios have no such layer.
+    pub fn layer(&self, l: usize, encoder: usize) -> f64 {
+        let v = if l < encoder {
+            self.encoder.get(l)
+        } else {
+            self.decoder.get(l - encoder)
+        };
+        v.copied().unwrap_or(f64::NAN)
+    }
 }
 
 /// One evaluation of the validation set.
@@ -60,8 +83,7 @@ pub struct Validation {
     pub words: EditCounts,
     pub characters: EditCounts,
     /// Per layer, the mean over utterances of the fraction routed to the expert.
-    pub gate_ratio_encoder: Vec<f64>,
-    pub gate_ratio_decoder: Vec<f64>,
+    pub gate_ratios: GateRatios,
     pub utterances: Vec<UtteranceScore>,
     pub seconds: f64,
 }
@@ -138,8 +160,10 @@ impl ValidationSet {
                 words,
                 characters,
                 wer: words.error_rate(),
-                gate_ratio_encoder: ratios(stats.map(|s| &s.encoder)),
-                gate_ratio_decoder: ratios(stats.map(|s| &s.decoder)),
+                gate_ratios: GateRatios {
+                    encoder: ratios(stats.map(|s| &s.encoder)),
+                    decoder: ratios(stats.map(|s| &s.decoder)),
+                },
             });
         }
         let mut words = EditCounts::default();
@@ -154,8 +178,10 @@ impl ValidationSet {
             cer: characters.error_rate(),
             words,
             characters,
-            gate_ratio_encoder: mean_per_layer(utterances.iter().map(|u| &u.gate_ratio_encoder)),
-            gate_ratio_decoder: mean_per_layer(utterances.iter().map(|u| &u.gate_ratio_decoder)),
+            gate_ratios: GateRatios {
+                encoder: mean_per_layer(utterances.iter().map(|u| &u.gate_ratios.encoder)),
+                decoder: mean_per_layer(utterances.iter().map(|u| &u.gate_ratios.decoder)),
+            },
             utterances,
             seconds: started.elapsed().as_secs_f64(),
         })
@@ -187,8 +213,8 @@ pub fn metrics_line(v: &Validation, best: &crate::best::BestSoFar) -> String {
         "val_utterances": v.utterances.len(),
         "val_words": v.words,
         "val_characters": v.characters,
-        "val_gate_ratio_encoder": v.gate_ratio_encoder,
-        "val_gate_ratio_decoder": v.gate_ratio_decoder,
+        "val_gate_ratio_encoder": v.gate_ratios.encoder,
+        "val_gate_ratio_decoder": v.gate_ratios.decoder,
         "best_val_wer": best.wer,
         "best_step": best.step,
         "evals_without_improvement": best.evals_without_improvement,

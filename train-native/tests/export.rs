@@ -23,13 +23,13 @@ fn exported_pack_loads_in_the_runtime() {
         "{} is missing: run scripts/fetch-models.sh first",
         tokenizer.display()
     );
-    let gpu = gpu();
     let TinySetup {
+        gpu,
         dir,
         file,
         model,
         pack,
-    } = tiny_setup(&gpu, "export", 91);
+    } = tiny_setup("export", 91);
     let config = TrainConfig {
         optim: AdamWConfig {
             lr: 1e-2,

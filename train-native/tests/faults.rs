@@ -37,10 +37,13 @@ fn values(gpu: &whisper_clsr::gpu::Gpu, trainer: &Trainer) -> Vec<Vec<u32>> {
 
 #[test]
 fn a_nan_loss_skips_the_step_and_counts_it() {
-    let gpu = gpu();
     let TinySetup {
-        dir, model, pack, ..
-    } = tiny_setup(&gpu, "nan-step", 91);
+        gpu,
+        dir,
+        model,
+        pack,
+        ..
+    } = tiny_setup("nan-step", 91);
     let clean = synthetic(&mut rng(92), 2, 10, 64);
     let mut poisoned = clean.clone();
     let Audio::Encoded(x) = &mut poisoned[1].student else {
@@ -106,10 +109,13 @@ fn full_disk(file: &mut std::fs::File, bytes: &[u8]) -> std::io::Result<()> {
 
 #[test]
 fn a_full_disk_while_checkpointing_keeps_the_previous_checkpoint() {
-    let gpu = gpu();
     let TinySetup {
-        dir, model, pack, ..
-    } = tiny_setup(&gpu, "full-disk", 93);
+        gpu,
+        dir,
+        model,
+        pack,
+        ..
+    } = tiny_setup("full-disk", 93);
     let data = synthetic(&mut rng(94), 2, 10, 64);
     let path = dir.join("checkpoint.safetensors");
     let mut trainer = Trainer::new(&gpu, &model, &pack, short_run(6)).unwrap();

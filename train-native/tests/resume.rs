@@ -3,34 +3,20 @@
 
 mod support;
 
-use support::{short_run, synthetic, tiny_setup, TinySetup};
-use whisper_clsr::model::WhisperNetwork;
+use support::{short_run, synthetic, tiny_setup, train_steps, TinySetup};
 use whisper_clsr_test_kit::*;
 use whisper_clsr_train::checkpoint;
-use whisper_clsr_train::trainer::{Prepared, StepMetrics, TrainConfig, Trainer};
-
-fn run(
-    trainer: &mut Trainer,
-    gpu: &whisper_clsr::gpu::Gpu,
-    model: &WhisperNetwork,
-    data: &[Prepared],
-    steps: usize,
-) -> Vec<StepMetrics> {
-    (0..steps)
-        .map(|_| {
-            let idx = trainer.batch_indices(data.len());
-            let batch: Vec<&Prepared> = idx.iter().map(|&i| &data[i]).collect();
-            trainer.step(gpu, model, None, &batch, None).unwrap()
-        })
-        .collect()
-}
+use whisper_clsr_train::trainer::{TrainConfig, Trainer};
 
 #[test]
 fn resumed_run_reproduces_the_uninterrupted_run() {
-    let gpu = gpu();
     let TinySetup {
-        dir, model, pack, ..
-    } = tiny_setup(&gpu, "resume", 81);
+        gpu,
+        dir,
+        model,
+        pack,
+        ..
+    } = tiny_setup("resume", 81);
     let config = TrainConfig {
         // Every source of randomness on: dropout, skip-gate (often), gate noise.
         skip_prob: 0.5,
@@ -39,21 +25,21 @@ fn resumed_run_reproduces_the_uninterrupted_run() {
     let data = synthetic(&mut rng(82), 3, 10, 64);
 
     let mut whole = Trainer::new(&gpu, &model, &pack, config).unwrap();
-    let want = run(&mut whole, &gpu, &model, &data, 4);
+    let want = train_steps(&mut whole, &gpu, &model, &data, 4);
 
     let mut first = Trainer::new(&gpu, &model, &pack, config).unwrap();
-    let mut got = run(&mut first, &gpu, &model, &data, 2);
+    let mut got = train_steps(&mut first, &gpu, &model, &data, 2);
     let path = dir.join("checkpoint.safetensors");
     checkpoint::save(&gpu, &first, &path, serde_json::json!({"note": "test"})).unwrap();
     // Training on after the save must not affect the resumed run.
-    run(&mut first, &gpu, &model, &data, 1);
+    train_steps(&mut first, &gpu, &model, &data, 1);
     drop(first);
 
     let mut resumed = Trainer::new(&gpu, &model, &pack, config).unwrap();
     let meta = checkpoint::load(&gpu, &mut resumed, &path).unwrap();
     assert_eq!(meta["note"], "test");
     assert_eq!(resumed.step_count(), 2);
-    got.extend(run(&mut resumed, &gpu, &model, &data, 2));
+    got.extend(train_steps(&mut resumed, &gpu, &model, &data, 2));
     assert_eq!(
         got, want,
         "resumed metrics differ from the uninterrupted run"

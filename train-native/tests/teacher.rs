@@ -12,12 +12,13 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use support::cli_run::{pack_training, succeed, training_lines, write_wav, BIN};
+use support::cli_run::{
+    pack_training, succeed, tiny, training_lines, write_clips, write_models, BIN,
+};
 use whisper_clsr::audio::LogMel;
 use whisper_clsr::eval::{read_corpus, Split};
 use whisper_clsr::gpu::Gpu;
 use whisper_clsr::pack::ExpertPack;
-use whisper_clsr_test_kit::random_model::{write_random_model, TinyConfig};
 use whisper_clsr_test_kit::reference::{jensen_shannon, F64Whisper};
 use whisper_clsr_test_kit::*;
 use whisper_clsr_train::clsr::TrainMode;
@@ -31,6 +32,7 @@ use whisper_clsr_train::student::{
 };
 use whisper_clsr_train::teach::{teach, TeachOptions};
 use whisper_clsr_train::teacher_file::{corpus_fingerprint, TeacherFile};
+use whisper_clsr_train::teacher_topk::TopKExample;
 use whisper_clsr_train::trainer::{upload_input, Audio, Prepared, TrainConfig, Trainer};
 
 const VOCAB: usize = 51865;
@@ -39,38 +41,13 @@ const VOCAB: usize = 51865;
 /// 2 heads, 1 + 2 layers, 128 mel bins), both with whisper-base's tokenizer, and a
 /// manifest of two clips in Catalan.
 fn setup(root: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    let tokenizer =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/whisper-base/tokenizer.json");
-    assert!(
-        tokenizer.exists(),
-        "{} is missing: run scripts/fetch-models.sh first",
-        tokenizer.display()
+    let (student, teacher) = write_models(
+        root,
+        [&tiny(64, 1, 1, 80), &tiny(128, 2, 2, 128)],
+        safetensors::Dtype::F32,
+        [201, 202],
     );
-    let (student, teacher) = (root.join("student"), root.join("teacher"));
-    let cfg = |d, heads, decoder_layers, n_mels| TinyConfig {
-        d_model: d,
-        heads,
-        encoder_layers: 1,
-        decoder_layers,
-        vocab: VOCAB,
-        n_mels,
-        target_positions: 32,
-    };
-    let f32 = safetensors::Dtype::F32;
-    write_random_model(&student, &cfg(64, 1, 1, 80), f32, &mut rng(201));
-    write_random_model(&teacher, &cfg(128, 2, 2, 128), f32, &mut rng(202));
-    for dir in [&student, &teacher] {
-        std::fs::copy(&tokenizer, dir.join("tokenizer.json")).unwrap();
-    }
-    write_wav(&root.join("a.wav"), 440.0, 0.6);
-    write_wav(&root.join("b.wav"), 660.0, 0.4);
-    let manifest = root.join("train.jsonl");
-    std::fs::write(
-        &manifest,
-        "{\"audio\": \"a.wav\", \"text\": \"Bon dia.\", \"language\": \"ca\"}\n\
-         {\"audio\": \"b.wav\", \"text\": \"Gràcies.\", \"language\": \"ca\"}\n",
-    )
-    .unwrap();
+    let manifest = write_clips(root, [0.6, 0.4], ["Bon dia.", "Gràcies."]);
     (student, teacher, manifest)
 }
 
@@ -126,6 +103,11 @@ fn live<'a>(gpu: &Gpu, teacher: &'a Loaded, ex: &Prepared) -> TeacherRun<'a> {
     assert!(matches!(audio, Audio::Mel(m) if m.len() == 128 * 3000));
     let tx = upload_input(gpu, &teacher.model, audio).unwrap();
     teacher_forward(gpu, &teacher.model, &tx, &ex.tokens).unwrap()
+}
+
+/// An example's rows of a teacher cache, on the GPU.
+fn cached(gpu: &Gpu, rows: &TopKExample) -> TeacherRun<'static> {
+    TeacherRun::TopK(TopKTensors::upload(gpu, rows).unwrap())
 }
 
 #[test]
@@ -200,39 +182,23 @@ fn a_cached_teacher_of_another_size_matches_the_live_one_and_its_top_k_approxima
         },
     )
     .unwrap();
+    // The loss slots of the student on `ex` with `teacher` (its gradients stay in `trainer`).
+    let student_losses = |modes: &[TrainMode], ex: &Prepared, teacher: &TeacherRun, pass| {
+        losses(&gpu, &student, &trainer, modes, ex, teacher, &obj, pass)
+    };
 
     // k = V: the same losses and gradients as the live teacher (training mode, seeded).
     let modes = trainer.modes(0);
     let mut teacher_hidden = Vec::new();
     for (i, ex) in examples.iter().enumerate() {
         let run = live(&gpu, &teacher, ex);
-        let want = losses(
-            &gpu,
-            &student,
-            &trainer,
-            &modes,
-            ex,
-            &run,
-            &obj,
-            Pass::Train,
-        );
+        let want = student_losses(&modes, ex, &run, Pass::Train);
         let TeacherRun::Live { hidden, .. } = run else {
             unreachable!("a live teacher")
         };
         teacher_hidden.push(f64s(&read(&gpu, &hidden)));
         let want_grads = take_grads(&gpu, &trainer);
-        let rows = full.example(i);
-        let cached = TeacherRun::TopK(TopKTensors::upload(&gpu, &rows).unwrap());
-        let got = losses(
-            &gpu,
-            &student,
-            &trainer,
-            &modes,
-            ex,
-            &cached,
-            &obj,
-            Pass::Train,
-        );
+        let got = student_losses(&modes, ex, &cached(&gpu, &full.example(i)), Pass::Train);
         let got_grads = take_grads(&gpu, &trainer);
         assert!(want[slot::JS] > 0.0, "the teacher takes part: {want:?}");
         for (name, s) in [("CE", slot::CE), ("JS", slot::JS), ("budget", slot::BUDGET)] {
@@ -268,17 +234,7 @@ fn a_cached_teacher_of_another_size_matches_the_live_one_and_its_top_k_approxima
     let k = 5;
     for (i, ex) in examples.iter().enumerate() {
         let rows = small.example(i);
-        let cached = TeacherRun::TopK(TopKTensors::upload(&gpu, &rows).unwrap());
-        let got = losses(
-            &gpu,
-            &student,
-            &trainer,
-            &eval,
-            ex,
-            &cached,
-            &obj,
-            Pass::Evaluate,
-        )[slot::JS] as f64;
+        let got = student_losses(&eval, ex, &cached(&gpu, &rows), Pass::Evaluate)[slot::JS] as f64;
         // The student's and the teacher's decoder outputs, then everything in f64.
         let x = upload_input(&gpu, &student.model, &ex.student).unwrap();
         let f = forward(

@@ -4,7 +4,7 @@
 
 mod support;
 
-use support::{short_run, synthetic, tiny_model, tiny_setup, TinySetup};
+use support::{short_run, synthetic, tiny_model, tiny_setup, train_steps, TinySetup};
 use whisper_clsr::model::WhisperNetwork;
 use whisper_clsr::pack::ExpertPack;
 use whisper_clsr_test_kit::*;
@@ -14,10 +14,13 @@ use whisper_clsr_train::trainer::{permutation, Prepared, TrainConfig, Trainer};
 
 #[test]
 fn tiny_model_overfits_synthetic_utterances() {
-    let gpu = gpu();
     let TinySetup {
-        dir, model, pack, ..
-    } = tiny_setup(&gpu, "overfit", 71);
+        gpu,
+        dir,
+        model,
+        pack,
+        ..
+    } = tiny_setup("overfit", 71);
     let steps = 24;
     let config = TrainConfig {
         // Label smoothing puts a floor of ≈ 1.4 nats under the CE over 51865 tokens; without
@@ -43,13 +46,9 @@ fn tiny_model_overfits_synthetic_utterances() {
     let mut trainer = Trainer::new(&gpu, &model, &pack, config).unwrap();
     let data = synthetic(&mut rng(72), 3, 12, 64);
     let start = std::time::Instant::now();
-    let mut history = Vec::new();
-    for _ in 0..steps {
-        let idx = trainer.batch_indices(data.len());
-        let batch: Vec<&Prepared> = idx.iter().map(|&i| &data[i]).collect();
-        let m = trainer.step(&gpu, &model, None, &batch, None).unwrap();
+    let history = train_steps(&mut trainer, &gpu, &model, &data, steps as usize);
+    for m in &history {
         assert!(m.loss.is_finite(), "loss {m:?}");
-        history.push(m);
     }
     let first = history[0].ce;
     let last = history.iter().rev().take(3).map(|m| m.ce).sum::<f64>() / 3.0;

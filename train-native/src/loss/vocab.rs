@@ -99,6 +99,26 @@ impl LossSpec {
         loss
     }
 
+    /// Dispatches the gradient `pass` of the logit chunk `z` (with `teacher`, the teacher's
+    /// chunk, for JS) into `dz` from a loss's final `state`.
+    #[allow(clippy::too_many_arguments)]
+    fn grad(
+        &self,
+        gpu: &Gpu,
+        pass: &'static str,
+        p: &Params,
+        z: &Tensor,
+        teacher: Option<&Tensor>,
+        targets: &Tensor,
+        dz: &Tensor,
+        state: &Tensor,
+    ) {
+        let mut buffers = vec![(1, z.buffer()), (2, targets.buffer())];
+        buffers.extend(teacher.map(|zt| (4, zt.buffer())));
+        buffers.extend([(5, dz.buffer()), (7, state.buffer())]);
+        self.run(gpu, pass, p, &buffers);
+    }
+
     fn params(&self, chunk: Option<(&Tensor, usize)>) -> Params {
         let vc = chunk.map_or(0, |(z, _)| z.shape()[1]);
         if let Some((z, v0)) = chunk {
@@ -179,17 +199,8 @@ impl CrossEntropy {
         assert_eq!(dz.shape(), z.shape(), "ce grad: dz shape");
         let mut p = self.params(Some((z, v0)));
         p.accumulate = accumulate as u32;
-        self.spec.run(
-            gpu,
-            "CE_GRAD",
-            &p,
-            &[
-                (1, z.buffer()),
-                (2, targets.buffer()),
-                (5, dz.buffer()),
-                (7, self.state.buffer()),
-            ],
-        );
+        self.spec
+            .grad(gpu, "CE_GRAD", &p, z, None, targets, dz, &self.state);
     }
 }
 
@@ -262,17 +273,7 @@ impl JensenShannon {
         let mut p = self.params(Some((z, v0)));
         p.scale *= self.tau * self.tau;
         p.accumulate = accumulate as u32;
-        self.spec.run(
-            gpu,
-            "JS_GRAD",
-            &p,
-            &[
-                (1, z.buffer()),
-                (2, targets.buffer()),
-                (4, zt.buffer()),
-                (5, dz.buffer()),
-                (7, self.state.buffer()),
-            ],
-        );
+        self.spec
+            .grad(gpu, "JS_GRAD", &p, z, Some(zt), targets, dz, &self.state);
     }
 }

@@ -6,6 +6,8 @@ use std::path::Path;
 use serde_json::Value;
 use whisper_clsr::{Error, Result};
 
+use crate::validation::GateRatios;
+
 /// A training step's logged losses (`None` where the line holds null, e.g. a skipped step).
 #[derive(Clone, Debug, Default)]
 pub struct StepPoint {
@@ -16,8 +18,7 @@ pub struct StepPoint {
     pub gate_loss: Option<f64>,
     pub gate_ratio: Option<f64>,
     /// Per layer, the mean soft gate.
-    pub gate_encoder: Vec<f64>,
-    pub gate_decoder: Vec<f64>,
+    pub gates: GateRatios,
 }
 
 /// One validation evaluation.
@@ -27,8 +28,7 @@ pub struct EvalPoint {
     pub wer: f64,
     pub cer: f64,
     /// Per layer, the fraction of tokens the hard gates routed to the expert.
-    pub gate_encoder: Vec<f64>,
-    pub gate_decoder: Vec<f64>,
+    pub gates: GateRatios,
 }
 
 /// One utterance of the last evaluation: its audio and per-layer gate ratios.
@@ -36,8 +36,7 @@ pub struct EvalPoint {
 pub struct UtteranceGates {
     pub audio: String,
     pub wer: f64,
-    pub gate_encoder: Vec<f64>,
-    pub gate_decoder: Vec<f64>,
+    pub gates: GateRatios,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -71,6 +70,15 @@ fn floats(v: &Value) -> Vec<f64> {
         .unwrap_or_default()
 }
 
+/// The per-layer ratios of a line, its fields `{prefix}gate_ratio_encoder` and
+/// `{prefix}gate_ratio_decoder`.
+fn gate_ratios(v: &Value, prefix: &str) -> GateRatios {
+    GateRatios {
+        encoder: floats(&v[format!("{prefix}gate_ratio_encoder").as_str()]),
+        decoder: floats(&v[format!("{prefix}gate_ratio_decoder").as_str()]),
+    }
+}
+
 impl RunData {
     /// Reads `run_dir/metrics.jsonl` (required) and `run_dir/valid_utterances.jsonl`
     /// (optional).
@@ -92,8 +100,7 @@ impl RunData {
                     step,
                     wer: v["val_wer"].as_f64().unwrap_or(f64::NAN),
                     cer: v["val_cer"].as_f64().unwrap_or(f64::NAN),
-                    gate_encoder: floats(&v["val_gate_ratio_encoder"]),
-                    gate_decoder: floats(&v["val_gate_ratio_decoder"]),
+                    gates: gate_ratios(&v, "val_"),
                 });
             } else if v.get("loss").is_some() {
                 data.steps.push(StepPoint {
@@ -103,8 +110,7 @@ impl RunData {
                     js: v["js"].as_f64(),
                     gate_loss: v["gate_loss"].as_f64(),
                     gate_ratio: v["gate_ratio"].as_f64(),
-                    gate_encoder: floats(&v["gate_ratio_encoder"]),
-                    gate_decoder: floats(&v["gate_ratio_decoder"]),
+                    gates: gate_ratios(&v, ""),
                 });
             }
         }
@@ -118,8 +124,7 @@ impl RunData {
                 .map(|(_, v)| UtteranceGates {
                     audio: v["audio"].as_str().unwrap_or_default().to_string(),
                     wer: v["wer"].as_f64().unwrap_or(f64::NAN),
-                    gate_encoder: floats(&v["gate_ratio_encoder"]),
-                    gate_decoder: floats(&v["gate_ratio_decoder"]),
+                    gates: gate_ratios(v, ""),
                 })
                 .collect();
         }

@@ -15,6 +15,8 @@ use whisper_clsr::{Error, Result};
 pub use data::{EvalPoint, RunData, StepPoint, UtteranceGates};
 use plots::{heatmap, line_chart, Chart, Series};
 
+use crate::validation::GateRatios;
+
 /// Escapes text for HTML element content and attribute values.
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
@@ -47,12 +49,11 @@ fn missing(html: &mut String, what: &str) {
 fn layer_series<'a, P: 'a>(
     points: impl Iterator<Item = &'a P> + Clone,
     step: fn(&P) -> u64,
-    layers: fn(&P) -> (&[f64], &[f64]),
+    layers: fn(&P) -> &GateRatios,
 ) -> Vec<Series> {
-    let (encoder, decoder) = points
-        .clone()
-        .last()
-        .map_or((0, 0), |p| (layers(p).0.len(), layers(p).1.len()));
+    let (encoder, decoder) = points.clone().last().map_or((0, 0), |p| {
+        (layers(p).encoder.len(), layers(p).decoder.len())
+    });
     layer_names(encoder, decoder)
         .into_iter()
         .enumerate()
@@ -60,15 +61,7 @@ fn layer_series<'a, P: 'a>(
             name,
             points: points
                 .clone()
-                .map(|p| {
-                    let (e, d) = layers(p);
-                    let v = if l < encoder {
-                        e.get(l)
-                    } else {
-                        d.get(l - encoder)
-                    };
-                    (step(p) as f64, v.copied().unwrap_or(f64::NAN))
-                })
+                .map(|p| (step(p) as f64, layers(p).layer(l, encoder)))
                 .collect(),
         })
         .collect()
@@ -108,11 +101,7 @@ fn training_charts(html: &mut String, data: &RunData) -> Result<()> {
             None => missing(html, &format!("{title}: no finite values logged.")),
         }
     }
-    let series = layer_series(
-        data.steps.iter(),
-        |p| p.step,
-        |p| (&p.gate_encoder, &p.gate_decoder),
-    );
+    let series = layer_series(data.steps.iter(), |p| p.step, |p| &p.gates);
     match line_chart("Mean soft gate per layer (training)", "gate", &series)? {
         Some(chart) => figure(html, "gate_layers_train", &chart),
         None => missing(
@@ -152,12 +141,8 @@ fn validation_charts(html: &mut String, data: &RunData) -> Result<()> {
         figure(html, "val_wer", &chart);
     }
     let last = data.evals.last().expect("not empty");
-    let (encoder, decoder) = (last.gate_encoder.len(), last.gate_decoder.len());
-    let series = layer_series(
-        data.evals.iter(),
-        |e| e.step,
-        |e| (&e.gate_encoder, &e.gate_decoder),
-    );
+    let (encoder, decoder) = (last.gates.encoder.len(), last.gates.decoder.len());
+    let series = layer_series(data.evals.iter(), |e| e.step, |e| &e.gates);
     match line_chart(
         "Fraction of tokens sent to the expert, per layer (validation, hard gates)",
         "gate ratio",
@@ -172,14 +157,7 @@ fn validation_charts(html: &mut String, data: &RunData) -> Result<()> {
             .map(|l| {
                 data.last_utterances
                     .iter()
-                    .map(|u| {
-                        let v = if l < encoder {
-                            u.gate_encoder.get(l)
-                        } else {
-                            u.gate_decoder.get(l - encoder)
-                        };
-                        v.copied().unwrap_or(f64::NAN)
-                    })
+                    .map(|u| u.gates.layer(l, encoder))
                     .collect()
             })
             .collect();

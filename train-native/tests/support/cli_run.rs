@@ -36,6 +36,38 @@ pub fn write_wav(path: &Path, freq: f32, seconds: f32) {
 /// A tiny random student (d 64) and teacher (d 128) with whisper-base's tokenizer, two
 /// sine-wave clips `a.wav` and `b.wav`, and `train.jsonl` naming both in Catalan.
 pub fn setup(root: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let (student, teacher) = write_models(
+        root,
+        [&tiny(64, 1, 1, 80), &tiny(128, 2, 1, 80)],
+        safetensors::Dtype::F16,
+        [101, 102],
+    );
+    let manifest = write_clips(root, [1.0, 0.7], ["Bon dia a tothom.", "Gràcies."]);
+    (student, teacher, manifest)
+}
+
+/// A tiny model's shape: width `d`, `heads` heads, one encoder layer, `decoder_layers`
+/// decoder layers, `n_mels` mel bins, the multilingual vocabulary and 32 positions.
+pub fn tiny(d: usize, heads: usize, decoder_layers: usize, n_mels: usize) -> TinyConfig {
+    TinyConfig {
+        d_model: d,
+        heads,
+        encoder_layers: 1,
+        decoder_layers,
+        vocab: 51865,
+        n_mels,
+        target_positions: 32,
+    }
+}
+
+/// A random student and teacher of the `shapes` in `root/student` and `root/teacher`
+/// (weights in `dtype`, drawn from the `seeds`), each with whisper-base's tokenizer.
+pub fn write_models(
+    root: &Path,
+    shapes: [&TinyConfig; 2],
+    dtype: safetensors::Dtype,
+    seeds: [u64; 2],
+) -> (PathBuf, PathBuf) {
     let tokenizer =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/whisper-base/tokenizer.json");
     assert!(
@@ -43,41 +75,31 @@ pub fn setup(root: &Path) -> (PathBuf, PathBuf, PathBuf) {
         "{} is missing: run scripts/fetch-models.sh first",
         tokenizer.display()
     );
-    let (student, teacher) = (root.join("student"), root.join("teacher"));
-    let cfg = |d, heads| TinyConfig {
-        d_model: d,
-        heads,
-        encoder_layers: 1,
-        decoder_layers: 1,
-        vocab: 51865,
-        n_mels: 80,
-        target_positions: 32,
-    };
-    write_random_model(
-        &student,
-        &cfg(64, 1),
-        safetensors::Dtype::F16,
-        &mut rng(101),
-    );
-    write_random_model(
-        &teacher,
-        &cfg(128, 2),
-        safetensors::Dtype::F16,
-        &mut rng(102),
-    );
-    for dir in [&student, &teacher] {
+    let dirs = [root.join("student"), root.join("teacher")];
+    for ((dir, shape), seed) in dirs.iter().zip(shapes).zip(seeds) {
+        write_random_model(dir, shape, dtype, &mut rng(seed));
         std::fs::copy(&tokenizer, dir.join("tokenizer.json")).unwrap();
     }
-    write_wav(&root.join("a.wav"), 440.0, 1.0);
-    write_wav(&root.join("b.wav"), 660.0, 0.7);
+    let [student, teacher] = dirs;
+    (student, teacher)
+}
+
+/// Two sine-wave clips, `a.wav` (440 Hz) and `b.wav` (660 Hz), `seconds` long, and
+/// `train.jsonl` naming them in Catalan with the `texts`.
+pub fn write_clips(root: &Path, seconds: [f32; 2], texts: [&str; 2]) -> PathBuf {
+    write_wav(&root.join("a.wav"), 440.0, seconds[0]);
+    write_wav(&root.join("b.wav"), 660.0, seconds[1]);
     let manifest = root.join("train.jsonl");
+    let [a, b] = texts;
     std::fs::write(
         &manifest,
-        "{\"audio\": \"a.wav\", \"text\": \"Bon dia a tothom.\", \"language\": \"ca\"}\n\
-         {\"audio\": \"b.wav\", \"text\": \"Gràcies.\", \"language\": \"ca\"}\n",
+        format!(
+            "{{\"audio\": \"a.wav\", \"text\": \"{a}\", \"language\": \"ca\"}}\n\
+             {{\"audio\": \"b.wav\", \"text\": \"{b}\", \"language\": \"ca\"}}\n"
+        ),
     )
     .unwrap();
-    (student, teacher, manifest)
+    manifest
 }
 
 /// `train` in ca with a checkpoint every step and seed 3, then `options`: `steps` steps of

@@ -12,13 +12,13 @@ use whisper_clsr::pack::Expert;
 use whisper_clsr::pack::ExpertPack;
 use whisper_clsr_test_kit::random_model::{write_random_model, TinyConfig};
 use whisper_clsr_test_kit::reference::{ClsrExpert, Regularisation};
-use whisper_clsr_test_kit::{f32s, random, rng};
+use whisper_clsr_test_kit::{f32s, gpu, random, rng};
 use whisper_clsr_train::clsr::{trainable, TrainMode};
 use whisper_clsr_train::loss::vocab::IGNORE;
 use whisper_clsr_train::optim::AdamWConfig;
 use whisper_clsr_train::optim::Param;
 use whisper_clsr_train::rng::{dropout_keeps, rng_normal};
-use whisper_clsr_train::trainer::{Audio, Prepared, TrainConfig};
+use whisper_clsr_train::trainer::{Audio, Prepared, StepMetrics, TrainConfig, Trainer};
 
 /// Writes a tiny model (d_model 64, one head, 2 + 2 layers, the multilingual vocabulary,
 /// f16 weights) into `dir` and reads it back.
@@ -42,9 +42,10 @@ pub fn tiny_model(dir: &std::path::Path, seed: u64) -> (WhisperConfig, WeightFil
     (c, file)
 }
 
-/// A tiny model (see [`tiny_model`]) in a fresh temporary folder, on the GPU, and a Catalan
-/// expert pack initialised from it.
+/// A tiny model (see [`tiny_model`]) in a fresh temporary folder, on a fresh GPU device,
+/// and a Catalan expert pack initialised from it.
 pub struct TinySetup {
+    pub gpu: Gpu,
     pub dir: std::path::PathBuf,
     pub file: WeightFile,
     pub model: WhisperNetwork,
@@ -52,12 +53,14 @@ pub struct TinySetup {
 }
 
 /// [`TinySetup`] in `$TMPDIR/train-{name}-{pid}`.
-pub fn tiny_setup(gpu: &Gpu, name: &str, seed: u64) -> TinySetup {
+pub fn tiny_setup(name: &str, seed: u64) -> TinySetup {
+    let gpu = gpu();
     let dir = std::env::temp_dir().join(format!("train-{name}-{}", std::process::id()));
     let (c, file) = tiny_model(&dir, seed);
-    let model = WhisperNetwork::load(gpu, c.clone(), &file).unwrap();
+    let model = WhisperNetwork::load(&gpu, c.clone(), &file).unwrap();
     let pack = ExpertPack::init_from_base(&c, &file, "ca").unwrap();
     TinySetup {
+        gpu,
         dir,
         file,
         model,
@@ -82,6 +85,24 @@ pub fn synthetic(rg: &mut impl Rng, count: usize, frames: usize, d: usize) -> Ve
                 tokens,
                 targets,
             }
+        })
+        .collect()
+}
+
+/// `steps` steps of `trainer` without a teacher, each on the trainer's next seeded batch of
+/// `data`.
+pub fn train_steps(
+    trainer: &mut Trainer,
+    gpu: &Gpu,
+    model: &WhisperNetwork,
+    data: &[Prepared],
+    steps: usize,
+) -> Vec<StepMetrics> {
+    (0..steps)
+        .map(|_| {
+            let idx = trainer.batch_indices(data.len());
+            let batch: Vec<&Prepared> = idx.iter().map(|&i| &data[i]).collect();
+            trainer.step(gpu, model, None, &batch, None).unwrap()
         })
         .collect()
 }
