@@ -8,29 +8,12 @@ use whisper_clsr_test_kit::*;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_whisper-clsr-train");
 
+/// `seconds` of a sine at `freq` Hz (amplitude 8000 of 16-bit), 16 kHz mono.
 pub fn write_wav(path: &Path, freq: f32, seconds: f32) {
-    let n = (16000.0 * seconds) as usize;
-    let data: Vec<u8> = (0..n)
-        .flat_map(|i| {
-            (((i as f32 / 16000.0 * freq * std::f32::consts::TAU).sin() * 8000.0) as i16)
-                .to_le_bytes()
-        })
+    let samples: Vec<f32> = (0..(16000.0 * seconds) as usize)
+        .map(|i| (i as f32 / 16000.0 * freq * std::f32::consts::TAU).sin() * 8000.0 / 32767.0)
         .collect();
-    let mut b = Vec::new();
-    b.extend(b"RIFF");
-    b.extend((36 + data.len() as u32).to_le_bytes());
-    b.extend(b"WAVEfmt ");
-    b.extend(16u32.to_le_bytes());
-    b.extend(1u16.to_le_bytes());
-    b.extend(1u16.to_le_bytes());
-    b.extend(16000u32.to_le_bytes());
-    b.extend(32000u32.to_le_bytes());
-    b.extend(2u16.to_le_bytes());
-    b.extend(16u16.to_le_bytes());
-    b.extend(b"data");
-    b.extend((data.len() as u32).to_le_bytes());
-    b.extend(data);
-    std::fs::write(path, b).unwrap();
+    fixtures::write_wav(path, &samples, 16_000, 1);
 }
 
 /// A tiny random student (d 64) and teacher (d 128) with whisper-base's tokenizer, two
