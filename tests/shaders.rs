@@ -50,3 +50,18 @@ fn the_library_is_the_snippet_list() {
         assert_eq!(*text, file, "{name}");
     }
 }
+
+#[test]
+fn a_loop_var_without_initializer_is_refused() {
+    let declared_in_loop = "fn f() -> f32 {\n    var total = 0.0;\n    for (var i = 0u; i < 4u; i++) {\n        var acc: f32;\n        acc += 1.0;\n        total += acc;\n    }\n    return total;\n}\n";
+    let refused = std::panic::catch_unwind(|| {
+        shader_checks::check_loop_vars_initialised("example", declared_in_loop)
+    });
+    assert!(refused.is_err(), "a loop's `var acc: f32;` must be refused");
+    // The same with an initializer, or outside the loop, is fine.
+    shader_checks::check_loop_vars_initialised(
+        "example",
+        &declared_in_loop.replace("var acc: f32;", "var acc = 0.0;"),
+    );
+    shader_checks::check_loop_vars_initialised("example", "fn g() {\n    var acc: f32;\n}\n");
+}

@@ -24,8 +24,8 @@ fn tile_product(lid: vec3<u32>, a_row: u32, n0: u32, k_len: u32) -> array<vec4<f
         acc[i] = vec4<f32>(0.0);
     }
     for (var k0 = 0u; k0 < k_len; k0 += TK) {
-        var va: vec4<f32>;
-        var vb: vec4<f32>;
+        var va = vec4<f32>();
+        var vb = vec4<f32>();
         for (var j = 0u; j < 4u; j++) {
             va[j] = tile_a_at(a_row, k0 + a_col + j);
             vb[j] = tile_b_at(k0 + b_k, b_col + j);

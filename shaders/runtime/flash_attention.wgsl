@@ -97,9 +97,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
         // Four keys at a time, everything in registers: their scores, the running maximum
         // and sum, then their values (the accumulator is rescaled once per four keys).
         for (var j0 = 0u; j0 < KEYS; j0 += 4u) {
-            var sc: array<vec4<f32>, R>;
+            var sc = array<vec4<f32>, R>();
             for (var jj = 0u; jj < 4u; jj++) {
-                var d4: array<vec4<f32>, R>;
+                // Initialised explicitly: Tint (Chromium's WGSL compiler) zeroes a `var`
+                // without an initializer once per invocation, not at each loop iteration.
+                var d4 = array<vec4<f32>, R>();
                 for (var c = 0u; c < HD4; c++) {
                     let kc = k_tile[(j0 + jj) * HD4 + c];
                     for (var r = 0u; r < R; r++) {
@@ -111,7 +113,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
                 }
             }
             let valid = vec4<u32>(k0 + j0) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(p.kv_len);
-            var pr: array<vec4<f32>, R>;
+            var pr = array<vec4<f32>, R>();
             for (var r = 0u; r < R; r++) {
                 let s4 = select(vec4<f32>(NEG), sc[r], valid);
                 let m_new = max(m[r], max(max(s4.x, s4.y), max(s4.z, s4.w)));

@@ -24,9 +24,8 @@ pub struct Encoder {
     /// submission for the whole encoder can run for seconds, and Windows resets a GPU whose
     /// work runs past its watchdog (about 2 s). Results are the same either way.
     pub submit_per_layer: bool,
-    /// The self-attention kernel (default: flash attention natively, which stores no
-    /// [heads, 1500, 1500] scores; `Composed` in the browser, and for comparisons,
-    /// docs/benchmarks.md).
+    /// The self-attention kernel (default: flash attention, which stores no
+    /// [heads, 1500, 1500] scores; `Composed` for comparisons, docs/benchmarks.md).
     pub self_attention: SelfAttentionKernel,
     n_mels: usize,
     d_model: usize,
@@ -72,14 +71,7 @@ impl Encoder {
             blocks,
             ln_post: LayerNorm::load(gpu, file, &format!("{p}.layer_norm"), d)?,
             submit_per_layer: true,
-            // Native only for now: in Chromium (WebGPU on SwiftShader) the encoder's outputs
-            // with the flash kernel made tiny.en loop on "What is it?" (tests/e2e/long-audio),
-            // while every native test agrees with the references. Not yet understood.
-            self_attention: if cfg!(target_arch = "wasm32") {
-                SelfAttentionKernel::Composed
-            } else {
-                SelfAttentionKernel::Flash
-            },
+            self_attention: SelfAttentionKernel::Flash,
             n_mels: c.num_mel_bins,
             d_model: d,
             frames: c.max_source_positions * 2,

@@ -27,7 +27,43 @@ pub fn validate(kernel: &Kernel) -> naga::Module {
         kernel.entry
     );
     check_params(kernel, &module);
+    check_loop_vars_initialised(&key, &code);
     module
+}
+
+/// Every `var` declared inside a loop has an initializer. WGSL zero-initialises a `var`
+/// without one each time its declaration runs, and naga does, but Tint (Chromium's compiler)
+/// zeroes it once per invocation: an accumulator declared that way inside a loop carried the
+/// previous iteration's value in the browser only (docs/kernels.md, "Browser pitfalls").
+pub fn check_loop_vars_initialised(key: &str, code: &str) {
+    // One entry per open brace: whether it opened a loop's body.
+    let mut blocks: Vec<bool> = Vec::new();
+    for (n, line) in code.lines().enumerate() {
+        let text = line.split("//").next().unwrap_or("").trim();
+        let declaration = text
+            .strip_prefix("var ")
+            .filter(|rest| !rest.contains('=') && rest.ends_with(';'));
+        if let Some(declaration) = declaration {
+            assert!(
+                !blocks.contains(&true),
+                "{key}, line {}: `var {declaration}` inside a loop has no initializer; write \
+             `var name = type();` (Tint zeroes it only once per invocation)",
+                n + 1
+            );
+        }
+        let opens_loop = ["for ", "for(", "while ", "while(", "loop ", "loop{"]
+            .iter()
+            .any(|k| text.starts_with(k));
+        for c in text.chars() {
+            match c {
+                '{' => blocks.push(opens_loop),
+                '}' => {
+                    blocks.pop();
+                }
+                _ => {}
+            }
+        }
+    }
 }
 
 /// The WGSL uniform struct and the Rust struct the kernel was built with have the same

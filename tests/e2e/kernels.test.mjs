@@ -1,0 +1,136 @@
+// Kernels in Chromium's WebGPU (Tint compiles the WGSL there, naga natively) against an f64
+// reference computed in the page, on fresh random inputs. Native tests cannot see a
+// difference in how the two compilers treat the same code: the encoder's flash attention
+// once gave wrong outputs in the browser only (docs/kernels.md, "Browser pitfalls").
+// The WGSL is the runtime's own, printed by test-kit's `kernel-source`.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { REPO, serve, launchBrowser, newPage } from "./harness.mjs";
+
+function kernelSource(file, ...defines) {
+  return execFileSync("cargo", ["run", "--quiet", "-p", "whisper-clsr-test-kit", "--bin", "kernel-source", "--", file, ...defines], {
+    cwd: REPO,
+    encoding: "utf8",
+    maxBuffer: 1 << 24,
+  });
+}
+
+let server, browser, page;
+before(async () => {
+  server = await serve();
+  browser = await launchBrowser();
+  page = await newPage(browser);
+  page.setDefaultTimeout(0);
+  await page.route(`${server.url}__kernels.html`, (r) => r.fulfill({ contentType: "text/html", body: "<!doctype html><title>kernels</title>" }));
+  await page.goto(`${server.url}__kernels.html`);
+});
+after(async () => {
+  await browser?.close();
+  server?.close();
+});
+
+// softmax(Q·Kᵀ/√HD)·V per head on the GPU with the given variant, and the largest difference
+// from an f64 reference (relative to the largest output).
+async function flashAttention(code, { rows, queries, keys, heads, seed }) {
+  return page.evaluate(
+    async ({ code, rows, queries, keys, heads, seed }) => {
+      const HD = 64;
+      const d = HD * heads;
+      let state = seed >>> 0;
+      const random = () => {
+        state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+        return (state / 2 ** 32) * 2 - 1;
+      };
+      // Queries scaled so that the softmax is peaked (scores up to ~25), as in real encoders.
+      const q = Float32Array.from({ length: queries * d }, () => 3 * random());
+      const k = Float32Array.from({ length: keys * d }, random);
+      const v = Float32Array.from({ length: keys * d }, random);
+
+      const adapter = await navigator.gpu.requestAdapter();
+      const device = await adapter.requestDevice();
+      const buffer = (data, usage) => {
+        const b = device.createBuffer({ size: data.byteLength, usage, mappedAtCreation: true });
+        new Uint8Array(b.getMappedRange()).set(new Uint8Array(data.buffer));
+        b.unmap();
+        return b;
+      };
+      const params = new ArrayBuffer(16);
+      new Uint32Array(params).set([queries, keys, d / 4]);
+      new Float32Array(params)[3] = Math.LOG2E / Math.sqrt(HD);
+      const storage = GPUBufferUsage.STORAGE;
+      const out = device.createBuffer({ size: queries * d * 4, usage: storage | GPUBufferUsage.COPY_SRC });
+      const read = device.createBuffer({ size: queries * d * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      device.pushErrorScope("validation");
+      const module = device.createShaderModule({ code });
+      const pipeline = device.createComputePipeline({ layout: "auto", compute: { module, entryPoint: "main" } });
+      const bindings = [buffer(new Uint8Array(params), GPUBufferUsage.UNIFORM), buffer(q, storage), buffer(k, storage), buffer(v, storage), out];
+      const group = device.createBindGroup({
+        layout: pipeline.getBindGroupLayout(0),
+        entries: bindings.map((b, binding) => ({ binding, resource: { buffer: b } })),
+      });
+      const encoder = device.createCommandEncoder();
+      const pass = encoder.beginComputePass();
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, group);
+      pass.dispatchWorkgroups(Math.ceil(queries / (64 * rows)), heads);
+      pass.end();
+      encoder.copyBufferToBuffer(out, 0, read, 0, queries * d * 4);
+      device.queue.submit([encoder.finish()]);
+      await read.mapAsync(GPUMapMode.READ);
+      const error = await device.popErrorScope();
+      const o = new Float32Array(read.getMappedRange().slice(0));
+      device.destroy();
+
+      let maxDiff = 0;
+      let maxAbs = 0;
+      let worst = null;
+      const s = new Float64Array(keys);
+      for (let h = 0; h < heads; h++) {
+        for (let i = 0; i < queries; i++) {
+          let m = -Infinity;
+          for (let j = 0; j < keys; j++) {
+            let dot = 0;
+            for (let c = 0; c < HD; c++) dot += q[i * d + h * HD + c] * k[j * d + h * HD + c];
+            s[j] = dot / Math.sqrt(HD);
+            m = Math.max(m, s[j]);
+          }
+          let l = 0;
+          for (let j = 0; j < keys; j++) {
+            s[j] = Math.exp(s[j] - m);
+            l += s[j];
+          }
+          for (let c = 0; c < HD; c++) {
+            let acc = 0;
+            for (let j = 0; j < keys; j++) acc += s[j] * v[j * d + h * HD + c];
+            const want = acc / l;
+            const got = o[i * d + h * HD + c];
+            maxAbs = Math.max(maxAbs, Math.abs(want));
+            const diff = Number.isFinite(got) ? Math.abs(got - want) : Infinity;
+            if (diff > maxDiff) [maxDiff, worst] = [diff, { head: h, row: i, column: c, want, got }];
+          }
+        }
+      }
+      return { error: error?.message ?? null, maxDiff, maxAbs, worst };
+    },
+    { code, rows, queries, keys, heads, seed },
+  );
+}
+
+// Every rows-per-invocation variant, at the encoder's shape (tiny's 6 heads of 64 over 1500
+// frames) and at lengths that leave partial query and key tiles.
+const cases = [
+  { define: "ROWS_2", rows: 2, queries: 1500, keys: 1500, heads: 6 },
+  { define: null, rows: 1, queries: 200, keys: 77, heads: 2 },
+  { define: "ROWS_4", rows: 4, queries: 333, keys: 190, heads: 1 },
+];
+for (const [n, c] of cases.entries()) {
+  test(`flash attention (${c.rows} row(s) per invocation, ${c.queries}×${c.keys}, ${c.heads} heads) matches f64`, async () => {
+    const defines = ["HEAD_DIM_64", ...(c.define ? [c.define] : [])];
+    const code = kernelSource("runtime/flash_attention.wgsl", ...defines);
+    const r = await flashAttention(code, { ...c, seed: 1000 + n });
+    assert.equal(r.error, null);
+    assert.ok(r.maxDiff <= 1e-4 * Math.max(1, r.maxAbs), `max |diff| ${r.maxDiff} (largest output ${r.maxAbs}); worst ${JSON.stringify(r.worst)}`);
+  });
+}
