@@ -6,7 +6,9 @@
 //! - decoder ms/token over a forced decode length (each step's greedy pick, chosen on the
 //!   GPU and read back, is fed to the next step; end-of-text is not special), the decoder
 //!   weights' bandwidth per token that makes (GB/s), and dispatches and submissions per
-//!   token.
+//!   token;
+//! - GPU memory: the weights' buffers and the peak of activation memory (encoder and decoder,
+//!   the buffer pool's high-water mark from empty), the two summed as "peak MiB".
 //!
 //! `cargo run --release --example bench_random -- [--tokens N] [--runs R] [--no-peer]
 //! [--general-step] [--compare-steps] SIZE...` with SIZE among tiny, base, small, medium,
@@ -59,6 +61,8 @@ fn model_dir(name: &str) -> PathBuf {
 }
 
 struct Figures {
+    /// Most activation bytes alive at once over the runs.
+    peak_activation_bytes: u64,
     encoder_ms: f64,
     token_ms: f64,
     dispatches_per_token: f64,
@@ -136,6 +140,8 @@ fn ours(
     let fused_step = net.decoder.fused_step;
     let mut encoder = vec![];
     let mut decoded: [Vec<[f64; 3]>; 2] = [vec![], vec![]];
+    gpu.release_pooled();
+    gpu.reset_peak_activation_bytes();
     for run in 0..=runs {
         let t = Instant::now();
         let encoded = net.encoder.forward(gpu, &mel, None).unwrap();
@@ -160,7 +166,9 @@ fn ours(
     }
     net.decoder.fused_step = fused_step;
     let encoder_ms = median(encoder);
+    let peak_activation_bytes = gpu.peak_activation_bytes();
     let figures = |runs: &[[f64; 3]]| Figures {
+        peak_activation_bytes,
         encoder_ms,
         token_ms: median(runs.iter().map(|f| f[0]).collect()),
         dispatches_per_token: median(runs.iter().map(|f| f[1]).collect()),
@@ -226,7 +234,7 @@ fn main() {
         }
     );
     println!(
-        "{:<9} {:>11} {:>8} {:>11} {:>8} {:>10} {:>8} | {:>11} {:>11}",
+        "{:<9} {:>11} {:>8} {:>11} {:>8} {:>10} {:>8} {:>10} {:>10} | {:>11} {:>11}",
         "size",
         "encoder ms",
         "GFLOPS",
@@ -234,6 +242,8 @@ fn main() {
         "GB/s",
         "disp/tok",
         "sub/tok",
+        "weight MiB",
+        "peak MiB",
         "peer enc ms",
         "peer ms/tok"
     );
@@ -246,7 +256,9 @@ fn main() {
             size.as_str(),
         )
         .unwrap();
+        let weights_before = gpu.weight_bytes_created();
         let mut net = WhisperNetwork::load(&gpu, config.clone(), &file).unwrap();
+        let weight_bytes = gpu.weight_bytes_created() - weights_before;
         net.decoder.fused_step = fused_step;
         drop(file);
         let mut rng = rand::rngs::StdRng::seed_from_u64(1);
@@ -260,8 +272,9 @@ fn main() {
         } else {
             ("-".into(), "-".into())
         };
+        let mib = |bytes: u64| bytes as f64 / (1 << 20) as f64;
         println!(
-            "{:<9} {:>11.1} {:>8.1} {:>11.2} {:>8.1} {:>10.1} {:>8.2} | {:>11} {:>11}",
+            "{:<9} {:>11.1} {:>8.1} {:>11.2} {:>8.1} {:>10.1} {:>8.2} {:>10.0} {:>10.0} | {:>11} {:>11}",
             size,
             f.encoder_ms,
             encoder_flops(&config) / f.encoder_ms / 1e6,
@@ -269,12 +282,14 @@ fn main() {
             decoder_bytes(&config) / f.token_ms / 1e6,
             f.dispatches_per_token,
             f.submits_per_token,
+            mib(weight_bytes),
+            mib(weight_bytes + f.peak_activation_bytes),
             peer_enc,
             peer_tok
         );
         if let Some(g) = general {
             println!(
-                "{:<9} {:>11} {:>8} {:>11.2} {:>8.1} {:>10.1} {:>8.2} |",
+                "{:<9} {:>11} {:>8} {:>11.2} {:>8.1} {:>10.1} {:>8.2} {:>10} {:>10} |",
                 format!("{size} (general)"),
                 "",
                 "",
@@ -282,6 +297,8 @@ fn main() {
                 decoder_bytes(&config) / g.token_ms / 1e6,
                 g.dispatches_per_token,
                 g.submits_per_token,
+                "",
+                "",
             );
         }
     }

@@ -129,7 +129,18 @@ fn a_hundred_transcriptions_keep_memory_flat() {
 fn the_pool_keeps_to_its_bound_and_releases_everything() {
     let _alone = alone();
     let dir = model_dir("bound");
+    let weights_before = kit::gpu().weight_bytes_created();
     let whisper = kit::tiny_whisper::load(kit::gpu(), &dir).unwrap();
+    let file_bytes = std::fs::metadata(dir.join("model.safetensors"))
+        .unwrap()
+        .len();
+    let weight_bytes = whisper.gpu.weight_bytes_created() - weights_before;
+    // Every tensor of the file is uploaded (plus tables derived at load); the file's header
+    // is a few KiB.
+    assert!(
+        weight_bytes + 64 * 1024 >= file_bytes,
+        "the model's weights on the GPU: {weight_bytes} bytes for a {file_bytes}-byte file"
+    );
     let samples = audio();
     assert_eq!(
         whisper.gpu.pool_limit(),
@@ -143,7 +154,19 @@ fn the_pool_keeps_to_its_bound_and_releases_everything() {
     whisper.gpu.release_pooled();
     assert_eq!(whisper.gpu.pooled_bytes(), 0);
     let held = whisper.gpu.activation_bytes();
+    whisper.gpu.reset_peak_activation_bytes();
+    assert_eq!(whisper.gpu.peak_activation_bytes(), held);
     assert_eq!(transcribe(&whisper, &samples), want);
+    // From an empty pool, a transcription allocates its whole working set again, and the
+    // peak is at least what it leaves pooled.
+    let (peak, after) = (
+        whisper.gpu.peak_activation_bytes(),
+        whisper.gpu.activation_bytes(),
+    );
+    assert!(
+        peak >= after && after > held,
+        "peak {peak}, after {after}, held {held}"
+    );
     whisper.gpu.release_pooled();
     assert_eq!(
         whisper.gpu.activation_bytes(),

@@ -23,6 +23,10 @@ pub(crate) struct BufferPool {
     staging: FreeLists,
     /// Bytes of activation buffers alive now, in use or pooled.
     live_bytes: Cell<u64>,
+    /// The most `live_bytes` has been since the device was opened or the peak was reset.
+    peak_live_bytes: Cell<u64>,
+    /// Bytes of weight buffers created since the device was opened (never decreases).
+    weight_bytes_created: Cell<u64>,
     /// Bytes of buffers (activation and readback) waiting in the free lists.
     pooled_bytes: Cell<u64>,
     limit: Cell<u64>,
@@ -51,6 +55,8 @@ impl BufferPool {
             free: RefCell::default(),
             staging: RefCell::default(),
             live_bytes: Cell::new(0),
+            peak_live_bytes: Cell::new(0),
+            weight_bytes_created: Cell::new(0),
             pooled_bytes: Cell::new(0),
             limit: Cell::new(limit),
         }
@@ -64,6 +70,14 @@ impl BufferPool {
     /// Counts a newly allocated activation buffer.
     pub(crate) fn note_allocated(&self, bytes: u64) {
         self.live_bytes.set(self.live_bytes.get() + bytes);
+        self.peak_live_bytes
+            .set(self.peak_live_bytes.get().max(self.live_bytes.get()));
+    }
+
+    /// Counts a newly created weight buffer.
+    pub(crate) fn note_weight(&self, bytes: u64) {
+        self.weight_bytes_created
+            .set(self.weight_bytes_created.get() + bytes);
     }
 
     pub(crate) fn give_back(&self, buffer: wgpu::Buffer) {
@@ -135,6 +149,19 @@ impl BufferPool {
     /// Bytes of activation buffers alive now (in use or pooled).
     pub(crate) fn live_bytes(&self) -> u64 {
         self.live_bytes.get()
+    }
+
+    pub(crate) fn peak_live_bytes(&self) -> u64 {
+        self.peak_live_bytes.get()
+    }
+
+    /// Starts a new peak from what is alive now.
+    pub(crate) fn reset_peak(&self) {
+        self.peak_live_bytes.set(self.live_bytes.get());
+    }
+
+    pub(crate) fn weight_bytes_created(&self) -> u64 {
+        self.weight_bytes_created.get()
     }
 
     /// Bytes of idle buffers held for reuse.

@@ -214,6 +214,7 @@ impl Gpu {
             tail[..bytes.len() - whole].copy_from_slice(&bytes[whole..]);
             self.queue.write_buffer(&buffer, whole as u64, &tail);
         }
+        self.pool.note_weight(size);
         Ok(Weight {
             buffer,
             shape: shape.to_vec(),
@@ -224,6 +225,24 @@ impl Gpu {
     /// Bytes of activation memory alive now: tensors in use plus the pool's idle buffers.
     pub fn activation_bytes(&self) -> u64 {
         self.pool.live_bytes()
+    }
+
+    /// The most [`Gpu::activation_bytes`] has been since the device was opened or
+    /// [`Gpu::reset_peak_activation_bytes`].
+    pub fn peak_activation_bytes(&self) -> u64 {
+        self.pool.peak_live_bytes()
+    }
+
+    /// Starts measuring [`Gpu::peak_activation_bytes`] afresh from what is alive now
+    /// (release the pool first with [`Gpu::release_pooled`] to measure from empty).
+    pub fn reset_peak_activation_bytes(&self) {
+        self.pool.reset_peak()
+    }
+
+    /// Bytes of weight buffers created since the device was opened (a model's weights are
+    /// the difference across its load).
+    pub fn weight_bytes_created(&self) -> u64 {
+        self.pool.weight_bytes_created()
     }
 
     /// Bytes of idle buffers (activations and readbacks) the pool keeps for reuse; at most
