@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Speed of every Whisper size on a machine with a GPU, without downloading a model: random
+# f16 weights of the real shapes (speed does not depend on their values) and a forced decode
+# length, through examples/bench_random.rs natively (encoder ms and GFLOPS, decoder ms/token
+# and GB/s, dispatches and submits per token, weight and peak GPU memory), with candle on the
+# CPU beside the two smallest sizes. Then, where Chromium and the browser test tools are
+# installed, the browser benchmark (tests/e2e/bench.mjs) on the real GPU for each converted
+# model in models/ (no SwiftShader flags). docs/benchmarks.md, "A machine with a GPU".
+#
+#   scripts/gpu-bench.sh [SIZE...]              build here, then measure (default: every size)
+#   scripts/gpu-bench.sh --pack DIR             build, and copy what a machine without a Rust
+#                                               toolchain or network needs into DIR
+#   scripts/gpu-bench.sh --prebuilt DIR [SIZE...]   measure with the binary in DIR
+#
+# Environment: TOKENS (forced decoder tokens, default 64), RUNS (timed runs after a warm-up,
+# default 3), OUT (where the report goes, default test-output/gpu-bench).
+# Meant to take under 8 minutes for every size on a machine with a current GPU (not yet
+# measured on one); writing and uploading the random large-v3 (3 GB) is a large part of it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
+
+die() { echo "gpu-bench: error: $*" >&2; exit 2; }
+log() { echo "gpu-bench: $*" >&2; }
+
+tokens=${TOKENS:-64}
+runs=${RUNS:-3}
+out=${OUT:-test-output/gpu-bench}
+bench=target/release/examples/bench_random
+
+build() {
+  log "building examples/bench_random (release)"
+  cargo build --release --quiet --example bench_random
+}
+
+case ${1:-} in
+  --pack)
+    [[ $# -eq 2 ]] || die "usage: scripts/gpu-bench.sh --pack DIR"
+    build
+    mkdir -p "$2"
+    cp "$bench" "$2/"
+    log "copied $(du -h "$2/bench_random" | cut -f1) to $2; on the GPU machine: scripts/gpu-bench.sh --prebuilt $2"
+    exit 0
+    ;;
+  --prebuilt)
+    [[ $# -ge 2 ]] || die "usage: scripts/gpu-bench.sh --prebuilt DIR [SIZE...]"
+    bench=$2/bench_random
+    [[ -x $bench ]] || die "$bench is missing: make it with scripts/gpu-bench.sh --pack $2 on a build machine"
+    shift 2
+    ;;
+  *)
+    build
+    ;;
+esac
+
+sizes=("$@")
+[[ ${#sizes[@]} -gt 0 ]] || sizes=(tiny base small medium large-v3)
+for size in "${sizes[@]}"; do
+  case $size in tiny | base | small | medium | large-v3) ;; *) die "unknown size $size: tiny, base, small, medium or large-v3" ;; esac
+done
+# candle's CPU decoder recomputes the prefix each step: beside the larger sizes it would take
+# longer than everything else together.
+with_peer=() without_peer=()
+for size in "${sizes[@]}"; do
+  case $size in tiny | base) with_peer+=("$size") ;; *) without_peer+=("$size") ;; esac
+done
+
+mkdir -p "$out"
+report=$out/native.txt
+started=$SECONDS
+{
+  echo "date: $(date -u +%Y-%m-%dT%H:%MZ); host: $(uname -n); CPU: $(nproc) cores"
+  command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+  if [[ ${#with_peer[@]} -gt 0 ]]; then
+    "$bench" --tokens "$tokens" --runs "$runs" "${with_peer[@]}"
+  fi
+  if [[ ${#without_peer[@]} -gt 0 ]]; then
+    "$bench" --tokens "$tokens" --runs "$runs" --no-peer "${without_peer[@]}"
+  fi
+} 2>&1 | tee "$report"
+log "native: $((SECONDS - started)) s; report in $report"
+
+# The browser benchmark needs Chromium, Node.js and the e2e tools (scripts/setup.sh web), the
+# web build and a converted model: run it for whichever models are here.
+if [[ -d tests/e2e/node_modules/playwright-core && -f www/pkg/whisper_clsr_bg.wasm ]] && command -v node >/dev/null; then
+  for model in whisper-tiny.en whisper-base; do
+    [[ -f models/$model/model.safetensors ]] || { log "browser: models/$model is missing, skipped"; continue; }
+    scripts/link-web-models.sh "$model"
+    (cd tests/e2e && WHISPER_CLSR_REAL_GPU=1 node bench.mjs "$model" "$runs") 2>&1 | tee "$out/browser-$model.txt"
+  done
+else
+  log "browser: skipped (needs scripts/setup.sh web and scripts/build-web.sh on this machine)"
+fi
+log "done in $((SECONDS - started)) s"
