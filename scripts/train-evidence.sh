@@ -45,8 +45,14 @@ if [[ ! -f $out/corpus/test.jsonl ]]; then
   scripts/make-corpus.sh "$lang" "$clips" "$out/corpus"
 fi
 
-log "2/5 base model on the test split"
-"$cli" eval --model "$model" --data "$out/corpus/test.jsonl" --language "$lang" --no-fallback --out "$out/base" >&2
+# The base model's score depends only on the model and the corpus (made once above): a rerun
+# with other training settings reuses it.
+if [[ -f $out/base/summary.json ]] && grep -q "\"model\": \"$model\"" "$out/base/summary.json"; then
+  log "2/5 base model on the test split: reusing $out/base/summary.json"
+else
+  log "2/5 base model on the test split"
+  "$cli" eval --model "$model" --data "$out/corpus/test.jsonl" --language "$lang" --no-fallback --out "$out/base" >&2
+fi
 
 log "3/5 training ($steps steps, batch $batch, validation every $eval_every)"
 teacher_args=()

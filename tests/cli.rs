@@ -598,3 +598,108 @@ fn eval_scores_a_small_corpus_like_a_hand_computation() {
         assert!(err.contains(want), "strict {strict}: {err}");
     }
 }
+
+/// `eval --data cv:DIR` on a Common Voice release (header row, `locale`, mp3 clips made by
+/// lame): the test split is read, a clip that is not there and one that is not an mp3 are
+/// skipped and named (refused with --strict), and the score is the hand computation's.
+#[test]
+fn eval_reads_a_common_voice_release() {
+    let dir = scratch("eval-common-voice");
+    let release = dir.join("en");
+    std::fs::create_dir_all(release.join("clips")).unwrap();
+    let sentence = "The quick brown fox jumps over the lazy dog.";
+    let wav = dir.join("one.wav");
+    let status = Command::new("espeak-ng")
+        .args(["-v", "en-us", "-s", "150", "-w"])
+        .arg(&wav)
+        .arg(sentence)
+        .status()
+        .expect("espeak-ng is installed (scripts/setup.sh)");
+    assert!(status.success(), "espeak-ng");
+    let lame = Command::new("lame")
+        .args(["--quiet", "-b", "64"])
+        .arg(&wav)
+        .arg(release.join("clips/one.mp3"))
+        .status()
+        .expect("lame is installed (scripts/setup.sh test)");
+    assert!(lame.success(), "lame");
+    std::fs::write(release.join("clips/broken.mp3"), b"not an mp3 at all").unwrap();
+    let header = "client_id\tpath\tsentence\tup_votes\tdown_votes\tage\tgender\taccents\tlocale\n";
+    let row = |clip: &str, text: &str| format!("c\t{clip}\t{text}\t2\t0\t\t\t\ten\n");
+    std::fs::write(
+        release.join("test.tsv"),
+        format!(
+            "{header}{}{}{}",
+            row("missing.mp3", "Never read."),
+            row("one.mp3", sentence),
+            row("broken.mp3", "Never decoded.")
+        ),
+    )
+    .unwrap();
+    // Another split's TSV, which a test-split evaluation must not read.
+    std::fs::write(
+        release.join("train.tsv"),
+        format!("{header}{}", row("absent.mp3", "Not this split.")),
+    )
+    .unwrap();
+    let model = kit::model_dir("whisper-tiny.en");
+    let spec = format!("cv:{}", release.display());
+    let out_dir = dir.join("out");
+    let out = cli(&[
+        "eval",
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        &spec,
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "eval failed: {err}");
+    for clip in ["missing.mp3", "broken.mp3"] {
+        assert!(err.contains(clip), "{clip} is named: {err}");
+    }
+    assert!(
+        !err.contains("absent.mp3"),
+        "only the test split is read: {err}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["utterances"], 1);
+    assert_eq!(summary["skipped"], 2);
+    let scored: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(out_dir.join("utterances.jsonl"))
+            .unwrap()
+            .trim(),
+    )
+    .unwrap();
+    assert_eq!(scored["language"], "en", "from the locale column");
+    let reference = scored["reference_normalized"].as_str().unwrap();
+    assert_eq!(reference, "the quick brown fox jumps over the lazy dog");
+    let hypothesis = scored["hypothesis_normalized"].as_str().unwrap();
+    let edits = word_edits(reference, hypothesis);
+    let wer = summary["wer"].as_f64().unwrap();
+    assert!(
+        (wer - edits as f64 / 9.0).abs() < 1e-12,
+        "WER {wer} vs {edits} edits of 9 words ({hypothesis:?})"
+    );
+    // The mp3 was decoded into speech, not noise: most words come through (espeak's voice
+    // costs tiny.en a few, e.g. "the quick round fark jump over the lazy dog").
+    assert!(edits <= 4, "tiny.en understands the mp3: {hypothesis:?}");
+
+    let strict = cli(&[
+        "eval",
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        &spec,
+        "--strict",
+    ]);
+    assert!(!strict.status.success());
+    assert!(
+        stderr(&strict).contains("missing.mp3"),
+        "{}",
+        stderr(&strict)
+    );
+}
