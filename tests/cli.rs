@@ -454,6 +454,14 @@ fn bad_audio_fails_with_a_clear_message_and_nonzero_exit() {
     assert!(stderr(&out).contains("clip.wav"), "{}", stderr(&out));
 }
 
+/// `whisper-clsr eval` of tiny.en on `data`, with `extra` arguments.
+fn eval_tiny(data: &str, extra: &[&str]) -> Output {
+    let model = kit::model_dir("whisper-tiny.en");
+    let mut args = vec!["eval", "--model", model.to_str().unwrap(), "--data", data];
+    args.extend_from_slice(extra);
+    cli(&args)
+}
+
 /// Word-level Levenshtein distance, written out here as the hand computation the eval
 /// command's WER is checked against.
 fn word_edits(reference: &str, hypothesis: &str) -> usize {
@@ -505,17 +513,11 @@ fn eval_scores_a_small_corpus_like_a_hand_computation() {
         line(jfk.to_str().unwrap(), &jfk_text),
     ];
     std::fs::write(&manifest, lines.join("\n")).unwrap();
-    let model = kit::model_dir("whisper-tiny.en");
     let out_dir = dir.join("out");
-    let out = cli(&[
-        "eval",
-        "--model",
-        model.to_str().unwrap(),
-        "--data",
+    let out = eval_tiny(
         manifest.to_str().unwrap(),
-        "--out",
-        out_dir.to_str().unwrap(),
-    ]);
+        &["--out", out_dir.to_str().unwrap()],
+    );
     assert!(out.status.success(), "eval failed: {}", stderr(&out));
     assert!(
         stderr(&out).contains("skipped:") && stderr(&out).contains("missing.wav"),
@@ -577,17 +579,8 @@ fn eval_scores_a_small_corpus_like_a_hand_computation() {
     let only_missing = dir.join("missing.jsonl");
     std::fs::write(&only_missing, line("missing.wav", "x")).unwrap();
     for strict in [true, false] {
-        let mut args = vec![
-            "eval",
-            "--model",
-            model.to_str().unwrap(),
-            "--data",
-            only_missing.to_str().unwrap(),
-        ];
-        if strict {
-            args.push("--strict");
-        }
-        let out = cli(&args);
+        let flags: &[&str] = if strict { &["--strict"] } else { &[] };
+        let out = eval_tiny(only_missing.to_str().unwrap(), flags);
         assert!(!out.status.success());
         let err = stderr(&out);
         let want = if strict {
@@ -642,18 +635,9 @@ fn eval_reads_a_common_voice_release() {
         format!("{header}{}", row("absent.mp3", "Not this split.")),
     )
     .unwrap();
-    let model = kit::model_dir("whisper-tiny.en");
     let spec = format!("cv:{}", release.display());
     let out_dir = dir.join("out");
-    let out = cli(&[
-        "eval",
-        "--model",
-        model.to_str().unwrap(),
-        "--data",
-        &spec,
-        "--out",
-        out_dir.to_str().unwrap(),
-    ]);
+    let out = eval_tiny(&spec, &["--out", out_dir.to_str().unwrap()]);
     let err = stderr(&out);
     assert!(out.status.success(), "eval failed: {err}");
     for clip in ["missing.mp3", "broken.mp3"] {
@@ -688,14 +672,7 @@ fn eval_reads_a_common_voice_release() {
     // costs tiny.en a few, e.g. "the quick round fark jump over the lazy dog").
     assert!(edits <= 4, "tiny.en understands the mp3: {hypothesis:?}");
 
-    let strict = cli(&[
-        "eval",
-        "--model",
-        model.to_str().unwrap(),
-        "--data",
-        &spec,
-        "--strict",
-    ]);
+    let strict = eval_tiny(&spec, &["--strict"]);
     assert!(!strict.status.success());
     assert!(
         stderr(&strict).contains("missing.mp3"),
