@@ -6,7 +6,8 @@
 #   scripts/setup.sh demo   Rust + the wasm32 target, the wasm-bindgen CLI, python3 (the file
 #                           server, the model download), the models (scripts/fetch-models.sh)
 #   scripts/setup.sh web    demo + the browser tests: chromium, Node.js >= 20.19 with npm, the
-#                           packages tests/e2e/package-lock.json pins
+#                           packages tests/e2e/package-lock.json pins, and WebGPU on lavapipe
+#                           for headless Chromium (scripts/lavapipe-browser.sh)
 #   scripts/setup.sh test   web + the native tests: lavapipe (Vulkan without a GPU), sox and
 #                           lame (the audio tests encode FLAC/OGG/MP3), espeak-ng, numpy,
 #                           clippy, rustfmt, and in .cache/python/ (a virtual environment) the
@@ -53,6 +54,9 @@ want python3 has python3
 want python3-pip python3 -m pip --version
 if ((level >= 2)); then
   want chromium test -x "${CHROMIUM:-/usr/bin/chromium}"
+  # The Vulkan layer that lets Chromium's WebGPU run on lavapipe (scripts/lavapipe-browser.sh).
+  want libvulkan-dev test -f /usr/include/vulkan/vk_layer.h
+  want xz-utils has xz
 fi
 if ((level >= 3)); then
   want mesa-vulkan-drivers compgen -G "/usr/share/vulkan/icd.d/lvp_icd*.json"
@@ -138,6 +142,12 @@ if ((level >= 3)); then
   done
 fi
 
+# --- tools ------------------------------------------------------------------------------------
+# The wasm-bindgen CLI of the version Cargo.lock pins (built once into .cache/tools/). Its build
+# takes minutes of CPU; it runs in the background while the downloads below wait on the network.
+scripts/install-wasm-bindgen.sh >/dev/null &
+bindgen_pid=$!
+
 # --- Python reference implementations ----------------------------------------------------------
 # The tests compare with onnxruntime (the voice activity detector) and faster-whisper (long-form
 # transcription), pinned, in a virtual environment the scripts own (Debian's python3 refuses
@@ -156,9 +166,7 @@ if ((level >= 3)); then
   fi
 fi
 
-# --- tools and data ----------------------------------------------------------------------------
-# The wasm-bindgen CLI of the version Cargo.lock pins (built once into .cache/tools/).
-scripts/install-wasm-bindgen.sh >/dev/null
+# --- data ------------------------------------------------------------------------------------
 scripts/fetch-models.sh
 
 if ((level >= 2)); then
@@ -170,5 +178,8 @@ if ((level >= 2)); then
     (cd tests/e2e && npm ci --no-audit --no-fund --no-update-notifier --loglevel=error)
     echo "$lock_sum" >"$stamp"
   fi
+  # WebGPU on lavapipe for the browser tests where it can be set up (SwiftShader otherwise).
+  scripts/lavapipe-browser.sh >/dev/null || true
 fi
+wait "$bindgen_pid" || die "installing the wasm-bindgen CLI failed (see above)"
 log "ready for $mode ($((SECONDS - started)) s)"

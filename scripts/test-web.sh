@@ -2,11 +2,10 @@
 # Browser end-to-end tests: sets up what is missing (scripts/setup.sh web: chromium, Node.js,
 # the packages tests/e2e/package-lock.json pins, the models), builds the wasm package and the
 # npm package (scripts/build-npm.sh), links the test models into www/models/, makes test
-# expert packs in www/packs/ and runs tests/e2e/*.test.mjs in headless Debian Chromium (WebGPU
-# on SwiftShader without a GPU).
-# Screenshots go to test-output/. On 2 idle cores the suite took about 13 minutes (28 minutes
-# measured with other builds running beside it) before npm-package and offline, which add a
-# tiny.en transcription each (about 3 minutes idle); see docs/benchmarks.md for per-file figures.
+# expert packs in www/packs/ and runs tests/e2e/*.test.mjs in headless Debian Chromium. Without
+# a GPU, WebGPU runs on lavapipe (scripts/lavapipe-browser.sh; docs/testing.md) where it can be
+# set up, else on SwiftShader. Screenshots go to test-output/; per-file times are printed at the
+# end and recorded in docs/benchmarks.md.
 # Usage: scripts/test-web.sh [TEST_FILE...]
 # Needs: ../shared/fixtures (or WHISPER_CLSR_FIXTURES); scripts/setup.sh installs the rest.
 set -euo pipefail
@@ -27,6 +26,17 @@ for model in whisper-tiny.en whisper-base; do
     cargo run --quiet --bin whisper-clsr -- pack init --model "models/$model" --language en --out "$pack"
   fi
 done
+# WebGPU on lavapipe when it can be set up (scripts/lavapipe-browser.sh), else SwiftShader;
+# WHISPER_CLSR_BROWSER_WEBGPU=swiftshader keeps SwiftShader.
+if [[ -z ${WHISPER_CLSR_REAL_GPU:-} && ${WHISPER_CLSR_BROWSER_WEBGPU:-lavapipe} == lavapipe ]] \
+  && lavapipe=$(scripts/lavapipe-browser.sh); then
+  export WHISPER_CLSR_LAVAPIPE=$lavapipe
+  echo "test-web: WebGPU runs on lavapipe ($lavapipe)" >&2
+else
+  unset WHISPER_CLSR_LAVAPIPE
+  [[ -n ${WHISPER_CLSR_REAL_GPU:-} ]] || echo "test-web: WebGPU runs on SwiftShader" >&2
+fi
+
 # Arguments pick test files (e.g. api.test.mjs); default: all of them.
 cd tests/e2e
 if [[ $# -gt 0 ]]; then files=("$@"); else files=(./*.test.mjs); fi

@@ -44,9 +44,29 @@ export function serve(root = WWW) {
   });
 }
 
-/** Headless Chromium with WebGPU enabled (SwiftShader without a GPU); `extraArgs` are added. */
+/**
+ * Where WebGPU runs without a GPU: lavapipe when WHISPER_CLSR_LAVAPIPE names the folder
+ * scripts/lavapipe-browser.sh made (scripts/test-web.sh sets it), else SwiftShader (also with
+ * another Chromium named by CHROMIUM). {executablePath, env}.
+ */
+function softwareWebGpu() {
+  const dir = process.env.WHISPER_CLSR_LAVAPIPE;
+  if (!dir || process.env.WHISPER_CLSR_REAL_GPU || process.env.CHROMIUM) {
+    return { executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", env: process.env };
+  }
+  const env = {
+    ...process.env,
+    VK_ICD_FILENAMES: path.join(dir, "lvp_icd.json"),
+    VK_LAYER_PATH: path.join(dir, "layer"),
+    VK_INSTANCE_LAYERS: "VK_LAYER_WHISPER_CLSR_gpu_id",
+    LD_LIBRARY_PATH: [path.join(dir, "mesa/usr/lib/x86_64-linux-gnu"), process.env.LD_LIBRARY_PATH].filter(Boolean).join(":"),
+  };
+  return { executablePath: path.join(dir, "chromium/chromium"), env };
+}
+
+/** Headless Chromium with WebGPU enabled (lavapipe or SwiftShader without a GPU); `extraArgs` are added. */
 export async function launchBrowser({ extraArgs = [] } = {}) {
-  const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
+  const { executablePath, env } = softwareWebGpu();
   if (!existsSync(executablePath)) {
     throw new Error(`${executablePath} not found: apt-get install chromium (or set CHROMIUM)`);
   }
@@ -63,7 +83,7 @@ export async function launchBrowser({ extraArgs = [] } = {}) {
   if (!process.env.WHISPER_CLSR_REAL_GPU) {
     args.push("--use-webgpu-adapter=swiftshader", "--enable-unsafe-swiftshader");
   }
-  return chromium.launch({ executablePath, headless: true, args: [...args, ...extraArgs] });
+  return chromium.launch({ executablePath, env, headless: true, args: [...args, ...extraArgs] });
 }
 
 /** A new page that forwards the page's console errors and worker errors to the test log. */

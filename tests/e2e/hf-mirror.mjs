@@ -2,8 +2,9 @@
 // without the internet. Two servers on two ports, so two origins other than the page's:
 //
 //   hub  http://127.0.0.1:A/{org}/{repo}/resolve/{revision}/{file}
-//        small files: 200 with Content-Length and ETag;
-//        large (LFS) files: 302 to the CDN, as huggingface.co does (X-Linked-Size/-Etag);
+//        text files: 200 with Content-Length and ETag;
+//        LFS files (weights: what a Hub repository's default .gitattributes sends to LFS,
+//        whatever their size): 302 to the CDN, as huggingface.co does (X-Linked-Size/-Etag);
 //        unknown repository: 401 with X-Error-Code: RepoNotFound (what the Hub answers to an
 //        anonymous request for a repository that does not exist or is private);
 //        unknown file: 404 with X-Error-Code: EntryNotFound; other revision: 404 RevisionNotFound.
@@ -19,7 +20,8 @@ import { createReadStream, existsSync, statSync } from "node:fs";
 import path from "node:path";
 
 const EXPOSE = "X-Repo-Commit,X-Request-Id,X-Error-Code,X-Error-Message,X-Total-Count,ETag,Link,Accept-Ranges,Content-Range,X-Linked-Size,X-Linked-Etag";
-const LFS_MIN_BYTES = 10 * 1024 * 1024;
+// The weight formats among the Hub's default .gitattributes LFS patterns.
+const LFS_EXTENSIONS = [".safetensors", ".bin", ".onnx", ".pt", ".ckpt", ".msgpack", ".h5"];
 
 function listen(handler) {
   return new Promise((resolve, reject) => {
@@ -85,8 +87,8 @@ export async function serveHfMirror(repos) {
     }
     const size = statSync(file).size;
     const headers = { "X-Repo-Commit": "0123456789abcdef0123456789abcdef01234567" };
-    if (size < LFS_MIN_BYTES) return sendFile("hub", req, res, file, headers);
-    // Large files live on the CDN: a redirect to another origin and path, as the Hub does.
+    if (!LFS_EXTENSIONS.includes(path.extname(name))) return sendFile("hub", req, res, file, headers);
+    // LFS files live on the CDN: a redirect to another origin and path, as the Hub does.
     const sha = createHash("sha256").update(`${repo}/${name}:${size}`).digest("hex");
     const cdnPath = `/repos/${createHash("sha1").update(repo).digest("hex").slice(0, 8)}/${sha}`;
     lfs.set(cdnPath, file);

@@ -118,10 +118,11 @@ async function flashAttention(code, { rows, queries, keys, heads, seed }) {
   );
 }
 
-// Every rows-per-invocation variant, at the encoder's shape (tiny's 6 heads of 64 over 1500
-// frames) and at lengths that leave partial query and key tiles.
+// Every rows-per-invocation variant, at the encoder's length (heads of 64 over 1500 frames; two
+// heads rather than tiny's six, each head being the same work at another offset) and at lengths
+// that leave partial query and key tiles.
 const cases = [
-  { define: "ROWS_2", rows: 2, queries: 1500, keys: 1500, heads: 6 },
+  { define: "ROWS_2", rows: 2, queries: 1500, keys: 1500, heads: 2 },
   { define: null, rows: 1, queries: 200, keys: 77, heads: 2 },
   { define: "ROWS_4", rows: 4, queries: 333, keys: 190, heads: 1 },
 ];

@@ -6,6 +6,9 @@
 // long-running browser tests can run many. The e2e tests cannot build the Rust kit natively in
 // CI's time budget (it would need a second, native build of wgpu), hence this port.
 
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+
 /** Seeded uniform [0, 1) numbers (mulberry32). */
 function random(seed) {
   let a = seed >>> 0;
@@ -140,4 +143,14 @@ export async function routeTinyModel(target, name, files) {
     if (!(file in files)) return route.fulfill({ status: 404, body: "not found" });
     return route.fulfill({ contentType: file.endsWith(".json") ? "application/json" : "application/octet-stream", body: files[file] });
   });
+}
+
+/**
+ * Writes the tiny model of `seed` to `dir` (for tests where the model must come from a real
+ * server: a service worker, a bundled app, a mirror); returns a function that removes it.
+ */
+export function writeTinyModel(dir, seed) {
+  mkdirSync(dir, { recursive: true });
+  for (const [name, bytes] of Object.entries(tinyModelFiles(seed))) writeFileSync(path.join(dir, name), bytes);
+  return () => rmSync(dir, { recursive: true, force: true });
 }
