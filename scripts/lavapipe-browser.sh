@@ -28,7 +28,7 @@ chromium=/usr/lib/chromium
 . /etc/os-release
 [[ ${VERSION_CODENAME:-} == bookworm ]] || die "Mesa from bookworm-backports fits Debian 12 only, not ${PRETTY_NAME:-this system}"
 [[ -f /usr/include/vulkan/vk_layer.h ]] || die "the Vulkan headers are missing (apt-get install libvulkan-dev)"
-loader=$({ ldconfig -p 2>/dev/null || /sbin/ldconfig -p; } | awk '$1 == "libvulkan.so.1" && /x86-64/ { print $NF; exit }')
+loader=$({ ldconfig -p 2>/dev/null || /sbin/ldconfig -p; } | awk '$1 == "libvulkan.so.1" && /x86-64/ && !found { print $NF; found = 1 }')
 [[ -n $loader ]] || die "the Vulkan loader is missing (apt-get install libvulkan1)"
 
 root=$PWD/.cache/lavapipe-browser
@@ -41,16 +41,22 @@ fi
 rm -rf "$root"
 mkdir -p "$root/debs"
 
-# Mesa's Vulkan drivers and the libdrm they need, as bookworm-backports has them today.
-archive=http://deb.debian.org/debian
-log "looking up Mesa in bookworm-backports"
-index=$(curl -fsS --retry 3 "$archive/dists/bookworm-backports/main/binary-amd64/Packages.xz" | xz -dc) \
+# Mesa's Vulkan drivers and the libdrm they need, as bookworm-backports has them today, from
+# the Debian mirror (and through the proxy) apt uses.
+archive=$({ cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null || true; } \
+  | awk '/^URIs:/ && $2 ~ /debian\/?$/ { print $2; exit } /^deb / && $2 ~ /debian\/?$/ { print $2; exit }')
+archive=${archive:-http://deb.debian.org/debian}
+archive=${archive%/}
+proxy=$({ apt-config dump 2>/dev/null || true; } | sed -n 's/^Acquire::http::Proxy "\(.*\)";$/\1/p;T;q')
+fetch() { curl -fsS --retry 3 ${proxy:+--proxy "$proxy"} "$@"; }
+log "looking up Mesa in $archive bookworm-backports"
+index=$(fetch "$archive/dists/bookworm-backports/main/binary-amd64/Packages.xz" | xz -dc) \
   || die "cannot read $archive/dists/bookworm-backports (no network?)"
 for package in mesa-vulkan-drivers libdrm2 libdrm-amdgpu1; do
   file=$(awk -v p="Package: $package" '$0 == p { found = 1 } found && /^Filename:/ { print $2; exit }' <<<"$index")
   [[ -n $file ]] || die "bookworm-backports has no $package"
   log "downloading $(basename "$file")"
-  curl -fsS --retry 3 -o "$root/debs/$(basename "$file")" "$archive/$file" || die "cannot download $archive/$file"
+  fetch -o "$root/debs/$(basename "$file")" "$archive/$file" || die "cannot download $archive/$file"
   dpkg-deb -x "$root/debs/$(basename "$file")" "$root/mesa"
 done
 rm -rf "$root/debs"
