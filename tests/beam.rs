@@ -1,6 +1,7 @@
 //! Beam search: hypotheses decoded side by side (one batch per step, a beam dimension in the
 //! KV cache, reordered on the GPU) give each hypothesis the logits it would get decoded
-//! alone; beam search of width 1 picks what greedy decoding picks. The bookkeeping's scoring
+//! alone; beam search of width 1 picks what greedy decoding picks. Both are structural and
+//! run random-weight models. The bookkeeping's scoring
 //! is unit-tested in `src/decode/beam.rs`; beam search against faster-whisper is in
 //! `tests/longform.rs`.
 
@@ -14,7 +15,6 @@ use whisper_clsr::decode::window::{decode_window, decode_window_beams, WindowOpt
 use whisper_clsr::decode::Task;
 use whisper_clsr::gpu::Gpu;
 use whisper_clsr::model::{Decoder, DecoderState, WeightFile, WhisperConfig, WhisperNetwork};
-use whisper_clsr::Whisper;
 
 /// Logits of `tokens` decoded as one sequence in a fresh state: [vocab]. That path is held
 /// to candle and an f64 Whisper in `tests/parity.rs`.
@@ -95,11 +95,31 @@ fn beams_stepped_together_get_the_logits_each_gets_alone() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// The random model [`beam_search_of_width_one_decodes_like_greedy_on_jfk`] decodes with:
+/// the test kit's tokenizer and a vocabulary of 300 (its 37 tokens, then timestamps), two
+/// decoder layers, 64 positions; these weights (seed 55) decode jfk.wav to a sequence of
+/// several text and timestamp tokens (random weights soon repeat one token).
+fn width_one_model(dir: &std::path::Path) {
+    let config = TinyConfig {
+        encoder_layers: 1,
+        vocab: 300,
+        ..TinyConfig::default()
+    };
+    write_random_model(dir, &config, safetensors::Dtype::F32, &mut kit::rng(55));
+    std::fs::write(
+        dir.join("tokenizer.json"),
+        kit::tiny_whisper::tokenizer_json(),
+    )
+    .unwrap();
+}
+
 #[test]
 fn beam_search_of_width_one_decodes_like_greedy_on_jfk() {
     let (wav, _) = kit::fixtures::jfk();
     let samples = load_audio_file(&wav).unwrap();
-    let whisper = Whisper::load_dir(kit::gpu(), &kit::model_dir("whisper-tiny.en")).unwrap();
+    let dir = std::env::temp_dir().join(format!("whisper-clsr-beam1-{}", std::process::id()));
+    width_one_model(&dir);
+    let whisper = kit::tiny_whisper::load(kit::gpu(), &dir).unwrap();
     let gpu = &whisper.gpu;
     let tok = &whisper.tokenizer;
     let decoder = &whisper.model.decoder;
@@ -150,7 +170,17 @@ fn beam_search_of_width_one_decodes_like_greedy_on_jfk() {
             &mut |_| Ok(()),
         ))
         .unwrap();
-        assert!(greedy.tokens.len() > 10, "jfk decodes to a sentence");
+        assert!(greedy.tokens.len() > 10, "jfk decodes to a sequence");
+        if timestamps {
+            let mut distinct = greedy.tokens.clone();
+            distinct.sort_unstable();
+            distinct.dedup();
+            assert!(
+                distinct.len() >= 4 && distinct.iter().any(|&t| t > tok.timestamp_begin),
+                "several tokens and a timestamp after the first: {:?}",
+                greedy.tokens
+            );
+        }
         assert_eq!(beam.tokens, greedy.tokens, "timestamps {timestamps}");
         assert!(
             (beam.sum_logprob - greedy.sum_logprob).abs() <= 1e-4 * greedy.sum_logprob.abs(),
@@ -160,4 +190,5 @@ fn beam_search_of_width_one_decodes_like_greedy_on_jfk() {
         );
         assert_eq!(beam.no_speech_prob, greedy.no_speech_prob);
     }
+    std::fs::remove_dir_all(&dir).ok();
 }
