@@ -3,7 +3,7 @@
 # folder it made (.cache/lavapipe-browser/); scripts/test-web.sh hands it to the browser tests
 # as WHISPER_CLSR_LAVAPIPE. Without it they run on SwiftShader, several times slower.
 #
-# Why it takes three steps (docs/testing.md, "WebGPU on lavapipe in Chromium"):
+# Why it takes three steps (docs/testing.md, "Browser tests without a GPU"):
 # - Chromium accepts no CPU adapter for WebGPU but SwiftShader (with --enable-unsafe-swiftshader),
 #   which it loads from libvk_swiftshader.so beside its binary. A copy of Chromium's folder
 #   (links, and the binary hard-linked so that it finds the folder) has the Vulkan loader there
