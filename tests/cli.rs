@@ -39,6 +39,15 @@ fn transcribe_fails(args: &[&str]) -> String {
     stderr(&out)
 }
 
+/// jfk.wav's last phrase ([`kit::fixtures::jfk_phrase`]) as a WAV file in `dir`, its
+/// length in seconds, and its words: for tests whose subject is not accuracy.
+fn jfk_phrase_wav(dir: &Path) -> (std::path::PathBuf, f64, String) {
+    let (samples, words) = kit::fixtures::jfk_phrase();
+    let wav = dir.join("jfk-phrase.wav");
+    kit::write_wav(&wav, &samples, 16_000, 1);
+    (wav, samples.len() as f64 / 16_000.0, words)
+}
+
 fn scratch(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("whisper-clsr-cli-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -48,7 +57,7 @@ fn scratch(name: &str) -> std::path::PathBuf {
 #[test]
 fn json_output_has_the_documented_fields() {
     let model = kit::model_dir("whisper-tiny.en");
-    let (wav, reference) = kit::fixtures::jfk();
+    let (wav, seconds, reference) = jfk_phrase_wav(&scratch("json"));
     let out = cli(&[
         "transcribe",
         "--model",
@@ -63,7 +72,7 @@ fn json_output_has_the_documented_fields() {
     let v: serde_json::Value = serde_json::from_str(line.trim()).expect("one JSON line");
     assert_eq!(v["file"], wav.display().to_string());
     assert!(
-        (v["duration"].as_f64().unwrap() - 11.0).abs() < 0.1,
+        (v["duration"].as_f64().unwrap() - seconds).abs() < 0.1,
         "duration"
     );
     let segments = v["segments"].as_array().expect("segments");
@@ -99,17 +108,13 @@ fn json_output_has_the_documented_fields() {
         stderr(&out).contains(" --> "),
         "finished segments are printed on stderr"
     );
-    // tiny.en leaves out a comma of jfk.txt (see tests/parity.rs).
-    assert_eq!(
-        kit::words(v["text"].as_str().unwrap()),
-        kit::words(&reference)
-    );
+    assert_eq!(kit::words(v["text"].as_str().unwrap()), reference);
     assert_eq!(v["language"], "en");
     // An English-only model is English without detecting anything.
     assert_eq!(v["language_detected"], false);
     let tokens = v["tokens"].as_array().unwrap();
     assert!(
-        tokens.len() > 10 && tokens.iter().all(|t| t.as_u64().unwrap() < 50256),
+        tokens.len() >= 8 && tokens.iter().all(|t| t.as_u64().unwrap() < 50256),
         "text tokens only: {tokens:?}"
     );
     for key in [
@@ -168,7 +173,7 @@ fn pack_init_inspect_and_transcribe_with_the_expert() {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
 
-    let (wav, reference) = kit::fixtures::jfk();
+    let (wav, _, reference) = jfk_phrase_wav(&scratch("pack"));
     let out = cli(&[
         "transcribe",
         "--model",
@@ -182,10 +187,7 @@ fn pack_init_inspect_and_transcribe_with_the_expert() {
     ]);
     assert!(out.status.success(), "transcribe failed: {}", stderr(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
-    assert_eq!(
-        kit::words(v["text"].as_str().unwrap()),
-        kit::words(&reference)
-    );
+    assert_eq!(kit::words(v["text"].as_str().unwrap()), reference);
     assert_eq!(v["expert"], "en");
     for part in ["encoder", "decoder"] {
         let fractions = v["gate_stats"][part].as_array().unwrap();
@@ -485,13 +487,7 @@ fn word_edits(reference: &str, hypothesis: &str) -> usize {
 #[test]
 fn eval_scores_a_small_corpus_like_a_hand_computation() {
     let dir = scratch("eval-corpus");
-    let sentences = [
-        ("one.wav", "The quick brown fox jumps over the lazy dog."),
-        (
-            "two.wav",
-            "Please call Stella and ask her to bring these things.",
-        ),
-    ];
+    let sentences = [("one.wav", "The quick brown fox jumps over the lazy dog.")];
     for (name, text) in sentences {
         let status = Command::new("espeak-ng")
             .args(["-v", "en-us", "-s", "150", "-w"])
@@ -501,7 +497,7 @@ fn eval_scores_a_small_corpus_like_a_hand_computation() {
             .expect("espeak-ng is installed (scripts/setup.sh)");
         assert!(status.success(), "espeak-ng {name}");
     }
-    let (jfk, jfk_text) = kit::fixtures::jfk();
+    let (jfk, _, jfk_words) = jfk_phrase_wav(&dir);
     let line = |audio: &str, text: &str| {
         serde_json::json!({"audio": audio, "text": text, "language": "en"}).to_string()
     };
@@ -509,8 +505,10 @@ fn eval_scores_a_small_corpus_like_a_hand_computation() {
     let lines = [
         line("one.wav", sentences[0].1),
         line("missing.wav", "never read"),
-        line("two.wav", sentences[1].1),
-        line(jfk.to_str().unwrap(), &jfk_text),
+        line(
+            jfk.to_str().unwrap(),
+            "Ask what you can do for your country.",
+        ),
     ];
     std::fs::write(&manifest, lines.join("\n")).unwrap();
     let out_dir = dir.join("out");
@@ -530,7 +528,7 @@ fn eval_scores_a_small_corpus_like_a_hand_computation() {
     let printed: serde_json::Value =
         serde_json::from_slice(&out.stdout).expect("the summary on stdout");
     assert_eq!(summary, printed);
-    assert_eq!(summary["utterances"], 3);
+    assert_eq!(summary["utterances"], 2);
     assert_eq!(summary["skipped"], 1);
 
     let scored: Vec<serde_json::Value> = std::fs::read_to_string(out_dir.join("utterances.jsonl"))
@@ -538,14 +536,13 @@ fn eval_scores_a_small_corpus_like_a_hand_computation() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(scored.len(), 3);
+    assert_eq!(scored.len(), 2);
     // The normaliser's output for the references, worked out by hand.
     let by_hand = [
         "the quick brown fox jumps over the lazy dog",
-        "please call stella and ask her to bring these things",
-        "and so my fellow americans ask not what your country can do for you ask what you can \
-         do for your country",
+        "ask what you can do for your country",
     ];
+    assert_eq!(by_hand[1], jfk_words, "jfk.txt's last phrase");
     let (mut errors, mut words) = (0, 0);
     for (u, want) in scored.iter().zip(by_hand) {
         let reference = u["reference_normalized"].as_str().unwrap();
@@ -562,8 +559,8 @@ fn eval_scores_a_small_corpus_like_a_hand_computation() {
         errors += edits;
         words += reference.split_whitespace().count();
     }
-    // tiny.en gets jfk.wav right word for word.
-    assert_eq!(scored[2]["wer"], 0.0, "{}", scored[2]);
+    // tiny.en gets jfk.wav's last phrase right word for word.
+    assert_eq!(scored[1]["wer"], 0.0, "{}", scored[1]);
     let wer = summary["wer"].as_f64().unwrap();
     assert!(
         (wer - errors as f64 / words as f64).abs() < 1e-12,

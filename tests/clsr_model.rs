@@ -1,5 +1,6 @@
 //! Language experts inside the real model (whisper-tiny.en on jfk.wav): a pack whose experts
-//! equal the shared FFN changes nothing whatever its gates, perturbed experts behind open
+//! equal the shared FFN changes nothing whatever its gates (transcripts of jfk.wav's last
+//! phrase, which has fewer decoder steps than the whole clip), perturbed experts behind open
 //! gates change the logits, and packs that do not fit are refused with a clear error.
 
 use whisper_clsr_test_kit as kit;
@@ -88,9 +89,14 @@ fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
 #[test]
 fn experts_equal_to_the_shared_ffn_give_the_base_transcript_whatever_the_gates() {
     let (mut whisper, mut pack) = load();
-    let samples = jfk_samples();
+    let (samples, phrase) = kit::fixtures::jfk_phrase();
     let base = transcribe(&whisper, &samples);
     assert!(base.expert.is_none() && base.gate_stats.is_none());
+    assert_eq!(
+        kit::words(&base.text),
+        phrase,
+        "the base model hears the phrase"
+    );
 
     // The paper's initialisation: w_out = 0, so G = 0 and every gate is open.
     whisper

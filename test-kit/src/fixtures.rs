@@ -43,6 +43,29 @@ pub fn jfk() -> (PathBuf, String) {
     (dir.join("jfk.wav"), text.trim().to_string())
 }
 
+/// Where jfk.wav's last phrase, "ask what you can do for your country", starts (s).
+pub const JFK_PHRASE_START: f64 = 7.9;
+
+/// jfk.wav's last phrase, "ask what you can do for your country" (from
+/// [`JFK_PHRASE_START`] to its end, 3.1 s), as 16 kHz samples, and its words (the last
+/// eight of jfk.txt, as [`words`] gives them). Tests whose subject is not accuracy transcribe
+/// it instead of the whole clip: the same encoder pass, about a third of the decoder steps
+/// (as `jfkPhrase()` in tests/e2e/wav-edit.mjs).
+pub fn jfk_phrase() -> (Vec<f32>, String) {
+    let (wav, text) = jfk();
+    let samples = whisper_clsr::audio::load_audio_file(&wav)
+        .unwrap_or_else(|e| panic!("{}: {e}", wav.display()));
+    let start = (JFK_PHRASE_START * 16_000.0).round() as usize;
+    assert!(
+        samples.len() > start,
+        "jfk.wav is shorter than {JFK_PHRASE_START} s"
+    );
+    let all = words(&text);
+    let last: Vec<&str> = all.split_whitespace().collect();
+    let phrase = last[last.len().saturating_sub(8)..].join(" ");
+    (samples[start..].to_vec(), phrase)
+}
+
 /// The models folder: `$WHISPER_CLSR_MODELS`, else `models/` in the workspace.
 pub fn models_root() -> PathBuf {
     std::env::var_os("WHISPER_CLSR_MODELS")
