@@ -125,23 +125,46 @@ struct RefTranscript {
     text: String,
 }
 
-fn faster_whisper(model: &Path, audio: &Path, words: bool, beam_size: usize) -> RefTranscript {
+/// faster-whisper on `audio`, started in the background so that it runs while we
+/// transcribe; [`FasterWhisper::result`] waits for it (a test that fails first kills it).
+struct FasterWhisper(Option<std::process::Child>);
+
+fn faster_whisper(model: &Path, audio: &Path, words: bool, beam_size: usize) -> FasterWhisper {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/longform_ref.py");
-    let out = Command::new("python3")
+    let child = Command::new("python3")
         .arg(script)
         .arg(model)
         .arg(audio)
         .arg("en")
         .args(words.then_some("--words"))
         .args(["--beam-size", &beam_size.to_string()])
-        .output()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .expect("python3 not found: install Python 3 and `pip install faster-whisper`");
-    assert!(
-        out.status.success(),
-        "faster-whisper reference failed (pip install faster-whisper): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("reference JSON")
+    FasterWhisper(Some(child))
+}
+
+impl FasterWhisper {
+    fn result(mut self) -> RefTranscript {
+        let child = self.0.take().expect("waited for once");
+        let out = child.wait_with_output().expect("faster-whisper reference");
+        assert!(
+            out.status.success(),
+            "faster-whisper reference failed (pip install faster-whisper): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("reference JSON")
+    }
+}
+
+impl Drop for FasterWhisper {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            child.kill().ok();
+            child.wait().ok();
+        }
+    }
 }
 
 /// Word error rate of `hyp` against `reference` after [`kit::words`] normalisation.
@@ -209,6 +232,7 @@ fn long_clip_matches_faster_whisper() {
         samples.len() >= 90 * 16_000,
         "the clip must be at least 90 s"
     );
+    let reference = faster_whisper(&kit::model_dir_any("whisper-tiny.en-ct2"), &clip, false, 1);
     let whisper = Whisper::load_dir(kit::gpu(), &kit::model_dir("whisper-tiny.en")).unwrap();
     let mut finished: Vec<Segment> = Vec::new();
     let mut last_progress = 0.0;
@@ -229,7 +253,7 @@ fn long_clip_matches_faster_whisper() {
     ))
     .unwrap();
 
-    let reference = faster_whisper(&kit::model_dir_any("whisper-tiny.en-ct2"), &clip, false, 1);
+    let reference = reference.result();
     let both = same_segments(&t.segments, &reference.segments);
     let their_text: String = reference.segments.iter().map(|s| s.text.as_str()).collect();
     let error = wer(&their_text, &t.text);
@@ -267,8 +291,9 @@ fn jfk_beam_search_matches_faster_whisper() {
         },
         ..Default::default()
     };
-    let t = pollster::block_on(whisper.transcribe(&samples, &options, &mut |_| Ok(()))).unwrap();
     let reference = faster_whisper(&kit::model_dir_any("whisper-tiny.en-ct2"), &jfk, false, 5);
+    let t = pollster::block_on(whisper.transcribe(&samples, &options, &mut |_| Ok(()))).unwrap();
+    let reference = reference.result();
     let both = same_segments(&t.segments, &reference.segments);
     assert_eq!(kit::words(&t.text), kit::words(&reference.text), "{both}");
 }
@@ -289,13 +314,14 @@ fn jfk_word_timestamps_match_faster_whisper() {
         },
         ..Default::default()
     };
+    let reference = faster_whisper(&kit::model_dir_any("whisper-tiny.en-ct2"), &jfk, true, 1);
     let t = pollster::block_on(whisper.transcribe(&samples, &options, &mut |_| Ok(()))).unwrap();
+    let reference = reference.result();
     let ours: Vec<_> = t
         .segments
         .iter()
         .flat_map(|s| s.words.clone().expect("words asked for"))
         .collect();
-    let reference = faster_whisper(&kit::model_dir_any("whisper-tiny.en-ct2"), &jfk, true, 1);
     let theirs: Vec<&RefWord> = reference.segments.iter().flat_map(|s| &s.words).collect();
     let show = |w: &[(String, f64, f64)]| -> String {
         w.iter()
