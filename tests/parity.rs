@@ -105,15 +105,22 @@ fn real_model_parity(name: &str, encoder_check: EncoderCheck, transcript: Transc
     };
     let options = match transcript {
         TranscriptCheck::GreedyLikeCandle => {
+            // The encoder's input is the first window exactly as transcription cuts it (the
+            // whole file's log-mel, zero-padded to 30 s in the mel domain), so that candle's
+            // encoder output serves its greedy decoding too.
+            let window = first_window(&samples, whisper.config().num_mel_bins);
             with_tanh_gelu(|| {
-                let candle = same_function_as_candle(name, &whisper, &dir, &samples, encoder_check);
-                same_greedy_tokens_as_candle(name, &whisper, candle, &samples, &english)
+                let (candle, theirs) =
+                    same_function_as_candle(name, &whisper, &dir, &window, encoder_check);
+                same_greedy_tokens_as_candle(name, &whisper, candle, &theirs, &samples, &english)
             });
             english
         }
         TranscriptCheck::DetectsEnglish => {
+            // The log-mel of the clip padded to 30 s with silence.
+            let mel = log_mel_spectrogram(&samples, whisper.config().num_mel_bins).unwrap();
             with_tanh_gelu(|| {
-                same_function_as_candle(name, &whisper, &dir, &samples, encoder_check);
+                same_function_as_candle(name, &whisper, &dir, &mel, encoder_check);
             });
             TranscribeOptions::default()
         }
@@ -132,23 +139,29 @@ fn real_model_parity(name: &str, encoder_check: EncoderCheck, transcript: Transc
     );
 }
 
-/// With the tanh GELU (candle's): encoder output and first-step logits. Returns candle's
-/// model for further comparisons.
+/// The first window of `samples` as transcription cuts it: the whole file's log-mel,
+/// zero-padded to 30 s in the mel domain.
+fn first_window(samples: &[f32], n_mels: usize) -> Vec<f32> {
+    let (full, frames) = LogMel::new(n_mels).unwrap().compute_full(samples).unwrap();
+    mel_window(&full, frames, n_mels, 0, samples.len() / HOP_LENGTH)
+}
+
+/// With the tanh GELU (candle's): encoder output and first-step logits on the log-mel `mel`.
+/// Returns candle's model and its encoder output for further comparisons.
 fn same_function_as_candle(
     name: &str,
     whisper: &Whisper,
     dir: &std::path::Path,
-    samples: &[f32],
+    mel: &[f32],
     encoder_check: EncoderCheck,
-) -> CandleWhisper {
+) -> (CandleWhisper, Vec<f32>) {
     let gpu = &whisper.gpu;
     let n_mels = whisper.config().num_mel_bins;
-    let mel = log_mel_spectrogram(samples, n_mels).unwrap();
 
-    let enc = whisper.encode(&mel).unwrap();
+    let enc = whisper.encode(mel).unwrap();
     let ours = read(gpu, &enc);
     let mut candle = CandleWhisper::load(dir);
-    let theirs = candle.encoder_output(&mel, n_mels);
+    let theirs = candle.encoder_output(mel, n_mels);
     let enc_diff = max_abs_diff(&ours, &theirs);
 
     let prompt = whisper
@@ -176,7 +189,7 @@ fn same_function_as_candle(
         EncoderCheck::ExactF64 => {
             let mut exact = F64Whisper::load_encoder(dir);
             exact.tanh_gelu = true;
-            let reference = exact.encoder(&mel);
+            let reference = exact.encoder(mel);
             let (ours_err, _) = error_vs(&ours, &reference, 1e-3);
             let (candle_err, candle_over) = error_vs(&theirs, &reference, 1e-3);
             eprintln!(
@@ -193,29 +206,28 @@ fn same_function_as_candle(
         logit_diff <= 1e-3,
         "{name}: first-step logits max |diff| {logit_diff}"
     );
-    candle
+    (candle, theirs)
 }
 
-/// With the tanh GELU (candle's): greedy tokens.
+/// With the tanh GELU (candle's): greedy tokens, candle's decoded from its encoder output
+/// `theirs` of the first window.
 fn same_greedy_tokens_as_candle(
     name: &str,
     whisper: &Whisper,
     mut candle: CandleWhisper,
+    theirs: &[f32],
     samples: &[f32],
     english: &TranscribeOptions,
 ) {
-    let n_mels = whisper.config().num_mel_bins;
     let prompt = whisper
         .tokenizer
         .prompt(Some("en"), Task::Transcribe)
         .unwrap();
-    // Greedy without timestamps, on the first window exactly as transcription cuts it (the
-    // whole file's log-mel, zero-padded to 30 s in the mel domain).
+    // Greedy without timestamps, on the first window exactly as transcription cuts it.
     let t = pollster::block_on(whisper.transcribe(samples, english, &mut |_| Ok(()))).unwrap();
-    let (full, frames) = LogMel::new(n_mels).unwrap().compute_full(samples).unwrap();
-    let window = mel_window(&full, frames, n_mels, 0, samples.len() / HOP_LENGTH);
     let (always, first) = whisper.suppressed_tokens();
-    let candle_tokens = candle.greedy(&window, &prompt, always, first, whisper.tokenizer.eot, 224);
+    let eot = whisper.tokenizer.eot;
+    let candle_tokens = candle.greedy_from_encoded(theirs, &prompt, always, first, eot, 224);
     assert_eq!(
         t.tokens, candle_tokens,
         "{name}: greedy tokens differ from candle's"
