@@ -9,7 +9,7 @@
 // - Long-form: the silent windows between the phrases are skipped without the encoder, and the
 //   second phrase's words are timed at 423 s, not in the silence; segments stream as they
 //   finish, progress reaches the end, SRT and VTT come from the worker.
-// Long-form accuracy on a 100 s clip of several speakers is compared with faster-whisper
+// Long-form accuracy on a 47 s clip of four speakers is compared with faster-whisper
 // natively (tests/longform.rs); aborting is tested with tiny random models in
 // reliability.test.mjs.
 
