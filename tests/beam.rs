@@ -7,14 +7,14 @@
 
 use whisper_clsr_test_kit as kit;
 
-use kit::random_model::{write_random_model, TinyConfig};
+use kit::random_model::{load_network, write_random_model, TinyConfig};
 use kit::read;
 use whisper_clsr::audio::{load_audio_file, LogMel};
 use whisper_clsr::decode::beam::BeamOptions;
 use whisper_clsr::decode::window::{decode_window, decode_window_beams, WindowOptions};
 use whisper_clsr::decode::Task;
 use whisper_clsr::gpu::Gpu;
-use whisper_clsr::model::{Decoder, DecoderState, WeightFile, WhisperConfig, WhisperNetwork};
+use whisper_clsr::model::{Decoder, DecoderState};
 
 /// Logits of `tokens` decoded as one sequence in a fresh state: [vocab]. That path is held
 /// to candle and an f64 Whisper in `tests/parity.rs`.
@@ -33,13 +33,7 @@ fn beams_stepped_together_get_the_logits_each_gets_alone() {
     };
     write_random_model(&dir, &config, safetensors::Dtype::F16, &mut kit::rng(51));
     let gpu = kit::gpu();
-    let wc = WhisperConfig::from_json(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
-    let file = WeightFile::new(
-        std::fs::read(dir.join("model.safetensors")).unwrap(),
-        "random",
-    )
-    .unwrap();
-    let model = WhisperNetwork::load(&gpu, wc, &file).unwrap();
+    let model = load_network(&gpu, &dir);
     let mel = kit::random(&mut kit::rng(52), 80 * 3000);
     let encoded = model
         .encoder

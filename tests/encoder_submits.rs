@@ -8,9 +8,8 @@
 
 use whisper_clsr_test_kit as kit;
 
-use kit::random_model::{write_random_model, TinyConfig};
+use kit::random_model::{load_network, write_random_model, TinyConfig};
 use whisper_clsr::audio::{load_audio_file, mel_window, LogMel, N_FRAMES};
-use whisper_clsr::model::{WeightFile, WhisperConfig, WhisperNetwork};
 
 #[test]
 fn per_layer_submits_change_no_bit_of_the_encoder_output() {
@@ -24,14 +23,7 @@ fn per_layer_submits_change_no_bit_of_the_encoder_output() {
     };
     write_random_model(&dir, &shape, safetensors::Dtype::F16, &mut kit::rng(61));
     let gpu = kit::gpu();
-    let config =
-        WhisperConfig::from_json(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
-    let file = WeightFile::new(
-        std::fs::read(dir.join("model.safetensors")).unwrap(),
-        "random",
-    )
-    .unwrap();
-    let mut model = WhisperNetwork::load(&gpu, config, &file).unwrap();
+    let mut model = load_network(&gpu, &dir);
     let (clip, _) = kit::fixtures::jfk();
     let samples = load_audio_file(&clip).unwrap();
     let n_mels = shape.n_mels;

@@ -7,13 +7,12 @@
 use whisper_clsr_test_kit as kit;
 
 use kit::candle_ref::CandleWhisper;
-use kit::random_model::{write_random_model, TinyConfig};
+use kit::random_model::{load_network, write_random_model, TinyConfig};
 use kit::reference::F64Whisper;
 use kit::{error_vs, max_abs_diff, read};
 use whisper_clsr::audio::{load_audio_file, log_mel_spectrogram, mel_window, LogMel, HOP_LENGTH};
 use whisper_clsr::decode::{DecodeOptions, Task};
 use whisper_clsr::gpu::shader::with_tanh_gelu;
-use whisper_clsr::model::{WeightFile, WhisperConfig, WhisperNetwork};
 use whisper_clsr::{TranscribeOptions, Whisper};
 
 /// What a real model's encoder output must be within 1e-3 of.
@@ -40,14 +39,7 @@ fn random_f32_model_matches_candle_through_the_kv_cache() {
 
 fn random_model_matches_candle(dir: &std::path::Path) {
     let gpu = kit::gpu();
-    let config =
-        WhisperConfig::from_json(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
-    let file = WeightFile::new(
-        std::fs::read(dir.join("model.safetensors")).unwrap(),
-        "random",
-    )
-    .unwrap();
-    let model = WhisperNetwork::load(&gpu, config, &file).unwrap();
+    let model = load_network(&gpu, dir);
     let mel: Vec<f32> = kit::random(&mut kit::rng(12), 80 * 3000);
 
     let enc = model

@@ -5,6 +5,8 @@ use rand::Rng;
 use safetensors::{serialize_to_file, Dtype, View};
 use std::borrow::Cow;
 use std::path::Path;
+use whisper_clsr::gpu::Gpu;
+use whisper_clsr::model::{WeightFile, WhisperConfig, WhisperNetwork};
 
 pub struct TinyConfig {
     pub d_model: usize,
@@ -178,4 +180,15 @@ pub fn write_random_model(dir: &Path, c: &TinyConfig, dtype: Dtype, rng: &mut im
         "max_target_positions": c.target_positions,
     });
     std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+}
+
+/// The network a model directory holds (config.json and model.safetensors, as
+/// [`write_random_model`] writes them), loaded straight onto `gpu`: for tests that drive the
+/// encoder and decoder themselves rather than `Whisper::transcribe`.
+pub fn load_network(gpu: &Gpu, dir: &Path) -> WhisperNetwork {
+    let config =
+        WhisperConfig::from_json(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
+    let weights = std::fs::read(dir.join("model.safetensors")).unwrap();
+    let file = WeightFile::new(weights, dir.display().to_string()).unwrap();
+    WhisperNetwork::load(gpu, config, &file).unwrap()
 }
