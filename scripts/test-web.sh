@@ -26,12 +26,14 @@ for model in whisper-tiny.en whisper-base; do
     cargo run --quiet --bin whisper-clsr -- pack init --model "models/$model" --language en --out "$pack"
   fi
 done
-# WebGPU on lavapipe when it can be set up (scripts/lavapipe-browser.sh), else SwiftShader;
+# WebGPU on lavapipe when it can be set up (scripts/lavapipe-browser.sh) and Chromium gets an
+# adapter from it (tests/e2e/webgpu-probe.mjs), else SwiftShader;
 # WHISPER_CLSR_BROWSER_WEBGPU=swiftshader keeps SwiftShader.
 if [[ -z ${WHISPER_CLSR_REAL_GPU:-} && ${WHISPER_CLSR_BROWSER_WEBGPU:-lavapipe} == lavapipe ]] \
-  && lavapipe=$(scripts/lavapipe-browser.sh); then
+  && lavapipe=$(scripts/lavapipe-browser.sh) \
+  && adapter=$(WHISPER_CLSR_LAVAPIPE=$lavapipe timeout 120 node tests/e2e/webgpu-probe.mjs); then
   export WHISPER_CLSR_LAVAPIPE=$lavapipe
-  echo "test-web: WebGPU runs on lavapipe ($lavapipe)" >&2
+  echo "test-web: WebGPU runs on lavapipe ($lavapipe): $adapter" >&2
 else
   unset WHISPER_CLSR_LAVAPIPE
   [[ -n ${WHISPER_CLSR_REAL_GPU:-} ]] || echo "test-web: WebGPU runs on SwiftShader" >&2
