@@ -64,7 +64,7 @@ libs=$root/mesa/usr/lib/x86_64-linux-gnu
 [[ -f $libs/libvulkan_lvp.so ]] || die "the Mesa package holds no libvulkan_lvp.so"
 missing=$(LD_LIBRARY_PATH=$libs ldd "$libs/libvulkan_lvp.so" | awk '/not found/ { print $1 }' | tr '\n' ' ')
 [[ -z $missing ]] || die "lavapipe needs libraries this system lacks: $missing(apt-get install mesa-vulkan-drivers brings them)"
-api=$(sed -n 's/.*"api_version": *"\([^"]*\)".*/\1/p' "$root/mesa/usr/share/vulkan/icd.d/lvp_icd.json" | head -1)
+api=$(sed -n 's/.*"api_version": *"\([^"]*\)".*/\1/p;T;q' "$root/mesa/usr/share/vulkan/icd.d/lvp_icd.json")
 cat >"$root/lvp_icd.json" <<JSON
 {"file_format_version": "1.0.0", "ICD": {"library_path": "$libs/libvulkan_lvp.so", "api_version": "${api:-1.3.0}"}}
 JSON

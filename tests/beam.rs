@@ -111,7 +111,7 @@ fn width_one_model(dir: &std::path::Path) {
 fn beam_search_of_width_one_decodes_like_greedy_on_jfk() {
     let (wav, _) = kit::fixtures::jfk();
     let samples = load_audio_file(&wav).unwrap();
-    let dir = std::env::temp_dir().join(format!("whisper-clsr-beam1-{}", std::process::id()));
+    let dir = kit::fixtures::scratch_dir("whisper-clsr-beam1");
     width_one_model(&dir);
     let whisper = kit::tiny_whisper::load(kit::gpu(), &dir).unwrap();
     let gpu = &whisper.gpu;

@@ -13,10 +13,7 @@ use whisper_clsr::audio::{load_audio_file, mel_window, LogMel, N_FRAMES};
 
 #[test]
 fn per_layer_submits_change_no_bit_of_the_encoder_output() {
-    let dir = std::env::temp_dir().join(format!(
-        "whisper-clsr-encoder-submits-{}",
-        std::process::id()
-    ));
+    let dir = kit::fixtures::scratch_dir("whisper-clsr-encoder-submits");
     let shape = TinyConfig {
         encoder_layers: 4,
         ..TinyConfig::default()
