@@ -13,6 +13,10 @@
 # Settings by environment (defaults for a CPU-only machine, where a whisper-base step takes
 # minutes: they show the pipeline working, not the expert's final effect):
 #   MODEL=models/whisper-base  TEACHER=(none)  CLIPS=40  STEPS=4  BATCH=1  LR=1e-4  EVAL_EVERY=2
+#   TRAIN_MAX=(all)  train on the first N training clips only (a smaller first epoch)
+#   EVAL_MAX=(all)   score at most N validation utterances at each evaluation
+#   EXPERT_LAYERS=all (the paper's; `decoder` trains decoder experts over a frozen encoder whose
+#   output is computed once per clip, fast enough for a CPU run, docs/training.md)
 # On a machine with a GPU, e.g. CLIPS=1000 STEPS=2000 BATCH=16 EVAL_EVERY=200 TEACHER=<larger
 # model with the same tokenizer>. OUT (default .cache/evidence/LANG) holds corpus/, base/,
 # run/ (with report.html) and expert/; evidence.txt is what the script printed last.
@@ -31,6 +35,9 @@ steps=${STEPS:-4}
 batch=${BATCH:-1}
 lr=${LR:-1e-4}
 eval_every=${EVAL_EVERY:-2}
+expert_layers=${EXPERT_LAYERS:-all}
+train_max=${TRAIN_MAX:-}
+eval_max=${EVAL_MAX:-}
 [[ -f $model/model.safetensors ]] || die "$model is missing: scripts/fetch-models.sh makes models/whisper-base"
 
 log "building the CLIs (release)"
@@ -57,9 +64,18 @@ fi
 log "3/5 training ($steps steps, batch $batch, validation every $eval_every)"
 teacher_args=()
 [[ -n ${TEACHER:-} ]] && teacher_args=(--teacher "$TEACHER")
+train_manifest=$out/corpus/train.jsonl
+if [[ -n $train_max ]]; then
+  # Beside the full manifest, so that its relative clip paths still resolve.
+  train_manifest=$out/corpus/train-first-$train_max.jsonl
+  head -n "$train_max" "$out/corpus/train.jsonl" >"$train_manifest"
+fi
+eval_args=()
+[[ -n $eval_max ]] && eval_args=(--eval-max "$eval_max")
 "$train" train --student "$model" "${teacher_args[@]}" --language "$lang" \
-  --train "$out/corpus/train.jsonl" --valid "$out/corpus/valid.jsonl" --out "$out/run" \
-  --steps "$steps" --batch "$batch" --lr "$lr" --eval-every "$eval_every" --checkpoint-every 1 >&2
+  --train "$train_manifest" --valid "$out/corpus/valid.jsonl" --out "$out/run" \
+  --steps "$steps" --batch "$batch" --lr "$lr" --eval-every "$eval_every" --checkpoint-every "$eval_every" \
+  --expert-layers "$expert_layers" "${eval_args[@]}" >&2
 
 log "4/5 expert on the test split"
 pack=$out/run/$lang.pack.safetensors
@@ -70,14 +86,14 @@ pack=$out/run/$lang.pack.safetensors
 log "5/5 report"
 "$train" report "$out/run" >&2
 
-python3 - "$out" "$lang" "$model" "$steps" "$batch" "$((SECONDS - started))" <<'PY' | tee "$out/evidence.txt"
+python3 - "$out" "$lang" "$model" "$steps" "$batch" "$expert_layers" "$((SECONDS - started))" <<'PY' | tee "$out/evidence.txt"
 import json, sys, platform, subprocess
-out, lang, model, steps, batch, seconds = sys.argv[1:]
+out, lang, model, steps, batch, layers, seconds = sys.argv[1:]
 base = json.load(open(f"{out}/base/summary.json"))
 expert = json.load(open(f"{out}/expert/summary.json"))
 val = [json.loads(l) for l in open(f"{out}/run/metrics.jsonl") if "val_wer" in l]
 best = min(val, key=lambda m: m["val_wer"]) if val else None
-print(f"Language expert evidence: {lang}, {model}, {steps} steps of batch {batch}")
+print(f"Language expert evidence: {lang}, {model}, {steps} steps of batch {batch}, experts in {layers} layers")
 print(f"held-out test split: {base['utterances']} utterances ({base['words']['hits'] + base['words']['substitutions'] + base['words']['deletions']} reference words)")
 print(f"{'':<8} {'WER':>8} {'CER':>8}")
 print(f"{'base':<8} {base['wer'] * 100:>7.2f}% {base['cer'] * 100:>7.2f}%")

@@ -91,6 +91,7 @@ pub fn save_with(
         "skipped_steps": trainer.skipped_steps,
         "seed": trainer.config.seed,
         "layers": trainer.experts.len(),
+        "expert_layers": trainer.config.expert_layers.name(),
         "run": extra,
     });
     let info = HashMap::from([(META_KEY.to_string(), meta.to_string())]);
@@ -150,6 +151,15 @@ pub fn load(gpu: &Gpu, trainer: &mut Trainer, path: &Path) -> Result<serde_json:
         return Err(bad(format!(
             "unsupported checkpoint format {}",
             meta["format"]
+        )));
+    }
+    // Checkpoints from before decoder-only experts trained every layer.
+    let trained = meta["expert_layers"].as_str().unwrap_or("all");
+    let wanted = trainer.config.expert_layers.name();
+    if trained != wanted {
+        return Err(bad(format!(
+            "its experts sit in {trained} layers, but this run trains {wanted} layers; \
+             resume with --expert-layers {trained}, or start over in another --out"
         )));
     }
     if meta["layers"] != trainer.experts.len() {

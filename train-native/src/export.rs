@@ -5,7 +5,7 @@ use std::path::Path;
 
 use whisper_clsr::gpu::{DType, Gpu};
 use whisper_clsr::model::{WeightFile, WhisperNetwork};
-use whisper_clsr::pack::{base_fingerprint, ExpertPack, PackMeta, FORMAT_VERSION, GATE_DIM};
+use whisper_clsr::pack::{base_fingerprint, ExpertPack, PackMeta, Part, FORMAT_VERSION, GATE_DIM};
 use whisper_clsr::Result;
 
 use crate::trainer::Trainer;
@@ -20,7 +20,14 @@ pub fn to_pack(
     training: serde_json::Value,
 ) -> Result<ExpertPack> {
     let c = &model.config;
-    let layers = trainer.layers(gpu, model)?;
+    let layers = trainer.pack_layers(gpu)?;
+    let covered = |part| {
+        layers
+            .iter()
+            .filter(|l| l.part == part)
+            .map(|l| l.index)
+            .collect()
+    };
     let gate_dim = layers.first().map_or(GATE_DIM, |l| l.expert.dims().2);
     Ok(ExpertPack {
         meta: PackMeta {
@@ -30,8 +37,8 @@ pub fn to_pack(
             d_model: c.d_model,
             ffn_dim: c.encoder_ffn_dim,
             gate_dim,
-            encoder_layers: (0..c.encoder_layers).collect(),
-            decoder_layers: (0..c.decoder_layers).collect(),
+            encoder_layers: covered(Part::Encoder),
+            decoder_layers: covered(Part::Decoder),
             training,
         },
         layers,

@@ -15,7 +15,7 @@ use whisper_clsr::decode::languages::normalize_language;
 use whisper_clsr::eval::{read_corpus, Split};
 use whisper_clsr::gpu::Gpu;
 use whisper_clsr::model::{WeightFile, WhisperConfig, WhisperNetwork};
-use whisper_clsr::pack::ExpertPack;
+use whisper_clsr::pack::{ExpertPack, Part};
 use whisper_clsr::{Error, Result, Whisper};
 
 use crate::best::BestSoFar;
@@ -26,8 +26,8 @@ use crate::data::{
 };
 use crate::decode_ahead::DecodeAhead;
 use crate::export::{to_pack, write_pack};
+use crate::frozen_cache::FrozenCache;
 use crate::progress::Progress;
-use crate::teacher_cache::TeacherCache;
 use crate::teacher_file::{corpus_fingerprint, TeacherFile, TopKTeacher};
 use crate::trainer::{batch_indices, Prepared, StepMetrics, TrainConfig, Trainer};
 use crate::validation::{self, ValidationSet};
@@ -64,6 +64,9 @@ pub struct RunOptions {
     pub pack_f16: bool,
     /// Host memory for the teacher's outputs, kept after their first epoch (0: none).
     pub teacher_cache_bytes: usize,
+    /// Host memory for the frozen encoder's outputs when only decoder experts train
+    /// (`config.expert_layers`), kept after their first epoch (0: none).
+    pub encoder_cache_bytes: usize,
     /// Fail on a clip whose audio cannot be loaded instead of skipping it.
     pub strict: bool,
 }
@@ -96,7 +99,8 @@ pub fn load_model(gpu: &Gpu, dir: &Path) -> Result<Loaded> {
 /// of the training state (a resumed run reproduces every other field). `skipped_clips`:
 /// training clips left out because their audio could not be loaded; `skipped`: this step
 /// was not applied (non-finite loss or gradient); `skipped_steps`: such steps so far.
-/// `gate_ratio_encoder` / `gate_ratio_decoder`: each layer's mean soft gate.
+/// `gate_ratio_encoder` / `gate_ratio_decoder`: each trained layer's mean soft gate (the
+/// first `encoder_layers` of `m`'s are the encoder's).
 fn metrics_line(
     m: &StepMetrics,
     encoder_layers: usize,
@@ -345,6 +349,15 @@ pub fn run(gpu: Gpu, o: &RunOptions) -> Result<()> {
     config.optim.warmup_steps = (o.warmup_ratio * o.steps as f32).round() as u64;
     let init = ExpertPack::init_from_base(&c, &student_file, language)?;
     let mut trainer = Trainer::new(&whisper.gpu, &whisper.model, &init, config)?;
+    if !config.expert_layers.covers(Part::Encoder) {
+        trainer.encoder_cache = FrozenCache::new(o.encoder_cache_bytes);
+    }
+    // metrics.jsonl splits the per-layer gate ratios into the encoder's and the decoder's.
+    let trained_encoder_layers = trainer
+        .layers
+        .iter()
+        .filter(|l| l.part == Part::Encoder)
+        .count();
     let ckpt = o.out.join("checkpoint.safetensors");
     let best_dir = o.out.join("best");
     let best_ckpt = best_dir.join("checkpoint.safetensors");
@@ -383,7 +396,7 @@ pub fn run(gpu: Gpu, o: &RunOptions) -> Result<()> {
             && ((o.eval_every > 0 && step.is_multiple_of(o.eval_every)) || step == o.steps)
     };
     let progress = Progress::new(o.steps, trainer.step_count());
-    let mut cache = TeacherCache::new(o.teacher_cache_bytes);
+    let mut cache = FrozenCache::new(o.teacher_cache_bytes);
     // The examples of every remaining step, in the order the steps take them, decoded on a
     // background thread a couple of batches ahead (docs/training.md).
     let first_step = trainer.step_count();
@@ -435,7 +448,7 @@ pub fn run(gpu: Gpu, o: &RunOptions) -> Result<()> {
                 "{}",
                 metrics_line(
                     &m,
-                    c.encoder_layers,
+                    trained_encoder_layers,
                     seconds,
                     whisper.gpu.activation_bytes(),
                     skipped_clips
@@ -495,6 +508,16 @@ pub fn run(gpu: Gpu, o: &RunOptions) -> Result<()> {
         Ok(())
     })?;
     progress.finish();
+    if !config.expert_layers.covers(Part::Encoder) {
+        let kept = &trainer.encoder_cache;
+        eprintln!(
+            "frozen encoder outputs: {} MiB kept in host memory, reused {} times \
+             (--encoder-cache-mb {})",
+            kept.bytes() >> 20,
+            kept.hits,
+            o.encoder_cache_bytes >> 20
+        );
+    }
     let stopped_early = best.patience_exhausted(o.patience);
     if stopped_early {
         eprintln!(
@@ -525,6 +548,7 @@ pub fn run(gpu: Gpu, o: &RunOptions) -> Result<()> {
         "steps_run": trainer.step_count(),
         "stopped_early": stopped_early,
         "budget": config.objective.budget,
+        "expert_layers": config.expert_layers.name(),
         "seed": config.seed,
         "best_valid_wer": best.wer,
         "best_valid_step": best.step,
@@ -590,7 +614,13 @@ pub fn run(gpu: Gpu, o: &RunOptions) -> Result<()> {
         let path = o.out.join("valid.json");
         std::fs::write(
             &path,
-            metrics_line(v, c.encoder_layers, 1.0, whisper.gpu.activation_bytes(), 0),
+            metrics_line(
+                v,
+                trained_encoder_layers,
+                1.0,
+                whisper.gpu.activation_bytes(),
+                0,
+            ),
         )
         .map_err(|e| Error::io(&path, e))?;
     }

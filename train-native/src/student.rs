@@ -3,7 +3,9 @@
 //! kernels on the same inputs, the objective `ce·CE + budget·L_g + js·JS` over vocabulary
 //! chunks, and the explicit backward through every frozen layer down to the encoder input.
 //! Weight gradients exist only for the experts and gates (`Expert<Param>`); they are
-//! accumulated, so several examples can be summed before an optimizer step.
+//! accumulated, so several examples can be summed before an optimizer step. Experts sit in
+//! every layer or, with [`ExpertLayers::Decoder`], in the decoder's only; then the encoder
+//! is frozen and an example may bring its output instead of running it.
 //!
 //! The convolutional stem has no trainable parameters and needs no gradient: a step starts
 //! from its output plus positions (`Encoder::stem`); decoder embeddings likewise.
@@ -22,6 +24,7 @@ use crate::backward::layer_norm::layer_norm_backward;
 use crate::backward::linear::{grad_input, grad_input_long};
 use crate::clsr::{clsr_backward, clsr_forward, ClsrSaved, TrainMode};
 use crate::elementwise::fill;
+use crate::expert_layers::ExpertLayers;
 use crate::loss::budget::budget_loss;
 use crate::loss::topk_logits::TopKTensors;
 use crate::loss::vocab::{CrossEntropy, JensenShannon, LossSpec, IGNORE};
@@ -32,10 +35,36 @@ use crate::reduce::{sum_into, Term};
 /// Vocabulary columns per logits chunk.
 pub const VOCAB_CHUNK: usize = 8192;
 
+/// Where the student's encoder side of an example starts.
+#[derive(Clone, Copy)]
+pub enum EncoderInput<'a> {
+    /// The encoder input [frames, d] (the stem's output, `Encoder::stem`): the encoder runs.
+    Stem(&'a Tensor),
+    /// The frozen encoder's output [frames, d] (after its final LN, [`frozen_encoder`]):
+    /// only when no encoder layer trains.
+    Frozen(&'a Tensor),
+}
+
+impl EncoderInput<'_> {
+    fn tensor(&self) -> &Tensor {
+        match self {
+            EncoderInput::Stem(t) | EncoderInput::Frozen(t) => t,
+        }
+    }
+}
+
+/// The trainable side of a student forward: one expert and one mode per covered layer, in
+/// [`ExpertLayers::layers`]' order.
+#[derive(Clone, Copy)]
+pub struct Trainable<'a> {
+    pub experts: &'a [Expert<Param>],
+    pub modes: &'a [TrainMode],
+    pub layers: ExpertLayers,
+}
+
 /// One teacher-forced example.
 pub struct Example<'a> {
-    /// Student encoder input [frames, d] (the encoder stem's output, `Encoder::stem`).
-    pub enc_input: &'a Tensor,
+    pub encoder: EncoderInput<'a>,
     /// Decoder input ids (prompt + text).
     pub tokens: &'a [u32],
     /// Next-token target per position; [`IGNORE`] where no loss is taken.
@@ -92,12 +121,13 @@ struct LayerSaved {
 }
 
 /// Activations of a training forward, and the hidden states before/after the final LNs.
+/// The encoder's are kept only when its layers train.
 pub struct Forward {
     enc: Vec<LayerSaved>,
     dec: Vec<LayerSaved>,
     /// Each decoder layer's cross-attention keys and values [frames, d].
     cross: Vec<(Tensor, Tensor)>,
-    enc_pre_ln: Tensor,
+    enc_pre_ln: Option<Tensor>,
     pub enc_out: Tensor,
     dec_pre_ln: Tensor,
     /// [S, d] decoder output after its final LN (the logits are this · tokensᵀ).
@@ -114,11 +144,11 @@ fn heads_shape(a: &AttentionWeights, q_len: usize, kv_len: usize, d: usize) -> A
     }
 }
 
-/// The blocks' FFN strategy in training: with experts (one per encoder layer, then one per
-/// decoder layer) each FFN is a training-mode CLSR block whose saved activations are kept;
-/// without, the frozen FFN runs (the teacher). Marks the profile around the encoder FFNs.
+/// The blocks' FFN strategy in training: in a layer with an expert each FFN is a
+/// training-mode CLSR block whose saved activations are kept; elsewhere (and without
+/// experts: the teacher) the frozen FFN runs. Marks the profile around the encoder FFNs.
 struct TrainingFfn<'a> {
-    experts: Option<(&'a [Expert<Param>], &'a [TrainMode])>,
+    experts: Option<Trainable<'a>>,
     encoder_layers: usize,
     saved: Vec<ClsrSaved>,
 }
@@ -155,19 +185,18 @@ impl FfnStrategy for TrainingFfn<'_> {
         if encoder {
             mark(gpu, attention);
         }
-        let index = match layer.part {
-            Part::Encoder => layer.index,
-            Part::Decoder => self.encoder_layers + layer.index,
-        };
-        let out = match self.experts {
-            Some((experts, modes)) => {
+        let trained = self
+            .experts
+            .and_then(|t| Some((t, t.layers.slot(self.encoder_layers, layer)?)));
+        let out = match trained {
+            Some((t, slot)) => {
                 let (out, saved) = clsr_forward(
                     gpu,
                     z,
                     residual,
                     ffn.shared(),
-                    &experts[index],
-                    &modes[index],
+                    &t.experts[slot],
+                    &t.modes[slot],
                 );
                 self.saved.push(saved);
                 out
@@ -181,29 +210,44 @@ impl FfnStrategy for TrainingFfn<'_> {
     }
 }
 
+/// The frozen encoder's output (after its final LN) for the encoder input `x` ([frames,
+/// d], the stem's output): what a student without encoder experts cross-attends to.
+pub fn frozen_encoder(gpu: &Gpu, model: &WhisperNetwork, x: Tensor) -> Tensor {
+    let (pre_ln, _) = model.encoder.forward_blocks(gpu, x, &mut Dense, false);
+    model.encoder.ln_post.forward(gpu, &pre_ln)
+}
+
 /// Forward of the encoder blocks and the teacher-forced decoder, on the runtime's own block
-/// code. With `experts` (one per encoder layer, then one per decoder layer) and their modes
-/// the FFNs are training-mode CLSR blocks and activations are kept; without, the frozen
-/// model runs (the teacher).
+/// code. With `experts` the FFNs of the covered layers are training-mode CLSR blocks and
+/// activations are kept; without, the frozen model runs (the teacher).
 pub fn forward(
     gpu: &Gpu,
     model: &WhisperNetwork,
-    enc_input: &Tensor,
+    input: EncoderInput,
     tokens: &[u32],
-    experts: Option<(&[Expert<Param>], &[TrainMode])>,
+    experts: Option<Trainable>,
 ) -> Result<Forward> {
     let c = &model.config;
     let d = c.d_model;
-    let layers = c.encoder_layers + c.decoder_layers;
-    if let Some((e, m)) = experts {
-        if e.len() != layers || m.len() != layers {
+    let trains_encoder = experts.is_some_and(|t| t.layers.covers(Part::Encoder));
+    if let Some(t) = experts {
+        let layers = t.layers.layers(c).len();
+        if t.experts.len() != layers || t.modes.len() != layers {
             return Err(Error::InvalidInput(format!(
                 "{layers} CLSR layers need as many experts and modes ({} and {} given)",
-                e.len(),
-                m.len()
+                t.experts.len(),
+                t.modes.len()
             )));
         }
     }
+    if trains_encoder && matches!(input, EncoderInput::Frozen(_)) {
+        return Err(Error::InvalidInput(
+            "the encoder's experts train: the example must bring the encoder input, not the \
+             frozen encoder's output"
+                .into(),
+        ));
+    }
+    let enc_input = input.tensor();
     let frames = enc_input.shape()[0];
     if enc_input.shape() != [frames, d] || frames > c.max_source_positions {
         return Err(Error::InvalidInput(format!(
@@ -226,7 +270,7 @@ pub fn forward(
         encoder_layers: c.encoder_layers,
         saved: Vec::new(),
     };
-    // The blocks take their input by value: the caller keeps the encoder input.
+    // The blocks take their input by value: the caller keeps its tensor.
     let x = gpu.tensor(&[frames, d]);
     gpu.copy(
         enc_input.buffer(),
@@ -235,8 +279,16 @@ pub fn forward(
         0,
         (frames * d * 4) as u64,
     );
-    let (enc_pre_ln, enc_tapes) = model.encoder.forward_blocks(gpu, x, &mut ffn, record);
-    let enc_out = model.encoder.ln_post.forward(gpu, &enc_pre_ln);
+    let (enc_pre_ln, enc_out, enc_tapes) = match input {
+        EncoderInput::Frozen(_) => (None, x, Vec::new()),
+        EncoderInput::Stem(_) => {
+            let (pre_ln, tapes) = model
+                .encoder
+                .forward_blocks(gpu, x, &mut ffn, trains_encoder);
+            let out = model.encoder.ln_post.forward(gpu, &pre_ln);
+            (trains_encoder.then_some(pre_ln), out, tapes)
+        }
+    };
     let cross = model.decoder.cross_kv(gpu, &enc_out);
     let (dec_pre_ln, dec_tapes) = model
         .decoder
@@ -379,7 +431,7 @@ pub fn teacher_forward<'a>(
     enc_input: &Tensor,
     tokens: &[u32],
 ) -> Result<TeacherRun<'a>> {
-    let f = forward(gpu, teacher, enc_input, tokens, None)?;
+    let f = forward(gpu, teacher, EncoderInput::Stem(enc_input), tokens, None)?;
     Ok(TeacherRun::Live {
         model: teacher,
         hidden: f.hidden,
@@ -402,8 +454,7 @@ pub enum Pass {
 pub fn example_losses(
     gpu: &Gpu,
     model: &WhisperNetwork,
-    experts: &[Expert<Param>],
-    modes: &[TrainMode],
+    trainable: Trainable,
     teacher: Option<&TeacherRun>,
     ex: &Example,
     obj: &Objective,
@@ -433,8 +484,8 @@ pub fn example_losses(
             }
         }
     }
-    let f = forward(gpu, model, ex.enc_input, ex.tokens, Some((experts, modes)))?;
-    let frames = ex.enc_input.shape()[0];
+    let f = forward(gpu, model, ex.encoder, ex.tokens, Some(trainable))?;
+    let frames = ex.encoder.tensor().shape()[0];
     let losses = gpu.tensor(&[slot::layer_gate(f.enc.len() + f.dec.len())]);
     fill(gpu, &losses, 0.0);
 
@@ -468,7 +519,7 @@ pub fn example_losses(
             );
         }
     }
-    let gate_count = c.encoder_layers * frames + c.decoder_layers * s;
+    let gate_count = f.enc.len() * frames + f.dec.len() * s;
     let budget = budget_loss(gpu, &gate_sum, gate_count, obj.budget, obj.budget_weight);
     sum_into(
         gpu,
@@ -569,8 +620,7 @@ pub fn example_losses(
     backward(
         gpu,
         model,
-        experts,
-        modes,
+        trainable,
         &f,
         &dhidden,
         &budget,
@@ -581,31 +631,33 @@ pub fn example_losses(
 }
 
 /// Backward of [`forward`] from the gradient of its decoder output; accumulates the
-/// experts' gradients. It stops at the first encoder layer's FFN: nothing below it
-/// trains, so the first layer's attention backward is skipped.
-#[allow(clippy::too_many_arguments)]
+/// experts' gradients. It stops at the lowest trained layer's FFN: nothing below it
+/// trains (with decoder-only experts, the encoder gets no gradient at all).
 pub fn backward(
     gpu: &Gpu,
     model: &WhisperNetwork,
-    experts: &[Expert<Param>],
-    modes: &[TrainMode],
+    trainable: Trainable,
     f: &Forward,
     dhidden: &Tensor,
     budget: &Tensor,
     (enc_mask, dec_mask): (&Tensor, &Tensor),
 ) {
-    let c = &model.config;
-    let d = c.d_model;
+    let Trainable { experts, modes, .. } = trainable;
+    let d = model.config.d_model;
     let s = dhidden.shape()[0];
     let frames = f.enc_out.shape()[0];
     let mut dx = layer_norm_backward(gpu, &f.dec_pre_ln, &model.decoder.ln.gamma, dhidden, None);
-    let mut d_enc = gpu.tensor(&[frames, d]);
-    fill(gpu, &d_enc, 0.0);
+    // The encoder output's gradient, needed only when encoder layers train.
+    let mut d_enc = f.enc_pre_ln.as_ref().map(|_| {
+        let t = gpu.tensor(&[frames, d]);
+        fill(gpu, &t, 0.0);
+        t
+    });
     let blocks = model.decoder.blocks.iter().zip(&f.dec).zip(&f.cross);
     for (i, ((block, sv), (kc, vc))) in blocks.enumerate().rev() {
-        let idx = c.encoder_layers + i;
+        let idx = f.enc.len() + i;
         let tape = &sv.block;
-        let dz = clsr_backward(
+        let Some(dz) = clsr_backward(
             gpu,
             &dx,
             &tape.z,
@@ -615,9 +667,11 @@ pub fn backward(
             &modes[idx],
             budget,
             dec_mask,
-            true,
-        )
-        .expect("input gradient asked for");
+            // Below the lowest decoder layer, only the encoder's experts need a gradient.
+            i > 0 || d_enc.is_some(),
+        ) else {
+            break;
+        };
         let dx_mid = layer_norm_backward(gpu, &tape.x_mid, &block.ffn_ln.gamma, &dz, Some(&dx));
         // Cross-attention: queries from the decoder, keys/values from the encoder output.
         let cross = block.cross.as_ref().expect("decoder blocks cross-attend");
@@ -640,21 +694,20 @@ pub fn backward(
             None,
         );
         let dh2 = grad_input(gpu, &g.dq, &cross.attn.q.weight, None);
-        d_enc = grad_input(gpu, &g.dk, &cross.attn.k.weight, Some(&d_enc));
-        d_enc = grad_input(gpu, &g.dv, &cross.attn.v.weight, Some(&d_enc));
+        if let Some(acc) = d_enc {
+            let acc = grad_input(gpu, &g.dk, &cross.attn.k.weight, Some(&acc));
+            d_enc = Some(grad_input(gpu, &g.dv, &cross.attn.v.weight, Some(&acc)));
+        }
         let dx_self = layer_norm_backward(gpu, &ct.x_in, &cross.ln.gamma, &dh2, Some(&dx_mid));
         // Causal self-attention.
         dx = self_attention_backward(gpu, block, tape, &dx_self, Some(0));
     }
     mark(gpu, "bwd: decoder layers");
     // dx now reaches the (frozen) embeddings: no gradient is needed there.
-    let mut dx = layer_norm_backward(
-        gpu,
-        &f.enc_pre_ln,
-        &model.encoder.ln_post.gamma,
-        &d_enc,
-        None,
-    );
+    let (Some(enc_pre_ln), Some(d_enc)) = (&f.enc_pre_ln, &d_enc) else {
+        return;
+    };
+    let mut dx = layer_norm_backward(gpu, enc_pre_ln, &model.encoder.ln_post.gamma, d_enc, None);
     for (i, (block, sv)) in model.encoder.blocks.iter().zip(&f.enc).enumerate().rev() {
         let tape = &sv.block;
         // Below the lowest layer nothing trains: its input gradient is not computed.

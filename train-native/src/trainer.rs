@@ -4,17 +4,21 @@
 //! the step number, so a run resumed from a checkpoint continues exactly.
 
 use whisper_clsr::gpu::{Gpu, Tensor};
-use whisper_clsr::model::WhisperNetwork;
+use whisper_clsr::model::{LayerId, WhisperNetwork};
 use whisper_clsr::pack::{Expert, ExpertLayer, ExpertPack, Part};
 use whisper_clsr::{Error, Result};
 
 use crate::clsr::{gate_noise_alpha, trainable, TrainMode};
+use crate::expert_layers::ExpertLayers;
+use crate::frozen_cache::FrozenCache;
 use crate::loss::topk_logits::TopKTensors;
 use crate::optim::{AdamW, AdamWConfig, Param};
 use crate::profile::mark;
 use crate::rng::{pcg_hash, rng_uniform, Draw};
-use crate::student::{example_losses, slot, teacher_forward, Example, Objective, Pass, TeacherRun};
-use crate::teacher_cache::TeacherCache;
+use crate::student::{
+    example_losses, frozen_encoder, slot, teacher_forward, EncoderInput, Example, Objective, Pass,
+    TeacherRun, Trainable,
+};
 use crate::teacher_file::TopKTeacher;
 
 /// Stream of the skip-gate draws (one per layer); layers use streams 4·layer + 0..3.
@@ -32,6 +36,8 @@ pub struct TrainConfig {
     pub gate_dropout: f32,
     pub expert_dropout: f32,
     pub seed: u32,
+    /// The layers whose experts train (the others keep the frozen FFN).
+    pub expert_layers: ExpertLayers,
 }
 
 impl Default for TrainConfig {
@@ -44,6 +50,7 @@ impl Default for TrainConfig {
             gate_dropout: 0.1,
             expert_dropout: 0.3,
             seed: 0,
+            expert_layers: ExpertLayers::All,
         }
     }
 }
@@ -91,7 +98,7 @@ pub struct StepMetrics {
     pub js: f64,
     pub gate_loss: f64,
     pub gate_ratio: f64,
-    /// Per layer (encoder, then decoder), the mean soft gate.
+    /// Per trained layer (encoder, then decoder), the mean soft gate.
     pub layer_gate_ratio: Vec<f64>,
     pub lr: f64,
     /// Global gradient norm before clipping (of the batch-mean gradient).
@@ -133,14 +140,22 @@ impl StepMetrics {
     }
 }
 
-/// Trainable state: experts of every layer and the optimizer.
+/// Trainable state: the experts of the trained layers and the optimizer.
 pub struct Trainer {
     pub config: TrainConfig,
-    /// One per encoder layer, then one per decoder layer.
+    /// One per trained layer, in `layers`' order (encoder layers, then decoder layers).
     pub experts: Vec<Expert<Param>>,
+    /// The trained layers (`config.expert_layers` of the model).
+    pub layers: Vec<LayerId>,
+    /// The model's encoder depth: a layer's random streams are numbered over all layers,
+    /// so a decoder layer draws the same with or without encoder experts.
+    model_encoder_layers: usize,
     pub opt: AdamW,
     /// Steps not applied because their loss or gradient was not finite.
     pub skipped_steps: u64,
+    /// With decoder-only experts, the frozen encoder's output by example index (empty
+    /// until given room, e.g. `FrozenCache::new(bytes)`); filled by steps given ids.
+    pub encoder_cache: FrozenCache,
 }
 
 /// The encoder input of `audio` for `model`: the stem's output of a mel, or the given
@@ -161,7 +176,8 @@ pub fn upload_input(gpu: &Gpu, model: &WhisperNetwork, audio: &Audio) -> Result<
 }
 
 impl Trainer {
-    /// Starts from a pack (e.g. [`ExpertPack::init_from_base`]) covering every layer.
+    /// Starts from a pack (e.g. [`ExpertPack::init_from_base`]) covering the layers
+    /// `config.expert_layers` trains.
     pub fn new(
         gpu: &Gpu,
         model: &WhisperNetwork,
@@ -169,27 +185,35 @@ impl Trainer {
         config: TrainConfig,
     ) -> Result<Trainer> {
         let c = &model.config;
+        let layers = config.expert_layers.layers(c);
         let mut experts = Vec::new();
-        for (part, count) in [
-            (Part::Encoder, c.encoder_layers),
-            (Part::Decoder, c.decoder_layers),
-        ] {
-            for i in 0..count {
-                let l = pack.layer(part, i).ok_or_else(|| {
-                    Error::InvalidInput(format!(
-                        "the initial pack has no {} layer {i}",
-                        part.name()
-                    ))
-                })?;
-                experts.push(trainable(gpu, &l.expert)?);
-            }
+        for &LayerId { part, index } in &layers {
+            let l = pack.layer(part, index).ok_or_else(|| {
+                Error::InvalidInput(format!(
+                    "the initial pack has no {} layer {index}",
+                    part.name()
+                ))
+            })?;
+            experts.push(trainable(gpu, &l.expert)?);
         }
         gpu.flush();
         Ok(Trainer {
             config,
             experts,
+            layers,
+            model_encoder_layers: c.encoder_layers,
             opt: AdamW::new(config.optim),
             skipped_steps: 0,
+            encoder_cache: FrozenCache::new(0),
+        })
+    }
+
+    /// Random stream index of each trained layer (encoder layers, then decoder layers,
+    /// counted over the whole model).
+    fn streams(&self) -> impl Iterator<Item = u32> + '_ {
+        self.layers.iter().map(|l| match l.part {
+            Part::Encoder => l.index as u32,
+            Part::Decoder => (self.model_encoder_layers + l.index) as u32,
         })
     }
 
@@ -207,7 +231,7 @@ impl Trainer {
     pub fn modes(&self, micro: usize) -> Vec<TrainMode> {
         let seed = self.micro_seed(micro);
         let alpha = gate_noise_alpha(self.opt.step, self.config.optim.total_steps);
-        (0..self.experts.len() as u32)
+        self.streams()
             .map(|layer| TrainMode {
                 alpha,
                 gate_dropout: self.config.gate_dropout,
@@ -232,14 +256,15 @@ impl Trainer {
 
     /// One optimizer step over `batch` (gradients of the examples are summed, then
     /// averaged by the optimizer). With `cache`, the teacher's outputs are kept in (and
-    /// taken from) it, keyed by the examples' indices `ids` (same order as `batch`).
+    /// taken from) it, keyed by the examples' indices `ids` (same order as `batch`); the
+    /// trainer's `encoder_cache` is keyed by the same ids.
     pub fn step(
         &mut self,
         gpu: &Gpu,
         model: &WhisperNetwork,
         teacher: Option<&WhisperNetwork>,
         batch: &[&Prepared],
-        mut cache: Option<(&[usize], &mut TeacherCache)>,
+        mut cache: Option<(&[usize], &mut FrozenCache)>,
     ) -> Result<StepMetrics> {
         if let Some((ids, _)) = &cache {
             if ids.len() != batch.len() {
@@ -250,7 +275,8 @@ impl Trainer {
                 )));
             }
         }
-        self.step_with(gpu, model, batch, |gpu, micro, ex| match teacher {
+        let ids = cache.as_ref().map(|(ids, _)| *ids);
+        self.step_with(gpu, model, batch, ids, |gpu, micro, ex| match teacher {
             Some(t) => {
                 let keyed = cache.as_mut().map(|(ids, c)| (ids[micro], &mut **c));
                 Ok(Some(teacher_run(gpu, t, ex, keyed)?))
@@ -276,31 +302,44 @@ impl Trainer {
                 batch.len()
             )));
         }
-        self.step_with(gpu, model, batch, |gpu, micro, ex| {
+        self.step_with(gpu, model, batch, Some(ids), |gpu, micro, ex| {
             let rows = teacher.example(ids[micro], &ex.targets)?;
             Ok(Some(TeacherRun::TopK(TopKTensors::upload(gpu, &rows)?)))
         })
     }
 
-    /// One optimizer step over `batch`, the teacher of example `micro` given by `teacher`.
+    /// One optimizer step over `batch`, the teacher of example `micro` given by `teacher`;
+    /// `ids` key the frozen encoder's outputs in `encoder_cache`.
     fn step_with<'t>(
         &mut self,
         gpu: &Gpu,
         model: &WhisperNetwork,
         batch: &[&Prepared],
+        ids: Option<&[usize]>,
         mut teacher: impl FnMut(&Gpu, usize, &Prepared) -> Result<Option<TeacherRun<'t>>>,
     ) -> Result<StepMetrics> {
         let mut m = StepMetrics {
             lr: self.config.optim.lr_at(self.opt.step) as f64,
             ..StepMetrics::default()
         };
+        // Out of `self` while the examples run (they borrow the trainer); put back below.
+        let mut encoder_cache = std::mem::replace(&mut self.encoder_cache, FrozenCache::new(0));
         for (micro, ex) in batch.iter().enumerate() {
             let modes = self.modes(micro);
-            let losses = self.losses(gpu, model, ex, &modes, Pass::Train, |gpu| {
+            let keyed = ids.map(|ids| (ids[micro], &mut encoder_cache));
+            let losses = self.losses(gpu, model, ex, &modes, Pass::Train, keyed, |gpu| {
                 teacher(gpu, micro, ex)
-            })?;
+            });
+            let losses = match losses {
+                Ok(l) => l,
+                Err(e) => {
+                    self.encoder_cache = encoder_cache;
+                    return Err(e);
+                }
+            };
             m.add_example(gpu, &losses, ex, 1.0 / batch.len() as f64)?;
         }
+        self.encoder_cache = encoder_cache;
         m.loss = m.ce + m.js + m.gate_loss;
         let params: Vec<&Param> = self.experts.iter().flat_map(|e| e.values()).collect();
         // The norm is read before the update so that one bad batch (a NaN in the input, an
@@ -330,16 +369,14 @@ impl Trainer {
         teacher: Option<&WhisperNetwork>,
         examples: &[Prepared],
     ) -> Result<StepMetrics> {
-        let modes: Vec<TrainMode> = (0..self.experts.len() as u32)
-            .map(TrainMode::evaluation)
-            .collect();
+        let modes: Vec<TrainMode> = self.streams().map(TrainMode::evaluation).collect();
         let mut m = StepMetrics {
             step: self.opt.step,
             ..StepMetrics::default()
         };
         let k = 1.0 / examples.len().max(1) as f64;
         for ex in examples {
-            let losses = self.losses(gpu, model, ex, &modes, Pass::Evaluate, |gpu| {
+            let losses = self.losses(gpu, model, ex, &modes, Pass::Evaluate, None, |gpu| {
                 teacher.map(|t| teacher_run(gpu, t, ex, None)).transpose()
             })?;
             m.add_example(gpu, &losses, ex, k)?;
@@ -350,7 +387,10 @@ impl Trainer {
 
     /// Row losses of one example with the experts' `modes`; `teacher` gives the teacher's
     /// outputs for it (live, from the in-memory cache, or from a top-k teacher file), run
-    /// after the student's stem so that the profile's marks stay in forward order.
+    /// after the student's stem so that the profile's marks stay in forward order. Without
+    /// encoder experts the student starts from the frozen encoder's output, kept in (and
+    /// taken from) `encoder_cache` under the example's id when given.
+    #[allow(clippy::too_many_arguments)]
     fn losses<'t>(
         &self,
         gpu: &Gpu,
@@ -358,21 +398,35 @@ impl Trainer {
         ex: &Prepared,
         modes: &[TrainMode],
         pass: Pass,
+        encoder_cache: Option<(usize, &mut FrozenCache)>,
         teacher: impl FnOnce(&Gpu) -> Result<Option<TeacherRun<'t>>>,
     ) -> Result<Tensor> {
-        let x = upload_input(gpu, model, &ex.student)?;
-        mark(gpu, "stem (conv, positions)");
+        let x = if self.config.expert_layers.covers(Part::Encoder) {
+            let x = upload_input(gpu, model, &ex.student)?;
+            mark(gpu, "stem (conv, positions)");
+            x
+        } else {
+            frozen_encoder_output(gpu, model, &ex.student, encoder_cache)?
+        };
         let t_run = teacher(gpu)?;
         let example = Example {
-            enc_input: &x,
+            encoder: if self.config.expert_layers.covers(Part::Encoder) {
+                EncoderInput::Stem(&x)
+            } else {
+                EncoderInput::Frozen(&x)
+            },
             tokens: &ex.tokens,
             targets: &ex.targets,
+        };
+        let trainable = Trainable {
+            experts: &self.experts,
+            modes,
+            layers: self.config.expert_layers,
         };
         example_losses(
             gpu,
             model,
-            &self.experts,
-            modes,
+            trainable,
             t_run.as_ref(),
             &example,
             &self.config.objective,
@@ -381,23 +435,45 @@ impl Trainer {
     }
 
     /// The current experts as a pack's layers (host f32), encoder layers then decoder.
-    pub fn layers(&self, gpu: &Gpu, model: &WhisperNetwork) -> Result<Vec<ExpertLayer>> {
-        let c = &model.config;
-        let mut out = Vec::new();
-        for (i, e) in self.experts.iter().enumerate() {
-            let (part, index) = if i < c.encoder_layers {
-                (Part::Encoder, i)
-            } else {
-                (Part::Decoder, i - c.encoder_layers)
-            };
-            out.push(ExpertLayer {
-                part,
-                index,
-                expert: e.try_map(|_, p| read_weight(gpu, &p.value))?,
-            });
-        }
-        Ok(out)
+    pub fn pack_layers(&self, gpu: &Gpu) -> Result<Vec<ExpertLayer>> {
+        self.layers
+            .iter()
+            .zip(&self.experts)
+            .map(|(l, e)| {
+                Ok(ExpertLayer {
+                    part: l.part,
+                    index: l.index,
+                    expert: e.try_map(|_, p| read_weight(gpu, &p.value))?,
+                })
+            })
+            .collect()
     }
+}
+
+/// The frozen encoder's output for `audio`: from `cache` when kept there, else the stem and
+/// the frozen encoder (whose result the cache then keeps, room permitting).
+fn frozen_encoder_output(
+    gpu: &Gpu,
+    model: &WhisperNetwork,
+    audio: &Audio,
+    mut cache: Option<(usize, &mut FrozenCache)>,
+) -> Result<Tensor> {
+    if let Some((id, c)) = &mut cache {
+        if let Some((values, shape)) = c.get(*id) {
+            return gpu.upload(values, &shape);
+        }
+    }
+    let x = upload_input(gpu, model, audio)?;
+    mark(gpu, "stem (conv, positions)");
+    let out = frozen_encoder(gpu, model, x);
+    mark(gpu, "frozen encoder");
+    if let Some((id, c)) = cache {
+        let shape = [out.shape()[0], out.shape()[1]];
+        if c.has_room(shape[0] * shape[1]) {
+            c.insert(id, pollster::block_on(gpu.read(&out))?, shape);
+        }
+    }
+    Ok(out)
 }
 
 /// The teacher's outputs for `ex`: from the cache when kept there, else a teacher forward
@@ -406,7 +482,7 @@ fn teacher_run<'a>(
     gpu: &Gpu,
     t: &'a WhisperNetwork,
     ex: &Prepared,
-    cache: Option<(usize, &mut TeacherCache)>,
+    cache: Option<(usize, &mut FrozenCache)>,
 ) -> Result<TeacherRun<'a>> {
     match cache {
         Some((id, c)) => {

@@ -147,8 +147,14 @@ impl ValidationSet {
             let words = word_errors(&r, &h, unit).expect("one line each");
             let characters = character_errors(&r, &h).expect("one line each");
             let stats = transcript.gate_stats.as_ref();
+            // A part the pack does not cover at all (decoder-only experts) has no ratios.
             let ratios = |layers: Option<&Vec<Option<f64>>>| -> Vec<f64> {
-                layers.map_or(Vec::new(), |l| l.iter().map(|r| r.unwrap_or(0.0)).collect())
+                match layers {
+                    Some(l) if l.iter().any(Option::is_some) => {
+                        l.iter().map(|r| r.unwrap_or(0.0)).collect()
+                    }
+                    _ => Vec::new(),
+                }
             };
             utterances.push(UtteranceScore {
                 step,

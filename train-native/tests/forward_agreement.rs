@@ -16,8 +16,9 @@ use whisper_clsr::ops::clsr::GateCounts;
 use whisper_clsr::pack::{Expert, ExpertPack};
 use whisper_clsr_test_kit::{self as kit, gpu, random, read, rng, through_f16};
 use whisper_clsr_train::clsr::{trainable, TrainMode};
+use whisper_clsr_train::expert_layers::ExpertLayers;
 use whisper_clsr_train::optim::Param;
-use whisper_clsr_train::student::{forward, logits_chunk};
+use whisper_clsr_train::student::{forward, logits_chunk, EncoderInput, Trainable};
 
 /// Largest |a − b| relative to the largest |b|.
 fn relative_max_diff(a: &[f32], b: &[f32]) -> f64 {
@@ -105,7 +106,12 @@ fn trainer(s: &Setup, experts: Option<(&[Expert<Param>], &[TrainMode])>) -> Outp
     let (gpu, model) = (&s.gpu, &s.model);
     let mel = gpu.upload(&s.mel, &[s.config.num_mel_bins, 3000]).unwrap();
     let input = model.encoder.stem(gpu, &mel).unwrap();
-    let f = forward(gpu, model, &input, &s.tokens, experts).unwrap();
+    let experts = experts.map(|(experts, modes)| Trainable {
+        experts,
+        modes,
+        layers: ExpertLayers::All,
+    });
+    let f = forward(gpu, model, EncoderInput::Stem(&input), &s.tokens, experts).unwrap();
     // Logits [S, vocab], assembled from the token table's chunks.
     let (rows, vocab) = (s.tokens.len(), s.config.vocab_size);
     let mut logits = vec![0.0; rows * vocab];

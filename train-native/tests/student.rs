@@ -15,10 +15,11 @@ use whisper_clsr_test_kit::reference::{
 };
 use whisper_clsr_test_kit::*;
 use whisper_clsr_train::clsr::TrainMode;
+use whisper_clsr_train::expert_layers::ExpertLayers;
 use whisper_clsr_train::loss::vocab::IGNORE;
 use whisper_clsr_train::optim::Param;
 use whisper_clsr_train::student::{
-    example_losses, slot, teacher_forward, Example, Objective, Pass,
+    example_losses, slot, teacher_forward, EncoderInput, Example, Objective, Pass, Trainable,
 };
 
 const VOCAB: usize = 51865;
@@ -166,7 +167,7 @@ fn loss_and_expert_gradients_of_a_tiny_whisper_match_cpu_and_finite_differences(
     let start = std::time::Instant::now();
     let trun = teacher_forward(&gpu, &teacher, &enc_t_t, &tokens).unwrap();
     let ex = Example {
-        enc_input: &enc_s_t,
+        encoder: EncoderInput::Stem(&enc_s_t),
 
         tokens: &tokens,
         targets: &targets,
@@ -176,8 +177,11 @@ fn loss_and_expert_gradients_of_a_tiny_whisper_match_cpu_and_finite_differences(
         &example_losses(
             &gpu,
             &student,
-            &experts,
-            &modes,
+            Trainable {
+                experts: &experts,
+                modes: &modes,
+                layers: ExpertLayers::All,
+            },
             Some(&trun),
             &ex,
             &obj,

@@ -24,11 +24,13 @@ use whisper_clsr_test_kit::*;
 use whisper_clsr_train::clsr::TrainMode;
 use whisper_clsr_train::data::{prepare, TokenizerKey};
 use whisper_clsr_train::elementwise::fill;
+use whisper_clsr_train::expert_layers::ExpertLayers;
 use whisper_clsr_train::loss::topk_logits::TopKTensors;
 use whisper_clsr_train::loss::vocab::IGNORE;
 use whisper_clsr_train::run::{load_model, Loaded};
 use whisper_clsr_train::student::{
-    example_losses, forward, slot, teacher_forward, Example, Objective, Pass, TeacherRun,
+    example_losses, forward, slot, teacher_forward, EncoderInput, Example, Objective, Pass,
+    TeacherRun, Trainable,
 };
 use whisper_clsr_train::teach::{teach, TeachOptions};
 use whisper_clsr_train::teacher_file::{corpus_fingerprint, TeacherFile};
@@ -77,15 +79,18 @@ fn losses(
 ) -> Vec<f32> {
     let x = upload_input(gpu, &student.model, &ex.student).unwrap();
     let example = Example {
-        enc_input: &x,
+        encoder: EncoderInput::Stem(&x),
         tokens: &ex.tokens,
         targets: &ex.targets,
     };
     let t = example_losses(
         gpu,
         &student.model,
-        &trainer.experts,
-        modes,
+        Trainable {
+            experts: &trainer.experts,
+            modes,
+            layers: ExpertLayers::All,
+        },
         Some(teacher),
         &example,
         obj,
@@ -240,9 +245,13 @@ fn a_cached_teacher_of_another_size_matches_the_live_one_and_its_top_k_approxima
         let f = forward(
             &gpu,
             &student.model,
-            &x,
+            EncoderInput::Stem(&x),
             &ex.tokens,
-            Some((&trainer.experts, &eval)),
+            Some(Trainable {
+                experts: &trainer.experts,
+                modes: &eval,
+                layers: ExpertLayers::All,
+            }),
         )
         .unwrap();
         let lq = snet.log_probs(&f64s(&read(&gpu, &f.hidden)), tau as f64);

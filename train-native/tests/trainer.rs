@@ -42,6 +42,7 @@ fn tiny_model_overfits_synthetic_utterances() {
         skip_prob: 0.0,
         gate_dropout: 0.0,
         expert_dropout: 0.0,
+        ..TrainConfig::default()
     };
     let mut trainer = Trainer::new(&gpu, &model, &pack, config).unwrap();
     let data = synthetic(&mut rng(72), 3, 12, 64);
@@ -91,7 +92,7 @@ fn batches_are_seeded_permutations() {
 
 #[test]
 fn teacher_cache_reproduces_uncached_steps() {
-    use whisper_clsr_train::teacher_cache::TeacherCache;
+    use whisper_clsr_train::frozen_cache::FrozenCache;
     let gpu = gpu();
     let dir = std::env::temp_dir().join(format!("train-tcache-{}", std::process::id()));
     let (c, file) = tiny_model(&dir.join("student"), 73);
@@ -101,7 +102,7 @@ fn teacher_cache_reproduces_uncached_steps() {
     let pack = ExpertPack::init_from_base(&c, &file, "ca").unwrap();
     let config = short_run(3);
     let data = synthetic(&mut rng(75), 3, 10, 64);
-    let run = |cache: Option<&mut TeacherCache>| {
+    let run = |cache: Option<&mut FrozenCache>| {
         let mut trainer = Trainer::new(&gpu, &model, &pack, config).unwrap();
         let mut cache = cache;
         (0..4)
@@ -116,7 +117,7 @@ fn teacher_cache_reproduces_uncached_steps() {
             .collect::<Vec<_>>()
     };
     let want = run(None);
-    let mut cache = TeacherCache::new(1 << 20);
+    let mut cache = FrozenCache::new(1 << 20);
     let got = run(Some(&mut cache));
     assert!(
         cache.hits >= 5,
@@ -129,7 +130,7 @@ fn teacher_cache_reproduces_uncached_steps() {
     );
     assert_eq!(got, want, "cached teacher outputs change the run");
     // A cache without room keeps nothing and changes nothing.
-    let mut full = TeacherCache::new(0);
+    let mut full = FrozenCache::new(0);
     assert_eq!(run(Some(&mut full)), want);
     assert_eq!((full.hits, full.bytes()), (0, 0));
     std::fs::remove_dir_all(&dir).ok();

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use whisper_clsr::gpu::{Gpu, GpuOptions};
+use whisper_clsr_train::expert_layers::ExpertLayers;
 use whisper_clsr_train::optim::AdamWConfig;
 use whisper_clsr_train::report;
 use whisper_clsr_train::run::{run, RunOptions};
@@ -154,6 +155,15 @@ struct TrainArgs {
     /// epoch instead of running the teacher again (0 turns this off).
     #[arg(long, default_value_t = 1024)]
     teacher_cache_mb: usize,
+    /// The layers that get trainable experts: all (every encoder and decoder layer, as in
+    /// the paper) or decoder (the encoder stays frozen and its output is computed once per
+    /// clip: several times faster steps; docs/training.md).
+    #[arg(long, default_value_t = ExpertLayers::All, value_name = "all|decoder")]
+    expert_layers: ExpertLayers,
+    /// MiB of host memory for the frozen encoder's outputs with --expert-layers decoder,
+    /// reused after a clip's first epoch instead of running the encoder again (0: off).
+    #[arg(long, default_value_t = 2048)]
+    encoder_cache_mb: usize,
     /// Fail on a missing or unreadable audio file instead of skipping it (skipped clips are
     /// listed on stderr and counted in metrics.jsonl).
     #[arg(long)]
@@ -210,6 +220,7 @@ fn train(a: TrainArgs) -> whisper_clsr::Result<()> {
         batch: a.batch,
         skip_prob: a.skip,
         seed: a.seed,
+        expert_layers: a.expert_layers,
         ..TrainConfig::default()
     };
     let options = RunOptions {
@@ -230,6 +241,7 @@ fn train(a: TrainArgs) -> whisper_clsr::Result<()> {
         checkpoint_every: a.checkpoint_every,
         pack_f16: a.pack_f16,
         teacher_cache_bytes: a.teacher_cache_mb << 20,
+        encoder_cache_bytes: a.encoder_cache_mb << 20,
         strict: a.strict,
     };
     let gpu = pollster::block_on(Gpu::new(GpuOptions::default()))?;

@@ -1,14 +1,15 @@
-//! Host-side cache of the frozen teacher's outputs. The teacher's decoder hidden states
-//! (after its final LN, [S, d_teacher]) depend only on an example's audio and tokens, never
-//! on the step, so after the first epoch a step can skip the teacher forward — a third of a
-//! step's work — and upload the kept rows instead. The values are the exact f32 results of
-//! the same kernels, so a run with the cache computes what a run without it computes.
-//! Entries past the byte cap are simply not kept.
+//! Host-side cache of a frozen network's outputs by example. The teacher's decoder hidden
+//! states (after its final LN, [S, d_teacher]) and, when only decoder layers train, the
+//! frozen encoder's output ([frames, d]) depend only on an example's audio and tokens, never
+//! on the step, so after the first epoch a step can skip that forward and upload the kept
+//! rows instead. The values are the exact f32 results of the same kernels, so a run with the
+//! cache computes what a run without it computes. Entries past the byte cap are simply not
+//! kept.
 
 use std::collections::HashMap;
 
-/// Teacher hidden states by example index.
-pub struct TeacherCache {
+/// Frozen outputs (teacher hidden states, encoder outputs) by example index.
+pub struct FrozenCache {
     entries: HashMap<usize, (Vec<f32>, [usize; 2])>,
     bytes: usize,
     cap_bytes: usize,
@@ -16,10 +17,10 @@ pub struct TeacherCache {
     pub hits: u64,
 }
 
-impl TeacherCache {
-    /// A cache holding at most `cap_bytes` of hidden states (0 disables it).
-    pub fn new(cap_bytes: usize) -> TeacherCache {
-        TeacherCache {
+impl FrozenCache {
+    /// A cache holding at most `cap_bytes` of outputs (0 disables it).
+    pub fn new(cap_bytes: usize) -> FrozenCache {
+        FrozenCache {
             entries: HashMap::new(),
             bytes: 0,
             cap_bytes,
@@ -27,7 +28,7 @@ impl TeacherCache {
         }
     }
 
-    /// The kept hidden states of example `id` and their shape.
+    /// The kept outputs of example `id` and their shape.
     pub fn get(&mut self, id: usize) -> Option<(&[f32], [usize; 2])> {
         let hit = self.entries.get(&id).map(|(v, s)| (v.as_slice(), *s));
         if hit.is_some() {
@@ -50,7 +51,7 @@ impl TeacherCache {
         self.entries.insert(id, (values, shape));
     }
 
-    /// Bytes of hidden states held.
+    /// Bytes of outputs held.
     pub fn bytes(&self) -> usize {
         self.bytes
     }
