@@ -2,7 +2,7 @@
 # Does a trained expert lower WER? For one language, end to end on this repository's tools:
 #   1. a corpus (scripts/make-corpus.sh: UDHR sentences spoken by espeak-ng, split by sentence);
 #   2. the base model's WER on the held-out test split (whisper-clsr eval, greedy without the
-#      sampling fallback, as the trainer's validation scores);
+#      sampling fallback and without timestamps, as the trainer's validation scores);
 #   3. training an expert with validation by WER (whisper-clsr-train train --valid --eval-every:
 #      the pack is the best checkpoint by validation WER);
 #   4. the expert's WER on the same test split, printed beside the base's;
@@ -54,11 +54,15 @@ fi
 
 # The base model's score depends only on the model and the corpus (made once above): a rerun
 # with other training settings reuses it.
-if [[ -f $out/base/summary.json ]] && grep -q "\"model\": \"$model\"" "$out/base/summary.json"; then
+# Scored as the trainer's validation scores: greedy without the sampling fallback, without
+# timestamps (the experts are trained on untimestamped transcripts).
+eval_mode=(--no-fallback --without-timestamps)
+if [[ -f $out/base/summary.json ]] && grep -q "\"model\": \"$model\"" "$out/base/summary.json" \
+  && grep -q '"timestamps": false' "$out/base/summary.json"; then
   log "2/5 base model on the test split: reusing $out/base/summary.json"
 else
   log "2/5 base model on the test split"
-  "$cli" eval --model "$model" --data "$out/corpus/test.jsonl" --language "$lang" --no-fallback --out "$out/base" >&2
+  "$cli" eval --model "$model" --data "$out/corpus/test.jsonl" --language "$lang" "${eval_mode[@]}" --out "$out/base" >&2
 fi
 
 log "3/5 training ($steps steps, batch $batch, validation every $eval_every)"
@@ -80,7 +84,7 @@ eval_args=()
 log "4/5 expert on the test split"
 pack=$out/run/$lang.pack.safetensors
 [[ -f $pack ]] || die "the run left no $pack"
-"$cli" eval --model "$model" --expert "$pack" --data "$out/corpus/test.jsonl" --language "$lang" --no-fallback \
+"$cli" eval --model "$model" --expert "$pack" --data "$out/corpus/test.jsonl" --language "$lang" "${eval_mode[@]}" \
   --out "$out/expert" >&2
 
 log "5/5 report"

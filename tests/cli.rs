@@ -530,6 +530,7 @@ fn eval_scores_a_small_corpus_like_a_hand_computation() {
     assert_eq!(summary, printed);
     assert_eq!(summary["utterances"], 2);
     assert_eq!(summary["skipped"], 1);
+    assert_eq!(summary["timestamps"], true, "timestamps by default");
 
     let scored: Vec<serde_json::Value> = std::fs::read_to_string(out_dir.join("utterances.jsonl"))
         .unwrap()
@@ -634,7 +635,11 @@ fn eval_reads_a_common_voice_release() {
     .unwrap();
     let spec = format!("cv:{}", release.display());
     let out_dir = dir.join("out");
-    let out = eval_tiny(&spec, &["--out", out_dir.to_str().unwrap()]);
+    // Untimestamped decoding, as the trainer's validation scores.
+    let out = eval_tiny(
+        &spec,
+        &["--out", out_dir.to_str().unwrap(), "--without-timestamps"],
+    );
     let err = stderr(&out);
     assert!(out.status.success(), "eval failed: {err}");
     for clip in ["missing.mp3", "broken.mp3"] {
@@ -649,6 +654,7 @@ fn eval_reads_a_common_voice_release() {
             .unwrap();
     assert_eq!(summary["utterances"], 1);
     assert_eq!(summary["skipped"], 2);
+    assert_eq!(summary["timestamps"], false);
     let scored: serde_json::Value = serde_json::from_str(
         std::fs::read_to_string(out_dir.join("utterances.jsonl"))
             .unwrap()

@@ -164,7 +164,9 @@ pub fn select(
     }
     if let (true, Some((_, clip, why))) = (out.kept.is_empty(), out.left_out.first()) {
         return Err(Error::InvalidInput(format!(
-            "none of the {} clips is usable: {} unreadable, {} longer than {max_duration} s              (--max-duration), {} with a transcript over the decoder's {max_len} positions              (first: {}: {why})",
+            "none of the {} clips is usable: {} unreadable, {} longer than {max_duration} s \
+             (--max-duration), {} with a transcript over the decoder's {max_len} positions \
+             (first: {}: {why})",
             entries.len(),
             out.count(Reason::Unreadable),
             out.count(Reason::TooLong),

@@ -261,8 +261,12 @@ pub fn run(gpu: Gpu, o: &RunOptions) -> Result<()> {
         .map(|t| LogMel::new(t.model.config.num_mel_bins))
         .transpose()?;
     // The corpus' clips in the run's language that pass the checks of `clips`, with the
-    // left-out ones reported.
-    let read_set = |spec: &str, split: Split, max: Option<usize>| -> Result<clips::Selection> {
+    // left-out ones reported; transcripts are limited to `positions` decoder positions.
+    let read_set = |spec: &str,
+                    split: Split,
+                    max: Option<usize>,
+                    positions: usize|
+     -> Result<clips::Selection> {
         let mut entries = read_corpus(spec, split)?;
         if let Some(max) = max {
             entries.truncate(max);
@@ -284,11 +288,11 @@ pub fn run(gpu: Gpu, o: &RunOptions) -> Result<()> {
             &entries,
             language,
             &student_text,
-            max_len,
+            positions,
             max_duration,
             o.strict,
         )?;
-        for line in selection.report(spec, max_duration, max_len) {
+        for line in selection.report(spec, max_duration, positions) {
             eprintln!("{line}");
         }
         Ok(selection)
@@ -303,7 +307,7 @@ pub fn run(gpu: Gpu, o: &RunOptions) -> Result<()> {
             max_len,
         )
     };
-    let train_set = read_set(&o.train, Split::Train, None)?;
+    let train_set = read_set(&o.train, Split::Train, None, max_len)?;
     let skipped_clips = train_set.count(Reason::Unreadable);
     let train = train_set.kept.as_slice();
     let topk = o
@@ -313,7 +317,10 @@ pub fn run(gpu: Gpu, o: &RunOptions) -> Result<()> {
         .transpose()?;
     let (valid, valid_set) = match o.valid.as_deref() {
         Some(spec) => {
-            let entries = read_set(spec, Split::Dev, o.eval_max)?.kept;
+            // A validation transcript longer than the decoder's positions is kept: WER
+            // scores its whole text; its validation loss covers the positions that fit
+            // (`prepare` truncates).
+            let entries = read_set(spec, Split::Dev, o.eval_max, usize::MAX)?.kept;
             let set = prepare_all(
                 &entries,
                 language,

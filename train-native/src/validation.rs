@@ -130,9 +130,12 @@ impl ValidationSet {
         let unit = ScoringUnit::for_language(Some(&self.language));
         let options = TranscribeOptions {
             language: Some(self.language.clone()),
-            // Greedy, without the sampling fallback: one deterministic pass per window.
+            // Greedy, without the sampling fallback: one deterministic pass per window; and
+            // without timestamps, as the experts are trained (`data.rs`: the prompt ends in
+            // <|notimestamps|>), so that the score is of what training optimises.
             decode: DecodeOptions {
                 temperatures: vec![0.0],
+                timestamps: false,
                 ..DecodeOptions::default()
             },
             ..TranscribeOptions::default()

@@ -88,7 +88,8 @@ fn reference_manifest(root: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
-/// What the runtime transcribes from a.wav with `pack` loaded (greedy, as validation does).
+/// What the runtime transcribes from a.wav with `pack` loaded (greedy and untimestamped, as
+/// validation does).
 fn transcribe_with(student: &Path, pack: &Path, root: &Path) -> String {
     let mut whisper = Whisper::load_dir(whisper_clsr_test_kit::gpu(), student).unwrap();
     whisper
@@ -99,6 +100,7 @@ fn transcribe_with(student: &Path, pack: &Path, root: &Path) -> String {
         language: Some("ca".into()),
         decode: DecodeOptions {
             temperatures: vec![0.0],
+            timestamps: false,
             ..DecodeOptions::default()
         },
         ..TranscribeOptions::default()

@@ -49,6 +49,10 @@ pub struct Args {
     /// validation scores): quicker and deterministic where the model loops.
     #[arg(long)]
     no_fallback: bool,
+    /// Decode without timestamp tokens (each clip one segment), as expert packs are trained
+    /// and as the trainer's validation scores (docs/training.md).
+    #[arg(long)]
+    without_timestamps: bool,
     #[command(flatten)]
     normalizer: NormalizerArgs,
 }
@@ -87,6 +91,7 @@ struct Summary {
     rtf: f64,
     model: PathBuf,
     experts: Vec<PathBuf>,
+    timestamps: bool,
 }
 
 pub fn run(args: Args) -> Result<(), String> {
@@ -128,6 +133,7 @@ pub fn run(args: Args) -> Result<(), String> {
         rtf: 0.0,
         model: args.model.clone(),
         experts: args.experts.clone(),
+        timestamps: !args.without_timestamps,
     };
     for (index, entry) in entries.iter().enumerate() {
         let language = match forced {
@@ -219,6 +225,7 @@ fn score(
             } else {
                 DecodeOptions::default().temperatures
             },
+            timestamps: !args.without_timestamps,
             ..DecodeOptions::default()
         },
         ..TranscribeOptions::default()
