@@ -4,8 +4,11 @@
 //! ```text
 //! cargo run --release -p whisper-clsr-train --example bench_step -- \
 //!     [--student models/whisper-base] [--teacher DIR|none] [--audio FILE --text T --language L] \
-//!     [--steps 2] [--no-profile]
+//!     [--steps 2] [--no-profile] [--expert-layers all|decoder]
 //! ```
+//! With `--expert-layers decoder` the frozen encoder's output is kept after the first step
+//! (as a run keeps it after a clip's first epoch), so the later steps show a decoder-only
+//! step's cost.
 //! The first step includes shader compilation; the profiled step is the last one (its
 //! phases wait for the device after each, so it runs slightly slower than the others).
 
@@ -16,6 +19,8 @@ use whisper_clsr::audio::LogMel;
 use whisper_clsr::gpu::{Gpu, GpuOptions};
 use whisper_clsr::pack::ExpertPack;
 use whisper_clsr_train::data::{prepare, ManifestEntry};
+use whisper_clsr_train::expert_layers::ExpertLayers;
+use whisper_clsr_train::frozen_cache::FrozenCache;
 use whisper_clsr_train::profile;
 use whisper_clsr_train::run::load_model;
 use whisper_clsr_train::trainer::{TrainConfig, Trainer};
@@ -28,6 +33,7 @@ struct Args {
     language: String,
     steps: u64,
     profile: bool,
+    expert_layers: ExpertLayers,
 }
 
 fn parse() -> Result<Args, String> {
@@ -41,6 +47,7 @@ fn parse() -> Result<Args, String> {
         language: "en".into(),
         steps: 2,
         profile: true,
+        expert_layers: ExpertLayers::All,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -56,6 +63,7 @@ fn parse() -> Result<Args, String> {
             "--language" => a.language = value()?,
             "--steps" => a.steps = value()?.parse().map_err(|e| format!("--steps: {e}"))?,
             "--no-profile" => a.profile = false,
+            "--expert-layers" => a.expert_layers = value()?.parse()?,
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -113,16 +121,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let init = ExpertPack::init_from_base(c, &student.file, language)?;
     let mut config = TrainConfig {
         batch: 1,
+        expert_layers: a.expert_layers,
         ..TrainConfig::default()
     };
     config.optim.total_steps = a.steps.max(10);
     let mut trainer = Trainer::new(&gpu, &student.model, &init, config)?;
+    trainer.encoder_cache = FrozenCache::new(1 << 30);
+    // Keyed caches need the example's id; the teacher's gets no room (a live teacher each step).
+    let mut teacher_cache = FrozenCache::new(0);
     println!(
-        "student {} (d_model {}, {}+{} layers), teacher {}, {} decoder tokens, {} frames",
+        "student {} (d_model {}, {}+{} layers, experts in {} layers), teacher {}, {} decoder tokens, {} frames",
         a.student.display(),
         c.d_model,
         c.encoder_layers,
         c.decoder_layers,
+        a.expert_layers,
         a.teacher
             .as_ref()
             .map_or("none".into(), |t| t.display().to_string()),
@@ -143,7 +156,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             &student.model,
             teacher.as_ref().map(|t| &t.model),
             &[&example],
-            None,
+            Some((&[0], &mut teacher_cache)),
         )?;
         let dt = t0.elapsed().as_secs_f64();
         let cpu = profile::cpu_seconds() - cpu0;
