@@ -17,6 +17,8 @@
 #   EVAL_MAX=(all)   score at most N validation utterances at each evaluation
 #   EXPERT_LAYERS=all (the paper's; `decoder` trains decoder experts over a frozen encoder whose
 #   output is computed once per clip, fast enough for a CPU run, docs/training.md)
+# The README's CPU run (80 min on 2 cores): MODEL=models/whisper-tiny.en CLIPS=240 TRAIN_MAX=64
+# EVAL_MAX=8 STEPS=300 BATCH=1 LR=5e-4 EVAL_EVERY=100 EXPERT_LAYERS=decoder ... en.
 # On a machine with a GPU, e.g. CLIPS=1000 STEPS=2000 BATCH=16 EVAL_EVERY=200 TEACHER=<larger
 # model with the same tokenizer>. OUT (default .cache/evidence/LANG) holds corpus/, base/,
 # run/ (with report.html) and expert/; evidence.txt is what the script printed last.
