@@ -401,7 +401,8 @@ impl Trainer {
         encoder_cache: Option<(usize, &mut FrozenCache)>,
         teacher: impl FnOnce(&Gpu) -> Result<Option<TeacherRun<'t>>>,
     ) -> Result<Tensor> {
-        let x = if self.config.expert_layers.covers(Part::Encoder) {
+        let trains_encoder = self.config.expert_layers.covers(Part::Encoder);
+        let x = if trains_encoder {
             let x = upload_input(gpu, model, &ex.student)?;
             mark(gpu, "stem (conv, positions)");
             x
@@ -410,7 +411,7 @@ impl Trainer {
         };
         let t_run = teacher(gpu)?;
         let example = Example {
-            encoder: if self.config.expert_layers.covers(Part::Encoder) {
+            encoder: if trains_encoder {
                 EncoderInput::Stem(&x)
             } else {
                 EncoderInput::Frozen(&x)
