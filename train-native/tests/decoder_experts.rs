@@ -11,9 +11,8 @@ mod support;
 
 use rand::Rng;
 
-use support::{short_run, synthetic, tiny_setup, train_steps, TinySetup};
+use support::{short_run, synthetic, tiny_runtime, tiny_setup, train_steps, TinySetup};
 use whisper_clsr::pack::{ExpertPack, Part};
-use whisper_clsr::Whisper;
 use whisper_clsr_test_kit::*;
 use whisper_clsr_train::checkpoint;
 use whisper_clsr_train::clsr::TrainMode;
@@ -196,16 +195,9 @@ fn cached_encoder_outputs_reproduce_uncached_steps_and_the_pack_covers_the_decod
         ExpertPack::from_bytes(&bytes, "decoder").unwrap().layers,
         out.layers
     );
-    let tokenizer = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../models/whisper-base/tokenizer.json");
-    let mut whisper = Whisper::from_bytes(
-        whisper_clsr_test_kit::gpu(),
-        &std::fs::read(dir.join("config.json")).unwrap(),
-        std::fs::read(dir.join("model.safetensors")).unwrap(),
-        &std::fs::read(&tokenizer).unwrap(),
-    )
-    .unwrap();
-    whisper.add_expert_pack(&bytes, "decoder").unwrap();
+    tiny_runtime(&dir)
+        .add_expert_pack(&bytes, "decoder")
+        .unwrap();
     std::fs::remove_dir_all(&dir).ok();
 }
 

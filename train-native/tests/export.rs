@@ -3,9 +3,8 @@
 
 mod support;
 
-use support::{synthetic, tiny_setup, TinySetup};
+use support::{synthetic, tiny_runtime, tiny_setup, TinySetup};
 use whisper_clsr::pack::ExpertPack;
-use whisper_clsr::Whisper;
 use whisper_clsr_test_kit::*;
 use whisper_clsr_train::export::{to_pack, write_pack};
 use whisper_clsr_train::optim::AdamWConfig;
@@ -13,16 +12,6 @@ use whisper_clsr_train::trainer::{Prepared, TrainConfig, Trainer};
 
 #[test]
 fn exported_pack_loads_in_the_runtime() {
-    let tokenizer = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../models/whisper-base/tokenizer.json");
-    // Loading the exported pack into the runtime needs a tokenizer of the tiny model's
-    // (multilingual) vocabulary. scripts/setup.sh always fetches it, so a missing one is a
-    // set-up error, not a reason to skip that half of the test.
-    assert!(
-        tokenizer.exists(),
-        "{} is missing: run scripts/fetch-models.sh first",
-        tokenizer.display()
-    );
     let TinySetup {
         gpu,
         dir,
@@ -62,13 +51,7 @@ fn exported_pack_loads_in_the_runtime() {
     assert_eq!(back.meta.training["steps"], 1);
 
     // The runtime accepts it for this base model.
-    let mut whisper = Whisper::from_bytes(
-        whisper_clsr_test_kit::gpu(),
-        &std::fs::read(dir.join("config.json")).unwrap(),
-        std::fs::read(dir.join("model.safetensors")).unwrap(),
-        &std::fs::read(&tokenizer).unwrap(),
-    )
-    .unwrap();
+    let mut whisper = tiny_runtime(&dir);
     let meta = whisper.add_expert_pack(&bytes, "exported").unwrap();
     assert_eq!(meta.language, "ca");
     std::fs::remove_dir_all(&dir).ok();

@@ -68,6 +68,27 @@ pub fn tiny_setup(name: &str, seed: u64) -> TinySetup {
     }
 }
 
+/// The runtime loaded with the tiny model written in `dir` ([`tiny_setup`]) and
+/// whisper-base's tokenizer (the tiny model's multilingual vocabulary), to load exported
+/// packs into. scripts/setup.sh always fetches that tokenizer, so a missing one is a set-up
+/// error, not a reason to skip the check.
+pub fn tiny_runtime(dir: &std::path::Path) -> whisper_clsr::Whisper {
+    let tokenizer = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../models/whisper-base/tokenizer.json");
+    assert!(
+        tokenizer.exists(),
+        "{} is missing: run scripts/fetch-models.sh first",
+        tokenizer.display()
+    );
+    whisper_clsr::Whisper::from_bytes(
+        gpu(),
+        &std::fs::read(dir.join("config.json")).unwrap(),
+        std::fs::read(dir.join("model.safetensors")).unwrap(),
+        &std::fs::read(&tokenizer).unwrap(),
+    )
+    .unwrap()
+}
+
 /// `count` utterances: random encoder inputs [frames, d], an English prompt, five random
 /// text tokens and EOT.
 pub fn synthetic(rg: &mut impl Rng, count: usize, frames: usize, d: usize) -> Vec<Prepared> {
