@@ -322,24 +322,15 @@ impl Trainer {
             lr: self.config.optim.lr_at(self.opt.step) as f64,
             ..StepMetrics::default()
         };
-        // Out of `self` while the examples run (they borrow the trainer); put back below.
-        let mut encoder_cache = std::mem::replace(&mut self.encoder_cache, FrozenCache::new(0));
         for (micro, ex) in batch.iter().enumerate() {
             let modes = self.modes(micro);
-            let keyed = ids.map(|ids| (ids[micro], &mut encoder_cache));
-            let losses = self.losses(gpu, model, ex, &modes, Pass::Train, keyed, |gpu| {
+            let keyed = ids.map(|ids| (ids[micro], &mut self.encoder_cache));
+            let x = encoder_side(gpu, model, self.config.expert_layers, &ex.student, keyed)?;
+            let losses = self.losses(gpu, model, ex, &x, &modes, Pass::Train, |gpu| {
                 teacher(gpu, micro, ex)
-            });
-            let losses = match losses {
-                Ok(l) => l,
-                Err(e) => {
-                    self.encoder_cache = encoder_cache;
-                    return Err(e);
-                }
-            };
+            })?;
             m.add_example(gpu, &losses, ex, 1.0 / batch.len() as f64)?;
         }
-        self.encoder_cache = encoder_cache;
         m.loss = m.ce + m.js + m.gate_loss;
         let params: Vec<&Param> = self.experts.iter().flat_map(|e| e.values()).collect();
         // The norm is read before the update so that one bad batch (a NaN in the input, an
@@ -376,7 +367,8 @@ impl Trainer {
         };
         let k = 1.0 / examples.len().max(1) as f64;
         for ex in examples {
-            let losses = self.losses(gpu, model, ex, &modes, Pass::Evaluate, None, |gpu| {
+            let x = encoder_side(gpu, model, self.config.expert_layers, &ex.student, None)?;
+            let losses = self.losses(gpu, model, ex, &x, &modes, Pass::Evaluate, |gpu| {
                 teacher.map(|t| teacher_run(gpu, t, ex, None)).transpose()
             })?;
             m.add_example(gpu, &losses, ex, k)?;
@@ -385,36 +377,27 @@ impl Trainer {
         Ok(m)
     }
 
-    /// Row losses of one example with the experts' `modes`; `teacher` gives the teacher's
-    /// outputs for it (live, from the in-memory cache, or from a top-k teacher file), run
-    /// after the student's stem so that the profile's marks stay in forward order. Without
-    /// encoder experts the student starts from the frozen encoder's output, kept in (and
-    /// taken from) `encoder_cache` under the example's id when given.
+    /// Row losses of one example with the experts' `modes`, from its [`encoder_side`] `x`;
+    /// `teacher` gives the teacher's outputs for it (live, from the in-memory cache, or from
+    /// a top-k teacher file), run after the student's stem so that the profile's marks stay
+    /// in forward order.
     #[allow(clippy::too_many_arguments)]
     fn losses<'t>(
         &self,
         gpu: &Gpu,
         model: &WhisperNetwork,
         ex: &Prepared,
+        x: &Tensor,
         modes: &[TrainMode],
         pass: Pass,
-        encoder_cache: Option<(usize, &mut FrozenCache)>,
         teacher: impl FnOnce(&Gpu) -> Result<Option<TeacherRun<'t>>>,
     ) -> Result<Tensor> {
-        let trains_encoder = self.config.expert_layers.covers(Part::Encoder);
-        let x = if trains_encoder {
-            let x = upload_input(gpu, model, &ex.student)?;
-            mark(gpu, "stem (conv, positions)");
-            x
-        } else {
-            frozen_encoder_output(gpu, model, &ex.student, encoder_cache)?
-        };
         let t_run = teacher(gpu)?;
         let example = Example {
-            encoder: if trains_encoder {
-                EncoderInput::Stem(&x)
+            encoder: if self.config.expert_layers.covers(Part::Encoder) {
+                EncoderInput::Stem(x)
             } else {
-                EncoderInput::Frozen(&x)
+                EncoderInput::Frozen(x)
             },
             tokens: &ex.tokens,
             targets: &ex.targets,
@@ -451,14 +434,21 @@ impl Trainer {
     }
 }
 
-/// The frozen encoder's output for `audio`: from `cache` when kept there, else the stem and
-/// the frozen encoder (whose result the cache then keeps, room permitting).
-fn frozen_encoder_output(
+/// Where the student's encoder side starts for `audio`: the stem's output when encoder
+/// layers train; otherwise the frozen encoder's output, from `cache` when kept there, else
+/// the stem and the frozen encoder (whose result the cache then keeps, room permitting).
+fn encoder_side(
     gpu: &Gpu,
     model: &WhisperNetwork,
+    layers: ExpertLayers,
     audio: &Audio,
     mut cache: Option<(usize, &mut FrozenCache)>,
 ) -> Result<Tensor> {
+    if layers.covers(Part::Encoder) {
+        let x = upload_input(gpu, model, audio)?;
+        mark(gpu, "stem (conv, positions)");
+        return Ok(x);
+    }
     if let Some((id, c)) = &mut cache {
         if let Some((values, shape)) = c.get(*id) {
             return gpu.upload(values, &shape);
