@@ -5,7 +5,7 @@
 
 use whisper_clsr::gpu::{DType, Gpu, Tensor, Weight};
 use whisper_clsr::model::{WeightFile, WhisperConfig, WhisperNetwork};
-use whisper_clsr::ops::attention_step::{attention_step, StepKv, StepProjection};
+use whisper_clsr::ops::attention_step::{attention_step, StepKv, StepProjection, CROSS_CHUNK};
 use whisper_clsr_test_kit::random_model::{write_random_model, TinyConfig};
 use whisper_clsr_test_kit::reference::ops::{attention, layer_norm, linear, AttnMask};
 use whisper_clsr_test_kit::{assert_close, f64s, gpu, random, read, rng, upload, weight};
@@ -211,7 +211,8 @@ fn decoder_steps_through_the_step_kernel_match_the_general_path() {
         );
         // The prompt (3 rows of one sequence) takes the general path; every later step saves
         // 5 dispatches per attention sub-layer (layer norm, projections, scores, softmax and
-        // weighted sum become one), 10 per layer.
+        // weighted sum become one), 10 per layer, less the combine pass of cross-attention
+        // over the 1500 frames' chunks: 9.
         let layers = config.decoder_layers as u64;
         assert_eq!(fused.dispatches[0], general.dispatches[0], "prompt step");
         for (i, (f, g)) in fused
@@ -223,7 +224,7 @@ fn decoder_steps_through_the_step_kernel_match_the_general_path() {
         {
             assert_eq!(
                 g - f,
-                10 * layers,
+                9 * layers,
                 "step {i}: {g} general vs {f} fused dispatches"
             );
         }
@@ -234,15 +235,21 @@ fn decoder_steps_through_the_step_kernel_match_the_general_path() {
 fn cross_attention_step_matches_layer_norm_query_and_attention_over_frames() {
     let gpu = gpu();
     let mut r = rng(72);
-    // (d, heads, rows, frames, weights): Whisper's 1500 frames, a short encoder, beams.
+    // (d, heads, rows, frames, frames per chunk, weights): Whisper's 1500 frames in the
+    // decoder's chunks and in one, a short encoder in one chunk and in chunks of one to
+    // three frames (a short last chunk), beams.
     let cases = [
-        (384, 6, 1, 1500, DType::F16),
-        (64, 4, 1, 7, DType::F32),
-        (128, 2, 4, 300, DType::F32),
-        (512, 8, 2, 1500, DType::F16),
+        (384, 6, 1, 1500, CROSS_CHUNK, DType::F16),
+        (384, 6, 1, 1500, 1500, DType::F32),
+        (64, 4, 1, 7, CROSS_CHUNK, DType::F32),
+        (64, 4, 1, 7, 3, DType::F32),
+        (64, 4, 2, 5, 1, DType::F16),
+        (128, 2, 4, 300, 64, DType::F32),
+        (512, 8, 2, 1500, CROSS_CHUNK, DType::F16),
     ];
-    for (d, heads, rows, frames, dtype) in cases {
-        let what = format!("d {d}, heads {heads}, rows {rows}, frames {frames}, {dtype:?}");
+    for (d, heads, rows, frames, chunk, dtype) in cases {
+        let what =
+            format!("d {d}, heads {heads}, rows {rows}, frames {frames}, chunk {chunk}, {dtype:?}");
         let sub = sub_layer(&gpu, &mut r, d, 1, dtype);
         let x = random(&mut r, rows * d);
         let (k, v) = (random(&mut r, frames * d), random(&mut r, frames * d));
@@ -253,6 +260,7 @@ fn cross_attention_step_matches_layer_norm_query_and_attention_over_frames() {
             StepKv::Cross {
                 k: &upload(&gpu, &k, &[frames, d]),
                 v: &upload(&gpu, &v, &[frames, d]),
+                chunk,
             },
         );
         let q = sub.project(&sub.norm(&f64s(&x), d), 0, d);

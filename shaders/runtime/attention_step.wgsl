@@ -12,10 +12,18 @@
 // position `past` and attends over 0..=past; otherwise (cross-attention) every row reads
 // the same kv_len positions (kv_beam = 0). out [rows, d] (binding 6) gets the attention
 // output, head h at columns h·head_dim...
+//
+// SPLIT (cross-attention over many frames, flash-decoding): grid z splits the positions
+// into chunks of `split`, so heads × rows × chunks workgroups share the frames instead of
+// one workgroup per head walking all of them. Each writes its chunk's partial result to out
+// instead: [rows, heads, chunks, 2 + head_dim] = (max score m, Σ exp(score − m),
+// Σ exp(score − m)·v); runtime/attention_combine.wgsl merges the chunks. Without SPLIT the
+// host passes split = kv_len and one chunk.
 
 struct Params {
     d: u32, head_dim: u32, kv_len: u32, kv_stride: u32,
     kv_beam: u32, past: u32, eps: f32, scale: f32,
+    split: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -68,7 +76,11 @@ fn row_dot(row: u32, lane: u32) -> f32 {
 }
 
 @compute @workgroup_size(WG, 1, 1)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+fn main(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+) {
     let h = wid.x;
     let r = wid.y;
     let t = lid.x;
@@ -126,30 +138,28 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     }
 #endif
 
-    // Scores of the head's query against every visible position.
+    // Scores of the head's query against the visible positions of this chunk.
+    let begin = wid.z * p.split;
+    let len = min(p.kv_len - begin, p.split);
     let kv_base = p.kv_beam * r * d + head_col;
     var m = -3.402823e38;
-    for (var pos = t; pos < p.kv_len; pos += WG) {
+    for (var i = t; i < len; i += WG) {
         var dot = 0.0;
         for (var j = 0u; j < hd; j++) {
-            dot += qkv[j] * key_at(pos, kv_base, j);
+            dot += qkv[j] * key_at(begin + i, kv_base, j);
         }
         let sc = dot * p.scale;
-        scores[pos] = sc;
+        scores[i] = sc;
         m = max(m, sc);
     }
-    let row_max = workgroup_max(t, m);
+    let chunk_max = workgroup_max(t, m);
     var sum = 0.0;
-    for (var pos = t; pos < p.kv_len; pos += WG) {
-        let e = exp(scores[pos] - row_max);
-        scores[pos] = e;
+    for (var i = t; i < len; i += WG) {
+        let e = exp(scores[i] - chunk_max);
+        scores[i] = e;
         sum += e;
     }
-    let inv = 1.0 / workgroup_sum(t, sum);
-    for (var pos = t; pos < p.kv_len; pos += WG) {
-        scores[pos] *= inv;
-    }
-    workgroupBarrier();
+    let chunk_sum = workgroup_sum(t, sum);
 
     // Weighted values: column j = t % hd, positions split over WG / hd groups of threads.
     let splits = WG / hd;
@@ -157,8 +167,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let split = t / hd;
     var acc = 0.0;
     if (split < splits) {
-        for (var pos = split; pos < p.kv_len; pos += splits) {
-            acc += scores[pos] * value_at(pos, kv_base, j);
+        for (var i = split; i < len; i += splits) {
+            acc += scores[i] * value_at(begin + i, kv_base, j);
         }
     }
     red[t] = vec2<f32>(acc, 0.0);
@@ -168,7 +178,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
         for (var g = 0u; g < splits; g++) {
             total += red[g * hd + t].x;
         }
-        out[r * d + head_col + t] = total;
+#if SPLIT
+        let slot = ((r * groups.x + h) * groups.z + wid.z) * (2u + hd);
+        if (t == 0u) {
+            out[slot] = chunk_max;
+            out[slot + 1u] = chunk_sum;
+        }
+        out[slot + 2u + t] = total;
+#else
+        out[r * d + head_col + t] = total / chunk_sum;
+#endif
     }
 }
 

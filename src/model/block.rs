@@ -17,7 +17,7 @@ use super::step_weights::{StepAttention, StepWeights};
 use super::weights::WeightFile;
 use crate::gpu::{Gpu, Tensor};
 use crate::ops::attention::{attention_keeping, AttentionShape};
-use crate::ops::attention_step::{attention_step, fits, StepKv};
+use crate::ops::attention_step::{attention_step, fits, StepKv, CROSS_CHUNK};
 use crate::ops::flash_attention::{self, flash_attention};
 use crate::ops::softmax::Mask;
 use crate::pack::Part;
@@ -236,7 +236,12 @@ impl Block {
         let x_self = self.self_attn.out.forward_residual(gpu, &attn, &x);
         drop(x);
         let cross_proj = step.cross.projection(&cross.attn.q.weight);
-        let attn = attention_step(gpu, &x_self, cross_proj, StepKv::Cross { k: ck, v: cv });
+        let cross_kv = StepKv::Cross {
+            k: ck,
+            v: cv,
+            chunk: CROSS_CHUNK,
+        };
+        let attn = attention_step(gpu, &x_self, cross_proj, cross_kv);
         let x_mid = cross.attn.out.forward_residual(gpu, &attn, &x_self);
         drop(x_self);
         let z = self.ffn_ln.forward(gpu, &x_mid);

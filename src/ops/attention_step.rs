@@ -3,6 +3,8 @@
 //! written into the KV cache), and attention over the cached or encoder keys/values. It
 //! replaces the layer norm, projection, Q·Kᵀ, softmax and P·V dispatches of the general
 //! path for steps whose rows are each one sequence's newest token (greedy and beam steps).
+//! Cross-attention over more than [`CROSS_CHUNK`] frames is split over chunks of frames
+//! (flash-decoding), whose partial results `attention_combine.wgsl` merges.
 //! See docs/kernels.md.
 
 use super::layer_norm::EPS;
@@ -11,10 +13,15 @@ use crate::gpu::shader::Kernel;
 use crate::gpu::{DType, Gpu, Tensor, Weight};
 
 const SOURCE: &str = include_str!("../../shaders/runtime/attention_step.wgsl");
+const COMBINE_SOURCE: &str = include_str!("../../shaders/runtime/attention_combine.wgsl");
 /// The kernel's workgroup-memory limits (`MAX_D`, `MAX_HEAD_DIM`, `MAX_KV` there).
 const MAX_D: usize = 1280;
 const MAX_HEAD_DIM: usize = 128;
 const MAX_KV: usize = 1536;
+/// Frames per workgroup of cross-attention: Whisper's 1500 frames become 6 chunks, so a
+/// step runs 6 × heads workgroups per row instead of heads. Each recomputes the row's layer
+/// norm and the head's query (head_dim × d weights, read from cache after the first chunk).
+pub const CROSS_CHUNK: usize = 256;
 
 crate::params_struct! {
     struct Params {
@@ -26,20 +33,47 @@ crate::params_struct! {
         past: u32,
         eps: f32,
         scale: f32,
+        split: u32,
     }
 }
 
-fn kernel(self_attention: bool, f16: bool) -> Kernel {
+crate::params_struct! {
+    struct CombineParams {
+        d: u32,
+        head_dim: u32,
+        chunks: u32,
+        _pad: u32,
+    }
+}
+
+/// The step kernel for self-attention, cross-attention in one chunk, or (`split`) one
+/// chunk's partial cross-attention.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Variant {
+    SelfAttention,
+    Cross,
+    CrossSplit,
+}
+
+fn kernel(variant: Variant, f16: bool) -> Kernel {
     Kernel::new::<Params>("runtime/attention_step.wgsl", SOURCE, "main")
-        .define_if("SELF", self_attention)
+        .define_if("SELF", variant == Variant::SelfAttention)
+        .define_if("SPLIT", variant == Variant::CrossSplit)
         .define_if("F16", f16)
 }
 
+fn combine_kernel() -> Kernel {
+    Kernel::new::<CombineParams>("runtime/attention_combine.wgsl", COMBINE_SOURCE, "main")
+}
+
 pub(crate) fn kernels() -> Vec<Kernel> {
-    [(false, false), (false, true), (true, false), (true, true)]
+    let variants = [Variant::SelfAttention, Variant::Cross, Variant::CrossSplit];
+    let mut all: Vec<Kernel> = variants
         .into_iter()
-        .map(|(s, f)| kernel(s, f))
-        .collect()
+        .flat_map(|v| [kernel(v, false), kernel(v, true)])
+        .collect();
+    all.push(combine_kernel());
+    all
 }
 
 /// Whether the kernel handles a model of width `d` with `heads` heads over `kv_len`
@@ -72,8 +106,14 @@ pub enum StepKv<'a> {
         v: &'a Tensor,
         past: usize,
     },
-    /// Encoder keys/values [frames, d], read by every row.
-    Cross { k: &'a Tensor, v: &'a Tensor },
+    /// Encoder keys/values [frames, d], read by every row, in chunks of at most `chunk`
+    /// frames per workgroup ([`CROSS_CHUNK`] in the decoder; more than one chunk adds the
+    /// combine dispatch).
+    Cross {
+        k: &'a Tensor,
+        v: &'a Tensor,
+        chunk: usize,
+    },
 }
 
 /// Attention output [rows, d] (before the output projection) of `x` [rows, d].
@@ -81,8 +121,10 @@ pub fn attention_step(gpu: &Gpu, x: &Tensor, proj: StepProjection, kv: StepKv) -
     let (rows, d) = (x.shape()[0], x.shape()[1]);
     let heads = proj.heads;
     let head_dim = d / heads;
-    let self_attention = matches!(kv, StepKv::Cache { .. });
-    let parts = if self_attention { 3 } else { 1 };
+    let parts = match kv {
+        StepKv::Cache { .. } => 3,
+        StepKv::Cross { .. } => 1,
+    };
     assert_eq!(
         proj.weight.shape(),
         [parts * d, d],
@@ -90,21 +132,33 @@ pub fn attention_step(gpu: &Gpu, x: &Tensor, proj: StepProjection, kv: StepKv) -
     );
     assert_eq!(proj.norm_bias.dtype(), DType::F32, "norm/bias table is f32");
     assert_eq!(proj.norm_bias.len(), (2 + parts) * d, "norm/bias table");
-    let (k, v, kv_len, kv_stride, kv_beam, past) = match kv {
+    let (k, v, kv_len, kv_stride, kv_beam, past, chunk) = match kv {
         StepKv::Cache { k, v, past } => {
             assert!(
                 k.len() >= (past + 1) * rows * d && v.len() >= (past + 1) * rows * d,
                 "KV cache too short"
             );
-            (k, v, past + 1, rows * d, 1, past)
+            (k, v, past + 1, rows * d, 1, past, past + 1)
         }
-        StepKv::Cross { k, v } => (k, v, k.shape()[0], d, 0, 0),
+        StepKv::Cross { k, v, chunk } => {
+            assert!(chunk > 0, "cross-attention chunks hold at least one frame");
+            let frames = k.shape()[0];
+            (k, v, frames, d, 0, 0, chunk.min(frames))
+        }
     };
     assert!(
         fits(d, heads, kv_len),
         "attention step beyond the kernel's limits"
     );
+    let chunks = kv_len.div_ceil(chunk);
+    let variant = match kv {
+        StepKv::Cache { .. } => Variant::SelfAttention,
+        StepKv::Cross { .. } if chunks == 1 => Variant::Cross,
+        StepKv::Cross { .. } => Variant::CrossSplit,
+    };
     let out = gpu.tensor(&[rows, d]);
+    let partials = (variant == Variant::CrossSplit)
+        .then(|| gpu.tensor(&[rows, heads, chunks, 2 + head_dim]));
     let params = Params {
         d: u(d),
         head_dim: u(head_dim),
@@ -114,9 +168,10 @@ pub fn attention_step(gpu: &Gpu, x: &Tensor, proj: StepProjection, kv: StepKv) -
         past: u(past),
         eps: EPS,
         scale: 1.0 / (head_dim as f32).sqrt(),
+        split: u(chunk),
     };
     gpu.dispatch(
-        &kernel(self_attention, proj.weight.dtype() == DType::F16),
+        &kernel(variant, proj.weight.dtype() == DType::F16),
         bytemuck::bytes_of(&params),
         &[
             (1, x.buffer()),
@@ -124,9 +179,23 @@ pub fn attention_step(gpu: &Gpu, x: &Tensor, proj: StepProjection, kv: StepKv) -
             (3, proj.norm_bias.buffer()),
             (4, k.buffer()),
             (5, v.buffer()),
-            (6, out.buffer()),
+            (6, partials.as_ref().unwrap_or(&out).buffer()),
         ],
-        [u(heads), u(rows), 1],
+        [u(heads), u(rows), u(chunks)],
     );
+    if let Some(partials) = partials {
+        let params = CombineParams {
+            d: u(d),
+            head_dim: u(head_dim),
+            chunks: u(chunks),
+            _pad: 0,
+        };
+        gpu.dispatch(
+            &combine_kernel(),
+            bytemuck::bytes_of(&params),
+            &[(1, partials.buffer()), (2, out.buffer())],
+            [u(heads), u(rows), 1],
+        );
+    }
     out
 }
