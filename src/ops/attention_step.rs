@@ -157,8 +157,8 @@ pub fn attention_step(gpu: &Gpu, x: &Tensor, proj: StepProjection, kv: StepKv) -
         StepKv::Cross { .. } => Variant::CrossSplit,
     };
     let out = gpu.tensor(&[rows, d]);
-    let partials = (variant == Variant::CrossSplit)
-        .then(|| gpu.tensor(&[rows, heads, chunks, 2 + head_dim]));
+    let partials =
+        (variant == Variant::CrossSplit).then(|| gpu.tensor(&[rows, heads, chunks, 2 + head_dim]));
     let params = Params {
         d: u(d),
         head_dim: u(head_dim),
