@@ -3,7 +3,7 @@
 // kernel provides its activation rows: `fn act_at(base: u32, row: u32, kk: u32) -> f32`
 // (element kk of row `row`) and `fn act_rows() -> u32`.
 // Split-K kernels run 32 lanes (x) per output row (y) of a 32×8 workgroup; `lane_sum`
-// adds up the lanes' shares.
+// adds up the lanes' shares. gemv.wgsl's SUBGROUPS form keeps its running sums in `partial`.
 
 #if ONE_ROW
 alias Acc = f32;

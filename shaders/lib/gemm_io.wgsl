@@ -16,7 +16,12 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
+#if SPLIT_K
+// The split-K GEMV reads B 16 bytes at a time (weight buffers are padded to 16 bytes).
+@group(0) @binding(2) var<storage, read> b: array<vec4<Packed>>;
+#else
 @group(0) @binding(2) var<storage, read> b: array<Packed>;
+#endif
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 #if BIAS
 @group(0) @binding(4) var<storage, read> bias: array<Packed>;
@@ -30,7 +35,12 @@ struct Params {
 #endif
 
 fn load_b(i: u32) -> f32 {
+#if SPLIT_K
+    let j = packed_index(i);
+    return unpack_at(b[j >> 2u][j & 3u], i);
+#else
     return unpack_at(b[packed_index(i)], i);
+#endif
 }
 
 // Finishes output (row, col) of batch item `batch` from its dot product `sum`.

@@ -1,10 +1,14 @@
 // Products with a few rows (decoder steps, M ≤ 4), where a 64-row tile would be mostly
 // idle: C[b, m, n] = act(alpha * sum_k A[b, m, k] * B[b, k, n] + bias[n]) + R[b, m, n].
-// SPLIT_K (B stored [n, k] with long rows: weights): a 32×8 workgroup computes 8 outputs,
-// its 32 lanes split K and reduce in workgroup memory; with F16 the row offset and K must be
-// even (rows are read as packed pairs). Otherwise (short K, or B stored [k, n]: attention
-// keys and values) each of 64 threads owns one output and walks K, with element (k, n) of
-// B at k * b_sk + n * b_sn. ONE_ROW specialises M = 1 to scalars (lib/few_rows.wgsl).
+// SPLIT_K (B stored [n, k] with long rows: weights): 256 threads compute OUTS outputs.
+// K is walked in chunks whose activation rows are first copied into workgroup memory (`xs`,
+// read once per workgroup instead of once per output); B is read 16 bytes at a time (8
+// packed halves, or 4 f32) where its row starts on a 16-byte boundary, element by element
+// otherwise. With SUBGROUPS each subgroup splits K for its outputs and reduces with
+// subgroupAdd; without, 8 teams of 32 lanes each own R outputs and reduce in workgroup
+// memory (lib/few_rows.wgsl). Otherwise (short K, or B stored [k, n]: attention keys and
+// values) each of 64 threads owns one output and walks K, with element (k, n) of B at
+// k * b_sk + n * b_sn. ONE_ROW specialises M = 1 to scalars (lib/few_rows.wgsl).
 
 #include lib/gemm_io.wgsl
 #include lib/few_rows.wgsl
@@ -25,31 +29,136 @@ fn store_rows(batch: u32, n: u32, sum: Acc) {
 }
 
 #if SPLIT_K
-@compute @workgroup_size(32, 8, 1)
-fn main(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let batch = wg.id.z;
-    let n = workgroup_index(wg) * 8u + lid.y;
-    let lane = lid.x;
-    let a_base = p.a_off + batch * p.a_bs;
-    var acc = Acc(0.0);
-    if (n < p.n) {
-        let row = p.b_off + batch * p.b_bs + n * p.ldb;
+// Outputs per team of 32 lanes, and per workgroup (8 teams); ops/matmul.rs sizes the grid.
+const R = 2u;
+const OUTS = 8u * R;
+// Elements of B per 16-byte load.
 #if F16
-        let words = row >> 1u;
-        for (var q = lane; q < p.k / 2u; q += 32u) {
-            let w = unpack2x16float(b[words + q]);
-            acc += w.x * rows_at(a_base, 2u * q) + w.y * rows_at(a_base, 2u * q + 1u);
-        }
+const V = 8u;
 #else
-        for (var kk = lane; kk < p.k; kk += 32u) {
-            acc += b[row + kk] * rows_at(a_base, kk);
-        }
+const V = 4u;
 #endif
+// K is walked in chunks of KT (a multiple of V): `xs` takes 12 KiB, `partial` 4 KiB (one
+// row: 1 KiB), within the 16 KiB of workgroup memory the kernels may use.
+#if ONE_ROW
+const KT = 3072u;
+#else
+const KT = 768u;
+#endif
+var<workgroup> xs: array<Acc, KT>;
+
+// Copies the activations of k in [c0, c1) into `xs`. Every invocation must call it.
+fn load_chunk(a_base: u32, c0: u32, c1: u32, index: u32) {
+    workgroupBarrier();
+    for (var i = index; i < c1 - c0; i += 256u) {
+        xs[i] = rows_at(a_base, c0 + i);
     }
-    let sum = lane_sum(lid, acc);
-    if (lane == 0u && n < p.n) {
-        store_rows(batch, n, sum);
+    workgroupBarrier();
+}
+
+// 16 bytes of B (V consecutive elements) times the activations from xs[t].
+fn unit_dot(w: vec4<Packed>, t: u32) -> Acc {
+#if F16
+    let h0 = unpack2x16float(w.x);
+    let h1 = unpack2x16float(w.y);
+    let h2 = unpack2x16float(w.z);
+    let h3 = unpack2x16float(w.w);
+    return h0.x * xs[t] + h0.y * xs[t + 1u] + h1.x * xs[t + 2u] + h1.y * xs[t + 3u]
+        + h2.x * xs[t + 4u] + h2.y * xs[t + 5u] + h3.x * xs[t + 6u] + h3.y * xs[t + 7u];
+#else
+    return w.x * xs[t] + w.y * xs[t + 1u] + w.z * xs[t + 2u] + w.w * xs[t + 3u];
+#endif
+}
+
+// Lane `rank` of `count`'s share of B's row starting at element `row` times the activations
+// of k in [lo, hi), inside the chunk that starts at c0 (c0 and lo multiples of V).
+fn dot_share(row: u32, c0: u32, lo: u32, hi: u32, rank: u32, count: u32) -> Acc {
+    var acc = Acc(0.0);
+    var rest = lo;
+    if (row % V == 0u) {
+        let first = (row + lo) / V;
+        let units = (hi - lo) / V;
+        for (var u = rank; u < units; u += count) {
+            acc += unit_dot(b[first + u], lo - c0 + u * V);
+        }
+        rest = lo + units * V;
     }
+    for (var kk = rest + rank; kk < hi; kk += count) {
+        acc += load_b(row + kk) * xs[kk - c0];
+    }
+    return acc;
+}
+
+// One-dimensional: naga refuses subgroup_id in a multi-dimensional workgroup.
+@compute @workgroup_size(256, 1, 1)
+fn main(
+    wg: Workgroup,
+    @builtin(local_invocation_index) index: u32,
+#if SUBGROUPS
+    @builtin(subgroup_id) team: u32,
+    @builtin(num_subgroups) teams: u32,
+#endif
+) {
+    let batch = wg.id.z;
+    let n0 = workgroup_index(wg) * OUTS;
+    let a_base = p.a_off + batch * p.a_bs;
+    let b_base = p.b_off + batch * p.b_bs;
+#if SUBGROUPS
+    // A subgroup numbers its own active lanes, so neither the subgroup size nor how
+    // invocations map to subgroups matters. Item i is part i / OUTS of output i % OUTS: with
+    // more subgroups than outputs, several split one output's K range between them.
+    let rank = subgroupExclusiveAdd(1u);
+    let count = subgroupAdd(1u);
+    let parts = max(teams / OUTS, 1u);
+    let items = OUTS * parts;
+    for (var c0 = 0u; c0 < p.k; c0 += KT) {
+        let c1 = min(c0 + KT, p.k);
+        load_chunk(a_base, c0, c1, index);
+        let units = (c1 - c0 + V - 1u) / V;
+        for (var i = team; i < items; i += teams) {
+            let n = n0 + i % OUTS;
+            let q = i / OUTS;
+            if (n < p.n) {
+                let lo = c0 + V * (units * q / parts);
+                let hi = min(c1, c0 + V * (units * (q + 1u) / parts));
+                let s = subgroupAdd(dot_share(b_base + n * p.ldb, c0, lo, hi, rank, count));
+                // Each item's running sum belongs to one subgroup until the barrier below.
+                if (rank == 0u) {
+                    partial[i] = select(partial[i] + s, s, c0 == 0u);
+                }
+            }
+        }
+    }
+    workgroupBarrier();
+    if (index < OUTS && n0 + index < p.n) {
+        var sum = Acc(0.0);
+        for (var q = 0u; q < parts; q++) {
+            sum += partial[q * OUTS + index];
+        }
+        store_rows(batch, n0 + index, sum);
+    }
+#else
+    // Team lid.y owns outputs n0 + lid.y + 8j; its 32 lanes split each chunk.
+    let lid = vec3<u32>(index % 32u, index / 32u, 0u);
+    var acc = array<Acc, R>();
+    for (var c0 = 0u; c0 < p.k; c0 += KT) {
+        let c1 = min(c0 + KT, p.k);
+        load_chunk(a_base, c0, c1, index);
+        for (var j = 0u; j < R; j++) {
+            let n = n0 + lid.y + 8u * j;
+            if (n < p.n) {
+                acc[j] += dot_share(b_base + n * p.ldb, c0, c0, c1, lid.x, 32u);
+            }
+        }
+    }
+    for (var j = 0u; j < R; j++) {
+        let sum = lane_sum(lid, acc[j]);
+        let n = n0 + lid.y + 8u * j;
+        if (lid.x == 0u && n < p.n) {
+            store_rows(batch, n, sum);
+        }
+    }
+#endif
 }
 #else
 @compute @workgroup_size(64, 1, 1)

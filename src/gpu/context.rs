@@ -21,6 +21,10 @@ pub struct GpuOptions {
     pub low_power: bool,
     /// Bytes of idle activation buffers kept for reuse (see `Gpu::set_pool_limit`).
     pub pool_limit: u64,
+    /// Request subgroup operations when the adapter offers them (kernels then pick their
+    /// subgroup variants). Off, or `WHISPER_CLSR_NO_SUBGROUPS=1` in the environment, forces
+    /// the workgroup-memory fallbacks, e.g. to compare the two.
+    pub subgroups: bool,
 }
 
 impl Default for GpuOptions {
@@ -28,6 +32,7 @@ impl Default for GpuOptions {
         GpuOptions {
             low_power: false,
             pool_limit: DEFAULT_POOL_LIMIT,
+            subgroups: true,
         }
     }
 }
@@ -38,6 +43,8 @@ pub struct Gpu {
     pub queue: wgpu::Queue,
     pub info: wgpu::AdapterInfo,
     pub limits: wgpu::Limits,
+    /// The optional features the device was opened with (see [`Gpu::subgroups`]).
+    pub features: wgpu::Features,
     pub(super) pipelines: RefCell<HashMap<String, wgpu::ComputePipeline>>,
     pub(super) pool: Rc<BufferPool>,
     pub(super) recorder: RefCell<Recorder>,
@@ -72,10 +79,11 @@ impl Gpu {
             })?;
         let info = adapter.get_info();
         let limits = required_limits(&adapter.limits(), &info)?;
+        let features = wanted_features(&adapter.features(), &options);
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("whisper-clsr"),
-                required_features: wgpu::Features::empty(),
+                required_features: features,
                 required_limits: limits.clone(),
                 experimental_features: wgpu::ExperimentalFeatures::disabled(),
                 memory_hints: wgpu::MemoryHints::Performance,
@@ -83,6 +91,7 @@ impl Gpu {
             })
             .await
             .map_err(|e| Error::Gpu(format!("could not open device {}: {e}", info.name)))?;
+        let features = device.features();
         let faults = Faults::install(&device);
         let recorder = Recorder::new(&device, &limits);
         Ok(Gpu {
@@ -90,6 +99,7 @@ impl Gpu {
             queue,
             info,
             limits,
+            features,
             pipelines: RefCell::new(HashMap::new()),
             pool: Rc::new(BufferPool::with_limit(options.pool_limit)),
             recorder: RefCell::new(recorder),
@@ -97,12 +107,30 @@ impl Gpu {
         })
     }
 
-    /// A one-line description of the adapter, e.g. `llvmpipe (LLVM 15.0.6) (Vulkan, Cpu)`.
+    /// A one-line description of the adapter, e.g. `llvmpipe (LLVM 15.0.6) (Vulkan,
+    /// subgroups 8, Cpu)`: its name, backend, the subgroup sizes the kernels may meet (or
+    /// `no subgroups`) and its type.
     pub fn describe(&self) -> String {
+        let subgroups = if !self.subgroups() {
+            "no subgroups".to_string()
+        } else if self.info.subgroup_min_size == self.info.subgroup_max_size {
+            format!("subgroups {}", self.info.subgroup_min_size)
+        } else {
+            format!(
+                "subgroups {}-{}",
+                self.info.subgroup_min_size, self.info.subgroup_max_size
+            )
+        };
         format!(
-            "{} ({:?}, {:?})",
+            "{} ({:?}, {subgroups}, {:?})",
             self.info.name, self.info.backend, self.info.device_type
         )
+    }
+
+    /// Whether kernels may use subgroup operations: the device was opened with
+    /// `Features::SUBGROUP` (offered by the adapter, not turned off in [`GpuOptions`]).
+    pub fn subgroups(&self) -> bool {
+        self.features.contains(wgpu::Features::SUBGROUP)
     }
 
     /// Whether the device is software running on the CPU (lavapipe, SwiftShader): the
@@ -137,6 +165,21 @@ impl Gpu {
             .max_storage_buffer_binding_size
             .min(self.limits.max_buffer_size)
     }
+}
+
+/// The optional features to request: `SUBGROUP` when the adapter offers it and neither
+/// `options.subgroups` nor `WHISPER_CLSR_NO_SUBGROUPS=1` turns it off. Kernels never need
+/// it; with it, some pick faster variants (docs/kernels.md, `runtime/gemv.wgsl`).
+fn wanted_features(adapter: &wgpu::Features, options: &GpuOptions) -> wgpu::Features {
+    #[cfg(not(target_arch = "wasm32"))]
+    let forced_off = std::env::var("WHISPER_CLSR_NO_SUBGROUPS").is_ok_and(|v| v == "1");
+    #[cfg(target_arch = "wasm32")]
+    let forced_off = false;
+    let mut wanted = wgpu::Features::empty();
+    if options.subgroups && !forced_off {
+        wanted |= wgpu::Features::SUBGROUP;
+    }
+    wanted & *adapter
 }
 
 /// Starts from WebGPU's defaults and raises the buffer limits to what the adapter offers,

@@ -194,8 +194,9 @@ impl Gpu {
     }
 
     fn weight_from_bytes(&self, bytes: &[u8], shape: &[usize], dtype: DType) -> Result<Weight> {
-        // Buffers are padded to whole u32 words (an odd f16 count) and at least 4 bytes.
-        let size = (bytes.len() as u64).div_ceil(4).max(1) * 4;
+        // Buffers are padded to whole 16-byte units and at least 16 bytes: the split-K GEMV
+        // reads weights as `array<vec4<..>>`, which must cover the last element.
+        let size = (bytes.len() as u64).div_ceil(16).max(1) * 16;
         if size > self.max_binding_bytes() {
             return Err(Error::Gpu(format!(
                 "a weight of shape {shape:?} needs {size} bytes but the device binds at most {} \

@@ -13,8 +13,10 @@ const GEMV_MAX_ROWS: usize = 4;
 /// (beam search steps: each reads the weights once, where a 64-row matmul tile would be
 /// mostly empty).
 const GEMV_GROUPS_MAX_ROWS: usize = 16;
-/// Shortest K for which the GEMV kernel splits each row over 32 lanes.
+/// Shortest K for which the GEMV kernel splits each row over lanes.
 const SPLIT_K_MIN: usize = 256;
+/// Outputs per workgroup of the split-K GEMV (`OUTS` in gemv.wgsl).
+const SPLIT_K_OUTS: usize = 16;
 
 /// The right-hand operand: another activation or a stored weight.
 #[derive(Clone, Copy)]
@@ -116,6 +118,7 @@ fn matmul_kernel(f16: bool, trans_b: bool, bias: bool, gelu: bool, residual: boo
         .define_if("RESIDUAL", residual)
 }
 
+/// `subgroups` only matters with `split_k` (see [`Gpu::subgroups`]).
 fn gemv_kernel(
     one_row: bool,
     f16: bool,
@@ -123,11 +126,13 @@ fn gemv_kernel(
     bias: bool,
     gelu: bool,
     residual: bool,
+    subgroups: bool,
 ) -> Kernel {
     Kernel::new::<MatmulParams>("runtime/gemv.wgsl", GEMV, "main")
         .define_if("ONE_ROW", one_row)
         .define_if("F16", f16)
         .define_if("SPLIT_K", split_k)
+        .define_if("SUBGROUPS", split_k && subgroups)
         .define_if("BIAS", bias)
         .define_if("GELU", gelu)
         .define_if("RESIDUAL", residual)
@@ -141,7 +146,10 @@ pub(crate) fn kernels() -> Vec<Kernel> {
         if bits < 32 {
             all.push(matmul_kernel(f(0), f(1), f(2), f(3), f(4)));
         }
-        all.push(gemv_kernel(f(0), f(1), f(2), f(3), f(4), f(5)));
+        all.push(gemv_kernel(f(0), f(1), f(2), f(3), f(4), f(5), false));
+        if f(2) {
+            all.push(gemv_kernel(f(0), f(1), f(2), f(3), f(4), f(5), true));
+        }
     }
     all
 }
@@ -175,14 +183,12 @@ pub fn gemm(gpu: &Gpu, a: &Tensor, b: Rhs, c: &Tensor, g: &Gemm, epi: &Epilogue)
             "bias and weight must share a storage type"
         );
     }
-    // Few rows: the GEMV kernel. Packed f16 rows are read in pairs there, so they must
-    // start on a pair boundary.
-    let pairs_aligned =
-        g.k.is_multiple_of(2) && g.b.offset.is_multiple_of(2) && g.b.row_stride.is_multiple_of(2);
+    // Few rows: the GEMV kernel.
     let use_gemv = g.m <= GEMV_MAX_ROWS && (epi.residual.is_none() || g.batch == 1);
-    // Long contiguous rows are split over lanes; short ones (attention heads) are walked
-    // by one thread per output.
-    let split_k = g.trans_b && g.k >= SPLIT_K_MIN && (!b.is_f16() || pairs_aligned);
+    // Long contiguous rows are split over lanes (read 16 bytes at a time where a row starts
+    // on a 16-byte boundary); short ones (attention heads) are walked by one thread per
+    // output.
+    let split_k = g.trans_b && g.k >= SPLIT_K_MIN;
     let (r_off, ldr, r_bs) = epi
         .residual
         .map(|(_, l)| (l.offset, l.row_stride, l.batch_stride))
@@ -226,8 +232,9 @@ pub fn gemm(gpu: &Gpu, a: &Tensor, b: Rhs, c: &Tensor, g: &Gemm, epi: &Epilogue)
             epi.bias.is_some(),
             epi.gelu,
             epi.residual.is_some(),
+            gpu.subgroups(),
         );
-        let per_group = if split_k { 8 } else { 64 };
+        let per_group = if split_k { SPLIT_K_OUTS } else { 64 };
         let mut groups = crate::gpu::grid(u(g.n.div_ceil(per_group)));
         groups[2] = u(g.batch);
         gpu.dispatch(&kernel, bytemuck::bytes_of(&params), &buffers, groups);

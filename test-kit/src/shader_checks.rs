@@ -16,8 +16,9 @@ pub fn validate(kernel: &Kernel) -> naga::Module {
         .unwrap_or_else(|e| panic!("{key}: {}", e.emit_to_string(&code)));
     naga::valid::Validator::new(
         naga::valid::ValidationFlags::all(),
-        // unpack2x16float is core WGSL; naga files it under this capability.
-        naga::valid::Capabilities::SHADER_FLOAT16_IN_FLOAT32,
+        // unpack2x16float is core WGSL; naga files it under this capability. SUBGROUP: the
+        // `SUBGROUPS` variants, dispatched only where the device has the feature.
+        naga::valid::Capabilities::SHADER_FLOAT16_IN_FLOAT32 | naga::valid::Capabilities::SUBGROUP,
     )
     .validate(&module)
     .unwrap_or_else(|e| panic!("{key}: {e:?}"));

@@ -1,0 +1,161 @@
+//! The split-K GEMV (`runtime/gemv.wgsl`, decoder-step Linears) in both of its forms on the
+//! same device: with subgroup reductions (where the adapter offers `Features::SUBGROUP`) and
+//! with the workgroup-memory fallback forced (`GpuOptions::subgroups = false`, as
+//! `WHISPER_CLSR_NO_SUBGROUPS=1` does), against a plain f64 CPU product on fresh random
+//! inputs: K not a multiple of 8 and past the kernel's chunk sizes, odd n, 1–4 rows, f32
+//! and f16 weights, rows that do and do not start on a 16-byte boundary.
+
+use whisper_clsr_test_kit as kit;
+
+use kit::reference::gelu;
+use kit::{assert_close, f64s, random, read, rng, weight};
+use whisper_clsr::gpu::{DType, Gpu, GpuOptions};
+use whisper_clsr::ops::matmul::{gemm, Epilogue, Gemm, Layout, Rhs};
+
+const RTOL: f64 = 1e-4;
+
+/// The two devices: the default one (subgroups where offered) and one with them turned off.
+fn devices() -> Vec<(&'static str, Gpu)> {
+    let with = kit::gpu();
+    let without = pollster::block_on(Gpu::new(GpuOptions {
+        subgroups: false,
+        ..GpuOptions::default()
+    }))
+    .expect("a Vulkan device");
+    assert!(!without.subgroups(), "subgroups were turned off");
+    let mut all = vec![("fallback", without)];
+    if with.subgroups() {
+        all.push(("subgroups", with));
+    } else {
+        eprintln!(
+            "NOTICE: {} has no subgroups (not offered, or WHISPER_CLSR_NO_SUBGROUPS=1); only the fallback GEMV is tested",
+            with.describe()
+        );
+    }
+    all
+}
+
+/// `rows` activation rows [rows, k] times B's rows n (starting at `b_off + n * ldb` in a
+/// flat weight), with bias, GELU and residual as asked, on `gpu` and on the CPU.
+#[allow(clippy::too_many_arguments)]
+fn check(
+    gpu: &Gpu,
+    r: &mut impl rand::Rng,
+    (rows, n, k): (usize, usize, usize),
+    (b_off, ldb): (usize, usize),
+    dtype: DType,
+    epilogue: (bool, bool, bool),
+    what: &str,
+) {
+    let (use_bias, use_gelu, use_res) = epilogue;
+    let x = random(r, rows * k);
+    let len = b_off + (n - 1) * ldb + k;
+    let (w, w_seen) = weight(gpu, &random(r, len), &[len], dtype);
+    let (bias, bias_seen) = weight(gpu, &random(r, n), &[n], dtype);
+    let res = random(r, rows * n);
+    let xt = gpu.upload(&x, &[rows, k]).unwrap();
+    let rt = gpu.upload(&res, &[rows, n]).unwrap();
+    let out = gpu.tensor(&[rows, n]);
+    let g = Gemm {
+        m: rows,
+        n,
+        k,
+        batch: 1,
+        a: Layout::dense(rows, k),
+        b: Layout {
+            offset: b_off,
+            row_stride: ldb,
+            batch_stride: 0,
+        },
+        c: Layout::dense(rows, n),
+        trans_b: true,
+        alpha: 1.0,
+    };
+    let epi = Epilogue {
+        bias: use_bias.then_some((&bias, 0)),
+        gelu: use_gelu,
+        residual: use_res.then_some((&rt, Layout::dense(rows, n))),
+    };
+    gemm(gpu, &xt, Rhs::Weight(&w), &out, &g, &epi);
+    let (xs, ws) = (f64s(&x), f64s(&w_seen));
+    let mut want = vec![0.0f64; rows * n];
+    for m in 0..rows {
+        for j in 0..n {
+            let row = &ws[b_off + j * ldb..][..k];
+            let mut v: f64 = (0..k).map(|t| xs[m * k + t] * row[t]).sum();
+            if use_bias {
+                v += bias_seen[j] as f64;
+            }
+            if use_gelu {
+                v = gelu(v);
+            }
+            if use_res {
+                v += res[m * n + j] as f64;
+            }
+            want[m * n + j] = v;
+        }
+    }
+    let what = format!(
+        "{what}: {rows}x{k}·{n} b_off={b_off} ldb={ldb} {dtype:?} bias={use_bias} \
+         gelu={use_gelu} res={use_res}"
+    );
+    assert_close(&read(gpu, &out), &want, RTOL, &what);
+}
+
+#[test]
+fn split_k_gemv_matches_cpu_with_and_without_subgroups() {
+    // (rows, n, k): K from the split-K minimum (256) to fc2's 5120 (several chunks of the
+    // activation tile), K % 8 = 0..7, odd n, n not a multiple of the outputs per workgroup.
+    let shapes = [
+        (1, 1, 256),
+        (2, 17, 300),
+        (3, 33, 777),
+        (4, 63, 1536),
+        (1, 31, 3077),
+        (2, 16, 1283),
+        (4, 9, 5120),
+        (1, 5, 5119),
+        (3, 70, 390),
+    ];
+    let epilogues = [(false, false, false), (true, true, true)];
+    for (name, gpu) in devices() {
+        println!("{name}: {}", gpu.describe());
+        let mut r = rng(11);
+        for (i, &shape) in shapes.iter().enumerate() {
+            let k = shape.2;
+            for dtype in [DType::F32, DType::F16] {
+                // Dense rows (16-byte aligned where k allows), and rows starting at odd
+                // elements (the element-wise path).
+                for layout in [(0, k), (3, k + 5)] {
+                    let epilogue = epilogues[i % 2];
+                    check(&gpu, &mut r, shape, layout, dtype, epilogue, name);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn split_k_gemv_keeps_its_epilogues_on_decoder_shapes() {
+    // Whisper tiny's decoder Linears (d = 384, fc2's K = 1536) for 1 and 4 rows, each
+    // epilogue.
+    for (name, gpu) in devices() {
+        let mut r = rng(12);
+        for shape in [
+            (1, 384, 384),
+            (4, 1536, 384),
+            (1, 384, 1536),
+            (4, 384, 1536),
+        ] {
+            for dtype in [DType::F32, DType::F16] {
+                for epilogue in [
+                    (true, false, false),
+                    (true, true, false),
+                    (true, false, true),
+                ] {
+                    check(&gpu, &mut r, shape, (0, shape.2), dtype, epilogue, name);
+                }
+            }
+        }
+    }
+}
