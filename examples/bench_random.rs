@@ -15,9 +15,16 @@
 //! large-v3 (default: tiny base). `--general-step` turns the decoder's one-dispatch attention
 //! step off (`Decoder::fused_step`); `--compare-steps` decodes both ways in every run, one
 //! right after the other on the same encoder output, and prints a `(general)` line. The random
-//! models are written once under `target/bench-random/` (f16, as the released checkpoints).
+//! models are written once under `target/bench-random/` of the checkout it was built in, or
+//! of the current directory where that is gone (f16, as the released checkpoints),
+//! with a tokenizer.json that has Whisper's special tokens at their real ids.
+//!
+//! `bench_random --write-only DIR SIZE...` only writes (or keeps) the random models, as
+//! DIR/SIZE/{config.json, model.safetensors, tokenizer.json}, and measures nothing: the
+//! browser benchmark serves them to the page (`scripts/bench-web.sh --random-weights SIZE`).
 
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 use rand::SeedableRng;
 use web_time::Instant;
@@ -25,7 +32,9 @@ use whisper_clsr::gpu::{Gpu, GpuOptions, Tensor};
 use whisper_clsr::model::{WeightFile, WhisperConfig, WhisperNetwork};
 use whisper_clsr::ops::token_pick::{pick_token, Pick};
 use whisper_clsr_test_kit::candle_ref::CandleWhisper;
-use whisper_clsr_test_kit::random_model::{write_random_model, TinyConfig};
+use whisper_clsr_test_kit::random_model::{
+    multilingual_tokenizer_json, write_random_model, TinyConfig,
+};
 
 /// The released sizes: (name, d_model, heads, layers per stack, mel bins, vocabulary).
 const SIZES: [(&str, usize, usize, usize, usize, usize); 5] = [
@@ -36,13 +45,19 @@ const SIZES: [(&str, usize, usize, usize, usize, usize); 5] = [
     ("large-v3", 1280, 20, 32, 128, 51866),
 ];
 const FRAMES: usize = 1500;
+/// Most forced decoder tokens: 448 positions less the longest prompt, with room to spare.
+const MAX_TOKENS: usize = 440;
 
-fn model_dir(name: &str) -> PathBuf {
-    let (_, d, heads, layers, n_mels, vocab) =
-        *SIZES.iter().find(|s| s.0 == name).unwrap_or_else(|| {
-            panic!("unknown size {name}: one of tiny, base, small, medium, large-v3")
-        });
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("target/bench-random/{name}"));
+/// The random model of size `name` in `root/name`, written there first if it is not (the
+/// weights into a temporary folder renamed at the end, so an interrupted write is not kept);
+/// a folder from before tokenizer.json was written gets it.
+fn model_dir(root: &Path, name: &str) -> Result<PathBuf, String> {
+    let (_, d, heads, layers, n_mels, vocab) = *SIZES
+        .iter()
+        .find(|s| s.0 == name)
+        .ok_or_else(|| format!("unknown size {name}: {}", size_names()))?;
+    let dir = root.join(name);
+    let io = |what: &str, e: std::io::Error| format!("{what}: {e}");
     if !dir.join("model.safetensors").exists() {
         eprintln!("writing random {name} weights to {}", dir.display());
         let config = TinyConfig {
@@ -54,10 +69,28 @@ fn model_dir(name: &str) -> PathBuf {
             n_mels,
             target_positions: 448,
         };
+        let partial = root.join(format!(".{name}.partial"));
+        if partial.exists() {
+            std::fs::remove_dir_all(&partial).map_err(|e| io(&partial.display().to_string(), e))?;
+        }
         let mut rng = rand::rngs::StdRng::seed_from_u64(0);
-        write_random_model(&dir, &config, safetensors::Dtype::F16, &mut rng);
+        write_random_model(&partial, &config, safetensors::Dtype::F16, &mut rng);
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(|e| io(&dir.display().to_string(), e))?;
+        }
+        std::fs::rename(&partial, &dir).map_err(|e| io(&dir.display().to_string(), e))?;
     }
-    dir
+    let tokenizer = dir.join("tokenizer.json");
+    if !tokenizer.exists() {
+        std::fs::write(&tokenizer, multilingual_tokenizer_json(vocab)?)
+            .map_err(|e| io(&tokenizer.display().to_string(), e))?;
+    }
+    Ok(dir)
+}
+
+fn size_names() -> String {
+    let names: Vec<&str> = SIZES.iter().map(|s| s.0).collect();
+    format!("one of {}", names.join(", "))
 }
 
 struct Figures {
@@ -191,35 +224,109 @@ fn peer(dir: &Path, c: &WhisperConfig, mel: &[f32], tokens: usize) -> (f64, f64)
     (encoder_ms, token_ms)
 }
 
-fn main() {
-    let mut args = std::env::args().skip(1);
-    let (mut tokens, mut runs, mut with_peer, mut sizes) = (32, 3, true, Vec::new());
-    let (mut fused_step, mut compare) = (true, false);
+/// The command line.
+struct Args {
+    tokens: usize,
+    runs: usize,
+    with_peer: bool,
+    fused_step: bool,
+    compare: bool,
+    write_only: Option<PathBuf>,
+    sizes: Vec<String>,
+}
+
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
+    let mut a = Args {
+        tokens: 32,
+        runs: 3,
+        with_peer: true,
+        fused_step: true,
+        compare: false,
+        write_only: None,
+        sizes: Vec::new(),
+    };
+    let number = |value: Option<String>, what: &str, max: usize| {
+        value
+            .and_then(|n| n.parse::<usize>().ok())
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| format!("{what} needs a whole number from 1 to {max}"))
+    };
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--tokens" => {
-                tokens = args
-                    .next()
-                    .and_then(|n| n.parse().ok())
-                    .expect("--tokens N")
+            "--tokens" => a.tokens = number(args.next(), "--tokens", MAX_TOKENS)?,
+            "--runs" => a.runs = number(args.next(), "--runs", 1000)?,
+            "--no-peer" => a.with_peer = false,
+            "--general-step" => a.fused_step = false,
+            "--compare-steps" => a.compare = true,
+            "--write-only" => {
+                a.write_only = Some(args.next().map(PathBuf::from).ok_or("--write-only DIR")?)
             }
-            "--runs" => runs = args.next().and_then(|n| n.parse().ok()).expect("--runs R"),
-            "--no-peer" => with_peer = false,
-            "--general-step" => fused_step = false,
-            "--compare-steps" => compare = true,
-            _ => sizes.push(arg),
+            _ if arg.starts_with('-') => return Err(format!("unknown option {arg}")),
+            _ => {
+                if !SIZES.iter().any(|s| s.0 == arg) {
+                    return Err(format!("unknown size {arg}: {}", size_names()));
+                }
+                a.sizes.push(arg)
+            }
         }
     }
-    assert!((1..=440).contains(&tokens), "--tokens between 1 and 440");
-    assert!(runs >= 1, "--runs at least 1");
-    if sizes.is_empty() {
-        sizes = vec!["tiny".into(), "base".into()];
+    if a.sizes.is_empty() {
+        if a.write_only.is_some() {
+            return Err("--write-only DIR needs at least one size".into());
+        }
+        a.sizes = vec!["tiny".into(), "base".into()];
     }
+    Ok(a)
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args(std::env::args().skip(1)) {
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!("bench_random: error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench_random: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> Result<(), String> {
+    if let Some(root) = &args.write_only {
+        for size in &args.sizes {
+            println!("{}", model_dir(root, size)?.display());
+        }
+        return Ok(());
+    }
+    let Args {
+        tokens,
+        runs,
+        with_peer,
+        fused_step,
+        compare,
+        sizes,
+        ..
+    } = args;
+    // The checkout it was built in; a binary copied to another machine (scripts/gpu-bench.sh
+    // --pack) uses target/bench-random under the current directory there.
+    let checkout = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = if checkout.is_dir() {
+        checkout
+    } else {
+        Path::new(".")
+    }
+    .join("target/bench-random");
     if std::env::var_os("WGPU_BACKEND").is_none() {
         // SAFETY: nothing else runs yet.
         unsafe { std::env::set_var("WGPU_BACKEND", "vulkan") };
     }
-    let gpu = pollster::block_on(Gpu::new(GpuOptions::default())).expect("a GPU");
+    let gpu =
+        pollster::block_on(Gpu::new(GpuOptions::default())).map_err(|e| format!("no GPU: {e}"))?;
     println!("ours: {}", gpu.describe());
     if with_peer {
         println!("peer: candle-transformers 0.9 Whisper, CPU f32, same random weights");
@@ -248,7 +355,7 @@ fn main() {
         "peer ms/tok"
     );
     for size in &sizes {
-        let dir = model_dir(size);
+        let dir = model_dir(&root, size)?;
         let config =
             WhisperConfig::from_json(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
         let file = WeightFile::new(
@@ -302,4 +409,5 @@ fn main() {
             );
         }
     }
+    Ok(())
 }

@@ -3,17 +3,23 @@
 # f16 weights of the real shapes (speed does not depend on their values) and a forced decode
 # length, through examples/bench_random.rs natively (encoder ms and GFLOPS, decoder ms/token
 # and GB/s, dispatches and submits per token, weight and peak GPU memory), with candle on the
-# CPU beside the two smallest sizes. Then, where Chromium and the browser test tools are
-# installed, the browser benchmark (tests/e2e/bench.mjs) on the real GPU for each converted
-# model in models/ (no SwiftShader flags). docs/benchmarks.md, "A machine with a GPU".
+# CPU beside the two smallest sizes. Then, where Node.js and Chromium are installed, the
+# browser benchmark on the real GPU (no SwiftShader flags): the same random weights of each
+# size, served to the page and decoded to the same forced length through the JS API
+# (scripts/bench-web.sh --random-weights SIZE), and each converted model in models/ on jfk.wav
+# (tests/e2e/bench.mjs). docs/benchmarks.md, "A machine with a GPU".
 #
 #   scripts/gpu-bench.sh [SIZE...]              build here, then measure (default: every size)
 #   scripts/gpu-bench.sh --pack DIR             build, and copy what a machine without a Rust
-#                                               toolchain or network needs into DIR
-#   scripts/gpu-bench.sh --prebuilt DIR [SIZE...]   measure with the binary in DIR
+#                                               toolchain or network needs into DIR: the
+#                                               release bench_random (which also writes the
+#                                               random models for the browser), the wasm
+#                                               package (www/pkg) and playwright-core
+#   scripts/gpu-bench.sh --prebuilt DIR [SIZE...]   measure with what DIR holds
 #
 # Environment: TOKENS (forced decoder tokens, default 64), RUNS (timed runs after a warm-up,
-# default 3), OUT (where the report goes, default test-output/gpu-bench).
+# default 3), OUT (where the report goes, default test-output/gpu-bench), CHROMIUM (the browser,
+# default /usr/bin/chromium).
 # Meant to take under 8 minutes for every size on a machine with a current GPU (not yet
 # measured on one); writing and uploading the random large-v3 (3 GB) is a large part of it.
 set -euo pipefail
@@ -39,13 +45,32 @@ case ${1:-} in
     build
     mkdir -p "$2"
     cp "$bench" "$2/"
-    log "copied $(du -h "$2/bench_random" | cut -f1) to $2; on the GPU machine: scripts/gpu-bench.sh --prebuilt $2"
+    strip "$2/bench_random" 2>/dev/null || true
+    # The browser half: the wasm package and the browser driver (Chromium and Node.js must be
+    # on the GPU machine already).
+    [[ -f www/pkg/whisper_clsr_bg.wasm ]] || scripts/build-web.sh
+    rm -rf "$2/pkg" "$2/playwright-core"
+    cp -r www/pkg "$2/pkg"
+    if [[ -d tests/e2e/node_modules/playwright-core ]]; then
+      cp -r tests/e2e/node_modules/playwright-core "$2/playwright-core"
+    else
+      log "tests/e2e/node_modules/playwright-core is missing (scripts/setup.sh web): the browser half will need it on the GPU machine"
+    fi
+    log "copied $(du -sh "$2" | cut -f1) to $2; on the GPU machine: scripts/gpu-bench.sh --prebuilt $2"
     exit 0
     ;;
   --prebuilt)
     [[ $# -ge 2 ]] || die "usage: scripts/gpu-bench.sh --prebuilt DIR [SIZE...]"
     bench=$2/bench_random
     [[ -x $bench ]] || die "$bench is missing: make it with scripts/gpu-bench.sh --pack $2 on a build machine"
+    # What the pack brings for the browser half, where this checkout has none of its own.
+    if [[ ! -f www/pkg/whisper_clsr_bg.wasm && -d $2/pkg ]]; then
+      rm -rf www/pkg && cp -r "$2/pkg" www/pkg
+    fi
+    if [[ ! -d tests/e2e/node_modules/playwright-core && -d $2/playwright-core ]]; then
+      mkdir -p tests/e2e/node_modules
+      ln -sfn "$(cd "$2/playwright-core" && pwd -P)" tests/e2e/node_modules/playwright-core
+    fi
     shift 2
     ;;
   *)
@@ -80,15 +105,23 @@ started=$SECONDS
 } 2>&1 | tee "$report"
 log "native: $((SECONDS - started)) s; report in $report"
 
-# The browser benchmark needs Chromium, Node.js and the e2e tools (scripts/setup.sh web), the
-# web build and a converted model: run it for whichever models are here.
-if [[ -d tests/e2e/node_modules/playwright-core && -f www/pkg/whisper_clsr_bg.wasm ]] && command -v node >/dev/null; then
+# The browser benchmark needs Chromium, Node.js, playwright-core (scripts/setup.sh web, or the
+# pack) and the web build: the random weights of every size measured above, then whichever
+# converted models are here. A size that fails (large-v3's 3 GB of weights may not fit the
+# wasm32 memory) is reported and the others still run.
+if [[ -d tests/e2e/node_modules/playwright-core && -f www/pkg/whisper_clsr_bg.wasm && -x ${CHROMIUM:-/usr/bin/chromium} ]] \
+  && command -v node >/dev/null; then
+  export WHISPER_CLSR_REAL_GPU=1
+  for size in "${sizes[@]}"; do
+    BENCH_RANDOM=$bench scripts/bench-web.sh --random-weights "$size" --tokens "$tokens" --runs "$runs" 2>&1 \
+      | tee "$out/browser-random-$size.txt" || log "browser: random $size failed (see $out/browser-random-$size.txt)"
+  done
   for model in whisper-tiny.en whisper-base; do
     [[ -f models/$model/model.safetensors ]] || { log "browser: models/$model is missing, skipped"; continue; }
     scripts/link-web-models.sh "$model"
-    (cd tests/e2e && WHISPER_CLSR_REAL_GPU=1 node bench.mjs "$model" "$runs") 2>&1 | tee "$out/browser-$model.txt"
+    (cd tests/e2e && node bench.mjs "$model" "$runs") 2>&1 | tee "$out/browser-$model.txt"
   done
 else
-  log "browser: skipped (needs scripts/setup.sh web and scripts/build-web.sh on this machine)"
+  log "browser: skipped (needs Node.js, Chromium (CHROMIUM), playwright-core and www/pkg: scripts/setup.sh web and scripts/build-web.sh here, or the --pack DIR)"
 fi
 log "done in $((SECONDS - started)) s"

@@ -13,6 +13,7 @@ use crate::decode::alignment::{
 };
 use crate::decode::fallback::{candidate_score, compression_ratio, is_silence, verdict, Verdict};
 use crate::decode::longform::{frames_to_seconds, split_window, window_prompt, Segment, Word};
+use crate::decode::suppress::SuppressMasks;
 use crate::decode::timestamps::TIME_PRECISION;
 use crate::decode::window::{decode_window, decode_window_beams, WindowDecoding, WindowOptions};
 use crate::decode::{detect_language, languages::normalize_language, DecodeOptions};
@@ -139,6 +140,13 @@ impl Whisper {
         };
         let tok = &self.tokenizer;
         let decoder = &self.model.decoder;
+        // The benchmark option: masks that never let EOT through, made for this call only.
+        let forced_masks = if opts.suppress_eot {
+            Some(SuppressMasks::without_eot(&self.gpu, self.config(), tok)?)
+        } else {
+            None
+        };
+        let masks = forced_masks.as_ref().unwrap_or(&self.masks);
         let slots = self.model.encoder.blocks.len() + decoder.blocks.len();
         let counts = GateCounts::new(&self.gpu, slots)?;
         let route_for = |language: &str| {
@@ -216,8 +224,26 @@ impl Whisper {
                 (!opts.timestamps).then_some(tok.no_timestamps),
                 decoder.max_positions(),
             );
+            let room = decoder.max_positions().saturating_sub(prompt.len());
+            if opts.suppress_eot && opts.max_new_tokens > room {
+                return Err(Error::InvalidInput(format!(
+                    "{} forced decoder tokens do not fit: the decoder has {} positions and the \
+                     prompt takes {}, which leaves room for {room}",
+                    opts.max_new_tokens,
+                    decoder.max_positions(),
+                    prompt.len()
+                )));
+            }
             let decoded = self
-                .decode_with_fallback(&mut state, &prompt, sot_index, opts, window_index, on_event)
+                .decode_with_fallback(
+                    &mut state,
+                    &prompt,
+                    sot_index,
+                    opts,
+                    masks,
+                    window_index,
+                    on_event,
+                )
                 .await?;
             decoder_ms += ms(t);
             generated += decoded.result.tokens.len();
@@ -384,12 +410,14 @@ impl Whisper {
     /// Decodes one window at each temperature in turn until a decoding passes the checks
     /// (not repetitive, likely enough, or silence); greedy or beam search at 0, best of
     /// `best_of` samples above. Returns the passing decoding, or the last one tried.
+    #[allow(clippy::too_many_arguments)]
     async fn decode_with_fallback(
         &self,
         state: &mut DecoderState<'_>,
         prompt: &[u32],
         sot_index: usize,
         opts: &DecodeOptions,
+        masks: &SuppressMasks,
         window: usize,
         on_event: &mut dyn FnMut(Event<'_>) -> Result<()>,
     ) -> Result<Decoded> {
@@ -413,7 +441,7 @@ impl Whisper {
                     sample_len: opts.max_new_tokens,
                 };
                 let mut on_token = |t: u32| on_event(Event::Token(t));
-                let (gpu, decoder, masks) = (&self.gpu, &self.model.decoder, &self.masks);
+                let (gpu, decoder) = (&self.gpu, &self.model.decoder);
                 let result = if temperature == 0.0 && opts.beam_size > 1 {
                     decode_window_beams(
                         gpu,

@@ -110,6 +110,13 @@ export interface TranscribeOptions {
   maxTokens?: number;
   /** Translate to English instead of transcribing (multilingual models). */
   translate?: boolean;
+  /**
+   * Benchmark option, not for transcription (tests/e2e/bench.mjs): decode exactly this many
+   * tokens per window, end-of-text suppressed, greedily, without timestamps, temperature
+   * fallback or the silence checks; the result gets `benchmark`. Fails where the decoder has
+   * no room for them.
+   */
+  benchmarkTokens?: number;
   /** Aborting rejects with an AbortError within one decoder step; the instance stays usable. */
   signal?: AbortSignal;
 }
@@ -176,6 +183,20 @@ export interface Transcript {
   gateStats: GateStats | null;
   timings: Timings;
   device: string;
+  /** Only with the option benchmarkTokens. */
+  benchmark?: BenchmarkFigures;
+}
+
+/**
+ * What the option benchmarkTokens measures: the tokens decoded, and per token from the first
+ * token to the last (each a single-token decoder step and its pick; null below two tokens)
+ * the time, kernel dispatches and command submissions.
+ */
+export interface BenchmarkFigures {
+  tokens: number;
+  tokenMs: number | null;
+  dispatchesPerToken: number | null;
+  submitsPerToken: number | null;
 }
 
 export type AudioInput = Float32Array | AudioBuffer | Blob | File;
@@ -270,6 +291,10 @@ export interface WorkerStats {
   pooledGpuBytes: number;
   /** GPU activation buffers alive (in use or pooled); weights not included. */
   activationGpuBytes: number;
+  /** The most activationGpuBytes has been since the model was loaded. */
+  peakActivationGpuBytes: number;
+  /** Weight buffers on the model's GPU device: its weights, plus expert packs added. */
+  weightGpuBytes: number;
   poolLimitBytes: number;
 }
 

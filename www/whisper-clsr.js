@@ -250,22 +250,31 @@ export class Whisper {
    * @param {boolean} [options.conditionOnPreviousText=true] previous text as prompt.
    * @param {number} [options.seed=0] sampling seed (same seed, same transcript).
    * @param {boolean} [options.translate=false] translate to English.
+   * @param {number} [options.benchmarkTokens] benchmark option, not for transcription
+   *   (tests/e2e/bench.mjs): exactly this many tokens per window, end-of-text suppressed,
+   *   greedy, without timestamps, fallback or silence checks; adds `benchmark` to the result.
    * @param {AbortSignal} [options.signal] aborting rejects within one decoder step with an
    *   AbortError; the instance stays usable.
    * Resolves to {text, language, languageDetected, tokens, duration, segments: [{id, seek,
    * start, end, text, tokens, temperature, avgLogprob, compressionRatio, noSpeechProb,
    * words?: [{word, start, end, probability}]}], expert, gateStats, timings: {loadMs, melMs,
-   * encoderMs, decoderMs, tokensPerS, rtf}, device}.
+   * encoderMs, decoderMs, tokensPerS, rtf}, device}; with benchmarkTokens also benchmark:
+   * {tokens, tokenMs, dispatchesPerToken, submitsPerToken}.
    */
   async transcribe(audio, options = {}) {
-    const { language, timestamps = "segment", onToken, onSegment, onProgress, signal, ...rest } = options;
+    const { language, timestamps: timestampsOption, onToken, onSegment, onProgress, signal, ...rest } = options;
+    // Default "segment"; the benchmark option decodes without timestamps.
+    const timestamps = timestampsOption !== undefined ? timestampsOption : rest.benchmarkTokens != null ? false : "segment";
     if (rest.beamSize != null && !(Number.isInteger(rest.beamSize) && rest.beamSize >= 1)) {
       throw new RangeError(`beamSize ${rest.beamSize}: use a whole number ≥ 1 (1 decodes greedily)`);
+    }
+    if (rest.benchmarkTokens != null && !(Number.isInteger(rest.benchmarkTokens) && rest.benchmarkTokens >= 1)) {
+      throw new RangeError(`benchmarkTokens ${rest.benchmarkTokens}: use a whole number ≥ 1`);
     }
     if (![false, "segment", "word", true].includes(timestamps)) {
       throw new TypeError('timestamps must be false, "segment" or "word"');
     }
-    const known = ["temperature", "temperatureIncrement", "bestOf", "beamSize", "patience", "lengthPenalty", "seed", "initialPrompt", "conditionOnPreviousText", "compressionRatioThreshold", "logprobThreshold", "noSpeechThreshold", "maxTokens", "translate"];
+    const known = ["temperature", "temperatureIncrement", "bestOf", "beamSize", "patience", "lengthPenalty", "seed", "initialPrompt", "conditionOnPreviousText", "compressionRatioThreshold", "logprobThreshold", "noSpeechThreshold", "maxTokens", "translate", "benchmarkTokens"];
     const unknown = Object.keys(rest).filter((k) => !known.includes(k));
     if (unknown.length) throw new TypeError(`transcribe: unknown option(s) ${unknown.join(", ")}`);
     const aborted = () => signal?.reason ?? new DOMException("the transcription was aborted", "AbortError");
@@ -449,7 +458,9 @@ export class Whisper {
   /**
    * Memory figures of the worker: {wasmBytes (its wasm memory, which only grows),
    * pooledGpuBytes (idle GPU buffers kept for reuse, at most poolLimitBytes),
-   * activationGpuBytes (GPU buffers for activations in use or pooled), poolLimitBytes}.
+   * activationGpuBytes (GPU buffers for activations in use or pooled),
+   * peakActivationGpuBytes (the most activationGpuBytes has been since the load),
+   * weightGpuBytes (weight buffers: the model's, plus expert packs), poolLimitBytes}.
    * `release: true` frees the pooled GPU buffers first.
    */
   async stats({ release = false } = {}) {

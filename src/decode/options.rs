@@ -40,6 +40,11 @@ pub struct DecodeOptions {
     pub initial_prompt: Option<String>,
     /// Seed of the sampling RNG (sampling happens only on fallback).
     pub seed: u64,
+    /// Benchmark option, not for transcription: end-of-text is never picked, so every window
+    /// decodes exactly `max_new_tokens` tokens (an error where the decoder has no room for
+    /// them) and the text runs on past the speech. The browser benchmark forces its decode
+    /// length with it (`benchmarkTokens`, docs/benchmarks.md).
+    pub suppress_eot: bool,
 }
 
 impl Default for DecodeOptions {
@@ -61,6 +66,7 @@ impl Default for DecodeOptions {
             condition_on_previous_text: true,
             initial_prompt: None,
             seed: 0,
+            suppress_eot: false,
         }
     }
 }

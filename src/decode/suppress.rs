@@ -71,8 +71,35 @@ pub struct SuppressMasks {
 
 impl SuppressMasks {
     pub fn new(gpu: &Gpu, config: &WhisperConfig, tok: &WhisperTokenizer) -> Result<SuppressMasks> {
-        let (always_ids, first_ids) = suppress_lists(config, tok, false);
-        let (always_ts_ids, first_ts_ids) = suppress_lists(config, tok, true);
+        SuppressMasks::build(gpu, config, tok, false)
+    }
+
+    /// The same masks with end-of-text suppressed at every position too, so decoding runs to
+    /// its length limit: the benchmark option [`super::DecodeOptions::suppress_eot`].
+    pub fn without_eot(
+        gpu: &Gpu,
+        config: &WhisperConfig,
+        tok: &WhisperTokenizer,
+    ) -> Result<SuppressMasks> {
+        SuppressMasks::build(gpu, config, tok, true)
+    }
+
+    fn build(
+        gpu: &Gpu,
+        config: &WhisperConfig,
+        tok: &WhisperTokenizer,
+        suppress_eot: bool,
+    ) -> Result<SuppressMasks> {
+        let lists = |timestamps: bool| {
+            let (mut always, mut first) = suppress_lists(config, tok, timestamps);
+            if suppress_eot {
+                always.push(tok.eot);
+                first.push(tok.eot);
+            }
+            (always, first)
+        };
+        let (always_ids, first_ids) = lists(false);
+        let (always_ts_ids, first_ts_ids) = lists(true);
         let mask = |ids: &[u32]| {
             let mut m = vec![0.0f32; config.vocab_size];
             for &id in ids {

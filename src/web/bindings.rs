@@ -64,6 +64,11 @@ struct WebOptions {
     logprob_threshold: Option<f32>,
     no_speech_threshold: Option<f32>,
     max_tokens: Option<usize>,
+    /// Benchmark option (tests/e2e/bench.mjs), not for transcription: decode exactly this many
+    /// tokens per window, end-of-text suppressed ([`DecodeOptions::suppress_eot`]), without
+    /// timestamps, temperature fallback or the silence checks; the result gets a `benchmark`
+    /// object ([`BenchProbe`]).
+    benchmark_tokens: Option<usize>,
 }
 
 fn web_options(value: JsValue) -> Result<TranscribeOptions, JsError> {
@@ -74,8 +79,33 @@ fn web_options(value: JsValue) -> Result<TranscribeOptions, JsError> {
             .map_err(|e| JsError::new(&format!("transcribe options: {e}")))?
     };
     let defaults = DecodeOptions::default();
+    if let Some(n) = o.benchmark_tokens {
+        if n == 0 {
+            return Err(JsError::new("benchmarkTokens must be at least 1"));
+        }
+        if o.timestamps == Some(true) || o.word_timestamps {
+            return Err(JsError::new(
+                "benchmarkTokens decodes without timestamps: pass timestamps: false",
+            ));
+        }
+        if o.max_tokens.is_some() {
+            return Err(JsError::new(
+                "benchmarkTokens sets the number of tokens: leave maxTokens out",
+            ));
+        }
+        if o.beam_size.is_some_and(|b| b > 1) {
+            return Err(JsError::new(
+                "benchmarkTokens decodes greedily: leave beamSize out",
+            ));
+        }
+    }
+    let benchmark = o.benchmark_tokens.is_some();
     let start = o.temperature.unwrap_or(0.0);
-    let step = o.temperature_increment.unwrap_or(0.2);
+    let step = if benchmark {
+        0.0
+    } else {
+        o.temperature_increment.unwrap_or(0.2)
+    };
     let temperatures = if step > 0.0 {
         (0..)
             .map(|i| start + step * i as f32)
@@ -83,6 +113,13 @@ fn web_options(value: JsValue) -> Result<TranscribeOptions, JsError> {
             .collect::<Vec<_>>()
     } else {
         vec![start]
+    };
+    let thresholds = |given: Option<f32>, default: Option<f32>| {
+        if benchmark {
+            None
+        } else {
+            given.or(default)
+        }
     };
     Ok(TranscribeOptions {
         language: o.language.filter(|l| !l.is_empty() && l != "auto"),
@@ -92,8 +129,11 @@ fn web_options(value: JsValue) -> Result<TranscribeOptions, JsError> {
             Task::Transcribe
         },
         decode: DecodeOptions {
-            max_new_tokens: o.max_tokens.unwrap_or(defaults.max_new_tokens),
-            timestamps: o.timestamps.unwrap_or(defaults.timestamps),
+            max_new_tokens: o
+                .benchmark_tokens
+                .or(o.max_tokens)
+                .unwrap_or(defaults.max_new_tokens),
+            timestamps: !benchmark && o.timestamps.unwrap_or(defaults.timestamps),
             word_timestamps: o.word_timestamps,
             temperatures: if temperatures.is_empty() {
                 vec![start]
@@ -106,14 +146,16 @@ fn web_options(value: JsValue) -> Result<TranscribeOptions, JsError> {
             length_penalty: o.length_penalty,
             seed: o.seed.unwrap_or(defaults.seed),
             initial_prompt: o.initial_prompt,
-            condition_on_previous_text: o
-                .condition_on_previous_text
-                .unwrap_or(defaults.condition_on_previous_text),
-            compression_ratio_threshold: o
-                .compression_ratio_threshold
-                .or(defaults.compression_ratio_threshold),
-            logprob_threshold: o.logprob_threshold.or(defaults.logprob_threshold),
-            no_speech_threshold: o.no_speech_threshold.or(defaults.no_speech_threshold),
+            condition_on_previous_text: !benchmark
+                && o.condition_on_previous_text
+                    .unwrap_or(defaults.condition_on_previous_text),
+            compression_ratio_threshold: thresholds(
+                o.compression_ratio_threshold,
+                defaults.compression_ratio_threshold,
+            ),
+            logprob_threshold: thresholds(o.logprob_threshold, defaults.logprob_threshold),
+            no_speech_threshold: thresholds(o.no_speech_threshold, defaults.no_speech_threshold),
+            suppress_eot: benchmark,
             ..defaults
         },
     })
@@ -318,13 +360,17 @@ impl WasmWhisper {
             should_stop,
         };
         let mut stream = TextStream::default();
-        let mut on_event = |event: Event<'_>| callbacks.dispatch(&self.inner, &mut stream, event);
+        let mut probe = options.decode.suppress_eot.then(BenchProbe::default);
+        let mut on_event = |event: Event<'_>| {
+            BenchProbe::observe(&mut probe, &self.inner.gpu, &event);
+            callbacks.dispatch(&self.inner, &mut stream, event)
+        };
         let transcript = self
             .inner
             .transcribe(&samples, &options, &mut on_event)
             .await
             .map_err(js_error)?;
-        self.finish(transcript)
+        self.finish(transcript, probe)
     }
 
     /// Transcribes an encoded audio file (`Blob`/`File`: WAV, FLAC, MP3, OGG Vorbis) of any
@@ -367,18 +413,87 @@ impl WasmWhisper {
             should_stop,
         };
         let mut stream = TextStream::default();
-        let mut on_event = |event: Event<'_>| callbacks.dispatch(&self.inner, &mut stream, event);
+        let mut probe = options.decode.suppress_eot.then(BenchProbe::default);
+        let mut on_event = |event: Event<'_>| {
+            BenchProbe::observe(&mut probe, &self.inner.gpu, &event);
+            callbacks.dispatch(&self.inner, &mut stream, event)
+        };
         let transcript = self
             .inner
             .transcribe_mel(&streamed.mel, mel_ms, &options, &mut on_event)
             .await
             .map_err(js_error)?;
-        self.finish(transcript)
+        self.finish(transcript, probe)
     }
 
-    fn finish(&self, mut transcript: crate::Transcript) -> Result<JsValue, JsError> {
+    /// The transcript as JS, with the `benchmark` figures where the option asked for them.
+    fn finish(
+        &self,
+        mut transcript: crate::Transcript,
+        probe: Option<BenchProbe>,
+    ) -> Result<JsValue, JsError> {
         transcript.timings.load_ms = self.load_ms;
-        to_js(&transcript)
+        let value = to_js(&transcript)?;
+        if let Some(probe) = probe {
+            js_sys::Reflect::set(&value, &"benchmark".into(), &to_js(&probe.figures())?)
+                .map_err(|e| JsError::new(&js_message(&e)))?;
+        }
+        Ok(value)
+    }
+}
+
+/// What the benchmark option (`benchmarkTokens`) measures beyond the transcript's timings:
+/// the tokens decoded, and from the first token's pick to the last one's the time, kernel
+/// dispatches and command submissions per token. Each of those tokens is one single-token
+/// decoder step and its pick, read back; the prompt, the first pick and the encoder are not
+/// counted (they are in `timings`).
+#[derive(Default)]
+struct BenchProbe {
+    tokens: usize,
+    /// (time, dispatches, submissions) at the first token and at the latest one.
+    first: Option<(Instant, u64, u64)>,
+    last: Option<(Instant, u64, u64)>,
+}
+
+/// [`BenchProbe`]'s figures; the per-token ones are `null` below two tokens.
+#[derive(Serialize)]
+struct BenchFigures {
+    tokens: usize,
+    token_ms: Option<f64>,
+    dispatches_per_token: Option<f64>,
+    submits_per_token: Option<f64>,
+}
+
+impl BenchProbe {
+    /// Counts a token event (other events pass).
+    fn observe(probe: &mut Option<BenchProbe>, gpu: &Gpu, event: &Event<'_>) {
+        let (Some(probe), Event::Token(_)) = (probe, event) else {
+            return;
+        };
+        let now = (Instant::now(), gpu.dispatch_count(), gpu.submit_count());
+        probe.tokens += 1;
+        if probe.first.is_none() {
+            probe.first = Some(now);
+        } else {
+            probe.last = Some(now);
+        }
+    }
+
+    fn figures(&self) -> BenchFigures {
+        let per_token = self.first.zip(self.last).map(|(first, last)| {
+            let steps = (self.tokens - 1) as f64;
+            (
+                last.0.duration_since(first.0).as_secs_f64() * 1e3 / steps,
+                (last.1 - first.1) as f64 / steps,
+                (last.2 - first.2) as f64 / steps,
+            )
+        });
+        BenchFigures {
+            tokens: self.tokens,
+            token_ms: per_token.map(|p| p.0),
+            dispatches_per_token: per_token.map(|p| p.1),
+            submits_per_token: per_token.map(|p| p.2),
+        }
     }
 }
 

@@ -19,18 +19,25 @@ struct Stats {
     pooled_gpu_bytes: u64,
     /// GPU activation buffers alive now: in use plus pooled (weights not included).
     activation_gpu_bytes: u64,
+    /// The most `activation_gpu_bytes` has been since the model was loaded.
+    peak_activation_gpu_bytes: u64,
+    /// Weight buffers created on the model's device: its weights, plus expert packs added.
+    weight_gpu_bytes: u64,
     pool_limit_bytes: u64,
 }
 
 #[wasm_bindgen(js_class = WhisperModel)]
 impl WasmWhisper {
-    /// `{wasmBytes, pooledGpuBytes, activationGpuBytes, poolLimitBytes}`.
+    /// `{wasmBytes, pooledGpuBytes, activationGpuBytes, peakActivationGpuBytes,
+    /// weightGpuBytes, poolLimitBytes}`.
     pub fn stats(&self) -> Result<JsValue, JsError> {
         let gpu = &self.inner.gpu;
         to_js(&Stats {
             wasm_bytes: core::arch::wasm32::memory_size::<0>() as u64 * WASM_PAGE_BYTES,
             pooled_gpu_bytes: gpu.pooled_bytes(),
             activation_gpu_bytes: gpu.activation_bytes(),
+            peak_activation_gpu_bytes: gpu.peak_activation_bytes(),
+            weight_gpu_bytes: gpu.weight_bytes_created(),
             pool_limit_bytes: gpu.pool_limit(),
         })
     }

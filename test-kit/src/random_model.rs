@@ -192,3 +192,92 @@ pub fn load_network(gpu: &Gpu, dir: &Path) -> WhisperNetwork {
     let file = WeightFile::new(weights, dir.display().to_string()).unwrap();
     WhisperNetwork::load(gpu, config, &file).unwrap()
 }
+
+/// Text tokens before `<|endoftext|>` in OpenAI's multilingual vocabulary.
+const MULTILINGUAL_TEXT_TOKENS: usize = 50257;
+/// Tokens of a multilingual vocabulary besides its text and language tokens: EOT,
+/// `<|startoftranscript|>`, six task and prompt tokens, 1501 timestamps.
+const MULTILINGUAL_OTHER_TOKENS: usize = 2 + 6 + 1501;
+
+/// A tokenizer.json for a random model of a released multilingual size (`vocab_size` 51865,
+/// or 51866 for large-v3, whose 100th language is Cantonese): every special token at the id
+/// OpenAI's vocabulary gives it (`<|endoftext|>` 50257, `<|startoftranscript|>` 50258, the
+/// languages, `<|translate|>`, `<|transcribe|>`, `<|startoflm|>`, `<|startofprev|>`,
+/// `<|nospeech|>`, `<|notimestamps|>`; timestamps after it), so prompts, suppression and the
+/// token pick see the real layout. The 50257 text tokens are placeholders ("a", "Ġa", "b",
+/// … in the byte-level alphabet, no merges): random weights decode to junk text anyway.
+pub fn multilingual_tokenizer_json(vocab_size: usize) -> Result<Vec<u8>, String> {
+    let languages = whisper_clsr::decode::languages::LANGUAGES;
+    let n_languages = vocab_size
+        .checked_sub(MULTILINGUAL_TEXT_TOKENS + MULTILINGUAL_OTHER_TOKENS)
+        .filter(|n| (1..=languages.len()).contains(n))
+        .ok_or_else(|| {
+            format!(
+                "a multilingual Whisper vocabulary has {} to {} tokens, not {vocab_size}",
+                MULTILINGUAL_TEXT_TOKENS + MULTILINGUAL_OTHER_TOKENS + 1,
+                MULTILINGUAL_TEXT_TOKENS + MULTILINGUAL_OTHER_TOKENS + languages.len()
+            )
+        })?;
+    let placeholder = |i: usize| {
+        // Bijective base 26 of i / 2, with "Ġ" (a leading space) on odd ids.
+        let mut n = i / 2 + 1;
+        let mut letters = Vec::new();
+        while n > 0 {
+            n -= 1;
+            letters.push(char::from(b'a' + (n % 26) as u8));
+            n /= 26;
+        }
+        let word: String = letters.iter().rev().collect();
+        if i % 2 == 1 {
+            format!("Ġ{word}")
+        } else {
+            word
+        }
+    };
+    let vocab: serde_json::Map<String, serde_json::Value> = (0..MULTILINGUAL_TEXT_TOKENS)
+        .map(|i| (placeholder(i), i.into()))
+        .collect();
+    let special = ["<|endoftext|>", "<|startoftranscript|>"]
+        .into_iter()
+        .map(String::from)
+        .chain(
+            languages[..n_languages]
+                .iter()
+                .map(|(code, _)| format!("<|{code}|>")),
+        )
+        .chain(
+            [
+                "<|translate|>",
+                "<|transcribe|>",
+                "<|startoflm|>",
+                "<|startofprev|>",
+                "<|nospeech|>",
+                "<|notimestamps|>",
+            ]
+            .map(String::from),
+        );
+    let added: Vec<serde_json::Value> = special
+        .enumerate()
+        .map(|(i, content)| {
+            serde_json::json!({"id": MULTILINGUAL_TEXT_TOKENS + i, "content": content,
+                "single_word": false, "lstrip": false, "rstrip": false, "normalized": false,
+                "special": true})
+        })
+        .collect();
+    let byte_level = serde_json::json!({"type": "ByteLevel", "add_prefix_space": false,
+        "trim_offsets": true, "use_regex": true});
+    serde_json::to_vec(&serde_json::json!({
+        "version": "1.0",
+        "truncation": null,
+        "padding": null,
+        "added_tokens": added,
+        "normalizer": null,
+        "pre_tokenizer": byte_level,
+        "post_processor": null,
+        "decoder": byte_level,
+        "model": {"type": "BPE", "dropout": null, "unk_token": null,
+            "continuing_subword_prefix": "", "end_of_word_suffix": "", "fuse_unk": false,
+            "byte_fallback": false, "vocab": vocab, "merges": []}
+    }))
+    .map_err(|e| e.to_string())
+}

@@ -155,6 +155,7 @@ fn options(args: &Args) -> Result<TranscribeOptions, String> {
             condition_on_previous_text: !args.no_condition_on_previous_text,
             initial_prompt: args.initial_prompt.clone(),
             seed: args.seed,
+            suppress_eot: false,
         },
     };
     options
