@@ -253,6 +253,14 @@ impl Whisper {
         Ok(whisper)
     }
 
+    /// Creates every kernel variant transcription may dispatch on this device
+    /// ([`Gpu::prepare_pipelines`]), so that the first transcription does not compile
+    /// shaders; `progress(done, total)`. Returns how many were created now.
+    pub fn prepare_kernels(&self, progress: &mut dyn FnMut(usize, usize)) -> usize {
+        let kernels = crate::ops::device_kernels(self.gpu.subgroups());
+        self.gpu.prepare_pipelines(&kernels, progress)
+    }
+
     /// Token ids decoding without timestamps never picks, and those it does not pick first.
     pub fn suppressed_tokens(&self) -> (&[u32], &[u32]) {
         (&self.masks.always_ids, &self.masks.first_ids)

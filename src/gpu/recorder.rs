@@ -97,6 +97,28 @@ impl Gpu {
         pipeline
     }
 
+    /// Creates the pipelines of `kernels` not created yet, calling `progress(done, total)`
+    /// after each, so that the first transcription does not wait for shader compilation
+    /// (natively this compiles now; in a browser the calls return at once and the GPU
+    /// process compiles while the page goes on). Returns how many were created.
+    pub fn prepare_pipelines(
+        &self,
+        kernels: &[Kernel],
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> usize {
+        let before = self.pipeline_count();
+        for (i, kernel) in kernels.iter().enumerate() {
+            self.pipeline(kernel);
+            progress(i + 1, kernels.len());
+        }
+        self.pipeline_count() - before
+    }
+
+    /// Number of compute pipelines created so far (each kernel variant once).
+    pub fn pipeline_count(&self) -> usize {
+        self.pipelines.borrow().len()
+    }
+
     /// Records one dispatch. Binding 0 is the uniform `params`; `buffers` lists the storage
     /// bindings by number.
     pub fn dispatch(

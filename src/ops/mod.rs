@@ -16,9 +16,8 @@ pub mod token_pick;
 
 use crate::gpu::shader::Kernel;
 
-/// Every kernel variant the runtime can dispatch, plus the tanh-GELU forms the parity tests
-/// dispatch (tests validate each with naga).
-pub fn all_kernels() -> Vec<Kernel> {
+/// Every kernel variant the runtime can dispatch.
+pub fn runtime_kernels() -> Vec<Kernel> {
     let mut all = matmul::kernels();
     all.extend(attention_step::kernels());
     all.extend(layer_norm::kernels());
@@ -30,6 +29,41 @@ pub fn all_kernels() -> Vec<Kernel> {
     all.extend(token_pick::kernels());
     all.extend(beam_gather::kernels());
     all.extend(clsr::kernels());
+    all
+}
+
+/// The [`runtime_kernels`] a device dispatches: where a kernel has a `SUBGROUPS` variant,
+/// that one on devices with subgroups and the other elsewhere.
+pub fn device_kernels(subgroups: bool) -> Vec<Kernel> {
+    let all = runtime_kernels();
+    let twin = |k: &Kernel| -> (&'static str, &'static str, Vec<&'static str>) {
+        let mut defines: Vec<_> = k
+            .defines
+            .iter()
+            .copied()
+            .filter(|d| *d != "SUBGROUPS")
+            .collect();
+        defines.sort();
+        (k.file, k.entry, defines)
+    };
+    let with_subgroups: Vec<_> = all
+        .iter()
+        .filter(|k| k.defines.contains(&"SUBGROUPS"))
+        .map(twin)
+        .collect();
+    all.iter()
+        .filter(|k| {
+            let uses = k.defines.contains(&"SUBGROUPS");
+            uses == subgroups || (!uses && !with_subgroups.contains(&twin(k)))
+        })
+        .cloned()
+        .collect()
+}
+
+/// [`runtime_kernels`] plus the tanh-GELU forms the parity tests dispatch (tests validate
+/// each with naga).
+pub fn all_kernels() -> Vec<Kernel> {
+    let mut all = runtime_kernels();
     let tanh = crate::gpu::shader::tanh_gelu_variants(&all);
     all.extend(tanh);
     all
