@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Browser benchmark in headless Chromium (tests/e2e/bench.mjs) and the wasm package size raw and
-# gzipped. Without a GPU WebGPU runs on SwiftShader (slow); set WHISPER_CLSR_REAL_GPU=1 on a
-# machine with one. Two modes:
+# gzipped. Without a GPU WebGPU runs on SwiftShader (slow), or on lavapipe as scripts/test-web.sh
+# runs it with WHISPER_CLSR_LAVAPIPE=$(scripts/lavapipe-browser.sh); set WHISPER_CLSR_REAL_GPU=1
+# on a machine with a GPU. Two modes:
 #
 #   scripts/bench-web.sh [MODEL] [RUNS]
 #       a converted model in models/ (default whisper-base, 1 run) transcribes jfk.wav:
