@@ -3,11 +3,14 @@
 //! with the workgroup-memory fallback forced (`GpuOptions::subgroups = false`, as
 //! `WHISPER_CLSR_NO_SUBGROUPS=1` does), against a plain f64 CPU product on fresh random
 //! inputs: K not a multiple of 8 and past the kernel's chunk sizes, odd n, 1–4 rows, f32
-//! and f16 weights, rows that do and do not start on a 16-byte boundary.
+//! and f16 weights, rows that do and do not start on a 16-byte boundary; and with a layer
+//! norm folded into the read of the activation rows (decoder steps' fc1) against the f64
+//! layer norm followed by the product.
 
 use whisper_clsr_test_kit as kit;
 
 use kit::reference::gelu;
+use kit::reference::ops::layer_norm;
 use kit::{assert_close, f64s, random, read, rng, weight};
 use whisper_clsr::gpu::{DType, Gpu, GpuOptions};
 use whisper_clsr::ops::matmul::{gemm, Epilogue, Gemm, Layout, Rhs};
@@ -35,8 +38,25 @@ fn devices() -> Vec<(&'static str, Gpu)> {
     all
 }
 
+/// What happens around the product: bias, GELU, residual after it, or a layer norm of the
+/// activation rows before it.
+#[derive(Clone, Copy, Default)]
+struct Around {
+    bias: bool,
+    gelu: bool,
+    residual: bool,
+    norm: bool,
+}
+
+const PLAIN: Around = Around {
+    bias: false,
+    gelu: false,
+    residual: false,
+    norm: false,
+};
+
 /// `rows` activation rows [rows, k] times B's rows n (starting at `b_off + n * ldb` in a
-/// flat weight), with bias, GELU and residual as asked, on `gpu` and on the CPU.
+/// flat weight), with the epilogue and layer norm as asked, on `gpu` and on the CPU.
 #[allow(clippy::too_many_arguments)]
 fn check(
     gpu: &Gpu,
@@ -44,11 +64,20 @@ fn check(
     (rows, n, k): (usize, usize, usize),
     (b_off, ldb): (usize, usize),
     dtype: DType,
-    epilogue: (bool, bool, bool),
+    around: Around,
     what: &str,
 ) {
-    let (use_bias, use_gelu, use_res) = epilogue;
+    let (use_bias, use_gelu, use_res) = (around.bias, around.gelu, around.residual);
     let x = random(r, rows * k);
+    let gamma: Vec<f32> = random(r, k).iter().map(|v| 1.0 + 0.5 * v).collect();
+    let beta = random(r, k);
+    let table = gpu
+        .weight_f32(
+            &[gamma.clone(), beta.clone()].concat(),
+            &[2 * k],
+            DType::F32,
+        )
+        .unwrap();
     let len = b_off + (n - 1) * ldb + k;
     let (w, w_seen) = weight(gpu, &random(r, len), &[len], dtype);
     let (bias, bias_seen) = weight(gpu, &random(r, n), &[n], dtype);
@@ -75,9 +104,16 @@ fn check(
         bias: use_bias.then_some((&bias, 0)),
         gelu: use_gelu,
         residual: use_res.then_some((&rt, Layout::dense(rows, n))),
+        norm: around.norm.then_some(&table),
     };
     gemm(gpu, &xt, Rhs::Weight(&w), &out, &g, &epi);
-    let (xs, ws) = (f64s(&x), f64s(&w_seen));
+    let (mut xs, ws) = (f64s(&x), f64s(&w_seen));
+    if around.norm {
+        xs = xs
+            .chunks(k)
+            .flat_map(|row| layer_norm(row, &f64s(&gamma), &f64s(&beta)))
+            .collect();
+    }
     let mut want = vec![0.0f64; rows * n];
     for m in 0..rows {
         for j in 0..n {
@@ -97,7 +133,8 @@ fn check(
     }
     let what = format!(
         "{what}: {rows}x{k}·{n} b_off={b_off} ldb={ldb} {dtype:?} bias={use_bias} \
-         gelu={use_gelu} res={use_res}"
+         gelu={use_gelu} res={use_res} norm={}",
+        around.norm
     );
     assert_close(&read(gpu, &out), &want, RTOL, &what);
 }
@@ -117,7 +154,15 @@ fn split_k_gemv_matches_cpu_with_and_without_subgroups() {
         (1, 5, 5119),
         (3, 70, 390),
     ];
-    let epilogues = [(false, false, false), (true, true, true)];
+    let epilogues = [
+        PLAIN,
+        Around {
+            bias: true,
+            gelu: true,
+            residual: true,
+            norm: false,
+        },
+    ];
     for (name, gpu) in devices() {
         println!("{name}: {}", gpu.describe());
         let mut r = rng(11);
@@ -148,13 +193,58 @@ fn split_k_gemv_keeps_its_epilogues_on_decoder_shapes() {
             (4, 384, 1536),
         ] {
             for dtype in [DType::F32, DType::F16] {
+                let bias = Around {
+                    bias: true,
+                    ..PLAIN
+                };
                 for epilogue in [
-                    (true, false, false),
-                    (true, true, false),
-                    (true, false, true),
+                    bias,
+                    Around { gelu: true, ..bias },
+                    Around {
+                        residual: true,
+                        ..bias
+                    },
                 ] {
                     check(&gpu, &mut r, shape, (0, shape.2), dtype, epilogue, name);
                 }
+            }
+        }
+    }
+}
+
+#[test]
+fn gemv_with_a_folded_layer_norm_matches_layer_norm_then_product() {
+    // (rows, n, k): the short-K kernel (k < 256: one thread per output), split-K within one
+    // activation chunk and over several, 1-4 rows; fc1 of a decoder step (bias and GELU)
+    // and a plain product.
+    let shapes = [
+        (1, 40, 32),
+        (4, 17, 100),
+        (1, 1536, 384),
+        (4, 384, 384),
+        (2, 33, 777),
+        (1, 31, 3077),
+        (3, 9, 1283),
+    ];
+    let fc1 = Around {
+        bias: true,
+        gelu: true,
+        norm: true,
+        ..PLAIN
+    };
+    for (name, gpu) in devices() {
+        let mut r = rng(13);
+        for (i, &shape) in shapes.iter().enumerate() {
+            for dtype in [DType::F32, DType::F16] {
+                let around = if i % 2 == 0 {
+                    fc1
+                } else {
+                    Around {
+                        norm: true,
+                        ..PLAIN
+                    }
+                };
+                check(&gpu, &mut r, shape, (0, shape.2), dtype, around, name);
             }
         }
     }

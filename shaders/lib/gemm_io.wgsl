@@ -29,6 +29,11 @@ struct Params {
 #if RESIDUAL
 @group(0) @binding(5) var<storage, read> r: array<f32>;
 #endif
+#if NORM
+// The layer norm applied to A's rows as they are read (few-row kernel only; never with
+// RESIDUAL): f32 [gamma (k) | beta (k)].
+@group(0) @binding(5) var<storage, read> norm: array<f32>;
+#endif
 
 #if GELU
 #include lib/gelu.wgsl

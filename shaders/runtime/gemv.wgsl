@@ -9,6 +9,9 @@
 // memory (lib/few_rows.wgsl). Otherwise (short K, or B stored [k, n]: attention keys and
 // values) each of 64 threads owns one output and walks K, with element (k, n) of B at
 // k * b_sk + n * b_sn. ONE_ROW specialises M = 1 to scalars (lib/few_rows.wgsl).
+// NORM: A's rows are layer-normalised as they are read (a decoder step's FFN layer norm
+// folded into fc1): every workgroup first reduces its rows' mean and variance, then reads
+// (a − mean) · inv_std · gamma[k] + beta[k].
 
 #include lib/gemm_io.wgsl
 #include lib/few_rows.wgsl
@@ -26,6 +29,56 @@ fn store_rows(batch: u32, n: u32, sum: Acc) {
     for (var m = 0u; m < p.m; m++) {
         store(batch, m, n, row_value(sum, m));
     }
+}
+
+#if NORM
+// Whisper's layer-norm epsilon (ops::layer_norm::EPS).
+const NORM_EPS: f32 = 1e-5;
+// Per row (the components of Acc), in every invocation: the mean and 1 / sqrt(variance +
+// eps). Private, as workgroup memory is full with four rows.
+var<private> norm_mean: Acc;
+var<private> norm_inv_std: Acc;
+
+// Sum of `v` over the workgroup's `size` invocations (a power of two), in `partial`.
+fn norm_sum(index: u32, size: u32, v: Acc) -> Acc {
+    workgroupBarrier();
+    partial[index] = v;
+    workgroupBarrier();
+    for (var s = size / 2u; s > 0u; s >>= 1u) {
+        if (index < s) {
+            partial[index] += partial[index + s];
+        }
+        workgroupBarrier();
+    }
+    return partial[0];
+}
+
+// The mean and inverse deviation of the rows at a_base (as runtime/layer_norm.wgsl: variance
+// around the mean). Every invocation must call it.
+fn norm_rows(a_base: u32, index: u32, size: u32) {
+    var s = Acc(0.0);
+    for (var kk = index; kk < p.k; kk += size) {
+        s += rows_at(a_base, kk);
+    }
+    let mean = norm_sum(index, size, s) / f32(p.k);
+    var q = Acc(0.0);
+    for (var kk = index; kk < p.k; kk += size) {
+        let dev = rows_at(a_base, kk) - mean;
+        q += dev * dev;
+    }
+    let variance = norm_sum(index, size, q) / f32(p.k);
+    norm_mean = mean;
+    norm_inv_std = inverseSqrt(variance + NORM_EPS);
+}
+#endif
+
+// Activations k of the rows at a_base, layer-normalised with NORM.
+fn input_at(a_base: u32, kk: u32) -> Acc {
+#if NORM
+    return (rows_at(a_base, kk) - norm_mean) * norm_inv_std * norm[kk] + norm[p.k + kk];
+#else
+    return rows_at(a_base, kk);
+#endif
 }
 
 #if SPLIT_K
@@ -51,7 +104,7 @@ var<workgroup> xs: array<Acc, KT>;
 fn load_chunk(a_base: u32, c0: u32, c1: u32, index: u32) {
     workgroupBarrier();
     for (var i = index; i < c1 - c0; i += 256u) {
-        xs[i] = rows_at(a_base, c0 + i);
+        xs[i] = input_at(a_base, c0 + i);
     }
     workgroupBarrier();
 }
@@ -103,6 +156,9 @@ fn main(
     let n0 = workgroup_index(wg) * OUTS;
     let a_base = p.a_off + batch * p.a_bs;
     let b_base = p.b_off + batch * p.b_bs;
+#if NORM
+    norm_rows(a_base, index, 256u);
+#endif
 #if SUBGROUPS
     // A subgroup numbers its own active lanes, so neither the subgroup size nor how
     // invocations map to subgroups matters. Item i is part i / OUTS of output i % OUTS: with
@@ -165,14 +221,17 @@ fn main(
 fn main(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>) {
     let batch = wg.id.z;
     let n = workgroup_index(wg) * 64u + lid.x;
+    let a_base = p.a_off + batch * p.a_bs;
+#if NORM
+    norm_rows(a_base, lid.x, 64u);
+#endif
     if (n >= p.n) {
         return;
     }
-    let a_base = p.a_off + batch * p.a_bs;
     let b_base = p.b_off + batch * p.b_bs + n * p.b_sn;
     var acc = Acc(0.0);
     for (var kk = 0u; kk < p.k; kk++) {
-        acc += load_b(b_base + kk * p.b_sk) * rows_at(a_base, kk);
+        acc += load_b(b_base + kk * p.b_sk) * input_at(a_base, kk);
     }
     store_rows(batch, n, acc);
 }

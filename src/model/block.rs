@@ -13,9 +13,9 @@
 //! the activations the backward pass needs are kept ([`BlockTape`]).
 
 use super::layers::{AttentionWeights, FeedForward, LayerNorm};
-use super::step_weights::{StepAttention, StepWeights};
+use super::step_weights::{norm_table, StepAttention, StepWeights};
 use super::weights::WeightFile;
-use crate::gpu::{Gpu, Tensor};
+use crate::gpu::{Gpu, Tensor, Weight};
 use crate::ops::attention::{attention_keeping, AttentionShape};
 use crate::ops::attention_step::{attention_step, fits, StepKv, CROSS_CHUNK};
 use crate::ops::flash_attention::{self, flash_attention};
@@ -42,6 +42,20 @@ pub trait FfnStrategy {
         z: &Tensor,
         residual: &Tensor,
     ) -> Tensor;
+
+    /// `x + FFN(LN(x))` for a decoder step's few rows, with `ln` the block's FFN layer norm
+    /// and `norm` its f32 `[gamma | beta]` table. By default the norm is its own dispatch.
+    fn forward_step(
+        &mut self,
+        gpu: &Gpu,
+        layer: LayerId,
+        ffn: &FeedForward,
+        (ln, _norm): (&LayerNorm, &Weight),
+        x: &Tensor,
+    ) -> Tensor {
+        let z = ln.forward(gpu, x);
+        self.forward(gpu, layer, ffn, &z, x)
+    }
 }
 
 /// The frozen FFN of the base model.
@@ -57,6 +71,18 @@ impl FfnStrategy for Dense {
         residual: &Tensor,
     ) -> Tensor {
         ffn.forward_residual(gpu, z, residual)
+    }
+
+    /// The norm folded into fc1 (one dispatch fewer per layer).
+    fn forward_step(
+        &mut self,
+        gpu: &Gpu,
+        _: LayerId,
+        ffn: &FeedForward,
+        (ln, norm): (&LayerNorm, &Weight),
+        x: &Tensor,
+    ) -> Tensor {
+        ffn.forward_normed_residual(gpu, ln, norm, x)
     }
 }
 
@@ -186,6 +212,7 @@ impl Block {
             Some(StepWeights {
                 self_attn: step_attention("self_attn_layer_norm", "self_attn", true)?,
                 cross: step_attention("encoder_attn_layer_norm", "encoder_attn", false)?,
+                ffn_norm: norm_table(gpu, file, &name("final_layer_norm"), d)?,
             })
         } else {
             None
@@ -244,8 +271,8 @@ impl Block {
         let attn = attention_step(gpu, &x_self, cross_proj, cross_kv);
         let x_mid = cross.attn.out.forward_residual(gpu, &attn, &x_self);
         drop(x_self);
-        let z = self.ffn_ln.forward(gpu, &x_mid);
-        ffn.forward(gpu, io.layer, &self.ffn, &z, &x_mid)
+        let norm = (&self.ffn_ln, &step.ffn_norm);
+        ffn.forward_step(gpu, io.layer, &self.ffn, norm, &x_mid)
     }
 
     pub fn forward(

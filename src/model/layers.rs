@@ -5,7 +5,7 @@ use super::weights::WeightFile;
 use crate::gpu::{DType, Gpu, Tensor, Weight};
 use crate::ops::clsr::SharedFfn;
 use crate::ops::layer_norm::layer_norm;
-use crate::ops::matmul::{linear, linear_into, Layout};
+use crate::ops::matmul::{folds_norm, linear, linear_into, linear_normed, Layout};
 use crate::Result;
 
 /// `y = x·Wᵀ + b`.
@@ -167,5 +167,23 @@ impl FeedForward {
     pub fn forward_residual(&self, gpu: &Gpu, x: &Tensor, residual: &Tensor) -> Tensor {
         let h = linear(gpu, x, &self.fc1.weight, self.fc1.bias.as_ref(), true, None);
         self.fc2.forward_residual(gpu, &h, residual)
+    }
+
+    /// `x + fc2(GELU(fc1(LN(x))))` with `ln` given also as its f32 `[gamma | beta]` table
+    /// `norm`: for the few rows of a decoder step fc1 applies the norm as it reads them,
+    /// otherwise the norm is a dispatch of its own.
+    pub fn forward_normed_residual(
+        &self,
+        gpu: &Gpu,
+        ln: &LayerNorm,
+        norm: &Weight,
+        x: &Tensor,
+    ) -> Tensor {
+        if !folds_norm(x.shape()[0]) {
+            return self.forward_residual(gpu, &ln.forward(gpu, x), x);
+        }
+        let (fc1, bias) = (&self.fc1.weight, self.fc1.bias.as_ref());
+        let h = linear_normed(gpu, x, norm, fc1, bias, true);
+        self.fc2.forward_residual(gpu, &h, x)
     }
 }

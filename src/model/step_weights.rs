@@ -1,8 +1,10 @@
 //! The decoder's attention sub-layers in the layout of the one-dispatch step kernel
 //! (`ops::attention_step`): the layer norm's gamma and beta with the projection biases in one
 //! f32 table, and for self-attention the query, key and value weights concatenated into one
-//! [3d, d] weight, so the kernel stays within six storage bindings. Built once at load from
-//! the checkpoint's tensors, holding exactly the values the general path's weights hold.
+//! [3d, d] weight, so the kernel stays within six storage bindings; and the FFN layer norm's
+//! gamma and beta as one f32 table, which a step's fc1 GEMV applies as it reads its rows
+//! (`ops::matmul::linear_normed`). Built once at load from the checkpoint's tensors, holding
+//! exactly the values the general path's weights hold.
 
 use super::weights::WeightFile;
 use crate::gpu::{DType, Gpu, Weight};
@@ -69,8 +71,17 @@ impl StepAttention {
     }
 }
 
-/// A decoder block's two attention sub-layers for steps.
+/// f32 `[gamma | beta]` of the layer norm `name` (e.g. `model.decoder.layers.0.final_layer_norm`).
+pub fn norm_table(gpu: &Gpu, file: &WeightFile, name: &str, d: usize) -> Result<Weight> {
+    let mut table = file.host_f32(&format!("{name}.weight"), &[d])?;
+    table.extend(file.host_f32(&format!("{name}.bias"), &[d])?);
+    gpu.weight_f32(&table, &[2 * d], DType::F32)
+}
+
+/// A decoder block's two attention sub-layers and its FFN layer norm, for steps.
 pub struct StepWeights {
     pub self_attn: StepAttention,
     pub cross: StepAttention,
+    /// The FFN layer norm's f32 `[gamma | beta]`.
+    pub ffn_norm: Weight,
 }

@@ -81,6 +81,10 @@ pub struct Epilogue<'a> {
     pub gelu: bool,
     /// Added after the activation, laid out like C.
     pub residual: Option<(&'a Tensor, Layout)>,
+    /// A layer norm applied to A's rows as they are read: an f32 `[gamma | beta]` table of
+    /// 2·k. Only for products the GEMV kernel takes (at most [`GEMV_MAX_ROWS`] rows, or
+    /// up to 16 in groups), and never with a residual (they share a binding).
+    pub norm: Option<&'a Weight>,
 }
 
 crate::params_struct! {
@@ -119,6 +123,7 @@ fn matmul_kernel(f16: bool, trans_b: bool, bias: bool, gelu: bool, residual: boo
 }
 
 /// `subgroups` only matters with `split_k` (see [`Gpu::subgroups`]).
+#[allow(clippy::too_many_arguments)]
 fn gemv_kernel(
     one_row: bool,
     f16: bool,
@@ -127,6 +132,7 @@ fn gemv_kernel(
     gelu: bool,
     residual: bool,
     subgroups: bool,
+    norm: bool,
 ) -> Kernel {
     Kernel::new::<MatmulParams>("runtime/gemv.wgsl", GEMV, "main")
         .define_if("ONE_ROW", one_row)
@@ -136,6 +142,7 @@ fn gemv_kernel(
         .define_if("BIAS", bias)
         .define_if("GELU", gelu)
         .define_if("RESIDUAL", residual)
+        .define_if("NORM", norm)
 }
 
 /// Every variant, for shader validation.
@@ -146,9 +153,35 @@ pub(crate) fn kernels() -> Vec<Kernel> {
         if bits < 32 {
             all.push(matmul_kernel(f(0), f(1), f(2), f(3), f(4)));
         }
-        all.push(gemv_kernel(f(0), f(1), f(2), f(3), f(4), f(5), false));
-        if f(2) {
-            all.push(gemv_kernel(f(0), f(1), f(2), f(3), f(4), f(5), true));
+        // Bit 5: RESIDUAL, or NORM (never both).
+        let tails: &[(bool, bool)] = if f(5) {
+            &[(true, false), (false, true)]
+        } else {
+            &[(false, false)]
+        };
+        for &(residual, norm) in tails {
+            all.push(gemv_kernel(
+                f(0),
+                f(1),
+                f(2),
+                f(3),
+                f(4),
+                residual,
+                false,
+                norm,
+            ));
+            if f(2) {
+                all.push(gemv_kernel(
+                    f(0),
+                    f(1),
+                    f(2),
+                    f(3),
+                    f(4),
+                    residual,
+                    true,
+                    norm,
+                ));
+            }
         }
     }
     all
@@ -185,6 +218,16 @@ pub fn gemm(gpu: &Gpu, a: &Tensor, b: Rhs, c: &Tensor, g: &Gemm, epi: &Epilogue)
     }
     // Few rows: the GEMV kernel.
     let use_gemv = g.m <= GEMV_MAX_ROWS && (epi.residual.is_none() || g.batch == 1);
+    if let Some(norm) = epi.norm {
+        assert!(
+            use_gemv && epi.residual.is_none(),
+            "a folded layer norm needs the GEMV kernel and no residual"
+        );
+        assert!(
+            norm.dtype() == DType::F32 && norm.len() == 2 * g.k,
+            "layer-norm table"
+        );
+    }
     // Long contiguous rows are split over lanes (read 16 bytes at a time where a row starts
     // on a 16-byte boundary); short ones (attention heads) are walked by one thread per
     // output.
@@ -201,6 +244,9 @@ pub fn gemm(gpu: &Gpu, a: &Tensor, b: Rhs, c: &Tensor, g: &Gemm, epi: &Epilogue)
     }
     if let Some((r, _)) = epi.residual {
         buffers.push((5, r.buffer()));
+    }
+    if let Some(norm) = epi.norm {
+        buffers.push((5, norm.buffer()));
     }
     let params = MatmulParams {
         m: u(g.m),
@@ -233,6 +279,7 @@ pub fn gemm(gpu: &Gpu, a: &Tensor, b: Rhs, c: &Tensor, g: &Gemm, epi: &Epilogue)
             epi.gelu,
             epi.residual.is_some(),
             gpu.subgroups(),
+            epi.norm.is_some(),
         );
         let per_group = if split_k { SPLIT_K_OUTS } else { 64 };
         let mut groups = crate::gpu::grid(u(g.n.div_ceil(per_group)));
@@ -316,6 +363,49 @@ pub fn linear_into(
         bias: bias.map(|b| (b, 0)),
         gelu,
         residual: residual.map(|r| (r, Layout::dense(rows, n))),
+        norm: None,
     };
     gemm(gpu, x, Rhs::Weight(weight), out, &g, &epi);
+}
+
+/// Whether [`linear_normed`] takes `rows` rows.
+pub fn folds_norm(rows: usize) -> bool {
+    rows <= GEMV_GROUPS_MAX_ROWS
+}
+
+/// `linear(layer_norm(x))` for at most [`GEMV_GROUPS_MAX_ROWS`] rows of `x` (decoder steps), in
+/// one dispatch: the norm (`norm`: f32 `[gamma | beta]` of x's width) is applied as the GEMV
+/// reads the rows.
+pub fn linear_normed(
+    gpu: &Gpu,
+    x: &Tensor,
+    norm: &Weight,
+    weight: &Weight,
+    bias: Option<&Weight>,
+    gelu: bool,
+) -> Tensor {
+    let (rows, k) = (x.shape()[0], x.shape()[1]);
+    assert!(folds_norm(rows), "linear_normed: {rows} rows");
+    let n = weight.shape()[0];
+    assert_eq!(weight.shape()[1], k, "linear_normed: input width {k}");
+    let out = gpu.tensor(&[rows, n]);
+    let g = Gemm {
+        m: rows,
+        n,
+        k,
+        batch: 1,
+        a: Layout::dense(rows, k),
+        b: Layout::dense(n, k),
+        c: Layout::dense(rows, n),
+        trans_b: true,
+        alpha: 1.0,
+    };
+    let epi = Epilogue {
+        bias: bias.map(|b| (b, 0)),
+        gelu,
+        residual: None,
+        norm: Some(norm),
+    };
+    gemm(gpu, x, Rhs::Weight(weight), &out, &g, &epi);
+    out
 }

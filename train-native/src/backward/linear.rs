@@ -80,6 +80,7 @@ pub fn grad_input(gpu: &Gpu, dy: &Tensor, w: &Weight, residual: Option<&Tensor>)
         bias: None,
         gelu: false,
         residual: residual.map(|r| (r, Layout::dense(rows, inp))),
+        norm: None,
     };
     gemm(gpu, dy, Rhs::Weight(w), &dx, &g, &epi);
     dx
