@@ -202,17 +202,21 @@ impl Whisper {
                 Some(code) => code,
                 None => {
                     // First window without a given language: detect it with the plain model,
-                    // then encode again through its expert pack when one is loaded.
+                    // then encode again through its expert pack when one is loaded and has
+                    // encoder experts; otherwise the encoder output and the cross-attention
+                    // keys and values stay.
                     let (code, _) = detect_language(&self.gpu, decoder, &mut state, tok).await?;
                     language = Some(code);
                     route = route_for(code);
-                    if route.is_some() {
+                    if route.is_some_and(|r| r.experts.routes_encoder()) {
                         let te = Instant::now();
                         encoded = self.encode_routed(&window, route)?;
                         self.gpu.read_range(&encoded, 0, 1).await?;
                         encoder_ms += ms(te);
+                        state = decoder.start(&self.gpu, &encoded, route);
+                    } else {
+                        state.reroute(route);
                     }
-                    state = decoder.start(&self.gpu, &encoded, route);
                     code
                 }
             };

@@ -7,7 +7,7 @@ use web_time::Instant;
 
 use crate::decode::longform::Segment;
 use crate::decode::{DecodeOptions, SuppressMasks, Task, WhisperTokenizer};
-use crate::gpu::{Gpu, Tensor};
+use crate::gpu::{DType, Gpu, Tensor};
 use crate::model::{LanguageExperts, Route, WeightFile, WhisperConfig, WhisperNetwork};
 use crate::ops::clsr::GateCounts;
 use crate::pack::{base_fingerprint, ExpertPack, PackMeta};
@@ -253,11 +253,13 @@ impl Whisper {
         Ok(whisper)
     }
 
-    /// Creates every kernel variant transcription may dispatch on this device
-    /// ([`Gpu::prepare_pipelines`]), so that the first transcription does not compile
-    /// shaders; `progress(done, total)`. Returns how many were created now.
+    /// Creates the kernel variants transcription dispatches with this model on this device
+    /// ([`Gpu::prepare_pipelines`], [`crate::ops::model_kernels`]), so that the first
+    /// transcription does not compile shaders; `progress(done, total)`. Returns how many
+    /// were created now.
     pub fn prepare_kernels(&self, progress: &mut dyn FnMut(usize, usize)) -> usize {
-        let kernels = crate::ops::device_kernels(self.gpu.subgroups());
+        let f16 = self.model.decoder.blocks[0].ffn.fc1.weight.dtype() == DType::F16;
+        let kernels = crate::ops::model_kernels(self.gpu.subgroups(), f16);
         self.gpu.prepare_pipelines(&kernels, progress)
     }
 

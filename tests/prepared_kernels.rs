@@ -1,7 +1,7 @@
 //! Kernels created at load (`Whisper::prepare_kernels`): once a model has prepared them,
 //! transcriptions on every decoding path — greedy with timestamps, word timestamps, beam
 //! search, sampling with fallback, an expert pack — create no pipeline, so the prepared set
-//! is complete; preparing again creates nothing.
+//! is complete for the model's weights (f16 and f32); preparing again creates nothing.
 
 use whisper_clsr_test_kit as kit;
 
@@ -10,16 +10,24 @@ use whisper_clsr::model::{WeightFile, WhisperConfig};
 use whisper_clsr::pack::ExpertPack;
 use whisper_clsr::{TranscribeOptions, Whisper};
 
-/// A random f16 model wide enough (d_model 256) for the split-K products and the one-dispatch
-/// decoder step, with the tiny tokenizer and its timestamps.
-fn model_dir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("whisper-clsr-prepared-{}", std::process::id()));
-    let config = TinyConfig {
-        d_model: 256,
-        heads: 4,
-        ..kit::tiny_whisper::config()
+/// A random model with the tiny tokenizer and its timestamps: f16 and wide enough (d_model
+/// 256) for the split-K products, or f32 and narrow.
+fn model_dir(f16: bool) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "whisper-clsr-prepared-{f16}-{}",
+        std::process::id()
+    ));
+    let (config, dtype) = if f16 {
+        let wide = TinyConfig {
+            d_model: 256,
+            heads: 4,
+            ..kit::tiny_whisper::config()
+        };
+        (wide, safetensors::Dtype::F16)
+    } else {
+        (kit::tiny_whisper::config(), safetensors::Dtype::F32)
     };
-    write_random_model(&dir, &config, safetensors::Dtype::F16, &mut kit::rng(45));
+    write_random_model(&dir, &config, dtype, &mut kit::rng(45));
     std::fs::write(
         dir.join("tokenizer.json"),
         kit::tiny_whisper::tokenizer_json(),
@@ -41,13 +49,19 @@ fn options(configure: impl FnOnce(&mut TranscribeOptions)) -> TranscribeOptions 
 
 #[test]
 fn a_prepared_model_creates_no_pipeline_while_it_transcribes() {
-    let dir = model_dir();
+    for f16 in [true, false] {
+        transcribe_prepared(f16);
+    }
+}
+
+fn transcribe_prepared(f16: bool) {
+    let dir = model_dir(f16);
     let mut whisper = Whisper::load_dir(kit::gpu(), &dir).unwrap();
     let mut reports = Vec::new();
     let started = std::time::Instant::now();
     let created = whisper.prepare_kernels(&mut |done, total| reports.push((done, total)));
     eprintln!(
-        "prepared {created} pipelines in {:.1} s on {}",
+        "prepared {created} pipelines (f16 weights: {f16}) in {:.1} s on {}",
         started.elapsed().as_secs_f64(),
         whisper.gpu.describe()
     );
@@ -73,7 +87,7 @@ fn a_prepared_model_creates_no_pipeline_while_it_transcribes() {
     let pack = ExpertPack::init_from_base(&config.unwrap(), &file.unwrap(), "en").unwrap();
     std::fs::remove_dir_all(&dir).ok();
 
-    let samples: Vec<f32> = (0..24_000)
+    let samples: Vec<f32> = (0..8_000)
         .map(|i| 0.3 * (i as f32 * 0.05).sin() + 0.1 * (i as f32 * 0.23).cos())
         .collect();
     let prepared = whisper.gpu.pipeline_count();
@@ -98,7 +112,7 @@ fn a_prepared_model_creates_no_pipeline_while_it_transcribes() {
         assert_eq!(
             whisper.gpu.pipeline_count(),
             prepared,
-            "{what} created a pipeline that was not prepared"
+            "{what} (f16 weights: {f16}) created a pipeline that was not prepared"
         );
     };
     for (what, options) in &paths {

@@ -20,6 +20,12 @@ pub struct LanguageExperts {
 }
 
 impl LanguageExperts {
+    /// Whether any encoder layer has an expert (else the encoder's output does not depend
+    /// on these experts).
+    pub fn routes_encoder(&self) -> bool {
+        self.encoder.iter().any(Option::is_some)
+    }
+
     /// Uploads `pack`'s layers with the storage type of the model's frozen FFN weights (the
     /// routed kernels read both with one type). The pack must already have passed
     /// [`ExpertPack::check_base`].

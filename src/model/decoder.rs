@@ -49,11 +49,19 @@ pub struct DecoderState<'a> {
     route: Option<Route<'a>>,
 }
 
-impl DecoderState<'_> {
+impl<'a> DecoderState<'a> {
     /// Forgets the cached positions and beams (cross-attention keys/values stay).
     pub fn reset(&mut self) {
         self.len = 0;
         self.beams = 1;
+    }
+
+    /// [`Self::reset`], then later steps route their FFNs through `route`. The cross-attention
+    /// keys and values stay, so the encoder output they were made from must be the one
+    /// `route` gives: the same when its pack has no encoder experts.
+    pub fn reroute(&mut self, route: Option<Route<'a>>) {
+        self.reset();
+        self.route = route;
     }
 
     /// Sequences in the cache: 1 until [`Decoder::reorder_beams`] makes more.

@@ -32,9 +32,11 @@ pub fn runtime_kernels() -> Vec<Kernel> {
     all
 }
 
-/// The [`runtime_kernels`] a device dispatches: where a kernel has a `SUBGROUPS` variant,
-/// that one on devices with subgroups and the other elsewhere.
-pub fn device_kernels(subgroups: bool) -> Vec<Kernel> {
+/// The [`runtime_kernels`] a model dispatches on a device: where a kernel has a `SUBGROUPS`
+/// variant, that one on devices with subgroups and the other elsewhere; with f32 weights
+/// (`weights_f16` false) no `F16` variant, with f16 weights no product with an f32 bias
+/// (the weights' form). A kernel left out is still created when first dispatched.
+pub fn model_kernels(subgroups: bool, weights_f16: bool) -> Vec<Kernel> {
     let all = runtime_kernels();
     let twin = |k: &Kernel| -> (&'static str, &'static str, Vec<&'static str>) {
         let mut defines: Vec<_> = k
@@ -51,10 +53,18 @@ pub fn device_kernels(subgroups: bool) -> Vec<Kernel> {
         .filter(|k| k.defines.contains(&"SUBGROUPS"))
         .map(twin)
         .collect();
+    let has = |k: &Kernel, define: &str| k.defines.contains(&define);
     all.iter()
         .filter(|k| {
-            let uses = k.defines.contains(&"SUBGROUPS");
+            let uses = has(k, "SUBGROUPS");
             uses == subgroups || (!uses && !with_subgroups.contains(&twin(k)))
+        })
+        .filter(|k| {
+            if weights_f16 {
+                has(k, "F16") || !has(k, "BIAS")
+            } else {
+                !has(k, "F16")
+            }
         })
         .cloned()
         .collect()

@@ -278,6 +278,9 @@ impl WasmWhisper {
         }
         let inner = Whisper::from_bytes(gpu, &config_json, safetensors, &tokenizer_json)
             .map_err(js_error)?;
+        // The calls return at once; the browser's GPU process compiles the pipelines while
+        // the page goes on, instead of during the first transcription.
+        inner.prepare_kernels(&mut |_, _| {});
         Ok(WasmWhisper {
             inner: Rc::new(inner),
             load_ms: started.elapsed().as_secs_f64() * 1e3,
