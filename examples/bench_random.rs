@@ -259,7 +259,11 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--general-step" => a.fused_step = false,
             "--compare-steps" => a.compare = true,
             "--write-only" => {
-                a.write_only = Some(args.next().map(PathBuf::from).ok_or("--write-only DIR")?)
+                a.write_only = Some(
+                    args.next()
+                        .map(PathBuf::from)
+                        .ok_or("--write-only needs a folder: --write-only DIR SIZE...")?,
+                )
             }
             _ if arg.starts_with('-') => return Err(format!("unknown option {arg}")),
             _ => {
