@@ -328,7 +328,7 @@ fn positional_add_and_embedding_match_cpu() {
         let idt = gpu.upload_u32(&ids, &[ids.len()]).unwrap();
         // One position per row, and (beam search) one position per two rows.
         for rows_per_pos in [1usize, 2] {
-            let y = embed_tokens(&gpu, &idt, &table_gpu, &pos, 2, rows_per_pos);
+            let y = embed_tokens(&gpu, (&idt, idt.len()), &table_gpu, &pos, 2, rows_per_pos);
             let want: Vec<f64> = (0..ids.len() * cols)
                 .map(|i| {
                     let (row, col) = (i / cols, i % cols);

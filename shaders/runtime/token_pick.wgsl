@@ -9,6 +9,11 @@
 // hash as RNG (seed, step, id), reproducible for a seed. `logprob` is log_softmax of the
 // filtered logits (not divided by the temperature) at the picked id, as OpenAI scores it.
 //
+// HISTORY (entry `main` only): the timestamp rules come from the tokens picked so far kept on
+// the GPU (binding 4: [count, last id, the id before it, last timestamp id or NONE]), updated
+// with each pick, so the next step can be recorded before this one's id is read back; the
+// params' ts_max bounds the first pick only (flags: TIMESTAMPS alone).
+//
 // Entry `top_k`: the `k` most likely allowed ids (filters as in `main`, no temperature), best
 // first and ties to the lowest id, as [id, bits of its log-probability] pairs from
 // out[out_index] on (beam search). Rows with fewer than `k` allowed ids end in id 0xffffffff.
@@ -45,6 +50,9 @@ const NO_TEXT: u32 = 8u;      // last was a timestamp after text: timestamp or E
 @group(0) @binding(1) var<storage, read> logits: array<f32>;
 @group(0) @binding(2) var<storage, read> mask: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<u32>;
+#if HISTORY
+@group(0) @binding(4) var<storage, read_write> history: array<u32>;
+#endif
 
 const WG: u32 = 256u;
 const NEG: f32 = -3.402823e38;
@@ -65,21 +73,60 @@ fn gumbel(i: u32) -> f32 {
     return -log(-log(u));
 }
 
+// This pick's timestamp rules: the params', or with HISTORY derived from the history.
+var<private> flags: u32;
+var<private> ts_min: u32;
+var<private> ts_max: u32;
+
+fn load_filter() {
+    flags = p.flags;
+    ts_min = p.ts_min;
+    ts_max = p.ts_max;
+#if HISTORY
+    if ((p.flags & TIMESTAMPS) == 0u) {
+        return;
+    }
+    // As decode::timestamps::timestamp_filter does on the host.
+    let count = history[0];
+    let last_ts = count >= 1u && history[1] >= p.ts_begin;
+    let penultimate_ts = count < 2u || history[2] >= p.ts_begin;
+    let closing = last_ts && !penultimate_ts;
+    let last_stamp = history[3];
+    if (last_stamp == NONE) {
+        ts_min = p.ts_begin;
+    } else {
+        ts_min = select(last_stamp + 1u, last_stamp, closing);
+    }
+    flags = TIMESTAMPS;
+    if (count == 0u) {
+        flags |= FIRST;
+    } else {
+        ts_max = p.n - 1u;
+    }
+    if (last_ts && penultimate_ts) {
+        flags |= NO_TS;
+    }
+    if (closing) {
+        flags |= NO_TEXT;
+    }
+#endif
+}
+
 // Whether id i survives the mask and the timestamp rules (not the probability-mass rule).
 fn allowed(i: u32) -> bool {
     if (mask[i] < -1e29) {
         return false;
     }
-    if ((p.flags & TIMESTAMPS) == 0u) {
+    if ((flags & TIMESTAMPS) == 0u) {
         return true;
     }
     if (i >= p.ts_begin) {
-        return (p.flags & NO_TS) == 0u && i >= p.ts_min && i <= p.ts_max;
+        return (flags & NO_TS) == 0u && i >= ts_min && i <= ts_max;
     }
-    if ((p.flags & FIRST) != 0u) {
+    if ((flags & FIRST) != 0u) {
         return false;
     }
-    return !((p.flags & NO_TEXT) != 0u && i < p.eot);
+    return !((flags & NO_TEXT) != 0u && i < p.eot);
 }
 
 // Combines two online log-sum-exp states (max, sum of exp(x - max)).
@@ -143,7 +190,7 @@ fn filtered_log_sum_exp(lane: u32) -> Filtered {
     }
     let lse_all = r1[0] + log(r2[0]);
     let lse_ts = r3[0] + log(r4[0]);
-    let text_off = (p.flags & TIMESTAMPS) != 0u && r3[0] != NEG && lse_ts > r0[0];
+    let text_off = (flags & TIMESTAMPS) != 0u && r3[0] != NEG && lse_ts > r0[0];
     let lse = select(lse_all, lse_ts, text_off);
     workgroupBarrier();
     return Filtered(lse, text_off);
@@ -173,6 +220,7 @@ fn reduce_best(lane: u32) {
 @compute @workgroup_size(256, 1, 1)
 fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
     let lane = lid.x;
+    load_filter();
     let filtered = filtered_log_sum_exp(lane);
 
     // Pass 2: argmax of the (noised, tempered) allowed logits; lowest id on ties.
@@ -199,12 +247,21 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
         let token = ri[0];
         out[0] = token;
         out[1] = bitcast<u32>(logits[p.offset + token] - filtered.lse);
+#if HISTORY
+        history[2] = history[1];
+        history[1] = token;
+        if (token >= p.ts_begin) {
+            history[3] = token;
+        }
+        history[0] += 1u;
+#endif
     }
 }
 
 @compute @workgroup_size(256, 1, 1)
 fn top_k(@builtin(local_invocation_id) lid: vec3<u32>) {
     let lane = lid.x;
+    load_filter();
     let filtered = filtered_log_sum_exp(lane);
     // Round j finds the best id strictly below round j-1's pick in the order
     // (higher value, then lower id), so each id is picked at most once.

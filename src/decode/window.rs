@@ -12,7 +12,9 @@ use super::timestamps::timestamp_filter;
 use super::tokenizer::WhisperTokenizer;
 use crate::gpu::{Gpu, Tensor};
 use crate::model::{Decoder, DecoderState};
-use crate::ops::token_pick::{pick_token, token_probability, top_tokens, Pick};
+use crate::ops::token_pick::{
+    new_history, pick_token, pick_token_tracked, token_probability, top_tokens, Pick,
+};
 use crate::{Error, Result};
 
 /// How to decode one window.
@@ -64,48 +66,152 @@ pub async fn decode_window(
     on_token: &mut dyn FnMut(u32) -> Result<()>,
 ) -> Result<WindowDecoding> {
     let started = start_window(gpu, decoder, state, prompt, sot_index, tok, options)?;
-    let (mut logits, sample_len) = (started.logits, started.sample_len);
-    let vocab = decoder.vocab_size();
-    let picked = gpu.tensor(&[2]);
-    let mut tokens = Vec::new();
-    let mut sum_logprob = 0.0f64;
-    let mut step = 0u32;
-    while tokens.len() < sample_len {
-        let pick = Pick {
-            ts_begin: tok.timestamp_begin,
-            eot: tok.eot,
-            timestamps: options.timestamps.then(|| {
-                timestamp_filter(
-                    &tokens,
-                    tok.timestamp_begin,
-                    vocab as u32,
-                    options.max_initial_timestamp,
-                )
-            }),
-            temperature: options.temperature,
-            seed: options.seed,
-            step,
-        };
-        let mask = masks.for_step(tokens.is_empty(), options.timestamps);
-        pick_token(gpu, &logits, 0, mask, &pick, &picked);
-        let read = gpu.read_u32(&picked).await?;
-        let (token, logprob) = (read[0], f32::from_bits(read[1]));
-        sum_logprob += f64::from(logprob);
-        if token == tok.eot {
-            break;
-        }
-        on_token(token)?;
-        tokens.push(token);
-        step += 1;
-        if tokens.len() < sample_len {
-            logits = decoder.step(gpu, state, &[token])?;
-        }
-    }
+    let steps = Steps {
+        gpu,
+        decoder,
+        masks,
+        tok,
+        options,
+    };
+    let (tokens, sum_logprob) = if decoder.overlapped_steps {
+        steps
+            .overlapped(state, started.logits, started.sample_len, on_token)
+            .await?
+    } else {
+        steps
+            .one_by_one(state, started.logits, started.sample_len, on_token)
+            .await?
+    };
     Ok(WindowDecoding {
         tokens,
         sum_logprob,
         no_speech_prob: read_no_speech(gpu, started.no_speech).await?,
     })
+}
+
+/// What a window's token-by-token decoding needs.
+struct Steps<'a> {
+    gpu: &'a Gpu,
+    decoder: &'a Decoder,
+    masks: &'a SuppressMasks,
+    tok: &'a WhisperTokenizer,
+    options: &'a WindowOptions,
+}
+
+impl Steps<'_> {
+    /// The pick of step `step` (`sampled`: the tokens before it, for the host's timestamp
+    /// rules).
+    fn pick(&self, sampled: &[u32], step: u32) -> Pick {
+        let o = self.options;
+        let vocab = self.decoder.vocab_size() as u32;
+        Pick {
+            ts_begin: self.tok.timestamp_begin,
+            eot: self.tok.eot,
+            timestamps: o.timestamps.then(|| {
+                timestamp_filter(
+                    sampled,
+                    self.tok.timestamp_begin,
+                    vocab,
+                    o.max_initial_timestamp,
+                )
+            }),
+            temperature: o.temperature,
+            seed: o.seed,
+            step,
+        }
+    }
+
+    /// Up to `sample_len` tokens after `logits`, each read back before the next step is
+    /// recorded. Returns the tokens and the sum of their log-probabilities (EOT's included).
+    async fn one_by_one(
+        &self,
+        state: &mut DecoderState<'_>,
+        mut logits: Tensor,
+        sample_len: usize,
+        on_token: &mut dyn FnMut(u32) -> Result<()>,
+    ) -> Result<(Vec<u32>, f64)> {
+        let (gpu, tok) = (self.gpu, self.tok);
+        let picked = gpu.tensor(&[2]);
+        let mut tokens = Vec::new();
+        let mut sum_logprob = 0.0f64;
+        while tokens.len() < sample_len {
+            let pick = self.pick(&tokens, tokens.len() as u32);
+            let mask = self
+                .masks
+                .for_step(tokens.is_empty(), self.options.timestamps);
+            pick_token(gpu, &logits, 0, mask, &pick, &picked);
+            let read = gpu.read_u32(&picked).await?;
+            let (token, logprob) = (read[0], f32::from_bits(read[1]));
+            sum_logprob += f64::from(logprob);
+            if token == tok.eot {
+                break;
+            }
+            on_token(token)?;
+            tokens.push(token);
+            if tokens.len() < sample_len {
+                logits = self.decoder.step(gpu, state, &[token])?;
+            }
+        }
+        Ok((tokens, sum_logprob))
+    }
+
+    /// [`Self::one_by_one`]'s tokens, with each step recorded and submitted before the
+    /// previous pick is read back: the step embeds the id the pick wrote on the GPU, and the
+    /// GPU keeps the timestamp rules' history, so the GPU computes step t + 1 while the host
+    /// waits for token t. The step after EOT is computed and dropped.
+    async fn overlapped(
+        &self,
+        state: &mut DecoderState<'_>,
+        logits: Tensor,
+        sample_len: usize,
+        on_token: &mut dyn FnMut(u32) -> Result<()>,
+    ) -> Result<(Vec<u32>, f64)> {
+        let (gpu, decoder, tok) = (self.gpu, self.decoder, self.tok);
+        let timestamps = self.options.timestamps;
+        let mut tokens = Vec::new();
+        let mut sum_logprob = 0.0f64;
+        if sample_len == 0 {
+            return Ok((tokens, sum_logprob));
+        }
+        let history = new_history(gpu)?;
+        // Every step's pick gets the first step's host filter: the kernel derives the rest.
+        let pick = |step| self.pick(&[], step);
+        let mut picked = gpu.tensor(&[2]);
+        let first_mask = self.masks.for_step(true, timestamps);
+        pick_token_tracked(gpu, &logits, first_mask, &pick(0), &history, &picked);
+        drop(logits);
+        let mut pending = gpu.start_read(&picked)?;
+        loop {
+            let next = if tokens.len() + 1 < sample_len {
+                let logits = decoder.step_picked(gpu, state, &picked)?;
+                let next_picked = gpu.tensor(&[2]);
+                let mask = self.masks.for_step(false, timestamps);
+                let step = tokens.len() as u32 + 1;
+                pick_token_tracked(gpu, &logits, mask, &pick(step), &history, &next_picked);
+                let read = gpu.start_read(&next_picked)?;
+                Some((next_picked, read))
+            } else {
+                None
+            };
+            let read = gpu.finish_read_u32(pending).await?;
+            let (token, logprob) = (read[0], f32::from_bits(read[1]));
+            sum_logprob += f64::from(logprob);
+            if token == tok.eot {
+                if next.is_some() {
+                    state.len -= 1; // the dropped step's position
+                }
+                break;
+            }
+            on_token(token)?;
+            tokens.push(token);
+            let Some((next_picked, read)) = next else {
+                break;
+            };
+            picked = next_picked;
+            pending = read;
+        }
+        Ok((tokens, sum_logprob))
+    }
 }
 
 /// A window's prompt run through the decoder.

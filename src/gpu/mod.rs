@@ -13,4 +13,5 @@ mod tensor;
 
 pub use context::{Gpu, GpuOptions};
 pub use pool::DEFAULT_POOL_LIMIT;
+pub use readback::PendingRead;
 pub use tensor::{DType, Tensor, Weight};

@@ -23,6 +23,8 @@ pub(crate) struct Recorder {
     uniforms: wgpu::Buffer,
     pub(crate) dispatches: u64,
     submits: u64,
+    /// The latest submission (to wait for it alone).
+    pub(super) last_submission: Option<wgpu::SubmissionIndex>,
 }
 
 impl Recorder {
@@ -42,6 +44,7 @@ impl Recorder {
             uniforms,
             dispatches: 0,
             submits: 0,
+            last_submission: None,
         }
     }
 }
@@ -210,7 +213,7 @@ impl Gpu {
             self.queue.write_buffer(&rec.uniforms, 0, &rec.params);
             rec.params.clear();
         }
-        self.queue.submit([encoder.finish()]);
+        rec.last_submission = Some(self.queue.submit([encoder.finish()]));
         rec.submits += 1;
     }
 

@@ -27,6 +27,9 @@ pub struct Decoder {
     /// path (separate layer norm, projections, scores, softmax and weighted sum), which the
     /// tests and `bench_random` compare against.
     pub fused_step: bool,
+    /// Greedy and sampled windows record each step before the previous token is read back
+    /// (`decode::window`); off: one step at a time (tests compare the two).
+    pub overlapped_steps: bool,
     d_model: usize,
     max_positions: usize,
 }
@@ -97,6 +100,7 @@ impl Decoder {
             blocks,
             ln: LayerNorm::load(gpu, file, &format!("{p}.layer_norm"), d)?,
             fused_step: true,
+            overlapped_steps: true,
             d_model: d,
             max_positions: c.max_target_positions,
         })
@@ -257,6 +261,48 @@ impl Decoder {
             ));
         }
         let x = self.embed(gpu, tokens, past, beams)?;
+        self.forward_embedded(gpu, state, x, t, keep)
+    }
+
+    /// Feeds the token id a pick wrote into `picked[0]` on the GPU (not read back yet) after
+    /// the cached positions of the single sequence and returns its logits ([1, vocab]), like
+    /// [`Self::step`]. The id is not checked against the vocabulary: the pick chose it from
+    /// this decoder's logits.
+    pub fn step_picked(
+        &self,
+        gpu: &Gpu,
+        state: &mut DecoderState,
+        picked: &Tensor,
+    ) -> Result<Tensor> {
+        if state.beams != 1 {
+            return Err(Error::InvalidInput(format!(
+                "the cache holds {} beams: step them with step_beams",
+                state.beams
+            )));
+        }
+        self.check_room(state.len, 1)?;
+        let x = embed_tokens(
+            gpu,
+            (picked, 1),
+            &self.tokens,
+            &self.positions,
+            state.len,
+            1,
+        );
+        let (x, _) = self.forward_embedded(gpu, state, x, 1, &[])?;
+        Ok(self.logits_of_rows(gpu, &x, 0, 1))
+    }
+
+    /// The blocks and the final layer norm over the embedded rows `x` of `t` tokens.
+    fn forward_embedded(
+        &self,
+        gpu: &Gpu,
+        state: &mut DecoderState,
+        x: Tensor,
+        t: usize,
+        keep: &[(usize, usize)],
+    ) -> Result<(Tensor, Vec<Tensor>)> {
+        let (past, beams) = (state.len, state.beams);
         // Several beams feed one token each: no position sees another's.
         let mask = if t > 1 && beams == 1 {
             Mask::Causal { q_len: t, past }
@@ -312,13 +358,7 @@ impl Decoder {
                 "a decoder step needs at least one token".into(),
             ));
         }
-        let positions = t / beams;
-        if past + positions > self.max_positions {
-            return Err(Error::InvalidInput(format!(
-                "the decoder holds at most {} positions; {past} + {positions} requested",
-                self.max_positions
-            )));
-        }
+        self.check_room(past, t / beams)?;
         if let Some(&bad) = tokens.iter().find(|&&id| id as usize >= self.vocab_size()) {
             return Err(Error::InvalidInput(format!(
                 "token id {bad} is outside the vocabulary of {}",
@@ -328,12 +368,23 @@ impl Decoder {
         let ids = gpu.upload_u32(tokens, &[t])?;
         Ok(embed_tokens(
             gpu,
-            &ids,
+            (&ids, t),
             &self.tokens,
             &self.positions,
             past,
             beams,
         ))
+    }
+
+    /// Whether `positions` more fit after `past`.
+    fn check_room(&self, past: usize, positions: usize) -> Result<()> {
+        if past + positions > self.max_positions {
+            return Err(Error::InvalidInput(format!(
+                "the decoder holds at most {} positions; {past} + {positions} requested",
+                self.max_positions
+            )));
+        }
+        Ok(())
     }
 
     /// The blocks over `x` [T, d], before the final layer norm; returns the kept

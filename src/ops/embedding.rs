@@ -35,18 +35,18 @@ pub struct ChunkedTable {
     pub cols: usize,
 }
 
-/// `y[i] = table[ids[i]] + positions[first_pos + i / rows_per_position]` for the `ids`
-/// tensor (u32, [count]): consecutive positions with `rows_per_position` 1, one position
-/// shared by each group of beams in beam search.
+/// `y[i] = table[ids[i]] + positions[first_pos + i / rows_per_position]` for the first
+/// `count` ids of the `ids` tensor (u32): consecutive positions with `rows_per_position` 1,
+/// one position shared by each group of beams in beam search.
 pub fn embed_tokens(
     gpu: &Gpu,
-    ids: &Tensor,
+    (ids, count): (&Tensor, usize),
     table: &ChunkedTable,
     positions: &Weight,
     first_pos: usize,
     rows_per_position: usize,
 ) -> Tensor {
-    let count = ids.len();
+    assert!(count <= ids.len(), "more ids embedded than given");
     let cols = table.cols;
     assert!(rows_per_position >= 1, "at least one row per position");
     assert!(

@@ -7,6 +7,7 @@ use bytemuck::Zeroable;
 use super::u;
 use crate::gpu::shader::Kernel;
 use crate::gpu::{Gpu, Tensor};
+use crate::Result;
 
 const SOURCE: &str = include_str!("../../shaders/runtime/token_pick.wgsl");
 
@@ -34,8 +35,8 @@ const FIRST: u32 = 2;
 const NO_TS: u32 = 4;
 const NO_TEXT: u32 = 8;
 
-fn pick_kernel() -> Kernel {
-    Kernel::new::<Params>("runtime/token_pick.wgsl", SOURCE, "main")
+fn pick_kernel(history: bool) -> Kernel {
+    Kernel::new::<Params>("runtime/token_pick.wgsl", SOURCE, "main").define_if("HISTORY", history)
 }
 
 fn top_k_kernel() -> Kernel {
@@ -47,7 +48,12 @@ fn probability_kernel() -> Kernel {
 }
 
 pub(crate) fn kernels() -> Vec<Kernel> {
-    vec![pick_kernel(), top_k_kernel(), probability_kernel()]
+    vec![
+        pick_kernel(false),
+        pick_kernel(true),
+        top_k_kernel(),
+        probability_kernel(),
+    ]
 }
 
 /// The timestamp rules for one step, derived by the host from the tokens sampled so far
@@ -123,9 +129,46 @@ pub fn pick_token(
     assert!(out.len() >= 2, "pick writes two values");
     let params = filter_params(pick, n, offset);
     gpu.dispatch(
-        &pick_kernel(),
+        &pick_kernel(false),
         bytemuck::bytes_of(&params),
         &[(1, logits.buffer()), (2, mask.buffer()), (3, out.buffer())],
+        [1, 1, 1],
+    );
+}
+
+/// An empty pick history for [`pick_token_tracked`]: nothing picked yet.
+pub fn new_history(gpu: &Gpu) -> Result<Tensor> {
+    gpu.upload_u32(&[0, 0, 0, NO_TOKEN], &[4])
+}
+
+/// [`pick_token`] with the timestamp rules derived on the GPU from `history` (what this
+/// window picked so far, [`new_history`]), which the pick then joins: a decode loop can record
+/// the next step before it reads this one's id. `pick.timestamps` says only whether the rules
+/// apply and bounds the first pick (give the first step's filter).
+pub fn pick_token_tracked(
+    gpu: &Gpu,
+    logits: &Tensor,
+    mask: &Tensor,
+    pick: &Pick,
+    history: &Tensor,
+    out: &Tensor,
+) {
+    let n = mask.len();
+    assert!(n <= logits.len(), "pick past the end of the logits");
+    assert!(
+        out.len() >= 2 && history.len() == 4,
+        "pick and history sizes"
+    );
+    let params = filter_params(pick, n, 0);
+    gpu.dispatch(
+        &pick_kernel(true),
+        bytemuck::bytes_of(&params),
+        &[
+            (1, logits.buffer()),
+            (2, mask.buffer()),
+            (3, out.buffer()),
+            (4, history.buffer()),
+        ],
         [1, 1, 1],
     );
 }
