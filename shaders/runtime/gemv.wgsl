@@ -83,7 +83,13 @@ fn input_at(a_base: u32, kk: u32) -> Acc {
 
 #if SPLIT_K
 // Outputs per team of 32 lanes, and per workgroup (8 teams); ops/matmul.rs sizes the grid.
+// The fallback keeps one output per team: two cost a second lane reduction through
+// workgroup memory and halve the workgroups (slower on lavapipe, docs/benchmarks.md).
+#if SUBGROUPS
 const R = 2u;
+#else
+const R = 1u;
+#endif
 const OUTS = 8u * R;
 // Elements of B per 16-byte load.
 #if F16

@@ -15,8 +15,9 @@ const GEMV_MAX_ROWS: usize = 4;
 const GEMV_GROUPS_MAX_ROWS: usize = 16;
 /// Shortest K for which the GEMV kernel splits each row over lanes.
 const SPLIT_K_MIN: usize = 256;
-/// Outputs per workgroup of the split-K GEMV (`OUTS` in gemv.wgsl).
-const SPLIT_K_OUTS: usize = 16;
+/// Outputs per workgroup of the split-K GEMV (`OUTS` in gemv.wgsl), with and without
+/// subgroups.
+const SPLIT_K_OUTS: [usize; 2] = [8, 16];
 
 /// The right-hand operand: another activation or a stored weight.
 #[derive(Clone, Copy)]
@@ -281,7 +282,11 @@ pub fn gemm(gpu: &Gpu, a: &Tensor, b: Rhs, c: &Tensor, g: &Gemm, epi: &Epilogue)
             gpu.subgroups(),
             epi.norm.is_some(),
         );
-        let per_group = if split_k { SPLIT_K_OUTS } else { 64 };
+        let per_group = if split_k {
+            SPLIT_K_OUTS[usize::from(gpu.subgroups())]
+        } else {
+            64
+        };
         let mut groups = crate::gpu::grid(u(g.n.div_ceil(per_group)));
         groups[2] = u(g.batch);
         gpu.dispatch(&kernel, bytemuck::bytes_of(&params), &buffers, groups);
