@@ -4,9 +4,11 @@
 //! and candle's time over ours.
 //!
 //! `cargo run --release --example bench_whisper -- [--runs N] [--audio WAV] [--general-step]
-//! MODEL_DIR...` (`scripts/bench.sh` runs it on whisper-tiny.en and whisper-base with
-//! jfk.wav). `--general-step` turns the decoder's one-dispatch attention step off
-//! (`Decoder::fused_step`), to compare against the general path.
+//! [--one-by-one] MODEL_DIR...` (`scripts/bench.sh` runs it on whisper-tiny.en and
+//! whisper-base with jfk.wav). `--general-step` turns the decoder's one-dispatch attention
+//! step off (`Decoder::fused_step`), to compare against the general path; `--one-by-one`
+//! reads each decoder step's token back before recording the next
+//! (`Decoder::overlapped_steps` off).
 
 use std::path::PathBuf;
 
@@ -112,17 +114,19 @@ fn main() {
     ));
     let mut models = Vec::new();
     let mut fused_step = true;
+    let mut overlapped = true;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--runs" => runs = args.next().and_then(|n| n.parse().ok()).expect("--runs N"),
             "--audio" => audio = args.next().expect("--audio WAV").into(),
             "--general-step" => fused_step = false,
+            "--one-by-one" => overlapped = false,
             _ => models.push(PathBuf::from(arg)),
         }
     }
     assert!(
         !models.is_empty(),
-        "usage: bench_whisper [--runs N] [--audio WAV] [--general-step] MODEL_DIR..."
+        "usage: bench_whisper [--runs N] [--audio WAV] [--general-step] [--one-by-one] MODEL_DIR..."
     );
     let samples = load_audio_file(&audio).expect("audio");
     let seconds = samples.len() as f64 / SAMPLE_RATE as f64;
@@ -144,6 +148,7 @@ fn main() {
         let name = dir.file_name().unwrap().to_string_lossy().to_string();
         let mut whisper = Whisper::load_dir(open_gpu(), dir).expect("model");
         whisper.model.decoder.fused_step = fused_step;
+        whisper.model.decoder.overlapped_steps = overlapped;
         let (a, text) = ours(&whisper, &samples, runs);
         let (b, tokens) = candle(dir, &whisper, &samples, runs);
         for (who, f) in [("ours", a), ("candle", b)] {
