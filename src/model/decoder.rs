@@ -28,7 +28,9 @@ pub struct Decoder {
     /// tests and `bench_random` compare against.
     pub fused_step: bool,
     /// Greedy and sampled windows record each step before the previous token is read back
-    /// (`decode::window`); off: one step at a time (tests compare the two).
+    /// (`decode::window`); off: one step at a time (tests compare the two). On natively, off
+    /// in the browser, where it measured slower in Chromium on lavapipe (docs/benchmarks.md,
+    /// "Kernels prepared at load, and overlapped decoder steps in the browser").
     pub overlapped_steps: bool,
     d_model: usize,
     max_positions: usize,
@@ -100,7 +102,7 @@ impl Decoder {
             blocks,
             ln: LayerNorm::load(gpu, file, &format!("{p}.layer_norm"), d)?,
             fused_step: true,
-            overlapped_steps: true,
+            overlapped_steps: !cfg!(target_arch = "wasm32"),
             d_model: d,
             max_positions: c.max_target_positions,
         })

@@ -278,9 +278,6 @@ impl WasmWhisper {
         }
         let inner = Whisper::from_bytes(gpu, &config_json, safetensors, &tokenizer_json)
             .map_err(js_error)?;
-        // The calls return at once; the browser's GPU process compiles the pipelines while
-        // the page goes on, instead of during the first transcription.
-        inner.prepare_kernels(&mut |_, _| {});
         Ok(WasmWhisper {
             inner: Rc::new(inner),
             load_ms: started.elapsed().as_secs_f64() * 1e3,
@@ -363,7 +360,10 @@ impl WasmWhisper {
             should_stop,
         };
         let mut stream = TextStream::default();
-        let mut probe = options.decode.suppress_eot.then(BenchProbe::default);
+        let mut probe = options
+            .decode
+            .suppress_eot
+            .then(|| BenchProbe::new(&self.inner));
         let mut on_event = |event: Event<'_>| {
             BenchProbe::observe(&mut probe, &self.inner.gpu, &event);
             callbacks.dispatch(&self.inner, &mut stream, event)
@@ -416,7 +416,10 @@ impl WasmWhisper {
             should_stop,
         };
         let mut stream = TextStream::default();
-        let mut probe = options.decode.suppress_eot.then(BenchProbe::default);
+        let mut probe = options
+            .decode
+            .suppress_eot
+            .then(|| BenchProbe::new(&self.inner));
         let mut on_event = |event: Event<'_>| {
             BenchProbe::observe(&mut probe, &self.inner.gpu, &event);
             callbacks.dispatch(&self.inner, &mut stream, event)
@@ -449,9 +452,12 @@ impl WasmWhisper {
 /// the tokens decoded, and from the first token's pick to the last one's the time, kernel
 /// dispatches and command submissions per token. Each of those tokens is one single-token
 /// decoder step and its pick, read back; the prompt, the first pick and the encoder are not
-/// counted (they are in `timings`).
-#[derive(Default)]
+/// counted (they are in `timings`). With overlapped steps (`Decoder::overlapped_steps`) the
+/// step after a token is recorded before the token is seen, so between the first token and
+/// the last one a step fewer is recorded than tokens are read: dispatches and submissions
+/// are counted per step recorded there.
 struct BenchProbe {
+    overlapped: bool,
     tokens: usize,
     /// (time, dispatches, submissions) at the first token and at the latest one.
     first: Option<(Instant, u64, u64)>,
@@ -468,6 +474,15 @@ struct BenchFigures {
 }
 
 impl BenchProbe {
+    fn new(whisper: &Whisper) -> BenchProbe {
+        BenchProbe {
+            overlapped: whisper.model.decoder.overlapped_steps,
+            tokens: 0,
+            first: None,
+            last: None,
+        }
+    }
+
     /// Counts a token event (other events pass).
     fn observe(probe: &mut Option<BenchProbe>, gpu: &Gpu, event: &Event<'_>) {
         let (Some(probe), Event::Token(_)) = (probe, event) else {
@@ -483,19 +498,23 @@ impl BenchProbe {
     }
 
     fn figures(&self) -> BenchFigures {
-        let per_token = self.first.zip(self.last).map(|(first, last)| {
-            let steps = (self.tokens - 1) as f64;
+        let intervals = self.tokens.saturating_sub(1);
+        let recorded = intervals.saturating_sub(usize::from(self.overlapped));
+        let span = self.first.zip(self.last);
+        let per_step = span.filter(|_| recorded > 0).map(|(first, last)| {
+            let steps = recorded as f64;
             (
-                last.0.duration_since(first.0).as_secs_f64() * 1e3 / steps,
                 (last.1 - first.1) as f64 / steps,
                 (last.2 - first.2) as f64 / steps,
             )
         });
         BenchFigures {
             tokens: self.tokens,
-            token_ms: per_token.map(|p| p.0),
-            dispatches_per_token: per_token.map(|p| p.1),
-            submits_per_token: per_token.map(|p| p.2),
+            token_ms: span.map(|(first, last)| {
+                last.0.duration_since(first.0).as_secs_f64() * 1e3 / intervals as f64
+            }),
+            dispatches_per_token: per_step.map(|p| p.0),
+            submits_per_token: per_step.map(|p| p.1),
         }
     }
 }
