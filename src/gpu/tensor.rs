@@ -198,9 +198,16 @@ impl Gpu {
         // reads weights as `array<vec4<..>>`, which must cover the last element.
         let size = (bytes.len() as u64).div_ceil(16).max(1) * 16;
         if size > self.max_binding_bytes() {
+            // The weight's own size; the padding only when it is what crosses the limit.
+            let padded = if bytes.len() as u64 > self.max_binding_bytes() {
+                String::new()
+            } else {
+                format!(" ({size} padded to 16-byte units)")
+            };
             return Err(Error::Gpu(format!(
-                "a weight of shape {shape:?} needs {size} bytes but the device binds at most {} \
-                 bytes per buffer",
+                "a weight of shape {shape:?} needs {} bytes{padded} but the device binds at \
+                 most {} bytes per buffer",
+                bytes.len(),
                 self.max_binding_bytes()
             )));
         }
