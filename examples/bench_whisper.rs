@@ -4,11 +4,12 @@
 //! and candle's time over ours.
 //!
 //! `cargo run --release --example bench_whisper -- [--runs N] [--audio WAV] [--general-step]
-//! [--one-by-one] MODEL_DIR...` (`scripts/bench.sh` runs it on whisper-tiny.en and
+//! [--one-by-one] [--composed-attention] MODEL_DIR...` (`scripts/bench.sh` runs it on whisper-tiny.en and
 //! whisper-base with jfk.wav). `--general-step` turns the decoder's one-dispatch attention
 //! step off (`Decoder::fused_step`), to compare against the general path; `--one-by-one`
 //! reads each decoder step's token back before recording the next
-//! (`Decoder::overlapped_steps` off).
+//! (`Decoder::overlapped_steps` off); `--composed-attention` runs the encoder's
+//! self-attention as separate products and softmax instead of the flash kernel.
 
 use std::path::PathBuf;
 
@@ -16,6 +17,7 @@ use web_time::Instant;
 use whisper_clsr::audio::{load_audio_file, mel_filters, SAMPLE_RATE};
 use whisper_clsr::decode::Task;
 use whisper_clsr::gpu::{Gpu, GpuOptions};
+use whisper_clsr::model::block::SelfAttentionKernel;
 use whisper_clsr::{TranscribeOptions, Whisper};
 use whisper_clsr_test_kit::candle_ref::{self, CandleWhisper};
 
@@ -115,18 +117,20 @@ fn main() {
     let mut models = Vec::new();
     let mut fused_step = true;
     let mut overlapped = true;
+    let mut composed = false;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--runs" => runs = args.next().and_then(|n| n.parse().ok()).expect("--runs N"),
             "--audio" => audio = args.next().expect("--audio WAV").into(),
             "--general-step" => fused_step = false,
             "--one-by-one" => overlapped = false,
+            "--composed-attention" => composed = true,
             _ => models.push(PathBuf::from(arg)),
         }
     }
     assert!(
         !models.is_empty(),
-        "usage: bench_whisper [--runs N] [--audio WAV] [--general-step] [--one-by-one] MODEL_DIR..."
+        "usage: bench_whisper [--runs N] [--audio WAV] [--general-step] [--one-by-one] [--composed-attention] MODEL_DIR..."
     );
     let samples = load_audio_file(&audio).expect("audio");
     let seconds = samples.len() as f64 / SAMPLE_RATE as f64;
@@ -149,6 +153,9 @@ fn main() {
         let mut whisper = Whisper::load_dir(open_gpu(), dir).expect("model");
         whisper.model.decoder.fused_step = fused_step;
         whisper.model.decoder.overlapped_steps = overlapped;
+        if composed {
+            whisper.model.encoder.self_attention = SelfAttentionKernel::Composed;
+        }
         let (a, text) = ours(&whisper, &samples, runs);
         let (b, tokens) = candle(dir, &whisper, &samples, runs);
         for (who, f) in [("ours", a), ("candle", b)] {
