@@ -160,18 +160,10 @@ pub(crate) fn kernels() -> Vec<Kernel> {
         } else {
             &[(false, false)]
         };
+        // The SUBGROUPS form exists only with SPLIT_K (bit 2).
+        let forms: &[bool] = if f(2) { &[false, true] } else { &[false] };
         for &(residual, norm) in tails {
-            all.push(gemv_kernel(
-                f(0),
-                f(1),
-                f(2),
-                f(3),
-                f(4),
-                residual,
-                false,
-                norm,
-            ));
-            if f(2) {
+            for &subgroups in forms {
                 all.push(gemv_kernel(
                     f(0),
                     f(1),
@@ -179,7 +171,7 @@ pub(crate) fn kernels() -> Vec<Kernel> {
                     f(3),
                     f(4),
                     residual,
-                    true,
+                    subgroups,
                     norm,
                 ));
             }
