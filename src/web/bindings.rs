@@ -359,21 +359,14 @@ impl WasmWhisper {
             on_progress,
             should_stop,
         };
-        let mut stream = TextStream::default();
-        let mut probe = options
-            .decode
-            .suppress_eot
-            .then(|| BenchProbe::new(&self.inner));
-        let mut on_event = |event: Event<'_>| {
-            BenchProbe::observe(&mut probe, &self.inner.gpu, &event);
-            callbacks.dispatch(&self.inner, &mut stream, event)
-        };
+        let mut events = EventSink::new(&self.inner, callbacks, &options);
+        let mut on_event = |event: Event<'_>| events.handle(&self.inner, event);
         let transcript = self
             .inner
             .transcribe(&samples, &options, &mut on_event)
             .await
             .map_err(js_error)?;
-        self.finish(transcript, probe)
+        self.finish(transcript, events.probe)
     }
 
     /// Transcribes an encoded audio file (`Blob`/`File`: WAV, FLAC, MP3, OGG Vorbis) of any
@@ -415,21 +408,14 @@ impl WasmWhisper {
             on_progress,
             should_stop,
         };
-        let mut stream = TextStream::default();
-        let mut probe = options
-            .decode
-            .suppress_eot
-            .then(|| BenchProbe::new(&self.inner));
-        let mut on_event = |event: Event<'_>| {
-            BenchProbe::observe(&mut probe, &self.inner.gpu, &event);
-            callbacks.dispatch(&self.inner, &mut stream, event)
-        };
+        let mut events = EventSink::new(&self.inner, callbacks, &options);
+        let mut on_event = |event: Event<'_>| events.handle(&self.inner, event);
         let transcript = self
             .inner
             .transcribe_mel(&streamed.mel, mel_ms, &options, &mut on_event)
             .await
             .map_err(js_error)?;
-        self.finish(transcript, probe)
+        self.finish(transcript, events.probe)
     }
 
     /// The transcript as JS, with the `benchmark` figures where the option asked for them.
@@ -516,6 +502,32 @@ impl BenchProbe {
             dispatches_per_token: per_step.map(|p| p.0),
             submits_per_token: per_step.map(|p| p.1),
         }
+    }
+}
+
+/// Where one transcription's events go: the page's callbacks (with the text streamed so far)
+/// and, with the benchmark option, the [`BenchProbe`].
+struct EventSink {
+    callbacks: Callbacks,
+    stream: TextStream,
+    probe: Option<BenchProbe>,
+}
+
+impl EventSink {
+    fn new(whisper: &Whisper, callbacks: Callbacks, options: &TranscribeOptions) -> EventSink {
+        EventSink {
+            callbacks,
+            stream: TextStream::default(),
+            probe: options
+                .decode
+                .suppress_eot
+                .then(|| BenchProbe::new(whisper)),
+        }
+    }
+
+    fn handle(&mut self, whisper: &Whisper, event: Event<'_>) -> crate::Result<()> {
+        BenchProbe::observe(&mut self.probe, &whisper.gpu, &event);
+        self.callbacks.dispatch(whisper, &mut self.stream, event)
     }
 }
 
