@@ -204,7 +204,7 @@ const MULTILINGUAL_OTHER_TOKENS: usize = 2 + 6 + 1501;
 /// OpenAI's vocabulary gives it (`<|endoftext|>` 50257, `<|startoftranscript|>` 50258, the
 /// languages, `<|translate|>`, `<|transcribe|>`, `<|startoflm|>`, `<|startofprev|>`,
 /// `<|nospeech|>`, `<|notimestamps|>`; timestamps after it), so prompts, suppression and the
-/// token pick see the real layout. The 50257 text tokens are placeholders ("a", "Ġa", "b",
+/// token pick see the real layout. The 50257 text tokens are synthetic words ("a", "Ġa", "b",
 /// … in the byte-level alphabet, no merges): random weights decode to junk text anyway.
 pub fn multilingual_tokenizer_json(vocab_size: usize) -> Result<Vec<u8>, String> {
     let languages = whisper_clsr::decode::languages::LANGUAGES;
@@ -218,7 +218,7 @@ pub fn multilingual_tokenizer_json(vocab_size: usize) -> Result<Vec<u8>, String>
                 MULTILINGUAL_TEXT_TOKENS + MULTILINGUAL_OTHER_TOKENS + languages.len()
             )
         })?;
-    let placeholder = |i: usize| {
+    let synthetic_word = |i: usize| {
         // Bijective base 26 of i / 2, with "Ġ" (a leading space) on odd ids.
         let mut n = i / 2 + 1;
         let mut letters = Vec::new();
@@ -235,7 +235,7 @@ pub fn multilingual_tokenizer_json(vocab_size: usize) -> Result<Vec<u8>, String>
         }
     };
     let vocab: serde_json::Map<String, serde_json::Value> = (0..MULTILINGUAL_TEXT_TOKENS)
-        .map(|i| (placeholder(i), i.into()))
+        .map(|i| (synthetic_word(i), i.into()))
         .collect();
     let special = ["<|endoftext|>", "<|startoftranscript|>"]
         .into_iter()

@@ -29,7 +29,7 @@ fn the_random_tokenizer_has_the_real_special_token_ids() {
             tok.prompt(Some("en"), Task::Transcribe).unwrap(),
             [50258, 50259, no_timestamps - 4, no_timestamps]
         );
-        // Text tokens decode to placeholder words; specials are dropped.
+        // Text tokens decode to their synthetic words; specials are dropped.
         assert_eq!(tok.decode(&[0, 1, 3, 50257]).unwrap(), "a a b");
     }
     for bad in [40, 51765, 51867] {
