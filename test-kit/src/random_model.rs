@@ -256,28 +256,43 @@ pub fn multilingual_tokenizer_json(vocab_size: usize) -> Result<Vec<u8>, String>
             ]
             .map(String::from),
         );
+    let json = byte_level_bpe_json(vocab, &[], special, MULTILINGUAL_TEXT_TOKENS, false);
+    serde_json::to_vec(&json).map_err(|e| e.to_string())
+}
+
+/// A byte-level BPE tokenizer.json: `vocab` and `merges`, then the `special` tokens as added
+/// tokens from id `first_special` on. `decoder_prefix_space`: the decoder adds a leading space.
+pub(crate) fn byte_level_bpe_json(
+    vocab: serde_json::Map<String, serde_json::Value>,
+    merges: &[&str],
+    special: impl IntoIterator<Item = String>,
+    first_special: usize,
+    decoder_prefix_space: bool,
+) -> serde_json::Value {
     let added: Vec<serde_json::Value> = special
+        .into_iter()
         .enumerate()
         .map(|(i, content)| {
-            serde_json::json!({"id": MULTILINGUAL_TEXT_TOKENS + i, "content": content,
+            serde_json::json!({"id": first_special + i, "content": content,
                 "single_word": false, "lstrip": false, "rstrip": false, "normalized": false,
                 "special": true})
         })
         .collect();
-    let byte_level = serde_json::json!({"type": "ByteLevel", "add_prefix_space": false,
-        "trim_offsets": true, "use_regex": true});
-    serde_json::to_vec(&serde_json::json!({
+    let byte_level = |prefix_space: bool| {
+        serde_json::json!({"type": "ByteLevel", "add_prefix_space": prefix_space,
+            "trim_offsets": true, "use_regex": true})
+    };
+    serde_json::json!({
         "version": "1.0",
         "truncation": null,
         "padding": null,
         "added_tokens": added,
         "normalizer": null,
-        "pre_tokenizer": byte_level,
+        "pre_tokenizer": byte_level(false),
         "post_processor": null,
-        "decoder": byte_level,
+        "decoder": byte_level(decoder_prefix_space),
         "model": {"type": "BPE", "dropout": null, "unk_token": null,
             "continuing_subword_prefix": "", "end_of_word_suffix": "", "fuse_unk": false,
-            "byte_fallback": false, "vocab": vocab, "merges": []}
-    }))
-    .map_err(|e| e.to_string())
+            "byte_fallback": false, "vocab": vocab, "merges": merges}
+    })
 }

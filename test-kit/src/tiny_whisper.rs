@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::random_model::{write_random_model, TinyConfig};
+use crate::random_model::{byte_level_bpe_json, write_random_model, TinyConfig};
 use whisper_clsr::gpu::Gpu;
 use whisper_clsr::{Result, Whisper};
 
@@ -31,31 +31,9 @@ pub fn tokenizer_json() -> Vec<u8> {
         "<|transcribe|>",
         "<|translate|>",
         "<|notimestamps|>",
-    ];
-    let added: Vec<serde_json::Value> = special
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            serde_json::json!({"id": base + i, "content": s, "single_word": false,
-                "lstrip": false, "rstrip": false, "normalized": false, "special": true})
-        })
-        .collect();
-    serde_json::to_vec(&serde_json::json!({
-        "version": "1.0",
-        "truncation": null,
-        "padding": null,
-        "added_tokens": added,
-        "normalizer": null,
-        "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true,
-            "use_regex": true},
-        "post_processor": null,
-        "decoder": {"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true,
-            "use_regex": true},
-        "model": {"type": "BPE", "dropout": null, "unk_token": null,
-            "continuing_subword_prefix": "", "end_of_word_suffix": "", "fuse_unk": false,
-            "byte_fallback": false, "vocab": vocab, "merges": merges}
-    }))
-    .unwrap()
+    ]
+    .map(String::from);
+    serde_json::to_vec(&byte_level_bpe_json(vocab, &merges, special, base, true)).unwrap()
 }
 
 /// The tiny model: d_model 32, one head, one layer per stack, vocabulary 40 (the
