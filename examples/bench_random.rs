@@ -11,13 +11,17 @@
 //!   the buffer pool's high-water mark from empty), the two summed as "peak MiB".
 //!
 //! `cargo run --release --example bench_random -- [--tokens N] [--runs R] [--no-peer]
-//! [--general-step] [--compare-steps] SIZE...` with SIZE among tiny, base, small, medium,
+//! [--general-step] [--compare-steps] [--profile] SIZE...` with SIZE among tiny, base, small, medium,
 //! large-v3 (default: tiny base). `--general-step` turns the decoder's one-dispatch attention
 //! step off (`Decoder::fused_step`); `--compare-steps` decodes both ways in every run, one
 //! right after the other on the same encoder output, and prints a `(general)` line. The random
 //! models are written once under `target/bench-random/` of the checkout it was built in, or
 //! of the current directory where that is gone (f16, as the released checkpoints),
 //! with a tokenizer.json that has Whisper's special tokens at their real ids.
+//!
+//! `--profile` then times one more encoder pass and decode kernel by kernel
+//! (`Gpu::start_kernel_profile`: every dispatch submitted alone and waited for) and prints
+//! the variants that took the most time, with their share.
 //!
 //! `bench_random --write-only DIR SIZE...` only writes (or keeps) the random models, as
 //! DIR/SIZE/{config.json, model.safetensors, tokenizer.json}, and measures nothing: the
@@ -231,6 +235,7 @@ struct Args {
     with_peer: bool,
     fused_step: bool,
     compare: bool,
+    profile: bool,
     write_only: Option<PathBuf>,
     sizes: Vec<String>,
 }
@@ -242,6 +247,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         with_peer: true,
         fused_step: true,
         compare: false,
+        profile: false,
         write_only: None,
         sizes: Vec::new(),
     };
@@ -258,6 +264,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--no-peer" => a.with_peer = false,
             "--general-step" => a.fused_step = false,
             "--compare-steps" => a.compare = true,
+            "--profile" => a.profile = true,
             "--write-only" => {
                 a.write_only = Some(
                     args.next()
@@ -313,6 +320,7 @@ fn run(args: Args) -> Result<(), String> {
         with_peer,
         fused_step,
         compare,
+        profile,
         sizes,
         ..
     } = args;
@@ -412,6 +420,44 @@ fn run(args: Args) -> Result<(), String> {
                 "",
             );
         }
+        if profile {
+            print_profile(&gpu, &net, &mel, tokens);
+        }
     }
     Ok(())
+}
+
+/// Kernel variants printed per profiled phase.
+const PROFILE_ROWS: usize = 12;
+
+/// One encoder pass and a decode of `tokens` steps, kernel by kernel.
+fn print_profile(gpu: &Gpu, net: &WhisperNetwork, mel: &[f32], tokens: usize) {
+    let c = &net.config;
+    let mel = gpu.upload(mel, &[c.num_mel_bins, 2 * FRAMES]).unwrap();
+    gpu.start_kernel_profile();
+    let encoded = net.encoder.forward(gpu, &mel, None).unwrap();
+    pollster::block_on(gpu.read(&encoded)).unwrap();
+    print_kernel_times("encoder pass", &gpu.take_kernel_profile(), 1);
+    gpu.start_kernel_profile();
+    decode(gpu, net, &encoded, tokens);
+    print_kernel_times("decoder", &gpu.take_kernel_profile(), tokens);
+}
+
+fn print_kernel_times(phase: &str, times: &[whisper_clsr::gpu::KernelTime], per: usize) {
+    let total: f64 = times.iter().map(|t| t.total.as_secs_f64()).sum();
+    println!(
+        "\n  {phase}, kernel by kernel (each dispatch submitted alone): {:.1} ms{}",
+        total * 1e3 / per as f64,
+        if per > 1 { " per token" } else { "" }
+    );
+    for t in times.iter().take(PROFILE_ROWS) {
+        let ms = t.total.as_secs_f64() * 1e3 / per as f64;
+        println!(
+            "  {:>9.2} ms {:>5.1}% {:>6.1}× {}",
+            ms,
+            100.0 * t.total.as_secs_f64() / total,
+            t.dispatches as f64 / per as f64,
+            t.kernel
+        );
+    }
 }

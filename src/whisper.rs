@@ -259,7 +259,7 @@ impl Whisper {
     /// were created now.
     pub fn prepare_kernels(&self, progress: &mut dyn FnMut(usize, usize)) -> usize {
         let f16 = self.model.decoder.blocks[0].ffn.fc1.weight.dtype() == DType::F16;
-        let kernels = crate::ops::model_kernels(self.gpu.subgroups(), f16);
+        let kernels = crate::ops::model_kernels(&self.gpu, f16);
         self.gpu.prepare_pipelines(&kernels, progress)
     }
 

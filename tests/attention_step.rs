@@ -3,12 +3,12 @@
 //! append and scaled dot-product attention, on fresh random inputs; and whole decoder steps
 //! of a random model through it against the general path (separate kernels).
 
-use whisper_clsr::gpu::{DType, Gpu, Tensor, Weight};
+use whisper_clsr::gpu::{DType, Gpu, KernelForms, Tensor, Weight};
 use whisper_clsr::model::{WeightFile, WhisperConfig, WhisperNetwork};
 use whisper_clsr::ops::attention_step::{attention_step, StepKv, StepProjection, CROSS_CHUNK};
 use whisper_clsr_test_kit::random_model::{write_random_model, TinyConfig};
 use whisper_clsr_test_kit::reference::ops::{attention, layer_norm, linear, AttnMask};
-use whisper_clsr_test_kit::{assert_close, f64s, gpu, random, read, rng, upload, weight};
+use whisper_clsr_test_kit::{assert_close, f64s, gpu, gpu_with, random, read, rng, upload, weight};
 
 /// Random LN and projection parameters of one sub-layer (`parts` = 3 for q, k, v; 1 for q),
 /// uploaded as the kernel takes them, with the values the GPU sees.
@@ -179,7 +179,12 @@ struct Walk {
 
 #[test]
 fn decoder_steps_through_the_step_kernel_match_the_general_path() {
-    for (dtype, seed) in [(safetensors::Dtype::F32, 73), (safetensors::Dtype::F16, 74)] {
+    let cases = [
+        (safetensors::Dtype::F32, 73, KernelForms::Gpu),
+        (safetensors::Dtype::F16, 74, KernelForms::Gpu),
+        (safetensors::Dtype::F16, 75, KernelForms::Cpu),
+    ];
+    for (dtype, seed, forms) in cases {
         let dir = std::env::temp_dir().join(format!(
             "whisper-clsr-attention-step-{}-{seed}",
             std::process::id()
@@ -189,7 +194,7 @@ fn decoder_steps_through_the_step_kernel_match_the_general_path() {
             ..TinyConfig::default()
         };
         write_random_model(&dir, &config, dtype, &mut rng(seed));
-        let gpu = gpu();
+        let gpu = gpu_with(forms);
         let wc = WhisperConfig::from_json(&std::fs::read(dir.join("config.json")).unwrap());
         let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
         let file = WeightFile::new(bytes, "random").unwrap();
@@ -207,13 +212,15 @@ fn decoder_steps_through_the_step_kernel_match_the_general_path() {
             &fused.logits,
             &f64s(&general.logits),
             1e-4,
-            &format!("{dtype:?} logits"),
+            &format!("{dtype:?} {forms:?} logits"),
         );
         // The prompt (3 rows of one sequence) takes the general path; every later step saves
         // 5 dispatches per attention sub-layer (layer norm, projections, scores, softmax and
         // weighted sum become one), 10 per layer, less the combine pass of cross-attention
-        // over the 1500 frames' chunks, plus the FFN layer norm folded into fc1: 10.
+        // over the 1500 frames' chunks (GPU forms; the CPU forms take them in one), plus the
+        // FFN layer norm folded into fc1: 10, or 11.
         let layers = config.decoder_layers as u64;
+        let saved = if forms == KernelForms::Cpu { 11 } else { 10 };
         assert_eq!(fused.dispatches[0], general.dispatches[0], "prompt step");
         for (i, (f, g)) in fused
             .dispatches
@@ -224,8 +231,8 @@ fn decoder_steps_through_the_step_kernel_match_the_general_path() {
         {
             assert_eq!(
                 g - f,
-                10 * layers,
-                "step {i}: {g} general vs {f} fused dispatches"
+                saved * layers,
+                "{forms:?} step {i}: {g} general vs {f} fused dispatches"
             );
         }
     }

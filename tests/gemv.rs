@@ -1,8 +1,9 @@
-//! The split-K GEMV (`runtime/gemv.wgsl`, decoder-step Linears) in both of its forms on the
-//! same device: with subgroup reductions (where the adapter offers `Features::SUBGROUP`) and
-//! with the workgroup-memory fallback forced (`GpuOptions::subgroups = false`, as
-//! `WHISPER_CLSR_NO_SUBGROUPS=1` does), against a plain f64 CPU product on fresh random
-//! inputs: K not a multiple of 8 and past the kernel's chunk sizes, odd n, 1–4 rows, f32
+//! The weight GEMV (`runtime/gemv.wgsl`, decoder-step Linears) in each of its forms on the
+//! same device: the GPU forms' split K with subgroup reductions (where the adapter offers
+//! `Features::SUBGROUP`) and with the workgroup-memory fallback forced
+//! (`GpuOptions::subgroups = false`, as `WHISPER_CLSR_NO_SUBGROUPS=1` does), and the CPU
+//! drivers' form (`KernelForms::Cpu`: a thread walks each row), against a plain f64 CPU
+//! product on fresh random inputs: K not a multiple of 8 and past the kernel's chunk sizes, odd n, 1–4 rows, f32
 //! and f16 weights, rows that do and do not start on a 16-byte boundary; and with a layer
 //! norm folded into the read of the activation rows (decoder steps' fc1) against the f64
 //! layer norm followed by the product.
@@ -12,26 +13,37 @@ use whisper_clsr_test_kit as kit;
 use kit::reference::gelu;
 use kit::reference::ops::layer_norm;
 use kit::{assert_close, f64s, random, read, rng, weight};
-use whisper_clsr::gpu::{DType, Gpu, GpuOptions};
+use whisper_clsr::gpu::{DType, Gpu, GpuOptions, KernelForms};
 use whisper_clsr::ops::matmul::{gemm, Epilogue, Gemm, Layout, Rhs};
 
 const RTOL: f64 = 1e-4;
 
-/// The two devices: the default one (subgroups where offered) and one with them turned off.
-fn devices() -> Vec<(&'static str, Gpu)> {
-    let with = kit::gpu();
-    let without = pollster::block_on(Gpu::new(GpuOptions {
-        subgroups: false,
+fn open(subgroups: bool, kernel_forms: KernelForms) -> Gpu {
+    pollster::block_on(Gpu::new(GpuOptions {
+        subgroups,
+        kernel_forms,
         ..GpuOptions::default()
     }))
-    .expect("a Vulkan device");
+    .expect("a Vulkan device")
+}
+
+/// The device opened three ways: GPU forms with subgroups (where offered) and without, and
+/// CPU forms.
+fn devices() -> Vec<(&'static str, Gpu)> {
+    let with = open(true, KernelForms::Gpu);
+    let without = open(false, KernelForms::Gpu);
+    let walk = open(true, KernelForms::Cpu);
     assert!(!without.subgroups(), "subgroups were turned off");
-    let mut all = vec![("fallback", without)];
+    assert!(
+        !with.cpu_forms() && walk.cpu_forms(),
+        "kernel forms as asked"
+    );
+    let mut all = vec![("fallback", without), ("cpu forms", walk)];
     if with.subgroups() {
         all.push(("subgroups", with));
     } else {
         eprintln!(
-            "NOTICE: {} has no subgroups (not offered, or WHISPER_CLSR_NO_SUBGROUPS=1); only the fallback GEMV is tested",
+            "NOTICE: {} has no subgroups (not offered, or WHISPER_CLSR_NO_SUBGROUPS=1); only the fallback split-K GEMV is tested",
             with.describe()
         );
     }
@@ -140,10 +152,13 @@ fn check(
 }
 
 #[test]
-fn split_k_gemv_matches_cpu_with_and_without_subgroups() {
+fn weight_gemv_matches_cpu_in_every_form() {
     // (rows, n, k): K from the split-K minimum (256) to fc2's 5120 (several chunks of the
-    // activation tile), K % 8 = 0..7, odd n, n not a multiple of the outputs per workgroup.
+    // activation tile), K % 8 = 0..7, odd n, n not a multiple of the outputs per workgroup;
+    // short K (one thread per output in every form; below 16 bytes).
     let shapes = [
+        (2, 19, 100),
+        (1, 3, 7),
         (1, 1, 256),
         (2, 17, 300),
         (3, 33, 777),
@@ -181,7 +196,7 @@ fn split_k_gemv_matches_cpu_with_and_without_subgroups() {
 }
 
 #[test]
-fn split_k_gemv_keeps_its_epilogues_on_decoder_shapes() {
+fn weight_gemv_keeps_its_epilogues_on_decoder_shapes() {
     // Whisper tiny's decoder Linears (d = 384, fc2's K = 1536) for 1 and 4 rows, each
     // epilogue.
     for (name, gpu) in devices() {

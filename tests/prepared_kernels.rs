@@ -1,11 +1,14 @@
 //! Kernels created at load (`Whisper::prepare_kernels`): once a model has prepared them,
 //! transcriptions on every decoding path — greedy with timestamps, word timestamps, beam
 //! search, sampling with fallback, an expert pack — create no pipeline, so the prepared set
-//! is complete for the model's weights (f16 and f32); preparing again creates nothing.
+//! is complete for the model's weights (f16 and f32) and the device's kernel forms (the
+//! f16 model runs the GPU forms, the f32 one the CPU drivers' forms); preparing again
+//! creates nothing.
 
 use whisper_clsr_test_kit as kit;
 
 use kit::random_model::{write_random_model, TinyConfig};
+use whisper_clsr::gpu::KernelForms;
 use whisper_clsr::model::{WeightFile, WhisperConfig};
 use whisper_clsr::pack::ExpertPack;
 use whisper_clsr::{TranscribeOptions, Whisper};
@@ -49,14 +52,14 @@ fn options(configure: impl FnOnce(&mut TranscribeOptions)) -> TranscribeOptions 
 
 #[test]
 fn a_prepared_model_creates_no_pipeline_while_it_transcribes() {
-    for f16 in [true, false] {
-        transcribe_prepared(f16);
+    for (f16, forms) in [(true, KernelForms::Gpu), (false, KernelForms::Cpu)] {
+        transcribe_prepared(f16, forms);
     }
 }
 
-fn transcribe_prepared(f16: bool) {
+fn transcribe_prepared(f16: bool, forms: KernelForms) {
     let dir = model_dir(f16);
-    let mut whisper = Whisper::load_dir(kit::gpu(), &dir).unwrap();
+    let mut whisper = Whisper::load_dir(kit::gpu_with(forms), &dir).unwrap();
     let mut reports = Vec::new();
     let started = std::time::Instant::now();
     let created = whisper.prepare_kernels(&mut |done, total| reports.push((done, total)));

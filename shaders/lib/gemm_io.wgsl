@@ -16,8 +16,8 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
-#if SPLIT_K
-// The split-K GEMV reads B 16 bytes at a time (weight buffers are padded to 16 bytes).
+#if WIDE_B
+// The GEMV's weight forms read B 16 bytes at a time (weight buffers are padded to 16 bytes).
 @group(0) @binding(2) var<storage, read> b: array<vec4<Packed>>;
 #else
 @group(0) @binding(2) var<storage, read> b: array<Packed>;
@@ -40,7 +40,7 @@ struct Params {
 #endif
 
 fn load_b(i: u32) -> f32 {
-#if SPLIT_K
+#if WIDE_B
     let j = packed_index(i);
     return unpack_at(b[j >> 2u][j & 3u], i);
 #else

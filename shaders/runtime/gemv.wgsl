@@ -81,6 +81,32 @@ fn input_at(a_base: u32, kk: u32) -> Acc {
 #endif
 }
 
+#if WIDE_B
+// Elements of B per 16-byte load.
+#if F16
+const V = 8u;
+#else
+const V = 4u;
+#endif
+
+// 16 bytes of B (V consecutive elements) times the activations from x_at(a_base, t).
+fn unit_dot(w: vec4<Packed>, a_base: u32, t: u32) -> Acc {
+#if F16
+    let h0 = unpack2x16float(w.x);
+    let h1 = unpack2x16float(w.y);
+    let h2 = unpack2x16float(w.z);
+    let h3 = unpack2x16float(w.w);
+    return h0.x * x_at(a_base, t) + h0.y * x_at(a_base, t + 1u)
+        + h1.x * x_at(a_base, t + 2u) + h1.y * x_at(a_base, t + 3u)
+        + h2.x * x_at(a_base, t + 4u) + h2.y * x_at(a_base, t + 5u)
+        + h3.x * x_at(a_base, t + 6u) + h3.y * x_at(a_base, t + 7u);
+#else
+    return w.x * x_at(a_base, t) + w.y * x_at(a_base, t + 1u)
+        + w.z * x_at(a_base, t + 2u) + w.w * x_at(a_base, t + 3u);
+#endif
+}
+#endif
+
 #if SPLIT_K
 // Outputs per team of 32 lanes, and per workgroup (8 teams); ops/matmul.rs sizes the grid.
 // The fallback keeps one output per team: two cost a second lane reduction through
@@ -91,12 +117,6 @@ const R = 2u;
 const R = 1u;
 #endif
 const OUTS = 8u * R;
-// Elements of B per 16-byte load.
-#if F16
-const V = 8u;
-#else
-const V = 4u;
-#endif
 // K is walked in chunks of KT (a multiple of V): `xs` takes 12 KiB, `partial` 4 KiB (one
 // row: 1 KiB), within the 16 KiB of workgroup memory the kernels may use.
 #if ONE_ROW
@@ -115,18 +135,9 @@ fn load_chunk(a_base: u32, c0: u32, c1: u32, index: u32) {
     workgroupBarrier();
 }
 
-// 16 bytes of B (V consecutive elements) times the activations from xs[t].
-fn unit_dot(w: vec4<Packed>, t: u32) -> Acc {
-#if F16
-    let h0 = unpack2x16float(w.x);
-    let h1 = unpack2x16float(w.y);
-    let h2 = unpack2x16float(w.z);
-    let h3 = unpack2x16float(w.w);
-    return h0.x * xs[t] + h0.y * xs[t + 1u] + h1.x * xs[t + 2u] + h1.y * xs[t + 3u]
-        + h2.x * xs[t + 4u] + h2.y * xs[t + 5u] + h3.x * xs[t + 6u] + h3.y * xs[t + 7u];
-#else
-    return w.x * xs[t] + w.y * xs[t + 1u] + w.z * xs[t + 2u] + w.w * xs[t + 3u];
-#endif
+// The activations of k = t (the chunk's xs index t).
+fn x_at(a_base: u32, t: u32) -> Acc {
+    return xs[t];
 }
 
 // Lane `rank` of `count`'s share of B's row starting at element `row` times the activations
@@ -138,7 +149,7 @@ fn dot_share(row: u32, c0: u32, lo: u32, hi: u32, rank: u32, count: u32) -> Acc 
         let first = (row + lo) / V;
         let units = (hi - lo) / V;
         for (var u = rank; u < units; u += count) {
-            acc += unit_dot(b[first + u], lo - c0 + u * V);
+            acc += unit_dot(b[first + u], 0u, lo - c0 + u * V);
         }
         rest = lo + units * V;
     }
@@ -223,6 +234,42 @@ fn main(
 #endif
 }
 #else
+#if WALK
+// The activations of k = t, from global memory.
+fn x_at(a_base: u32, t: u32) -> Acc {
+    return input_at(a_base, t);
+}
+
+// Each thread walks its own output's row of B 16 bytes at a time: no workgroup memory and
+// no barriers (but NORM's), which CPU drivers run far faster than the split form.
+@compute @workgroup_size(64, 1, 1)
+fn main(wg: Workgroup, @builtin(local_invocation_index) index: u32) {
+    let batch = wg.id.z;
+    let n = workgroup_index(wg) * 64u + index;
+    let a_base = p.a_off + batch * p.a_bs;
+#if NORM
+    norm_rows(a_base, index, 64u);
+#endif
+    if (n >= p.n) {
+        return;
+    }
+    let row = p.b_off + batch * p.b_bs + n * p.ldb;
+    var acc = Acc(0.0);
+    var rest = 0u;
+    if (row % V == 0u) {
+        let first = row / V;
+        let units = p.k / V;
+        for (var u = 0u; u < units; u++) {
+            acc += unit_dot(b[first + u], a_base, u * V);
+        }
+        rest = units * V;
+    }
+    for (var kk = rest; kk < p.k; kk++) {
+        acc += load_b(row + kk) * input_at(a_base, kk);
+    }
+    store_rows(batch, n, acc);
+}
+#else
 @compute @workgroup_size(64, 1, 1)
 fn main(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>) {
     let batch = wg.id.z;
@@ -241,4 +288,5 @@ fn main(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>) {
     }
     store_rows(batch, n, acc);
 }
+#endif
 #endif

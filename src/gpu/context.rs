@@ -25,6 +25,9 @@ pub struct GpuOptions {
     /// subgroup variants). Off, or `WHISPER_CLSR_NO_SUBGROUPS=1` in the environment, forces
     /// the workgroup-memory fallbacks, e.g. to compare the two.
     pub subgroups: bool,
+    /// Which kernel forms to run where a kernel has one tuned for GPUs and one for drivers
+    /// that run on the CPU (see [`KernelForms`]).
+    pub kernel_forms: KernelForms,
 }
 
 impl Default for GpuOptions {
@@ -33,8 +36,23 @@ impl Default for GpuOptions {
             low_power: false,
             pool_limit: DEFAULT_POOL_LIMIT,
             subgroups: true,
+            kernel_forms: KernelForms::Auto,
         }
     }
+}
+
+/// Kernel forms by the kind of device they suit. A GPU wants many threads sharing coalesced
+/// reads through workgroup memory; a driver that runs shaders on the CPU (lavapipe,
+/// SwiftShader) pays for every barrier and workgroup-memory round trip, and runs one thread
+/// per output walking contiguous memory far faster (docs/kernels.md).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum KernelForms {
+    /// By the adapter: the CPU forms on a CPU device, the GPU forms elsewhere. Natively
+    /// `WHISPER_CLSR_KERNEL_FORMS=gpu|cpu` overrides it, e.g. to compare the two.
+    #[default]
+    Auto,
+    Gpu,
+    Cpu,
 }
 
 /// A device, its queue, and the caches every kernel shares.
@@ -45,10 +63,15 @@ pub struct Gpu {
     pub limits: wgpu::Limits,
     /// The optional features the device was opened with (see [`Gpu::subgroups`]).
     pub features: wgpu::Features,
+    /// Whether kernels run their forms for CPU drivers (see [`KernelForms`]).
+    cpu_forms: bool,
     pub(super) pipelines: RefCell<HashMap<String, wgpu::ComputePipeline>>,
     pub(super) pool: Rc<BufferPool>,
     pub(super) recorder: RefCell<Recorder>,
     pub(super) faults: Faults,
+    /// Per-kernel times while a profile is open (see `Gpu::start_kernel_profile`).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub(super) profile: RefCell<Option<super::profile::KernelProfile>>,
 }
 
 impl Gpu {
@@ -92,6 +115,7 @@ impl Gpu {
             .await
             .map_err(|e| Error::Gpu(format!("could not open device {}: {e}", info.name)))?;
         let features = device.features();
+        let cpu_forms = cpu_forms(options.kernel_forms, &info);
         let faults = Faults::install(&device);
         let recorder = Recorder::new(&device, &limits);
         Ok(Gpu {
@@ -100,16 +124,20 @@ impl Gpu {
             info,
             limits,
             features,
+            cpu_forms,
             pipelines: RefCell::new(HashMap::new()),
             pool: Rc::new(BufferPool::with_limit(options.pool_limit)),
             recorder: RefCell::new(recorder),
             faults,
+            #[cfg(not(target_arch = "wasm32"))]
+            profile: RefCell::new(None),
         })
     }
 
     /// A one-line description of the adapter, e.g. `llvmpipe (LLVM 15.0.6) (Vulkan,
     /// subgroups 8, Cpu)`: its name, backend, the subgroup sizes the kernels may meet (or
-    /// `no subgroups`) and its type.
+    /// `no subgroups`) and its type, followed by the kernel forms where they are not the
+    /// adapter type's own (`, GPU kernel forms` on a CPU device, or the reverse).
     pub fn describe(&self) -> String {
         let subgroups = if !self.subgroups() {
             "no subgroups".to_string()
@@ -121,10 +149,20 @@ impl Gpu {
                 self.info.subgroup_min_size, self.info.subgroup_max_size
             )
         };
+        let forms = match (self.cpu_forms, self.is_cpu()) {
+            (true, false) => ", CPU kernel forms",
+            (false, true) => ", GPU kernel forms",
+            _ => "",
+        };
         format!(
-            "{} ({:?}, {subgroups}, {:?})",
+            "{} ({:?}, {subgroups}, {:?}{forms})",
             self.info.name, self.info.backend, self.info.device_type
         )
+    }
+
+    /// Whether kernels run their forms for drivers on the CPU ([`KernelForms`]).
+    pub fn cpu_forms(&self) -> bool {
+        self.cpu_forms
     }
 
     /// Whether kernels may use subgroup operations: the device was opened with
@@ -164,6 +202,22 @@ impl Gpu {
         self.limits
             .max_storage_buffer_binding_size
             .min(self.limits.max_buffer_size)
+    }
+}
+
+/// Whether to run the CPU kernel forms: as asked, or by the adapter type (natively,
+/// `WHISPER_CLSR_KERNEL_FORMS=gpu|cpu` decides over `Auto`).
+fn cpu_forms(forms: KernelForms, info: &wgpu::AdapterInfo) -> bool {
+    #[cfg(not(target_arch = "wasm32"))]
+    let forms = match (forms, std::env::var("WHISPER_CLSR_KERNEL_FORMS").as_deref()) {
+        (KernelForms::Auto, Ok("gpu")) => KernelForms::Gpu,
+        (KernelForms::Auto, Ok("cpu")) => KernelForms::Cpu,
+        _ => forms,
+    };
+    match forms {
+        KernelForms::Auto => info.device_type == wgpu::DeviceType::Cpu,
+        KernelForms::Gpu => false,
+        KernelForms::Cpu => true,
     }
 }
 

@@ -5,13 +5,17 @@ mod allocate;
 mod context;
 mod faults;
 mod pool;
+#[cfg(not(target_arch = "wasm32"))]
+mod profile;
 mod readback;
 mod recorder;
 pub use recorder::grid;
 pub mod shader;
 mod tensor;
 
-pub use context::{Gpu, GpuOptions};
+pub use context::{Gpu, GpuOptions, KernelForms};
 pub use pool::DEFAULT_POOL_LIMIT;
+#[cfg(not(target_arch = "wasm32"))]
+pub use profile::KernelTime;
 pub use readback::PendingRead;
 pub use tensor::{DType, Tensor, Weight};

@@ -139,6 +139,19 @@ impl Gpu {
             self.flush();
         }
         let pipeline = self.pipeline(kernel);
+        self.record_dispatch(kernel, &pipeline, params, buffers, workgroups);
+        #[cfg(not(target_arch = "wasm32"))]
+        self.time_dispatch(|| format!("{} {:?}", kernel.key(), workgroups));
+    }
+
+    fn record_dispatch(
+        &self,
+        kernel: &Kernel,
+        pipeline: &wgpu::ComputePipeline,
+        params: &[u8],
+        buffers: &[(u32, &wgpu::Buffer)],
+        workgroups: [u32; 3],
+    ) {
         let mut rec = self.recorder.borrow_mut();
         let offset = rec.params.len();
         let stride = rec.slot_stride;
@@ -178,7 +191,7 @@ impl Gpu {
                 })
                 .forget_lifetime()
         });
-        pass.set_pipeline(&pipeline);
+        pass.set_pipeline(pipeline);
         pass.set_bind_group(0, &bind_group, &[]);
         pass.dispatch_workgroups(workgroups[0], workgroups[1], workgroups[2]);
         rec.dispatches += 1;

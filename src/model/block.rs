@@ -17,7 +17,7 @@ use super::step_weights::{norm_table, StepAttention, StepWeights};
 use super::weights::WeightFile;
 use crate::gpu::{Gpu, Tensor, Weight};
 use crate::ops::attention::{attention_keeping, AttentionShape};
-use crate::ops::attention_step::{attention_step, fits, StepKv, CROSS_CHUNK};
+use crate::ops::attention_step::{attention_step, cross_chunk, fits, StepKv};
 use crate::ops::flash_attention::{self, flash_attention};
 use crate::ops::softmax::Mask;
 use crate::pack::Part;
@@ -266,7 +266,7 @@ impl Block {
         let cross_kv = StepKv::Cross {
             k: ck,
             v: cv,
-            chunk: CROSS_CHUNK,
+            chunk: cross_chunk(gpu),
         };
         let attn = attention_step(gpu, &x_self, cross_proj, cross_kv);
         let x_mid = cross.attn.out.forward_residual(gpu, &attn, &x_self);

@@ -23,6 +23,17 @@ const MAX_KV: usize = 1536;
 /// norm and the head's query (head_dim × d weights, read from cache after the first chunk).
 pub const CROSS_CHUNK: usize = 256;
 
+/// Frames per cross-attention workgroup on `gpu`: [`CROSS_CHUNK`] on a GPU; on a CPU driver
+/// all of them (one chunk, no combining pass), as two to sixteen cores have no use for
+/// more workgroups, and each chunk repeats the layer norm and the query projection.
+pub fn cross_chunk(gpu: &Gpu) -> usize {
+    if gpu.cpu_forms() {
+        usize::MAX
+    } else {
+        CROSS_CHUNK
+    }
+}
+
 crate::params_struct! {
     struct Params {
         d: u32,

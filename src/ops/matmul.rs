@@ -123,23 +123,69 @@ fn matmul_kernel(f16: bool, trans_b: bool, bias: bool, gelu: bool, residual: boo
         .define_if("RESIDUAL", residual)
 }
 
-/// `subgroups` only matters with `split_k` (see [`Gpu::subgroups`]).
+/// How the GEMV kernel walks B (gemv.wgsl).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum GemvForm {
+    /// B stored [n, k] with long rows, on a GPU: each output's K split over lanes, with
+    /// subgroup reductions or in workgroup memory.
+    SplitK { subgroups: bool },
+    /// B stored [n, k], on a CPU driver: each thread walks its own output's row.
+    Walk,
+    /// Short K on a GPU, or B stored [k, n]: each thread walks its output with strides.
+    Strided,
+}
+
+impl GemvForm {
+    /// Every form, for the variant lists.
+    const ALL: [GemvForm; 4] = [
+        GemvForm::SplitK { subgroups: false },
+        GemvForm::SplitK { subgroups: true },
+        GemvForm::Walk,
+        GemvForm::Strided,
+    ];
+
+    fn of(gpu: &Gpu, g: &Gemm) -> GemvForm {
+        if !g.trans_b {
+            GemvForm::Strided
+        } else if gpu.cpu_forms() {
+            GemvForm::Walk
+        } else if g.k >= SPLIT_K_MIN {
+            GemvForm::SplitK {
+                subgroups: gpu.subgroups(),
+            }
+        } else {
+            GemvForm::Strided
+        }
+    }
+
+    /// Outputs per workgroup.
+    fn outputs(self) -> usize {
+        match self {
+            GemvForm::SplitK { subgroups } => SPLIT_K_OUTS[usize::from(subgroups)],
+            GemvForm::Walk | GemvForm::Strided => 64,
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn gemv_kernel(
+    form: GemvForm,
     one_row: bool,
     f16: bool,
-    split_k: bool,
     bias: bool,
     gelu: bool,
     residual: bool,
-    subgroups: bool,
     norm: bool,
 ) -> Kernel {
+    let split_k = matches!(form, GemvForm::SplitK { .. });
+    let walk = form == GemvForm::Walk;
     Kernel::new::<MatmulParams>("runtime/gemv.wgsl", GEMV, "main")
         .define_if("ONE_ROW", one_row)
         .define_if("F16", f16)
         .define_if("SPLIT_K", split_k)
-        .define_if("SUBGROUPS", split_k && subgroups)
+        .define_if("WALK", walk)
+        .define_if("WIDE_B", split_k || walk)
+        .define_if("SUBGROUPS", form == GemvForm::SplitK { subgroups: true })
         .define_if("BIAS", bias)
         .define_if("GELU", gelu)
         .define_if("RESIDUAL", residual)
@@ -149,31 +195,18 @@ fn gemv_kernel(
 /// Every variant, for shader validation.
 pub(crate) fn kernels() -> Vec<Kernel> {
     let mut all = Vec::new();
-    for bits in 0..64u32 {
+    for bits in 0..32u32 {
         let f = |i: u32| bits & (1 << i) != 0;
-        if bits < 32 {
-            all.push(matmul_kernel(f(0), f(1), f(2), f(3), f(4)));
-        }
-        // Bit 5: RESIDUAL, or NORM (never both).
-        let tails: &[(bool, bool)] = if f(5) {
+        all.push(matmul_kernel(f(0), f(1), f(2), f(3), f(4)));
+        // Bit 4: RESIDUAL, or NORM (never both).
+        let tails: &[(bool, bool)] = if f(4) {
             &[(true, false), (false, true)]
         } else {
             &[(false, false)]
         };
-        // The SUBGROUPS form exists only with SPLIT_K (bit 2).
-        let forms: &[bool] = if f(2) { &[false, true] } else { &[false] };
-        for &(residual, norm) in tails {
-            for &subgroups in forms {
-                all.push(gemv_kernel(
-                    f(0),
-                    f(1),
-                    f(2),
-                    f(3),
-                    f(4),
-                    residual,
-                    subgroups,
-                    norm,
-                ));
+        for form in GemvForm::ALL {
+            for &(residual, norm) in tails {
+                all.push(gemv_kernel(form, f(0), f(1), f(2), f(3), residual, norm));
             }
         }
     }
@@ -221,10 +254,6 @@ pub fn gemm(gpu: &Gpu, a: &Tensor, b: Rhs, c: &Tensor, g: &Gemm, epi: &Epilogue)
             "layer-norm table"
         );
     }
-    // Long contiguous rows are split over lanes (read 16 bytes at a time where a row starts
-    // on a 16-byte boundary); short ones (attention heads) are walked by one thread per
-    // output.
-    let split_k = g.trans_b && g.k >= SPLIT_K_MIN;
     let (r_off, ldr, r_bs) = epi
         .residual
         .map(|(_, l)| (l.offset, l.row_stride, l.batch_stride))
@@ -264,22 +293,17 @@ pub fn gemm(gpu: &Gpu, a: &Tensor, b: Rhs, c: &Tensor, g: &Gemm, epi: &Epilogue)
         b_sn: if g.trans_b { u(g.b.row_stride) } else { 1 },
     };
     if use_gemv {
+        let form = GemvForm::of(gpu, g);
         let kernel = gemv_kernel(
+            form,
             g.m == 1,
             b.is_f16(),
-            split_k,
             epi.bias.is_some(),
             epi.gelu,
             epi.residual.is_some(),
-            gpu.subgroups(),
             epi.norm.is_some(),
         );
-        let per_group = if split_k {
-            SPLIT_K_OUTS[usize::from(gpu.subgroups())]
-        } else {
-            64
-        };
-        let mut groups = crate::gpu::grid(u(g.n.div_ceil(per_group)));
+        let mut groups = crate::gpu::grid(u(g.n.div_ceil(form.outputs())));
         groups[2] = u(g.batch);
         gpu.dispatch(&kernel, bytemuck::bytes_of(&params), &buffers, groups);
     } else {

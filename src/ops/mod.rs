@@ -15,6 +15,7 @@ pub mod softmax;
 pub mod token_pick;
 
 use crate::gpu::shader::Kernel;
+use crate::gpu::Gpu;
 
 /// Every kernel variant the runtime can dispatch.
 pub fn runtime_kernels() -> Vec<Kernel> {
@@ -32,11 +33,13 @@ pub fn runtime_kernels() -> Vec<Kernel> {
     all
 }
 
-/// The [`runtime_kernels`] a model dispatches on a device: where a kernel has a `SUBGROUPS`
-/// variant, that one on devices with subgroups and the other elsewhere; with f32 weights
+/// The [`runtime_kernels`] a model dispatches on `gpu`: where a kernel has a `SUBGROUPS`
+/// variant, that one on devices with subgroups and the other elsewhere; the GEMV's forms for
+/// the device's kind ([`Gpu::cpu_forms`]: `WALK`, or `SPLIT_K`); with f32 weights
 /// (`weights_f16` false) no `F16` variant, with f16 weights no product with an f32 bias
 /// (the weights' form). A kernel left out is still created when first dispatched.
-pub fn model_kernels(subgroups: bool, weights_f16: bool) -> Vec<Kernel> {
+pub fn model_kernels(gpu: &Gpu, weights_f16: bool) -> Vec<Kernel> {
+    let (subgroups, cpu_forms) = (gpu.subgroups(), gpu.cpu_forms());
     let all = runtime_kernels();
     let twin = |k: &Kernel| -> (&'static str, &'static str, Vec<&'static str>) {
         let mut defines: Vec<_> = k
@@ -58,6 +61,13 @@ pub fn model_kernels(subgroups: bool, weights_f16: bool) -> Vec<Kernel> {
         .filter(|k| {
             let uses = has(k, "SUBGROUPS");
             uses == subgroups || (!uses && !with_subgroups.contains(&twin(k)))
+        })
+        .filter(|k| {
+            if cpu_forms {
+                !has(k, "SPLIT_K")
+            } else {
+                !has(k, "WALK")
+            }
         })
         .filter(|k| {
             if weights_f16 {

@@ -1,16 +1,25 @@
 //! The test GPU and moving data on and off it.
 
-use whisper_clsr::gpu::{DType, Gpu, GpuOptions, Tensor, Weight};
+use whisper_clsr::gpu::{DType, Gpu, GpuOptions, KernelForms, Tensor, Weight};
 
 /// Opens the test GPU, pinned to Vulkan (lavapipe on machines without a GPU) unless the
 /// caller chose a backend with `WGPU_BACKEND`.
 pub fn gpu() -> Gpu {
+    gpu_with(KernelForms::Auto)
+}
+
+/// The test device running the kernel forms `forms` (tests that prove both the GPU's and
+/// the CPU drivers' forms on one device).
+pub fn gpu_with(forms: KernelForms) -> Gpu {
     if std::env::var_os("WGPU_BACKEND").is_none() {
         // SAFETY: set before any thread of this test binary reads the environment.
         unsafe { std::env::set_var("WGPU_BACKEND", "vulkan") };
     }
-    pollster::block_on(Gpu::new(GpuOptions::default()))
-        .expect("a Vulkan device (install mesa-vulkan-drivers)")
+    let options = GpuOptions {
+        kernel_forms: forms,
+        ..GpuOptions::default()
+    };
+    pollster::block_on(Gpu::new(options)).expect("a Vulkan device (install mesa-vulkan-drivers)")
 }
 
 /// Reads a tensor back to the host.
