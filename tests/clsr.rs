@@ -1,14 +1,15 @@
 //! The routed CLSR feed-forward against the dense CPU formula
 //! `residual + g·FFN_lang(z) + (1 − g)·FFN_shared(z)`, g = 1[w_out·ReLU(W_in z + b_in) ≥ 0],
-//! on a real Vulkan device (lavapipe where there is no GPU).
+//! on a real Vulkan device (lavapipe where there is no GPU); decoder-step sizes in both
+//! kernel forms (the GPU's split K and the CPU drivers' `WALK`).
 
 use whisper_clsr_test_kit as kit;
 
 use kit::reference::{clsr_ffn as cpu_clsr_ffn, ClsrExpert, Ffn};
-use kit::{as_stored, assert_close, f64s, gpu, random, read, rng};
+use kit::{as_stored, assert_close, f64s, gpu, gpu_with, random, read, rng};
 use rand::seq::SliceRandom;
 use rand::Rng;
-use whisper_clsr::gpu::{DType, Gpu, Weight};
+use whisper_clsr::gpu::{DType, Gpu, KernelForms, Weight};
 use whisper_clsr::ops::clsr::{clsr_ffn, clsr_ffn_counted, GateCount, GateCounts, SharedFfn};
 use whisper_clsr::pack::{Expert, ExpertLayer, Part, GATE_DIM};
 
@@ -239,18 +240,28 @@ fn routed_ffn_matches_dense_formula_at_odd_sizes() {
 
 #[test]
 fn routed_ffn_matches_dense_formula_at_decoder_step_sizes() {
-    let gpu = gpu();
-    check_ratios(&gpu, 1, 64, 256, &[0.0, 1.0], 60);
-    check_ratios(&gpu, 3, 64, 256, &[0.0, 1.0 / 3.0, 2.0 / 3.0, 1.0], 70);
-    check_ratios(&gpu, 2, 37, 75, &[0.0, 0.5, 1.0], 80);
+    for forms in [KernelForms::Gpu, KernelForms::Cpu] {
+        let gpu = gpu_with(forms);
+        check_ratios(&gpu, 1, 64, 256, &[0.0, 1.0], 60);
+        check_ratios(&gpu, 3, 64, 256, &[0.0, 1.0 / 3.0, 2.0 / 3.0, 1.0], 70);
+        check_ratios(&gpu, 2, 37, 75, &[0.0, 0.5, 1.0], 80);
+        check_ratios(&gpu, 4, 37, 75, &[0.0, 0.5, 1.0], 40);
+    }
 }
 
 #[test]
 fn routed_ffn_matches_dense_formula_at_whisper_base_width() {
-    let gpu = gpu();
-    for (rows, experts) in [(1, 1), (3, 2), (70, 23)] {
+    // Decoder steps (1 and 3 tokens) in both kernel forms, an encoder-like block once.
+    let cases = [
+        (1, 1, KernelForms::Gpu),
+        (3, 2, KernelForms::Gpu),
+        (1, 1, KernelForms::Cpu),
+        (3, 2, KernelForms::Cpu),
+        (70, 23, KernelForms::Auto),
+    ];
+    for (rows, experts, forms) in cases {
         check(
-            &gpu,
+            &gpu_with(forms),
             &Case {
                 rows,
                 d: 512,

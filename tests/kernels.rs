@@ -5,8 +5,8 @@ use whisper_clsr_test_kit as kit;
 
 use kit::reference::{attention as cpu_attention, conv1d, gelu, layer_norm as cpu_layer_norm};
 use kit::reference::{linear as cpu_linear, softmax_rows as cpu_softmax, AttnMask};
-use kit::{assert_close, f64s, gpu, random, random_scaled, read, rng, weight};
-use whisper_clsr::gpu::DType;
+use kit::{assert_close, f64s, gpu, gpu_with, random, random_scaled, read, rng, weight};
+use whisper_clsr::gpu::{DType, KernelForms};
 use whisper_clsr::ops::attention::{attention, AttentionShape};
 use whisper_clsr::ops::conv::{conv1d_gelu, conv_out_len, ConvInput};
 use whisper_clsr::ops::embedding::{embed_tokens, ChunkedTable};
@@ -20,61 +20,64 @@ const RTOL: f64 = 1e-4;
 
 #[test]
 fn linear_matches_cpu_for_all_epilogues_and_dtypes() {
-    let gpu = gpu();
-    let mut r = rng(1);
-    // Row counts ≤ 4 take the GEMV kernel (split over lanes from K = 256, one thread per
-    // output below), up to 16 the GEMV kernel in groups of 4 rows (beam search steps),
-    // larger ones the tiled kernel.
-    let shapes = [
-        (1, 1, 2),
-        (2, 7, 10),
-        (4, 33, 64),
-        (3, 100, 130),
-        (1, 17, 512),
-        (2, 40, 300),
-        (5, 9, 3),
-        (7, 20, 260),
-        (16, 12, 40),
-        (17, 9, 8),
-        (65, 70, 33),
-        (130, 64, 96),
-    ];
-    for &(rows, n, k) in &shapes {
-        for dtype in [DType::F32, DType::F16] {
-            for (use_bias, use_gelu, use_res) in [
-                (false, false, false),
-                (true, true, false),
-                (true, false, true),
-                (false, true, true),
-            ] {
-                let x = random(&mut r, rows * k);
-                let (w, w_seen) = weight(&gpu, &random(&mut r, n * k), &[n, k], dtype);
-                let (b, b_seen) = weight(&gpu, &random(&mut r, n), &[n], dtype);
-                let res = random(&mut r, rows * n);
-                let xt = gpu.upload(&x, &[rows, k]).unwrap();
-                let rt = gpu.upload(&res, &[rows, n]).unwrap();
-                let y = linear(
-                    &gpu,
-                    &xt,
-                    &w,
-                    use_bias.then_some(&b),
-                    use_gelu,
-                    use_res.then_some(&rt),
-                );
-                let bias = use_bias.then(|| f64s(&b_seen));
-                let mut want = cpu_linear(&f64s(&x), &f64s(&w_seen), bias.as_deref(), n);
-                for (i, v) in want.iter_mut().enumerate() {
-                    if use_gelu {
-                        *v = gelu(*v);
+    // Both kernel forms: the GPU's tiles and split K, the CPU drivers' walks.
+    for forms in [KernelForms::Gpu, KernelForms::Cpu] {
+        let gpu = gpu_with(forms);
+        let mut r = rng(1);
+        // Row counts ≤ 4 take the GEMV kernel (split over lanes from K = 256, one thread per
+        // output below), up to 16 the GEMV kernel in groups of 4 rows (beam search steps),
+        // larger ones the tiled kernel.
+        let shapes = [
+            (1, 1, 2),
+            (2, 7, 10),
+            (4, 33, 64),
+            (3, 100, 130),
+            (1, 17, 512),
+            (2, 40, 300),
+            (5, 9, 3),
+            (7, 20, 260),
+            (16, 12, 40),
+            (17, 9, 8),
+            (65, 70, 33),
+            (130, 64, 96),
+        ];
+        for &(rows, n, k) in &shapes {
+            for dtype in [DType::F32, DType::F16] {
+                for (use_bias, use_gelu, use_res) in [
+                    (false, false, false),
+                    (true, true, false),
+                    (true, false, true),
+                    (false, true, true),
+                ] {
+                    let x = random(&mut r, rows * k);
+                    let (w, w_seen) = weight(&gpu, &random(&mut r, n * k), &[n, k], dtype);
+                    let (b, b_seen) = weight(&gpu, &random(&mut r, n), &[n], dtype);
+                    let res = random(&mut r, rows * n);
+                    let xt = gpu.upload(&x, &[rows, k]).unwrap();
+                    let rt = gpu.upload(&res, &[rows, n]).unwrap();
+                    let y = linear(
+                        &gpu,
+                        &xt,
+                        &w,
+                        use_bias.then_some(&b),
+                        use_gelu,
+                        use_res.then_some(&rt),
+                    );
+                    let bias = use_bias.then(|| f64s(&b_seen));
+                    let mut want = cpu_linear(&f64s(&x), &f64s(&w_seen), bias.as_deref(), n);
+                    for (i, v) in want.iter_mut().enumerate() {
+                        if use_gelu {
+                            *v = gelu(*v);
+                        }
+                        if use_res {
+                            *v += res[i] as f64;
+                        }
                     }
-                    if use_res {
-                        *v += res[i] as f64;
-                    }
-                }
-                let what = format!(
+                    let what = format!(
                     "linear {rows}x{k}·{n} {dtype:?} bias={use_bias} gelu={use_gelu} res={use_res}"
                 );
-                assert_close(&read(&gpu, &y), &want, RTOL, &what);
+                    assert_close(&read(&gpu, &y), &want, RTOL, &what);
+                }
             }
         }
     }
@@ -82,90 +85,93 @@ fn linear_matches_cpu_for_all_epilogues_and_dtypes() {
 
 #[test]
 fn batched_strided_matmul_matches_cpu() {
-    let gpu = gpu();
-    let mut r = rng(2);
-    // Heads side by side in [rows, heads*hd] buffers, as attention uses them.
-    // m ≤ 4 takes the GEMV kernel (transposed and not), larger m the tiled one.
-    for &(heads, m, n, hd) in &[(3, 5, 7, 8), (2, 70, 65, 16), (4, 1, 13, 64), (2, 3, 9, 16)] {
-        let d = heads * hd;
-        let q = random(&mut r, m * d);
-        let kk = random(&mut r, n * d);
-        let qt = gpu.upload(&q, &[m, d]).unwrap();
-        let kt = gpu.upload(&kk, &[n, d]).unwrap();
-        let c = gpu.tensor(&[heads, m, n]);
-        let cols = |h: usize| {
-            Layout {
-                offset: 0,
-                row_stride: d,
-                batch_stride: hd,
-            }
-            .with_offset(h)
-        };
-        let g = Gemm {
-            m,
-            n,
-            k: hd,
-            batch: heads,
-            a: cols(0),
-            b: cols(0),
-            c: Layout::dense(m, n),
-            trans_b: true,
-            alpha: 0.5,
-        };
-        gemm(&gpu, &qt, Rhs::Act(&kt), &c, &g, &Epilogue::default());
-        let mut want = vec![0.0f64; heads * m * n];
-        for h in 0..heads {
-            for i in 0..m {
-                for j in 0..n {
-                    let s: f64 = (0..hd)
-                        .map(|t| q[i * d + h * hd + t] as f64 * kk[j * d + h * hd + t] as f64)
-                        .sum();
-                    want[(h * m + i) * n + j] = 0.5 * s;
+    // Both kernel forms: the GPU's tiles and split K, the CPU drivers' walks.
+    for forms in [KernelForms::Gpu, KernelForms::Cpu] {
+        let gpu = gpu_with(forms);
+        let mut r = rng(2);
+        // Heads side by side in [rows, heads*hd] buffers, as attention uses them.
+        // m ≤ 4 takes the GEMV kernel (transposed and not), larger m the tiled one.
+        for &(heads, m, n, hd) in &[(3, 5, 7, 8), (2, 70, 65, 16), (4, 1, 13, 64), (2, 3, 9, 16)] {
+            let d = heads * hd;
+            let q = random(&mut r, m * d);
+            let kk = random(&mut r, n * d);
+            let qt = gpu.upload(&q, &[m, d]).unwrap();
+            let kt = gpu.upload(&kk, &[n, d]).unwrap();
+            let c = gpu.tensor(&[heads, m, n]);
+            let cols = |h: usize| {
+                Layout {
+                    offset: 0,
+                    row_stride: d,
+                    batch_stride: hd,
+                }
+                .with_offset(h)
+            };
+            let g = Gemm {
+                m,
+                n,
+                k: hd,
+                batch: heads,
+                a: cols(0),
+                b: cols(0),
+                c: Layout::dense(m, n),
+                trans_b: true,
+                alpha: 0.5,
+            };
+            gemm(&gpu, &qt, Rhs::Act(&kt), &c, &g, &Epilogue::default());
+            let mut want = vec![0.0f64; heads * m * n];
+            for h in 0..heads {
+                for i in 0..m {
+                    for j in 0..n {
+                        let s: f64 = (0..hd)
+                            .map(|t| q[i * d + h * hd + t] as f64 * kk[j * d + h * hd + t] as f64)
+                            .sum();
+                        want[(h * m + i) * n + j] = 0.5 * s;
+                    }
                 }
             }
-        }
-        assert_close(
-            &read(&gpu, &c),
-            &want,
-            RTOL,
-            &format!("q·kᵀ heads={heads} m={m} n={n}"),
-        );
+            assert_close(
+                &read(&gpu, &c),
+                &want,
+                RTOL,
+                &format!("q·kᵀ heads={heads} m={m} n={n}"),
+            );
 
-        // Non-transposed B: P[h, m, n] · V[n, heads*hd] into out[m, heads*hd].
-        let pv = random(&mut r, heads * m * n);
-        let v = random(&mut r, n * d);
-        let pt = gpu.upload(&pv, &[heads, m, n]).unwrap();
-        let vt = gpu.upload(&v, &[n, d]).unwrap();
-        let out = gpu.tensor(&[m, d]);
-        let g = Gemm {
-            m,
-            n: hd,
-            k: n,
-            batch: heads,
-            a: Layout::dense(m, n),
-            b: cols(0),
-            c: cols(0),
-            trans_b: false,
-            alpha: 1.0,
-        };
-        gemm(&gpu, &pt, Rhs::Act(&vt), &out, &g, &Epilogue::default());
-        let mut want = vec![0.0f64; m * d];
-        for h in 0..heads {
-            for i in 0..m {
-                for t in 0..hd {
-                    let s: f64 = (0..n)
-                        .map(|j| pv[(h * m + i) * n + j] as f64 * v[j * d + h * hd + t] as f64)
-                        .sum();
-                    want[i * d + h * hd + t] = s;
+            // Non-transposed B: P[h, m, n] · V[n, heads*hd] into out[m, heads*hd].
+            let pv = random(&mut r, heads * m * n);
+            let v = random(&mut r, n * d);
+            let pt = gpu.upload(&pv, &[heads, m, n]).unwrap();
+            let vt = gpu.upload(&v, &[n, d]).unwrap();
+            let out = gpu.tensor(&[m, d]);
+            let g = Gemm {
+                m,
+                n: hd,
+                k: n,
+                batch: heads,
+                a: Layout::dense(m, n),
+                b: cols(0),
+                c: cols(0),
+                trans_b: false,
+                alpha: 1.0,
+            };
+            gemm(&gpu, &pt, Rhs::Act(&vt), &out, &g, &Epilogue::default());
+            let mut want = vec![0.0f64; m * d];
+            for h in 0..heads {
+                for i in 0..m {
+                    for t in 0..hd {
+                        let s: f64 = (0..n)
+                            .map(|j| pv[(h * m + i) * n + j] as f64 * v[j * d + h * hd + t] as f64)
+                            .sum();
+                        want[i * d + h * hd + t] = s;
+                    }
                 }
             }
+            assert_close(
+                &read(&gpu, &out),
+                &want,
+                RTOL,
+                &format!("p·v heads={heads} m={m} n={n}"),
+            );
         }
-        assert_close(
-            &read(&gpu, &out),
-            &want,
-            RTOL,
-            &format!("p·v heads={heads} m={m} n={n}"),
-        );
     }
 }
 

@@ -10,9 +10,18 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
+#if WALK
+// clsr_gemv.wgsl's form for CPU drivers reads the weights 16 bytes at a time.
+@group(0) @binding(2) var<storage, read> w_shared: array<vec4<Packed>>;
+#else
 @group(0) @binding(2) var<storage, read> w_shared: array<Packed>;
+#endif
 @group(0) @binding(3) var<storage, read> b_shared: array<Packed>;
+#if WALK
+@group(0) @binding(4) var<storage, read> w_expert: array<vec4<Packed>>;
+#else
 @group(0) @binding(4) var<storage, read> w_expert: array<Packed>;
+#endif
 @group(0) @binding(5) var<storage, read> b_expert: array<Packed>;
 @group(0) @binding(6) var<storage, read_write> c: array<f32>;
 

@@ -41,8 +41,7 @@ struct Params {
 
 fn load_b(i: u32) -> f32 {
 #if WIDE_B
-    let j = packed_index(i);
-    return unpack_at(b[j >> 2u][j & 3u], i);
+    return wide_at(b[packed_index(i) >> 2u], i);
 #else
     return unpack_at(b[packed_index(i)], i);
 #endif

@@ -7,7 +7,9 @@
 // some row takes (one for a single token) and keeps each row's sum from its own weight, then
 // reduces once: the same grid and barriers as the dense kernel. (Per-weight workgroups, or a
 // loop over the weights around the reduction, cost 2× on lavapipe, where the per-workgroup
-// overhead dominates these small products.) ONE_ROW: rows = 1.
+// overhead dominates these small products.) WALK (CPU drivers, as gemv.wgsl's WALK): each of
+// 64 threads owns one output and walks its row(s) 16 bytes at a time, without workgroup
+// memory or barriers. ONE_ROW: rows = 1.
 
 #include lib/clsr_linear_io.wgsl
 #include lib/few_rows.wgsl
@@ -26,6 +28,49 @@ fn act_rows() -> u32 {
     return p.rows;
 }
 
+#if WALK
+#include lib/wide_rows.wgsl
+
+fn x_at(base: u32, t: u32) -> Acc {
+    return rows_at(0u, t);
+}
+
+// Row `row` (its first element) of W times the token rows, one function per weight so
+// that the inner loop reads one buffer without a branch per element.
+fn dot_shared(row: u32) -> Acc {
+    var acc = Acc(0.0);
+    var rest = 0u;
+    if (row % V == 0u) {
+        let units = p.k / V;
+        for (var u = 0u; u < units; u++) {
+            acc += unit_dot(w_shared[row / V + u], 0u, u * V);
+        }
+        rest = units * V;
+    }
+    for (var kk = rest; kk < p.k; kk++) {
+        let i = row + kk;
+        acc += wide_at(w_shared[packed_index(i) >> 2u], i) * rows_at(0u, kk);
+    }
+    return acc;
+}
+
+fn dot_expert(row: u32) -> Acc {
+    var acc = Acc(0.0);
+    var rest = 0u;
+    if (row % V == 0u) {
+        let units = p.k / V;
+        for (var u = 0u; u < units; u++) {
+            acc += unit_dot(w_expert[row / V + u], 0u, u * V);
+        }
+        rest = units * V;
+    }
+    for (var kk = rest; kk < p.k; kk++) {
+        let i = row + kk;
+        acc += wide_at(w_expert[packed_index(i) >> 2u], i) * rows_at(0u, kk);
+    }
+    return acc;
+}
+#else
 // This lane's share of row `row` of W times the token rows, one function per weight so
 // that the inner loop reads one buffer without a branch per element.
 #if F16
@@ -79,6 +124,7 @@ fn dot_expert(row: u32, lane: u32) -> Acc {
     return acc;
 }
 #endif
+#endif
 
 // Zeroes the rows whose bit in `mask` is clear.
 fn keep_rows(v: Acc, mask: u32) -> Acc {
@@ -90,16 +136,52 @@ fn keep_rows(v: Acc, mask: u32) -> Acc {
 #endif
 }
 
+// Bit r: row r takes the expert. Every thread reads the few gates itself.
+fn expert_rows() -> u32 {
+    var rows = 0u;
+    for (var r = 0u; r < p.rows; r++) {
+        rows |= select(0u, 1u << r, gates[r] != 0u);
+    }
+    return rows;
+}
+
+// Output n of every row from its sums `sum` (each row's from its own weight).
+fn store(n: u32, sum: Acc, expert_rows: u32) {
+    for (var r = 0u; r < p.rows; r++) {
+        let v = row_value(sum, r) + bias_of((expert_rows & (1u << r)) != 0u, n);
+#if GELU
+        c[r * p.n + n] = gelu(v);
+#else
+        c[r * p.n + n] += v;
+#endif
+    }
+}
+
+#if WALK
+@compute @workgroup_size(64, 1, 1)
+fn main(wg: Workgroup, @builtin(local_invocation_index) index: u32) {
+    let n = workgroup_index(wg) * 64u + index;
+    if (n >= p.n) {
+        return;
+    }
+    let expert_rows = expert_rows();
+    let shared_rows = ((1u << p.rows) - 1u) & ~expert_rows;
+    var acc = Acc(0.0);
+    if (shared_rows != 0u) {
+        acc += keep_rows(dot_shared(n * p.k), shared_rows);
+    }
+    if (expert_rows != 0u) {
+        acc += keep_rows(dot_expert(n * p.k), expert_rows);
+    }
+    store(n, acc, expert_rows);
+}
+#else
 @compute @workgroup_size(32, 8, 1)
 fn main(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>) {
     let n = workgroup_index(wg) * 8u + lid.y;
     let lane = lid.x;
-    // Bit r of `expert_rows`: row r takes the expert. No barrier depends on it, so every thread
-    // reads the few gates itself.
-    var expert_rows = 0u;
-    for (var r = 0u; r < p.rows; r++) {
-        expert_rows |= select(0u, 1u << r, gates[r] != 0u);
-    }
+    // No barrier depends on the gates.
+    let expert_rows = expert_rows();
     let shared_rows = ((1u << p.rows) - 1u) & ~expert_rows;
     var acc = Acc(0.0);
     if (n < p.n) {
@@ -112,13 +194,7 @@ fn main(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>) {
     }
     let sum = lane_sum(lid, acc);
     if (lane == 0u && n < p.n) {
-        for (var r = 0u; r < p.rows; r++) {
-            let v = row_value(sum, r) + bias_of((expert_rows & (1u << r)) != 0u, n);
-#if GELU
-            c[r * p.n + n] = gelu(v);
-#else
-            c[r * p.n + n] += v;
-#endif
-        }
+        store(n, sum, expert_rows);
     }
 }
+#endif

@@ -82,29 +82,7 @@ fn input_at(a_base: u32, kk: u32) -> Acc {
 }
 
 #if WIDE_B
-// Elements of B per 16-byte load.
-#if F16
-const V = 8u;
-#else
-const V = 4u;
-#endif
-
-// 16 bytes of B (V consecutive elements) times the activations from x_at(a_base, t).
-fn unit_dot(w: vec4<Packed>, a_base: u32, t: u32) -> Acc {
-#if F16
-    let h0 = unpack2x16float(w.x);
-    let h1 = unpack2x16float(w.y);
-    let h2 = unpack2x16float(w.z);
-    let h3 = unpack2x16float(w.w);
-    return h0.x * x_at(a_base, t) + h0.y * x_at(a_base, t + 1u)
-        + h1.x * x_at(a_base, t + 2u) + h1.y * x_at(a_base, t + 3u)
-        + h2.x * x_at(a_base, t + 4u) + h2.y * x_at(a_base, t + 5u)
-        + h3.x * x_at(a_base, t + 6u) + h3.y * x_at(a_base, t + 7u);
-#else
-    return w.x * x_at(a_base, t) + w.y * x_at(a_base, t + 1u)
-        + w.z * x_at(a_base, t + 2u) + w.w * x_at(a_base, t + 3u);
-#endif
-}
+#include lib/wide_rows.wgsl
 #endif
 
 #if SPLIT_K

@@ -6,8 +6,16 @@
 // activation are addressed in place.
 // Tiling (lib/tile.wgsl, lib/tile_store.wgsl): a 16×16 workgroup computes a 64×64 block of C, each thread a 4×4
 // register tile, stepping K by 16 through workgroup memory.
+// WALK (with TRANS_B and WIDE_B; the form for CPU drivers): no workgroup memory and no
+// barriers; each of 64 threads computes a 4×4 block of C by walking its four rows of A and
+// four rows of B along K, B 16 bytes at a time (lib/wide_rows.wgsl), A's four values per k
+// reused for the four columns. A workgroup covers 32×32 outputs.
 
 #include lib/gemm_io.wgsl
+
+#if WALK
+#include lib/walk_matmul.wgsl
+#else
 #include lib/tile_store.wgsl
 
 const TILE: u32 = 64u;
@@ -47,3 +55,4 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let acc = tile_product(lid, m0 + t / 4u, n0, p.k);
     store_tile(lid, m0, p.m, n0, p.n, acc);
 }
+#endif

@@ -200,6 +200,14 @@ pub const SNIPPETS: &[(&str, &str)] = &[
         "lib/tile_store.wgsl",
         include_str!("../../shaders/lib/tile_store.wgsl"),
     ),
+    (
+        "lib/walk_matmul.wgsl",
+        include_str!("../../shaders/lib/walk_matmul.wgsl"),
+    ),
+    (
+        "lib/wide_rows.wgsl",
+        include_str!("../../shaders/lib/wide_rows.wgsl"),
+    ),
 ];
 
 /// Expands `#include` lines and keeps the lines whose enclosing `#if` conditions hold.

@@ -11,7 +11,8 @@
 //!   tiles that turn out past the end of the lists exit at once.
 //! - a few tokens (decoder steps): `clsr_gate.wgsl` (FEW_ROWS) writes the gates and the
 //!   split-K `clsr_gemv.wgsl` reads them directly: each workgroup reads only the weights
-//!   some token takes and keeps each token's sum from its own weight.
+//!   some token takes and keeps each token's sum from its own weight (on CPU drivers its
+//!   `WALK` form: one thread per output).
 
 use super::u;
 use crate::gpu::shader::Kernel;
@@ -162,12 +163,14 @@ fn route_kernel(stats: bool) -> Kernel {
     Kernel::new::<RouteParams>("runtime/clsr_route.wgsl", ROUTE, "main").define_if("STATS", stats)
 }
 
-/// The routed Linear: tiled (`clsr_matmul.wgsl`) or few-row (`clsr_gemv.wgsl`); with
-/// `gelu` it is fc1, otherwise fc2 accumulating into the residual.
-fn linear_kernel(rows: Rows, f16: bool, gelu: bool) -> Kernel {
+/// The routed Linear: tiled (`clsr_matmul.wgsl`) or few-row (`clsr_gemv.wgsl`, with `walk`
+/// its form for CPU drivers: [`crate::gpu::KernelForms`]); with `gelu` it is fc1, otherwise
+/// fc2 accumulating into the residual.
+fn linear_kernel(rows: Rows, f16: bool, gelu: bool, walk: bool) -> Kernel {
     let kernel = if rows.few() {
         Kernel::new::<LinearParams>("runtime/clsr_gemv.wgsl", GEMV, "main")
             .define_if("ONE_ROW", rows == Rows::One)
+            .define_if("WALK", walk)
     } else {
         Kernel::new::<LinearParams>("runtime/clsr_matmul.wgsl", MATMUL, "main")
     };
@@ -185,7 +188,10 @@ pub(crate) fn kernels() -> Vec<Kernel> {
         }
         for rows in [Rows::One, Rows::Few, Rows::Many] {
             for gelu in [false, true] {
-                all.push(linear_kernel(rows, f16, gelu));
+                all.push(linear_kernel(rows, f16, gelu, false));
+                if rows.few() {
+                    all.push(linear_kernel(rows, f16, gelu, true));
+                }
             }
         }
     }
@@ -235,6 +241,7 @@ pub fn clsr_ffn_counted(
     let shape = Rows::of(rows);
     let few = shape.few();
     let f16 = fc1.dtype() == DType::F16;
+    let walk = few && gpu.cpu_forms();
 
     // 1. Gates (and, for few rows, the counters).
     let gates = gpu.tensor(&[rows]);
@@ -322,7 +329,8 @@ pub fn clsr_ffn_counted(
             _pad: 0,
         };
         let groups = if few {
-            crate::gpu::grid(u(n.div_ceil(8)))
+            // Outputs per workgroup: 64 threads with one each (WALK), or 8 teams of 32.
+            crate::gpu::grid(u(n.div_ceil(if walk { 64 } else { 8 })))
         } else {
             // Row tiles on x: see clsr_matmul.wgsl.
             let row_tiles = rows.div_ceil(TILE) + 1;
@@ -330,7 +338,7 @@ pub fn clsr_ffn_counted(
             [u(row_tiles), u(n.div_ceil(TILE)), 1]
         };
         gpu.dispatch(
-            &linear_kernel(shape, f16, gelu),
+            &linear_kernel(shape, f16, gelu, walk),
             bytemuck::bytes_of(&params),
             &[
                 (1, a.buffer()),

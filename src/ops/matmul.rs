@@ -114,10 +114,21 @@ crate::params_struct! {
     }
 }
 
-fn matmul_kernel(f16: bool, trans_b: bool, bias: bool, gelu: bool, residual: bool) -> Kernel {
+/// `walk` (with `trans_b`): the form for CPU drivers ([`crate::gpu::KernelForms`]).
+fn matmul_kernel(
+    f16: bool,
+    trans_b: bool,
+    bias: bool,
+    gelu: bool,
+    residual: bool,
+    walk: bool,
+) -> Kernel {
+    assert!(trans_b || !walk, "the walking matmul reads B stored [n, k]");
     Kernel::new::<MatmulParams>("runtime/matmul.wgsl", MATMUL, "main")
         .define_if("F16", f16)
         .define_if("TRANS_B", trans_b)
+        .define_if("WALK", walk)
+        .define_if("WIDE_B", walk)
         .define_if("BIAS", bias)
         .define_if("GELU", gelu)
         .define_if("RESIDUAL", residual)
@@ -197,7 +208,10 @@ pub(crate) fn kernels() -> Vec<Kernel> {
     let mut all = Vec::new();
     for bits in 0..32u32 {
         let f = |i: u32| bits & (1 << i) != 0;
-        all.push(matmul_kernel(f(0), f(1), f(2), f(3), f(4)));
+        all.push(matmul_kernel(f(0), f(1), f(2), f(3), f(4), false));
+        if f(1) {
+            all.push(matmul_kernel(f(0), f(1), f(2), f(3), f(4), true));
+        }
         // Bit 4: RESIDUAL, or NORM (never both).
         let tails: &[(bool, bool)] = if f(4) {
             &[(true, false), (false, true)]
@@ -307,14 +321,18 @@ pub fn gemm(gpu: &Gpu, a: &Tensor, b: Rhs, c: &Tensor, g: &Gemm, epi: &Epilogue)
         groups[2] = u(g.batch);
         gpu.dispatch(&kernel, bytemuck::bytes_of(&params), &buffers, groups);
     } else {
+        // Rows of B along K on CPU drivers: 32×32 outputs per workgroup, else 64×64 tiles.
+        let walk = g.trans_b && gpu.cpu_forms();
         let kernel = matmul_kernel(
             b.is_f16(),
             g.trans_b,
             epi.bias.is_some(),
             epi.gelu,
             epi.residual.is_some(),
+            walk,
         );
-        let groups = [u(g.n.div_ceil(64)), u(g.m.div_ceil(64)), u(g.batch)];
+        let block = if walk { 32 } else { 64 };
+        let groups = [u(g.n.div_ceil(block)), u(g.m.div_ceil(block)), u(g.batch)];
         assert!(
             groups[1] <= 65535 && groups[2] <= 65535,
             "matmul grid too large"

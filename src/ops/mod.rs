@@ -34,8 +34,8 @@ pub fn runtime_kernels() -> Vec<Kernel> {
 }
 
 /// The [`runtime_kernels`] a model dispatches on `gpu`: where a kernel has a `SUBGROUPS`
-/// variant, that one on devices with subgroups and the other elsewhere; the GEMV's forms for
-/// the device's kind ([`Gpu::cpu_forms`]: `WALK`, or `SPLIT_K`); with f32 weights
+/// variant, that one on devices with subgroups and the other elsewhere; the products' forms
+/// for the device's kind ([`Gpu::cpu_forms`]: `WALK`, or `SPLIT_K` and tiles); with f32 weights
 /// (`weights_f16` false) no `F16` variant, with f16 weights no product with an f32 bias
 /// (the weights' form). A kernel left out is still created when first dispatched.
 pub fn model_kernels(gpu: &Gpu, weights_f16: bool) -> Vec<Kernel> {
@@ -64,7 +64,9 @@ pub fn model_kernels(gpu: &Gpu, weights_f16: bool) -> Vec<Kernel> {
         })
         .filter(|k| {
             if cpu_forms {
-                !has(k, "SPLIT_K")
+                // Products with B stored [n, k] walk it (matmul.wgsl, gemv.wgsl WALK).
+                let tiled = k.file == "runtime/matmul.wgsl" && has(k, "TRANS_B");
+                !has(k, "SPLIT_K") && !(tiled && !has(k, "WALK"))
             } else {
                 !has(k, "WALK")
             }

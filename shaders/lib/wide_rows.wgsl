@@ -1,0 +1,32 @@
+// Included snippet: a few-row product's weight rows read 16 bytes at a time (weight buffers
+// are padded to 16 bytes): V elements per `vec4<Packed>` unit (8 packed halves with F16, or
+// 4 f32). The kernel provides `fn x_at(base: u32, t: u32) -> Acc`, the activations of the
+// token rows at k = t (lib/few_rows.wgsl's `Acc`).
+
+#if F16
+const V = 8u;
+#else
+const V = 4u;
+#endif
+
+// One 16-byte unit of a weight row (its elements k = t ... t + V − 1) times the activations.
+fn unit_dot(w: vec4<Packed>, base: u32, t: u32) -> Acc {
+#if F16
+    let h0 = unpack2x16float(w.x);
+    let h1 = unpack2x16float(w.y);
+    let h2 = unpack2x16float(w.z);
+    let h3 = unpack2x16float(w.w);
+    return h0.x * x_at(base, t) + h0.y * x_at(base, t + 1u)
+        + h1.x * x_at(base, t + 2u) + h1.y * x_at(base, t + 3u)
+        + h2.x * x_at(base, t + 4u) + h2.y * x_at(base, t + 5u)
+        + h3.x * x_at(base, t + 6u) + h3.y * x_at(base, t + 7u);
+#else
+    return w.x * x_at(base, t) + w.y * x_at(base, t + 1u)
+        + w.z * x_at(base, t + 2u) + w.w * x_at(base, t + 3u);
+#endif
+}
+
+// Element i of a weight bound as 16-byte units.
+fn wide_at(unit: vec4<Packed>, i: u32) -> f32 {
+    return unpack_at(unit[packed_index(i) & 3u], i);
+}
