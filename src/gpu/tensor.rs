@@ -194,8 +194,9 @@ impl Gpu {
     }
 
     fn weight_from_bytes(&self, bytes: &[u8], shape: &[usize], dtype: DType) -> Result<Weight> {
-        // Buffers are padded to whole 16-byte units and at least 16 bytes: the split-K GEMV
-        // reads weights as `array<vec4<..>>`, which must cover the last element.
+        // Buffers are padded to whole 16-byte units and at least 16 bytes: the GEMV and the
+        // walking matmul read weights as `array<vec4<..>>`, which must cover the last element
+        // (activation buffers are powers of two or whole MiB, `size_class`).
         let size = (bytes.len() as u64).div_ceil(16).max(1) * 16;
         if size > self.max_binding_bytes() {
             // The weight's own size; the padding only when it is what crosses the limit.

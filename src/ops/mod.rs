@@ -66,7 +66,7 @@ pub fn model_kernels(gpu: &Gpu, weights_f16: bool) -> Vec<Kernel> {
             if cpu_forms {
                 // Products with B stored [n, k] walk it (matmul.wgsl, gemv.wgsl WALK).
                 let tiled = k.file == "runtime/matmul.wgsl" && has(k, "TRANS_B");
-                !has(k, "SPLIT_K") && !(tiled && !has(k, "WALK"))
+                !has(k, "SPLIT_K") && (!tiled || has(k, "WALK"))
             } else {
                 !has(k, "WALK")
             }
