@@ -37,10 +37,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
         let first = cols / V;
         for (var u = 0u; u < units; u++) {
             let t = u * V;
-            acc[0] += unit_dot(b[first.x + u], 0u, t);
-            acc[1] += unit_dot(b[first.y + u], 0u, t);
-            acc[2] += unit_dot(b[first.z + u], 0u, t);
-            acc[3] += unit_dot(b[first.w + u], 0u, t);
+            acc[0] = unit_fma(acc[0], b[first.x + u], 0u, t);
+            acc[1] = unit_fma(acc[1], b[first.y + u], 0u, t);
+            acc[2] = unit_fma(acc[2], b[first.z + u], 0u, t);
+            acc[3] = unit_fma(acc[3], b[first.w + u], 0u, t);
         }
         rest = units * V;
     }

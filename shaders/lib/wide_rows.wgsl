@@ -9,21 +9,31 @@ const V = 8u;
 const V = 4u;
 #endif
 
-// One 16-byte unit of a weight row (its elements k = t ... t + V − 1) times the activations.
-fn unit_dot(w: vec4<Packed>, base: u32, t: u32) -> Acc {
+// `acc` plus one 16-byte unit of a weight row (its elements k = t ... t + V − 1) times the
+// activations, added one k at a time (each step can be one fused multiply-add, so the sum
+// rounds as a plain walk along K does, as the tiled matmul's does).
+fn unit_fma(acc: Acc, w: vec4<Packed>, base: u32, t: u32) -> Acc {
+    var s = acc;
 #if F16
     let h0 = unpack2x16float(w.x);
     let h1 = unpack2x16float(w.y);
     let h2 = unpack2x16float(w.z);
     let h3 = unpack2x16float(w.w);
-    return h0.x * x_at(base, t) + h0.y * x_at(base, t + 1u)
-        + h1.x * x_at(base, t + 2u) + h1.y * x_at(base, t + 3u)
-        + h2.x * x_at(base, t + 4u) + h2.y * x_at(base, t + 5u)
-        + h3.x * x_at(base, t + 6u) + h3.y * x_at(base, t + 7u);
+    s += h0.x * x_at(base, t);
+    s += h0.y * x_at(base, t + 1u);
+    s += h1.x * x_at(base, t + 2u);
+    s += h1.y * x_at(base, t + 3u);
+    s += h2.x * x_at(base, t + 4u);
+    s += h2.y * x_at(base, t + 5u);
+    s += h3.x * x_at(base, t + 6u);
+    s += h3.y * x_at(base, t + 7u);
 #else
-    return w.x * x_at(base, t) + w.y * x_at(base, t + 1u)
-        + w.z * x_at(base, t + 2u) + w.w * x_at(base, t + 3u);
+    s += w.x * x_at(base, t);
+    s += w.y * x_at(base, t + 1u);
+    s += w.z * x_at(base, t + 2u);
+    s += w.w * x_at(base, t + 3u);
 #endif
+    return s;
 }
 
 // Element i of a weight bound as 16-byte units.

@@ -43,7 +43,7 @@ fn dot_shared(row: u32) -> Acc {
     if (row % V == 0u) {
         let units = p.k / V;
         for (var u = 0u; u < units; u++) {
-            acc += unit_dot(w_shared[row / V + u], 0u, u * V);
+            acc = unit_fma(acc, w_shared[row / V + u], 0u, u * V);
         }
         rest = units * V;
     }
@@ -60,7 +60,7 @@ fn dot_expert(row: u32) -> Acc {
     if (row % V == 0u) {
         let units = p.k / V;
         for (var u = 0u; u < units; u++) {
-            acc += unit_dot(w_expert[row / V + u], 0u, u * V);
+            acc = unit_fma(acc, w_expert[row / V + u], 0u, u * V);
         }
         rest = units * V;
     }

@@ -127,7 +127,7 @@ fn dot_share(row: u32, c0: u32, lo: u32, hi: u32, rank: u32, count: u32) -> Acc 
         let first = (row + lo) / V;
         let units = (hi - lo) / V;
         for (var u = rank; u < units; u += count) {
-            acc += unit_dot(b[first + u], 0u, lo - c0 + u * V);
+            acc = unit_fma(acc, b[first + u], 0u, lo - c0 + u * V);
         }
         rest = lo + units * V;
     }
@@ -238,7 +238,7 @@ fn main(wg: Workgroup, @builtin(local_invocation_index) index: u32) {
         let first = row / V;
         let units = p.k / V;
         for (var u = 0u; u < units; u++) {
-            acc += unit_dot(b[first + u], a_base, u * V);
+            acc = unit_fma(acc, b[first + u], a_base, u * V);
         }
         rest = units * V;
     }
