@@ -6,9 +6,12 @@
 // packed halves, or 4 f32) where its row starts on a 16-byte boundary, element by element
 // otherwise. With SUBGROUPS each subgroup splits K for its outputs and reduces with
 // subgroupAdd; without, 8 teams of 32 lanes each own R outputs and reduce in workgroup
-// memory (lib/few_rows.wgsl). Otherwise (short K, or B stored [k, n]: attention keys and
-// values) each of 64 threads owns one output and walks K, with element (k, n) of B at
-// k * b_sk + n * b_sn. ONE_ROW specialises M = 1 to scalars (lib/few_rows.wgsl).
+// memory (lib/few_rows.wgsl). WALK (B stored [n, k], the form for CPU drivers): each of 64
+// threads owns one output and walks its row 16 bytes at a time (lib/wide_rows.wgsl), with
+// the activations read from global memory. Otherwise (short K on a GPU, or B stored [k, n]:
+// attention keys and values) each of 64 threads owns one output and walks K, with element
+// (k, n) of B at k * b_sk + n * b_sn. ONE_ROW specialises M = 1 to scalars
+// (lib/few_rows.wgsl).
 // NORM: A's rows are layer-normalised as they are read (a decoder step's FFN layer norm
 // folded into fc1): every workgroup first reduces its rows' mean and variance, then reads
 // (a − mean) · inv_std · gamma[k] + beta[k].

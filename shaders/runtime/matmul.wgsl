@@ -8,8 +8,9 @@
 // register tile, stepping K by 16 through workgroup memory.
 // WALK (with TRANS_B and WIDE_B; the form for CPU drivers): no workgroup memory and no
 // barriers; each of 64 threads computes a 4×4 block of C by walking its four rows of A and
-// four rows of B along K, B 16 bytes at a time (lib/wide_rows.wgsl), A's four values per k
-// reused for the four columns. A workgroup covers 32×32 outputs.
+// four rows of B along K, B 16 bytes at a time (lib/wide_rows.wgsl; the same A values for
+// the four columns, loaded once where the compiler shares the loads). A workgroup covers
+// 32×32 outputs.
 
 #include lib/gemm_io.wgsl
 
