@@ -17,7 +17,9 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 #if WIDE_B
-// The GEMV's weight forms read B 16 bytes at a time (weight buffers are padded to 16 bytes).
+// The weight forms of the GEMV and the walking matmul read B 16 bytes at a time (weight
+// buffers are padded to 16 bytes); the kernel provides lib/wide_rows.wgsl's `Acc` and `x_at`.
+#include lib/wide_rows.wgsl
 @group(0) @binding(2) var<storage, read> b: array<vec4<Packed>>;
 #else
 @group(0) @binding(2) var<storage, read> b: array<Packed>;

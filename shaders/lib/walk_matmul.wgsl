@@ -5,8 +5,6 @@
 
 alias Acc = vec4<f32>;
 
-#include lib/wide_rows.wgsl
-
 // The A elements of this thread's four rows (their first elements), set per thread.
 var<private> a_rows: vec4<u32>;
 

@@ -1,7 +1,8 @@
 // Included snippet: a few-row product's weight rows read 16 bytes at a time (weight buffers
 // are padded to 16 bytes): V elements per `vec4<Packed>` unit (8 packed halves with F16, or
-// 4 f32). The kernel provides `fn x_at(base: u32, t: u32) -> Acc`, the activations of the
-// token rows at k = t (lib/few_rows.wgsl's `Acc`).
+// 4 f32). Included by lib/gemm_io.wgsl (WIDE_B) and lib/clsr_linear_io.wgsl's users (WALK);
+// the kernel provides `Acc` (its rows' accumulator, e.g. lib/few_rows.wgsl's) and
+// `fn x_at(base: u32, t: u32) -> Acc`, the activations of those rows at k = t.
 
 #if F16
 const V = 8u;

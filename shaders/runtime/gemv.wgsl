@@ -84,10 +84,6 @@ fn input_at(a_base: u32, kk: u32) -> Acc {
 #endif
 }
 
-#if WIDE_B
-#include lib/wide_rows.wgsl
-#endif
-
 #if SPLIT_K
 // Outputs per team of 32 lanes, and per workgroup (8 teams); ops/matmul.rs sizes the grid.
 // The fallback keeps one output per team: two cost a second lane reduction through
