@@ -11,10 +11,14 @@
 //!   the buffer pool's high-water mark from empty), the two summed as "peak MiB".
 //!
 //! `cargo run --release --example bench_random -- [--tokens N] [--runs R] [--no-peer]
-//! [--general-step] [--compare-steps] [--profile] SIZE...` with SIZE among tiny, base, small, medium,
-//! large-v3 (default: tiny base). `--general-step` turns the decoder's one-dispatch attention
-//! step off (`Decoder::fused_step`); `--compare-steps` decodes both ways in every run, one
-//! right after the other on the same encoder output, and prints a `(general)` line. The random
+//! [--general-step] [--compare-steps] [--compare-bind-groups] [--profile] SIZE...` with SIZE
+//! among tiny, base, small, medium, large-v3 (default: tiny base). `--general-step` turns the
+//! decoder's one-dispatch attention step off (`Decoder::fused_step`); `--compare-steps`
+//! decodes both ways in every run, one right after the other on the same encoder output, and
+//! prints a `(general)` line; `--compare-bind-groups` likewise decodes again without reusing
+//! bind groups (`Gpu::set_bind_group_reuse`), a `(no reuse)` line. Per decode it prints
+//! also the host milliseconds per token spent recording the step and its pick before
+//! waiting for the GPU (`host ms`), and the bind groups created per token (`bg/tok`). The random
 //! models are written once under `target/bench-random/` of the checkout it was built in, or
 //! of the current directory where that is gone (f16, as the released checkpoints),
 //! with a tokenizer.json that has Whisper's special tokens at their real ids.
@@ -101,9 +105,38 @@ struct Figures {
     /// Most activation bytes alive at once over the runs.
     peak_activation_bytes: u64,
     encoder_ms: f64,
-    token_ms: f64,
-    dispatches_per_token: f64,
-    submits_per_token: f64,
+    token: Token,
+}
+
+/// Per-token figures of one decode.
+#[derive(Clone, Copy)]
+struct Token {
+    ms: f64,
+    /// Host milliseconds recording the step and its pick, before waiting for the GPU.
+    host_ms: f64,
+    dispatches: f64,
+    submits: f64,
+    /// Bind groups created (the rest were reused).
+    bind_groups: f64,
+}
+
+/// How the decoder steps run: the one-dispatch attention step or the general path, and
+/// whether bind groups are reused.
+#[derive(Clone, Copy, PartialEq)]
+struct Mode {
+    fused_step: bool,
+    reuse_bind_groups: bool,
+}
+
+impl Mode {
+    fn label(self) -> &'static str {
+        match (self.fused_step, self.reuse_bind_groups) {
+            (true, true) => "",
+            (false, true) => " (general)",
+            (true, false) => " (no reuse)",
+            (false, false) => " (general, no reuse)",
+        }
+    }
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -128,9 +161,8 @@ fn decoder_bytes(c: &WhisperConfig) -> f64 {
     c.decoder_layers as f64 * per_layer + 2.0 * c.vocab_size as f64 * d
 }
 
-/// One forced decode of `tokens` steps after a three-token prompt: (ms per token,
-/// dispatches per token, submits per token).
-fn decode(gpu: &Gpu, net: &WhisperNetwork, encoded: &Tensor, tokens: usize) -> [f64; 3] {
+/// One forced decode of `tokens` steps after a three-token prompt.
+fn decode(gpu: &Gpu, net: &WhisperNetwork, encoded: &Tensor, tokens: usize) -> Token {
     let c = &net.config;
     let mask = gpu
         .upload(&vec![0.0; c.vocab_size], &[c.vocab_size])
@@ -138,9 +170,15 @@ fn decode(gpu: &Gpu, net: &WhisperNetwork, encoded: &Tensor, tokens: usize) -> [
     let picked = gpu.tensor(&[2]);
     let mut state = net.decoder.start(gpu, encoded, None);
     let mut next = vec![0, 1, 2]; // a three-token prompt, as Whisper's
-    let (d0, s0) = (gpu.dispatch_count(), gpu.submit_count());
+    let (d0, s0, b0) = (
+        gpu.dispatch_count(),
+        gpu.submit_count(),
+        gpu.bind_groups_created(),
+    );
     let t = Instant::now();
+    let mut host = 0.0;
     for step in 0..tokens {
+        let recording = Instant::now();
         let logits = net.decoder.step(gpu, &mut state, &next).unwrap();
         let pick = Pick {
             ts_begin: c.vocab_size as u32,
@@ -151,32 +189,34 @@ fn decode(gpu: &Gpu, net: &WhisperNetwork, encoded: &Tensor, tokens: usize) -> [
             step: step as u32,
         };
         pick_token(gpu, &logits, 0, &mask, &pick, &picked);
+        host += recording.elapsed().as_secs_f64();
         next = vec![pollster::block_on(gpu.read_u32(&picked)).unwrap()[0]];
     }
     let steps = tokens as f64;
-    [
-        t.elapsed().as_secs_f64() * 1e3 / steps,
-        (gpu.dispatch_count() - d0) as f64 / steps,
-        (gpu.submit_count() - s0) as f64 / steps,
-    ]
+    Token {
+        ms: t.elapsed().as_secs_f64() * 1e3 / steps,
+        host_ms: host * 1e3 / steps,
+        dispatches: (gpu.dispatch_count() - d0) as f64 / steps,
+        submits: (gpu.submit_count() - s0) as f64 / steps,
+        bind_groups: (gpu.bind_groups_created() - b0) as f64 / steps,
+    }
 }
 
-/// Encoder and decoder figures; with `compare`, each run also decodes through the general
-/// path right after the one-dispatch step (same encoder output, same load on the machine),
-/// returned second.
+/// Encoder figures and the decoder's in each of `modes`; each run decodes in every mode,
+/// one right after the other on the same encoder output (same load on the machine).
 fn ours(
     gpu: &Gpu,
     net: &mut WhisperNetwork,
     mel: &[f32],
     tokens: usize,
     runs: usize,
-    compare: bool,
-) -> (Figures, Option<Figures>) {
+    modes: &[Mode],
+) -> Vec<Figures> {
     let c = &net.config;
     let mel = gpu.upload(mel, &[c.num_mel_bins, 2 * FRAMES]).unwrap();
     let fused_step = net.decoder.fused_step;
     let mut encoder = vec![];
-    let mut decoded: [Vec<[f64; 3]>; 2] = [vec![], vec![]];
+    let mut decoded: Vec<Vec<Token>> = vec![vec![]; modes.len()];
     gpu.release_pooled();
     gpu.reset_peak_activation_bytes();
     for run in 0..=runs {
@@ -184,13 +224,9 @@ fn ours(
         let encoded = net.encoder.forward(gpu, &mel, None).unwrap();
         pollster::block_on(gpu.read(&encoded)).unwrap();
         let encoder_ms = t.elapsed().as_secs_f64() * 1e3;
-        let modes: &[bool] = if compare {
-            &[true, false]
-        } else {
-            &[fused_step]
-        };
-        for (slot, &mode) in modes.iter().enumerate() {
-            net.decoder.fused_step = mode;
+        for (slot, mode) in modes.iter().enumerate() {
+            net.decoder.fused_step = mode.fused_step;
+            gpu.set_bind_group_reuse(mode.reuse_bind_groups);
             let figures = decode(gpu, net, &encoded, tokens);
             if run > 0 {
                 // Run 0 warms up: pipeline compilation, first allocations.
@@ -202,17 +238,24 @@ fn ours(
         }
     }
     net.decoder.fused_step = fused_step;
+    gpu.set_bind_group_reuse(true);
     let encoder_ms = median(encoder);
     let peak_activation_bytes = gpu.peak_activation_bytes();
-    let figures = |runs: &[[f64; 3]]| Figures {
-        peak_activation_bytes,
-        encoder_ms,
-        token_ms: median(runs.iter().map(|f| f[0]).collect()),
-        dispatches_per_token: median(runs.iter().map(|f| f[1]).collect()),
-        submits_per_token: median(runs.iter().map(|f| f[2]).collect()),
-    };
-    let general = compare.then(|| figures(&decoded[1]));
-    (figures(&decoded[0]), general)
+    let of = |runs: &[Token], field: fn(&Token) -> f64| median(runs.iter().map(field).collect());
+    decoded
+        .iter()
+        .map(|runs| Figures {
+            peak_activation_bytes,
+            encoder_ms,
+            token: Token {
+                ms: of(runs, |t| t.ms),
+                host_ms: of(runs, |t| t.host_ms),
+                dispatches: of(runs, |t| t.dispatches),
+                submits: of(runs, |t| t.submits),
+                bind_groups: of(runs, |t| t.bind_groups),
+            },
+        })
+        .collect()
 }
 
 /// candle-transformers on the CPU: encoder ms and decoder ms/token (its loop recomputes the
@@ -235,6 +278,7 @@ struct Args {
     with_peer: bool,
     fused_step: bool,
     compare: bool,
+    compare_reuse: bool,
     profile: bool,
     write_only: Option<PathBuf>,
     sizes: Vec<String>,
@@ -247,6 +291,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         with_peer: true,
         fused_step: true,
         compare: false,
+        compare_reuse: false,
         profile: false,
         write_only: None,
         sizes: Vec::new(),
@@ -264,6 +309,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--no-peer" => a.with_peer = false,
             "--general-step" => a.fused_step = false,
             "--compare-steps" => a.compare = true,
+            "--compare-bind-groups" => a.compare_reuse = true,
             "--profile" => a.profile = true,
             "--write-only" => {
                 a.write_only = Some(
@@ -320,10 +366,31 @@ fn run(args: Args) -> Result<(), String> {
         with_peer,
         fused_step,
         compare,
+        compare_reuse,
         profile,
         sizes,
         ..
     } = args;
+    let mut modes = vec![Mode {
+        fused_step,
+        reuse_bind_groups: true,
+    }];
+    if compare {
+        modes.push(Mode {
+            fused_step: !fused_step,
+            reuse_bind_groups: true,
+        });
+    }
+    if compare_reuse {
+        let without: Vec<Mode> = modes
+            .iter()
+            .map(|&m| Mode {
+                reuse_bind_groups: false,
+                ..m
+            })
+            .collect();
+        modes.extend(without);
+    }
     // The checkout it was built in; a binary copied to another machine (scripts/gpu-bench.sh
     // --pack) uses target/bench-random under the current directory there.
     let checkout = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -353,14 +420,16 @@ fn run(args: Args) -> Result<(), String> {
         }
     );
     println!(
-        "{:<9} {:>11} {:>8} {:>11} {:>8} {:>10} {:>8} {:>10} {:>10} | {:>11} {:>11}",
+        "{:<9} {:>11} {:>8} {:>11} {:>8} {:>8} {:>9} {:>8} {:>7} {:>10} {:>9} | {:>11} {:>11}",
         "size",
         "encoder ms",
         "GFLOPS",
         "ms/token",
         "GB/s",
+        "host ms",
         "disp/tok",
         "sub/tok",
+        "bg/tok",
         "weight MiB",
         "peak MiB",
         "peer enc ms",
@@ -384,7 +453,7 @@ fn run(args: Args) -> Result<(), String> {
         let mel: Vec<f32> = (0..config.num_mel_bins * 2 * FRAMES)
             .map(|_| rand::Rng::random_range(&mut rng, -1.0f32..1.0))
             .collect();
-        let (f, general) = ours(&gpu, &mut net, &mel, tokens, runs, compare);
+        let figures = ours(&gpu, &mut net, &mel, tokens, runs, &modes);
         let (peer_enc, peer_tok) = if with_peer {
             let (e, t) = peer(&dir, &config, &mel, tokens);
             (format!("{e:.1}"), format!("{t:.2}"))
@@ -392,32 +461,33 @@ fn run(args: Args) -> Result<(), String> {
             ("-".into(), "-".into())
         };
         let mib = |bytes: u64| bytes as f64 / (1 << 20) as f64;
-        println!(
-            "{:<9} {:>11.1} {:>8.1} {:>11.2} {:>8.1} {:>10.1} {:>8.2} {:>10.0} {:>10.0} | {:>11} {:>11}",
-            size,
-            f.encoder_ms,
-            encoder_flops(&config) / f.encoder_ms / 1e6,
-            f.token_ms,
-            decoder_bytes(&config) / f.token_ms / 1e6,
-            f.dispatches_per_token,
-            f.submits_per_token,
-            mib(weight_bytes),
-            mib(weight_bytes + f.peak_activation_bytes),
-            peer_enc,
-            peer_tok
-        );
-        if let Some(g) = general {
+        for (i, (f, mode)) in figures.iter().zip(&modes).enumerate() {
+            let t = &f.token;
+            let (encoder, gflops, weights, peak, peers) = if i == 0 {
+                (
+                    format!("{:.1}", f.encoder_ms),
+                    format!("{:.1}", encoder_flops(&config) / f.encoder_ms / 1e6),
+                    format!("{:.0}", mib(weight_bytes)),
+                    format!("{:.0}", mib(weight_bytes + f.peak_activation_bytes)),
+                    format!("{peer_enc:>11} {peer_tok:>11}"),
+                )
+            } else {
+                Default::default()
+            };
             println!(
-                "{:<9} {:>11} {:>8} {:>11.2} {:>8.1} {:>10.1} {:>8.2} {:>10} {:>10} |",
-                format!("{size} (general)"),
-                "",
-                "",
-                g.token_ms,
-                decoder_bytes(&config) / g.token_ms / 1e6,
-                g.dispatches_per_token,
-                g.submits_per_token,
-                "",
-                "",
+                "{:<9} {:>11} {:>8} {:>11.2} {:>8.1} {:>8.2} {:>9.1} {:>8.2} {:>7.1} {:>10} {:>9} | {}",
+                format!("{size}{}", mode.label()),
+                encoder,
+                gflops,
+                t.ms,
+                decoder_bytes(&config) / t.ms / 1e6,
+                t.host_ms,
+                t.dispatches,
+                t.submits,
+                t.bind_groups,
+                weights,
+                peak,
+                peers
             );
         }
         if profile {

@@ -2,8 +2,9 @@
 # Speed of every Whisper size on a machine with a GPU, without downloading a model: random
 # f16 weights of the real shapes (speed does not depend on their values) and a forced decode
 # length, through examples/bench_random.rs natively (encoder ms and GFLOPS, decoder ms/token
-# and GB/s, dispatches and submits per token, weight and peak GPU memory), with candle on the
-# CPU beside the two smallest sizes. Then, where Node.js and Chromium are installed, the
+# and GB/s, host ms, dispatches, submits and bind groups created per token, weight and peak GPU
+# memory), with candle on the CPU, and a decode without bind-group reuse, beside the two
+# smallest sizes. Then, where Node.js and Chromium are installed, the
 # browser benchmark on the real GPU (no SwiftShader flags): the same random weights of each
 # size, served to the page and decoded to the same forced length through the JS API
 # (scripts/bench-web.sh --random-weights SIZE), and each converted model in models/ on jfk.wav
@@ -99,7 +100,9 @@ started=$SECONDS
   echo "date: $(date -u +%Y-%m-%dT%H:%MZ); host: $(uname -n); CPU: $(nproc) cores"
   command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
   if [[ ${#with_peer[@]} -gt 0 ]]; then
-    "$bench" --tokens "$tokens" --runs "$runs" "${with_peer[@]}"
+    # The small sizes also decode without reusing bind groups: on a fast GPU their steps are
+    # short enough for the host's per-dispatch cost to show.
+    "$bench" --tokens "$tokens" --runs "$runs" --compare-bind-groups "${with_peer[@]}"
   fi
   if [[ ${#without_peer[@]} -gt 0 ]]; then
     "$bench" --tokens "$tokens" --runs "$runs" --no-peer "${without_peer[@]}"

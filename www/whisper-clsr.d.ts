@@ -190,13 +190,15 @@ export interface Transcript {
 /**
  * What the option benchmarkTokens measures: the tokens decoded, and per token from the first
  * token to the last (each a single-token decoder step and its pick; null below two tokens)
- * the time, kernel dispatches and command submissions.
+ * the time, kernel dispatches, command submissions and bind groups created (the rest are
+ * reused; 0 once warm).
  */
 export interface BenchmarkFigures {
   tokens: number;
   tokenMs: number | null;
   dispatchesPerToken: number | null;
   submitsPerToken: number | null;
+  bindGroupsPerToken: number | null;
 }
 
 export type AudioInput = Float32Array | AudioBuffer | Blob | File;

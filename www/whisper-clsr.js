@@ -259,7 +259,7 @@ export class Whisper {
    * start, end, text, tokens, temperature, avgLogprob, compressionRatio, noSpeechProb,
    * words?: [{word, start, end, probability}]}], expert, gateStats, timings: {loadMs, melMs,
    * encoderMs, decoderMs, tokensPerS, rtf}, device}; with benchmarkTokens also benchmark:
-   * {tokens, tokenMs, dispatchesPerToken, submitsPerToken}.
+   * {tokens, tokenMs, dispatchesPerToken, submitsPerToken, bindGroupsPerToken}.
    */
   async transcribe(audio, options = {}) {
     const { language, timestamps: timestampsOption, onToken, onSegment, onProgress, signal, ...rest } = options;

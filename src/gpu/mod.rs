@@ -2,6 +2,7 @@
 //! Everything above it (ops, model) talks to the GPU only through this module.
 
 mod allocate;
+mod bind_groups;
 mod context;
 mod faults;
 mod pool;
@@ -13,6 +14,7 @@ pub use recorder::grid;
 pub mod shader;
 mod tensor;
 
+pub use bind_groups::KEPT_BIND_GROUPS_MAX;
 pub use context::{Gpu, GpuOptions, KernelForms};
 pub use pool::DEFAULT_POOL_LIMIT;
 #[cfg(not(target_arch = "wasm32"))]

@@ -2,9 +2,14 @@
 //! buffers are kept by size class and handed out again instead of allocating anew. What the
 //! pool keeps is bounded ([`DEFAULT_POOL_LIMIT`] unless configured): a buffer given back
 //! beyond the bound is released, so memory stays flat however long a process runs.
+//!
+//! Of the free buffers of a size class the pool hands out the one first in wgpu's handle
+//! order, not the last given back: which buffer a request gets then depends only on which
+//! are free, not on the order they were freed in, so every decoder step gets the same
+//! buffers as the step before and finds its bind groups kept (`bind_groups.rs`).
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 pub(crate) const STORAGE_USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
     .union(wgpu::BufferUsages::COPY_SRC)
@@ -16,7 +21,7 @@ pub(crate) const STORAGE_USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
 /// step, not correctness (tests/long_running.rs transcribes under a quarter of it).
 pub const DEFAULT_POOL_LIMIT: u64 = 1 << 30;
 
-type FreeLists = RefCell<HashMap<u64, Vec<wgpu::Buffer>>>;
+type FreeLists = RefCell<HashMap<u64, BTreeSet<wgpu::Buffer>>>;
 
 pub(crate) struct BufferPool {
     free: FreeLists,
@@ -94,7 +99,10 @@ impl BufferPool {
     }
 
     fn pop(&self, lists: &FreeLists, class: u64) -> Option<wgpu::Buffer> {
-        let buffer = lists.borrow_mut().get_mut(&class).and_then(Vec::pop)?;
+        let buffer = lists
+            .borrow_mut()
+            .get_mut(&class)
+            .and_then(BTreeSet::pop_first)?;
         self.pooled_bytes
             .set(self.pooled_bytes.get() - buffer.size());
         Some(buffer)
@@ -108,7 +116,7 @@ impl BufferPool {
             return;
         }
         self.pooled_bytes.set(self.pooled_bytes.get() + size);
-        lists.borrow_mut().entry(size).or_default().push(buffer);
+        lists.borrow_mut().entry(size).or_default().insert(buffer);
     }
 
     /// Drops the pool's handle. Not `destroy()`: commands recorded but not yet submitted

@@ -3,8 +3,10 @@
 //! costs the driver a begin/end each, which adds up over a hundred dispatches per decoder
 //! token. wgpu orders the dispatches of a pass by their buffer uses, as it does passes.
 //! Each dispatch's parameters go into a slot of one uniform buffer, so recording allocates
-//! no buffers; the slots are uploaded right before the encoder is submitted.
+//! no buffers; the slots are uploaded right before the encoder is submitted. Bind groups
+//! are reused across submissions (`bind_groups.rs`).
 
+use super::bind_groups::BindGroupCache;
 use super::faults::{describe, scoped};
 use super::shader::Kernel;
 use super::Gpu;
@@ -21,6 +23,7 @@ pub(crate) struct Recorder {
     params: Vec<u8>,
     slot_stride: usize,
     uniforms: wgpu::Buffer,
+    pub(super) bind_groups: BindGroupCache,
     pub(crate) dispatches: u64,
     submits: u64,
     /// The latest submission (to wait for it alone).
@@ -42,6 +45,7 @@ impl Recorder {
             params: Vec::new(),
             slot_stride,
             uniforms,
+            bind_groups: BindGroupCache::new(),
             dispatches: 0,
             submits: 0,
             last_submission: None,
@@ -157,29 +161,32 @@ impl Gpu {
         let stride = rec.slot_stride;
         rec.params.extend_from_slice(params);
         rec.params.resize(offset + stride, 0);
-        let mut entries = vec![wgpu::BindGroupEntry {
-            binding: 0,
-            resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                buffer: &rec.uniforms,
-                offset: offset as u64,
-                size: wgpu::BufferSize::new(SLOT_BYTES as u64),
-            }),
-        }];
-        entries.extend(
-            buffers
-                .iter()
-                .map(|&(binding, buffer)| wgpu::BindGroupEntry {
-                    binding,
-                    resource: buffer.as_entire_binding(),
+        let rec = &mut *rec;
+        let uniforms = &rec.uniforms;
+        let bind_group = rec.bind_groups.get(pipeline, offset as u64, buffers, || {
+            let mut entries = vec![wgpu::BindGroupEntry {
+                binding: 0,
+                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: uniforms,
+                    offset: offset as u64,
+                    size: wgpu::BufferSize::new(SLOT_BYTES as u64),
                 }),
-        );
-        let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some(kernel.file),
-            layout: &pipeline.get_bind_group_layout(0),
-            entries: &entries,
+            }];
+            entries.extend(
+                buffers
+                    .iter()
+                    .map(|&(binding, buffer)| wgpu::BindGroupEntry {
+                        binding,
+                        resource: buffer.as_entire_binding(),
+                    }),
+            );
+            self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some(kernel.file),
+                layout: &pipeline.get_bind_group_layout(0),
+                entries: &entries,
+            })
         });
         let device = &self.device;
-        let rec = &mut *rec;
         let pass = rec.pass.get_or_insert_with(|| {
             let encoder = rec.encoder.get_or_insert_with(|| {
                 device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None })
@@ -247,5 +254,26 @@ impl Gpu {
     /// Number of kernel dispatches recorded since the device was opened.
     pub fn dispatch_count(&self) -> u64 {
         self.recorder.borrow().dispatches
+    }
+
+    /// Number of bind groups created since the device was opened: one per dispatch that
+    /// found none to reuse (all of them with [`Gpu::set_bind_group_reuse`] off).
+    pub fn bind_groups_created(&self) -> u64 {
+        self.recorder.borrow().bind_groups.created
+    }
+
+    /// Turns the reuse of bind groups across dispatches on (the default) or off, e.g. to
+    /// measure what it saves; off also drops the kept ones.
+    pub fn set_bind_group_reuse(&self, on: bool) {
+        let mut rec = self.recorder.borrow_mut();
+        rec.bind_groups.enabled = on;
+        if !on {
+            rec.bind_groups.clear();
+        }
+    }
+
+    /// Number of bind groups kept for reuse now.
+    pub fn kept_bind_groups(&self) -> usize {
+        self.recorder.borrow().bind_groups.len()
     }
 }

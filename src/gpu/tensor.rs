@@ -273,6 +273,8 @@ impl Gpu {
     /// Releases every idle pooled buffer (tensors still in use are released when dropped if
     /// the pool is over its bound then).
     pub fn release_pooled(&self) {
+        // Kept bind groups hold pooled buffers alive too.
+        self.recorder.borrow_mut().bind_groups.clear();
         self.pool.trim();
     }
 }

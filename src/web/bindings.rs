@@ -445,9 +445,10 @@ impl WasmWhisper {
 struct BenchProbe {
     overlapped: bool,
     tokens: usize,
-    /// (time, dispatches, submissions) at the first token and at the latest one.
-    first: Option<(Instant, u64, u64)>,
-    last: Option<(Instant, u64, u64)>,
+    /// (time, dispatches, submissions, bind groups created) at the first token and at the
+    /// latest one.
+    first: Option<(Instant, u64, u64, u64)>,
+    last: Option<(Instant, u64, u64, u64)>,
 }
 
 /// [`BenchProbe`]'s figures; the per-token ones are `null` below two tokens.
@@ -457,6 +458,7 @@ struct BenchFigures {
     token_ms: Option<f64>,
     dispatches_per_token: Option<f64>,
     submits_per_token: Option<f64>,
+    bind_groups_per_token: Option<f64>,
 }
 
 impl BenchProbe {
@@ -474,7 +476,12 @@ impl BenchProbe {
         let (Some(probe), Event::Token(_)) = (probe, event) else {
             return;
         };
-        let now = (Instant::now(), gpu.dispatch_count(), gpu.submit_count());
+        let now = (
+            Instant::now(),
+            gpu.dispatch_count(),
+            gpu.submit_count(),
+            gpu.bind_groups_created(),
+        );
         probe.tokens += 1;
         if probe.first.is_none() {
             probe.first = Some(now);
@@ -492,6 +499,7 @@ impl BenchProbe {
             (
                 (last.1 - first.1) as f64 / steps,
                 (last.2 - first.2) as f64 / steps,
+                (last.3 - first.3) as f64 / steps,
             )
         });
         BenchFigures {
@@ -501,6 +509,7 @@ impl BenchProbe {
             }),
             dispatches_per_token: per_step.map(|p| p.0),
             submits_per_token: per_step.map(|p| p.1),
+            bind_groups_per_token: per_step.map(|p| p.2),
         }
     }
 }

@@ -52,8 +52,11 @@ test("the random-weight benchmark decodes exactly the forced number of tokens an
     assert.ok(Math.abs(r.tokensPerS - (TOKENS * 1000) / r.decoderMs) < 1e-6 * r.tokensPerS, `${r.tokensPerS} tokens/s`);
     // A single-token step is the same kernels every time.
     assert.equal(r.dispatchesPerToken, Math.round(r.dispatchesPerToken), `${r.dispatchesPerToken} dispatches/token`);
+    // ... with the same buffers, so once warm every step finds its bind groups kept.
+    if (!r.warmUp) assert.equal(r.bindGroupsPerToken, 0, "bind groups created per token once warm");
   }
   for (const [key, value] of Object.entries(report.median)) {
+    if (key === "bindGroupsPerToken") continue;
     assert.ok(Number.isFinite(value) && value > 0, `median ${key} = ${value}`);
   }
   assert.equal(report.model.dModel, TINY_CONFIG.dModel);

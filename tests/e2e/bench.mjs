@@ -117,6 +117,7 @@ export async function measureRandomWeights(page, { modelUrl, tokens, runs = 1 })
       tokenMs: pick("tokenMs"),
       dispatchesPerToken: pick("dispatchesPerToken"),
       submitsPerToken: pick("submitsPerToken"),
+      bindGroupsPerToken: pick("bindGroupsPerToken"),
     },
     memory: {
       weightGpuBytes: raw.stats.weightGpuBytes,
@@ -219,13 +220,15 @@ async function benchRandom(name, tokens, runs) {
       console.log(
         `${(r.warmUp ? "warm-up" : `run ${i}`).padEnd(14)}encoder ${r.encoderMs.toFixed(0)} ms, decoder ${r.decoderMs.toFixed(0)} ms ` +
           `(${r.tokens} tokens, ${(r.decoderMs / r.tokens).toFixed(1)} ms/token, ${r.tokensPerS.toFixed(2)} tokens/s); ` +
-          `steps ${fixed(r.tokenMs, 1)} ms/token, ${fixed(r.dispatchesPerToken, 1)} dispatches/token, ${fixed(r.submitsPerToken, 2)} submits/token`,
+          `steps ${fixed(r.tokenMs, 1)} ms/token, ${fixed(r.dispatchesPerToken, 1)} dispatches/token, ${fixed(r.submitsPerToken, 2)} submits/token, ` +
+            `${fixed(r.bindGroupsPerToken, 1)} bind groups created/token`,
       );
     }
     const md = report.median;
     console.log(
       `median        encoder ${md.encoderMs.toFixed(0)} ms; decoder ${md.decoderMsPerToken.toFixed(1)} ms/token, ${md.tokensPerS.toFixed(2)} tokens/s; ` +
-        `steps ${fixed(md.tokenMs, 1)} ms/token, ${fixed(md.dispatchesPerToken, 1)} dispatches/token, ${fixed(md.submitsPerToken, 2)} submits/token`,
+        `steps ${fixed(md.tokenMs, 1)} ms/token, ${fixed(md.dispatchesPerToken, 1)} dispatches/token, ${fixed(md.submitsPerToken, 2)} submits/token, ` +
+          `${fixed(md.bindGroupsPerToken, 1)} bind groups created/token`,
     );
     const mem = report.memory;
     console.log(`GPU memory    weights ${mib(mem.weightGpuBytes)}, peak activations ${mib(mem.peakActivationGpuBytes)}, peak ${mib(mem.peakGpuBytes)}; wasm memory ${mib(mem.wasmBytes)}`);
