@@ -7,8 +7,9 @@
 //!   GPU and read back, is fed to the next step; end-of-text is not special), the decoder
 //!   weights' bandwidth per token that makes (GB/s), and dispatches and submissions per
 //!   token;
-//! - GPU memory: the weights' buffers and the peak of activation memory (encoder and decoder,
-//!   the buffer pool's high-water mark from empty), the two summed as "peak MiB".
+//! - GPU memory: the weights' buffers and the peak of activation memory (the buffer pool's
+//!   high-water mark over one more encoder pass and a four-token decode in each mode,
+//!   starting from an empty pool), the two summed as "peak MiB".
 //!
 //! `cargo run --release --example bench_random -- [--tokens N] [--runs R] [--no-peer]
 //! [--general-step] [--compare-steps] [--compare-bind-groups] [--profile] SIZE...` with SIZE
@@ -16,7 +17,9 @@
 //! decoder's one-dispatch attention step off (`Decoder::fused_step`); `--compare-steps`
 //! decodes both ways in every run, one right after the other on the same encoder output, and
 //! prints a `(general)` line; `--compare-bind-groups` likewise decodes again without reusing
-//! bind groups (`Gpu::set_bind_group_reuse`), a `(no reuse)` line. Per decode it prints
+//! bind groups (`Gpu::set_bind_group_reuse`), a `(no reuse)` line, and `--compare-cross-kv`
+//! with the cross-attention keys and values in f32 instead of halves
+//! (`Decoder::cross_kv_f16`), an `(f32 K/V)` line. Per decode it prints
 //! also the host milliseconds per token spent recording the step and its pick before
 //! waiting for the GPU (`host ms`), and the bind groups created per token (`bg/tok`). The random
 //! models are written once under `target/bench-random/` of the checkout it was built in, or
@@ -120,21 +123,32 @@ struct Token {
     bind_groups: f64,
 }
 
-/// How the decoder steps run: the one-dispatch attention step or the general path, and
-/// whether bind groups are reused.
+/// How the decoder steps run: the one-dispatch attention step or the general path,
+/// whether bind groups are reused, and whether cross-attention keys and values are in
+/// halves.
 #[derive(Clone, Copy, PartialEq)]
 struct Mode {
     fused_step: bool,
     reuse_bind_groups: bool,
+    cross_kv_f16: bool,
 }
 
 impl Mode {
-    fn label(self) -> &'static str {
-        match (self.fused_step, self.reuse_bind_groups) {
-            (true, true) => "",
-            (false, true) => " (general)",
-            (true, false) => " (no reuse)",
-            (false, false) => " (general, no reuse)",
+    /// What sets it apart from the default, e.g. ` (general, f32 K/V)`.
+    fn label(self) -> String {
+        let mut parts = Vec::new();
+        if !self.fused_step {
+            parts.push("general");
+        }
+        if !self.reuse_bind_groups {
+            parts.push("no reuse");
+        }
+        if !self.cross_kv_f16 {
+            parts.push("f32 K/V");
+        }
+        match parts.is_empty() {
+            true => String::new(),
+            false => format!(" ({})", parts.join(", ")),
         }
     }
 }
@@ -154,10 +168,12 @@ fn encoder_flops(c: &WhisperConfig) -> f64 {
 
 /// Bytes one decoder token reads at least: every decoder weight once (f16) except the
 /// cross-attention K/V projections (applied once per window), the cross-attention K/V
-/// themselves (f32), and the tied output projection (the token table, f16).
-fn decoder_bytes(c: &WhisperConfig) -> f64 {
+/// themselves (halves, or f32 without `kv_f16`), and the tied output projection (the token
+/// table, f16).
+fn decoder_bytes(c: &WhisperConfig, kv_f16: bool) -> f64 {
     let d = c.d_model as f64;
-    let per_layer = 2.0 * (6.0 * d * d + 8.0 * d * d) + 4.0 * 2.0 * FRAMES as f64 * d;
+    let kv_bytes = if kv_f16 { 2.0 } else { 4.0 };
+    let per_layer = 2.0 * (6.0 * d * d + 8.0 * d * d) + kv_bytes * 2.0 * FRAMES as f64 * d;
     c.decoder_layers as f64 * per_layer + 2.0 * c.vocab_size as f64 * d
 }
 
@@ -217,16 +233,18 @@ fn ours(
     let fused_step = net.decoder.fused_step;
     let mut encoder = vec![];
     let mut decoded: Vec<Vec<Token>> = vec![vec![]; modes.len()];
-    gpu.release_pooled();
-    gpu.reset_peak_activation_bytes();
+    let set = |net: &mut WhisperNetwork, mode: &Mode| {
+        net.decoder.fused_step = mode.fused_step;
+        net.decoder.cross_kv_f16 = mode.cross_kv_f16;
+        gpu.set_bind_group_reuse(mode.reuse_bind_groups);
+    };
     for run in 0..=runs {
         let t = Instant::now();
         let encoded = net.encoder.forward(gpu, &mel, None).unwrap();
         pollster::block_on(gpu.read(&encoded)).unwrap();
         let encoder_ms = t.elapsed().as_secs_f64() * 1e3;
         for (slot, mode) in modes.iter().enumerate() {
-            net.decoder.fused_step = mode.fused_step;
-            gpu.set_bind_group_reuse(mode.reuse_bind_groups);
+            set(net, mode);
             let figures = decode(gpu, net, &encoded, tokens);
             if run > 0 {
                 // Run 0 warms up: pipeline compilation, first allocations.
@@ -237,14 +255,27 @@ fn ours(
             encoder.push(encoder_ms);
         }
     }
+    // Each mode's peak from an empty pool, apart from the others' pooled buffers.
+    let peaks: Vec<u64> = modes
+        .iter()
+        .map(|mode| {
+            set(net, mode);
+            gpu.release_pooled();
+            gpu.reset_peak_activation_bytes();
+            let encoded = net.encoder.forward(gpu, &mel, None).unwrap();
+            decode(gpu, net, &encoded, tokens.min(4));
+            gpu.peak_activation_bytes()
+        })
+        .collect();
     net.decoder.fused_step = fused_step;
+    net.decoder.cross_kv_f16 = true;
     gpu.set_bind_group_reuse(true);
     let encoder_ms = median(encoder);
-    let peak_activation_bytes = gpu.peak_activation_bytes();
     let of = |runs: &[Token], field: fn(&Token) -> f64| median(runs.iter().map(field).collect());
     decoded
         .iter()
-        .map(|runs| Figures {
+        .zip(peaks)
+        .map(|(runs, peak_activation_bytes)| Figures {
             peak_activation_bytes,
             encoder_ms,
             token: Token {
@@ -279,6 +310,7 @@ struct Args {
     fused_step: bool,
     compare: bool,
     compare_reuse: bool,
+    compare_kv: bool,
     profile: bool,
     write_only: Option<PathBuf>,
     sizes: Vec<String>,
@@ -292,6 +324,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         fused_step: true,
         compare: false,
         compare_reuse: false,
+        compare_kv: false,
         profile: false,
         write_only: None,
         sizes: Vec::new(),
@@ -310,6 +343,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--general-step" => a.fused_step = false,
             "--compare-steps" => a.compare = true,
             "--compare-bind-groups" => a.compare_reuse = true,
+            "--compare-cross-kv" => a.compare_kv = true,
             "--profile" => a.profile = true,
             "--write-only" => {
                 a.write_only = Some(
@@ -367,6 +401,7 @@ fn run(args: Args) -> Result<(), String> {
         fused_step,
         compare,
         compare_reuse,
+        compare_kv,
         profile,
         sizes,
         ..
@@ -374,11 +409,18 @@ fn run(args: Args) -> Result<(), String> {
     let mut modes = vec![Mode {
         fused_step,
         reuse_bind_groups: true,
+        cross_kv_f16: true,
     }];
     if compare {
         modes.push(Mode {
             fused_step: !fused_step,
-            reuse_bind_groups: true,
+            ..modes[0]
+        });
+    }
+    if compare_kv {
+        modes.push(Mode {
+            cross_kv_f16: false,
+            ..modes[0]
         });
     }
     if compare_reuse {
@@ -463,12 +505,12 @@ fn run(args: Args) -> Result<(), String> {
         let mib = |bytes: u64| bytes as f64 / (1 << 20) as f64;
         for (i, (f, mode)) in figures.iter().zip(&modes).enumerate() {
             let t = &f.token;
-            let (encoder, gflops, weights, peak, peers) = if i == 0 {
+            let peak = format!("{:.0}", mib(weight_bytes + f.peak_activation_bytes));
+            let (encoder, gflops, weights, peers) = if i == 0 {
                 (
                     format!("{:.1}", f.encoder_ms),
                     format!("{:.1}", encoder_flops(&config) / f.encoder_ms / 1e6),
                     format!("{:.0}", mib(weight_bytes)),
-                    format!("{:.0}", mib(weight_bytes + f.peak_activation_bytes)),
                     format!("{peer_enc:>11} {peer_tok:>11}"),
                 )
             } else {
@@ -480,7 +522,7 @@ fn run(args: Args) -> Result<(), String> {
                 encoder,
                 gflops,
                 t.ms,
-                decoder_bytes(&config) / t.ms / 1e6,
+                decoder_bytes(&config, mode.cross_kv_f16) / t.ms / 1e6,
                 t.host_ms,
                 t.dispatches,
                 t.submits,

@@ -6,9 +6,13 @@
 use whisper_clsr::gpu::{DType, Gpu, KernelForms, Tensor, Weight};
 use whisper_clsr::model::{WeightFile, WhisperConfig, WhisperNetwork};
 use whisper_clsr::ops::attention_step::{attention_step, StepKv, StepProjection, CROSS_CHUNK};
+use whisper_clsr::ops::matmul::Rhs;
+use whisper_clsr::ops::pack_halves::pack_halves;
 use whisper_clsr_test_kit::random_model::{write_random_model, TinyConfig};
 use whisper_clsr_test_kit::reference::ops::{attention, layer_norm, linear, AttnMask};
-use whisper_clsr_test_kit::{assert_close, f64s, gpu, gpu_with, random, read, rng, upload, weight};
+use whisper_clsr_test_kit::{
+    assert_close, f64s, gpu, gpu_with, random, read, rng, through_f16, upload, weight,
+};
 
 /// Random LN and projection parameters of one sub-layer (`parts` = 3 for q, k, v; 1 for q),
 /// uploaded as the kernel takes them, with the values the GPU sees.
@@ -242,36 +246,55 @@ fn decoder_steps_through_the_step_kernel_match_the_general_path() {
 fn cross_attention_step_matches_layer_norm_query_and_attention_over_frames() {
     let gpu = gpu();
     let mut r = rng(72);
-    // (d, heads, rows, frames, frames per chunk, weights): Whisper's 1500 frames in the
-    // decoder's chunks and in one, a short encoder in one chunk and in chunks of one to
-    // three frames (a short last chunk), beams.
+    // (d, heads, rows, frames, frames per chunk, weights, keys/values in halves): Whisper's
+    // 1500 frames in the decoder's chunks and in one, a short encoder in one chunk and in
+    // chunks of one to three frames (a short last chunk), beams, head size 2.
     let cases = [
-        (384, 6, 1, 1500, CROSS_CHUNK, DType::F16),
-        (384, 6, 1, 1500, 1500, DType::F32),
-        (64, 4, 1, 7, CROSS_CHUNK, DType::F32),
-        (64, 4, 1, 7, 3, DType::F32),
-        (64, 4, 2, 5, 1, DType::F16),
-        (128, 2, 4, 300, 64, DType::F32),
-        (512, 8, 2, 1500, CROSS_CHUNK, DType::F16),
+        (384, 6, 1, 1500, CROSS_CHUNK, DType::F16, false),
+        (384, 6, 1, 1500, CROSS_CHUNK, DType::F16, true),
+        (384, 6, 1, 1500, 1500, DType::F32, false),
+        (384, 6, 1, 1500, 1500, DType::F16, true),
+        (64, 4, 1, 7, CROSS_CHUNK, DType::F32, false),
+        (64, 4, 1, 7, 3, DType::F32, false),
+        (64, 4, 1, 7, 3, DType::F32, true),
+        (64, 4, 2, 5, 1, DType::F16, false),
+        (8, 4, 2, 9, 4, DType::F16, true),
+        (128, 2, 4, 300, 64, DType::F32, false),
+        (512, 8, 2, 1500, CROSS_CHUNK, DType::F16, false),
+        (512, 8, 2, 1500, CROSS_CHUNK, DType::F16, true),
     ];
-    for (d, heads, rows, frames, chunk, dtype) in cases {
-        let what =
-            format!("d {d}, heads {heads}, rows {rows}, frames {frames}, chunk {chunk}, {dtype:?}");
+    for (d, heads, rows, frames, chunk, dtype, halves) in cases {
+        let what = format!(
+            "d {d}, heads {heads}, rows {rows}, frames {frames}, chunk {chunk}, {dtype:?}, \
+             keys/values in halves {halves}"
+        );
         let sub = sub_layer(&gpu, &mut r, d, 1, dtype);
         let x = random(&mut r, rows * d);
         let (k, v) = (random(&mut r, frames * d), random(&mut r, frames * d));
+        let (kt, vt) = (
+            upload(&gpu, &k, &[frames, d]),
+            upload(&gpu, &v, &[frames, d]),
+        );
+        let (kh, vh) = (pack_halves(&gpu, &kt), pack_halves(&gpu, &vt));
+        let (k_op, v_op) = if halves {
+            (Rhs::Halves(&kh), Rhs::Halves(&vh))
+        } else {
+            (Rhs::Act(&kt), Rhs::Act(&vt))
+        };
         let out = attention_step(
             &gpu,
             &upload(&gpu, &x, &[rows, d]),
             sub.projection(heads),
             StepKv::Cross {
-                k: &upload(&gpu, &k, &[frames, d]),
-                v: &upload(&gpu, &v, &[frames, d]),
+                k: k_op,
+                v: v_op,
                 chunk,
             },
         );
+        // In halves, the values the kernel reads are the f16-rounded ones.
+        let seen = |t: &[f32]| f64s(&if halves { through_f16(t) } else { t.to_vec() });
         let q = sub.project(&sub.norm(&f64s(&x), d), 0, d);
-        let want = attention(&q, &f64s(&k), &f64s(&v), heads, d, AttnMask::Full);
+        let want = attention(&q, &seen(&k), &seen(&v), heads, d, AttnMask::Full);
         assert_close(&read(&gpu, &out), &want, 1e-4, &what);
     }
 }

@@ -5,14 +5,17 @@ use whisper_clsr_test_kit as kit;
 
 use kit::reference::{attention as cpu_attention, conv1d, gelu, layer_norm as cpu_layer_norm};
 use kit::reference::{linear as cpu_linear, softmax_rows as cpu_softmax, AttnMask};
-use kit::{assert_close, f64s, gpu, gpu_with, random, random_scaled, read, rng, weight};
+use kit::{
+    assert_close, f64s, gpu, gpu_with, random, random_scaled, read, rng, through_f16, weight,
+};
 use whisper_clsr::gpu::{DType, KernelForms};
-use whisper_clsr::ops::attention::{attention, AttentionShape};
+use whisper_clsr::ops::attention::{attention, attention_keeping, AttentionShape};
 use whisper_clsr::ops::conv::{conv1d_gelu, conv_out_len, ConvInput};
 use whisper_clsr::ops::embedding::{embed_tokens, ChunkedTable};
 use whisper_clsr::ops::flash_attention::{flash_attention, flash_attention_tiled, supports};
 use whisper_clsr::ops::layer_norm::layer_norm;
 use whisper_clsr::ops::matmul::{gemm, linear, Epilogue, Gemm, Layout, Rhs};
+use whisper_clsr::ops::pack_halves::pack_halves;
 use whisper_clsr::ops::positional::add_positions;
 use whisper_clsr::ops::softmax::{softmax_rows, Mask};
 
@@ -399,6 +402,74 @@ fn attention_matches_cpu_full_and_causal_with_cache() {
             RTOL,
             &format!("attention h={heads} q={q_len} kv={kv_len} causal={causal}"),
         );
+    }
+}
+
+/// f32 values packed into halves on the GPU are IEEE halves rounded to nearest (even on
+/// ties), as the `half` crate rounds, two per word, low half first; beyond f16's range they
+/// clamp to ±65504.
+#[test]
+fn pack_halves_rounds_to_nearest_half() {
+    let gpu = gpu();
+    let mut r = rng(31);
+    let mut x = random_scaled(&mut r, 2 * 1000, 4.0);
+    // Ties (exactly between two halves), tiny and huge values.
+    x.extend([
+        1.0 + 1.0 / 2048.0,
+        1.0 + 3.0 / 2048.0,
+        1e-6,
+        -3e-8,
+        65519.0,
+        1e6,
+        -1e9,
+        0.0,
+    ]);
+    let packed = pack_halves(&gpu, &gpu.upload(&x, &[1, x.len()]).unwrap());
+    assert_eq!(packed.shape(), [1, x.len() / 2]);
+    let words = pollster::block_on(gpu.read_u32(&packed)).unwrap();
+    let half = |v: f32| half::f16::from_f32(v.clamp(-65504.0, 65504.0)).to_bits() as u32;
+    for (i, &w) in words.iter().enumerate() {
+        let want = half(x[2 * i]) | half(x[2 * i + 1]) << 16;
+        assert_eq!(w, want, "word {i} of {:?}", &x[2 * i..2 * i + 2]);
+    }
+}
+
+/// Composed attention over keys and values in packed halves (the decoder's cross-attention
+/// operands) against the f64 reference on the f16-rounded keys and values: few query rows
+/// (the GEMV) and many (the tiled or walking matmul), in both kernel forms.
+#[test]
+fn attention_over_keys_and_values_in_halves_matches_cpu() {
+    for forms in [KernelForms::Gpu, KernelForms::Cpu] {
+        let gpu = gpu_with(forms);
+        let mut r = rng(32);
+        for &(heads, hd, q_len, kv_len) in &[(2, 8, 3, 7), (6, 64, 1, 1500), (4, 16, 40, 90)] {
+            let d = heads * hd;
+            let q = random(&mut r, q_len * d);
+            let k = random(&mut r, kv_len * d);
+            let v = random(&mut r, kv_len * d);
+            let shape = AttentionShape {
+                heads,
+                head_dim: hd,
+                q_len,
+                kv_len,
+                beams: 1,
+            };
+            let kh = pack_halves(&gpu, &gpu.upload(&k, &[kv_len, d]).unwrap());
+            let vh = pack_halves(&gpu, &gpu.upload(&v, &[kv_len, d]).unwrap());
+            let (y, _) = attention_keeping(
+                &gpu,
+                &gpu.upload(&q, &[q_len, d]).unwrap(),
+                Rhs::Halves(&kh),
+                Rhs::Halves(&vh),
+                shape,
+                Mask::None,
+                &[],
+            );
+            let (k16, v16) = (f64s(&through_f16(&k)), f64s(&through_f16(&v)));
+            let want = cpu_attention(&f64s(&q), &k16, &v16, heads, d, AttnMask::Full);
+            let what = format!("{forms:?}: attention in halves h={heads} q={q_len} kv={kv_len}");
+            assert_close(&read(&gpu, &y), &want, RTOL, &what);
+        }
     }
 }
 

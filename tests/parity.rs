@@ -2,7 +2,10 @@
 //! on the CPU, on the same weights. A tiny random model (f32 weights) checks the arithmetic
 //! tightly; the real checkpoints check the full pipeline, greedy tokens and transcripts.
 //! Where candle's own f32 rounding exceeds the bound (whisper-base's encoder), an f64
-//! evaluation of the encoder (the test kit's `F64Whisper`) is the reference.
+//! evaluation of the encoder (the test kit's `F64Whisper`) is the reference. candle keeps
+//! the decoder's cross-attention keys and values in f32, so the first-step logits are held
+//! to candle's with ours in f32 too, and with ours in halves (the default for these f16
+//! checkpoints) to the f64 decoder rounding them the same way.
 
 use whisper_clsr_test_kit as kit;
 
@@ -89,7 +92,11 @@ fn real_model_parity(name: &str, encoder_check: EncoderCheck, transcript: Transc
     let dir = kit::model_dir(name);
     let (wav, reference) = kit::fixtures::jfk();
     let samples = load_audio_file(&wav).unwrap();
-    let whisper = Whisper::load_dir(kit::gpu(), &dir).unwrap();
+    let mut whisper = Whisper::load_dir(kit::gpu(), &dir).unwrap();
+    assert!(
+        whisper.model.decoder.cross_kv_f16,
+        "{name}: f16 weights keep cross-attention keys and values in halves"
+    );
     let english = TranscribeOptions {
         language: Some("en".into()),
         decode: DecodeOptions::greedy(),
@@ -103,7 +110,7 @@ fn real_model_parity(name: &str, encoder_check: EncoderCheck, transcript: Transc
             let window = first_window(&samples, whisper.config().num_mel_bins);
             with_tanh_gelu(|| {
                 let (candle, theirs) =
-                    same_function_as_candle(name, &whisper, &dir, &window, encoder_check);
+                    same_function_as_candle(name, &mut whisper, &dir, &window, encoder_check);
                 same_greedy_tokens_as_candle(name, &whisper, candle, &theirs, &samples, &english)
             });
             english
@@ -112,7 +119,7 @@ fn real_model_parity(name: &str, encoder_check: EncoderCheck, transcript: Transc
             // The log-mel of the clip padded to 30 s with silence.
             let mel = log_mel_spectrogram(&samples, whisper.config().num_mel_bins).unwrap();
             with_tanh_gelu(|| {
-                same_function_as_candle(name, &whisper, &dir, &mel, encoder_check);
+                same_function_as_candle(name, &mut whisper, &dir, &mel, encoder_check);
             });
             TranscribeOptions::default()
         }
@@ -138,11 +145,30 @@ fn first_window(samples: &[f32], n_mels: usize) -> Vec<f32> {
     mel_window(&full, frames, n_mels, 0, samples.len() / HOP_LENGTH)
 }
 
-/// With the tanh GELU (candle's): encoder output and first-step logits on the log-mel `mel`.
-/// Returns candle's model and its encoder output for further comparisons.
+/// The first decoder step's logits of `prompt` over the encoder output `enc`, with the
+/// cross-attention keys and values in halves or in f32.
+fn first_step_logits(
+    whisper: &mut Whisper,
+    enc: &whisper_clsr::gpu::Tensor,
+    prompt: &[u32],
+    halves: bool,
+) -> Vec<f32> {
+    whisper.model.decoder.cross_kv_f16 = halves;
+    let gpu = &whisper.gpu;
+    let decoder = &whisper.model.decoder;
+    let mut state = decoder.start(gpu, enc, None);
+    let logits = read(gpu, &decoder.step(gpu, &mut state, prompt).unwrap());
+    whisper.model.decoder.cross_kv_f16 = true;
+    logits
+}
+
+/// With the tanh GELU (candle's): encoder output and first-step logits on the log-mel `mel`
+/// (cross-attention keys and values in f32 against candle, in halves against the f64
+/// decoder on our encoder output). Returns candle's model and its encoder output for further
+/// comparisons.
 fn same_function_as_candle(
     name: &str,
-    whisper: &Whisper,
+    whisper: &mut Whisper,
     dir: &std::path::Path,
     mel: &[f32],
     encoder_check: EncoderCheck,
@@ -160,19 +186,34 @@ fn same_function_as_candle(
         .tokenizer
         .prompt(Some("en"), Task::Transcribe)
         .unwrap();
-    let mut state = whisper.model.decoder.start(gpu, &enc, None);
-    let logits = read(
-        gpu,
-        &whisper
-            .model
-            .decoder
-            .step(gpu, &mut state, &prompt)
-            .unwrap(),
-    );
+    let logits = first_step_logits(whisper, &enc, &prompt, false);
     let want = candle.decoder_logits(&theirs, &prompt);
     let logit_diff = max_abs_diff(&logits, &want);
     eprintln!(
         "{name}: encoder max |diff| {enc_diff:.2e}, first-step logits max |diff| {logit_diff:.2e}"
+    );
+    // Keys and values in halves: the f64 decoder on our encoder output, rounding them alike
+    // (and, for the record, not rounding them).
+    let logits = first_step_logits(whisper, &enc, &prompt, true);
+    let mut exact = F64Whisper::load(dir);
+    exact.tanh_gelu = true;
+    let enc64 = kit::f64s(&ours);
+    let last_row = |exact: &F64Whisper| {
+        let hidden = exact.decoder(&enc64, &prompt, &mut exact.shared_ffn());
+        let all = exact.logits(&hidden);
+        all[all.len() - exact.vocab..].to_vec()
+    };
+    let unrounded = last_row(&exact);
+    exact.cross_kv_f16 = true;
+    let (halves_err, _) = error_vs(&logits, &last_row(&exact), 1e-3);
+    let (unrounded_err, _) = error_vs(&logits, &unrounded, 1e-3);
+    eprintln!(
+        "{name}: first-step logits with keys/values in halves vs the f64 decoder rounding them: \
+         max |diff| {halves_err:.2e} (vs not rounding them: {unrounded_err:.2e})"
+    );
+    assert!(
+        halves_err <= 1e-3,
+        "{name}: first-step logits with keys/values in halves: max |diff| {halves_err}"
     );
     match encoder_check {
         EncoderCheck::Candle => {

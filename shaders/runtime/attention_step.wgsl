@@ -8,7 +8,8 @@
 // concatenated [q; k; v] weight [3d, d] (f32, or packed halves with F16); prm (binding 3,
 // f32): [gamma (d) | beta (d) | bias (d or 3d)] with zeros where a projection has no bias.
 // Keys and values (bindings 4, 5) are laid out [position, beam, d]: position t of row r's
-// sequence at t·kv_stride + kv_beam·r·d. SELF writes the row's new key and value at
+// sequence at t·kv_stride + kv_beam·r·d; with KV_F16 (cross-attention only) they are packed
+// halves, two per u32, element i in word i / 2 (head columns and strides are even). SELF writes the row's new key and value at
 // position `past` and attends over 0..=past; otherwise (cross-attention) every row reads
 // the same kv_len positions (kv_beam = 0). out [rows, d] (binding 6) gets the attention
 // output, head h at columns h·head_dim...
@@ -35,8 +36,13 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> values: array<f32>;
 const PARTS: u32 = 3u;
 #else
+#if KV_F16
+@group(0) @binding(4) var<storage, read> keys: array<u32>;
+@group(0) @binding(5) var<storage, read> values: array<u32>;
+#else
 @group(0) @binding(4) var<storage, read> keys: array<f32>;
 @group(0) @binding(5) var<storage, read> values: array<f32>;
+#endif
 const PARTS: u32 = 1u;
 #endif
 @group(0) @binding(6) var<storage, read_write> out: array<f32>;
@@ -144,11 +150,7 @@ fn main(
     let kv_base = p.kv_beam * r * d + head_col;
     var m = -3.402823e38;
     for (var i = t; i < len; i += WG) {
-        var dot = 0.0;
-        for (var j = 0u; j < hd; j++) {
-            dot += qkv[j] * key_at(begin + i, kv_base, j);
-        }
-        let sc = dot * p.scale;
+        let sc = key_dot(begin + i, kv_base) * p.scale;
         scores[i] = sc;
         m = max(m, sc);
     }
@@ -191,21 +193,42 @@ fn main(
     }
 }
 
-// Key element j of the head at position `pos` (SELF: the new key at `past` from qkv).
-fn key_at(pos: u32, kv_base: u32, j: u32) -> f32 {
+// The head's query · its key at position `pos` (SELF: the new key at `past` from qkv).
+fn key_dot(pos: u32, kv_base: u32) -> f32 {
+    var dot = 0.0;
 #if SELF
     if (pos == p.past) {
-        return qkv[p.head_dim + j];
+        for (var j = 0u; j < p.head_dim; j++) {
+            dot += qkv[j] * qkv[p.head_dim + j];
+        }
+        return dot;
     }
 #endif
-    return keys[pos * p.kv_stride + kv_base + j];
+    let at = pos * p.kv_stride + kv_base;
+#if KV_F16
+    for (var j = 0u; j < p.head_dim; j += 2u) {
+        let pair = unpack2x16float(keys[(at + j) >> 1u]);
+        dot += qkv[j] * pair.x + qkv[j + 1u] * pair.y;
+    }
+#else
+    for (var j = 0u; j < p.head_dim; j++) {
+        dot += qkv[j] * keys[at + j];
+    }
+#endif
+    return dot;
 }
 
+// Value element j of the head at position `pos` (SELF: the new value at `past` from qkv).
 fn value_at(pos: u32, kv_base: u32, j: u32) -> f32 {
 #if SELF
     if (pos == p.past) {
         return qkv[2u * p.head_dim + j];
     }
 #endif
-    return values[pos * p.kv_stride + kv_base + j];
+    let at = pos * p.kv_stride + kv_base + j;
+#if KV_F16
+    return unpack2x16float(values[at >> 1u])[at & 1u];
+#else
+    return values[at];
+#endif
 }

@@ -19,6 +19,7 @@ use crate::gpu::{Gpu, Tensor, Weight};
 use crate::ops::attention::{attention_keeping, AttentionShape};
 use crate::ops::attention_step::{attention_step, cross_chunk, fits, StepKv};
 use crate::ops::flash_attention::{self, flash_attention};
+use crate::ops::matmul::Rhs;
 use crate::ops::softmax::Mask;
 use crate::pack::Part;
 use crate::Result;
@@ -122,8 +123,9 @@ pub struct BlockIo<'a> {
     pub mask: Mask,
     /// The kernel of an unmasked [`SelfKv::Fresh`] self-attention.
     pub self_attention: SelfAttentionKernel,
-    /// This layer's cross-attention keys and values [frames, d] (decoder blocks only).
-    pub cross_kv: Option<(&'a Tensor, &'a Tensor)>,
+    /// This layer's cross-attention keys and values [frames, d] (decoder blocks only): f32
+    /// activations, or packed halves (`Decoder::cross_kv_f16`).
+    pub cross_kv: Option<(Rhs<'a>, Rhs<'a>)>,
     /// Cross-attention heads whose probabilities [T, frames] to return (word timestamps).
     pub keep: &'a [usize],
     /// Keep the activations the backward pass needs ([`BlockTape`]); needs [`SelfKv::Fresh`].
@@ -236,9 +238,7 @@ impl Block {
             SelfKv::Cached { past, beams, .. } => rows == beams && fits(d, heads, past + 1),
             SelfKv::Fresh => false,
         };
-        let cross_fits = io
-            .cross_kv
-            .is_some_and(|(k, _)| fits(d, heads, k.shape()[0]));
+        let cross_fits = io.cross_kv.is_some_and(|(k, _)| fits(d, heads, k.dims().0));
         io.fused_step
             && self.step.is_some()
             && !io.record
@@ -306,13 +306,14 @@ impl Block {
                 self.self_attn.k.forward_into_rows(gpu, &h, k, past * beams);
                 self.self_attn.v.forward_into_rows(gpu, &h, v, past * beams);
                 let len = past + t / beams;
+                let (k, v) = (Rhs::Act(k), Rhs::Act(v));
                 (None, Some(KvView { k, v, len, beams }))
             }
         };
         let kv = match (&fresh, self_kv) {
             (Some((k, v)), _) => KvView {
-                k,
-                v,
+                k: Rhs::Act(k),
+                v: Rhs::Act(v),
                 len: t,
                 beams: 1,
             },
@@ -335,7 +336,7 @@ impl Block {
                 let kv = KvView {
                     k,
                     v,
-                    len: k.shape()[0],
+                    len: k.dims().0,
                     beams: 1,
                 };
                 let out = attend(
@@ -388,8 +389,8 @@ struct Attended {
 /// out [position, beam, d] for `beams` sequences ([position, d] for one).
 #[derive(Clone, Copy)]
 struct KvView<'a> {
-    k: &'a Tensor,
-    v: &'a Tensor,
+    k: Rhs<'a>,
+    v: Rhs<'a>,
     len: usize,
     beams: usize,
 }
@@ -416,11 +417,14 @@ fn attend(
         kv_len: kv.len,
         beams: kv.beams,
     };
-    let (attn, kept) = if flash && keep.is_empty() && flash_attention::supports(&shape) {
-        debug_assert_eq!(mask, Mask::None, "flash attention has no mask");
-        (flash_attention(gpu, &q, kv.k, kv.v, shape), Vec::new())
-    } else {
-        attention_keeping(gpu, &q, kv.k, kv.v, shape, mask, keep)
+    let (attn, kept) = match (kv.k, kv.v) {
+        (Rhs::Act(k), Rhs::Act(v))
+            if flash && keep.is_empty() && flash_attention::supports(&shape) =>
+        {
+            debug_assert_eq!(mask, Mask::None, "flash attention has no mask");
+            (flash_attention(gpu, &q, k, v, shape), Vec::new())
+        }
+        _ => attention_keeping(gpu, &q, kv.k, kv.v, shape, mask, keep),
     };
     let out = weights.out.forward_residual(gpu, &attn, residual);
     Attended { out, q, attn, kept }

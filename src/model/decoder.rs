@@ -9,10 +9,11 @@ use super::clsr::Route;
 use super::config::WhisperConfig;
 use super::layers::LayerNorm;
 use super::weights::WeightFile;
-use crate::gpu::{Gpu, Tensor, Weight};
+use crate::gpu::{DType, Gpu, Tensor, Weight};
 use crate::ops::beam_gather::gather_beams;
 use crate::ops::embedding::{embed_tokens, ChunkedTable};
 use crate::ops::matmul::{gemm, Epilogue, Gemm, Layout, Rhs};
+use crate::ops::pack_halves::pack_halves;
 use crate::ops::softmax::Mask;
 use crate::pack::Part;
 use crate::{Error, Result};
@@ -32,6 +33,11 @@ pub struct Decoder {
     /// in the browser, where it measured slower in Chromium on lavapipe (docs/benchmarks.md,
     /// "Kernels prepared at load, and overlapped decoder steps in the browser").
     pub overlapped_steps: bool,
+    /// Cross-attention keys and values stored in halves ([`Decoder::start`]; the math
+    /// stays f32): half their memory, and half of what every decoder step reads of them.
+    /// On for models whose weights are stored in f16 (their keys and values come from f16
+    /// weights anyway), off for f32 models (docs/kernels.md).
+    pub cross_kv_f16: bool,
     d_model: usize,
     max_positions: usize,
 }
@@ -43,7 +49,7 @@ pub struct Decoder {
 /// The cache holds one sequence, or several decoded side by side (beam search), laid out
 /// [position, beam, d] so that one step's rows for every beam are adjacent.
 pub struct DecoderState<'a> {
-    cross: Vec<(Tensor, Tensor)>,
+    cross: Vec<CrossKv>,
     cache: Vec<(Tensor, Tensor)>,
     /// Positions already in the cache.
     pub len: usize,
@@ -52,6 +58,23 @@ pub struct DecoderState<'a> {
     /// Sequences the cache has room for.
     capacity: usize,
     route: Option<Route<'a>>,
+}
+
+/// One layer's cross-attention keys and values [frames, d]: f32, or packed halves.
+struct CrossKv {
+    k: Tensor,
+    v: Tensor,
+    halves: bool,
+}
+
+impl CrossKv {
+    fn operands(&self) -> (Rhs<'_>, Rhs<'_>) {
+        if self.halves {
+            (Rhs::Halves(&self.k), Rhs::Halves(&self.v))
+        } else {
+            (Rhs::Act(&self.k), Rhs::Act(&self.v))
+        }
+    }
 }
 
 impl<'a> DecoderState<'a> {
@@ -103,6 +126,7 @@ impl Decoder {
             ln: LayerNorm::load(gpu, file, &format!("{p}.layer_norm"), d)?,
             fused_step: true,
             overlapped_steps: !cfg!(target_arch = "wasm32"),
+            cross_kv_f16: dtype == DType::F16,
             d_model: d,
             max_positions: c.max_target_positions,
         })
@@ -117,8 +141,9 @@ impl Decoder {
     }
 
     /// Prepares decoding of one audio: projects the encoder output [frames, d] to each
-    /// layer's cross-attention keys and values, and allocates an empty KV cache. Steps route
-    /// their FFNs through `route`'s experts when given.
+    /// layer's cross-attention keys and values (in halves with [`Self::cross_kv_f16`]), and
+    /// allocates an empty KV cache. Steps route their FFNs through `route`'s experts when
+    /// given.
     pub fn start<'a>(
         &self,
         gpu: &Gpu,
@@ -126,7 +151,7 @@ impl Decoder {
         route: Option<Route<'a>>,
     ) -> DecoderState<'a> {
         DecoderState {
-            cross: self.cross_kv(gpu, encoded),
+            cross: self.stored_cross_kv(gpu, encoded),
             cache: self.empty_cache(gpu, 1),
             len: 0,
             beams: 1,
@@ -180,6 +205,24 @@ impl Decoder {
         }
         state.beams = sources.len();
         Ok(())
+    }
+
+    /// [`Self::cross_kv`], each packed into halves as soon as it is projected with
+    /// [`Self::cross_kv_f16`] (so only one f32 projection is alive at a time).
+    fn stored_cross_kv(&self, gpu: &Gpu, encoded: &Tensor) -> Vec<CrossKv> {
+        let halves = self.cross_kv_f16;
+        let store = |t: Tensor| if halves { pack_halves(gpu, &t) } else { t };
+        self.blocks
+            .iter()
+            .map(|b| {
+                let attn = &b.cross.as_ref().expect("decoder blocks cross-attend").attn;
+                CrossKv {
+                    k: store(attn.k.forward(gpu, encoded)),
+                    v: store(attn.v.forward(gpu, encoded)),
+                    halves,
+                }
+            })
+            .collect()
     }
 
     /// Each block's cross-attention keys and values [frames, d] for the encoder output
@@ -318,7 +361,8 @@ impl Decoder {
             past,
             beams,
         };
-        let cross = &state.cross;
+        let cross: Vec<_> = state.cross.iter().map(CrossKv::operands).collect();
+        let cross = &cross;
         let (x, kept, _) = match state.route {
             Some(mut route) => {
                 self.forward_blocks(gpu, x, self_kv, mask, cross, keep, &mut route, false)
@@ -346,8 +390,12 @@ impl Decoder {
             q_len: tokens.len(),
             past: 0,
         };
+        let cross: Vec<_> = cross
+            .iter()
+            .map(|(k, v)| (Rhs::Act(k), Rhs::Act(v)))
+            .collect();
         let (x, _, tapes) =
-            self.forward_blocks(gpu, x, |_| SelfKv::Fresh, mask, cross, &[], ffn, record);
+            self.forward_blocks(gpu, x, |_| SelfKv::Fresh, mask, &cross, &[], ffn, record);
         Ok((x, tapes))
     }
 
@@ -398,7 +446,7 @@ impl Decoder {
         mut x: Tensor,
         self_kv: impl Fn(usize) -> SelfKv<'k>,
         mask: Mask,
-        cross: &[(Tensor, Tensor)],
+        cross: &[(Rhs, Rhs)],
         keep: &[(usize, usize)],
         ffn: &mut dyn FfnStrategy,
         record: bool,
@@ -420,7 +468,7 @@ impl Decoder {
                 mask,
                 // The decoder keeps the composed path (causal masks, KV caches, beams).
                 self_attention: SelfAttentionKernel::Composed,
-                cross_kv: Some((&cross[index].0, &cross[index].1)),
+                cross_kv: Some(cross[index]),
                 keep: &heads,
                 record,
                 fused_step: self.fused_step,

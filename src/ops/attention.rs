@@ -37,16 +37,18 @@ pub fn attention(
     s: AttentionShape,
     mask: Mask,
 ) -> Tensor {
-    attention_keeping(gpu, q, k, v, s, mask, &[]).0
+    attention_keeping(gpu, q, Rhs::Act(k), Rhs::Act(v), s, mask, &[]).0
 }
 
-/// [`attention`], also returning the attention probabilities `[q_len, kv_len]` of each head
-/// in `keep` (for word timestamps), copied out before the scores buffer is reused.
+/// [`attention`] over keys and values that may also be stored weights (the decoder's
+/// cross-attention keys and values in packed halves), also returning the attention
+/// probabilities `[q_len, kv_len]` of each head in `keep` (for word timestamps), copied out
+/// before the scores buffer is reused.
 pub fn attention_keeping(
     gpu: &Gpu,
     q: &Tensor,
-    k: &Tensor,
-    v: &Tensor,
+    k: Rhs,
+    v: Rhs,
     s: AttentionShape,
     mask: Mask,
     keep: &[usize],
@@ -59,7 +61,7 @@ pub fn attention_keeping(
         "beams attend one query row each, without kept probabilities"
     );
     assert!(
-        k.len() >= s.kv_len * s.beams * d && v.len() >= s.kv_len * s.beams * d,
+        k.elements() >= s.kv_len * s.beams * d && v.elements() >= s.kv_len * s.beams * d,
         "keys/values too short"
     );
     // One batch entry per (beam, head).
@@ -91,7 +93,7 @@ pub fn attention_keeping(
             trans_b: true,
             alpha: scale,
         };
-        gemm(gpu, q, Rhs::Act(k), &scores, &qk, &Epilogue::default());
+        gemm(gpu, q, k, &scores, &qk, &Epilogue::default());
         softmax_rows(gpu, &scores, hn * s.q_len, s.kv_len, mask);
         for (slot, &h) in kept.iter_mut().zip(keep) {
             if (h0..h0 + hn).contains(&h) {
@@ -118,7 +120,7 @@ pub fn attention_keeping(
             trans_b: false,
             alpha: 1.0,
         };
-        gemm(gpu, &scores, Rhs::Act(v), &out, &pv, &Epilogue::default());
+        gemm(gpu, &scores, v, &out, &pv, &Epilogue::default());
         h0 += hn;
     }
     let kept = kept

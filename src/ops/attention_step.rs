@@ -8,6 +8,7 @@
 //! See docs/kernels.md.
 
 use super::layer_norm::EPS;
+use super::matmul::Rhs;
 use super::u;
 use crate::gpu::shader::Kernel;
 use crate::gpu::{DType, Gpu, Tensor, Weight};
@@ -66,11 +67,18 @@ enum Variant {
     CrossSplit,
 }
 
-fn kernel(variant: Variant, f16: bool) -> Kernel {
+/// `f16`: packed-half projection weights; `kv_f16`: packed-half cross-attention keys and
+/// values.
+fn kernel(variant: Variant, f16: bool, kv_f16: bool) -> Kernel {
+    assert!(
+        !(kv_f16 && variant == Variant::SelfAttention),
+        "the self-attention cache is f32"
+    );
     Kernel::new::<Params>("runtime/attention_step.wgsl", SOURCE, "main")
         .define_if("SELF", variant == Variant::SelfAttention)
         .define_if("SPLIT", variant == Variant::CrossSplit)
         .define_if("F16", f16)
+        .define_if("KV_F16", kv_f16)
 }
 
 fn combine_kernel() -> Kernel {
@@ -79,10 +87,15 @@ fn combine_kernel() -> Kernel {
 
 pub(crate) fn kernels() -> Vec<Kernel> {
     let variants = [Variant::SelfAttention, Variant::Cross, Variant::CrossSplit];
-    let mut all: Vec<Kernel> = variants
-        .into_iter()
-        .flat_map(|v| [kernel(v, false), kernel(v, true)])
-        .collect();
+    let mut all = Vec::new();
+    for v in variants {
+        for f16 in [false, true] {
+            all.push(kernel(v, f16, false));
+            if v != Variant::SelfAttention {
+                all.push(kernel(v, f16, true));
+            }
+        }
+    }
     all.push(combine_kernel());
     all
 }
@@ -117,12 +130,12 @@ pub enum StepKv<'a> {
         v: &'a Tensor,
         past: usize,
     },
-    /// Encoder keys/values [frames, d], read by every row, in chunks of at most `chunk`
-    /// frames per workgroup ([`CROSS_CHUNK`] in the decoder; more than one chunk adds the
-    /// combine dispatch).
+    /// Encoder keys/values [frames, d] (f32 activations, or weights of either storage
+    /// type), read by every row, in chunks of at most `chunk` frames per workgroup
+    /// ([`CROSS_CHUNK`] in the decoder; more than one chunk adds the combine dispatch).
     Cross {
-        k: &'a Tensor,
-        v: &'a Tensor,
+        k: Rhs<'a>,
+        v: Rhs<'a>,
         chunk: usize,
     },
 }
@@ -149,11 +162,32 @@ pub fn attention_step(gpu: &Gpu, x: &Tensor, proj: StepProjection, kv: StepKv) -
                 k.len() >= (past + 1) * rows * d && v.len() >= (past + 1) * rows * d,
                 "KV cache too short"
             );
-            (k, v, past + 1, rows * d, 1, past, past + 1)
+            (
+                Rhs::Act(k),
+                Rhs::Act(v),
+                past + 1,
+                rows * d,
+                1,
+                past,
+                past + 1,
+            )
         }
         StepKv::Cross { k, v, chunk } => {
             assert!(chunk > 0, "cross-attention chunks hold at least one frame");
-            let frames = k.shape()[0];
+            assert_eq!(
+                k.is_f16(),
+                v.is_f16(),
+                "keys and values share a storage type"
+            );
+            let frames = k.dims().0;
+            assert!(
+                k.dims() == (frames, d) && v.dims() == (frames, d),
+                "cross-attention keys/values [frames, d]"
+            );
+            assert!(
+                !k.is_f16() || head_dim.is_multiple_of(2),
+                "keys/values in halves need an even head size"
+            );
             (k, v, frames, d, 0, 0, chunk.min(frames))
         }
     };
@@ -182,7 +216,7 @@ pub fn attention_step(gpu: &Gpu, x: &Tensor, proj: StepProjection, kv: StepKv) -
         split: u(chunk),
     };
     gpu.dispatch(
-        &kernel(variant, proj.weight.dtype() == DType::F16),
+        &kernel(variant, proj.weight.dtype() == DType::F16, k.is_f16()),
         bytemuck::bytes_of(&params),
         &[
             (1, x.buffer()),

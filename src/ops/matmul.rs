@@ -19,23 +19,51 @@ const SPLIT_K_MIN: usize = 256;
 /// subgroups.
 const SPLIT_K_OUTS: [usize; 2] = [8, 16];
 
-/// The right-hand operand: another activation or a stored weight.
+/// The right-hand operand: another activation, a stored weight, or an activation stored in
+/// packed halves.
 #[derive(Clone, Copy)]
 pub enum Rhs<'a> {
     Act(&'a Tensor),
     Weight(&'a Weight),
+    /// Halves packed two per u32 (low half first, as an f16 [`Weight`]): a u32 tensor
+    /// [rows, cols / 2] holding [rows, cols] values ([`super::pack_halves`]).
+    Halves(&'a Tensor),
 }
 
 impl Rhs<'_> {
-    fn buffer(&self) -> &wgpu::Buffer {
+    pub(crate) fn buffer(&self) -> &wgpu::Buffer {
         match self {
-            Rhs::Act(t) => t.buffer(),
+            Rhs::Act(t) | Rhs::Halves(t) => t.buffer(),
             Rhs::Weight(w) => w.buffer(),
         }
     }
 
-    fn is_f16(&self) -> bool {
-        matches!(self, Rhs::Weight(w) if w.dtype() == DType::F16)
+    /// Whether the elements are packed halves.
+    pub fn is_f16(&self) -> bool {
+        match self {
+            Rhs::Act(_) => false,
+            Rhs::Weight(w) => w.dtype() == DType::F16,
+            Rhs::Halves(_) => true,
+        }
+    }
+
+    /// Rows and columns of the values, as a matrix (a weight's first dimension and the
+    /// product of the others).
+    pub fn dims(&self) -> (usize, usize) {
+        let (shape, per_element) = match self {
+            Rhs::Act(t) => (t.shape(), 1),
+            Rhs::Weight(w) => (w.shape(), 1),
+            Rhs::Halves(t) => (t.shape(), 2),
+        };
+        let rows = shape.first().copied().unwrap_or(1);
+        let rest: usize = shape.iter().skip(1).product();
+        (rows, rest * per_element)
+    }
+
+    /// Number of values.
+    pub fn elements(&self) -> usize {
+        let (rows, cols) = self.dims();
+        rows * cols
     }
 }
 

@@ -10,6 +10,7 @@ pub mod embedding;
 pub mod flash_attention;
 pub mod layer_norm;
 pub mod matmul;
+pub mod pack_halves;
 pub mod positional;
 pub mod softmax;
 pub mod token_pick;
@@ -30,6 +31,7 @@ pub fn runtime_kernels() -> Vec<Kernel> {
     all.extend(token_pick::kernels());
     all.extend(beam_gather::kernels());
     all.extend(clsr::kernels());
+    all.extend(pack_halves::kernels());
     all
 }
 

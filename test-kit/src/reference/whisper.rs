@@ -26,6 +26,9 @@ pub struct F64Whisper {
     pub vocab: usize,
     /// The tanh approximation of GELU (as candle's Whisper) instead of the exact erf form.
     pub tanh_gelu: bool,
+    /// The decoder's cross-attention keys and values rounded to f16 before use, as the
+    /// runtime stores them (`Decoder::cross_kv_f16`).
+    pub cross_kv_f16: bool,
 }
 
 impl F64Whisper {
@@ -83,6 +86,7 @@ impl F64Whisper {
             n_mels: count("num_mel_bins"),
             vocab: count("vocab_size"),
             tanh_gelu: false,
+            cross_kv_f16: false,
         }
     }
 
@@ -129,9 +133,26 @@ impl F64Whisper {
         heads: usize,
         mask: AttnMask,
     ) -> Vec<f64> {
+        self.attention_rounding_kv(prefix, xq, xkv, heads, mask, false)
+    }
+
+    /// [`Self::attention`], with keys and values rounded to f16 when `kv_f16`.
+    fn attention_rounding_kv(
+        &self,
+        prefix: &str,
+        xq: &[f64],
+        xkv: &[f64],
+        heads: usize,
+        mask: AttnMask,
+        kv_f16: bool,
+    ) -> Vec<f64> {
+        let round = |x: Vec<f64>| match kv_f16 {
+            true => x.iter().map(|&v| half::f16::from_f64(v).to_f64()).collect(),
+            false => x,
+        };
         let q = self.linear(&format!("{prefix}.q_proj"), xq);
-        let k = self.linear(&format!("{prefix}.k_proj"), xkv);
-        let v = self.linear(&format!("{prefix}.v_proj"), xkv);
+        let k = round(self.linear(&format!("{prefix}.k_proj"), xkv));
+        let v = round(self.linear(&format!("{prefix}.v_proj"), xkv));
         let a = attention(&q, &k, &v, heads, self.d_model, mask);
         self.linear(&format!("{prefix}.out_proj"), &a)
     }
@@ -230,12 +251,13 @@ impl F64Whisper {
             let h = self.layer_norm(&format!("{p}.encoder_attn_layer_norm"), &x);
             x = add(
                 &x,
-                &self.attention(
+                &self.attention_rounding_kv(
                     &format!("{p}.encoder_attn"),
                     &h,
                     enc,
                     self.decoder_heads,
                     AttnMask::Full,
+                    self.cross_kv_f16,
                 ),
             );
             let z = self.layer_norm(&format!("{p}.final_layer_norm"), &x);
