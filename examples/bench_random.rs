@@ -12,16 +12,17 @@
 //!   starting from an empty pool), the two summed as "peak MiB".
 //!
 //! `cargo run --release --example bench_random -- [--tokens N] [--runs R] [--no-peer]
-//! [--general-step] [--compare-steps] [--compare-bind-groups] [--profile] SIZE...` with SIZE
-//! among tiny, base, small, medium, large-v3 (default: tiny base). `--general-step` turns the
-//! decoder's one-dispatch attention step off (`Decoder::fused_step`); `--compare-steps`
-//! decodes both ways in every run, one right after the other on the same encoder output, and
-//! prints a `(general)` line; `--compare-bind-groups` likewise decodes again without reusing
-//! bind groups (`Gpu::set_bind_group_reuse`), a `(no reuse)` line, and `--compare-cross-kv`
-//! with the cross-attention keys and values in f32 instead of halves
-//! (`Decoder::cross_kv_f16`), an `(f32 K/V)` line. Per decode it prints
-//! also the host milliseconds per token spent recording the step and its pick before
-//! waiting for the GPU (`host ms`), and the bind groups created per token (`bg/tok`). The random
+//! [--general-step] [--compare-steps] [--compare-bind-groups] [--compare-cross-kv] [--profile]
+//! SIZE...` with SIZE among tiny, base, small, medium, large-v3 (default: tiny base).
+//! `--general-step` turns the decoder's one-dispatch attention step off
+//! (`Decoder::fused_step`); `--compare-steps` decodes both ways in every run, one right after
+//! the other on the same encoder output, and prints a `(general)` line;
+//! `--compare-bind-groups` likewise decodes again without reusing bind groups
+//! (`Gpu::set_bind_group_reuse`), a `(no reuse)` line, and `--compare-cross-kv` with the
+//! cross-attention keys and values in f32 instead of halves (`Decoder::cross_kv_f16`), an
+//! `(f32 K/V)` line. Per decode it prints also the host milliseconds per token spent
+//! recording the step and its pick before waiting for the GPU (`host ms`), and the bind
+//! groups created per token (`bg/tok`). The random
 //! models are written once under `target/bench-random/` of the checkout it was built in, or
 //! of the current directory where that is gone (f16, as the released checkpoints),
 //! with a tokenizer.json that has Whisper's special tokens at their real ids.
