@@ -212,27 +212,32 @@ impl Decoder {
     fn stored_cross_kv(&self, gpu: &Gpu, encoded: &Tensor) -> Vec<CrossKv> {
         let halves = self.cross_kv_f16;
         let store = |t: Tensor| if halves { pack_halves(gpu, &t) } else { t };
-        self.blocks
-            .iter()
-            .map(|b| {
-                let attn = &b.cross.as_ref().expect("decoder blocks cross-attend").attn;
-                CrossKv {
-                    k: store(attn.k.forward(gpu, encoded)),
-                    v: store(attn.v.forward(gpu, encoded)),
-                    halves,
-                }
-            })
+        self.cross_projections(gpu, encoded, store)
+            .into_iter()
+            .map(|(k, v)| CrossKv { k, v, halves })
             .collect()
     }
 
     /// Each block's cross-attention keys and values [frames, d] for the encoder output
     /// `encoded` [frames, d].
     pub fn cross_kv(&self, gpu: &Gpu, encoded: &Tensor) -> Vec<(Tensor, Tensor)> {
+        self.cross_projections(gpu, encoded, |t| t)
+    }
+
+    /// Each block's cross-attention key and value projections of `encoded`, each passed
+    /// through `store` as soon as it is made.
+    fn cross_projections<T>(
+        &self,
+        gpu: &Gpu,
+        encoded: &Tensor,
+        store: impl Fn(Tensor) -> T,
+    ) -> Vec<(T, T)> {
         self.blocks
             .iter()
             .map(|b| {
                 let attn = &b.cross.as_ref().expect("decoder blocks cross-attend").attn;
-                (attn.k.forward(gpu, encoded), attn.v.forward(gpu, encoded))
+                let k = store(attn.k.forward(gpu, encoded));
+                (k, store(attn.v.forward(gpu, encoded)))
             })
             .collect()
     }
