@@ -124,20 +124,8 @@ impl F64Whisper {
     }
 
     /// Multi-head attention block `prefix` (q/k/v/out projections) of queries from xq over
-    /// keys and values from xkv.
+    /// keys and values from xkv, those rounded to f16 first when `kv_f16`.
     pub fn attention(
-        &self,
-        prefix: &str,
-        xq: &[f64],
-        xkv: &[f64],
-        heads: usize,
-        mask: AttnMask,
-    ) -> Vec<f64> {
-        self.attention_rounding_kv(prefix, xq, xkv, heads, mask, false)
-    }
-
-    /// [`Self::attention`], with keys and values rounded to f16 when `kv_f16`.
-    fn attention_rounding_kv(
         &self,
         prefix: &str,
         xq: &[f64],
@@ -210,6 +198,7 @@ impl F64Whisper {
                 &h,
                 self.encoder_heads,
                 AttnMask::Full,
+                false,
             );
             x = add(&x, &a);
             let z = self.layer_norm(&format!("{p}.final_layer_norm"), &x);
@@ -246,12 +235,13 @@ impl F64Whisper {
                     &h,
                     self.decoder_heads,
                     causal,
+                    false,
                 ),
             );
             let h = self.layer_norm(&format!("{p}.encoder_attn_layer_norm"), &x);
             x = add(
                 &x,
-                &self.attention_rounding_kv(
+                &self.attention(
                     &format!("{p}.encoder_attn"),
                     &h,
                     enc,
