@@ -1,7 +1,9 @@
 //! Throughput of the tiled matmul kernel on the shapes that dominate a whisper-base encoder
-//! pass: a Linear over 1500 frames (f16 and f32 weights) and the two attention products of
-//! 8 heads (Q·Kᵀ and P·V), in GFLOPS, on the device it names; and one encoder layer op by
-//! op (the runtime's own ops, f16 weights) with each op's share of the layer.
+//! pass: a Linear over 1500 frames (f16 and f32 weights; the GPU forms side by side: wide,
+//! wide with f32 tiles, scalar tiled) and the two attention products of 8 heads (Q·Kᵀ and
+//! P·V), in GFLOPS, on the device it names; and one encoder layer op by op (the runtime's
+//! own ops, f16 weights) with each op's share of the layer. On a CPU device the products
+//! run the walking form unless `WHISPER_CLSR_KERNEL_FORMS=gpu`.
 //!
 //! `cargo run --release --no-default-features --example bench_matmul [-- ITERS]`
 
@@ -32,7 +34,7 @@ fn time(gpu: &Gpu, iters: usize, mut op: impl FnMut()) -> f64 {
 fn report(name: &str, g: &Gemm, secs: f64) {
     let flops = 2.0 * (g.m * g.n * g.k * g.batch) as f64;
     println!(
-        "{name:<28} {:>5}×{:<5}×{:<5} ×{:<2} {:>9.1} ms {:>7.2} GFLOPS",
+        "{name:<36} {:>5}×{:<5}×{:<5} ×{:<2} {:>9.1} ms {:>7.2} GFLOPS",
         g.m,
         g.n,
         g.k,
@@ -52,7 +54,6 @@ fn main() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(1);
     let (t, d, ffn) = (1500, 512, 2048);
 
-    let x = gpu.upload(&random(&mut rng, t * d), &[t, d]).unwrap();
     let linear = Gemm {
         m: t,
         n: ffn,
@@ -64,22 +65,44 @@ fn main() {
         trans_b: true,
         alpha: 1.0,
     };
-    let out: Tensor = gpu.tensor(&[t, ffn]);
+    // The GPU forms side by side on fc1 (on a CPU device they run with
+    // WHISPER_CLSR_KERNEL_FORMS=gpu; otherwise every row is the walking form): the wide form
+    // (16-byte loads; f16 workgroup tiles for f16 weights where the device has shader-f16),
+    // the same with f32 tiles (a second device opened without shader-f16), and the scalar
+    // tiled form (`Gpu::set_wide_matmul(false)`).
+    let plain = (gpu.shader_f16() && !gpu.cpu_forms()).then(|| {
+        pollster::block_on(Gpu::new(GpuOptions {
+            shader_f16: false,
+            ..GpuOptions::default()
+        }))
+        .expect("a second device")
+    });
+    let mut devices: Vec<(&str, &Gpu, bool)> = vec![("wide", &gpu, true)];
+    if let Some(plain) = &plain {
+        devices.push(("wide, f32 tiles", plain, true));
+    }
+    devices.push(("tiled, scalar loads", &gpu, false));
+    let weights = random(&mut rng, ffn * d);
+    let inputs = random(&mut rng, t * d);
     for dtype in [DType::F16, DType::F32] {
-        let w = gpu
-            .weight_f32(&random(&mut rng, ffn * d), &[ffn, d], dtype)
-            .unwrap();
-        let secs = time(&gpu, iters, || {
-            gemm(
-                &gpu,
-                &x,
-                Rhs::Weight(&w),
-                &out,
-                &linear,
-                &Epilogue::default(),
-            )
-        });
-        report(&format!("linear fc1 ({dtype:?} weight)"), &linear, secs);
+        for &(form, device, wide) in &devices {
+            device.set_wide_matmul(wide);
+            let x = device.upload(&inputs, &[t, d]).unwrap();
+            let w = device.weight_f32(&weights, &[ffn, d], dtype).unwrap();
+            let out: Tensor = device.tensor(&[t, ffn]);
+            let secs = time(device, iters, || {
+                gemm(
+                    device,
+                    &x,
+                    Rhs::Weight(&w),
+                    &out,
+                    &linear,
+                    &Epilogue::default(),
+                )
+            });
+            device.set_wide_matmul(true);
+            report(&format!("fc1, {dtype:?} weight, {form}"), &linear, secs);
+        }
     }
 
     encoder_layer_ops(&gpu, iters, &mut rng);

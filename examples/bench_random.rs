@@ -12,7 +12,8 @@
 //!   starting from an empty pool), the two summed as "peak MiB".
 //!
 //! `cargo run --release --example bench_random -- [--tokens N] [--runs R] [--no-peer]
-//! [--general-step] [--compare-steps] [--compare-bind-groups] [--compare-cross-kv] [--profile]
+//! [--general-step] [--compare-steps] [--compare-bind-groups] [--compare-cross-kv]
+//! [--compare-matmul] [--profile]
 //! SIZE...` with SIZE among tiny, base, small, medium, large-v3 (default: tiny base).
 //! `--general-step` turns the decoder's one-dispatch attention step off
 //! (`Decoder::fused_step`); `--compare-steps` decodes both ways in every run, one right after
@@ -20,10 +21,11 @@
 //! `--compare-bind-groups` likewise decodes again without reusing bind groups
 //! (`Gpu::set_bind_group_reuse`), a `(no reuse)` line, and `--compare-cross-kv` with the
 //! cross-attention keys and values in f32 instead of halves (`Decoder::cross_kv_f16`), an
-//! `(f32 K/V)` line. Per decode it prints also the host milliseconds per token spent
-//! recording the step and its pick before waiting for the GPU (`host ms`), and the bind
-//! groups created per token (`bg/tok`). The random
-//! models are written once under `target/bench-random/` of the checkout it was built in, or
+//! `(f32 K/V)` line; `--compare-matmul` runs the encoder again with the GPU matmul's scalar
+//! tiled form instead of its 16-byte-load form (`Gpu::set_wide_matmul`), a `(scalar tiles)`
+//! line with its encoder ms and GFLOPS. Per decode it prints also the host milliseconds per
+//! token spent recording the step and its pick before waiting for the GPU (`host ms`), and
+//! the bind groups created per token (`bg/tok`). The random models are written once under `target/bench-random/` of the checkout it was built in, or
 //! of the current directory where that is gone (f16, as the released checkpoints),
 //! with a tokenizer.json that has Whisper's special tokens at their real ids.
 //!
@@ -109,6 +111,8 @@ struct Figures {
     /// Most activation bytes alive at once over the runs.
     peak_activation_bytes: u64,
     encoder_ms: f64,
+    /// With `--compare-matmul`: the encoder with the scalar tiled matmul.
+    encoder_tiled_ms: Option<f64>,
     token: Token,
 }
 
@@ -228,11 +232,13 @@ fn ours(
     tokens: usize,
     runs: usize,
     modes: &[Mode],
+    compare_matmul: bool,
 ) -> Vec<Figures> {
     let c = &net.config;
     let mel = gpu.upload(mel, &[c.num_mel_bins, 2 * FRAMES]).unwrap();
     let fused_step = net.decoder.fused_step;
     let mut encoder = vec![];
+    let mut encoder_tiled = vec![];
     let mut decoded: Vec<Vec<Token>> = vec![vec![]; modes.len()];
     let set = |net: &mut WhisperNetwork, mode: &Mode| {
         net.decoder.fused_step = mode.fused_step;
@@ -255,6 +261,16 @@ fn ours(
         if run > 0 {
             encoder.push(encoder_ms);
         }
+        if compare_matmul {
+            gpu.set_wide_matmul(false);
+            let t = Instant::now();
+            let encoded = net.encoder.forward(gpu, &mel, None).unwrap();
+            pollster::block_on(gpu.read(&encoded)).unwrap();
+            if run > 0 {
+                encoder_tiled.push(t.elapsed().as_secs_f64() * 1e3);
+            }
+            gpu.set_wide_matmul(true);
+        }
     }
     // Each mode's peak from an empty pool, apart from the others' pooled buffers.
     let peaks: Vec<u64> = modes
@@ -272,6 +288,7 @@ fn ours(
     net.decoder.cross_kv_f16 = true;
     gpu.set_bind_group_reuse(true);
     let encoder_ms = median(encoder);
+    let encoder_tiled_ms = compare_matmul.then(|| median(encoder_tiled));
     let of = |runs: &[Token], field: fn(&Token) -> f64| median(runs.iter().map(field).collect());
     decoded
         .iter()
@@ -279,6 +296,7 @@ fn ours(
         .map(|(runs, peak_activation_bytes)| Figures {
             peak_activation_bytes,
             encoder_ms,
+            encoder_tiled_ms,
             token: Token {
                 ms: of(runs, |t| t.ms),
                 host_ms: of(runs, |t| t.host_ms),
@@ -312,6 +330,7 @@ struct Args {
     compare: bool,
     compare_reuse: bool,
     compare_kv: bool,
+    compare_matmul: bool,
     profile: bool,
     write_only: Option<PathBuf>,
     sizes: Vec<String>,
@@ -326,6 +345,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         compare: false,
         compare_reuse: false,
         compare_kv: false,
+        compare_matmul: false,
         profile: false,
         write_only: None,
         sizes: Vec::new(),
@@ -345,6 +365,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--compare-steps" => a.compare = true,
             "--compare-bind-groups" => a.compare_reuse = true,
             "--compare-cross-kv" => a.compare_kv = true,
+            "--compare-matmul" => a.compare_matmul = true,
             "--profile" => a.profile = true,
             "--write-only" => {
                 a.write_only = Some(
@@ -403,6 +424,7 @@ fn run(args: Args) -> Result<(), String> {
         compare,
         compare_reuse,
         compare_kv,
+        compare_matmul,
         profile,
         sizes,
         ..
@@ -450,6 +472,12 @@ fn run(args: Args) -> Result<(), String> {
     let gpu =
         pollster::block_on(Gpu::new(GpuOptions::default())).map_err(|e| format!("no GPU: {e}"))?;
     println!("ours: {}", gpu.describe());
+    if compare_matmul && gpu.cpu_forms() {
+        println!(
+            "note: --compare-matmul compares GPU matmul forms, and this device runs the CPU \
+             forms (WHISPER_CLSR_KERNEL_FORMS=gpu runs the GPU forms)"
+        );
+    }
     if with_peer {
         println!("peer: candle-transformers 0.9 Whisper, CPU f32, same random weights");
     }
@@ -496,7 +524,7 @@ fn run(args: Args) -> Result<(), String> {
         let mel: Vec<f32> = (0..config.num_mel_bins * 2 * FRAMES)
             .map(|_| rand::Rng::random_range(&mut rng, -1.0f32..1.0))
             .collect();
-        let figures = ours(&gpu, &mut net, &mel, tokens, runs, &modes);
+        let figures = ours(&gpu, &mut net, &mel, tokens, runs, &modes, compare_matmul);
         let (peer_enc, peer_tok) = if with_peer {
             let (e, t) = peer(&dir, &config, &mel, tokens);
             (format!("{e:.1}"), format!("{t:.2}"))
@@ -531,6 +559,14 @@ fn run(args: Args) -> Result<(), String> {
                 weights,
                 peak,
                 peers
+            );
+        }
+        if let Some(ms) = figures[0].encoder_tiled_ms {
+            println!(
+                "{:<9} {:>11.1} {:>8.1}",
+                format!("{size} (scalar tiles)"),
+                ms,
+                encoder_flops(&config) / ms / 1e6
             );
         }
         if profile {

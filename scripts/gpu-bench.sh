@@ -3,8 +3,10 @@
 # f16 weights of the real shapes (speed does not depend on their values) and a forced decode
 # length, through examples/bench_random.rs natively (encoder ms and GFLOPS, decoder ms/token
 # and GB/s, host ms, dispatches, submits and bind groups created per token, weight and peak GPU
-# memory), with candle on the CPU, and a decode without bind-group reuse, beside the two
-# smallest sizes. Then, where Node.js and Chromium are installed, the
+# memory), with candle on the CPU, a decode without bind-group reuse and an encoder pass with
+# the scalar tiled matmul, beside the two smallest sizes; and the matmul's GPU forms side by
+# side on whisper-base's fc1 (examples/bench_matmul.rs: 16-byte loads with f16 or f32
+# workgroup tiles, scalar loads). Then, where Node.js and Chromium are installed, the
 # browser benchmark on the real GPU (no SwiftShader flags): the same random weights of each
 # size, served to the page and decoded to the same forced length through the JS API
 # (scripts/bench-web.sh --random-weights SIZE), and each converted model in models/ on jfk.wav
@@ -14,7 +16,8 @@
 #   scripts/gpu-bench.sh --pack DIR             build, and copy what a machine without a Rust
 #                                               toolchain or network needs into DIR: the
 #                                               release bench_random (which also writes the
-#                                               random models for the browser), the wasm
+#                                               random models for the browser) and
+#                                               bench_matmul, the wasm
 #                                               package (www/pkg) and playwright-core
 #   scripts/gpu-bench.sh --prebuilt DIR [SIZE...]   measure with what DIR holds
 #
@@ -36,10 +39,11 @@ tokens=${TOKENS:-64}
 runs=${RUNS:-3}
 out=${OUT:-test-output/gpu-bench}
 bench=target/release/examples/bench_random
+bench_matmul=target/release/examples/bench_matmul
 
 build() {
-  log "building examples/bench_random (release)"
-  cargo build --release --quiet --example bench_random
+  log "building examples/bench_random and bench_matmul (release)"
+  cargo build --release --quiet --example bench_random --example bench_matmul
 }
 
 case ${1:-} in
@@ -47,8 +51,8 @@ case ${1:-} in
     [[ $# -eq 2 ]] || die "usage: scripts/gpu-bench.sh --pack DIR"
     build
     mkdir -p "$2"
-    cp "$bench" "$2/"
-    strip "$2/bench_random" 2>/dev/null || true
+    cp "$bench" "$bench_matmul" "$2/"
+    strip "$2/bench_random" "$2/bench_matmul" 2>/dev/null || true
     # The browser half: the wasm package and the browser driver (Chromium and Node.js must be
     # on the GPU machine already).
     scripts/build-web.sh
@@ -65,6 +69,7 @@ case ${1:-} in
   --prebuilt)
     [[ $# -ge 2 ]] || die "usage: scripts/gpu-bench.sh --prebuilt DIR [SIZE...]"
     bench=$2/bench_random
+    bench_matmul=$2/bench_matmul
     [[ -x $bench ]] || die "$bench is missing: make it with scripts/gpu-bench.sh --pack $2 on a build machine"
     # What the pack brings for the browser half, where this checkout has none of its own.
     if [[ ! -f www/pkg/whisper_clsr_bg.wasm && -d $2/pkg ]]; then
@@ -100,9 +105,15 @@ started=$SECONDS
   echo "date: $(date -u +%Y-%m-%dT%H:%MZ); host: $(uname -n); CPU: $(nproc) cores"
   command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
   if [[ ${#with_peer[@]} -gt 0 ]]; then
-    # The small sizes also decode without reusing bind groups: on a fast GPU their steps are
-    # short enough for the host's per-dispatch cost to show.
-    "$bench" --tokens "$tokens" --runs "$runs" --compare-bind-groups "${with_peer[@]}"
+    # The small sizes also decode without reusing bind groups (on a fast GPU their steps are
+    # short enough for the host's per-dispatch cost to show), and encode with the scalar tiled
+    # matmul.
+    "$bench" --tokens "$tokens" --runs "$runs" --compare-bind-groups --compare-matmul "${with_peer[@]}"
+  fi
+  if [[ -x $bench_matmul ]]; then
+    "$bench_matmul" 10
+  else
+    echo "bench_matmul: missing from the pack (made before it was added), skipped"
   fi
   if [[ ${#without_peer[@]} -gt 0 ]]; then
     "$bench" --tokens "$tokens" --runs "$runs" --no-peer "${without_peer[@]}"

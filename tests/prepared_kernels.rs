@@ -2,13 +2,13 @@
 //! transcriptions on every decoding path — greedy with timestamps, word timestamps, beam
 //! search, sampling with fallback, an expert pack — create no pipeline, so the prepared set
 //! is complete for the model's weights (f16 and f32) and the device's kernel forms (the
-//! f16 model runs the GPU forms, the f32 one the CPU drivers' forms); preparing again
-//! creates nothing.
+//! f16 model runs the GPU forms, with and without shader-f16, the f32 one the CPU drivers'
+//! forms); preparing again creates nothing, and nothing prepared fails to build.
 
 use whisper_clsr_test_kit as kit;
 
 use kit::random_model::{write_random_model, TinyConfig};
-use whisper_clsr::gpu::KernelForms;
+use whisper_clsr::gpu::{Gpu, GpuOptions, KernelForms};
 use whisper_clsr::model::{WeightFile, WhisperConfig};
 use whisper_clsr::pack::ExpertPack;
 use whisper_clsr::{TranscribeOptions, Whisper};
@@ -52,14 +52,23 @@ fn options(configure: impl FnOnce(&mut TranscribeOptions)) -> TranscribeOptions 
 
 #[test]
 fn a_prepared_model_creates_no_pipeline_while_it_transcribes() {
-    for (f16, forms) in [(true, KernelForms::Gpu), (false, KernelForms::Cpu)] {
-        transcribe_prepared(f16, forms);
+    for (f16, forms, shader_f16) in [
+        (true, KernelForms::Gpu, true),
+        (true, KernelForms::Gpu, false),
+        (false, KernelForms::Cpu, true),
+    ] {
+        let gpu = kit::gpu_with_options(GpuOptions {
+            kernel_forms: forms,
+            shader_f16,
+            ..GpuOptions::default()
+        });
+        transcribe_prepared(f16, gpu);
     }
 }
 
-fn transcribe_prepared(f16: bool, forms: KernelForms) {
+fn transcribe_prepared(f16: bool, gpu: Gpu) {
     let dir = model_dir(f16);
-    let mut whisper = Whisper::load_dir(kit::gpu_with(forms), &dir).unwrap();
+    let mut whisper = Whisper::load_dir(gpu, &dir).unwrap();
     let mut reports = Vec::new();
     let started = std::time::Instant::now();
     let created = whisper.prepare_kernels(&mut |done, total| reports.push((done, total)));
@@ -81,6 +90,10 @@ fn transcribe_prepared(f16: bool, forms: KernelForms) {
         "progress counts each kernel once, in order"
     );
     assert_eq!(whisper.prepare_kernels(&mut |_, _| {}), 0, "a second time");
+    whisper
+        .gpu
+        .check()
+        .unwrap_or_else(|e| panic!("a prepared kernel failed to build: {e}"));
 
     let config = WhisperConfig::from_json(&std::fs::read(dir.join("config.json")).unwrap());
     let file = WeightFile::new(

@@ -15,11 +15,21 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
+#if WIDE_A
+// The GPU matmul's aligned form reads A 16 bytes at a time (lib/wide_tile.wgsl).
+@group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;
+#else
 @group(0) @binding(1) var<storage, read> a: array<f32>;
+#endif
 #if WIDE_B
-// The weight forms of the GEMV and the walking matmul read B 16 bytes at a time (weight
-// buffers are padded to 16 bytes); the kernel provides lib/wide_rows.wgsl's `Acc` and `x_at`.
+// The weight forms of the GEMV and the walking and wide matmuls read B 16 bytes at a time
+// (weight buffers are padded to 16 bytes); the walks provide lib/wide_rows.wgsl's `Acc` and
+// `x_at`.
+#if WIDE
+#include lib/wide_units.wgsl
+#else
 #include lib/wide_rows.wgsl
+#endif
 @group(0) @binding(2) var<storage, read> b: array<vec4<Packed>>;
 #else
 @group(0) @binding(2) var<storage, read> b: array<Packed>;

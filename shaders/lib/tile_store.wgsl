@@ -1,8 +1,6 @@
-// Included snippet: the write-back of the 4×4 block lib/tile.wgsl's `tile_product` leaves in
-// each thread. The kernel provides `fn tile_out(row: u32, col: u32, v: f32)`, which finishes
-// and stores one output.
-
-#include lib/tile.wgsl
+// Included snippet: the write-back of the 4×4 block each thread of lib/tile.wgsl's
+// `tile_product` (or lib/wide_tile.wgsl) holds. The kernel provides
+// `fn tile_out(row: u32, col: u32, v: f32)`, which finishes and stores one output.
 
 // Hands acc[i][j] to tile_out for block row m0 + lid.y·4 + i below m_end and column
 // n0 + lid.x·4 + j below n_end.

@@ -3,12 +3,9 @@
 // 4 f32). Included by lib/gemm_io.wgsl (WIDE_B) and lib/clsr_linear_io.wgsl's users (WALK);
 // the kernel provides `Acc` (its rows' accumulator, e.g. lib/few_rows.wgsl's) and
 // `fn x_at(base: u32, t: u32) -> Acc`, the activations of those rows at k = t.
+// lib/wide_units.wgsl gives V, the elements per unit.
 
-#if F16
-const V = 8u;
-#else
-const V = 4u;
-#endif
+#include lib/wide_units.wgsl
 
 // `acc` plus one 16-byte unit of a weight row (its elements k = t ... t + V − 1) times the
 // activations, added one k at a time (each step can be one fused multiply-add, so the sum
@@ -35,9 +32,4 @@ fn unit_fma(acc: Acc, w: vec4<Packed>, base: u32, t: u32) -> Acc {
     s += w.w * x_at(base, t + 3u);
 #endif
     return s;
-}
-
-// Element i of a weight bound as 16-byte units.
-fn wide_at(unit: vec4<Packed>, i: u32) -> f32 {
-    return unpack_at(unit[packed_index(i) & 3u], i);
 }

@@ -12,6 +12,7 @@
 // its end they left one lavapipe thread without work (10% slower at 512 tokens).
 
 #include lib/clsr_linear_io.wgsl
+#include lib/tile.wgsl
 #include lib/tile_store.wgsl
 @group(0) @binding(7) var<storage, read> route: array<u32>;
 

@@ -1,3 +1,6 @@
+#if F16_TILE
+enable f16;
+#endif
 // Batched, strided matrix multiply with a fused epilogue:
 //   C[b, m, n] = act(alpha * sum_k A[b, m, k] * B[b, k, n] + bias[n]) + R[b, m, n]
 // A is f32 activations. B is either an activation (f32) or a weight (f32 or f16 packed two
@@ -11,6 +14,8 @@
 // four rows of B along K, B 16 bytes at a time (lib/wide_rows.wgsl; the same A values for
 // the four columns, loaded once where the compiler shares the loads). A workgroup covers
 // 32×32 outputs.
+// WIDE (with TRANS_B, WIDE_A and WIDE_B; GPU drivers, operands aligned to 16 bytes): the same
+// tiling with 16-byte loads along K of both operands (lib/wide_tile.wgsl).
 
 #include lib/gemm_io.wgsl
 
@@ -18,6 +23,10 @@
 #include lib/walk_matmul.wgsl
 #else
 #include lib/tile_store.wgsl
+#if WIDE
+#include lib/wide_tile.wgsl
+#else
+#include lib/tile.wgsl
 
 const TILE: u32 = 64u;
 
@@ -56,4 +65,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let acc = tile_product(lid, m0 + t / 4u, n0, p.k);
     store_tile(lid, m0, p.m, n0, p.n, acc);
 }
+#endif
 #endif

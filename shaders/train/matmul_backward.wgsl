@@ -25,6 +25,7 @@ struct Params {
 
 #include lib/f16.wgsl
 #include lib/grid.wgsl
+#include lib/tile.wgsl
 #include lib/tile_store.wgsl
 
 fn load_dy(row: u32, end: u32, col: u32) -> f32 {

@@ -1,6 +1,6 @@
 //! Adapter and device selection with the limits our kernels need.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -28,6 +28,10 @@ pub struct GpuOptions {
     /// Which kernel forms to run where a kernel has one tuned for GPUs and one for drivers
     /// that run on the CPU (see [`KernelForms`]).
     pub kernel_forms: KernelForms,
+    /// Request `shader-f16` when the adapter offers it (the GPU matmul then keeps f16
+    /// weights in workgroup memory as halves). Off, or `WHISPER_CLSR_NO_SHADER_F16=1` in
+    /// the environment, forces the f32 tiles.
+    pub shader_f16: bool,
 }
 
 impl Default for GpuOptions {
@@ -37,6 +41,7 @@ impl Default for GpuOptions {
             pool_limit: DEFAULT_POOL_LIMIT,
             subgroups: true,
             kernel_forms: KernelForms::Auto,
+            shader_f16: true,
         }
     }
 }
@@ -65,6 +70,8 @@ pub struct Gpu {
     pub features: wgpu::Features,
     /// Whether kernels run their forms for CPU drivers (see [`KernelForms`]).
     cpu_forms: bool,
+    /// Whether the GPU matmul may take its 16-byte-load form (see [`Gpu::set_wide_matmul`]).
+    wide_matmul: Cell<bool>,
     pub(super) pipelines: RefCell<HashMap<String, wgpu::ComputePipeline>>,
     pub(super) pool: Rc<BufferPool>,
     pub(super) recorder: RefCell<Recorder>,
@@ -125,6 +132,7 @@ impl Gpu {
             limits,
             features,
             cpu_forms,
+            wide_matmul: Cell::new(true),
             pipelines: RefCell::new(HashMap::new()),
             pool: Rc::new(BufferPool::with_limit(options.pool_limit)),
             recorder: RefCell::new(recorder),
@@ -135,9 +143,10 @@ impl Gpu {
     }
 
     /// A one-line description of the adapter, e.g. `llvmpipe (LLVM 15.0.6) (Vulkan,
-    /// subgroups 8, Cpu)`: its name, backend, the subgroup sizes the kernels may meet (or
-    /// `no subgroups`) and its type, followed by the kernel forms where they are not the
-    /// adapter type's own (`, GPU kernel forms` on a CPU device, or the reverse).
+    /// subgroups 8, shader-f16, Cpu)`: its name, backend, the subgroup sizes the kernels may
+    /// meet (or `no subgroups`), `shader-f16` where kernels may use it, and its type, followed
+    /// by the kernel forms where they are not the adapter type's own (`, GPU kernel forms` on
+    /// a CPU device, or the reverse).
     pub fn describe(&self) -> String {
         let subgroups = if !self.subgroups() {
             "no subgroups".to_string()
@@ -154,8 +163,13 @@ impl Gpu {
             (false, true) => ", GPU kernel forms",
             _ => "",
         };
+        let f16 = if self.shader_f16() {
+            ", shader-f16"
+        } else {
+            ""
+        };
         format!(
-            "{} ({:?}, {subgroups}, {:?}{forms})",
+            "{} ({:?}, {subgroups}{f16}, {:?}{forms})",
             self.info.name, self.info.backend, self.info.device_type
         )
     }
@@ -163,6 +177,24 @@ impl Gpu {
     /// Whether kernels run their forms for drivers on the CPU ([`KernelForms`]).
     pub fn cpu_forms(&self) -> bool {
         self.cpu_forms
+    }
+
+    /// Whether the GPU forms of the matmul load both operands 16 bytes at a time where
+    /// they are aligned (`runtime/matmul.wgsl`'s `WIDE`; the default). Off, every product
+    /// takes the tiled form with scalar loads, e.g. to compare the two.
+    pub fn set_wide_matmul(&self, on: bool) {
+        self.wide_matmul.set(on);
+    }
+
+    /// See [`Gpu::set_wide_matmul`].
+    pub fn wide_matmul(&self) -> bool {
+        self.wide_matmul.get()
+    }
+
+    /// Whether kernels may use f16 values in shaders: the device was opened with
+    /// `Features::SHADER_F16` (offered by the adapter, not turned off in [`GpuOptions`]).
+    pub fn shader_f16(&self) -> bool {
+        self.features.contains(wgpu::Features::SHADER_F16)
     }
 
     /// Whether kernels may use subgroup operations: the device was opened with
@@ -221,19 +253,30 @@ fn cpu_forms(forms: KernelForms, info: &wgpu::AdapterInfo) -> bool {
     }
 }
 
-/// The optional features to request: `SUBGROUP` when the adapter offers it and neither
-/// `options.subgroups` nor `WHISPER_CLSR_NO_SUBGROUPS=1` turns it off. Kernels never need
-/// it; with it, some pick faster variants (docs/kernels.md, `runtime/gemv.wgsl`).
+/// The optional features to request, each where the adapter offers it: `SUBGROUP` unless
+/// `options.subgroups` or `WHISPER_CLSR_NO_SUBGROUPS=1` turns it off, `SHADER_F16` unless
+/// `options.shader_f16` or `WHISPER_CLSR_NO_SHADER_F16=1` does. Kernels never need them;
+/// with them, some pick faster variants (docs/kernels.md).
 fn wanted_features(adapter: &wgpu::Features, options: &GpuOptions) -> wgpu::Features {
-    #[cfg(not(target_arch = "wasm32"))]
-    let forced_off = std::env::var("WHISPER_CLSR_NO_SUBGROUPS").is_ok_and(|v| v == "1");
-    #[cfg(target_arch = "wasm32")]
-    let forced_off = false;
     let mut wanted = wgpu::Features::empty();
-    if options.subgroups && !forced_off {
+    if options.subgroups && !forced_off("WHISPER_CLSR_NO_SUBGROUPS") {
         wanted |= wgpu::Features::SUBGROUP;
     }
+    if options.shader_f16 && !forced_off("WHISPER_CLSR_NO_SHADER_F16") {
+        wanted |= wgpu::Features::SHADER_F16;
+    }
     wanted & *adapter
+}
+
+/// Whether the environment variable `name` is `1` (natively; never in the browser).
+fn forced_off(name: &str) -> bool {
+    #[cfg(not(target_arch = "wasm32"))]
+    return std::env::var(name).is_ok_and(|v| v == "1");
+    #[cfg(target_arch = "wasm32")]
+    {
+        let _ = name;
+        false
+    }
 }
 
 /// Starts from WebGPU's defaults and raises the buffer limits to what the adapter offers,

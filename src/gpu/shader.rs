@@ -208,6 +208,14 @@ pub const SNIPPETS: &[(&str, &str)] = &[
         "lib/wide_rows.wgsl",
         include_str!("../../shaders/lib/wide_rows.wgsl"),
     ),
+    (
+        "lib/wide_tile.wgsl",
+        include_str!("../../shaders/lib/wide_tile.wgsl"),
+    ),
+    (
+        "lib/wide_units.wgsl",
+        include_str!("../../shaders/lib/wide_units.wgsl"),
+    ),
 ];
 
 /// Expands `#include` lines and keeps the lines whose enclosing `#if` conditions hold.

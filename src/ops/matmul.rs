@@ -142,21 +142,78 @@ crate::params_struct! {
     }
 }
 
-/// `walk` (with `trans_b`): the form for CPU drivers ([`crate::gpu::KernelForms`]).
+/// How the matmul kernel (matmul.wgsl) computes a product of more rows than the GEMV takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum MatmulForm {
+    /// GPU drivers: 64×64 blocks through workgroup memory, scalar loads; any layout.
+    Tiled,
+    /// GPU drivers, B stored [n, k] and both operands aligned to 16 bytes ([`wide_fits`]):
+    /// the same tiling with 16-byte loads along K (`lib/wide_tile.wgsl`); with `f16_tile`
+    /// (f16 B on a device with `shader-f16`) B's workgroup tile holds halves.
+    Wide { f16_tile: bool },
+    /// CPU drivers, B stored [n, k]: each thread walks rows of A and B along K
+    /// ([`crate::gpu::KernelForms`]).
+    Walk,
+}
+
+impl MatmulForm {
+    fn of(gpu: &Gpu, g: &Gemm, b_f16: bool) -> MatmulForm {
+        if g.trans_b && gpu.cpu_forms() {
+            MatmulForm::Walk
+        } else if gpu.wide_matmul() && wide_fits(g, b_f16) {
+            MatmulForm::Wide {
+                f16_tile: b_f16 && gpu.shader_f16(),
+            }
+        } else {
+            MatmulForm::Tiled
+        }
+    }
+
+    /// Rows and columns of C per workgroup.
+    fn block(self) -> usize {
+        match self {
+            MatmulForm::Walk => 32,
+            MatmulForm::Tiled | MatmulForm::Wide { .. } => 64,
+        }
+    }
+}
+
+/// Whether the wide form can read `g`'s operands as 16-byte units: B stored [n, k], A's rows
+/// (and batch items) starting on 4-element boundaries and B's on unit boundaries (8 halves
+/// or 4 f32), with K a whole number of units, so that a unit lies wholly inside or outside
+/// the matrix.
+fn wide_fits(g: &Gemm, b_f16: bool) -> bool {
+    let unit = if b_f16 { 8 } else { 4 };
+    let aligned = |l: &Layout, to: usize| {
+        l.offset.is_multiple_of(to)
+            && l.row_stride.is_multiple_of(to)
+            && (g.batch == 1 || l.batch_stride.is_multiple_of(to))
+    };
+    g.trans_b && g.k.is_multiple_of(unit) && aligned(&g.a, 4) && aligned(&g.b, unit)
+}
+
 fn matmul_kernel(
+    form: MatmulForm,
     f16: bool,
     trans_b: bool,
     bias: bool,
     gelu: bool,
     residual: bool,
-    walk: bool,
 ) -> Kernel {
-    assert!(trans_b || !walk, "the walking matmul reads B stored [n, k]");
+    let walk = form == MatmulForm::Walk;
+    let wide = matches!(form, MatmulForm::Wide { .. });
+    assert!(
+        trans_b || form == MatmulForm::Tiled,
+        "the walking and wide forms read B stored [n, k]"
+    );
     Kernel::new::<MatmulParams>("runtime/matmul.wgsl", MATMUL, "main")
         .define_if("F16", f16)
         .define_if("TRANS_B", trans_b)
         .define_if("WALK", walk)
-        .define_if("WIDE_B", walk)
+        .define_if("WIDE", wide)
+        .define_if("WIDE_A", wide)
+        .define_if("WIDE_B", walk || wide)
+        .define_if("F16_TILE", form == MatmulForm::Wide { f16_tile: true })
         .define_if("BIAS", bias)
         .define_if("GELU", gelu)
         .define_if("RESIDUAL", residual)
@@ -236,9 +293,15 @@ pub(crate) fn kernels() -> Vec<Kernel> {
     let mut all = Vec::new();
     for bits in 0..32u32 {
         let f = |i: u32| bits & (1 << i) != 0;
-        all.push(matmul_kernel(f(0), f(1), f(2), f(3), f(4), false));
+        let mut forms = vec![MatmulForm::Tiled];
         if f(1) {
-            all.push(matmul_kernel(f(0), f(1), f(2), f(3), f(4), true));
+            forms.extend([MatmulForm::Walk, MatmulForm::Wide { f16_tile: false }]);
+            if f(0) {
+                forms.push(MatmulForm::Wide { f16_tile: true });
+            }
+        }
+        for form in forms {
+            all.push(matmul_kernel(form, f(0), f(1), f(2), f(3), f(4)));
         }
         // Bit 4: RESIDUAL, or NORM (never both).
         let tails: &[(bool, bool)] = if f(4) {
@@ -349,17 +412,16 @@ pub fn gemm(gpu: &Gpu, a: &Tensor, b: Rhs, c: &Tensor, g: &Gemm, epi: &Epilogue)
         groups[2] = u(g.batch);
         gpu.dispatch(&kernel, bytemuck::bytes_of(&params), &buffers, groups);
     } else {
-        // Rows of B along K on CPU drivers: 32×32 outputs per workgroup, else 64×64 tiles.
-        let walk = g.trans_b && gpu.cpu_forms();
+        let form = MatmulForm::of(gpu, g, b.is_f16());
         let kernel = matmul_kernel(
+            form,
             b.is_f16(),
             g.trans_b,
             epi.bias.is_some(),
             epi.gelu,
             epi.residual.is_some(),
-            walk,
         );
-        let block = if walk { 32 } else { 64 };
+        let block = form.block();
         let groups = [u(g.n.div_ceil(block)), u(g.m.div_ceil(block)), u(g.batch)];
         assert!(
             groups[1] <= 65535 && groups[2] <= 65535,

@@ -37,11 +37,12 @@ pub fn runtime_kernels() -> Vec<Kernel> {
 
 /// The [`runtime_kernels`] a model dispatches on `gpu`: where a kernel has a `SUBGROUPS`
 /// variant, that one on devices with subgroups and the other elsewhere; the products' forms
-/// for the device's kind ([`Gpu::cpu_forms`]: `WALK`, or `SPLIT_K` and tiles); with f32 weights
+/// for the device's kind ([`Gpu::cpu_forms`]: `WALK`, or `SPLIT_K` and tiles, f16 tiles with
+/// [`Gpu::shader_f16`]); with f32 weights
 /// (`weights_f16` false) no `F16` variant, with f16 weights no product with an f32 bias
 /// (the weights' form). A kernel left out is still created when first dispatched.
 pub fn model_kernels(gpu: &Gpu, weights_f16: bool) -> Vec<Kernel> {
-    let (subgroups, cpu_forms) = (gpu.subgroups(), gpu.cpu_forms());
+    let (subgroups, cpu_forms, shader_f16) = (gpu.subgroups(), gpu.cpu_forms(), gpu.shader_f16());
     let all = runtime_kernels();
     let twin = |k: &Kernel| -> (&'static str, &'static str, Vec<&'static str>) {
         let mut defines: Vec<_> = k
@@ -70,7 +71,10 @@ pub fn model_kernels(gpu: &Gpu, weights_f16: bool) -> Vec<Kernel> {
                 let tiled = k.file == "runtime/matmul.wgsl" && has(k, "TRANS_B");
                 !has(k, "SPLIT_K") && (!tiled || has(k, "WALK"))
             } else {
-                !has(k, "WALK")
+                // The wide matmul keeps f16 weights in f16 tiles exactly where the device
+                // has shader-f16 (a variant with `enable f16` fails to build elsewhere).
+                let f16_weights_wide = has(k, "WIDE") && has(k, "F16");
+                !has(k, "WALK") && (!f16_weights_wide || has(k, "F16_TILE") == shader_f16)
             }
         })
         .filter(|k| {

@@ -11,14 +11,18 @@ pub fn gpu() -> Gpu {
 /// The test device running the kernel forms `forms` (tests that prove both the GPU's and
 /// the CPU drivers' forms on one device).
 pub fn gpu_with(forms: KernelForms) -> Gpu {
+    gpu_with_options(GpuOptions {
+        kernel_forms: forms,
+        ..GpuOptions::default()
+    })
+}
+
+/// The test device opened with `options` (e.g. without an optional feature).
+pub fn gpu_with_options(options: GpuOptions) -> Gpu {
     if std::env::var_os("WGPU_BACKEND").is_none() {
         // SAFETY: set before any thread of this test binary reads the environment.
         unsafe { std::env::set_var("WGPU_BACKEND", "vulkan") };
     }
-    let options = GpuOptions {
-        kernel_forms: forms,
-        ..GpuOptions::default()
-    };
     pollster::block_on(Gpu::new(options)).expect("a Vulkan device (install mesa-vulkan-drivers)")
 }
 

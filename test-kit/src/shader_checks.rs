@@ -14,14 +14,17 @@ pub fn validate(kernel: &Kernel) -> naga::Module {
     let code = kernel.code();
     let module = naga::front::wgsl::parse_str(&code)
         .unwrap_or_else(|e| panic!("{key}: {}", e.emit_to_string(&code)));
-    naga::valid::Validator::new(
-        naga::valid::ValidationFlags::all(),
-        // unpack2x16float is core WGSL; naga files it under this capability. SUBGROUP: the
-        // `SUBGROUPS` variants, dispatched only where the device has the feature.
-        naga::valid::Capabilities::SHADER_FLOAT16_IN_FLOAT32 | naga::valid::Capabilities::SUBGROUP,
-    )
-    .validate(&module)
-    .unwrap_or_else(|e| panic!("{key}: {e:?}"));
+    // unpack2x16float is core WGSL; naga files it under this capability. SUBGROUP: the
+    // `SUBGROUPS` variants, dispatched only where the device has the feature; f16 values
+    // likewise only in `F16_TILE` variants, only with shader-f16.
+    let mut capabilities =
+        naga::valid::Capabilities::SHADER_FLOAT16_IN_FLOAT32 | naga::valid::Capabilities::SUBGROUP;
+    if kernel.defines.contains(&"F16_TILE") {
+        capabilities |= naga::valid::Capabilities::SHADER_FLOAT16;
+    }
+    naga::valid::Validator::new(naga::valid::ValidationFlags::all(), capabilities)
+        .validate(&module)
+        .unwrap_or_else(|e| panic!("{key}: {e:?}"));
     assert!(
         module.entry_points.iter().any(|e| e.name == kernel.entry),
         "{key}: no entry point {}",

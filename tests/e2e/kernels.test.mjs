@@ -140,3 +140,107 @@ for (const [n, c] of cases.entries()) {
     assert.ok(r.maxDiff <= 1e-4 * Math.max(1, r.maxAbs), `max |diff| ${r.maxDiff} (largest output ${r.maxAbs}); worst ${JSON.stringify(r.worst)}`);
   });
 }
+
+// C = A·Bᵀ on the GPU with a variant of the matmul's wide form (f16 weights B [n, k]), and the
+// largest difference from an f64 reference (relative to the largest output). B's halves are
+// drawn as bit patterns, so the reference reads exactly the values the GPU does.
+async function wideMatmul(code, { m, n, k, f16Tile, seed }) {
+  return page.evaluate(
+    async ({ code, m, n, k, f16Tile, seed }) => {
+      let state = seed >>> 0;
+      const random = () => {
+        state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+        return state / 2 ** 32;
+      };
+      const a = Float32Array.from({ length: m * k }, () => 2 * random() - 1);
+      // Halves of magnitude 2^-5 .. 2^2 with random mantissas and signs.
+      const halfBits = Uint16Array.from({ length: n * k }, () => {
+        const exponent = 10 + Math.floor(random() * 8);
+        return ((random() < 0.5) << 15) | (exponent << 10) | Math.floor(random() * 1024);
+      });
+      const half = (h) => (h >> 15 ? -1 : 1) * 2 ** (((h >> 10) & 31) - 15) * (1 + (h & 1023) / 1024);
+
+      const adapter = await navigator.gpu.requestAdapter();
+      if (f16Tile && !adapter.features.has("shader-f16")) return { skipped: true };
+      const device = await adapter.requestDevice({ requiredFeatures: f16Tile ? ["shader-f16"] : [] });
+      const buffer = (bytes, usage) => {
+        const b = device.createBuffer({ size: Math.ceil(bytes.byteLength / 16) * 16, usage, mappedAtCreation: true });
+        new Uint8Array(b.getMappedRange()).set(new Uint8Array(bytes.buffer));
+        b.unmap();
+        return b;
+      };
+      // lib/gemm_io.wgsl's Params: m, n, k, batch, then offsets and strides of A, B, C and R,
+      // bias_off, alpha (f32), b_sk, b_sn.
+      const params = new Uint32Array(20);
+      params.set([m, n, k, 1, 0, k, 0, 0, k, 0, 0, n, 0, 0, 0, 0, 0, 0, 1, k]);
+      new Float32Array(params.buffer)[17] = 1;
+      const storage = GPUBufferUsage.STORAGE;
+      const out = device.createBuffer({ size: m * n * 4, usage: storage | GPUBufferUsage.COPY_SRC });
+      const read = device.createBuffer({ size: m * n * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      device.pushErrorScope("validation");
+      const module = device.createShaderModule({ code });
+      const messages = (await module.getCompilationInfo()).messages.filter((x) => x.type === "error");
+      const pipeline = device.createComputePipeline({ layout: "auto", compute: { module, entryPoint: "main" } });
+      const bindings = [
+        buffer(params, GPUBufferUsage.UNIFORM),
+        buffer(a, storage),
+        buffer(halfBits, storage),
+        out,
+      ];
+      const group = device.createBindGroup({
+        layout: pipeline.getBindGroupLayout(0),
+        entries: bindings.map((b, binding) => ({ binding, resource: { buffer: b } })),
+      });
+      const encoder = device.createCommandEncoder();
+      const pass = encoder.beginComputePass();
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, group);
+      pass.dispatchWorkgroups(Math.ceil(n / 64), Math.ceil(m / 64));
+      pass.end();
+      encoder.copyBufferToBuffer(out, 0, read, 0, m * n * 4);
+      device.queue.submit([encoder.finish()]);
+      await read.mapAsync(GPUMapMode.READ);
+      const error = await device.popErrorScope();
+      const c = new Float32Array(read.getMappedRange().slice(0));
+      device.destroy();
+
+      let maxDiff = 0;
+      let maxAbs = 0;
+      let worst = null;
+      for (let i = 0; i < m; i++) {
+        for (let j = 0; j < n; j++) {
+          let want = 0;
+          for (let t = 0; t < k; t++) want += a[i * k + t] * half(halfBits[j * k + t]);
+          const got = c[i * n + j];
+          maxAbs = Math.max(maxAbs, Math.abs(want));
+          const diff = Number.isFinite(got) ? Math.abs(got - want) : Infinity;
+          if (diff > maxDiff) [maxDiff, worst] = [diff, { row: i, column: j, want, got }];
+        }
+      }
+      const compileErrors = messages.map((x) => x.message).join("; ");
+      return { error: error?.message ?? (compileErrors || null), maxDiff, maxAbs, worst };
+    },
+    { code, m, n, k, f16Tile, seed },
+  );
+}
+
+// The GPU matmul's wide form (lib/wide_tile.wgsl), with f32 and, where the adapter offers
+// shader-f16, f16 workgroup tiles: one interior block, and edges in m and n with a K tail.
+for (const f16Tile of [false, true]) {
+  for (const [n, shape] of [
+    { m: 64, n: 64, k: 64 },
+    { m: 130, n: 100, k: 72 },
+  ].entries()) {
+    test(`wide matmul (${f16Tile ? "f16" : "f32"} tiles, ${shape.m}×${shape.n}×${shape.k}) matches f64`, async (t) => {
+      const defines = ["F16", "TRANS_B", "WIDE", "WIDE_A", "WIDE_B", ...(f16Tile ? ["F16_TILE"] : [])];
+      const code = kernelSource("runtime/matmul.wgsl", ...defines);
+      const r = await wideMatmul(code, { ...shape, f16Tile, seed: 2000 + n });
+      if (r.skipped) {
+        t.skip("the adapter offers no shader-f16");
+        return;
+      }
+      assert.equal(r.error, null);
+      assert.ok(r.maxDiff <= 1e-4 * Math.max(1, r.maxAbs), `max |diff| ${r.maxDiff} (largest output ${r.maxAbs}); worst ${JSON.stringify(r.worst)}`);
+    });
+  }
+}

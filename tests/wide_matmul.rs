@@ -1,0 +1,310 @@
+//! The GPU matmul's wide form (`runtime/matmul.wgsl` with `WIDE`: 16-byte loads along K of
+//! both operands, `lib/wide_tile.wgsl`) against the f64 reference, on every operand it takes
+//! (f32 and f16 weights, f32 activations, activations in packed halves), with f16 and f32
+//! workgroup tiles, at block edges, K tails and batched head layouts; and the products it
+//! must leave to the scalar tiled form (misaligned operands, B stored [k, n]).
+
+use whisper_clsr_test_kit as kit;
+
+use kit::reference::linear as cpu_linear;
+use kit::{assert_close, f64s, gelu, random, read, rng, through_f16, weight};
+use whisper_clsr::gpu::{DType, Gpu, GpuOptions, KernelForms, Tensor};
+use whisper_clsr::ops::matmul::{gemm, Epilogue, Gemm, Layout, Rhs};
+use whisper_clsr::ops::pack_halves::pack_halves;
+
+const RTOL: f64 = 1e-4;
+/// Columns of NaN padding after each row of an operand.
+const PAD: usize = 8;
+
+/// The test device with the GPU kernel forms, asking for shader-f16 or not.
+fn gpu_forms(shader_f16: bool) -> Gpu {
+    kit::gpu_with_options(GpuOptions {
+        kernel_forms: KernelForms::Gpu,
+        shader_f16,
+        ..GpuOptions::default()
+    })
+}
+
+/// The devices to test on: with f16 tiles where the adapter offers shader-f16, and without.
+fn devices() -> Vec<Gpu> {
+    let with = gpu_forms(true);
+    if !with.shader_f16() {
+        eprintln!(
+            "NOTICE: {} has no shader-f16 (not offered, or WHISPER_CLSR_NO_SHADER_F16=1); \
+             the f16 workgroup tiles are not tested",
+            with.describe()
+        );
+        return vec![with];
+    }
+    vec![with, gpu_forms(false)]
+}
+
+/// Runs `record` (one matmul) and returns C and the kernel variant that computed it.
+fn run(gpu: &Gpu, c: &Tensor, record: impl FnOnce()) -> (Vec<f32>, String) {
+    gpu.start_kernel_profile();
+    record();
+    let out = read(gpu, c);
+    let profile = gpu.take_kernel_profile();
+    assert_eq!(profile.len(), 1, "one dispatch: {profile:?}");
+    (out, profile[0].kernel.clone())
+}
+
+/// Checks the variant: the wide form (with f16 tiles exactly when `f16_tile`) or not.
+fn assert_form(variant: &str, wide: bool, f16_tile: bool, what: &str) {
+    let defines: Vec<&str> = variant
+        .split(' ')
+        .next()
+        .and_then(|k| k.rsplit(':').next())
+        .unwrap_or("")
+        .split(',')
+        .collect();
+    assert!(
+        variant.starts_with("runtime/matmul.wgsl"),
+        "{what}: ran {variant}"
+    );
+    assert_eq!(defines.contains(&"WIDE"), wide, "{what}: ran {variant}");
+    assert_eq!(
+        defines.contains(&"F16_TILE"),
+        f16_tile,
+        "{what}: ran {variant}"
+    );
+}
+
+#[test]
+fn wide_linear_matches_cpu_at_edges_and_tails() {
+    for gpu in devices() {
+        let mut r = rng(31);
+        // (rows, n, k): one interior block; edges in m and n with a K tail of one 8-unit;
+        // several blocks and steps with every edge.
+        for &(rows, n, k) in &[(64, 64, 32), (70, 100, 40), (130, 65, 264), (200, 136, 96)] {
+            for dtype in [DType::F32, DType::F16] {
+                for (bias, act, res) in [
+                    (false, false, false),
+                    (true, true, false),
+                    (true, false, true),
+                ] {
+                    let x = random(&mut r, rows * k);
+                    let (w, w_seen) = weight(&gpu, &random(&mut r, n * k), &[n, k], dtype);
+                    let (b, b_seen) = weight(&gpu, &random(&mut r, n), &[n], dtype);
+                    let residual = random(&mut r, rows * n);
+                    // A's rows padded with NaN: a load past K would poison the sums.
+                    let padded: Vec<f32> = x
+                        .chunks(k)
+                        .flat_map(|row| row.iter().copied().chain([f32::NAN; PAD]))
+                        .collect();
+                    let xt = gpu.upload(&padded, &[rows, k + PAD]).unwrap();
+                    let rt = gpu.upload(&residual, &[rows, n]).unwrap();
+                    let c = gpu.tensor(&[rows, n]);
+                    let g = Gemm {
+                        m: rows,
+                        n,
+                        k,
+                        batch: 1,
+                        a: Layout {
+                            offset: 0,
+                            row_stride: k + PAD,
+                            batch_stride: 0,
+                        },
+                        b: Layout::dense(n, k),
+                        c: Layout::dense(rows, n),
+                        trans_b: true,
+                        alpha: 1.0,
+                    };
+                    let epi = Epilogue {
+                        bias: bias.then_some((&b, 0)),
+                        gelu: act,
+                        residual: res.then_some((&rt, Layout::dense(rows, n))),
+                        norm: None,
+                    };
+                    let (got, variant) =
+                        run(&gpu, &c, || gemm(&gpu, &xt, Rhs::Weight(&w), &c, &g, &epi));
+                    let what = format!(
+                        "{} {rows}x{k}·{n} {dtype:?} bias={bias} gelu={act} res={res}",
+                        gpu.describe()
+                    );
+                    assert_form(
+                        &variant,
+                        true,
+                        dtype == DType::F16 && gpu.shader_f16(),
+                        &what,
+                    );
+                    let bias_seen = bias.then(|| f64s(&b_seen));
+                    let mut want = cpu_linear(&f64s(&x), &f64s(&w_seen), bias_seen.as_deref(), n);
+                    for (i, v) in want.iter_mut().enumerate() {
+                        if act {
+                            *v = gelu(*v);
+                        }
+                        if res {
+                            *v += residual[i] as f64;
+                        }
+                    }
+                    assert_close(&got, &want, RTOL, &what);
+                }
+            }
+        }
+    }
+}
+
+/// Q·Kᵀ per head with the heads side by side in [rows, heads·hd] (the attention products),
+/// K as f32 or as packed halves (cross-attention keys stored in halves).
+#[test]
+fn wide_batched_head_products_match_cpu() {
+    for gpu in devices() {
+        let mut r = rng(32);
+        for &(heads, m, n, hd) in &[(3, 70, 90, 64), (2, 65, 8, 16), (4, 130, 100, 32)] {
+            let d = heads * hd;
+            let q = random(&mut r, m * d);
+            let keys = random(&mut r, n * d);
+            // K's rows padded with NaN: a load past the last head's K would poison the sums.
+            let padded: Vec<f32> = keys
+                .chunks(d)
+                .flat_map(|row| row.iter().copied().chain([f32::NAN; PAD]))
+                .collect();
+            let qt = gpu.upload(&q, &[m, d]).unwrap();
+            let kt = gpu.upload(&padded, &[n, d + PAD]).unwrap();
+            let halves = pack_halves(&gpu, &kt);
+            let heads_layout = |row_stride| Layout {
+                offset: 0,
+                row_stride,
+                batch_stride: hd,
+            };
+            let g = Gemm {
+                m,
+                n,
+                k: hd,
+                batch: heads,
+                a: heads_layout(d),
+                b: heads_layout(d + PAD),
+                c: Layout::dense(m, n),
+                trans_b: true,
+                alpha: 0.125,
+            };
+            for (rhs, seen, f16) in [
+                (Rhs::Act(&kt), keys.clone(), false),
+                (Rhs::Halves(&halves), through_f16(&keys), true),
+            ] {
+                let c = gpu.tensor(&[heads, m, n]);
+                let (got, variant) = run(&gpu, &c, || {
+                    gemm(&gpu, &qt, rhs, &c, &g, &Epilogue::default())
+                });
+                let what = format!(
+                    "{} q·kᵀ heads={heads} m={m} n={n} hd={hd} halves={f16}",
+                    gpu.describe()
+                );
+                assert_form(&variant, true, f16 && gpu.shader_f16(), &what);
+                let mut want = vec![0.0f64; heads * m * n];
+                for h in 0..heads {
+                    for i in 0..m {
+                        for j in 0..n {
+                            let s: f64 = (0..hd)
+                                .map(|t| {
+                                    q[i * d + h * hd + t] as f64 * seen[j * d + h * hd + t] as f64
+                                })
+                                .sum();
+                            want[(h * m + i) * n + j] = 0.125 * s;
+                        }
+                    }
+                }
+                assert_close(&got, &want, RTOL, &what);
+            }
+        }
+    }
+}
+
+/// What the 16-byte loads cannot take goes to the scalar tiled form, still right: K not a
+/// whole number of units, rows starting off a 16-byte boundary, B stored [k, n].
+#[test]
+fn unaligned_products_take_the_tiled_form() {
+    let gpu = gpu_forms(true);
+    let mut r = rng(33);
+    let (m, n) = (70, 40);
+    // (k, A's first column, B stored [n, k], dtype)
+    for &(k, a_col, trans_b, dtype) in &[
+        (36, 0, true, DType::F16),
+        (34, 0, true, DType::F32),
+        (32, 2, true, DType::F32),
+        (32, 0, false, DType::F32),
+    ] {
+        let lda = k + a_col;
+        let x = random(&mut r, m * lda);
+        let bv = random(&mut r, n * k);
+        let xt = gpu.upload(&x, &[m, lda]).unwrap();
+        let (w, w_seen) = weight(&gpu, &bv, &[n, k], dtype);
+        let c = gpu.tensor(&[m, n]);
+        let g = Gemm {
+            m,
+            n,
+            k,
+            batch: 1,
+            a: Layout {
+                offset: a_col,
+                row_stride: lda,
+                batch_stride: 0,
+            },
+            b: if trans_b {
+                Layout::dense(n, k)
+            } else {
+                Layout::dense(k, n)
+            },
+            c: Layout::dense(m, n),
+            trans_b,
+            alpha: 1.0,
+        };
+        let (got, variant) = run(&gpu, &c, || {
+            gemm(&gpu, &xt, Rhs::Weight(&w), &c, &g, &Epilogue::default())
+        });
+        let what = format!("k={k} a_col={a_col} trans_b={trans_b} {dtype:?}");
+        assert_form(&variant, false, false, &what);
+        let mut want = vec![0.0f64; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                want[i * n + j] = (0..k)
+                    .map(|t| {
+                        let b = if trans_b {
+                            w_seen[j * k + t]
+                        } else {
+                            w_seen[t * n + j]
+                        };
+                        x[i * lda + a_col + t] as f64 * b as f64
+                    })
+                    .sum();
+            }
+        }
+        assert_close(&got, &want, RTOL, &what);
+    }
+}
+
+/// `Gpu::set_wide_matmul(false)` sends every product to the tiled form, which adds the same
+/// products in the same order: both agree to f32 rounding.
+#[test]
+fn the_tiled_form_remains_reachable_and_agrees() {
+    let gpu = gpu_forms(true);
+    let mut r = rng(34);
+    let (rows, n, k) = (100, 72, 136);
+    let x = gpu.upload(&random(&mut r, rows * k), &[rows, k]).unwrap();
+    let (w, _) = weight(&gpu, &random(&mut r, n * k), &[n, k], DType::F16);
+    let g = Gemm {
+        m: rows,
+        n,
+        k,
+        batch: 1,
+        a: Layout::dense(rows, k),
+        b: Layout::dense(n, k),
+        c: Layout::dense(rows, n),
+        trans_b: true,
+        alpha: 1.0,
+    };
+    let mut outs = Vec::new();
+    for wide in [true, false] {
+        gpu.set_wide_matmul(wide);
+        let c = gpu.tensor(&[rows, n]);
+        let (got, variant) = run(&gpu, &c, || {
+            gemm(&gpu, &x, Rhs::Weight(&w), &c, &g, &Epilogue::default())
+        });
+        assert_form(&variant, wide, wide && gpu.shader_f16(), "set_wide_matmul");
+        outs.push(got);
+    }
+    gpu.set_wide_matmul(true);
+    let reference: Vec<f64> = f64s(&outs[1]);
+    assert_close(&outs[0], &reference, 1e-6, "wide against tiled");
+}
