@@ -4,16 +4,19 @@
 //! on the same weights (the peer a user without a GPU would pick):
 //! - encoder ms for one 30 s window, and the GFLOPS that makes;
 //! - decoder ms/token over a forced decode length (each step's greedy pick, chosen on the
-//!   GPU and read back, is fed to the next step; end-of-text is not special), the decoder
-//!   weights' bandwidth per token that makes (GB/s), and dispatches and submissions per
-//!   token;
+//!   GPU and read back, is fed to the next step; end-of-text is not special), with the
+//!   window's cross-attention key and value projections shared out over the tokens (as the
+//!   peer's figure has them), then the steps alone (`step ms`) and the projections
+//!   (`xkv ms`, once per window); the bandwidth per step that makes (GB/s: the decoder
+//!   weights a step reads, the cross-attention keys and values and the token table), and
+//!   dispatches and submissions per token;
 //! - GPU memory: the weights' buffers and the peak of activation memory (the buffer pool's
 //!   high-water mark over one more encoder pass and a four-token decode in each mode,
 //!   starting from an empty pool), the two summed as "peak MiB".
 //!
 //! `cargo run --release --example bench_random -- [--tokens N] [--runs R] [--no-peer]
 //! [--general-step] [--compare-steps] [--compare-bind-groups] [--compare-cross-kv]
-//! [--compare-matmul] [--profile]
+//! [--compare-matmul] [--compare-routed] [--profile]
 //! SIZE...` with SIZE among tiny, base, small, medium, large-v3 (default: tiny base).
 //! `--general-step` turns the decoder's one-dispatch attention step off
 //! (`Decoder::fused_step`); `--compare-steps` decodes both ways in every run, one right after
@@ -23,11 +26,15 @@
 //! cross-attention keys and values in f32 instead of halves (`Decoder::cross_kv_f16`), an
 //! `(f32 K/V)` line; `--compare-matmul` runs the encoder again with the GPU matmul's scalar
 //! tiled form instead of its 16-byte-load form (`Gpu::set_wide_matmul`), a `(scalar tiles)`
-//! line with its encoder ms and GFLOPS. Per decode it prints also the host milliseconds per
-//! token spent recording the step and its pick before waiting for the GPU (`host ms`), and
-//! the bind groups created per token (`bg/tok`). The random models are written once under `target/bench-random/` of the checkout it was built in, or
-//! of the current directory where that is gone (f16, as the released checkpoints),
-//! with a tokenizer.json that has Whisper's special tokens at their real ids.
+//! line with its encoder ms and GFLOPS; `--compare-routed` decodes again through an expert
+//! pack in every layer whose gates send every token to the expert, then to the shared FFN
+//! (`(routed, expert)` and `(routed, shared)` lines: the routed step against the dense one).
+//! Per decode it prints also the host milliseconds per token spent recording the step and
+//! its pick before waiting for the GPU (`host ms`), and the bind groups created per token
+//! (`bg/tok`). The random models are written once under `target/bench-random/` of the
+//! checkout it was built in, or of the current directory where that is gone (f16, as the
+//! released checkpoints), with a tokenizer.json that has Whisper's special tokens at their
+//! real ids.
 //!
 //! `--profile` then times one more encoder pass and decode kernel by kernel
 //! (`Gpu::start_kernel_profile`: every dispatch submitted alone and waited for) and prints
@@ -43,8 +50,10 @@ use std::process::ExitCode;
 use rand::SeedableRng;
 use web_time::Instant;
 use whisper_clsr::gpu::{Gpu, GpuOptions, Tensor};
-use whisper_clsr::model::{WeightFile, WhisperConfig, WhisperNetwork};
+use whisper_clsr::model::{LanguageExperts, Route, WeightFile, WhisperConfig, WhisperNetwork};
+use whisper_clsr::ops::clsr::GateCounts;
 use whisper_clsr::ops::token_pick::{pick_token, Pick};
+use whisper_clsr::pack::ExpertPack;
 use whisper_clsr_test_kit::candle_ref::CandleWhisper;
 use whisper_clsr_test_kit::random_model::{
     multilingual_tokenizer_json, write_random_model, TinyConfig,
@@ -119,7 +128,12 @@ struct Figures {
 /// Per-token figures of one decode.
 #[derive(Clone, Copy)]
 struct Token {
+    /// Per token, with the window's cross-attention key and value projections shared out.
     ms: f64,
+    /// Per token, the steps alone.
+    step_ms: f64,
+    /// The window's cross-attention key and value projections (`Decoder::start`).
+    cross_kv_ms: f64,
     /// Host milliseconds recording the step and its pick, before waiting for the GPU.
     host_ms: f64,
     dispatches: f64,
@@ -136,6 +150,15 @@ struct Mode {
     fused_step: bool,
     reuse_bind_groups: bool,
     cross_kv_f16: bool,
+    /// Decoder steps through an expert pack whose gates send every token one way.
+    routed: Option<Gate>,
+}
+
+/// Where a routed step's gates send the token.
+#[derive(Clone, Copy, PartialEq)]
+enum Gate {
+    Expert,
+    Shared,
 }
 
 impl Mode {
@@ -150,6 +173,11 @@ impl Mode {
         }
         if !self.cross_kv_f16 {
             parts.push("f32 K/V");
+        }
+        match self.routed {
+            Some(Gate::Expert) => parts.push("routed, expert"),
+            Some(Gate::Shared) => parts.push("routed, shared"),
+            None => {}
         }
         match parts.is_empty() {
             true => String::new(),
@@ -182,14 +210,24 @@ fn decoder_bytes(c: &WhisperConfig, kv_f16: bool) -> f64 {
     c.decoder_layers as f64 * per_layer + 2.0 * c.vocab_size as f64 * d
 }
 
-/// One forced decode of `tokens` steps after a three-token prompt.
-fn decode(gpu: &Gpu, net: &WhisperNetwork, encoded: &Tensor, tokens: usize) -> Token {
+/// One forced decode of `tokens` steps after a three-token prompt, through `route`'s experts
+/// when there is one.
+fn decode(
+    gpu: &Gpu,
+    net: &WhisperNetwork,
+    encoded: &Tensor,
+    tokens: usize,
+    route: Option<Route>,
+) -> Token {
     let c = &net.config;
     let mask = gpu
         .upload(&vec![0.0; c.vocab_size], &[c.vocab_size])
         .unwrap();
     let picked = gpu.tensor(&[2]);
-    let mut state = net.decoder.start(gpu, encoded, None);
+    let started = Instant::now();
+    let mut state = net.decoder.start(gpu, encoded, route);
+    pollster::block_on(gpu.read_range(encoded, 0, 1)).unwrap(); // waits for the projections
+    let cross_kv_ms = started.elapsed().as_secs_f64() * 1e3;
     let mut next = vec![0, 1, 2]; // a three-token prompt, as Whisper's
     let (d0, s0, b0) = (
         gpu.dispatch_count(),
@@ -214,8 +252,11 @@ fn decode(gpu: &Gpu, net: &WhisperNetwork, encoded: &Tensor, tokens: usize) -> T
         next = vec![pollster::block_on(gpu.read_u32(&picked)).unwrap()[0]];
     }
     let steps = tokens as f64;
+    let steps_ms = t.elapsed().as_secs_f64() * 1e3;
     Token {
-        ms: t.elapsed().as_secs_f64() * 1e3 / steps,
+        ms: (cross_kv_ms + steps_ms) / steps,
+        step_ms: steps_ms / steps,
+        cross_kv_ms,
         host_ms: host * 1e3 / steps,
         dispatches: (gpu.dispatch_count() - d0) as f64 / steps,
         submits: (gpu.submit_count() - s0) as f64 / steps,
@@ -223,8 +264,64 @@ fn decode(gpu: &Gpu, net: &WhisperNetwork, encoded: &Tensor, tokens: usize) -> T
     }
 }
 
+/// The expert packs of `--compare-routed`: every layer's gate sends every token to the
+/// expert (the paper's initialisation: G = 0) or to the shared FFN (b_in = 1, w_out = −1,
+/// W_in = 0: G = −gate_dim).
+struct Routes {
+    expert: LanguageExperts,
+    shared: LanguageExperts,
+    counts: GateCounts,
+}
+
+impl Routes {
+    fn new(gpu: &Gpu, net: &WhisperNetwork, file: &WeightFile) -> Routes {
+        let c = &net.config;
+        let to_expert = ExpertPack::init_from_base(c, file, "en").unwrap();
+        let mut to_shared = to_expert.clone();
+        for layer in &mut to_shared.layers {
+            let gate = &mut layer.expert;
+            gate.gate_in.fill(0.0);
+            gate.gate_in_bias.fill(1.0);
+            gate.gate_out.fill(-1.0);
+        }
+        Routes {
+            expert: LanguageExperts::upload(gpu, net, &to_expert).unwrap(),
+            shared: LanguageExperts::upload(gpu, net, &to_shared).unwrap(),
+            counts: GateCounts::new(gpu, c.encoder_layers + c.decoder_layers).unwrap(),
+        }
+    }
+
+    /// Fails unless the decoder's gates sent every token where `gate` says since the last
+    /// check.
+    fn check(&self, gpu: &Gpu, gate: Gate) {
+        let counts = pollster::block_on(self.counts.read(gpu)).unwrap();
+        self.counts.reset(gpu);
+        let (expert, tokens) = counts
+            .iter()
+            .fold((0, 0), |(e, t), c| (e + c.expert, t + c.tokens));
+        let want = if gate == Gate::Expert { tokens } else { 0 };
+        assert!(
+            tokens > 0 && expert == want,
+            "the gates sent {expert} of {tokens} tokens to the experts"
+        );
+    }
+
+    fn route(&self, gate: Gate) -> Route<'_> {
+        let experts = match gate {
+            Gate::Expert => &self.expert,
+            Gate::Shared => &self.shared,
+        };
+        Route {
+            experts,
+            counts: &self.counts,
+        }
+    }
+}
+
 /// Encoder figures and the decoder's in each of `modes`; each run decodes in every mode,
-/// one right after the other on the same encoder output (same load on the machine).
+/// one right after the other on the same encoder output (same load on the machine), the
+/// first mode rotating from run to run.
+#[allow(clippy::too_many_arguments)]
 fn ours(
     gpu: &Gpu,
     net: &mut WhisperNetwork,
@@ -233,7 +330,9 @@ fn ours(
     runs: usize,
     modes: &[Mode],
     compare_matmul: bool,
+    routes: Option<&Routes>,
 ) -> Vec<Figures> {
+    let route = |mode: &Mode| mode.routed.map(|gate| routes.expect("routes").route(gate));
     let c = &net.config;
     let mel = gpu.upload(mel, &[c.num_mel_bins, 2 * FRAMES]).unwrap();
     let fused_step = net.decoder.fused_step;
@@ -250,9 +349,16 @@ fn ours(
         let encoded = net.encoder.forward(gpu, &mel, None).unwrap();
         pollster::block_on(gpu.read(&encoded)).unwrap();
         let encoder_ms = t.elapsed().as_secs_f64() * 1e3;
-        for (slot, mode) in modes.iter().enumerate() {
+        // Each run starts from another mode, so that none always decodes first after the
+        // encoder pass.
+        for k in 0..modes.len() {
+            let slot = (run + k) % modes.len();
+            let mode = &modes[slot];
             set(net, mode);
-            let figures = decode(gpu, net, &encoded, tokens);
+            let figures = decode(gpu, net, &encoded, tokens, route(mode));
+            if let (Some(gate), Some(routes)) = (mode.routed, routes) {
+                routes.check(gpu, gate);
+            }
             if run > 0 {
                 // Run 0 warms up: pipeline compilation, first allocations.
                 decoded[slot].push(figures);
@@ -280,7 +386,7 @@ fn ours(
             gpu.release_pooled();
             gpu.reset_peak_activation_bytes();
             let encoded = net.encoder.forward(gpu, &mel, None).unwrap();
-            decode(gpu, net, &encoded, tokens.min(4));
+            decode(gpu, net, &encoded, tokens.min(4), route(mode));
             gpu.peak_activation_bytes()
         })
         .collect();
@@ -299,6 +405,8 @@ fn ours(
             encoder_tiled_ms,
             token: Token {
                 ms: of(runs, |t| t.ms),
+                step_ms: of(runs, |t| t.step_ms),
+                cross_kv_ms: of(runs, |t| t.cross_kv_ms),
                 host_ms: of(runs, |t| t.host_ms),
                 dispatches: of(runs, |t| t.dispatches),
                 submits: of(runs, |t| t.submits),
@@ -331,6 +439,7 @@ struct Args {
     compare_reuse: bool,
     compare_kv: bool,
     compare_matmul: bool,
+    compare_routed: bool,
     profile: bool,
     write_only: Option<PathBuf>,
     sizes: Vec<String>,
@@ -346,6 +455,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         compare_reuse: false,
         compare_kv: false,
         compare_matmul: false,
+        compare_routed: false,
         profile: false,
         write_only: None,
         sizes: Vec::new(),
@@ -366,6 +476,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--compare-bind-groups" => a.compare_reuse = true,
             "--compare-cross-kv" => a.compare_kv = true,
             "--compare-matmul" => a.compare_matmul = true,
+            "--compare-routed" => a.compare_routed = true,
             "--profile" => a.profile = true,
             "--write-only" => {
                 a.write_only = Some(
@@ -425,6 +536,7 @@ fn run(args: Args) -> Result<(), String> {
         compare_reuse,
         compare_kv,
         compare_matmul,
+        compare_routed,
         profile,
         sizes,
         ..
@@ -433,6 +545,7 @@ fn run(args: Args) -> Result<(), String> {
         fused_step,
         reuse_bind_groups: true,
         cross_kv_f16: true,
+        routed: None,
     }];
     if compare {
         modes.push(Mode {
@@ -445,6 +558,14 @@ fn run(args: Args) -> Result<(), String> {
             cross_kv_f16: false,
             ..modes[0]
         });
+    }
+    if compare_routed {
+        for gate in [Gate::Expert, Gate::Shared] {
+            modes.push(Mode {
+                routed: Some(gate),
+                ..modes[0]
+            });
+        }
     }
     if compare_reuse {
         let without: Vec<Mode> = modes
@@ -491,11 +612,13 @@ fn run(args: Args) -> Result<(), String> {
         }
     );
     println!(
-        "{:<9} {:>11} {:>8} {:>11} {:>8} {:>8} {:>9} {:>8} {:>7} {:>10} {:>9} | {:>11} {:>11}",
+        "{:<9} {:>11} {:>8} {:>11} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>7} {:>10} {:>9} | {:>11} {:>11}",
         "size",
         "encoder ms",
         "GFLOPS",
         "ms/token",
+        "step ms",
+        "xkv ms",
         "GB/s",
         "host ms",
         "disp/tok",
@@ -519,12 +642,22 @@ fn run(args: Args) -> Result<(), String> {
         let mut net = WhisperNetwork::load(&gpu, config.clone(), &file).unwrap();
         let weight_bytes = gpu.weight_bytes_created() - weights_before;
         net.decoder.fused_step = fused_step;
+        let routes = compare_routed.then(|| Routes::new(&gpu, &net, &file));
         drop(file);
         let mut rng = rand::rngs::StdRng::seed_from_u64(1);
         let mel: Vec<f32> = (0..config.num_mel_bins * 2 * FRAMES)
             .map(|_| rand::Rng::random_range(&mut rng, -1.0f32..1.0))
             .collect();
-        let figures = ours(&gpu, &mut net, &mel, tokens, runs, &modes, compare_matmul);
+        let figures = ours(
+            &gpu,
+            &mut net,
+            &mel,
+            tokens,
+            runs,
+            &modes,
+            compare_matmul,
+            routes.as_ref(),
+        );
         let (peer_enc, peer_tok) = if with_peer {
             let (e, t) = peer(&dir, &config, &mel, tokens);
             (format!("{e:.1}"), format!("{t:.2}"))
@@ -546,12 +679,14 @@ fn run(args: Args) -> Result<(), String> {
                 Default::default()
             };
             println!(
-                "{:<9} {:>11} {:>8} {:>11.2} {:>8.1} {:>8.2} {:>9.1} {:>8.2} {:>7.1} {:>10} {:>9} | {}",
+                "{:<9} {:>11} {:>8} {:>11.2} {:>8.2} {:>8.1} {:>8.1} {:>8.2} {:>9.1} {:>8.2} {:>7.1} {:>10} {:>9} | {}",
                 format!("{size}{}", mode.label()),
                 encoder,
                 gflops,
                 t.ms,
-                decoder_bytes(&config, mode.cross_kv_f16) / t.ms / 1e6,
+                t.step_ms,
+                t.cross_kv_ms,
+                decoder_bytes(&config, mode.cross_kv_f16) / t.step_ms / 1e6,
                 t.host_ms,
                 t.dispatches,
                 t.submits,
@@ -588,7 +723,7 @@ fn print_profile(gpu: &Gpu, net: &WhisperNetwork, mel: &[f32], tokens: usize) {
     pollster::block_on(gpu.read(&encoded)).unwrap();
     print_kernel_times("encoder pass", &gpu.take_kernel_profile(), 1);
     gpu.start_kernel_profile();
-    decode(gpu, net, &encoded, tokens);
+    decode(gpu, net, &encoded, tokens, None);
     print_kernel_times("decoder", &gpu.take_kernel_profile(), tokens);
 }
 

@@ -3,8 +3,8 @@
 # f16 weights of the real shapes (speed does not depend on their values) and a forced decode
 # length, through examples/bench_random.rs natively (encoder ms and GFLOPS, decoder ms/token
 # and GB/s, host ms, dispatches, submits and bind groups created per token, weight and peak GPU
-# memory), with candle on the CPU, a decode without bind-group reuse and an encoder pass with
-# the scalar tiled matmul, beside the two smallest sizes; and the matmul's GPU forms side by
+# memory), with candle on the CPU, a decode without bind-group reuse, decodes through expert
+# packs and an encoder pass with the scalar tiled matmul, beside the two smallest sizes; and the matmul's GPU forms side by
 # side on whisper-base's fc1 (examples/bench_matmul.rs: 16-byte loads with f16 or f32
 # workgroup tiles, scalar loads). Then, where Node.js and Chromium are installed, the
 # browser benchmark on the real GPU (no SwiftShader flags): the same random weights of each
@@ -106,9 +106,10 @@ started=$SECONDS
   command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
   if [[ ${#with_peer[@]} -gt 0 ]]; then
     # The small sizes also decode without reusing bind groups (on a fast GPU their steps are
-    # short enough for the host's per-dispatch cost to show), and encode with the scalar tiled
+    # short enough for the host's per-dispatch cost to show) and through an expert pack in
+    # every layer (the routed step against the dense one), and encode with the scalar tiled
     # matmul.
-    "$bench" --tokens "$tokens" --runs "$runs" --compare-bind-groups --compare-matmul "${with_peer[@]}"
+    "$bench" --tokens "$tokens" --runs "$runs" --compare-bind-groups --compare-routed --compare-matmul "${with_peer[@]}"
   fi
   if [[ -x $bench_matmul ]]; then
     "$bench_matmul" 10

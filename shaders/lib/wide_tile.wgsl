@@ -2,14 +2,14 @@
 // operands aligned to 16 bytes (the host checks: ops::matmul::wide_fits). The register tiling
 // of lib/tile.wgsl — a 16×16 workgroup computes a 64×64 block, each thread a 4×4 tile —
 // with the operands fetched as GPUs like them:
-// - A bound as vec4s (WIDE_A): each thread loads two 16-byte runs of k of its rows;
+// - A bound as vec4s (WIDE_A): each thread loads 16 bytes along k of two rows of A;
 // - B bound as 16-byte units (WIDE_B): each thread loads whole runs along k of one row of B
 //   (8 halves with F16, 4 f32 otherwise), so neighbouring threads read neighbouring bytes
 //   where the [n, k] weight is read across rows by lib/tile.wgsl;
 // - K steps of 32, and no bounds checks where the block and the step lie inside the
 //   matrices (a choice uniform over the workgroup);
-// - with F16_TILE (the device has shader-f16) B's tile holds the halves themselves: half the
-//   workgroup memory and its traffic, and exact, as the weights are halves already.
+// - with F16_TILE (the device has shader-f16) B's tile holds the halves themselves: half of
+//   B's workgroup memory and its traffic, and exact, as the weights are halves already.
 // Each thread still adds its products one k at a time in order, as lib/tile.wgsl does.
 
 const TK: u32 = 32u;

@@ -170,8 +170,8 @@ impl FeedForward {
     }
 
     /// `x + fc2(GELU(fc1(LN(x))))` with `ln` given also as its f32 `[gamma | beta]` table
-    /// `norm`: for the few rows of a decoder step fc1 applies the norm as it reads them,
-    /// otherwise the norm is a dispatch of its own.
+    /// `norm`: for the few rows of a decoder step on a GPU fc1 applies the norm as it reads
+    /// them ([`folds_norm`]), otherwise the norm is a dispatch of its own.
     pub fn forward_normed_residual(
         &self,
         gpu: &Gpu,
@@ -179,7 +179,7 @@ impl FeedForward {
         norm: &Weight,
         x: &Tensor,
     ) -> Tensor {
-        if !folds_norm(x.shape()[0]) {
+        if !folds_norm(gpu, x.shape()[0]) {
             return self.forward_residual(gpu, &ln.forward(gpu, x), x);
         }
         let (fc1, bias) = (&self.fc1.weight, self.fc1.bias.as_ref());

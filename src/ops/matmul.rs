@@ -497,9 +497,13 @@ pub fn linear_into(
     gemm(gpu, x, Rhs::Weight(weight), out, &g, &epi);
 }
 
-/// Whether [`linear_normed`] takes `rows` rows.
-pub fn folds_norm(rows: usize) -> bool {
-    rows <= GEMV_GROUPS_MAX_ROWS
+/// Whether a layer norm before a Linear of `rows` rows is best folded into it
+/// ([`linear_normed`]): for the few rows of a decoder step on a GPU. Not on CPU drivers:
+/// there each thread of the walking GEMV normalises the row again as it reads it (three
+/// loads per element instead of one), and a layer-norm dispatch of its own is cheaper
+/// (docs/benchmarks.md, "Decoder layer norm folded into fc1, or not, on CPU drivers").
+pub fn folds_norm(gpu: &Gpu, rows: usize) -> bool {
+    rows <= GEMV_GROUPS_MAX_ROWS && !gpu.cpu_forms()
 }
 
 /// `linear(layer_norm(x))` for at most [`GEMV_GROUPS_MAX_ROWS`] rows of `x` (decoder steps), in
@@ -514,7 +518,7 @@ pub fn linear_normed(
     gelu: bool,
 ) -> Tensor {
     let (rows, k) = (x.shape()[0], x.shape()[1]);
-    assert!(folds_norm(rows), "linear_normed: {rows} rows");
+    assert!(rows <= GEMV_GROUPS_MAX_ROWS, "linear_normed: {rows} rows");
     let n = weight.shape()[0];
     assert_eq!(weight.shape()[1], k, "linear_normed: input width {k}");
     let out = gpu.tensor(&[rows, n]);
