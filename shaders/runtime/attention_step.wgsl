@@ -163,22 +163,24 @@ fn main(
     }
     let chunk_sum = workgroup_sum(t, sum);
 
-    // Weighted values: column j = t % hd, positions split over WG / hd groups of threads.
-    let splits = WG / hd;
-    let j = t % hd;
-    let split = t / hd;
-    var acc = 0.0;
+    // Weighted values: columns 2c and 2c + 1 (c = t % pairs; one packed word of halves),
+    // positions split over WG / pairs groups of threads.
+    let pairs = hd / 2u;
+    let splits = WG / pairs;
+    let c = t % pairs;
+    let split = t / pairs;
+    var acc = vec2<f32>(0.0);
     if (split < splits) {
         for (var i = split; i < len; i += splits) {
-            acc += scores[i] * value_at(begin + i, kv_base, j);
+            acc += scores[i] * value_pair(begin + i, kv_base, 2u * c);
         }
     }
-    red[t] = vec2<f32>(acc, 0.0);
+    red[t] = acc;
     workgroupBarrier();
-    if (t < hd) {
-        var total = 0.0;
+    if (t < pairs) {
+        var total = vec2<f32>(0.0);
         for (var g = 0u; g < splits; g++) {
-            total += red[g * hd + t].x;
+            total += red[g * pairs + t];
         }
 #if SPLIT
         let slot = ((r * groups.x + h) * groups.z + wid.z) * (2u + hd);
@@ -186,9 +188,12 @@ fn main(
             out[slot] = chunk_max;
             out[slot + 1u] = chunk_sum;
         }
-        out[slot + 2u + t] = total;
+        out[slot + 2u + 2u * t] = total.x;
+        out[slot + 3u + 2u * t] = total.y;
 #else
-        out[r * d + head_col + t] = total / chunk_sum;
+        let at = r * d + head_col + 2u * t;
+        out[at] = total.x / chunk_sum;
+        out[at + 1u] = total.y / chunk_sum;
 #endif
     }
 }
@@ -218,17 +223,18 @@ fn key_dot(pos: u32, kv_base: u32) -> f32 {
     return dot;
 }
 
-// Value element j of the head at position `pos` (SELF: the new value at `past` from qkv).
-fn value_at(pos: u32, kv_base: u32, j: u32) -> f32 {
+// Value elements j and j + 1 (j even) of the head at position `pos` (SELF: the new value at
+// `past` from qkv).
+fn value_pair(pos: u32, kv_base: u32, j: u32) -> vec2<f32> {
 #if SELF
     if (pos == p.past) {
-        return qkv[2u * p.head_dim + j];
+        return vec2<f32>(qkv[2u * p.head_dim + j], qkv[2u * p.head_dim + j + 1u]);
     }
 #endif
     let at = pos * p.kv_stride + kv_base + j;
 #if KV_F16
-    return unpack2x16float(values[at >> 1u])[at & 1u];
+    return unpack2x16float(values[at >> 1u]);
 #else
-    return values[at];
+    return vec2<f32>(values[at], values[at + 1u]);
 #endif
 }

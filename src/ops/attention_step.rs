@@ -101,12 +101,13 @@ pub(crate) fn kernels() -> Vec<Kernel> {
 }
 
 /// Whether the kernel handles a model of width `d` with `heads` heads over `kv_len`
-/// positions (its workgroup memory holds a normalised row, a head's q/k/v and the scores).
+/// positions (its workgroup memory holds a normalised row, a head's q/k/v and the scores;
+/// its threads weigh the values two columns at a time, so the head size is even).
 pub fn fits(d: usize, heads: usize, kv_len: usize) -> bool {
     heads > 0
         && d.is_multiple_of(heads)
         && d <= MAX_D
-        && d.is_multiple_of(2)
+        && (d / heads).is_multiple_of(2)
         && d / heads <= MAX_HEAD_DIM
         && kv_len <= MAX_KV
 }
