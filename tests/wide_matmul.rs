@@ -9,7 +9,7 @@ use whisper_clsr_test_kit as kit;
 use kit::reference::linear as cpu_linear;
 use kit::{assert_close, f64s, gelu, random, read, rng, through_f16, weight};
 use whisper_clsr::gpu::{DType, Gpu, GpuOptions, KernelForms, Tensor};
-use whisper_clsr::ops::matmul::{gemm, Epilogue, Gemm, Layout, Rhs};
+use whisper_clsr::ops::matmul::{gemm, linear, Epilogue, Gemm, Layout, Rhs};
 use whisper_clsr::ops::pack_halves::pack_halves;
 
 const RTOL: f64 = 1e-4;
@@ -39,11 +39,12 @@ fn devices() -> Vec<Gpu> {
     vec![with, gpu_forms(false)]
 }
 
-/// Runs `record` (one matmul) and returns C and the kernel variant that computed it.
-fn run(gpu: &Gpu, c: &Tensor, record: impl FnOnce()) -> (Vec<f32>, String) {
+/// Runs `record` (one matmul, returning its C) and returns C's values and the kernel
+/// variant that computed it.
+fn run(gpu: &Gpu, record: impl FnOnce() -> Tensor) -> (Vec<f32>, String) {
     gpu.start_kernel_profile();
-    record();
-    let out = read(gpu, c);
+    let c = record();
+    let out = read(gpu, &c);
     let profile = gpu.take_kernel_profile();
     assert_eq!(profile.len(), 1, "one dispatch: {profile:?}");
     (out, profile[0].kernel.clone())
@@ -116,8 +117,10 @@ fn wide_linear_matches_cpu_at_edges_and_tails() {
                         residual: res.then_some((&rt, Layout::dense(rows, n))),
                         norm: None,
                     };
-                    let (got, variant) =
-                        run(&gpu, &c, || gemm(&gpu, &xt, Rhs::Weight(&w), &c, &g, &epi));
+                    let (got, variant) = run(&gpu, || {
+                        gemm(&gpu, &xt, Rhs::Weight(&w), &c, &g, &epi);
+                        c
+                    });
                     let what = format!(
                         "{} {rows}x{k}·{n} {dtype:?} bias={bias} gelu={act} res={res}",
                         gpu.describe()
@@ -184,8 +187,9 @@ fn wide_batched_head_products_match_cpu() {
                 (Rhs::Halves(&halves), through_f16(&keys), true),
             ] {
                 let c = gpu.tensor(&[heads, m, n]);
-                let (got, variant) = run(&gpu, &c, || {
-                    gemm(&gpu, &qt, rhs, &c, &g, &Epilogue::default())
+                let (got, variant) = run(&gpu, || {
+                    gemm(&gpu, &qt, rhs, &c, &g, &Epilogue::default());
+                    c
                 });
                 let what = format!(
                     "{} q·kᵀ heads={heads} m={m} n={n} hd={hd} halves={f16}",
@@ -250,8 +254,9 @@ fn unaligned_products_take_the_tiled_form() {
             trans_b,
             alpha: 1.0,
         };
-        let (got, variant) = run(&gpu, &c, || {
-            gemm(&gpu, &xt, Rhs::Weight(&w), &c, &g, &Epilogue::default())
+        let (got, variant) = run(&gpu, || {
+            gemm(&gpu, &xt, Rhs::Weight(&w), &c, &g, &Epilogue::default());
+            c
         });
         let what = format!("k={k} a_col={a_col} trans_b={trans_b} {dtype:?}");
         assert_form(&variant, false, false, &what);
@@ -283,24 +288,10 @@ fn the_tiled_form_remains_reachable_and_agrees() {
     let (rows, n, k) = (100, 72, 136);
     let x = gpu.upload(&random(&mut r, rows * k), &[rows, k]).unwrap();
     let (w, _) = weight(&gpu, &random(&mut r, n * k), &[n, k], DType::F16);
-    let g = Gemm {
-        m: rows,
-        n,
-        k,
-        batch: 1,
-        a: Layout::dense(rows, k),
-        b: Layout::dense(n, k),
-        c: Layout::dense(rows, n),
-        trans_b: true,
-        alpha: 1.0,
-    };
     let mut outs = Vec::new();
     for wide in [true, false] {
         gpu.set_wide_matmul(wide);
-        let c = gpu.tensor(&[rows, n]);
-        let (got, variant) = run(&gpu, &c, || {
-            gemm(&gpu, &x, Rhs::Weight(&w), &c, &g, &Epilogue::default())
-        });
+        let (got, variant) = run(&gpu, || linear(&gpu, &x, &w, None, false, None));
         assert_form(&variant, wide, wide && gpu.shader_f16(), "set_wide_matmul");
         outs.push(got);
     }
