@@ -6,7 +6,9 @@
 # memory), with candle on the CPU, a decode without bind-group reuse, decodes through expert
 # packs and an encoder pass with the scalar tiled matmul, beside the two smallest sizes; and the matmul's GPU forms side by
 # side on whisper-base's fc1 (examples/bench_matmul.rs: 16-byte loads with f16 or f32
-# workgroup tiles, scalar loads). Then, where Node.js and Chromium are installed, the
+# workgroup tiles, scalar loads), and the trainer's two attention backward kernels side by
+# side at whisper-base's encoder and cross-attention shapes
+# (train-native/examples/bench_attention_backward.rs). Then, where Node.js and Chromium are installed, the
 # browser benchmark on the real GPU (no SwiftShader flags): the same random weights of each
 # size, served to the page and decoded to the same forced length through the JS API
 # (scripts/bench-web.sh --random-weights SIZE), and each converted model in models/ on jfk.wav
@@ -16,8 +18,8 @@
 #   scripts/gpu-bench.sh --pack DIR             build, and copy what a machine without a Rust
 #                                               toolchain or network needs into DIR: the
 #                                               release bench_random (which also writes the
-#                                               random models for the browser) and
-#                                               bench_matmul, the wasm
+#                                               random models for the browser),
+#                                               bench_matmul and bench_attention_backward, the wasm
 #                                               package (www/pkg) and playwright-core
 #   scripts/gpu-bench.sh --prebuilt DIR [SIZE...]   measure with what DIR holds
 #
@@ -40,10 +42,12 @@ runs=${RUNS:-3}
 out=${OUT:-test-output/gpu-bench}
 bench=target/release/examples/bench_random
 bench_matmul=target/release/examples/bench_matmul
+bench_attention_backward=target/release/examples/bench_attention_backward
 
 build() {
-  log "building examples/bench_random and bench_matmul (release)"
+  log "building examples/bench_random, bench_matmul and bench_attention_backward (release)"
   cargo build --release --quiet --example bench_random --example bench_matmul
+  cargo build --release --quiet -p whisper-clsr-train --example bench_attention_backward
 }
 
 case ${1:-} in
@@ -51,8 +55,8 @@ case ${1:-} in
     [[ $# -eq 2 ]] || die "usage: scripts/gpu-bench.sh --pack DIR"
     build
     mkdir -p "$2"
-    cp "$bench" "$bench_matmul" "$2/"
-    strip "$2/bench_random" "$2/bench_matmul" 2>/dev/null || true
+    cp "$bench" "$bench_matmul" "$bench_attention_backward" "$2/"
+    strip "$2/bench_random" "$2/bench_matmul" "$2/bench_attention_backward" 2>/dev/null || true
     # The browser half: the wasm package and the browser driver (Chromium and Node.js must be
     # on the GPU machine already).
     scripts/build-web.sh
@@ -70,6 +74,7 @@ case ${1:-} in
     [[ $# -ge 2 ]] || die "usage: scripts/gpu-bench.sh --prebuilt DIR [SIZE...]"
     bench=$2/bench_random
     bench_matmul=$2/bench_matmul
+    bench_attention_backward=$2/bench_attention_backward
     [[ -x $bench ]] || die "$bench is missing: make it with scripts/gpu-bench.sh --pack $2 on a build machine"
     # What the pack brings for the browser half, where this checkout has none of its own.
     if [[ ! -f www/pkg/whisper_clsr_bg.wasm && -d $2/pkg ]]; then
@@ -115,6 +120,12 @@ started=$SECONDS
     "$bench_matmul" 10
   else
     echo "bench_matmul: missing from the pack (made before it was added), skipped"
+  fi
+  if [[ -x $bench_attention_backward ]]; then
+    "$bench_attention_backward"
+    "$bench_attention_backward" --queries 32
+  else
+    echo "bench_attention_backward: missing from the pack (made before it was added), skipped"
   fi
   if [[ ${#without_peer[@]} -gt 0 ]]; then
     "$bench" --tokens "$tokens" --runs "$runs" --no-peer "${without_peer[@]}"

@@ -28,19 +28,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read> v: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> o: array<vec4<f32>>;
 
-// vec4s per head row.
-#if HEAD_DIM_8
-const HD4: u32 = 2u;
-#endif
-#if HEAD_DIM_16
-const HD4: u32 = 4u;
-#endif
-#if HEAD_DIM_32
-const HD4: u32 = 8u;
-#endif
-#if HEAD_DIM_64
-const HD4: u32 = 16u;
-#endif
+#include lib/head_dim.wgsl
 
 // Invocations per workgroup; each owns R query rows, lid.x + r·INVOCATIONS of the
 // workgroup's R·INVOCATIONS rows (so each key/value read from the tile feeds R rows).

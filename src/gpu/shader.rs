@@ -175,6 +175,10 @@ pub const SNIPPETS: &[(&str, &str)] = &[
     ),
     ("lib/grid.wgsl", include_str!("../../shaders/lib/grid.wgsl")),
     (
+        "lib/head_dim.wgsl",
+        include_str!("../../shaders/lib/head_dim.wgsl"),
+    ),
+    (
         "lib/layer_norm.wgsl",
         include_str!("../../shaders/lib/layer_norm.wgsl"),
     ),

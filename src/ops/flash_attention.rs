@@ -17,10 +17,11 @@ const ROWS_PER_INVOCATION: [(usize, Option<&str>); 3] =
     [(1, None), (2, Some("ROWS_2")), (4, Some("ROWS_4"))];
 /// The rows per invocation [`flash_attention`] uses.
 pub const DEFAULT_ROWS_PER_INVOCATION: usize = 2;
-/// The head sizes with a kernel variant, and its define. Whisper's heads are 64 wide; the
+/// The head sizes with a kernel variant, and its define (`lib/head_dim.wgsl`; the trainer's
+/// flash attention backward has the same variants). Whisper's heads are 64 wide; the
 /// smaller ones serve tiny test models. Wider heads would not fit a key/value tile in
 /// WebGPU's default 16 KiB of workgroup memory.
-const HEAD_DIMS: [(usize, &str); 4] = [
+pub const HEAD_DIMS: [(usize, &str); 4] = [
     (8, "HEAD_DIM_8"),
     (16, "HEAD_DIM_16"),
     (32, "HEAD_DIM_32"),

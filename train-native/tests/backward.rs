@@ -12,8 +12,9 @@ use whisper_clsr_test_kit::reference::{
 };
 use whisper_clsr_test_kit::*;
 use whisper_clsr_train::backward::attention::{
-    attention_backward_budget, AttentionTape, SCORE_BUDGET,
+    attention_backward_with, AttentionBackwardKernel, AttentionTape, SCORE_BUDGET,
 };
+use whisper_clsr_train::backward::flash_attention;
 use whisper_clsr_train::backward::gelu::{gelu as gpu_gelu, gelu_backward};
 use whisper_clsr_train::backward::layer_norm::layer_norm_backward;
 use whisper_clsr_train::backward::linear::{grad_bias, grad_input, grad_weight};
@@ -188,9 +189,11 @@ fn attention_backward_matches_cpu_and_finite_differences() {
     let gpu = gpu();
     let mut rg = rng(15);
     // (heads, head_dim, q_len, kv_len, causal past, score budget in bytes). Lengths that
-    // are not multiples of the matmul's 64-wide tiles or the transpose's 16-wide tiles,
-    // causal rows with earlier keys (past), and budgets that split the heads into groups
-    // with a shorter last group.
+    // are not multiples of the matmul's 64-wide tiles or the transpose's 16-wide tiles (nor
+    // of the flash kernel's 64-row workgroups and 16-row tiles), causal rows with earlier
+    // keys (past) and workgroups of keys no early query sees, and budgets that split the
+    // heads into groups with a shorter last group. Each case runs the recompute path with
+    // its budget and, where the head size allows, the flash kernel.
     type Case = (usize, usize, usize, usize, Option<usize>, u64);
     let cases: &[Case] = &[
         (2, 8, 5, 7, None, SCORE_BUDGET),
@@ -200,6 +203,7 @@ fn attention_backward_matches_cpu_and_finite_differences() {
         (2, 8, 33, 70, None, SCORE_BUDGET),
         (1, 64, 67, 130, None, SCORE_BUDGET),
         (2, 16, 70, 75, Some(5), SCORE_BUDGET),
+        (2, 8, 130, 130, Some(0), SCORE_BUDGET),
         (3, 8, 17, 66, None, 2 * 17 * 66 * 4),
         (5, 4, 21, 23, Some(2), 1),
     ];
@@ -261,33 +265,46 @@ fn attention_backward_matches_cpu_and_finite_differences() {
             o: &o,
         };
         let dout = upload(&gpu, &r, &[q_len, d]);
-        let g = attention_backward_budget(&gpu, tape, &dout, s, causal, budget);
-        let (dk_len, dv_len) = (g.dk.len(), g.dv.len());
-        assert_eq!(
-            (dk_len, dv_len),
-            (kv_len * d, kv_len * d),
-            "{what}: dK/dV sizes"
-        );
-        let (dq, dk, dv) = (read(&gpu, &g.dq), read(&gpu, &g.dk), read(&gpu, &g.dv));
-        assert_close(&dq, &want.dq, RTOL, &format!("{what}: dQ"));
-        assert_close(&dk, &want.dk, RTOL, &format!("{what}: dK"));
-        assert_close(&dv, &want.dv, RTOL, &format!("{what}: dV"));
+        let mut kernels = vec![AttentionBackwardKernel::Recompute {
+            score_budget: budget,
+        }];
+        if flash_attention::supports(&s) {
+            kernels.push(AttentionBackwardKernel::Flash);
+        }
+        let mut grads = Vec::new();
+        for kernel in kernels {
+            let what = format!("{what} {kernel:?}");
+            let g = attention_backward_with(&gpu, tape, &dout, s, causal, kernel);
+            let (dk_len, dv_len) = (g.dk.len(), g.dv.len());
+            assert_eq!(
+                (dk_len, dv_len),
+                (kv_len * d, kv_len * d),
+                "{what}: dK/dV sizes"
+            );
+            let (dq, dk, dv) = (read(&gpu, &g.dq), read(&gpu, &g.dk), read(&gpu, &g.dv));
+            assert_close(&dq, &want.dq, RTOL, &format!("{what}: dQ"));
+            assert_close(&dk, &want.dk, RTOL, &format!("{what}: dK"));
+            assert_close(&dv, &want.dv, RTOL, &format!("{what}: dV"));
+            grads.push((what, dq, dk, dv));
+        }
         let loss = |q: &[f32], k: &[f32], v: &[f32]| dot(&r, &read(&gpu, &fwd(q, k, v)));
         // The loss sums up to thousands of f32 outputs, whose rounding (~1e-5 absolute)
         // would dominate a difference over h = 1e-2 on the larger shapes; the O(h²)
         // truncation error at h = 3e-2 stays far below the tolerance (it passes at 1e-1).
         let fd = FiniteDiff::new(3e-2, FD_RTOL);
-        let idx = probe_indices(&mut rg, q_len * d, 3);
-        fd.check(&format!("{what}: dQ vs FD"), &dq, &q, &idx, |q| {
-            loss(q, &k, &v)
-        });
-        let idx = probe_indices(&mut rg, kv_len * d, 3);
-        fd.check(&format!("{what}: dK vs FD"), &dk, &k, &idx, |k| {
-            loss(&q, k, &v)
-        });
-        fd.check(&format!("{what}: dV vs FD"), &dv, &v, &idx, |v| {
-            loss(&q, &k, v)
-        });
+        let q_idx = probe_indices(&mut rg, q_len * d, 3);
+        let kv_idx = probe_indices(&mut rg, kv_len * d, 3);
+        for (what, dq, dk, dv) in &grads {
+            fd.check(&format!("{what}: dQ vs FD"), dq, &q, &q_idx, |q| {
+                loss(q, &k, &v)
+            });
+            fd.check(&format!("{what}: dK vs FD"), dk, &k, &kv_idx, |k| {
+                loss(&q, k, &v)
+            });
+            fd.check(&format!("{what}: dV vs FD"), dv, &v, &kv_idx, |v| {
+                loss(&q, &k, v)
+            });
+        }
     }
 }
 

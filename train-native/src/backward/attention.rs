@@ -8,11 +8,14 @@
 //! group's [heads, q_len, kv_len] scores fit it), so a 1500-frame encoder layer never keeps
 //! 1500×1500 scores per head, and the work runs at matmul speed.
 
+use std::sync::OnceLock;
+
 use whisper_clsr::gpu::shader::Kernel;
 use whisper_clsr::gpu::{Gpu, Tensor};
 use whisper_clsr::ops::attention::AttentionShape;
 use whisper_clsr::ops::matmul::{gemm, Epilogue, Gemm, Layout, Rhs};
 
+use super::flash_attention;
 use crate::kernel::{rows_grid, u};
 use crate::transpose::transpose;
 
@@ -59,8 +62,29 @@ pub struct AttentionTape<'a> {
     pub o: &'a Tensor,
 }
 
+/// How [`attention_backward_with`] computes the gradients.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttentionBackwardKernel {
+    /// Scores and their gradients recomputed into transient buffers of at most
+    /// `score_budget` bytes each and worked on by matmuls (this module's path).
+    Recompute { score_budget: u64 },
+    /// No score buffers: `train/flash_attention_backward.wgsl` (head sizes 8, 16, 32 and
+    /// 64; [`flash_attention::supports`]).
+    Flash,
+}
+
+impl AttentionBackwardKernel {
+    /// The recompute path with the default budget.
+    pub const RECOMPUTE: Self = Self::Recompute {
+        score_budget: SCORE_BUDGET,
+    };
+}
+
 /// Backward of `ops::attention::attention` given its `tape` and `dout`.
-/// `causal` is `Some(past)` for decoder self-attention.
+/// `causal` is `Some(past)` for decoder self-attention. Runs the recompute path, which
+/// measured faster than the flash kernel at every shape on lavapipe (docs/benchmarks.md);
+/// `WHISPER_CLSR_FLASH_ATTENTION_BACKWARD=1` in the environment picks the flash kernel
+/// wherever the shape allows it (to compare the two in a whole training step).
 pub fn attention_backward(
     gpu: &Gpu,
     tape: AttentionTape,
@@ -68,23 +92,32 @@ pub fn attention_backward(
     s: AttentionShape,
     causal: Option<usize>,
 ) -> AttentionGrads {
-    attention_backward_budget(gpu, tape, dout, s, causal, SCORE_BUDGET)
+    static FLASH: OnceLock<bool> = OnceLock::new();
+    let flash = *FLASH.get_or_init(|| {
+        std::env::var("WHISPER_CLSR_FLASH_ATTENTION_BACKWARD").is_ok_and(|v| v == "1")
+    });
+    let kernel = if flash && flash_attention::supports(&s) {
+        AttentionBackwardKernel::Flash
+    } else {
+        AttentionBackwardKernel::RECOMPUTE
+    };
+    attention_backward_with(gpu, tape, dout, s, causal, kernel)
 }
 
-/// [`attention_backward`] with an explicit byte budget per transient score buffer (the
-/// heads of a group share it; a single head may exceed it up to the binding limit).
-pub fn attention_backward_budget(
+/// [`attention_backward`] on a chosen kernel (a score budget, or the flash kernel where the
+/// shape allows it).
+pub fn attention_backward_with(
     gpu: &Gpu,
     tape: AttentionTape,
     dout: &Tensor,
     s: AttentionShape,
     causal: Option<usize>,
-    budget: u64,
+    kernel: AttentionBackwardKernel,
 ) -> AttentionGrads {
     let AttentionTape { q, k, v, o } = tape;
-    let (hd, d) = (s.head_dim, s.heads * s.head_dim);
+    let d = s.heads * s.head_dim;
     assert!(
-        s.heads > 0 && hd > 0 && s.q_len > 0 && s.kv_len > 0,
+        s.heads > 0 && s.head_dim > 0 && s.q_len > 0 && s.kv_len > 0,
         "attention backward: empty shape {s:?}"
     );
     for (what, t, rows) in [
@@ -100,6 +133,27 @@ pub fn attention_backward_budget(
             "attention backward: {what} too short"
         );
     }
+    match kernel {
+        AttentionBackwardKernel::Recompute { score_budget } => {
+            recompute(gpu, tape, dout, s, causal, score_budget)
+        }
+        AttentionBackwardKernel::Flash => {
+            flash_attention::flash_attention_backward(gpu, tape, dout, s, causal)
+        }
+    }
+}
+
+/// The recompute path on operands already checked.
+fn recompute(
+    gpu: &Gpu,
+    tape: AttentionTape,
+    dout: &Tensor,
+    s: AttentionShape,
+    causal: Option<usize>,
+    budget: u64,
+) -> AttentionGrads {
+    let AttentionTape { q, k, v, o } = tape;
+    let (hd, d) = (s.head_dim, s.heads * s.head_dim);
     let per_head = (s.q_len * s.kv_len * 4) as u64;
     assert!(
         per_head <= gpu.max_binding_bytes(),

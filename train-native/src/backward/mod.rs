@@ -2,6 +2,7 @@
 //! gradient; trainable (f32) weights also get weight and bias gradients.
 
 pub mod attention;
+pub mod flash_attention;
 pub mod gelu;
 pub mod layer_norm;
 pub mod linear;
@@ -10,6 +11,7 @@ use whisper_clsr::gpu::shader::Kernel;
 
 pub(crate) fn kernels() -> Vec<Kernel> {
     let mut all = attention::kernels();
+    all.extend(flash_attention::kernels());
     all.extend(layer_norm::kernels());
     all.extend(linear::kernels());
     all
