@@ -7,7 +7,7 @@
 use whisper_clsr_test_kit as kit;
 
 use kit::reference::linear as cpu_linear;
-use kit::{assert_close, f64s, gelu, random, read, rng, through_f16, weight};
+use kit::{assert_close, defines_of, f64s, gelu, one_dispatch, random, rng, through_f16, weight};
 use whisper_clsr::gpu::{DType, Gpu, GpuOptions, KernelForms, Tensor};
 use whisper_clsr::ops::matmul::{gemm, linear, Epilogue, Gemm, Layout, Rhs};
 use whisper_clsr::ops::pack_halves::pack_halves;
@@ -39,26 +39,9 @@ fn devices() -> Vec<Gpu> {
     vec![with, gpu_forms(false)]
 }
 
-/// Runs `record` (one matmul, returning its C) and returns C's values and the kernel
-/// variant that computed it.
-fn run(gpu: &Gpu, record: impl FnOnce() -> Tensor) -> (Vec<f32>, String) {
-    gpu.start_kernel_profile();
-    let c = record();
-    let out = read(gpu, &c);
-    let profile = gpu.take_kernel_profile();
-    assert_eq!(profile.len(), 1, "one dispatch: {profile:?}");
-    (out, profile[0].kernel.clone())
-}
-
 /// Checks the variant: the wide form (with f16 tiles exactly when `f16_tile`) or not.
 fn assert_form(variant: &str, wide: bool, f16_tile: bool, what: &str) {
-    let defines: Vec<&str> = variant
-        .split(' ')
-        .next()
-        .and_then(|k| k.rsplit(':').next())
-        .unwrap_or("")
-        .split(',')
-        .collect();
+    let defines = defines_of(variant);
     assert!(
         variant.starts_with("runtime/matmul.wgsl"),
         "{what}: ran {variant}"
@@ -117,7 +100,7 @@ fn wide_linear_matches_cpu_at_edges_and_tails() {
                         residual: res.then_some((&rt, Layout::dense(rows, n))),
                         norm: None,
                     };
-                    let (got, variant) = run(&gpu, || {
+                    let (got, variant) = one_dispatch(&gpu, || {
                         gemm(&gpu, &xt, Rhs::Weight(&w), &c, &g, &epi);
                         c
                     });
@@ -187,7 +170,7 @@ fn wide_batched_head_products_match_cpu() {
                 (Rhs::Halves(&halves), through_f16(&keys), true),
             ] {
                 let c = gpu.tensor(&[heads, m, n]);
-                let (got, variant) = run(&gpu, || {
+                let (got, variant) = one_dispatch(&gpu, || {
                     gemm(&gpu, &qt, rhs, &c, &g, &Epilogue::default());
                     c
                 });
@@ -254,7 +237,7 @@ fn unaligned_products_take_the_tiled_form() {
             trans_b,
             alpha: 1.0,
         };
-        let (got, variant) = run(&gpu, || {
+        let (got, variant) = one_dispatch(&gpu, || {
             gemm(&gpu, &xt, Rhs::Weight(&w), &c, &g, &Epilogue::default());
             c
         });
@@ -291,7 +274,7 @@ fn the_tiled_form_remains_reachable_and_agrees() {
     let mut outs = Vec::new();
     for wide in [true, false] {
         gpu.set_wide_matmul(wide);
-        let (got, variant) = run(&gpu, || linear(&gpu, &x, &w, None, false, None));
+        let (got, variant) = one_dispatch(&gpu, || linear(&gpu, &x, &w, None, false, None));
         assert_form(&variant, wide, wide && gpu.shader_f16(), "set_wide_matmul");
         outs.push(got);
     }

@@ -8,10 +8,30 @@ alias Acc = vec4<f32>;
 // The A elements of this thread's four rows (their first elements), set per thread.
 var<private> a_rows: vec4<u32>;
 
+#if WIDE_A
+// The four rows' activations at k = t ... t + 3, one 16-byte load per row (rows aligned, t a
+// multiple of 4): row i's four values become component i of each.
+fn x4_at(base: u32, t: u32) -> array<Acc, 4> {
+    let rows = transpose(mat4x4<f32>(
+        a[(a_rows.x + t) / 4u],
+        a[(a_rows.y + t) / 4u],
+        a[(a_rows.z + t) / 4u],
+        a[(a_rows.w + t) / 4u],
+    ));
+    return array<Acc, 4>(rows[0], rows[1], rows[2], rows[3]);
+}
+
+// The four rows' activations at k = t (the K tail; none when WIDE_A applies).
+fn x_at(base: u32, t: u32) -> Acc {
+    let i = a_rows + vec4<u32>(t);
+    return vec4<f32>(a[i.x / 4u][i.x % 4u], a[i.y / 4u][i.y % 4u], a[i.z / 4u][i.z % 4u], a[i.w / 4u][i.w % 4u]);
+}
+#else
 // The four rows' activations at k = t.
 fn x_at(base: u32, t: u32) -> Acc {
     return vec4<f32>(a[a_rows.x + t], a[a_rows.y + t], a[a_rows.z + t], a[a_rows.w + t]);
 }
+#endif
 
 @compute @workgroup_size(8, 8, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {

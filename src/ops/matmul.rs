@@ -152,14 +152,17 @@ enum MatmulForm {
     /// (f16 B on a device with `shader-f16`) B's workgroup tile holds halves.
     Wide { f16_tile: bool },
     /// CPU drivers, B stored [n, k]: each thread walks rows of A and B along K
-    /// ([`crate::gpu::KernelForms`]).
-    Walk,
+    /// ([`crate::gpu::KernelForms`]); with `wide_a` (operands aligned as for `Wide`) A's
+    /// rows are read 16 bytes at a time too.
+    Walk { wide_a: bool },
 }
 
 impl MatmulForm {
     fn of(gpu: &Gpu, g: &Gemm, b_f16: bool) -> MatmulForm {
         if g.trans_b && gpu.cpu_forms() {
-            MatmulForm::Walk
+            MatmulForm::Walk {
+                wide_a: wide_fits(g, b_f16),
+            }
         } else if gpu.wide_matmul() && wide_fits(g, b_f16) {
             MatmulForm::Wide {
                 f16_tile: b_f16 && gpu.shader_f16(),
@@ -172,7 +175,7 @@ impl MatmulForm {
     /// Rows and columns of C per workgroup.
     fn block(self) -> usize {
         match self {
-            MatmulForm::Walk => 32,
+            MatmulForm::Walk { .. } => 32,
             MatmulForm::Tiled | MatmulForm::Wide { .. } => 64,
         }
     }
@@ -200,8 +203,9 @@ fn matmul_kernel(
     gelu: bool,
     residual: bool,
 ) -> Kernel {
-    let walk = form == MatmulForm::Walk;
+    let walk = matches!(form, MatmulForm::Walk { .. });
     let wide = matches!(form, MatmulForm::Wide { .. });
+    let wide_a = wide || form == MatmulForm::Walk { wide_a: true };
     assert!(
         trans_b || form == MatmulForm::Tiled,
         "the walking and wide forms read B stored [n, k]"
@@ -211,7 +215,7 @@ fn matmul_kernel(
         .define_if("TRANS_B", trans_b)
         .define_if("WALK", walk)
         .define_if("WIDE", wide)
-        .define_if("WIDE_A", wide)
+        .define_if("WIDE_A", wide_a)
         .define_if("WIDE_B", walk || wide)
         .define_if("F16_TILE", form == MatmulForm::Wide { f16_tile: true })
         .define_if("BIAS", bias)
@@ -225,26 +229,31 @@ enum GemvForm {
     /// B stored [n, k] with long rows, on a GPU: each output's K split over lanes, with
     /// subgroup reductions or in workgroup memory.
     SplitK { subgroups: bool },
-    /// B stored [n, k], on a CPU driver: each thread walks its own output's row.
-    Walk,
+    /// B stored [n, k], on a CPU driver: each thread walks its own output's row; with
+    /// `wide_x` (one row of A, aligned as [`wide_fits`] says, no folded norm) it reads the
+    /// activations 16 bytes at a time too.
+    Walk { wide_x: bool },
     /// Short K on a GPU, or B stored [k, n]: each thread walks its output with strides.
     Strided,
 }
 
 impl GemvForm {
     /// Every form, for the variant lists.
-    const ALL: [GemvForm; 4] = [
+    const ALL: [GemvForm; 5] = [
         GemvForm::SplitK { subgroups: false },
         GemvForm::SplitK { subgroups: true },
-        GemvForm::Walk,
+        GemvForm::Walk { wide_x: false },
+        GemvForm::Walk { wide_x: true },
         GemvForm::Strided,
     ];
 
-    fn of(gpu: &Gpu, g: &Gemm) -> GemvForm {
+    fn of(gpu: &Gpu, g: &Gemm, b_f16: bool, norm: bool) -> GemvForm {
         if !g.trans_b {
             GemvForm::Strided
         } else if gpu.cpu_forms() {
-            GemvForm::Walk
+            GemvForm::Walk {
+                wide_x: g.m == 1 && !norm && wide_fits(g, b_f16),
+            }
         } else if g.k >= SPLIT_K_MIN {
             GemvForm::SplitK {
                 subgroups: gpu.subgroups(),
@@ -258,7 +267,7 @@ impl GemvForm {
     fn outputs(self) -> usize {
         match self {
             GemvForm::SplitK { subgroups } => SPLIT_K_OUTS[usize::from(subgroups)],
-            GemvForm::Walk | GemvForm::Strided => 64,
+            GemvForm::Walk { .. } | GemvForm::Strided => 64,
         }
     }
 }
@@ -274,9 +283,15 @@ fn gemv_kernel(
     norm: bool,
 ) -> Kernel {
     let split_k = matches!(form, GemvForm::SplitK { .. });
-    let walk = form == GemvForm::Walk;
+    let walk = matches!(form, GemvForm::Walk { .. });
+    let wide_x = form == GemvForm::Walk { wide_x: true };
+    assert!(
+        !wide_x || (one_row && !norm),
+        "the walking GEMV reads one row's activations 16 bytes at a time, unnormalised"
+    );
     Kernel::new::<MatmulParams>("runtime/gemv.wgsl", GEMV, "main")
         .define_if("ONE_ROW", one_row)
+        .define_if("WIDE_A", wide_x)
         .define_if("F16", f16)
         .define_if("SPLIT_K", split_k)
         .define_if("WALK", walk)
@@ -295,7 +310,11 @@ pub(crate) fn kernels() -> Vec<Kernel> {
         let f = |i: u32| bits & (1 << i) != 0;
         let mut forms = vec![MatmulForm::Tiled];
         if f(1) {
-            forms.extend([MatmulForm::Walk, MatmulForm::Wide { f16_tile: false }]);
+            forms.extend([
+                MatmulForm::Walk { wide_a: false },
+                MatmulForm::Walk { wide_a: true },
+                MatmulForm::Wide { f16_tile: false },
+            ]);
             if f(0) {
                 forms.push(MatmulForm::Wide { f16_tile: true });
             }
@@ -311,6 +330,9 @@ pub(crate) fn kernels() -> Vec<Kernel> {
         };
         for form in GemvForm::ALL {
             for &(residual, norm) in tails {
+                if form == (GemvForm::Walk { wide_x: true }) && (!f(0) || norm) {
+                    continue;
+                }
                 all.push(gemv_kernel(form, f(0), f(1), f(2), f(3), residual, norm));
             }
         }
@@ -398,7 +420,7 @@ pub fn gemm(gpu: &Gpu, a: &Tensor, b: Rhs, c: &Tensor, g: &Gemm, epi: &Epilogue)
         b_sn: if g.trans_b { u(g.b.row_stride) } else { 1 },
     };
     if use_gemv {
-        let form = GemvForm::of(gpu, g);
+        let form = GemvForm::of(gpu, g, b.is_f16(), epi.norm.is_some());
         let kernel = gemv_kernel(
             form,
             g.m == 1,

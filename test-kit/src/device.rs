@@ -31,6 +31,28 @@ pub fn read(gpu: &Gpu, t: &Tensor) -> Vec<f32> {
     pollster::block_on(gpu.read(t)).expect("readback")
 }
 
+/// Runs `record` (one dispatch, returning the tensor it writes) under a kernel profile and
+/// returns that tensor's values and the kernel variant that ran (`file:entry:DEFINES [grid]`).
+pub fn one_dispatch(gpu: &Gpu, record: impl FnOnce() -> Tensor) -> (Vec<f32>, String) {
+    gpu.start_kernel_profile();
+    let out = record();
+    let values = read(gpu, &out);
+    let profile = gpu.take_kernel_profile();
+    assert_eq!(profile.len(), 1, "one dispatch: {profile:?}");
+    (values, profile[0].kernel.clone())
+}
+
+/// The defines of a kernel variant as [`one_dispatch`] names it.
+pub fn defines_of(variant: &str) -> Vec<&str> {
+    variant
+        .split(' ')
+        .next()
+        .and_then(|k| k.rsplit(':').next())
+        .unwrap_or("")
+        .split(',')
+        .collect()
+}
+
 /// Reads an f32 weight back to the host (through a copy into a tensor).
 pub fn read_weight(gpu: &Gpu, w: &Weight) -> Vec<f32> {
     let t = gpu.tensor(w.shape());

@@ -33,7 +33,8 @@ pub mod candle_ref;
 pub use compare::{assert_close, assert_scalar_close, error_vs, max_abs_diff};
 pub use data::{f32s, f64s, random, random_scaled, rng};
 pub use device::{
-    as_stored, gpu, gpu_with, gpu_with_options, read, read_weight, through_f16, upload, weight,
+    as_stored, defines_of, gpu, gpu_with, gpu_with_options, one_dispatch, read, read_weight,
+    through_f16, upload, weight,
 };
 pub use fd::{central_difference, dot, probe_indices, FiniteDiff};
 pub use fixtures::{model_dir, model_dir_any, scratch_dir, words, write_wav};
