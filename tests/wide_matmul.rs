@@ -8,7 +8,7 @@ use whisper_clsr_test_kit as kit;
 
 use kit::reference::linear as cpu_linear;
 use kit::{assert_close, defines_of, f64s, gelu, one_dispatch, random, rng, through_f16, weight};
-use whisper_clsr::gpu::{DType, Gpu, GpuOptions, KernelForms, Tensor};
+use whisper_clsr::gpu::{DType, Gpu, GpuOptions, KernelForms};
 use whisper_clsr::ops::matmul::{gemm, linear, Epilogue, Gemm, Layout, Rhs};
 use whisper_clsr::ops::pack_halves::pack_halves;
 
