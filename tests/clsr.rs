@@ -250,6 +250,49 @@ fn routed_ffn_matches_dense_formula_at_decoder_step_sizes() {
 }
 
 #[test]
+fn walking_routed_linears_read_aligned_activations_16_bytes_at_a_time() {
+    // The CPU drivers' few-row routed Linears read the activation rows 16 bytes at a time
+    // (WIDE_A) exactly when K is a whole number of the weights' 16-byte units; right either
+    // way (checked against the CPU inside `check`).
+    let gpu = gpu_with(KernelForms::Cpu);
+    for (rows, d, ffn, dtype, wide) in [
+        (1, 64, 256, DType::F16, true),
+        (3, 64, 256, DType::F32, true),
+        (3, 36, 76, DType::F16, false),
+        (2, 37, 75, DType::F32, false),
+    ] {
+        gpu.start_kernel_profile();
+        check(
+            &gpu,
+            &Case {
+                rows,
+                d,
+                ffn,
+                experts: rows / 2,
+                dtype,
+                seed: 100 + rows as u64,
+            },
+        );
+        let linears: Vec<String> = gpu
+            .take_kernel_profile()
+            .into_iter()
+            .map(|t| t.kernel)
+            .filter(|k| k.starts_with("runtime/clsr_gemv.wgsl"))
+            .collect();
+        assert_eq!(linears.len(), 2, "fc1 and fc2: {linears:?}");
+        for variant in &linears {
+            let defines = kit::defines_of(variant);
+            assert!(defines.contains(&"WALK"), "{variant}");
+            assert_eq!(
+                defines.contains(&"WIDE_A"),
+                wide,
+                "T={rows} d={d} ffn={ffn} {dtype:?}: ran {variant}"
+            );
+        }
+    }
+}
+
+#[test]
 fn routed_ffn_matches_dense_formula_at_whisper_base_width() {
     // Decoder steps (1 and 3 tokens) in both kernel forms, an encoder-like block once.
     let cases = [

@@ -1,5 +1,5 @@
 //! The CPU drivers' walking products (`KernelForms::Cpu`: `runtime/matmul.wgsl` with `WALK`,
-//! and `runtime/gemv.wgsl` with `WALK` for one row) read A 16 bytes at a time where its rows
+//! and `runtime/gemv.wgsl` with `WALK` for 1–4 rows) read A 16 bytes at a time where its rows
 //! start on 16-byte boundaries and K is a whole number of B's units (`WIDE_A`). Against the
 //! f64 reference with A's rows padded with NaN (a load past K would poison the sums), the
 //! variant checked; the same product with A one element off the boundary, or K not whole
@@ -78,10 +78,18 @@ fn walking_products_read_aligned_rows_16_bytes_at_a_time() {
     let gpu = kit::gpu_with(KernelForms::Cpu);
     assert!(gpu.cpu_forms(), "CPU kernel forms as asked");
     let mut r = rng(41);
-    // (rows, n, k): the one-row GEMV (a decoder step) with several workgroups of outputs;
-    // the walking matmul (more rows than the GEMV groups take) with edges in m and n.
-    for &(rows, n, k) in &[(1, 70, 512), (1, 33, 136), (70, 100, 40), (33, 65, 264)] {
-        let kernel = if rows == 1 {
+    // (rows, n, k): the GEMV of a decoder step (one row, or one per beam: three rows
+    // repeat the last into the fourth lane) with several workgroups of outputs; the walking
+    // matmul (more rows than the GEMV groups take) with edges in m and n.
+    for &(rows, n, k) in &[
+        (1, 70, 512),
+        (1, 33, 136),
+        (3, 70, 136),
+        (4, 9, 264),
+        (70, 100, 40),
+        (33, 65, 264),
+    ] {
+        let kernel = if rows <= 4 {
             "runtime/gemv.wgsl"
         } else {
             "runtime/matmul.wgsl"

@@ -9,7 +9,12 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
+#if WIDE_A
+// clsr_gemv.wgsl's walk over aligned rows reads the activations 16 bytes at a time too.
+@group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;
+#else
 @group(0) @binding(1) var<storage, read> a: array<f32>;
+#endif
 #if WALK
 // clsr_gemv.wgsl's form for CPU drivers reads the weights 16 bytes at a time.
 @group(0) @binding(2) var<storage, read> w_shared: array<vec4<Packed>>;

@@ -9,7 +9,8 @@
 // loop over the weights around the reduction, cost 2× on lavapipe, where the per-workgroup
 // overhead dominates these small products.) WALK (CPU drivers, as gemv.wgsl's WALK): each of
 // 64 threads owns one output and walks its row(s) 16 bytes at a time, without workgroup
-// memory or barriers. ONE_ROW: rows = 1.
+// memory or barriers; with WIDE_A the activation rows 16 bytes at a time too. ONE_ROW:
+// rows = 1.
 
 #include lib/clsr_linear_io.wgsl
 #include lib/few_rows.wgsl
@@ -20,9 +21,22 @@
 #include lib/gelu.wgsl
 #endif
 
+#if WIDE_A
+// Activations k = t ... t + 3 of row `row` (K a whole number of 16-byte units, so every
+// row starts on one; t a multiple of 4).
+fn act4_at(base: u32, row: u32, t: u32) -> vec4<f32> {
+    return a[(base + row * p.k + t) / 4u];
+}
+
+fn act_at(base: u32, row: u32, kk: u32) -> f32 {
+    let i = base + row * p.k + kk;
+    return a[i / 4u][i % 4u];
+}
+#else
 fn act_at(base: u32, row: u32, kk: u32) -> f32 {
     return a[base + row * p.k + kk];
 }
+#endif
 
 fn act_rows() -> u32 {
     return p.rows;

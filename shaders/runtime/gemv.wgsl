@@ -8,8 +8,8 @@
 // subgroupAdd; without, 8 teams of 32 lanes each own R outputs and reduce in workgroup
 // memory (lib/few_rows.wgsl). WALK (B stored [n, k], the form for CPU drivers): each of 64
 // threads owns one output and walks its row 16 bytes at a time (lib/wide_rows.wgsl), with
-// the activations read from global memory, with WIDE_A (one aligned row, no NORM) 16 bytes
-// at a time too. Otherwise (short K on a GPU, or B stored [k, n]:
+// the activations read from global memory, with WIDE_A (aligned rows, no NORM) 16 bytes at
+// a time too. Otherwise (short K on a GPU, or B stored [k, n]:
 // attention keys and values) each of 64 threads owns one output and walks K, with element
 // (k, n) of B at k * b_sk + n * b_sn. ONE_ROW specialises M = 1 to scalars
 // (lib/few_rows.wgsl).
@@ -21,14 +21,21 @@
 #include lib/few_rows.wgsl
 #include lib/grid.wgsl
 
-fn act_at(base: u32, row: u32, kk: u32) -> f32 {
 #if WIDE_A
+// Activations k = t ... t + 3 of row `row` (t a multiple of 4; rows aligned).
+fn act4_at(base: u32, row: u32, t: u32) -> vec4<f32> {
+    return a[(base + row * p.lda + t) / 4u];
+}
+
+fn act_at(base: u32, row: u32, kk: u32) -> f32 {
     let i = base + row * p.lda + kk;
     return a[i / 4u][i % 4u];
-#else
-    return a[base + row * p.lda + kk];
-#endif
 }
+#else
+fn act_at(base: u32, row: u32, kk: u32) -> f32 {
+    return a[base + row * p.lda + kk];
+}
+#endif
 
 fn act_rows() -> u32 {
     return p.m;
@@ -223,14 +230,6 @@ fn x_at(a_base: u32, t: u32) -> Acc {
     return input_at(a_base, t);
 }
 
-#if WIDE_A
-// The activations of k = t ... t + 3 in one load (one row, 16-byte aligned, t a multiple
-// of 4).
-fn x4_at(a_base: u32, t: u32) -> array<Acc, 4> {
-    let x = a[(a_base + t) / 4u];
-    return array<Acc, 4>(x.x, x.y, x.z, x.w);
-}
-#endif
 
 // Each thread walks its own output's row of B 16 bytes at a time: no workgroup memory and
 // no barriers (but NORM's), which CPU drivers run far faster than the split form.

@@ -163,14 +163,25 @@ fn route_kernel(stats: bool) -> Kernel {
     Kernel::new::<RouteParams>("runtime/clsr_route.wgsl", ROUTE, "main").define_if("STATS", stats)
 }
 
-/// The routed Linear: tiled (`clsr_matmul.wgsl`) or few-row (`clsr_gemv.wgsl`, with `walk`
-/// its form for CPU drivers: [`crate::gpu::KernelForms`]); with `gelu` it is fc1, otherwise
-/// fc2 accumulating into the residual.
-fn linear_kernel(rows: Rows, f16: bool, gelu: bool, walk: bool) -> Kernel {
+/// How the few-row routed Linear reads its operands.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Walk {
+    /// The GPU form: 32 lanes split each output's K.
+    No,
+    /// The CPU drivers' form ([`crate::gpu::KernelForms`]): a thread walks each output's
+    /// weight row 16 bytes at a time, and with `wide_a` (K a whole number of the weights'
+    /// 16-byte units) the activation rows too.
+    Yes { wide_a: bool },
+}
+
+/// The routed Linear: tiled (`clsr_matmul.wgsl`) or few-row (`clsr_gemv.wgsl`, walking or
+/// not); with `gelu` it is fc1, otherwise fc2 accumulating into the residual.
+fn linear_kernel(rows: Rows, f16: bool, gelu: bool, walk: Walk) -> Kernel {
     let kernel = if rows.few() {
         Kernel::new::<LinearParams>("runtime/clsr_gemv.wgsl", GEMV, "main")
             .define_if("ONE_ROW", rows == Rows::One)
-            .define_if("WALK", walk)
+            .define_if("WALK", walk != Walk::No)
+            .define_if("WIDE_A", walk == Walk::Yes { wide_a: true })
     } else {
         Kernel::new::<LinearParams>("runtime/clsr_matmul.wgsl", MATMUL, "main")
     };
@@ -188,9 +199,11 @@ pub(crate) fn kernels() -> Vec<Kernel> {
         }
         for rows in [Rows::One, Rows::Few, Rows::Many] {
             for gelu in [false, true] {
-                all.push(linear_kernel(rows, f16, gelu, false));
+                all.push(linear_kernel(rows, f16, gelu, Walk::No));
                 if rows.few() {
-                    all.push(linear_kernel(rows, f16, gelu, true));
+                    for wide_a in [false, true] {
+                        all.push(linear_kernel(rows, f16, gelu, Walk::Yes { wide_a }));
+                    }
                 }
             }
         }
@@ -337,8 +350,17 @@ pub fn clsr_ffn_counted(
             assert!(row_tiles <= 65535, "clsr_ffn: too many tokens ({rows})");
             [u(row_tiles), u(n.div_ceil(TILE)), 1]
         };
+        // Activation rows of k elements start on 16-byte boundaries when the weight rows
+        // do: k a whole number of 16-byte units (8 halves or 4 f32).
+        let form = if walk {
+            Walk::Yes {
+                wide_a: k.is_multiple_of(if f16 { 8 } else { 4 }),
+            }
+        } else {
+            Walk::No
+        };
         gpu.dispatch(
-            &linear_kernel(shape, f16, gelu, walk),
+            &linear_kernel(shape, f16, gelu, form),
             bytemuck::bytes_of(&params),
             &[
                 (1, a.buffer()),

@@ -230,7 +230,7 @@ enum GemvForm {
     /// subgroup reductions or in workgroup memory.
     SplitK { subgroups: bool },
     /// B stored [n, k], on a CPU driver: each thread walks its own output's row; with
-    /// `wide_x` (one row of A, aligned as [`wide_fits`] says, no folded norm) it reads the
+    /// `wide_x` (A's rows aligned as [`wide_fits`] says, no folded norm) it reads the
     /// activations 16 bytes at a time too.
     Walk { wide_x: bool },
     /// Short K on a GPU, or B stored [k, n]: each thread walks its output with strides.
@@ -252,7 +252,7 @@ impl GemvForm {
             GemvForm::Strided
         } else if gpu.cpu_forms() {
             GemvForm::Walk {
-                wide_x: g.m == 1 && !norm && wide_fits(g, b_f16),
+                wide_x: !norm && wide_fits(g, b_f16),
             }
         } else if g.k >= SPLIT_K_MIN {
             GemvForm::SplitK {
@@ -286,8 +286,8 @@ fn gemv_kernel(
     let walk = matches!(form, GemvForm::Walk { .. });
     let wide_x = form == GemvForm::Walk { wide_x: true };
     assert!(
-        !wide_x || (one_row && !norm),
-        "the walking GEMV reads one row's activations 16 bytes at a time, unnormalised"
+        !wide_x || !norm,
+        "the walking GEMV reads activations 16 bytes at a time only unnormalised"
     );
     Kernel::new::<MatmulParams>("runtime/gemv.wgsl", GEMV, "main")
         .define_if("ONE_ROW", one_row)
@@ -330,7 +330,7 @@ pub(crate) fn kernels() -> Vec<Kernel> {
         };
         for form in GemvForm::ALL {
             for &(residual, norm) in tails {
-                if form == (GemvForm::Walk { wide_x: true }) && (!f(0) || norm) {
+                if form == (GemvForm::Walk { wide_x: true }) && norm {
                     continue;
                 }
                 all.push(gemv_kernel(form, f(0), f(1), f(2), f(3), residual, norm));

@@ -6,7 +6,8 @@
 //! operands are transposed in and out of the [T, d] activations (`transpose`). The
 //! score buffers are transient and sized to a memory budget (heads are grouped so that a
 //! group's [heads, q_len, kv_len] scores fit it), so a 1500-frame encoder layer never keeps
-//! 1500×1500 scores per head, and the work runs at matmul speed.
+//! 1500×1500 scores per head, and the work runs at matmul speed. The same gradients without
+//! score buffers come from [`super::flash_attention`], through [`attention_backward_with`].
 
 use std::sync::OnceLock;
 
