@@ -16,8 +16,8 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 #if WIDE_A
-// The GPU matmul's aligned form (lib/wide_tile.wgsl) and the walking GEMV over one aligned
-// row read A 16 bytes at a time.
+// The GPU matmul's aligned form (lib/wide_tile.wgsl) and the CPU drivers' walking matmul
+// and GEMV over aligned rows read A 16 bytes at a time.
 @group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;
 #else
 @group(0) @binding(1) var<storage, read> a: array<f32>;

@@ -230,7 +230,6 @@ fn x_at(a_base: u32, t: u32) -> Acc {
     return input_at(a_base, t);
 }
 
-
 // Each thread walks its own output's row of B 16 bytes at a time: no workgroup memory and
 // no barriers (but NORM's), which CPU drivers run far faster than the split form.
 @compute @workgroup_size(64, 1, 1)
