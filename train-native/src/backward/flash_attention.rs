@@ -106,50 +106,49 @@ pub fn flash_attention_backward(
         causal: causal.is_some() as u32,
         past: u(causal.unwrap_or(0)),
     };
-    let params = bytemuck::bytes_of(&params);
+    let dispatch = |pass: Pass, rows: usize, buffers: &[(u32, &wgpu::Buffer)]| {
+        gpu.dispatch(
+            &kernel(pass, head_dim),
+            bytemuck::bytes_of(&params),
+            buffers,
+            grid(rows),
+        );
+    };
+    let (q, k, v, o, dout) = (
+        q.buffer(),
+        k.buffer(),
+        v.buffer(),
+        o.buffer(),
+        dout.buffer(),
+    );
     // (L, D) per head and query row.
     let stats = gpu.tensor(&[s.heads, s.q_len, 2]);
-    gpu.dispatch(
-        &kernel(Pass::Stats, head_dim),
-        params,
-        &[
-            (1, q.buffer()),
-            (2, k.buffer()),
-            (3, dout.buffer()),
-            (4, o.buffer()),
-            (5, stats.buffer()),
-        ],
-        grid(s.q_len),
+    let st = stats.buffer();
+    dispatch(
+        Pass::Stats,
+        s.q_len,
+        &[(1, q), (2, k), (3, dout), (4, o), (5, st)],
     );
     let dk = gpu.tensor(&[s.kv_len, d]);
     let dv = gpu.tensor(&[s.kv_len, d]);
-    gpu.dispatch(
-        &kernel(Pass::Keys, head_dim),
-        params,
+    dispatch(
+        Pass::Keys,
+        s.kv_len,
         &[
-            (1, q.buffer()),
-            (2, k.buffer()),
-            (3, dout.buffer()),
-            (4, v.buffer()),
-            (5, stats.buffer()),
+            (1, q),
+            (2, k),
+            (3, dout),
+            (4, v),
+            (5, st),
             (6, dk.buffer()),
             (7, dv.buffer()),
         ],
-        grid(s.kv_len),
     );
     let dq = gpu.tensor(&[s.q_len, d]);
-    gpu.dispatch(
-        &kernel(Pass::Queries, head_dim),
-        params,
-        &[
-            (1, q.buffer()),
-            (2, k.buffer()),
-            (3, dout.buffer()),
-            (4, v.buffer()),
-            (5, stats.buffer()),
-            (6, dq.buffer()),
-        ],
-        grid(s.q_len),
+    dispatch(
+        Pass::Queries,
+        s.q_len,
+        &[(1, q), (2, k), (3, dout), (4, v), (5, st), (6, dq.buffer())],
     );
     AttentionGrads { dq, dk, dv }
 }
