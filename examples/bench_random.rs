@@ -611,8 +611,20 @@ fn run(args: Args) -> Result<(), String> {
             "general path (--general-step)"
         }
     );
+    // The first column holds each row's size and mode label: as wide as the longest.
+    let width = sizes
+        .iter()
+        .flat_map(|size| {
+            let tiled = compare_matmul.then(|| format!("{size} (scalar tiles)"));
+            modes
+                .iter()
+                .map(move |mode| format!("{size}{}", mode.label()))
+                .chain(tiled)
+        })
+        .map(|label| label.len())
+        .fold(9, usize::max);
     println!(
-        "{:<9} {:>11} {:>8} {:>11} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>7} {:>10} {:>9} | {:>11} {:>11}",
+        "{:<width$} {:>11} {:>8} {:>11} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>7} {:>10} {:>9} | {:>11} {:>11}",
         "size",
         "encoder ms",
         "GFLOPS",
@@ -679,7 +691,7 @@ fn run(args: Args) -> Result<(), String> {
                 Default::default()
             };
             println!(
-                "{:<9} {:>11} {:>8} {:>11.2} {:>8.2} {:>8.1} {:>8.1} {:>8.2} {:>9.1} {:>8.2} {:>7.1} {:>10} {:>9} | {}",
+                "{:<width$} {:>11} {:>8} {:>11.2} {:>8.2} {:>8.1} {:>8.1} {:>8.2} {:>9.1} {:>8.2} {:>7.1} {:>10} {:>9} | {}",
                 format!("{size}{}", mode.label()),
                 encoder,
                 gflops,
@@ -698,7 +710,7 @@ fn run(args: Args) -> Result<(), String> {
         }
         if let Some(ms) = figures[0].encoder_tiled_ms {
             println!(
-                "{:<9} {:>11.1} {:>8.1}",
+                "{:<width$} {:>11.1} {:>8.1}",
                 format!("{size} (scalar tiles)"),
                 ms,
                 encoder_flops(&config) / ms / 1e6
