@@ -28,8 +28,9 @@
 # default /usr/bin/chromium).
 # Meant to take under 8 minutes for every size on a machine with a current GPU (not yet
 # measured on one); writing and uploading the random large-v3 (3 GB) is a large part of it.
-# The browser half loads every size again (not yet measured either). The pack is about 27 MB
-# (2026-12-01: bench_random 8 MB stripped, www/pkg 5 MB, playwright-core 14 MB).
+# The browser half loads every size again (not yet measured either). The pack is about 38 MB
+# (2026-12-02, stripped: bench_random 8 MB, bench_matmul and bench_attention_backward 5.5 MB
+# each; www/pkg 5 MB, playwright-core 14 MB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
