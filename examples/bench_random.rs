@@ -16,7 +16,7 @@
 //!
 //! `cargo run --release --example bench_random -- [--tokens N] [--runs R] [--no-peer]
 //! [--general-step] [--compare-steps] [--compare-bind-groups] [--compare-cross-kv]
-//! [--compare-matmul] [--compare-routed] [--profile]
+//! [--compare-matmul] [--compare-routed] [--compare-picks] [--profile]
 //! SIZE...` with SIZE among tiny, base, small, medium, large-v3 (default: tiny base).
 //! `--general-step` turns the decoder's one-dispatch attention step off
 //! (`Decoder::fused_step`); `--compare-steps` decodes both ways in every run, one right after
@@ -28,7 +28,10 @@
 //! tiled form instead of its 16-byte-load form (`Gpu::set_wide_matmul`), a `(scalar tiles)`
 //! line with its encoder ms and GFLOPS; `--compare-routed` decodes again through an expert
 //! pack in every layer whose gates send every token to the expert, then to the shared FFN
-//! (`(routed, expert)` and `(routed, shared)` lines: the routed step against the dense one).
+//! (`(routed, expert)` and `(routed, shared)` lines: the routed step against the dense one);
+//! `--compare-picks` decodes again with each pick reading the whole row of logits instead of
+//! the argmax partials the logits product left (`Decoder::argmax_partials`), a
+//! `(whole-row pick)` line.
 //! Per decode it prints also the host milliseconds per token spent recording the step and
 //! its pick before waiting for the GPU (`host ms`), and the bind groups created per token
 //! (`bg/tok`). The random models are written once under `target/bench-random/` of the
@@ -50,7 +53,9 @@ use std::process::ExitCode;
 use rand::SeedableRng;
 use web_time::Instant;
 use whisper_clsr::gpu::{Gpu, GpuOptions, Tensor};
-use whisper_clsr::model::{LanguageExperts, Route, WeightFile, WhisperConfig, WhisperNetwork};
+use whisper_clsr::model::{
+    GreedyPick, LanguageExperts, Route, WeightFile, WhisperConfig, WhisperNetwork,
+};
 use whisper_clsr::ops::clsr::GateCounts;
 use whisper_clsr::ops::token_pick::{pick_token, Pick};
 use whisper_clsr::pack::ExpertPack;
@@ -152,6 +157,8 @@ struct Mode {
     cross_kv_f16: bool,
     /// Decoder steps through an expert pack whose gates send every token one way.
     routed: Option<Gate>,
+    /// Steps leave argmax partials for the pick (`Decoder::argmax_partials`).
+    argmax_partials: bool,
 }
 
 /// Where a routed step's gates send the token.
@@ -173,6 +180,9 @@ impl Mode {
         }
         if !self.cross_kv_f16 {
             parts.push("f32 K/V");
+        }
+        if !self.argmax_partials {
+            parts.push("whole-row pick");
         }
         match self.routed {
             Some(Gate::Expert) => parts.push("routed, expert"),
@@ -238,7 +248,14 @@ fn decode(
     let mut host = 0.0;
     for step in 0..tokens {
         let recording = Instant::now();
-        let logits = net.decoder.step(gpu, &mut state, &next).unwrap();
+        let greedy = GreedyPick {
+            mask: &mask,
+            eot: u32::MAX,
+        };
+        let logits = net
+            .decoder
+            .step_with(gpu, &mut state, &next, Some(greedy))
+            .unwrap();
         let pick = Pick {
             ts_begin: c.vocab_size as u32,
             eot: u32::MAX,
@@ -247,7 +264,8 @@ fn decode(
             seed: 0,
             step: step as u32,
         };
-        pick_token(gpu, &logits, 0, &mask, &pick, &picked);
+        let partials = logits.partials.as_ref();
+        pick_token(gpu, &logits.logits, 0, &mask, &pick, partials, &picked);
         host += recording.elapsed().as_secs_f64();
         next = vec![pollster::block_on(gpu.read_u32(&picked)).unwrap()[0]];
     }
@@ -342,6 +360,7 @@ fn ours(
     let set = |net: &mut WhisperNetwork, mode: &Mode| {
         net.decoder.fused_step = mode.fused_step;
         net.decoder.cross_kv_f16 = mode.cross_kv_f16;
+        net.decoder.argmax_partials = mode.argmax_partials;
         gpu.set_bind_group_reuse(mode.reuse_bind_groups);
     };
     for run in 0..=runs {
@@ -392,6 +411,7 @@ fn ours(
         .collect();
     net.decoder.fused_step = fused_step;
     net.decoder.cross_kv_f16 = true;
+    net.decoder.argmax_partials = true;
     gpu.set_bind_group_reuse(true);
     let encoder_ms = median(encoder);
     let encoder_tiled_ms = compare_matmul.then(|| median(encoder_tiled));
@@ -440,6 +460,7 @@ struct Args {
     compare_kv: bool,
     compare_matmul: bool,
     compare_routed: bool,
+    compare_picks: bool,
     profile: bool,
     write_only: Option<PathBuf>,
     sizes: Vec<String>,
@@ -456,6 +477,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         compare_kv: false,
         compare_matmul: false,
         compare_routed: false,
+        compare_picks: false,
         profile: false,
         write_only: None,
         sizes: Vec::new(),
@@ -477,6 +499,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--compare-cross-kv" => a.compare_kv = true,
             "--compare-matmul" => a.compare_matmul = true,
             "--compare-routed" => a.compare_routed = true,
+            "--compare-picks" => a.compare_picks = true,
             "--profile" => a.profile = true,
             "--write-only" => {
                 a.write_only = Some(
@@ -537,6 +560,7 @@ fn run(args: Args) -> Result<(), String> {
         compare_kv,
         compare_matmul,
         compare_routed,
+        compare_picks,
         profile,
         sizes,
         ..
@@ -546,6 +570,7 @@ fn run(args: Args) -> Result<(), String> {
         reuse_bind_groups: true,
         cross_kv_f16: true,
         routed: None,
+        argmax_partials: true,
     }];
     if compare {
         modes.push(Mode {
@@ -556,6 +581,12 @@ fn run(args: Args) -> Result<(), String> {
     if compare_kv {
         modes.push(Mode {
             cross_kv_f16: false,
+            ..modes[0]
+        });
+    }
+    if compare_picks {
+        modes.push(Mode {
+            argmax_partials: false,
             ..modes[0]
         });
     }

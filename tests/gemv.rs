@@ -117,6 +117,7 @@ fn check(
         gelu: use_gelu,
         residual: use_res.then_some((&rt, Layout::dense(rows, n))),
         norm: around.norm.then_some(&table),
+        ..Epilogue::default()
     };
     gemm(gpu, &xt, Rhs::Weight(&w), &out, &g, &epi);
     let (mut xs, ws) = (f64s(&x), f64s(&w_seen));

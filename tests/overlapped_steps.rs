@@ -5,6 +5,8 @@
 //! sampled, with and without timestamps, with a length limit that stops decoding before EOT.
 //! The pick's timestamp rules from the GPU history against the host's rules, pick by pick,
 //! on random logits where timestamps are picked often.
+//! Greedy windows whose steps leave argmax partials for the pick decode what whole-row
+//! picks decode.
 
 use whisper_clsr_test_kit as kit;
 
@@ -63,6 +65,72 @@ fn overlapped_steps_decode_what_one_step_at_a_time_decodes() {
     assert!(compared > 30, "{compared} tokens compared");
 }
 
+#[test]
+fn greedy_steps_with_argmax_partials_decode_what_whole_row_picks_decode() {
+    let dir = std::env::temp_dir().join(format!("whisper-clsr-partials-{}", std::process::id()));
+    kit::tiny_whisper::write(&dir, 49);
+    let mut whisper = Whisper::load_dir(kit::gpu(), &dir).unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    let mut compared = 0;
+    for overlapped in [true, false] {
+        for timestamps in [true, false] {
+            let mut options = TranscribeOptions {
+                language: Some("en".into()),
+                ..TranscribeOptions::default()
+            };
+            options.decode.temperatures = vec![0.0];
+            options.decode.timestamps = timestamps;
+            options.decode.max_new_tokens = 16;
+            options.decode.compression_ratio_threshold = None;
+            options.decode.logprob_threshold = None;
+            options.decode.no_speech_threshold = None;
+            let decoder = &mut whisper.model.decoder;
+            decoder.overlapped_steps = overlapped;
+            decoder.argmax_partials = false;
+            let whole =
+                pollster::block_on(whisper.transcribe(&samples(), &options, &mut |_| Ok(())))
+                    .expect("transcribes");
+            whisper.model.decoder.argmax_partials = true;
+            whisper.gpu.start_kernel_profile();
+            let merged =
+                pollster::block_on(whisper.transcribe(&samples(), &options, &mut |_| Ok(())))
+                    .expect("transcribes");
+            let ran: Vec<String> = whisper
+                .gpu
+                .take_kernel_profile()
+                .into_iter()
+                .map(|k| k.kernel)
+                .collect();
+            for define in ["PICK", "PARTIALS"] {
+                assert!(
+                    ran.iter().any(|k| kit::defines_of(k).contains(&define)),
+                    "a {define} variant ran: {ran:?}"
+                );
+            }
+            let what = format!("overlapped {overlapped}, timestamps {timestamps}");
+            assert!(!whole.tokens.is_empty(), "{what}: something was decoded");
+            assert_eq!(merged.tokens, whole.tokens, "{what}");
+            assert_eq!(merged.segments.len(), whole.segments.len(), "{what}");
+            for (a, b) in merged.segments.iter().zip(&whole.segments) {
+                assert_eq!(
+                    (a.start, a.end, &a.text),
+                    (b.start, b.end, &b.text),
+                    "{what}"
+                );
+                // The log-sum-exp is summed in another order: equal to rounding.
+                assert!(
+                    (a.avg_logprob - b.avg_logprob).abs() <= 1e-5 * b.avg_logprob.abs().max(1.0),
+                    "{what}: {} vs {}",
+                    a.avg_logprob,
+                    b.avg_logprob
+                );
+            }
+            compared += whole.tokens.len();
+        }
+    }
+    assert!(compared > 20, "{compared} tokens compared");
+}
+
 fn read_u32(gpu: &whisper_clsr::gpu::Gpu, t: &whisper_clsr::gpu::Tensor) -> Vec<u32> {
     pollster::block_on(gpu.read_u32(t)).unwrap()
 }
@@ -90,8 +158,8 @@ fn the_gpu_history_applies_the_hosts_timestamp_rules() {
                 step,
             };
             let (host, tracked) = (gpu.tensor(&[2]), gpu.tensor(&[2]));
-            pick_token(&gpu, &logits, 0, &mask, &pick(&sampled), &host);
-            pick_token_tracked(&gpu, &logits, &mask, &pick(&[]), &history, &tracked);
+            pick_token(&gpu, &logits, 0, &mask, &pick(&sampled), None, &host);
+            pick_token_tracked(&gpu, &logits, &mask, &pick(&[]), None, &history, &tracked);
             let want = read_u32(&gpu, &host);
             assert_eq!(
                 read_u32(&gpu, &tracked),

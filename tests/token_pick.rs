@@ -1,14 +1,17 @@
 //! The token-pick kernel against a plain f64 CPU implementation of OpenAI's logit filters
 //! (suppression, `ApplyTimestampRules`) on fresh random logits and token histories; sampling
-//! against the softmax it should draw from.
+//! against the softmax it should draw from. Greedy picks from the argmax partials the logits
+//! GEMV leaves (each of its forms) against the same filters on the logits it stored.
 
 use whisper_clsr_test_kit as kit;
 
-use kit::{gpu, random, rng};
+use kit::{gpu, gpu_with_options, random, read, rng, weight};
 use rand::Rng;
 use whisper_clsr::decode::timestamps::timestamp_filter;
+use whisper_clsr::gpu::{DType, Gpu, GpuOptions, KernelForms, Tensor};
+use whisper_clsr::ops::matmul::{argmax_partials, gemm, ArgmaxOut, Epilogue, Gemm, Layout, Rhs};
 use whisper_clsr::ops::token_pick::{
-    gumbel_noise, pick_token, token_probability, top_tokens, Pick, NO_TOKEN,
+    gumbel_noise, pick_token, token_probability, top_tokens, ArgmaxPartials, Pick, NO_TOKEN,
 };
 
 const NEG_INF: f64 = f64::NEG_INFINITY;
@@ -84,7 +87,7 @@ fn gpu_pick(logits: &[f32], mask: &[f32], pick: &Pick) -> (u32, f32) {
     let lt = gpu.upload(logits, &[logits.len()]).unwrap();
     let mt = gpu.upload(mask, &[mask.len()]).unwrap();
     let out = gpu.tensor(&[2]);
-    pick_token(&gpu, &lt, 0, &mt, pick, &out);
+    pick_token(&gpu, &lt, 0, &mt, pick, None, &out);
     let v = pollster::block_on(gpu.read_u32(&out)).unwrap();
     (v[0], f32::from_bits(v[1]))
 }
@@ -324,7 +327,7 @@ fn samples_follow_the_tempered_softmax() {
                 seed: 12345,
                 step,
             };
-            pick_token(&gpu, &lt, 0, &mt, &pick, &out);
+            pick_token(&gpu, &lt, 0, &mt, &pick, None, &out);
             out
         })
         .collect();
@@ -361,4 +364,249 @@ fn no_speech_probability_is_the_softmax_at_the_token() {
         (f64::from(got) - want).abs() <= 1e-4 * want,
         "{got} vs {want}"
     );
+}
+
+/// One row of logits `x · tableᵀ` [1, n], computed in `chunks` products of consecutive table
+/// rows as the decoder's tied projection is, each leaving its argmax partials for `mask`.
+fn logits_with_partials(
+    gpu: &Gpu,
+    x: &[f32],
+    table: &[f32],
+    dtype: DType,
+    chunks: &[usize],
+    (mask, eot): (&Tensor, u32),
+) -> (Tensor, ArgmaxPartials, Vec<String>) {
+    let k = x.len();
+    let n = table.len() / k;
+    let xt = gpu.upload(x, &[1, k]).unwrap();
+    let logits = gpu.tensor(&[1, n]);
+    let mut starts = vec![0];
+    starts.extend_from_slice(chunks);
+    starts.push(n);
+    let products: Vec<_> = starts
+        .windows(2)
+        .map(|w| {
+            let rows = w[1] - w[0];
+            let (chunk, _) = weight(gpu, &table[w[0] * k..w[1] * k], &[rows, k], dtype);
+            let g = Gemm {
+                m: 1,
+                n: rows,
+                k,
+                batch: 1,
+                a: Layout::dense(1, k),
+                b: Layout::dense(rows, k),
+                c: Layout {
+                    offset: w[0],
+                    row_stride: n,
+                    batch_stride: 0,
+                },
+                trans_b: true,
+                alpha: 1.0,
+            };
+            (g, chunk)
+        })
+        .collect();
+    let count = products
+        .iter()
+        .map(|(g, chunk)| argmax_partials(gpu, g, Rhs::Weight(chunk)))
+        .sum();
+    let partials = ArgmaxPartials::new(gpu, count);
+    let mut first = 0;
+    gpu.start_kernel_profile();
+    for (g, chunk) in &products {
+        let epi = Epilogue {
+            argmax: Some(ArgmaxOut {
+                mask,
+                limit: eot,
+                out: &partials.tensor,
+                first,
+            }),
+            ..Epilogue::default()
+        };
+        gemm(gpu, &xt, Rhs::Weight(chunk), &logits, g, &epi);
+        first += argmax_partials(gpu, g, Rhs::Weight(chunk));
+    }
+    let variants = gpu
+        .take_kernel_profile()
+        .into_iter()
+        .map(|p| p.kernel)
+        .collect();
+    (logits, partials, variants)
+}
+
+/// The partials merged on the host: (max, its lowest id, log-sum-exp).
+fn merge_partials(gpu: &Gpu, partials: &ArgmaxPartials) -> (f32, u32, f64) {
+    let raw = pollster::block_on(gpu.read_u32(&partials.tensor)).unwrap();
+    let triples: Vec<(f32, u32, f32)> = raw
+        .chunks(3)
+        .map(|t| (f32::from_bits(t[0]), t[1], f32::from_bits(t[2])))
+        .collect();
+    let (max, id) = triples
+        .iter()
+        .fold((f32::MIN, u32::MAX), |best, &(m, i, _)| {
+            if m > best.0 || (m == best.0 && i < best.1) {
+                (m, i)
+            } else {
+                best
+            }
+        });
+    let sum: f64 = triples
+        .iter()
+        .map(|&(m, _, s)| f64::from(s) * (f64::from(m) - f64::from(max)).exp())
+        .sum();
+    (max, id, f64::from(max) + sum.ln())
+}
+
+#[test]
+fn greedy_picks_from_argmax_partials_apply_the_filters_to_the_stored_logits() {
+    let mut r = rng(35);
+    let open = |forms, subgroups| {
+        gpu_with_options(GpuOptions {
+            kernel_forms: forms,
+            subgroups,
+            ..GpuOptions::default()
+        })
+    };
+    let devices = [
+        ("gpu forms", open(KernelForms::Gpu, true)),
+        ("gpu forms, no subgroups", open(KernelForms::Gpu, false)),
+        ("cpu forms", open(KernelForms::Cpu, true)),
+    ];
+    // (n, ts_begin, eot, k, weights, chunk starts): K under 256 takes the strided GEMV on GPU
+    // forms, K = 300 in halves the walk's element reads of A on CPU forms.
+    let cases = [
+        (300usize, 200usize, 150usize, 40usize, DType::F32, vec![]),
+        (3000, 2500, 2400, 300, DType::F16, vec![1234]),
+        (51865, 50364, 50257, 384, DType::F16, vec![]),
+    ];
+    let mut variants = std::collections::BTreeSet::new();
+    for (name, gpu) in &devices {
+        for (n, ts_begin, eot, k, dtype, chunks) in &cases {
+            let (n, ts_begin, eot, k) = (*n, *ts_begin, *eot, *k);
+            for trial in 0..2 {
+                // The last input is 1 and the timestamps' last weight a bias, so that the
+                // probability-mass rule both holds back and fires.
+                let mut x = random(&mut r, k);
+                x[k - 1] = 1.0;
+                let mut table = random(&mut r, n * k);
+                let bias = [-6.0f32, 2.0][trial];
+                for row in ts_begin..n {
+                    table[row * k + k - 1] = bias;
+                }
+                // The best text id tied within a workgroup (ids 20 and 36, after the first
+                // step of its reduction) and across workgroups (148), and a stronger masked id.
+                let strong = [20, 36, 148];
+                if trial == 1 {
+                    for j in 0..k {
+                        for id in strong {
+                            table[id * k + j] = 3.0 * x[j].signum();
+                        }
+                        table[50 * k + j] = 4.0 * x[j].signum();
+                    }
+                }
+                let mut mask = vec![0.0f32; n];
+                for (i, m) in mask.iter_mut().enumerate() {
+                    if (i > eot && i < ts_begin) || (i < eot && r.random_bool(0.1)) {
+                        *m = -1e30;
+                    }
+                }
+                for id in strong {
+                    mask[id] = 0.0;
+                }
+                mask[50] = -1e30;
+                let mt = gpu.upload(&mask, &[n]).unwrap();
+                let (lt, partials, seen) =
+                    logits_with_partials(gpu, &x, &table, *dtype, chunks, (&mt, eot as u32));
+                variants.extend(seen.into_iter().map(|v| (*name, v)));
+                let logits = read(gpu, &lt);
+                let what = format!("{name}, n {n}, trial {trial}");
+
+                // The partials hold what the stored text logits under the mask hold.
+                let text = cpu_filtered(&logits[..eot], &mask[..eot], &[], 0, 0, None, false);
+                let best = first_argmax(&text);
+                let (max, id, lse) = merge_partials(gpu, &partials);
+                assert_eq!((max, id as usize), (logits[best], best), "{what}");
+                let want_lse = log_sum_exp(&text);
+                assert!(
+                    (lse - want_lse).abs() <= 1e-5 * want_lse.abs().max(1.0),
+                    "{what}: lse {lse} vs {want_lse}"
+                );
+                if trial == 1 {
+                    assert_eq!(best, 20, "{what}: the lowest strong row wins");
+                }
+
+                for (h, sampled) in histories(ts_begin as u32).into_iter().enumerate() {
+                    for timestamps in [true, false] {
+                        let want = cpu_filtered(
+                            &logits,
+                            &mask,
+                            &sampled,
+                            ts_begin,
+                            eot,
+                            Some(50),
+                            timestamps,
+                        );
+                        let pick = Pick {
+                            ts_begin: ts_begin as u32,
+                            eot: eot as u32,
+                            timestamps: timestamps.then(|| {
+                                timestamp_filter(&sampled, ts_begin as u32, n as u32, Some(50))
+                            }),
+                            temperature: 0.0,
+                            seed: 0,
+                            step: 0,
+                        };
+                        let out = gpu.tensor(&[2]);
+                        pick_token(gpu, &lt, 0, &mt, &pick, Some(&partials), &out);
+                        let got = pollster::block_on(gpu.read_u32(&out)).unwrap();
+                        let (id, logprob) = (got[0], f32::from_bits(got[1]));
+                        let best = first_argmax(&want);
+                        let want_lp = want[best] - log_sum_exp(&want);
+                        let what = format!("{what}, history {h}, timestamps {timestamps}");
+                        assert_eq!(id as usize, best, "{what}");
+                        assert!(
+                            (f64::from(logprob) - want_lp).abs() <= 1e-4 * want_lp.abs().max(1.0),
+                            "{what}: logprob {logprob} vs {want_lp}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+    // Every GEMV form left partials: split K with and without subgroups (where offered),
+    // strided, and the walk with and without 16-byte activation reads.
+    let has = |device: &str, with: &[&str], without: &[&str]| {
+        variants.iter().any(|(name, v)| {
+            *name == device
+                && v.contains("gemv")
+                && with.iter().all(|d| kit::defines_of(v).contains(d))
+                && without.iter().all(|d| !kit::defines_of(v).contains(d))
+        })
+    };
+    assert!(
+        has("cpu forms", &["PICK", "WALK", "WIDE_A"], &[]),
+        "{variants:?}"
+    );
+    assert!(
+        has("cpu forms", &["PICK", "WALK"], &["WIDE_A"]),
+        "{variants:?}"
+    );
+    assert!(
+        has(
+            "gpu forms, no subgroups",
+            &["PICK", "SPLIT_K"],
+            &["SUBGROUPS"]
+        ),
+        "{variants:?}"
+    );
+    assert!(
+        has("gpu forms, no subgroups", &["PICK"], &["SPLIT_K", "WALK"]),
+        "{variants:?}"
+    );
+    if devices[0].1.subgroups() {
+        assert!(
+            has("gpu forms", &["PICK", "SUBGROUPS"], &[]),
+            "{variants:?}"
+        );
+    }
 }

@@ -64,7 +64,7 @@ fn product(
         bias: bias.map(|b| (b, 0)),
         gelu: act,
         residual: residual.map(|r| (r, Layout::dense(rows, n))),
-        norm: None,
+        ..Epilogue::default()
     };
     one_dispatch(gpu, || {
         let c = gpu.tensor(&[rows, n]);

@@ -98,7 +98,7 @@ fn wide_linear_matches_cpu_at_edges_and_tails() {
                         bias: bias.then_some((&b, 0)),
                         gelu: act,
                         residual: res.then_some((&rt, Layout::dense(rows, n))),
-                        norm: None,
+                        ..Epilogue::default()
                     };
                     let (got, variant) = one_dispatch(&gpu, || {
                         gemm(&gpu, &xt, Rhs::Weight(&w), &c, &g, &epi);

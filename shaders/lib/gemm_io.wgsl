@@ -2,7 +2,8 @@
 // (matmul.wgsl, gemv.wgsl): A is f32 activations, B an activation (f32) or a weight (f32 or,
 // with F16, packed halves), then C[b, m, n] = act(alpha · sum + bias[n]) + R[b, m, n] with
 // BIAS, GELU and RESIDUAL. Offsets and strides are in elements; `batch` is the tiled
-// kernel's, (b_sk, b_sn) the strides of B's element (k, n) in the few-row kernel's walk.
+// kernel's, (b_sk, b_sn) the strides of B's element (k, n) in the few-row kernel's walk;
+// (pick_limit, pick_first) place gemv.wgsl's argmax partials (PICK).
 
 #include lib/f16.wgsl
 
@@ -12,6 +13,7 @@ struct Params {
     ldb: u32, b_bs: u32, c_off: u32, ldc: u32,
     c_bs: u32, r_off: u32, ldr: u32, r_bs: u32,
     bias_off: u32, alpha: f32, b_sk: u32, b_sn: u32,
+    pick_limit: u32, pick_first: u32, _pad0: u32, _pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -60,8 +62,9 @@ fn load_b(i: u32) -> f32 {
 #endif
 }
 
-// Finishes output (row, col) of batch item `batch` from its dot product `sum`.
-fn store(batch: u32, row: u32, col: u32, sum: f32) {
+// Finishes output (row, col) of batch item `batch` from its dot product `sum`; returns the
+// value stored.
+fn store(batch: u32, row: u32, col: u32, sum: f32) -> f32 {
     var v = sum * p.alpha;
 #if BIAS
     let i = p.bias_off + col;
@@ -74,4 +77,5 @@ fn store(batch: u32, row: u32, col: u32, sum: f32) {
     v += r[p.r_off + batch * p.r_bs + row * p.ldr + col];
 #endif
     c[p.c_off + batch * p.c_bs + row * p.ldc + col] = v;
+    return v;
 }

@@ -16,10 +16,16 @@
 // NORM: A's rows are layer-normalised as they are read (a decoder step's FFN layer norm
 // folded into fc1): every workgroup first reduces its rows' mean and variance, then reads
 // (a − mean) · inv_std · gamma[k] + beta[k].
+// PICK (one row, no bias, GELU, residual or NORM: a greedy step's logits): each workgroup
+// also leaves what runtime/token_pick.wgsl's PARTIALS pick needs of its outputs, so the pick
+// need not read those logits (lib/argmax_partials.wgsl).
 
 #include lib/gemm_io.wgsl
 #include lib/few_rows.wgsl
 #include lib/grid.wgsl
+#if PICK
+#include lib/argmax_partials.wgsl
+#endif
 
 #if WIDE_A
 // Activations k = t ... t + 3 of row `row` (t a multiple of 4; rows aligned).
@@ -41,9 +47,14 @@ fn act_rows() -> u32 {
     return p.m;
 }
 
-fn store_rows(batch: u32, n: u32, sum: Acc) {
+// Stores output n of every row; with PICK (one row) also keeps it in its partial slot
+// (output n0 + slot).
+fn store_rows(batch: u32, n0: u32, n: u32, sum: Acc) {
     for (var m = 0u; m < p.m; m++) {
-        store(batch, m, n, row_value(sum, m));
+        let v = store(batch, m, n, row_value(sum, m));
+#if PICK
+        keep_output(n - n0, n, v);
+#endif
     }
 }
 
@@ -166,6 +177,9 @@ fn main(
 #if NORM
     norm_rows(a_base, index, 256u);
 #endif
+#if PICK
+    clear_slot(index);
+#endif
 #if SUBGROUPS
     // A subgroup numbers its own active lanes, so neither the subgroup size nor how
     // invocations map to subgroups matters. Item i is part i / OUTS of output i % OUTS: with
@@ -198,7 +212,7 @@ fn main(
         for (var q = 0u; q < parts; q++) {
             sum += partial[q * OUTS + index];
         }
-        store_rows(batch, n0 + index, sum);
+        store_rows(batch, n0, n0 + index, sum);
     }
 #else
     // Team lid.y owns outputs n0 + lid.y + 8j; its 32 lanes split each chunk.
@@ -218,9 +232,12 @@ fn main(
         let sum = lane_sum(lid, acc[j]);
         let n = n0 + lid.y + 8u * j;
         if (lid.x == 0u && n < p.n) {
-            store_rows(batch, n, sum);
+            store_rows(batch, n0, n, sum);
         }
     }
+#endif
+#if PICK
+    leave_partial(workgroup_index(wg), index, n0 < p.n);
 #endif
 }
 #else
@@ -235,48 +252,61 @@ fn x_at(a_base: u32, t: u32) -> Acc {
 @compute @workgroup_size(64, 1, 1)
 fn main(wg: Workgroup, @builtin(local_invocation_index) index: u32) {
     let batch = wg.id.z;
-    let n = workgroup_index(wg) * 64u + index;
+    let n0 = workgroup_index(wg) * 64u;
+    let n = n0 + index;
     let a_base = p.a_off + batch * p.a_bs;
 #if NORM
     norm_rows(a_base, index, 64u);
 #endif
-    if (n >= p.n) {
-        return;
-    }
-    let row = p.b_off + batch * p.b_bs + n * p.ldb;
-    var acc = Acc(0.0);
-    var rest = 0u;
-    if (row % V == 0u) {
-        let first = row / V;
-        let units = p.k / V;
-        for (var u = 0u; u < units; u++) {
-            acc = unit_fma(acc, b[first + u], a_base, u * V);
+#if PICK
+    clear_slot(index);
+#endif
+    // No early return: PICK's reduction below needs every invocation.
+    if (n < p.n) {
+        let row = p.b_off + batch * p.b_bs + n * p.ldb;
+        var acc = Acc(0.0);
+        var rest = 0u;
+        if (row % V == 0u) {
+            let first = row / V;
+            let units = p.k / V;
+            for (var u = 0u; u < units; u++) {
+                acc = unit_fma(acc, b[first + u], a_base, u * V);
+            }
+            rest = units * V;
         }
-        rest = units * V;
+        for (var kk = rest; kk < p.k; kk++) {
+            acc += load_b(row + kk) * input_at(a_base, kk);
+        }
+        store_rows(batch, n0, n, acc);
     }
-    for (var kk = rest; kk < p.k; kk++) {
-        acc += load_b(row + kk) * input_at(a_base, kk);
-    }
-    store_rows(batch, n, acc);
+#if PICK
+    leave_partial(workgroup_index(wg), index, n0 < p.n);
+#endif
 }
 #else
 @compute @workgroup_size(64, 1, 1)
 fn main(wg: Workgroup, @builtin(local_invocation_id) lid: vec3<u32>) {
     let batch = wg.id.z;
-    let n = workgroup_index(wg) * 64u + lid.x;
+    let n0 = workgroup_index(wg) * 64u;
+    let n = n0 + lid.x;
     let a_base = p.a_off + batch * p.a_bs;
 #if NORM
     norm_rows(a_base, lid.x, 64u);
 #endif
-    if (n >= p.n) {
-        return;
+#if PICK
+    clear_slot(lid.x);
+#endif
+    if (n < p.n) {
+        let b_base = p.b_off + batch * p.b_bs + n * p.b_sn;
+        var acc = Acc(0.0);
+        for (var kk = 0u; kk < p.k; kk++) {
+            acc += load_b(b_base + kk * p.b_sk) * input_at(a_base, kk);
+        }
+        store_rows(batch, n0, n, acc);
     }
-    let b_base = p.b_off + batch * p.b_bs + n * p.b_sn;
-    var acc = Acc(0.0);
-    for (var kk = 0u; kk < p.k; kk++) {
-        acc += load_b(b_base + kk * p.b_sk) * input_at(a_base, kk);
-    }
-    store_rows(batch, n, acc);
+#if PICK
+    leave_partial(workgroup_index(wg), lid.x, n0 < p.n);
+#endif
 }
 #endif
 #endif

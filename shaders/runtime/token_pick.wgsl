@@ -14,6 +14,12 @@
 // with each pick, so the next step can be recorded before this one's id is read back; the
 // params' ts_max bounds the first pick only (flags: TIMESTAMPS alone).
 //
+// PARTIALS (entry `main`, greedy only): the logits product left argmax partials of the ids
+// below EOT under this mask (binding 5, `partials` triples; lib/argmax_partials.wgsl). Those
+// ids obey the mask alone (and FIRST and NO_TEXT, which drop them all), so the pick merges
+// the partials instead of reading their logits and reads the ids from EOT on (the specials
+// and the timestamps) as without.
+//
 // Entry `top_k`: the `k` most likely allowed ids (filters as in `main`, no temperature), best
 // first and ties to the lowest id, as [id, bits of its log-probability] pairs from
 // out[out_index] on (beam search). Rows with fewer than `k` allowed ids end in id 0xffffffff.
@@ -35,9 +41,9 @@ struct Params {
     temperature: f32,
     out_index: u32,
     k: u32,
+    partials: u32,
     _pad0: u32,
     _pad1: u32,
-    _pad2: u32,
 }
 
 // flags
@@ -52,6 +58,9 @@ const NO_TEXT: u32 = 8u;      // last was a timestamp after text: timestamp or E
 @group(0) @binding(3) var<storage, read_write> out: array<u32>;
 #if HISTORY
 @group(0) @binding(4) var<storage, read_write> history: array<u32>;
+#endif
+#if PARTIALS
+@group(0) @binding(5) var<storage, read> partials: array<u32>;
 #endif
 
 const WG: u32 = 256u;
@@ -146,6 +155,20 @@ fn lse_add(ms: vec2<f32>, v: f32) -> vec2<f32> {
     return vec2<f32>(v, ms.y * exp(ms.x - v) + 1.0);
 }
 
+// Whether the rules allow text ids (below EOT) at all; the mask decides each.
+fn text_allowed() -> bool {
+    return (flags & TIMESTAMPS) == 0u || (flags & (FIRST | NO_TEXT)) == 0u;
+}
+
+// The first id the passes read: with PARTIALS the ids below EOT come from the partials.
+fn first_read_id() -> u32 {
+#if PARTIALS
+    return min(p.eot, p.n);
+#else
+    return 0u;
+#endif
+}
+
 // What pass 1 of every pick finds: the log-sum-exp of the allowed ids, and whether the
 // probability-mass rule forbids text.
 struct Filtered {
@@ -158,7 +181,16 @@ fn filtered_log_sum_exp(lane: u32) -> Filtered {
     var max_text = NEG;
     var all = vec2<f32>(NEG, 0.0);
     var ts = vec2<f32>(NEG, 0.0);
-    for (var i = lane; i < p.n; i += WG) {
+#if PARTIALS
+    if (text_allowed()) {
+        for (var j = lane; j < p.partials; j += WG) {
+            let m = bitcast<f32>(partials[3u * j]);
+            max_text = max(max_text, m);
+            all = lse_merge(all.x, all.y, m, bitcast<f32>(partials[3u * j + 2u]));
+        }
+    }
+#endif
+    for (var i = first_read_id() + lane; i < p.n; i += WG) {
         if (!allowed(i)) {
             continue;
         }
@@ -227,7 +259,20 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
     let sample = p.temperature > 0.0;
     var bv = NEG;
     var bi = p.eot;
-    for (var i = lane; i < p.n; i += WG) {
+#if PARTIALS
+    // Greedy only (ops/token_pick.rs): the partials hold raw logits.
+    if (text_allowed() && !filtered.text_off) {
+        for (var j = lane; j < p.partials; j += WG) {
+            let v = bitcast<f32>(partials[3u * j]);
+            let id = partials[3u * j + 1u];
+            if (v > bv || (v == bv && id < bi)) {
+                bv = v;
+                bi = id;
+            }
+        }
+    }
+#endif
+    for (var i = first_read_id() + lane; i < p.n; i += WG) {
         if (!pickable(i, filtered.text_off)) {
             continue;
         }

@@ -11,7 +11,7 @@ use super::suppress::SuppressMasks;
 use super::timestamps::timestamp_filter;
 use super::tokenizer::WhisperTokenizer;
 use crate::gpu::{Gpu, Tensor};
-use crate::model::{Decoder, DecoderState};
+use crate::model::{Decoder, DecoderState, GreedyPick, StepLogits};
 use crate::ops::token_pick::{
     new_history, pick_token, pick_token_tracked, token_probability, top_tokens, Pick,
 };
@@ -73,13 +73,18 @@ pub async fn decode_window(
         tok,
         options,
     };
+    // The prompt's logits: one product per window, left without partials.
+    let logits = StepLogits {
+        logits: started.logits,
+        partials: None,
+    };
     let (tokens, sum_logprob) = if decoder.overlapped_steps {
         steps
-            .overlapped(state, started.logits, started.sample_len, on_token)
+            .overlapped(state, logits, started.sample_len, on_token)
             .await?
     } else {
         steps
-            .one_by_one(state, started.logits, started.sample_len, on_token)
+            .one_by_one(state, logits, started.sample_len, on_token)
             .await?
     };
     Ok(WindowDecoding {
@@ -121,12 +126,21 @@ impl Steps<'_> {
         }
     }
 
+    /// What a step's logits product leaves for a greedy pick under `mask` (nothing when
+    /// sampling).
+    fn greedy<'m>(&self, mask: &'m Tensor) -> Option<GreedyPick<'m>> {
+        (self.options.temperature == 0.0).then_some(GreedyPick {
+            mask,
+            eot: self.tok.eot,
+        })
+    }
+
     /// Up to `sample_len` tokens after `logits`, each read back before the next step is
     /// recorded. Returns the tokens and the sum of their log-probabilities (EOT's included).
     async fn one_by_one(
         &self,
         state: &mut DecoderState<'_>,
-        mut logits: Tensor,
+        mut logits: StepLogits,
         sample_len: usize,
         on_token: &mut dyn FnMut(u32) -> Result<()>,
     ) -> Result<(Vec<u32>, f64)> {
@@ -139,7 +153,15 @@ impl Steps<'_> {
             let mask = self
                 .masks
                 .for_step(tokens.is_empty(), self.options.timestamps);
-            pick_token(gpu, &logits, 0, mask, &pick, &picked);
+            pick_token(
+                gpu,
+                &logits.logits,
+                0,
+                mask,
+                &pick,
+                logits.partials.as_ref(),
+                &picked,
+            );
             let read = gpu.read_u32(&picked).await?;
             let (token, logprob) = (read[0], f32::from_bits(read[1]));
             sum_logprob += f64::from(logprob);
@@ -149,7 +171,10 @@ impl Steps<'_> {
             on_token(token)?;
             tokens.push(token);
             if tokens.len() < sample_len {
-                logits = self.decoder.step(gpu, state, &[token])?;
+                let next_mask = self.masks.for_step(false, self.options.timestamps);
+                logits = self
+                    .decoder
+                    .step_with(gpu, state, &[token], self.greedy(next_mask))?;
             }
         }
         Ok((tokens, sum_logprob))
@@ -162,7 +187,7 @@ impl Steps<'_> {
     async fn overlapped(
         &self,
         state: &mut DecoderState<'_>,
-        logits: Tensor,
+        logits: StepLogits,
         sample_len: usize,
         on_token: &mut dyn FnMut(u32) -> Result<()>,
     ) -> Result<(Vec<u32>, f64)> {
@@ -178,16 +203,34 @@ impl Steps<'_> {
         let pick = |step| self.pick(&[], step);
         let mut picked = gpu.tensor(&[2]);
         let first_mask = self.masks.for_step(true, timestamps);
-        pick_token_tracked(gpu, &logits, first_mask, &pick(0), &history, &picked);
+        let partials = logits.partials.as_ref();
+        pick_token_tracked(
+            gpu,
+            &logits.logits,
+            first_mask,
+            &pick(0),
+            partials,
+            &history,
+            &picked,
+        );
         drop(logits);
         let mut pending = gpu.start_read(&picked)?;
         loop {
             let next = if tokens.len() + 1 < sample_len {
-                let logits = decoder.step_picked(gpu, state, &picked)?;
-                let next_picked = gpu.tensor(&[2]);
                 let mask = self.masks.for_step(false, timestamps);
+                let logits = decoder.step_picked(gpu, state, &picked, self.greedy(mask))?;
+                let next_picked = gpu.tensor(&[2]);
                 let step = tokens.len() as u32 + 1;
-                pick_token_tracked(gpu, &logits, mask, &pick(step), &history, &next_picked);
+                let partials = logits.partials.as_ref();
+                pick_token_tracked(
+                    gpu,
+                    &logits.logits,
+                    mask,
+                    &pick(step),
+                    partials,
+                    &history,
+                    &next_picked,
+                );
                 let read = gpu.start_read(&next_picked)?;
                 Some((next_picked, read))
             } else {

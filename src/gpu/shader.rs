@@ -160,6 +160,10 @@ macro_rules! params_struct {
 /// `shaders/`. Each is included at most once per kernel.
 pub const SNIPPETS: &[(&str, &str)] = &[
     (
+        "lib/argmax_partials.wgsl",
+        include_str!("../../shaders/lib/argmax_partials.wgsl"),
+    ),
+    (
         "lib/clsr_linear_io.wgsl",
         include_str!("../../shaders/lib/clsr_linear_io.wgsl"),
     ),

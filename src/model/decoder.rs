@@ -12,9 +12,10 @@ use super::weights::WeightFile;
 use crate::gpu::{DType, Gpu, Tensor, Weight};
 use crate::ops::beam_gather::gather_beams;
 use crate::ops::embedding::{embed_tokens, ChunkedTable};
-use crate::ops::matmul::{gemm, Epilogue, Gemm, Layout, Rhs};
+use crate::ops::matmul::{argmax_partials, gemm, ArgmaxOut, Epilogue, Gemm, Layout, Rhs};
 use crate::ops::pack_halves::pack_halves;
 use crate::ops::softmax::Mask;
+use crate::ops::token_pick::ArgmaxPartials;
 use crate::pack::Part;
 use crate::{Error, Result};
 
@@ -38,8 +39,27 @@ pub struct Decoder {
     /// On for models whose weights are stored in f16 (their keys and values come from f16
     /// weights anyway), off for f32 models (docs/kernels.md).
     pub cross_kv_f16: bool,
+    /// Greedy steps' logits products leave argmax partials of the text ids for the pick
+    /// ([`Decoder::step_with`]), which then reads only the special and timestamp logits;
+    /// on by default, off for comparison.
+    pub argmax_partials: bool,
     d_model: usize,
     max_positions: usize,
+}
+
+/// The logits of a step ([1, vocab]) and, for a greedy pick, the argmax partials their
+/// product left.
+pub struct StepLogits {
+    pub logits: Tensor,
+    pub partials: Option<ArgmaxPartials>,
+}
+
+/// The filter of the greedy pick that follows a step: its suppress mask and EOT (the
+/// partials cover the ids below it).
+#[derive(Clone, Copy)]
+pub struct GreedyPick<'a> {
+    pub mask: &'a Tensor,
+    pub eot: u32,
 }
 
 /// Per-audio decoder state: cross-attention keys/values (computed once from the encoder
@@ -126,6 +146,7 @@ impl Decoder {
             ln: LayerNorm::load(gpu, file, &format!("{p}.layer_norm"), d)?,
             fused_step: true,
             overlapped_steps: !cfg!(target_arch = "wasm32"),
+            argmax_partials: true,
             cross_kv_f16: dtype == DType::F16,
             d_model: d,
             max_positions: c.max_target_positions,
@@ -245,6 +266,18 @@ impl Decoder {
     /// Feeds `tokens` after the cached positions of the single sequence and returns the
     /// logits of the last one ([1, vocab]); the tokens join the cache.
     pub fn step(&self, gpu: &Gpu, state: &mut DecoderState, tokens: &[u32]) -> Result<Tensor> {
+        Ok(self.step_with(gpu, state, tokens, None)?.logits)
+    }
+
+    /// [`Self::step`], with the argmax partials for `greedy`'s pick where
+    /// [`Self::argmax_partials`] is on.
+    pub fn step_with(
+        &self,
+        gpu: &Gpu,
+        state: &mut DecoderState,
+        tokens: &[u32],
+        greedy: Option<GreedyPick>,
+    ) -> Result<StepLogits> {
         if state.beams != 1 {
             return Err(Error::InvalidInput(format!(
                 "the cache holds {} beams: step them with step_beams",
@@ -253,7 +286,7 @@ impl Decoder {
         }
         let t = tokens.len();
         let (x, _) = self.forward(gpu, state, tokens, &[])?;
-        Ok(self.logits_of_rows(gpu, &x, t - 1, 1))
+        Ok(self.step_logits(gpu, &x, t - 1, greedy))
     }
 
     /// Feeds one token per beam (`tokens[b]` continues beam b) and returns every beam's
@@ -316,14 +349,15 @@ impl Decoder {
 
     /// Feeds the token id a pick wrote into `picked[0]` on the GPU (not read back yet) after
     /// the cached positions of the single sequence and returns its logits ([1, vocab]), like
-    /// [`Self::step`]. The id is not checked against the vocabulary: the pick chose it from
-    /// this decoder's logits.
+    /// [`Self::step_with`]. The id is not checked against the vocabulary: the pick chose it
+    /// from this decoder's logits.
     pub fn step_picked(
         &self,
         gpu: &Gpu,
         state: &mut DecoderState,
         picked: &Tensor,
-    ) -> Result<Tensor> {
+        greedy: Option<GreedyPick>,
+    ) -> Result<StepLogits> {
         if state.beams != 1 {
             return Err(Error::InvalidInput(format!(
                 "the cache holds {} beams: step them with step_beams",
@@ -340,7 +374,7 @@ impl Decoder {
             1,
         );
         let (x, _) = self.forward_embedded(gpu, state, x, 1, &[])?;
-        Ok(self.logits_of_rows(gpu, &x, 0, 1))
+        Ok(self.step_logits(gpu, &x, 0, greedy))
     }
 
     /// The blocks and the final layer norm over the embedded rows `x` of `t` tokens.
@@ -504,29 +538,9 @@ impl Decoder {
     /// Tied output projection of `rows` rows of `x` from `first`, chunk by chunk of the
     /// token table ([rows, vocab]).
     pub fn logits_of_rows(&self, gpu: &Gpu, x: &Tensor, first: usize, rows: usize) -> Tensor {
-        let d = self.d_model;
         let logits = gpu.tensor(&[rows, self.vocab_size()]);
         for (start, chunk) in &self.tokens.chunks {
-            let n = chunk.shape()[0];
-            let g = Gemm {
-                m: rows,
-                n,
-                k: d,
-                batch: 1,
-                a: Layout {
-                    offset: first * d,
-                    row_stride: d,
-                    batch_stride: 0,
-                },
-                b: Layout::dense(n, d),
-                c: Layout {
-                    offset: *start,
-                    row_stride: self.vocab_size(),
-                    batch_stride: 0,
-                },
-                trans_b: true,
-                alpha: 1.0,
-            };
+            let g = self.logits_gemm(first, rows, *start, chunk);
             gemm(
                 gpu,
                 x,
@@ -537,5 +551,77 @@ impl Decoder {
             );
         }
         logits
+    }
+
+    /// The logits of row `row` of `x`, with the argmax partials for `greedy`'s pick where
+    /// [`Self::argmax_partials`] is on.
+    fn step_logits(
+        &self,
+        gpu: &Gpu,
+        x: &Tensor,
+        row: usize,
+        greedy: Option<GreedyPick>,
+    ) -> StepLogits {
+        let Some(greedy) = greedy.filter(|_| self.argmax_partials) else {
+            return StepLogits {
+                logits: self.logits_of_row(gpu, x, row),
+                partials: None,
+            };
+        };
+        let logits = gpu.tensor(&[1, self.vocab_size()]);
+        let chunks: Vec<_> = self
+            .tokens
+            .chunks
+            .iter()
+            .map(|(start, chunk)| (self.logits_gemm(row, 1, *start, chunk), chunk))
+            .collect();
+        let count = chunks
+            .iter()
+            .map(|(g, chunk)| argmax_partials(gpu, g, Rhs::Weight(chunk)))
+            .sum();
+        let partials = ArgmaxPartials::new(gpu, count);
+        let mut first = 0;
+        for (g, chunk) in chunks {
+            let epi = Epilogue {
+                argmax: Some(ArgmaxOut {
+                    mask: greedy.mask,
+                    limit: greedy.eot,
+                    out: &partials.tensor,
+                    first,
+                }),
+                ..Epilogue::default()
+            };
+            gemm(gpu, x, Rhs::Weight(chunk), &logits, &g, &epi);
+            first += argmax_partials(gpu, &g, Rhs::Weight(chunk));
+        }
+        StepLogits {
+            logits,
+            partials: Some(partials),
+        }
+    }
+
+    /// The product of `rows` rows of `x` from `first` with the token-table chunk starting at
+    /// id `start`, into logits [rows, vocab].
+    fn logits_gemm(&self, first: usize, rows: usize, start: usize, chunk: &Weight) -> Gemm {
+        let (d, n) = (self.d_model, chunk.shape()[0]);
+        Gemm {
+            m: rows,
+            n,
+            k: d,
+            batch: 1,
+            a: Layout {
+                offset: first * d,
+                row_stride: d,
+                batch_stride: 0,
+            },
+            b: Layout::dense(n, d),
+            c: Layout {
+                offset: start,
+                row_stride: self.vocab_size(),
+                batch_stride: 0,
+            },
+            trans_b: true,
+            alpha: 1.0,
+        }
     }
 }

@@ -13,7 +13,7 @@ pub mod weights;
 pub use block::{Block, BlockTape, Dense, FfnStrategy, LayerId};
 pub use clsr::{LanguageExperts, Route};
 pub use config::WhisperConfig;
-pub use decoder::{Decoder, DecoderState};
+pub use decoder::{Decoder, DecoderState, GreedyPick, StepLogits};
 pub use encoder::Encoder;
 pub use weights::WeightFile;
 

@@ -114,6 +114,26 @@ pub struct Epilogue<'a> {
     /// 2·k. Only for products the GEMV kernel takes (at most [`GEMV_MAX_ROWS`] rows, or
     /// up to 16 in groups), and never with a residual (they share a binding).
     pub norm: Option<&'a Weight>,
+    /// Argmax partials of the outputs for a greedy token pick, left beside them (one-row
+    /// GEMV products without bias, GELU, residual or norm: a step's logits).
+    pub argmax: Option<ArgmaxOut<'a>>,
+}
+
+/// Where a one-row GEMV leaves the argmax partials of its outputs (`lib/argmax_partials.wgsl`):
+/// one `[max, id, sum of exp(v − max)]` triple per workgroup over the outputs whose id lies
+/// below `limit` and passes `mask`, for [`super::token_pick`]'s pick to merge.
+#[derive(Clone, Copy)]
+pub struct ArgmaxOut<'a> {
+    /// The pick's suppress mask over the vocabulary; output n is id `c.offset + n` (the
+    /// logits row starts its buffer).
+    pub mask: &'a Tensor,
+    /// Ids from here on are left out (EOT, the specials and the timestamps: their rules
+    /// change from step to step).
+    pub limit: u32,
+    /// u32 triples; this product's first workgroup writes triple `first`, and it writes
+    /// [`argmax_partials`] of them.
+    pub out: &'a Tensor,
+    pub first: usize,
 }
 
 crate::params_struct! {
@@ -139,6 +159,9 @@ crate::params_struct! {
         alpha: f32,
         b_sk: u32,
         b_sn: u32,
+        pick_limit: u32,
+        pick_first: u32,
+        _pad: [u32; 2],
     }
 }
 
@@ -223,6 +246,12 @@ fn matmul_kernel(
         .define_if("RESIDUAL", residual)
 }
 
+/// The number of argmax partials a one-row product `g` of `b` leaves ([`ArgmaxOut`]): one per
+/// GEMV workgroup.
+pub fn argmax_partials(gpu: &Gpu, g: &Gemm, b: Rhs) -> usize {
+    g.n.div_ceil(GemvForm::of(gpu, g, b.is_f16(), false).outputs())
+}
+
 /// How the GEMV kernel walks B (gemv.wgsl).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum GemvForm {
@@ -272,22 +301,35 @@ impl GemvForm {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn gemv_kernel(
-    form: GemvForm,
-    one_row: bool,
-    f16: bool,
+/// What a GEMV does around its product.
+#[derive(Clone, Copy, Default)]
+struct GemvTail {
     bias: bool,
     gelu: bool,
     residual: bool,
     norm: bool,
-) -> Kernel {
+    /// Argmax partials (one row, nothing else around).
+    pick: bool,
+}
+
+fn gemv_kernel(form: GemvForm, one_row: bool, f16: bool, tail: GemvTail) -> Kernel {
+    let GemvTail {
+        bias,
+        gelu,
+        residual,
+        norm,
+        pick,
+    } = tail;
     let split_k = matches!(form, GemvForm::SplitK { .. });
     let walk = matches!(form, GemvForm::Walk { .. });
     let wide_x = form == GemvForm::Walk { wide_x: true };
     assert!(
         !wide_x || !norm,
         "the walking GEMV reads activations 16 bytes at a time only unnormalised"
+    );
+    assert!(
+        !pick || (one_row && !bias && !gelu && !residual && !norm),
+        "argmax partials come from one-row products with nothing around them"
     );
     Kernel::new::<MatmulParams>("runtime/gemv.wgsl", GEMV, "main")
         .define_if("ONE_ROW", one_row)
@@ -301,6 +343,7 @@ fn gemv_kernel(
         .define_if("GELU", gelu)
         .define_if("RESIDUAL", residual)
         .define_if("NORM", norm)
+        .define_if("PICK", pick)
 }
 
 /// Every variant, for shader validation.
@@ -333,8 +376,24 @@ pub(crate) fn kernels() -> Vec<Kernel> {
                 if form == (GemvForm::Walk { wide_x: true }) && norm {
                     continue;
                 }
-                all.push(gemv_kernel(form, f(0), f(1), f(2), f(3), residual, norm));
+                let tail = GemvTail {
+                    bias: f(2),
+                    gelu: f(3),
+                    residual,
+                    norm,
+                    pick: false,
+                };
+                all.push(gemv_kernel(form, f(0), f(1), tail));
             }
+        }
+    }
+    for form in GemvForm::ALL {
+        for f16 in [false, true] {
+            let tail = GemvTail {
+                pick: true,
+                ..GemvTail::default()
+            };
+            all.push(gemv_kernel(form, true, f16, tail));
         }
     }
     all
@@ -397,6 +456,16 @@ pub fn gemm(gpu: &Gpu, a: &Tensor, b: Rhs, c: &Tensor, g: &Gemm, epi: &Epilogue)
     if let Some(norm) = epi.norm {
         buffers.push((5, norm.buffer()));
     }
+    if let Some(pick) = epi.argmax {
+        assert!(
+            use_gemv && g.m == 1 && g.batch == 1 && g.c.offset + g.n <= pick.mask.len(),
+            "argmax partials of one row of logits, within the mask"
+        );
+        let end = pick.first + argmax_partials(gpu, g, b);
+        assert!(3 * end <= pick.out.len(), "argmax partials past the end");
+        buffers.push((6, pick.mask.buffer()));
+        buffers.push((7, pick.out.buffer()));
+    }
     let params = MatmulParams {
         m: u(g.m),
         n: u(g.n),
@@ -418,18 +487,20 @@ pub fn gemm(gpu: &Gpu, a: &Tensor, b: Rhs, c: &Tensor, g: &Gemm, epi: &Epilogue)
         alpha: g.alpha,
         b_sk: if g.trans_b { 1 } else { u(g.b.row_stride) },
         b_sn: if g.trans_b { u(g.b.row_stride) } else { 1 },
+        pick_limit: epi.argmax.map_or(0, |pick| pick.limit),
+        pick_first: epi.argmax.map_or(0, |pick| u(pick.first)),
+        _pad: [0; 2],
     };
     if use_gemv {
         let form = GemvForm::of(gpu, g, b.is_f16(), epi.norm.is_some());
-        let kernel = gemv_kernel(
-            form,
-            g.m == 1,
-            b.is_f16(),
-            epi.bias.is_some(),
-            epi.gelu,
-            epi.residual.is_some(),
-            epi.norm.is_some(),
-        );
+        let tail = GemvTail {
+            bias: epi.bias.is_some(),
+            gelu: epi.gelu,
+            residual: epi.residual.is_some(),
+            norm: epi.norm.is_some(),
+            pick: epi.argmax.is_some(),
+        };
+        let kernel = gemv_kernel(form, g.m == 1, b.is_f16(), tail);
         let mut groups = crate::gpu::grid(u(g.n.div_ceil(form.outputs())));
         groups[2] = u(g.batch);
         gpu.dispatch(&kernel, bytemuck::bytes_of(&params), &buffers, groups);
@@ -514,7 +585,7 @@ pub fn linear_into(
         bias: bias.map(|b| (b, 0)),
         gelu,
         residual: residual.map(|r| (r, Layout::dense(rows, n))),
-        norm: None,
+        ..Epilogue::default()
     };
     gemm(gpu, x, Rhs::Weight(weight), out, &g, &epi);
 }
@@ -558,8 +629,8 @@ pub fn linear_normed(
     let epi = Epilogue {
         bias: bias.map(|b| (b, 0)),
         gelu,
-        residual: None,
         norm: Some(norm),
+        ..Epilogue::default()
     };
     gemm(gpu, x, Rhs::Weight(weight), &out, &g, &epi);
     out

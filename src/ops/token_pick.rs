@@ -1,6 +1,8 @@
 //! Next-token choice on the GPU (`token_pick.wgsl`): suppress mask, timestamp rules, then
 //! argmax or a seeded sample; writes the id and its log-probability, 8 bytes to read back.
 //! Beam search reads the k best ids of each beam's row instead ([`top_tokens`]).
+//! A greedy step's logits product can leave argmax partials of the text ids
+//! ([`ArgmaxPartials`]), so that the pick reads only the special and timestamp logits.
 
 use bytemuck::Zeroable;
 
@@ -26,7 +28,8 @@ crate::params_struct! {
         temperature: f32,
         out_index: u32,
         k: u32,
-        _pad: [u32; 3],
+        partials: u32,
+        _pad: [u32; 2],
     }
 }
 
@@ -35,8 +38,10 @@ const FIRST: u32 = 2;
 const NO_TS: u32 = 4;
 const NO_TEXT: u32 = 8;
 
-fn pick_kernel(history: bool) -> Kernel {
-    Kernel::new::<Params>("runtime/token_pick.wgsl", SOURCE, "main").define_if("HISTORY", history)
+fn pick_kernel(history: bool, partials: bool) -> Kernel {
+    Kernel::new::<Params>("runtime/token_pick.wgsl", SOURCE, "main")
+        .define_if("HISTORY", history)
+        .define_if("PARTIALS", partials)
 }
 
 fn top_k_kernel() -> Kernel {
@@ -49,8 +54,10 @@ fn probability_kernel() -> Kernel {
 
 pub(crate) fn kernels() -> Vec<Kernel> {
     vec![
-        pick_kernel(false),
-        pick_kernel(true),
+        pick_kernel(false, false),
+        pick_kernel(false, true),
+        pick_kernel(true, false),
+        pick_kernel(true, true),
         top_k_kernel(),
         probability_kernel(),
     ]
@@ -87,6 +94,50 @@ pub struct Pick {
     pub step: u32,
 }
 
+/// Argmax partials a greedy step's logits product left for its pick
+/// ([`crate::ops::matmul::ArgmaxOut`]): `count` `[max, id, sum of exp(v − max)]` triples
+/// over the ids below EOT under the pick's mask.
+pub struct ArgmaxPartials {
+    pub tensor: Tensor,
+    pub count: usize,
+}
+
+impl ArgmaxPartials {
+    /// Room for `count` partials.
+    pub fn new(gpu: &Gpu, count: usize) -> ArgmaxPartials {
+        ArgmaxPartials {
+            tensor: gpu.tensor(&[3 * count]),
+            count,
+        }
+    }
+}
+
+/// Records the `main` entry (`history`: with binding 4) with `partials`, if any, as binding 5
+/// and their count in the parameters.
+fn dispatch_pick<'a>(
+    gpu: &Gpu,
+    mut params: Params,
+    mut buffers: Vec<(u32, &'a wgpu::Buffer)>,
+    history: bool,
+    partials: Option<&'a ArgmaxPartials>,
+    pick: &Pick,
+) {
+    if let Some(partials) = partials {
+        assert!(
+            pick.temperature == 0.0,
+            "argmax partials serve greedy picks only"
+        );
+        params.partials = u(partials.count);
+        buffers.push((5, partials.tensor.buffer()));
+    }
+    gpu.dispatch(
+        &pick_kernel(history, partials.is_some()),
+        bytemuck::bytes_of(&params),
+        &buffers,
+        [1, 1, 1],
+    );
+}
+
 /// The filter fields of the kernel's parameters for `pick` over `logits[offset .. offset + n]`.
 fn filter_params(pick: &Pick, n: usize, offset: usize) -> Params {
     let ts = pick.timestamps.unwrap_or_default();
@@ -112,13 +163,15 @@ fn filter_params(pick: &Pick, n: usize, offset: usize) -> Params {
 }
 
 /// Chooses a token from `logits[offset .. offset + mask.len()]` and writes `[id, bits of its
-/// log-probability]` into `out` (two u32).
+/// log-probability]` into `out` (two u32). With `partials` (greedy picks only, `offset` 0)
+/// the ids below EOT come from the argmax partials the logits' product left under `mask`.
 pub fn pick_token(
     gpu: &Gpu,
     logits: &Tensor,
     offset: usize,
     mask: &Tensor,
     pick: &Pick,
+    partials: Option<&ArgmaxPartials>,
     out: &Tensor,
 ) {
     let n = mask.len();
@@ -127,13 +180,13 @@ pub fn pick_token(
         "pick past the end of the logits"
     );
     assert!(out.len() >= 2, "pick writes two values");
-    let params = filter_params(pick, n, offset);
-    gpu.dispatch(
-        &pick_kernel(false),
-        bytemuck::bytes_of(&params),
-        &[(1, logits.buffer()), (2, mask.buffer()), (3, out.buffer())],
-        [1, 1, 1],
+    assert!(
+        partials.is_none() || offset == 0,
+        "argmax partials cover logits at offset 0"
     );
+    let buffers = vec![(1, logits.buffer()), (2, mask.buffer()), (3, out.buffer())];
+    let params = filter_params(pick, n, offset);
+    dispatch_pick(gpu, params, buffers, false, partials, pick);
 }
 
 /// An empty pick history for [`pick_token_tracked`]: nothing picked yet.
@@ -144,12 +197,14 @@ pub fn new_history(gpu: &Gpu) -> Result<Tensor> {
 /// [`pick_token`] with the timestamp rules derived on the GPU from `history` (what this
 /// window picked so far, [`new_history`]), which the pick then joins: a decode loop can record
 /// the next step before it reads this one's id. `pick.timestamps` says only whether the rules
-/// apply and bounds the first pick (give the first step's filter).
+/// apply and bounds the first pick (give the first step's filter). `partials` as for
+/// [`pick_token`].
 pub fn pick_token_tracked(
     gpu: &Gpu,
     logits: &Tensor,
     mask: &Tensor,
     pick: &Pick,
+    partials: Option<&ArgmaxPartials>,
     history: &Tensor,
     out: &Tensor,
 ) {
@@ -159,18 +214,14 @@ pub fn pick_token_tracked(
         out.len() >= 2 && history.len() == 4,
         "pick and history sizes"
     );
+    let buffers = vec![
+        (1, logits.buffer()),
+        (2, mask.buffer()),
+        (3, out.buffer()),
+        (4, history.buffer()),
+    ];
     let params = filter_params(pick, n, 0);
-    gpu.dispatch(
-        &pick_kernel(true),
-        bytemuck::bytes_of(&params),
-        &[
-            (1, logits.buffer()),
-            (2, mask.buffer()),
-            (3, out.buffer()),
-            (4, history.buffer()),
-        ],
-        [1, 1, 1],
-    );
+    dispatch_pick(gpu, params, buffers, true, partials, pick);
 }
 
 /// Id marking "no further allowed id" in [`top_tokens`]' output.

@@ -77,10 +77,8 @@ pub fn grad_input(gpu: &Gpu, dy: &Tensor, w: &Weight, residual: Option<&Tensor>)
         assert_eq!(r.shape(), &[rows, inp], "grad_input: residual shape");
     }
     let epi = Epilogue {
-        bias: None,
-        gelu: false,
         residual: residual.map(|r| (r, Layout::dense(rows, inp))),
-        norm: None,
+        ..Epilogue::default()
     };
     gemm(gpu, dy, Rhs::Weight(w), &dx, &g, &epi);
     dx
