@@ -2,17 +2,24 @@
 //! pass: a Linear over 1500 frames (f16 and f32 weights; the GPU forms side by side: wide,
 //! wide with f32 tiles, scalar tiled) and the two attention products of 8 heads (Q·Kᵀ and
 //! P·V), in GFLOPS, on the device it names; and one encoder layer op by op (the runtime's
-//! own ops, f16 weights) with each op's share of the layer. On a CPU device the products
-//! run the walking form unless `WHISPER_CLSR_KERNEL_FORMS=gpu`.
+//! own ops, f16 weights) with each op's share of the layer; and a greedy decoder step's
+//! logits GEMV and token pick over Whisper's 51865 ids at each model width, with the argmax
+//! partials the GEMV leaves for the pick and with the pick reading the whole row, side by
+//! side. On a CPU device the products run the walking form unless
+//! `WHISPER_CLSR_KERNEL_FORMS=gpu`.
 //!
-//! `cargo run --release --no-default-features --example bench_matmul [-- ITERS]`
+//! `cargo run --release --no-default-features --example bench_matmul [-- ITERS] [--pick-only]`
+//! (`--pick-only`: the logits and pick comparison alone)
 
 use rand::{Rng, SeedableRng};
 use web_time::Instant;
 use whisper_clsr::gpu::{DType, Gpu, GpuOptions, Tensor};
 use whisper_clsr::ops::layer_norm::layer_norm;
-use whisper_clsr::ops::matmul::{gemm, linear, Epilogue, Gemm, Layout, Rhs};
+use whisper_clsr::ops::matmul::{
+    argmax_partials, gemm, linear, ArgmaxOut, Epilogue, Gemm, Layout, Rhs,
+};
 use whisper_clsr::ops::softmax::{softmax_rows, Mask};
+use whisper_clsr::ops::token_pick::{pick_token, ArgmaxPartials, Pick};
 
 fn random(rng: &mut impl Rng, n: usize) -> Vec<f32> {
     (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect()
@@ -45,13 +52,20 @@ fn report(name: &str, g: &Gemm, secs: f64) {
 }
 
 fn main() {
-    let iters = std::env::args()
-        .nth(1)
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let pick_only = args.iter().any(|a| a == "--pick-only");
+    let iters = args
+        .iter()
+        .find(|a| !a.starts_with("--"))
         .map(|s| s.parse().expect("ITERS is a number"))
         .unwrap_or(3);
     let gpu = pollster::block_on(Gpu::new(GpuOptions::default())).expect("a GPU adapter");
     println!("device: {}", gpu.describe());
     let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    if pick_only {
+        logits_and_pick(&gpu, iters.max(10), &mut rng);
+        return;
+    }
     let (t, d, ffn) = (1500, 512, 2048);
 
     let linear = Gemm {
@@ -106,6 +120,75 @@ fn main() {
     }
 
     encoder_layer_ops(&gpu, iters, &mut rng);
+    logits_and_pick(&gpu, iters.max(10), &mut rng);
+}
+
+/// A greedy step's logits (one row against the token table, f16) and its pick, with the
+/// GEMV's argmax partials and with the pick reading the whole row, alternating per width.
+fn logits_and_pick(gpu: &Gpu, iters: usize, rng: &mut impl Rng) {
+    let (vocab, eot) = (51865, 50257);
+    println!("\na greedy step's logits GEMV + pick over {vocab} ids, ms per step ({iters} steps):");
+    println!(
+        "{:<8} {:>16} {:>12} {:>7}",
+        "width", "argmax partials", "whole row", "ratio"
+    );
+    let mask = gpu.upload(&vec![0.0; vocab], &[vocab]).unwrap();
+    let pick = Pick {
+        ts_begin: 50364,
+        eot,
+        timestamps: None,
+        temperature: 0.0,
+        seed: 0,
+        step: 0,
+    };
+    let picked = gpu.tensor(&[2]);
+    for d in [384, 512, 768, 1024, 1280] {
+        let values: Vec<f32> = (0..vocab * d)
+            .map(|_| rng.random_range(-0.05f32..0.05))
+            .collect();
+        let table = gpu.weight_f32(&values, &[vocab, d], DType::F16).unwrap();
+        let x = gpu.upload(&random(rng, d), &[1, d]).unwrap();
+        let logits = gpu.tensor(&[1, vocab]);
+        let g = Gemm {
+            m: 1,
+            n: vocab,
+            k: d,
+            batch: 1,
+            a: Layout::dense(1, d),
+            b: Layout::dense(vocab, d),
+            c: Layout::dense(1, vocab),
+            trans_b: true,
+            alpha: 1.0,
+        };
+        let partials = ArgmaxPartials::new(gpu, argmax_partials(gpu, &g, Rhs::Weight(&table)));
+        let step = |with_partials: bool| {
+            let argmax = with_partials.then_some(ArgmaxOut {
+                mask: &mask,
+                limit: eot,
+                out: &partials.tensor,
+                first: 0,
+            });
+            let epi = Epilogue {
+                argmax,
+                ..Epilogue::default()
+            };
+            gemm(gpu, &x, Rhs::Weight(&table), &logits, &g, &epi);
+            let partials = with_partials.then_some(&partials);
+            pick_token(gpu, &logits, 0, &mask, &pick, partials, &picked);
+        };
+        // Alternating rounds, so that both see the same load on the machine.
+        let (mut merged, mut whole) = (0.0, 0.0);
+        for _ in 0..2 {
+            merged += time(gpu, iters / 2, || step(true));
+            whole += time(gpu, iters / 2, || step(false));
+        }
+        println!(
+            "{d:<8} {:>16.2} {:>12.2} {:>7.2}",
+            merged * 500.0,
+            whole * 500.0,
+            merged / whole
+        );
+    }
 }
 
 /// One whisper-base encoder layer as the runtime runs it, each op timed on its own.

@@ -16,7 +16,7 @@
 //!
 //! `cargo run --release --example bench_random -- [--tokens N] [--runs R] [--no-peer]
 //! [--general-step] [--compare-steps] [--compare-bind-groups] [--compare-cross-kv]
-//! [--compare-matmul] [--compare-routed] [--compare-picks] [--profile]
+//! [--compare-matmul] [--compare-routed] [--profile]
 //! SIZE...` with SIZE among tiny, base, small, medium, large-v3 (default: tiny base).
 //! `--general-step` turns the decoder's one-dispatch attention step off
 //! (`Decoder::fused_step`); `--compare-steps` decodes both ways in every run, one right after
@@ -28,10 +28,7 @@
 //! tiled form instead of its 16-byte-load form (`Gpu::set_wide_matmul`), a `(scalar tiles)`
 //! line with its encoder ms and GFLOPS; `--compare-routed` decodes again through an expert
 //! pack in every layer whose gates send every token to the expert, then to the shared FFN
-//! (`(routed, expert)` and `(routed, shared)` lines: the routed step against the dense one);
-//! `--compare-picks` decodes again with each pick reading the whole row of logits instead of
-//! the argmax partials the logits product left (`Decoder::argmax_partials`), a
-//! `(whole-row pick)` line.
+//! (`(routed, expert)` and `(routed, shared)` lines: the routed step against the dense one).
 //! Per decode it prints also the host milliseconds per token spent recording the step and
 //! its pick before waiting for the GPU (`host ms`), and the bind groups created per token
 //! (`bg/tok`). The random models are written once under `target/bench-random/` of the
@@ -157,8 +154,6 @@ struct Mode {
     cross_kv_f16: bool,
     /// Decoder steps through an expert pack whose gates send every token one way.
     routed: Option<Gate>,
-    /// Steps leave argmax partials for the pick (`Decoder::argmax_partials`).
-    argmax_partials: bool,
 }
 
 /// Where a routed step's gates send the token.
@@ -180,9 +175,6 @@ impl Mode {
         }
         if !self.cross_kv_f16 {
             parts.push("f32 K/V");
-        }
-        if !self.argmax_partials {
-            parts.push("whole-row pick");
         }
         match self.routed {
             Some(Gate::Expert) => parts.push("routed, expert"),
@@ -360,7 +352,6 @@ fn ours(
     let set = |net: &mut WhisperNetwork, mode: &Mode| {
         net.decoder.fused_step = mode.fused_step;
         net.decoder.cross_kv_f16 = mode.cross_kv_f16;
-        net.decoder.argmax_partials = mode.argmax_partials;
         gpu.set_bind_group_reuse(mode.reuse_bind_groups);
     };
     for run in 0..=runs {
@@ -411,7 +402,6 @@ fn ours(
         .collect();
     net.decoder.fused_step = fused_step;
     net.decoder.cross_kv_f16 = true;
-    net.decoder.argmax_partials = true;
     gpu.set_bind_group_reuse(true);
     let encoder_ms = median(encoder);
     let encoder_tiled_ms = compare_matmul.then(|| median(encoder_tiled));
@@ -460,7 +450,6 @@ struct Args {
     compare_kv: bool,
     compare_matmul: bool,
     compare_routed: bool,
-    compare_picks: bool,
     profile: bool,
     write_only: Option<PathBuf>,
     sizes: Vec<String>,
@@ -477,7 +466,6 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         compare_kv: false,
         compare_matmul: false,
         compare_routed: false,
-        compare_picks: false,
         profile: false,
         write_only: None,
         sizes: Vec::new(),
@@ -499,7 +487,6 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--compare-cross-kv" => a.compare_kv = true,
             "--compare-matmul" => a.compare_matmul = true,
             "--compare-routed" => a.compare_routed = true,
-            "--compare-picks" => a.compare_picks = true,
             "--profile" => a.profile = true,
             "--write-only" => {
                 a.write_only = Some(
@@ -560,7 +547,6 @@ fn run(args: Args) -> Result<(), String> {
         compare_kv,
         compare_matmul,
         compare_routed,
-        compare_picks,
         profile,
         sizes,
         ..
@@ -570,7 +556,6 @@ fn run(args: Args) -> Result<(), String> {
         reuse_bind_groups: true,
         cross_kv_f16: true,
         routed: None,
-        argmax_partials: true,
     }];
     if compare {
         modes.push(Mode {
@@ -581,12 +566,6 @@ fn run(args: Args) -> Result<(), String> {
     if compare_kv {
         modes.push(Mode {
             cross_kv_f16: false,
-            ..modes[0]
-        });
-    }
-    if compare_picks {
-        modes.push(Mode {
-            argmax_partials: false,
             ..modes[0]
         });
     }

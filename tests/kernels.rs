@@ -4,7 +4,7 @@
 use whisper_clsr_test_kit as kit;
 
 use kit::reference::{attention as cpu_attention, conv1d, gelu, layer_norm as cpu_layer_norm};
-use kit::reference::{linear as cpu_linear, softmax_rows as cpu_softmax, AttnMask};
+use kit::reference::{linear_epilogue, softmax_rows as cpu_softmax, AttnMask};
 use kit::{
     assert_close, f64s, gpu, gpu_with, random, random_scaled, read, rng, through_f16, weight,
 };
@@ -67,15 +67,14 @@ fn linear_matches_cpu_for_all_epilogues_and_dtypes() {
                         use_res.then_some(&rt),
                     );
                     let bias = use_bias.then(|| f64s(&b_seen));
-                    let mut want = cpu_linear(&f64s(&x), &f64s(&w_seen), bias.as_deref(), n);
-                    for (i, v) in want.iter_mut().enumerate() {
-                        if use_gelu {
-                            *v = gelu(*v);
-                        }
-                        if use_res {
-                            *v += res[i] as f64;
-                        }
-                    }
+                    let want = linear_epilogue(
+                        &f64s(&x),
+                        &f64s(&w_seen),
+                        bias.as_deref(),
+                        n,
+                        use_gelu,
+                        use_res.then_some(&res[..]),
+                    );
                     let what = format!(
                     "linear {rows}x{k}·{n} {dtype:?} bias={use_bias} gelu={use_gelu} res={use_res}"
                 );

@@ -8,8 +8,8 @@
 
 use whisper_clsr_test_kit as kit;
 
-use kit::reference::linear as cpu_linear;
-use kit::{assert_close, defines_of, f64s, gelu, one_dispatch, random, rng, weight};
+use kit::reference::{linear as cpu_linear, linear_epilogue};
+use kit::{assert_close, defines_of, f64s, one_dispatch, random, rng, weight};
 use whisper_clsr::gpu::{DType, Gpu, KernelForms, Tensor, Weight};
 use whisper_clsr::ops::matmul::{gemm, Epilogue, Gemm, Layout, Rhs};
 
@@ -117,15 +117,14 @@ fn walking_products_read_aligned_rows_16_bytes_at_a_time() {
                     "{what}: ran {variant}"
                 );
                 let bias_seen = use_bias.then(|| f64s(&b_seen));
-                let mut want = cpu_linear(&f64s(&x), &f64s(&w_seen), bias_seen.as_deref(), n);
-                for (i, v) in want.iter_mut().enumerate() {
-                    if act {
-                        *v = gelu(*v);
-                    }
-                    if use_res {
-                        *v += residual[i] as f64;
-                    }
-                }
+                let want = linear_epilogue(
+                    &f64s(&x),
+                    &f64s(&w_seen),
+                    bias_seen.as_deref(),
+                    n,
+                    act,
+                    use_res.then_some(&residual[..]),
+                );
                 assert_close(&wide, &want, RTOL, &what);
                 // One element off the 16-byte boundary: element by element, the same bits.
                 let (narrow, variant) = product(&gpu, &x, &w, bias, act, res, shape, 1);

@@ -6,8 +6,8 @@
 
 use whisper_clsr_test_kit as kit;
 
-use kit::reference::linear as cpu_linear;
-use kit::{assert_close, defines_of, f64s, gelu, one_dispatch, random, rng, through_f16, weight};
+use kit::reference::linear_epilogue;
+use kit::{assert_close, defines_of, f64s, one_dispatch, random, rng, through_f16, weight};
 use whisper_clsr::gpu::{DType, Gpu, GpuOptions, KernelForms};
 use whisper_clsr::ops::matmul::{gemm, linear, Epilogue, Gemm, Layout, Rhs};
 use whisper_clsr::ops::pack_halves::pack_halves;
@@ -115,15 +115,14 @@ fn wide_linear_matches_cpu_at_edges_and_tails() {
                         &what,
                     );
                     let bias_seen = bias.then(|| f64s(&b_seen));
-                    let mut want = cpu_linear(&f64s(&x), &f64s(&w_seen), bias_seen.as_deref(), n);
-                    for (i, v) in want.iter_mut().enumerate() {
-                        if act {
-                            *v = gelu(*v);
-                        }
-                        if res {
-                            *v += residual[i] as f64;
-                        }
-                    }
+                    let want = linear_epilogue(
+                        &f64s(&x),
+                        &f64s(&w_seen),
+                        bias_seen.as_deref(),
+                        n,
+                        act,
+                        res.then_some(&residual[..]),
+                    );
                     assert_close(&got, &want, RTOL, &what);
                 }
             }

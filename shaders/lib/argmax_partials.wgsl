@@ -38,29 +38,29 @@ fn keep_output(slot: u32, n: u32, v: f32) {
 }
 
 // Reduces the slots and writes the workgroup's partial (`any`: the workgroup has outputs;
-// uniform). Every invocation must call it.
+// uniform). Every invocation must call it. One invocation walks the slots in id order: a
+// single barrier, where a tree would take one per level (costly on CPU drivers, and the
+// walk is short beside the workgroup's products).
 fn leave_partial(group: u32, index: u32, any: bool) {
     workgroupBarrier();
-    for (var s = PICK_SLOTS / 2u; s > 0u; s >>= 1u) {
-        if (index < s) {
-            let ma = slot_max[index];
-            let mb = slot_max[index + s];
-            let m = max(ma, mb);
-            if (m != PICK_NONE) {
-                slot_sum[index] = slot_sum[index] * exp(ma - m) + slot_sum[index + s] * exp(mb - m);
-            }
-            let ib = slot_id[index + s];
-            if (mb > ma || (mb == ma && ib < slot_id[index])) {
-                slot_id[index] = ib;
-            }
-            slot_max[index] = m;
+    if (index != 0u || !any) {
+        return;
+    }
+    var m = PICK_NONE;
+    var id = 0xffffffffu;
+    var sum = 0.0;
+    for (var slot = 0u; slot < PICK_SLOTS; slot++) {
+        let v = slot_max[slot];
+        if (v > m) {
+            sum = sum * exp(m - v) + slot_sum[slot];
+            m = v;
+            id = slot_id[slot];
+        } else if (v != PICK_NONE) {
+            sum += slot_sum[slot] * exp(v - m);
         }
-        workgroupBarrier();
     }
-    if (index == 0u && any) {
-        let at = 3u * (p.pick_first + group);
-        pick_partials[at] = bitcast<u32>(slot_max[0]);
-        pick_partials[at + 1u] = slot_id[0];
-        pick_partials[at + 2u] = bitcast<u32>(slot_sum[0]);
-    }
+    let at = 3u * (p.pick_first + group);
+    pick_partials[at] = bitcast<u32>(m);
+    pick_partials[at + 1u] = id;
+    pick_partials[at + 2u] = bitcast<u32>(sum);
 }

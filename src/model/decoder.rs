@@ -40,8 +40,9 @@ pub struct Decoder {
     /// weights anyway), off for f32 models (docs/kernels.md).
     pub cross_kv_f16: bool,
     /// Greedy steps' logits products leave argmax partials of the text ids for the pick
-    /// ([`Decoder::step_with`]), which then reads only the special and timestamp logits;
-    /// on by default, off for comparison.
+    /// ([`Decoder::step_with`]), which then reads only the special and timestamp logits.
+    /// On for GPU drivers; off for CPU drivers, where the partials cost the GEMV about what
+    /// they save the pick (docs/benchmarks.md, "Argmax partials in the logits epilogue").
     pub argmax_partials: bool,
     d_model: usize,
     max_positions: usize,
@@ -146,7 +147,7 @@ impl Decoder {
             ln: LayerNorm::load(gpu, file, &format!("{p}.layer_norm"), d)?,
             fused_step: true,
             overlapped_steps: !cfg!(target_arch = "wasm32"),
-            argmax_partials: true,
+            argmax_partials: !gpu.cpu_forms(),
             cross_kv_f16: dtype == DType::F16,
             d_model: d,
             max_positions: c.max_target_positions,
@@ -569,19 +570,19 @@ impl Decoder {
             };
         };
         let logits = gpu.tensor(&[1, self.vocab_size()]);
-        let chunks: Vec<_> = self
+        // Each chunk's product, and the partials it leaves.
+        let products: Vec<_> = self
             .tokens
             .chunks
             .iter()
-            .map(|(start, chunk)| (self.logits_gemm(row, 1, *start, chunk), chunk))
+            .map(|(start, chunk)| {
+                let g = self.logits_gemm(row, 1, *start, chunk);
+                (g, chunk, argmax_partials(gpu, &g, Rhs::Weight(chunk)))
+            })
             .collect();
-        let count = chunks
-            .iter()
-            .map(|(g, chunk)| argmax_partials(gpu, g, Rhs::Weight(chunk)))
-            .sum();
-        let partials = ArgmaxPartials::new(gpu, count);
+        let partials = ArgmaxPartials::new(gpu, products.iter().map(|p| p.2).sum());
         let mut first = 0;
-        for (g, chunk) in chunks {
+        for (g, chunk, count) in products {
             let epi = Epilogue {
                 argmax: Some(ArgmaxOut {
                     mask: greedy.mask,
@@ -592,7 +593,7 @@ impl Decoder {
                 ..Epilogue::default()
             };
             gemm(gpu, x, Rhs::Weight(chunk), &logits, &g, &epi);
-            first += argmax_partials(gpu, &g, Rhs::Weight(chunk));
+            first += count;
         }
         StepLogits {
             logits,

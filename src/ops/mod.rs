@@ -71,11 +71,14 @@ pub fn model_kernels(gpu: &Gpu, weights_f16: bool) -> Vec<Kernel> {
                 // reading A 16 bytes at a time: every Whisper product is aligned for it, so
                 // the element-read walks are left to be created if some product needs one.
                 // The layer norm is not folded into a GEMV there (matmul::folds_norm).
+                // Nor do greedy steps leave argmax partials (Decoder::argmax_partials).
                 let tiled = k.file == "runtime/matmul.wgsl" && has(k, "TRANS_B");
                 !has(k, "SPLIT_K")
                     && (!tiled || has(k, "WALK"))
                     && (!has(k, "WALK") || has(k, "WIDE_A"))
                     && !has(k, "NORM")
+                    && !has(k, "PICK")
+                    && !has(k, "PARTIALS")
             } else {
                 // The wide matmul keeps f16 weights in f16 tiles exactly where the device
                 // has shader-f16 (a variant with `enable f16` fails to build elsewhere).

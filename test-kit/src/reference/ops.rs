@@ -82,6 +82,28 @@ pub fn linear(x: &[f64], w: &[f64], b: Option<&[f64]>, n: usize) -> Vec<f64> {
     y
 }
 
+/// [`linear`] with the products' fused epilogue after it: GELU when `act`, then `residual`
+/// (laid out like the output) added.
+pub fn linear_epilogue(
+    x: &[f64],
+    w: &[f64],
+    b: Option<&[f64]>,
+    n: usize,
+    act: bool,
+    residual: Option<&[f32]>,
+) -> Vec<f64> {
+    let mut y = linear(x, w, b, n);
+    for (i, v) in y.iter_mut().enumerate() {
+        if act {
+            *v = gelu(*v);
+        }
+        if let Some(r) = residual {
+            *v += f64::from(r[i]);
+        }
+    }
+    y
+}
+
 /// Gradients of y = x·Wᵀ + b given dy `[rows, n]`: (dx `[rows, k]`, dW `[n, k]`, db `[n]`).
 pub fn linear_backward(
     x: &[f64],
