@@ -6,7 +6,8 @@
 # memory), with candle on the CPU, a decode without bind-group reuse, decodes through expert
 # packs and an encoder pass with the scalar tiled matmul, beside the two smallest sizes; and the matmul's GPU forms side by
 # side on whisper-base's fc1 (examples/bench_matmul.rs: 16-byte loads with f16 or f32
-# workgroup tiles, scalar loads), and the trainer's two attention backward kernels side by
+# workgroup tiles, scalar loads; and a greedy step's logits GEMV and pick with and without
+# the argmax partials, at every width), and the trainer's two attention backward kernels side by
 # side at whisper-base's encoder and cross-attention shapes
 # (train-native/examples/bench_attention_backward.rs). Then, where Node.js and Chromium are installed, the
 # browser benchmark on the real GPU (no SwiftShader flags): the same random weights of each
