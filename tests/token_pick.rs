@@ -81,6 +81,51 @@ fn first_argmax(x: &[f64]) -> usize {
     (0..x.len()).fold(0, |best, i| if x[i] > x[best] { i } else { best })
 }
 
+/// The greedy pick after `sampled` over `n` ids (`ts_begin` and `eot` as named), with the
+/// timestamp rules when `timestamps` (the first timestamp at most 50 steps in).
+fn greedy_pick(
+    sampled: &[u32],
+    (n, ts_begin, eot): (usize, usize, usize),
+    timestamps: bool,
+) -> Pick {
+    Pick {
+        ts_begin: ts_begin as u32,
+        eot: eot as u32,
+        timestamps: timestamps
+            .then(|| timestamp_filter(sampled, ts_begin as u32, n as u32, Some(50))),
+        temperature: 0.0,
+        seed: 0,
+        step: 0,
+    }
+}
+
+/// Checks a greedy pick's (id, log-probability) against OpenAI's filters in f64.
+fn check_greedy(
+    logits: &[f32],
+    mask: &[f32],
+    sampled: &[u32],
+    pick: &Pick,
+    (id, logprob): (u32, f32),
+    what: &str,
+) {
+    let want = cpu_filtered(
+        logits,
+        mask,
+        sampled,
+        pick.ts_begin as usize,
+        pick.eot as usize,
+        Some(50),
+        pick.timestamps.is_some(),
+    );
+    let best = first_argmax(&want);
+    let want_lp = want[best] - log_sum_exp(&want);
+    assert_eq!(id as usize, best, "{what}");
+    assert!(
+        (f64::from(logprob) - want_lp).abs() <= 1e-4 * want_lp.abs().max(1.0),
+        "{what}: logprob {logprob} vs {want_lp}"
+    );
+}
+
 /// Runs the kernel and returns (id, log-probability).
 fn gpu_pick(logits: &[f32], mask: &[f32], pick: &Pick) -> (u32, f32) {
     let gpu = gpu();
@@ -124,37 +169,12 @@ fn greedy_pick_applies_the_timestamp_rules_like_openai() {
                         *m = -1e30;
                     }
                 }
-                let max_initial = Some(50);
                 for timestamps in [true, false] {
-                    let want = cpu_filtered(
-                        &logits,
-                        &mask,
-                        &sampled,
-                        ts_begin,
-                        eot,
-                        max_initial,
-                        timestamps,
-                    );
-                    let pick = Pick {
-                        ts_begin: ts_begin as u32,
-                        eot: eot as u32,
-                        timestamps: timestamps.then(|| {
-                            timestamp_filter(&sampled, ts_begin as u32, n as u32, Some(50))
-                        }),
-                        temperature: 0.0,
-                        seed: 0,
-                        step: 0,
-                    };
-                    let (id, logprob) = gpu_pick(&logits, &mask, &pick);
-                    let best = first_argmax(&want);
-                    let want_lp = want[best] - log_sum_exp(&want);
+                    let pick = greedy_pick(&sampled, (n, ts_begin, eot), timestamps);
+                    let got = gpu_pick(&logits, &mask, &pick);
                     let what =
                         format!("n {n}, history {h}, trial {trial}, timestamps {timestamps}");
-                    assert_eq!(id as usize, best, "{what}");
-                    assert!(
-                        (f64::from(logprob) - want_lp).abs() <= 1e-4 * want_lp.abs().max(1.0),
-                        "{what}: logprob {logprob} vs {want_lp}"
-                    );
+                    check_greedy(&logits, &mask, &sampled, &pick, got, &what);
                 }
             }
         }
@@ -215,15 +235,7 @@ fn top_k_lists_the_best_filtered_ids_like_a_sort() {
                 // Sort by value, highest first, then by id.
                 let mut order: Vec<usize> = (0..n).filter(|&i| want[i] > NEG_INF).collect();
                 order.sort_by(|&a, &b| want[b].total_cmp(&want[a]).then(a.cmp(&b)));
-                let pick = Pick {
-                    ts_begin: ts_begin as u32,
-                    eot: eot as u32,
-                    timestamps: timestamps
-                        .then(|| timestamp_filter(&sampled, ts_begin as u32, n as u32, Some(50))),
-                    temperature: 0.0,
-                    seed: 0,
-                    step: 0,
-                };
+                let pick = greedy_pick(&sampled, (n, ts_begin, eot), timestamps);
                 let k = 6;
                 let got = gpu_top_k(&logits, 5, &mask, &pick, k);
                 let what = format!("n {n}, history {h}, timestamps {timestamps}");
@@ -537,37 +549,13 @@ fn greedy_picks_from_argmax_partials_apply_the_filters_to_the_stored_logits() {
 
                 for (h, sampled) in histories(ts_begin as u32).into_iter().enumerate() {
                     for timestamps in [true, false] {
-                        let want = cpu_filtered(
-                            &logits,
-                            &mask,
-                            &sampled,
-                            ts_begin,
-                            eot,
-                            Some(50),
-                            timestamps,
-                        );
-                        let pick = Pick {
-                            ts_begin: ts_begin as u32,
-                            eot: eot as u32,
-                            timestamps: timestamps.then(|| {
-                                timestamp_filter(&sampled, ts_begin as u32, n as u32, Some(50))
-                            }),
-                            temperature: 0.0,
-                            seed: 0,
-                            step: 0,
-                        };
+                        let pick = greedy_pick(&sampled, (n, ts_begin, eot), timestamps);
                         let out = gpu.tensor(&[2]);
                         pick_token(gpu, &lt, 0, &mt, &pick, Some(&partials), &out);
                         let got = pollster::block_on(gpu.read_u32(&out)).unwrap();
-                        let (id, logprob) = (got[0], f32::from_bits(got[1]));
-                        let best = first_argmax(&want);
-                        let want_lp = want[best] - log_sum_exp(&want);
+                        let got = (got[0], f32::from_bits(got[1]));
                         let what = format!("{what}, history {h}, timestamps {timestamps}");
-                        assert_eq!(id as usize, best, "{what}");
-                        assert!(
-                            (f64::from(logprob) - want_lp).abs() <= 1e-4 * want_lp.abs().max(1.0),
-                            "{what}: logprob {logprob} vs {want_lp}"
-                        );
+                        check_greedy(&logits, &mask, &sampled, &pick, got, &what);
                     }
                 }
             }
