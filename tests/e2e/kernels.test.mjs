@@ -170,9 +170,9 @@ async function wideMatmul(code, { m, n, k, f16Tile, seed }) {
         return b;
       };
       // lib/gemm_io.wgsl's Params: m, n, k, batch, then offsets and strides of A, B, C and R,
-      // bias_off, alpha (f32), b_sk, b_sn.
-      const params = new Uint32Array(20);
-      params.set([m, n, k, 1, 0, k, 0, 0, k, 0, 0, n, 0, 0, 0, 0, 0, 0, 1, k]);
+      // bias_off, alpha (f32), b_sk, b_sn, then the GEMV's pick_limit, pick_first and two pads.
+      const params = new Uint32Array(24);
+      params.set([m, n, k, 1, 0, k, 0, 0, k, 0, 0, n, 0, 0, 0, 0, 0, 0, 1, k, 0, 0, 0, 0]);
       new Float32Array(params.buffer)[17] = 1;
       const storage = GPUBufferUsage.STORAGE;
       const out = device.createBuffer({ size: m * n * 4, usage: storage | GPUBufferUsage.COPY_SRC });
