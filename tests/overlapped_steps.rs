@@ -27,12 +27,39 @@ fn run(whisper: &Whisper, options: &TranscribeOptions) -> (Vec<u32>, String) {
     (t.tokens, format!("{:?}", t.segments))
 }
 
+/// A tiny random Whisper (seed `seed`) loaded on the test GPU.
+fn tiny_whisper(name: &str, seed: u64) -> Whisper {
+    let dir = std::env::temp_dir().join(format!("whisper-clsr-{name}-{}", std::process::id()));
+    kit::tiny_whisper::write(&dir, seed);
+    let whisper = Whisper::load_dir(kit::gpu(), &dir).unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    whisper
+}
+
+/// English, one temperature, no fallback thresholds.
+fn options(
+    temperature: f32,
+    timestamps: bool,
+    max_new_tokens: usize,
+    seed: u64,
+) -> TranscribeOptions {
+    let mut options = TranscribeOptions {
+        language: Some("en".into()),
+        ..TranscribeOptions::default()
+    };
+    options.decode.temperatures = vec![temperature];
+    options.decode.timestamps = timestamps;
+    options.decode.max_new_tokens = max_new_tokens;
+    options.decode.seed = seed;
+    options.decode.compression_ratio_threshold = None;
+    options.decode.logprob_threshold = None;
+    options.decode.no_speech_threshold = None;
+    options
+}
+
 #[test]
 fn overlapped_steps_decode_what_one_step_at_a_time_decodes() {
-    let dir = std::env::temp_dir().join(format!("whisper-clsr-overlap-{}", std::process::id()));
-    kit::tiny_whisper::write(&dir, 47);
-    let mut whisper = Whisper::load_dir(kit::gpu(), &dir).unwrap();
-    std::fs::remove_dir_all(&dir).ok();
+    let mut whisper = tiny_whisper("overlap", 47);
     let mut compared = 0;
     for seed in 0..2u64 {
         for (temperature, timestamps, max_new_tokens) in [
@@ -41,17 +68,7 @@ fn overlapped_steps_decode_what_one_step_at_a_time_decodes() {
             (1.0, false, 12),
             (1.0, true, 2),
         ] {
-            let mut options = TranscribeOptions {
-                language: Some("en".into()),
-                ..TranscribeOptions::default()
-            };
-            options.decode.temperatures = vec![temperature];
-            options.decode.timestamps = timestamps;
-            options.decode.max_new_tokens = max_new_tokens;
-            options.decode.seed = seed;
-            options.decode.compression_ratio_threshold = None;
-            options.decode.logprob_threshold = None;
-            options.decode.no_speech_threshold = None;
+            let options = options(temperature, timestamps, max_new_tokens, seed);
             let what = format!("seed {seed}, T {temperature}, timestamps {timestamps}");
             whisper.model.decoder.overlapped_steps = false;
             let one_by_one = run(&whisper, &options);
@@ -67,23 +84,11 @@ fn overlapped_steps_decode_what_one_step_at_a_time_decodes() {
 
 #[test]
 fn greedy_steps_with_argmax_partials_decode_what_whole_row_picks_decode() {
-    let dir = std::env::temp_dir().join(format!("whisper-clsr-partials-{}", std::process::id()));
-    kit::tiny_whisper::write(&dir, 49);
-    let mut whisper = Whisper::load_dir(kit::gpu(), &dir).unwrap();
-    std::fs::remove_dir_all(&dir).ok();
+    let mut whisper = tiny_whisper("partials", 49);
     let mut compared = 0;
     for overlapped in [true, false] {
         for timestamps in [true, false] {
-            let mut options = TranscribeOptions {
-                language: Some("en".into()),
-                ..TranscribeOptions::default()
-            };
-            options.decode.temperatures = vec![0.0];
-            options.decode.timestamps = timestamps;
-            options.decode.max_new_tokens = 16;
-            options.decode.compression_ratio_threshold = None;
-            options.decode.logprob_threshold = None;
-            options.decode.no_speech_threshold = None;
+            let options = options(0.0, timestamps, 16, 0);
             let decoder = &mut whisper.model.decoder;
             decoder.overlapped_steps = overlapped;
             decoder.argmax_partials = false;
