@@ -17,13 +17,14 @@ scripts/build-web.sh
 SKIP_WEB_BUILD=1 scripts/build-npm.sh >/dev/null
 scripts/link-web-models.sh whisper-base whisper-tiny.en silero-vad
 
-# Expert packs for the API test, freshly initialised by the CLI (expert = copy of the FFN):
+# Expert packs for the API test, freshly initialised by the CLI (expert = copy of the FFN; built
+# as scripts/test.sh's Rust tests build it, scripts/workspace-run.sh):
 # one for tiny.en that routes, one for base that tiny.en must refuse. Remade when the model is newer.
 mkdir -p www/packs
 for model in whisper-tiny.en whisper-base; do
   pack=www/packs/$model-en-init.safetensors
   if [[ ! -f $pack || models/$model/model.safetensors -nt $pack ]]; then
-    cargo run --quiet --bin whisper-clsr -- pack init --model "models/$model" --language en --out "$pack"
+    scripts/workspace-run.sh whisper-clsr pack init --model "models/$model" --language en --out "$pack"
   fi
 done
 # WebGPU on lavapipe when it can be set up (scripts/lavapipe-browser.sh) and Chromium gets an

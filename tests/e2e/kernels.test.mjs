@@ -9,13 +9,10 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { REPO, serve, launchBrowser, newPage } from "./harness.mjs";
 
-// The features `cargo test --workspace` builds these crates with, so that after the Rust tests
-// (scripts/test.sh) the binary needs no second build of the runtime and its dependencies.
-const WORKSPACE_FEATURES = "candle,whisper-clsr/default,whisper-clsr/parity-tanh-gelu,whisper-clsr/torch-import";
-
+// Built with the workspace's dependency features (scripts/workspace-run.sh), so that after the
+// Rust tests (scripts/test.sh) the binary needs no second build of the runtime's dependencies.
 function kernelSource(file, ...defines) {
-  const args = ["run", "--quiet", "-p", "whisper-clsr-test-kit", "--features", WORKSPACE_FEATURES, "--bin", "kernel-source"];
-  return execFileSync("cargo", [...args, "--", file, ...defines], {
+  return execFileSync(`${REPO}/scripts/workspace-run.sh`, ["kernel-source", file, ...defines], {
     cwd: REPO,
     encoding: "utf8",
     maxBuffer: 1 << 24,
