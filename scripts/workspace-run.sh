@@ -11,7 +11,8 @@
 # model conversion (scripts/setup.sh test), its browser tests' expert packs and its Rust tests
 # share one build of the dependencies.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+# No cd: relative paths among ARGS stay relative to the caller's folder.
+root=$(cd "$(dirname "$0")/.." && pwd)
 
 if [[ $# -lt 1 ]]; then
   echo "usage: scripts/workspace-run.sh whisper-clsr|kernel-source [ARGS...]" >&2
@@ -23,5 +24,6 @@ shift
 # train-native/Cargo.toml and test-kit/Cargo.toml). Selecting both packages with them gives the
 # dependencies the feature sets of the whole-workspace build.
 features=whisper-clsr/default,whisper-clsr/parity-tanh-gelu,whisper-clsr/torch-import,whisper-clsr-test-kit/candle
-cargo build --quiet -p whisper-clsr -p whisper-clsr-test-kit --features "$features" --bin "$bin"
-exec "${CARGO_TARGET_DIR:-target}/debug/$bin" "$@"
+cargo build --quiet --manifest-path "$root/Cargo.toml" -p whisper-clsr -p whisper-clsr-test-kit \
+  --features "$features" --bin "$bin"
+exec "${CARGO_TARGET_DIR:-$root/target}/debug/$bin" "$@"
