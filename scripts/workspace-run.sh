@@ -8,7 +8,7 @@
 # once per feature set, and a plain `cargo run --bin whisper-clsr` resolves its package's
 # features alone: it compiles wgpu, naga, tokenizers and the rest a second time, about as long
 # as the test build's own dependencies on a clean machine. Built this way, the test suite's
-# model conversion (scripts/setup.sh test), its browser tests' expert packs and its Rust tests
+# model conversion (scripts/fetch-models.sh), its browser tests' expert packs and its Rust tests
 # share one build of the dependencies.
 set -euo pipefail
 # No cd: relative paths among ARGS stay relative to the caller's folder.
