@@ -1,7 +1,9 @@
 //! Encoder self-attention, the composed path (`ops::attention`: Q·Kᵀ scores, row softmax,
 //! P·V) against the flash kernel (`ops::flash_attention`), side by side in one process:
 //! attention alone at whisper-tiny's and whisper-base's encoder shapes (T = 1500, 6 and 8
-//! heads of 64), then a whole encoder pass of a real model on jfk.wav with either kernel —
+//! heads of 64) with every tiling of the tiled form and the CPU drivers' `WALK` form, then a
+//! whole encoder pass of a real model on jfk.wav with either kernel (flash in the form the
+//! device dispatches) —
 //! milliseconds (median), the largest output difference, and the activation memory the pass
 //! allocated (docs/benchmarks.md).
 //!
@@ -16,7 +18,7 @@ use whisper_clsr::audio::{load_audio_file, mel_window, LogMel, N_FRAMES};
 use whisper_clsr::gpu::{Gpu, GpuOptions, Tensor};
 use whisper_clsr::model::block::SelfAttentionKernel;
 use whisper_clsr::ops::attention::{attention, AttentionShape};
-use whisper_clsr::ops::flash_attention::flash_attention_tiled;
+use whisper_clsr::ops::flash_attention::{flash_attention_tiled, flash_attention_walk};
 use whisper_clsr::ops::softmax::Mask;
 use whisper_clsr::Whisper;
 use whisper_clsr_test_kit as kit;
@@ -67,13 +69,15 @@ fn attention_alone(gpu: &Gpu, runs: usize) {
         let (composed, a) = median_ms(runs, || {
             read(gpu, &attention(gpu, &q, &k, &v, shape, Mask::None))
         });
-        for rows in [1, 2, 4] {
-            let (flash, b) = median_ms(runs, || {
-                read(gpu, &flash_attention_tiled(gpu, &q, &k, &v, shape, rows))
+        for rows in [Some(1), Some(2), Some(4), None] {
+            let (flash, b) = median_ms(runs, || match rows {
+                Some(rows) => read(gpu, &flash_attention_tiled(gpu, &q, &k, &v, shape, rows)),
+                None => read(gpu, &flash_attention_walk(gpu, &q, &k, &v, shape)),
             });
+            let form = rows.map_or("WALK".to_string(), |rows| rows.to_string());
             println!(
                 "{name:<22} {composed:>12.1} {:>24} {:>8.2}× {:>11.2e}",
-                format!("{flash:.1} ({rows})"),
+                format!("{flash:.1} ({form})"),
                 composed / flash,
                 max_abs_diff(&a, &b)
             );

@@ -12,7 +12,9 @@ use whisper_clsr::gpu::{DType, KernelForms};
 use whisper_clsr::ops::attention::{attention, attention_keeping, AttentionShape};
 use whisper_clsr::ops::conv::{conv1d_gelu, conv_out_len, ConvInput};
 use whisper_clsr::ops::embedding::{embed_tokens, ChunkedTable};
-use whisper_clsr::ops::flash_attention::{flash_attention, flash_attention_tiled, supports};
+use whisper_clsr::ops::flash_attention::{
+    flash_attention, flash_attention_tiled, flash_attention_walk, supports,
+};
 use whisper_clsr::ops::layer_norm::layer_norm;
 use whisper_clsr::ops::matmul::{gemm, linear, Epilogue, Gemm, Layout, Rhs};
 use whisper_clsr::ops::pack_halves::pack_halves;
@@ -472,8 +474,9 @@ fn attention_over_keys_and_values_in_halves_matches_cpu() {
     }
 }
 
-/// The flash kernel at `shape` on q, k, v against the f64 reference, unmasked: the default
-/// tiling and every other rows-per-invocation variant.
+/// The flash kernel at `shape` on q, k, v against the f64 reference, unmasked: the form this
+/// device dispatches, every rows-per-invocation variant of the tiled form, and for heads of
+/// 64 the CPU drivers' `WALK` form.
 fn check_flash(gpu: &whisper_clsr::gpu::Gpu, q: &[f32], k: &[f32], v: &[f32], s: AttentionShape) {
     let d = s.heads * s.head_dim;
     assert!(supports(&s), "{s:?}");
@@ -495,10 +498,15 @@ fn check_flash(gpu: &whisper_clsr::gpu::Gpu, q: &[f32], k: &[f32], v: &[f32], s:
         let what = format!("flash attention {s:?}, {rows} rows per invocation");
         assert_close(&read(gpu, &y), &want, RTOL, &what);
     }
+    if s.head_dim == 64 {
+        let y = flash_attention_walk(gpu, &qt, &kt, &vt, s);
+        let what = format!("flash attention {s:?}, WALK form");
+        assert_close(&read(gpu, &y), &want, RTOL, &what);
+    }
 }
 
 /// Every head size with a variant; query and key counts off the 64·R-row and 32-key tiles
-/// (tails), below one tile, and unequal.
+/// and the WALK form's 128 rows and 4 keys (tails), below one tile, and unequal.
 #[test]
 fn flash_attention_matches_cpu_at_every_head_size_and_tail() {
     let gpu = gpu();
@@ -507,6 +515,7 @@ fn flash_attention_matches_cpu_at_every_head_size_and_tail() {
         (1, 64, 1, 1),
         (6, 64, 130, 130),
         (2, 64, 64, 32),
+        (2, 64, 300, 77),
         (2, 32, 65, 97),
         (1, 32, 200, 200),
         (4, 16, 63, 31),

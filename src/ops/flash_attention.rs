@@ -3,20 +3,25 @@
 //! [`attention`](super::attention::attention) are never stored. Heads are addressed in place
 //! inside [T, d_model] activations, as there. Used for the encoder's self-attention; masked
 //! attention, beams and kept probabilities stay on the composed path (docs/kernels.md).
+//! On CPU drivers ([`Gpu::cpu_forms`]) heads of 64 take the kernel's `WALK` form.
 
 use super::attention::AttentionShape;
 use super::u;
 use crate::gpu::shader::Kernel;
 use crate::gpu::{Gpu, Tensor};
 
+const FILE: &str = "runtime/flash_attention.wgsl";
 const SOURCE: &str = include_str!("../../shaders/runtime/flash_attention.wgsl");
 /// Invocations per workgroup (`INVOCATIONS` in the shader).
 const INVOCATIONS: usize = 64;
 /// Query rows per invocation with a kernel variant, and its define.
 const ROWS_PER_INVOCATION: [(usize, Option<&str>); 3] =
     [(1, None), (2, Some("ROWS_2")), (4, Some("ROWS_4"))];
-/// The rows per invocation [`flash_attention`] uses.
+/// The rows per invocation [`flash_attention`] uses in the tiled form.
 pub const DEFAULT_ROWS_PER_INVOCATION: usize = 2;
+/// Query rows per workgroup of the `WALK` form: 16 invocations of 8 rows (the shader's
+/// `INVOCATIONS` and `R`). The form exists for heads of 64 (every Whisper model's).
+const WALK_ROWS_PER_GROUP: usize = 128;
 /// The head sizes with a kernel variant, and its define (`lib/head_dim.wgsl`; the trainer's
 /// flash attention backward has the same variants). Whisper's heads are 64 wide; the
 /// smaller ones serve tiny test models. Wider heads would not fit a key/value tile in
@@ -38,22 +43,46 @@ crate::params_struct! {
 }
 
 fn kernel(head_dim: &'static str, rows: Option<&'static str>) -> Kernel {
-    let kernel = Kernel::new::<Params>("runtime/flash_attention.wgsl", SOURCE, "main")
-        .define_if(head_dim, true);
+    let kernel = Kernel::new::<Params>(FILE, SOURCE, "main").define_if(head_dim, true);
     match rows {
         Some(rows) => kernel.define_if(rows, true),
         None => kernel,
     }
 }
 
+fn walk_kernel() -> Kernel {
+    kernel("HEAD_DIM_64", None).define_if("WALK", true)
+}
+
 pub(crate) fn kernels() -> Vec<Kernel> {
-    let mut all = Vec::new();
+    let mut all = vec![walk_kernel()];
     for &(_, head_dim) in &HEAD_DIMS {
         for &(_, rows) in &ROWS_PER_INVOCATION {
             all.push(kernel(head_dim, rows));
         }
     }
     all
+}
+
+/// Whether `kernel` is a flash attention variant that [`flash_attention`] dispatches on a
+/// device with the CPU drivers' kernel forms or not: the default tiling, or on CPU drivers
+/// the `WALK` form for heads of 64. The other tilings are for tests and benchmarks.
+pub(crate) fn is_dispatched(kernel: &Kernel, cpu_forms: bool) -> bool {
+    let has = |define: &str| kernel.defines.contains(&define);
+    if has("WALK") {
+        return cpu_forms;
+    }
+    // The variant without a rows define has one row per invocation.
+    let rows = ROWS_PER_INVOCATION
+        .iter()
+        .find_map(|&(n, define)| define.filter(|d| has(d)).map(|_| n))
+        .unwrap_or(1);
+    rows == DEFAULT_ROWS_PER_INVOCATION && !(cpu_forms && has("HEAD_DIM_64"))
+}
+
+/// Whether `kernel` is one of this module's.
+pub(crate) fn is_flash_attention(kernel: &Kernel) -> bool {
+    kernel.file == FILE
 }
 
 /// Whether [`flash_attention`] computes attention of this shape: one sequence (no beams) and a
@@ -64,8 +93,29 @@ pub fn supports(s: &AttentionShape) -> bool {
 
 /// softmax(q·kᵀ/√head_dim)·v for q [q_len, d], k and v [≥ kv_len, d] (the first `kv_len`
 /// rows are read), without a mask; returns [q_len, d]. The shape must be [`supports`]ed.
+/// The `WALK` form on CPU drivers where the heads are 64 wide, else the tiled form.
 pub fn flash_attention(gpu: &Gpu, q: &Tensor, k: &Tensor, v: &Tensor, s: AttentionShape) -> Tensor {
-    flash_attention_tiled(gpu, q, k, v, s, DEFAULT_ROWS_PER_INVOCATION)
+    if gpu.cpu_forms() && s.head_dim == 64 {
+        flash_attention_walk(gpu, q, k, v, s)
+    } else {
+        flash_attention_tiled(gpu, q, k, v, s, DEFAULT_ROWS_PER_INVOCATION)
+    }
+}
+
+/// [`flash_attention`] in the `WALK` form (heads of 64, one sequence) on any device: the
+/// form for CPU drivers, here callable anywhere so that tests and benchmarks compare it.
+pub fn flash_attention_walk(
+    gpu: &Gpu,
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    s: AttentionShape,
+) -> Tensor {
+    assert!(
+        s.head_dim == 64 && s.beams == 1,
+        "the walking flash attention takes one sequence with heads of 64, not {s:?}"
+    );
+    dispatch(gpu, &walk_kernel(), q, k, v, s, WALK_ROWS_PER_GROUP)
 }
 
 /// [`flash_attention`] with `rows_per_invocation` query rows per invocation (1, 2 or 4): the
@@ -88,6 +138,28 @@ pub fn flash_attention_tiled(
         .find(|&&(hd, _)| hd == s.head_dim && s.beams == 1)
         .map(|&(_, define)| define)
         .unwrap_or_else(|| panic!("flash attention does not support {s:?}"));
+    dispatch(
+        gpu,
+        &kernel(head_dim, rows),
+        q,
+        k,
+        v,
+        s,
+        INVOCATIONS * rows_per_invocation,
+    )
+}
+
+/// Checks the operands and dispatches `kernel` with `rows_per_group` query rows per
+/// workgroup (grid [⌈q_len/rows_per_group⌉, heads]).
+fn dispatch(
+    gpu: &Gpu,
+    kernel: &Kernel,
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    s: AttentionShape,
+    rows_per_group: usize,
+) -> Tensor {
     let d = s.heads * s.head_dim;
     assert!(s.q_len > 0 && s.kv_len > 0, "attention over no rows");
     assert_eq!(q.shape()[1], d, "query width");
@@ -103,17 +175,13 @@ pub fn flash_attention_tiled(
         row_vec4s: u(d / 4),
         scale_log2: std::f32::consts::LOG2_E / (s.head_dim as f32).sqrt(),
     };
-    let groups = [
-        u(s.q_len.div_ceil(INVOCATIONS * rows_per_invocation)),
-        u(s.heads),
-        1,
-    ];
+    let groups = [u(s.q_len.div_ceil(rows_per_group)), u(s.heads), 1];
     assert!(
         groups[0] <= 65535 && groups[1] <= 65535,
         "flash attention grid too large"
     );
     gpu.dispatch(
-        &kernel(head_dim, rows),
+        kernel,
         bytemuck::bytes_of(&params),
         &[
             (1, q.buffer()),

@@ -38,8 +38,8 @@ pub fn runtime_kernels() -> Vec<Kernel> {
 /// The [`runtime_kernels`] a model dispatches on `gpu`: where a kernel has a `SUBGROUPS`
 /// variant, that one on devices with subgroups and the other elsewhere; the products' forms
 /// for the device's kind ([`Gpu::cpu_forms`]: `WALK`, or `SPLIT_K` and tiles, f16 tiles with
-/// [`Gpu::shader_f16`]); with f32 weights
-/// (`weights_f16` false) no `F16` variant, with f16 weights no product with an f32 bias
+/// [`Gpu::shader_f16`]), and the flash attention variants it dispatches there; with f32
+/// weights (`weights_f16` false) no `F16` variant, with f16 weights no product with an f32 bias
 /// (the weights' form). A kernel left out is still created when first dispatched.
 pub fn model_kernels(gpu: &Gpu, weights_f16: bool) -> Vec<Kernel> {
     let (subgroups, cpu_forms, shader_f16) = (gpu.subgroups(), gpu.cpu_forms(), gpu.shader_f16());
@@ -66,7 +66,9 @@ pub fn model_kernels(gpu: &Gpu, weights_f16: bool) -> Vec<Kernel> {
             uses == subgroups || (!uses && !with_subgroups.contains(&twin(k)))
         })
         .filter(|k| {
-            if cpu_forms {
+            if flash_attention::is_flash_attention(k) {
+                flash_attention::is_dispatched(k, cpu_forms)
+            } else if cpu_forms {
                 // Products with B stored [n, k] walk it (matmul.wgsl, gemv.wgsl WALK),
                 // reading A 16 bytes at a time: every Whisper product is aligned for it, so
                 // the element-read walks are left to be created if some product needs one.

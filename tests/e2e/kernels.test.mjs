@@ -35,9 +35,9 @@ after(async () => {
 
 // softmax(Q·Kᵀ/√HD)·V per head on the GPU with the given variant, and the largest difference
 // from an f64 reference (relative to the largest output).
-async function flashAttention(code, { rows, queries, keys, heads, seed }) {
+async function flashAttention(code, { rowsPerGroup, queries, keys, heads, seed }) {
   return page.evaluate(
-    async ({ code, rows, queries, keys, heads, seed }) => {
+    async ({ code, rowsPerGroup, queries, keys, heads, seed }) => {
       const HD = 64;
       const d = HD * heads;
       let state = seed >>> 0;
@@ -76,7 +76,7 @@ async function flashAttention(code, { rows, queries, keys, heads, seed }) {
       const pass = encoder.beginComputePass();
       pass.setPipeline(pipeline);
       pass.setBindGroup(0, group);
-      pass.dispatchWorkgroups(Math.ceil(queries / (64 * rows)), heads);
+      pass.dispatchWorkgroups(Math.ceil(queries / rowsPerGroup), heads);
       pass.end();
       encoder.copyBufferToBuffer(out, 0, read, 0, queries * d * 4);
       device.queue.submit([encoder.finish()]);
@@ -116,20 +116,22 @@ async function flashAttention(code, { rows, queries, keys, heads, seed }) {
       }
       return { error: error?.message ?? null, maxDiff, maxAbs, worst };
     },
-    { code, rows, queries, keys, heads, seed },
+    { code, rowsPerGroup, queries, keys, heads, seed },
   );
 }
 
-// Every rows-per-invocation variant, at the encoder's length (heads of 64 over 1500 frames; two
-// heads rather than tiny's six, each head being the same work at another offset) and at lengths
-// that leave partial query and key tiles.
+// Every rows-per-invocation variant of the tiled form (64 invocations of R rows per workgroup)
+// and the CPU drivers' WALK form (16 invocations of 8 rows), at the encoder's length (heads of
+// 64 over 1500 frames; two heads rather than tiny's six, each head being the same work at
+// another offset) and at lengths that leave partial query and key tiles.
 const cases = [
-  { define: "ROWS_2", rows: 2, queries: 1500, keys: 1500, heads: 2 },
-  { define: null, rows: 1, queries: 200, keys: 77, heads: 2 },
-  { define: "ROWS_4", rows: 4, queries: 333, keys: 190, heads: 1 },
+  { define: "ROWS_2", form: "2 rows per invocation", rowsPerGroup: 128, queries: 1500, keys: 1500, heads: 2 },
+  { define: null, form: "1 row per invocation", rowsPerGroup: 64, queries: 200, keys: 77, heads: 2 },
+  { define: "ROWS_4", form: "4 rows per invocation", rowsPerGroup: 256, queries: 333, keys: 190, heads: 1 },
+  { define: "WALK", form: "WALK", rowsPerGroup: 128, queries: 300, keys: 77, heads: 2 },
 ];
 for (const [n, c] of cases.entries()) {
-  test(`flash attention (${c.rows} row(s) per invocation, ${c.queries}×${c.keys}, ${c.heads} heads) matches f64`, async () => {
+  test(`flash attention (${c.form}, ${c.queries}×${c.keys}, ${c.heads} heads) matches f64`, async () => {
     const defines = ["HEAD_DIM_64", ...(c.define ? [c.define] : [])];
     const code = kernelSource("runtime/flash_attention.wgsl", ...defines);
     const r = await flashAttention(code, { ...c, seed: 1000 + n });
