@@ -43,8 +43,10 @@ const NEG: f32 = -3.0e38;
 // Why it is written out: a CPU driver runs 8 invocations side by side in SIMD lanes, and a
 // private array indexed by a loop counter becomes per-lane memory gathers there. Every index
 // below is a constant (the 16 vec4s of a row spelled out, the 8 rows named), so the state
-// stays in registers and the stack: 5–7× faster than the tiled form on lavapipe
-// (docs/benchmarks.md, "Encoder flash attention on lavapipe").
+// stays in registers and the stack: 3–4× faster than the tiled form on lavapipe. The price
+// is a large shader that lavapipe compiles slowly (16 s to 2 minutes, by Mesa version), and
+// in Chromium it ran slower than the tiled form, so the host dispatches it natively only
+// (ops::flash_attention; docs/benchmarks.md, "Encoder flash attention on lavapipe").
 
 const INVOCATIONS: u32 = 16u;
 const R: u32 = 8u;

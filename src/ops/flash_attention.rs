@@ -3,14 +3,13 @@
 //! [`attention`](super::attention::attention) are never stored. Heads are addressed in place
 //! inside [T, d_model] activations, as there. Used for the encoder's self-attention; masked
 //! attention, beams and kept probabilities stay on the composed path (docs/kernels.md).
-//! On CPU drivers ([`Gpu::cpu_forms`]) heads of 64 take the kernel's `WALK` form.
+//! Natively on CPU drivers ([`Gpu::cpu_forms`]) heads of 64 take the kernel's `WALK` form.
 
 use super::attention::AttentionShape;
 use super::u;
 use crate::gpu::shader::Kernel;
 use crate::gpu::{Gpu, Tensor};
 
-const FILE: &str = "runtime/flash_attention.wgsl";
 const SOURCE: &str = include_str!("../../shaders/runtime/flash_attention.wgsl");
 /// Invocations per workgroup (`INVOCATIONS` in the shader).
 const INVOCATIONS: usize = 64;
@@ -43,7 +42,8 @@ crate::params_struct! {
 }
 
 fn kernel(head_dim: &'static str, rows: Option<&'static str>) -> Kernel {
-    let kernel = Kernel::new::<Params>(FILE, SOURCE, "main").define_if(head_dim, true);
+    let kernel = Kernel::new::<Params>("runtime/flash_attention.wgsl", SOURCE, "main")
+        .define_if(head_dim, true);
     match rows {
         Some(rows) => kernel.define_if(rows, true),
         None => kernel,
@@ -64,25 +64,34 @@ pub(crate) fn kernels() -> Vec<Kernel> {
     all
 }
 
+/// Whether [`flash_attention`] takes the `WALK` form: on CPU drivers, for heads of 64, and
+/// natively only. The written-out form is a large shader: lavapipe compiles it in about 16 s
+/// (Mesa 22.3) to 2 minutes (Mesa 25.0), once per machine where Mesa's shader cache keeps it.
+/// In Chromium it made the encoder pass 12× slower than the tiled form (docs/benchmarks.md,
+/// "Written out for CPU drivers"), so a browser runs the tiled form.
+fn walks(cpu_forms: bool, head_dim: usize) -> bool {
+    cpu_forms && head_dim == 64 && cfg!(not(target_arch = "wasm32"))
+}
+
 /// Whether `kernel` is a flash attention variant that [`flash_attention`] dispatches on a
-/// device with the CPU drivers' kernel forms or not: the default tiling, or on CPU drivers
-/// the `WALK` form for heads of 64. The other tilings are for tests and benchmarks.
+/// device with the CPU drivers' kernel forms or not: the default tiling, or where [`walks`]
+/// says so the `WALK` form for heads of 64. The other tilings are for tests and benchmarks.
 pub(crate) fn is_dispatched(kernel: &Kernel, cpu_forms: bool) -> bool {
     let has = |define: &str| kernel.defines.contains(&define);
     if has("WALK") {
-        return cpu_forms;
+        return walks(cpu_forms, 64);
     }
     // The variant without a rows define has one row per invocation.
     let rows = ROWS_PER_INVOCATION
         .iter()
         .find_map(|&(n, define)| define.filter(|d| has(d)).map(|_| n))
         .unwrap_or(1);
-    rows == DEFAULT_ROWS_PER_INVOCATION && !(cpu_forms && has("HEAD_DIM_64"))
+    rows == DEFAULT_ROWS_PER_INVOCATION && !(has("HEAD_DIM_64") && walks(cpu_forms, 64))
 }
 
 /// Whether `kernel` is one of this module's.
 pub(crate) fn is_flash_attention(kernel: &Kernel) -> bool {
-    kernel.file == FILE
+    kernel.source == SOURCE
 }
 
 /// Whether [`flash_attention`] computes attention of this shape: one sequence (no beams) and a
@@ -93,9 +102,9 @@ pub fn supports(s: &AttentionShape) -> bool {
 
 /// softmax(q·kᵀ/√head_dim)·v for q [q_len, d], k and v [≥ kv_len, d] (the first `kv_len`
 /// rows are read), without a mask; returns [q_len, d]. The shape must be [`supports`]ed.
-/// The `WALK` form on CPU drivers where the heads are 64 wide, else the tiled form.
+/// The `WALK` form natively on CPU drivers where the heads are 64 wide, else the tiled form.
 pub fn flash_attention(gpu: &Gpu, q: &Tensor, k: &Tensor, v: &Tensor, s: AttentionShape) -> Tensor {
-    if gpu.cpu_forms() && s.head_dim == 64 {
+    if walks(gpu.cpu_forms(), s.head_dim) {
         flash_attention_walk(gpu, q, k, v, s)
     } else {
         flash_attention_tiled(gpu, q, k, v, s, DEFAULT_ROWS_PER_INVOCATION)
