@@ -62,6 +62,8 @@ struct RowState {
     l: f32,
 }
 
+// One head's row of K (key_row) or V (value_row) at vec4 index `at`: two functions, as WGSL
+// passes no storage buffer to a function.
 fn key_row(at: u32) -> HeadRow {
     return HeadRow(
         k[at + 0u],

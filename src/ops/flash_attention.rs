@@ -11,7 +11,7 @@ use crate::gpu::shader::Kernel;
 use crate::gpu::{Gpu, Tensor};
 
 const SOURCE: &str = include_str!("../../shaders/runtime/flash_attention.wgsl");
-/// Invocations per workgroup (`INVOCATIONS` in the shader).
+/// Invocations per workgroup of the tiled form (`INVOCATIONS` in the shader).
 const INVOCATIONS: usize = 64;
 /// Query rows per invocation with a kernel variant, and its define.
 const ROWS_PER_INVOCATION: [(usize, Option<&str>); 3] =
