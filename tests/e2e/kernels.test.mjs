@@ -121,7 +121,8 @@ async function flashAttention(code, { rowsPerGroup, queries, keys, heads, seed }
 }
 
 // Every rows-per-invocation variant of the tiled form (64 invocations of R rows per workgroup)
-// and the CPU drivers' WALK form (16 invocations of 8 rows), at the encoder's length (heads of
+// and the CPU drivers' WALK form (16 invocations of 8 rows; dispatched natively only, checked
+// here so that the WGSL stays valid and exact under Tint too), at the encoder's length (heads of
 // 64 over 1500 frames; two heads rather than tiny's six, each head being the same work at
 // another offset) and at lengths that leave partial query and key tiles.
 const cases = [
