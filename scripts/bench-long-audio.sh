@@ -33,7 +33,8 @@ fixtures=${WHISPER_CLSR_FIXTURES:-../shared/fixtures}
 [[ -f $fixtures/jfk.wav ]] || { echo "bench-long-audio: no $fixtures/jfk.wav (set WHISPER_CLSR_FIXTURES)" >&2; exit 2; }
 export WGPU_BACKEND=${WGPU_BACKEND:-vulkan}
 
-cargo build --bin whisper-clsr >&2
+# Built with the workspace's dependency features, so the test build's dependencies serve it.
+scripts/workspace-run.sh whisper-clsr --version >&2
 bin=target/debug/whisper-clsr
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

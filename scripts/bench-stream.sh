@@ -26,7 +26,8 @@ file=${1:?usage: scripts/bench-stream.sh [--model DIR] [--update-interval S] [--
 [[ -f $file ]] || { echo "no such file: $file" >&2; exit 2; }
 export WGPU_BACKEND=${WGPU_BACKEND:-vulkan}
 
-cargo build --bin whisper-clsr >&2
+# Built with the workspace's dependency features, so the test build's dependencies serve it.
+scripts/workspace-run.sh whisper-clsr --version >&2
 bin=target/debug/whisper-clsr
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
