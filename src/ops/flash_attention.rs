@@ -50,6 +50,21 @@ fn kernel(head_dim: &'static str, rows: Option<&'static str>) -> Kernel {
     }
 }
 
+/// The tiled form for heads of `head_dim` with `rows_per_invocation` rows per invocation.
+fn tiled_kernel(head_dim: usize, rows_per_invocation: usize) -> Kernel {
+    let rows = ROWS_PER_INVOCATION
+        .iter()
+        .find(|&&(n, _)| n == rows_per_invocation)
+        .map(|&(_, define)| define)
+        .unwrap_or_else(|| panic!("no variant with {rows_per_invocation} rows per invocation"));
+    let head_dim = HEAD_DIMS
+        .iter()
+        .find(|&&(hd, _)| hd == head_dim)
+        .map(|&(_, define)| define)
+        .unwrap_or_else(|| panic!("flash attention has no variant for heads of {head_dim}"));
+    kernel(head_dim, rows)
+}
+
 fn walk_kernel() -> Kernel {
     kernel("HEAD_DIM_64", None).define_if("WALK", true)
 }
@@ -77,16 +92,14 @@ fn walks(cpu_forms: bool, head_dim: usize) -> bool {
 /// device with the CPU drivers' kernel forms or not: the default tiling, or where [`walks`]
 /// says so the `WALK` form for heads of 64. The other tilings are for tests and benchmarks.
 pub(crate) fn is_dispatched(kernel: &Kernel, cpu_forms: bool) -> bool {
-    let has = |define: &str| kernel.defines.contains(&define);
-    if has("WALK") {
-        return walks(cpu_forms, 64);
-    }
-    // The variant without a rows define has one row per invocation.
-    let rows = ROWS_PER_INVOCATION
-        .iter()
-        .find_map(|&(n, define)| define.filter(|d| has(d)).map(|_| n))
-        .unwrap_or(1);
-    rows == DEFAULT_ROWS_PER_INVOCATION && !(has("HEAD_DIM_64") && walks(cpu_forms, 64))
+    HEAD_DIMS.iter().any(|&(head_dim, _)| {
+        let dispatched = if walks(cpu_forms, head_dim) {
+            walk_kernel()
+        } else {
+            tiled_kernel(head_dim, DEFAULT_ROWS_PER_INVOCATION)
+        };
+        dispatched.key() == kernel.key()
+    })
 }
 
 /// Whether `kernel` is one of this module's.
@@ -137,19 +150,10 @@ pub fn flash_attention_tiled(
     s: AttentionShape,
     rows_per_invocation: usize,
 ) -> Tensor {
-    let rows = ROWS_PER_INVOCATION
-        .iter()
-        .find(|&&(n, _)| n == rows_per_invocation)
-        .map(|&(_, define)| define)
-        .unwrap_or_else(|| panic!("no variant with {rows_per_invocation} rows per invocation"));
-    let head_dim = HEAD_DIMS
-        .iter()
-        .find(|&&(hd, _)| hd == s.head_dim && s.beams == 1)
-        .map(|&(_, define)| define)
-        .unwrap_or_else(|| panic!("flash attention does not support {s:?}"));
+    assert!(s.beams == 1, "flash attention does not support {s:?}");
     dispatch(
         gpu,
-        &kernel(head_dim, rows),
+        &tiled_kernel(s.head_dim, rows_per_invocation),
         q,
         k,
         v,
