@@ -1,6 +1,6 @@
 //! Throughput of the tiled matmul kernel on the shapes that dominate a whisper-base encoder
-//! pass: a Linear over 1500 frames (f16 and f32 weights; the GPU forms side by side: wide,
-//! wide with f32 tiles, scalar tiled) and the two attention products of 8 heads (Q·Kᵀ and
+//! pass: a Linear over 1500 frames (f16 and f32 weights; the GPU forms side by side: wide in
+//! 128×128 blocks, wide in 64×64 blocks, wide with f32 tiles, scalar tiled) and the two attention products of 8 heads (Q·Kᵀ and
 //! P·V), in GFLOPS, on the device it names; and one encoder layer op by op (the runtime's
 //! own ops, f16 weights) with each op's share of the layer; and a greedy decoder step's
 //! logits GEMV and token pick over Whisper's 51865 ids at each model width, with the argmax
@@ -41,7 +41,7 @@ fn time(gpu: &Gpu, iters: usize, mut op: impl FnMut()) -> f64 {
 fn report(name: &str, g: &Gemm, secs: f64) {
     let flops = 2.0 * (g.m * g.n * g.k * g.batch) as f64;
     println!(
-        "{name:<36} {:>5}×{:<5}×{:<5} ×{:<2} {:>9.1} ms {:>7.2} GFLOPS",
+        "{name:<40} {:>5}×{:<5}×{:<5} ×{:<2} {:>9.1} ms {:>7.2} GFLOPS",
         g.m,
         g.n,
         g.k,
@@ -81,9 +81,10 @@ fn main() {
     };
     // The GPU forms side by side on fc1 (on a CPU device they run with
     // WHISPER_CLSR_KERNEL_FORMS=gpu; otherwise every row is the walking form): the wide form
-    // (16-byte loads; f16 workgroup tiles for f16 weights where the device has shader-f16),
-    // the same with f32 tiles (a second device opened without shader-f16), and the scalar
-    // tiled form (`Gpu::set_wide_matmul(false)`).
+    // (16-byte loads; f16 workgroup tiles for f16 weights where the device has shader-f16) in
+    // 128×128 blocks (fc1 has 192 of them) and in 64×64 blocks
+    // (`Gpu::set_large_matmul_tiles(false)`), the same with f32 tiles (a second device opened
+    // without shader-f16), and the scalar tiled form (`Gpu::set_wide_matmul(false)`).
     let plain = (gpu.shader_f16() && !gpu.cpu_forms()).then(|| {
         pollster::block_on(Gpu::new(GpuOptions {
             shader_f16: false,
@@ -91,16 +92,21 @@ fn main() {
         }))
         .expect("a second device")
     });
-    let mut devices: Vec<(&str, &Gpu, bool)> = vec![("wide", &gpu, true)];
+    // (label, device, wide, large tiles)
+    let mut devices: Vec<(&str, &Gpu, bool, bool)> = vec![
+        ("wide, 128×128 blocks", &gpu, true, true),
+        ("wide, 64×64 blocks", &gpu, true, false),
+    ];
     if let Some(plain) = &plain {
-        devices.push(("wide, f32 tiles", plain, true));
+        devices.push(("wide, f32 tiles", plain, true, true));
     }
-    devices.push(("tiled, scalar loads", &gpu, false));
+    devices.push(("tiled, scalar loads", &gpu, false, false));
     let weights = random(&mut rng, ffn * d);
     let inputs = random(&mut rng, t * d);
     for dtype in [DType::F16, DType::F32] {
-        for &(form, device, wide) in &devices {
+        for &(form, device, wide, large) in &devices {
             device.set_wide_matmul(wide);
+            device.set_large_matmul_tiles(large);
             let x = device.upload(&inputs, &[t, d]).unwrap();
             let w = device.weight_f32(&weights, &[ffn, d], dtype).unwrap();
             let out: Tensor = device.tensor(&[t, ffn]);
@@ -115,6 +121,7 @@ fn main() {
                 )
             });
             device.set_wide_matmul(true);
+            device.set_large_matmul_tiles(true);
             report(&format!("fc1, {dtype:?} weight, {form}"), &linear, secs);
         }
     }

@@ -24,9 +24,10 @@
 //! `--compare-bind-groups` likewise decodes again without reusing bind groups
 //! (`Gpu::set_bind_group_reuse`), a `(no reuse)` line, and `--compare-cross-kv` with the
 //! cross-attention keys and values in f32 instead of halves (`Decoder::cross_kv_f16`), an
-//! `(f32 K/V)` line; `--compare-matmul` runs the encoder again with the GPU matmul's scalar
-//! tiled form instead of its 16-byte-load form (`Gpu::set_wide_matmul`), a `(scalar tiles)`
-//! line with its encoder ms and GFLOPS; `--compare-routed` decodes again through an expert
+//! `(f32 K/V)` line; `--compare-matmul` runs the encoder again with the GPU matmul's 16-byte-load
+//! form in 64×64 blocks only (`Gpu::set_large_matmul_tiles`), then with its scalar tiled form
+//! (`Gpu::set_wide_matmul`), a `(64×64 blocks)` and a `(scalar tiles)` line with their encoder
+//! ms and GFLOPS; `--compare-routed` decodes again through an expert
 //! pack in every layer whose gates send every token to the expert, then to the shared FFN
 //! (`(routed, expert)` and `(routed, shared)` lines: the routed step against the dense one).
 //! Per decode it prints also the host milliseconds per token spent recording the step and
@@ -118,12 +119,19 @@ fn size_names() -> String {
     format!("one of {}", names.join(", "))
 }
 
+/// The GPU matmul forms `--compare-matmul` runs the encoder with besides the default wide
+/// form with large tiles where they fit: (label, wide form, large tiles).
+const OTHER_MATMUL_FORMS: [(&str, bool, bool); 2] = [
+    ("64×64 blocks", true, false),
+    ("scalar tiles", false, false),
+];
+
 struct Figures {
     /// Most activation bytes alive at once over the runs.
     peak_activation_bytes: u64,
     encoder_ms: f64,
-    /// With `--compare-matmul`: the encoder with the scalar tiled matmul.
-    encoder_tiled_ms: Option<f64>,
+    /// With `--compare-matmul`: the encoder with each of [`OTHER_MATMUL_FORMS`].
+    encoder_other_forms_ms: Vec<f64>,
     token: Token,
 }
 
@@ -347,7 +355,7 @@ fn ours(
     let mel = gpu.upload(mel, &[c.num_mel_bins, 2 * FRAMES]).unwrap();
     let fused_step = net.decoder.fused_step;
     let mut encoder = vec![];
-    let mut encoder_tiled = vec![];
+    let mut encoder_other_forms = vec![vec![]; OTHER_MATMUL_FORMS.len()];
     let mut decoded: Vec<Vec<Token>> = vec![vec![]; modes.len()];
     let set = |net: &mut WhisperNetwork, mode: &Mode| {
         net.decoder.fused_step = mode.fused_step;
@@ -378,14 +386,20 @@ fn ours(
             encoder.push(encoder_ms);
         }
         if compare_matmul {
-            gpu.set_wide_matmul(false);
-            let t = Instant::now();
-            let encoded = net.encoder.forward(gpu, &mel, None).unwrap();
-            pollster::block_on(gpu.read(&encoded)).unwrap();
-            if run > 0 {
-                encoder_tiled.push(t.elapsed().as_secs_f64() * 1e3);
+            for (&(_, wide, large), times) in
+                OTHER_MATMUL_FORMS.iter().zip(&mut encoder_other_forms)
+            {
+                gpu.set_wide_matmul(wide);
+                gpu.set_large_matmul_tiles(large);
+                let t = Instant::now();
+                let encoded = net.encoder.forward(gpu, &mel, None).unwrap();
+                pollster::block_on(gpu.read(&encoded)).unwrap();
+                if run > 0 {
+                    times.push(t.elapsed().as_secs_f64() * 1e3);
+                }
             }
             gpu.set_wide_matmul(true);
+            gpu.set_large_matmul_tiles(true);
         }
     }
     // Each mode's peak from an empty pool, apart from the others' pooled buffers.
@@ -404,7 +418,11 @@ fn ours(
     net.decoder.cross_kv_f16 = true;
     gpu.set_bind_group_reuse(true);
     let encoder_ms = median(encoder);
-    let encoder_tiled_ms = compare_matmul.then(|| median(encoder_tiled));
+    let encoder_other_forms_ms: Vec<f64> = if compare_matmul {
+        encoder_other_forms.into_iter().map(median).collect()
+    } else {
+        vec![]
+    };
     let of = |runs: &[Token], field: fn(&Token) -> f64| median(runs.iter().map(field).collect());
     decoded
         .iter()
@@ -412,7 +430,7 @@ fn ours(
         .map(|(runs, peak_activation_bytes)| Figures {
             peak_activation_bytes,
             encoder_ms,
-            encoder_tiled_ms,
+            encoder_other_forms_ms: encoder_other_forms_ms.clone(),
             token: Token {
                 ms: of(runs, |t| t.ms),
                 step_ms: of(runs, |t| t.step_ms),
@@ -625,11 +643,14 @@ fn run(args: Args) -> Result<(), String> {
     let width = sizes
         .iter()
         .flat_map(|size| {
-            let tiled = compare_matmul.then(|| format!("{size} (scalar tiles)"));
+            let forms = OTHER_MATMUL_FORMS
+                .iter()
+                .filter(|_| compare_matmul)
+                .map(move |(form, ..)| format!("{size} ({form})"));
             modes
                 .iter()
                 .map(move |mode| format!("{size}{}", mode.label()))
-                .chain(tiled)
+                .chain(forms)
         })
         .map(|label| label.len())
         .fold(9, usize::max);
@@ -718,10 +739,13 @@ fn run(args: Args) -> Result<(), String> {
                 peers
             );
         }
-        if let Some(ms) = figures[0].encoder_tiled_ms {
+        for ((form, ..), ms) in OTHER_MATMUL_FORMS
+            .iter()
+            .zip(&figures[0].encoder_other_forms_ms)
+        {
             println!(
                 "{:<width$} {:>11.1} {:>8.1}",
-                format!("{size} (scalar tiles)"),
+                format!("{size} ({form})"),
                 ms,
                 encoder_flops(&config) / ms / 1e6
             );

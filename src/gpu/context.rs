@@ -72,6 +72,8 @@ pub struct Gpu {
     cpu_forms: bool,
     /// Whether the GPU matmul may take its 16-byte-load form (see [`Gpu::set_wide_matmul`]).
     wide_matmul: Cell<bool>,
+    /// Whether the wide form may take 128×128 blocks (see [`Gpu::set_large_matmul_tiles`]).
+    large_matmul_tiles: Cell<bool>,
     pub(super) pipelines: RefCell<HashMap<String, wgpu::ComputePipeline>>,
     pub(super) pool: Rc<BufferPool>,
     pub(super) recorder: RefCell<Recorder>,
@@ -133,6 +135,7 @@ impl Gpu {
             features,
             cpu_forms,
             wide_matmul: Cell::new(true),
+            large_matmul_tiles: Cell::new(true),
             pipelines: RefCell::new(HashMap::new()),
             pool: Rc::new(BufferPool::with_limit(options.pool_limit)),
             recorder: RefCell::new(recorder),
@@ -189,6 +192,18 @@ impl Gpu {
     /// See [`Gpu::set_wide_matmul`].
     pub fn wide_matmul(&self) -> bool {
         self.wide_matmul.get()
+    }
+
+    /// Whether the wide form computes 128×128 blocks of C, each thread four 4×4 tiles, where
+    /// a product has enough of them to fill a GPU (`LARGE_TILE` in `lib/wide_tile.wgsl`; the
+    /// default). Off, it always computes 64×64 blocks, e.g. to compare the two.
+    pub fn set_large_matmul_tiles(&self, on: bool) {
+        self.large_matmul_tiles.set(on);
+    }
+
+    /// See [`Gpu::set_large_matmul_tiles`].
+    pub fn large_matmul_tiles(&self) -> bool {
+        self.large_matmul_tiles.get()
     }
 
     /// Whether kernels may use f16 values in shaders: the device was opened with

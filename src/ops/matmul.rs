@@ -18,6 +18,11 @@ const SPLIT_K_MIN: usize = 256;
 /// Outputs per workgroup of the split-K GEMV (`OUTS` in gemv.wgsl), with and without
 /// subgroups.
 const SPLIT_K_OUTS: [usize; 2] = [8, 16];
+/// Blocks of 128×128 from which the GPU matmul's wide form takes them (`LARGE_TILE`): the
+/// grid must still fill a GPU's compute units, which WebGPU does not report; 64 lets a
+/// whisper-tiny encoder's QKV projection and fc1 (108 and 144 blocks) take them and leaves
+/// its 384-wide products (36) to 64×64 blocks. `scripts/gpu-bench.sh` compares the two.
+const LARGE_TILE_MIN_BLOCKS: usize = 64;
 
 /// The right-hand operand: another activation, a stored weight, or an activation stored in
 /// packed halves.
@@ -172,8 +177,9 @@ enum MatmulForm {
     Tiled,
     /// GPU drivers, B stored [n, k] and both operands aligned to 16 bytes ([`wide_fits`]):
     /// the same tiling with 16-byte loads along K (`lib/wide_tile.wgsl`); with `f16_tile`
-    /// (f16 B on a device with `shader-f16`) B's workgroup tile holds halves.
-    Wide { f16_tile: bool },
+    /// (f16 B on a device with `shader-f16`) B's workgroup tile holds halves; with `large`
+    /// 128×128 blocks, each thread four 4×4 tiles.
+    Wide { f16_tile: bool, large: bool },
     /// CPU drivers, B stored [n, k]: each thread walks rows of A and B along K
     /// ([`crate::gpu::KernelForms`]); with `wide_a` (operands aligned as for `Wide`) A's
     /// rows are read 16 bytes at a time too.
@@ -187,8 +193,10 @@ impl MatmulForm {
                 wide_a: wide_fits(g, b_f16),
             }
         } else if gpu.wide_matmul() && wide_fits(g, b_f16) {
+            let large_blocks = g.m.div_ceil(128) * g.n.div_ceil(128) * g.batch;
             MatmulForm::Wide {
                 f16_tile: b_f16 && gpu.shader_f16(),
+                large: gpu.large_matmul_tiles() && large_blocks >= LARGE_TILE_MIN_BLOCKS,
             }
         } else {
             MatmulForm::Tiled
@@ -199,7 +207,8 @@ impl MatmulForm {
     fn block(self) -> usize {
         match self {
             MatmulForm::Walk { .. } => 32,
-            MatmulForm::Tiled | MatmulForm::Wide { .. } => 64,
+            MatmulForm::Wide { large: true, .. } => 128,
+            MatmulForm::Tiled | MatmulForm::Wide { large: false, .. } => 64,
         }
     }
 }
@@ -240,7 +249,14 @@ fn matmul_kernel(
         .define_if("WIDE", wide)
         .define_if("WIDE_A", wide_a)
         .define_if("WIDE_B", walk || wide)
-        .define_if("F16_TILE", form == MatmulForm::Wide { f16_tile: true })
+        .define_if(
+            "F16_TILE",
+            matches!(form, MatmulForm::Wide { f16_tile: true, .. }),
+        )
+        .define_if(
+            "LARGE_TILE",
+            matches!(form, MatmulForm::Wide { large: true, .. }),
+        )
         .define_if("BIAS", bias)
         .define_if("GELU", gelu)
         .define_if("RESIDUAL", residual)
@@ -356,10 +372,18 @@ pub(crate) fn kernels() -> Vec<Kernel> {
             forms.extend([
                 MatmulForm::Walk { wide_a: false },
                 MatmulForm::Walk { wide_a: true },
-                MatmulForm::Wide { f16_tile: false },
             ]);
-            if f(0) {
-                forms.push(MatmulForm::Wide { f16_tile: true });
+            for large in [false, true] {
+                forms.push(MatmulForm::Wide {
+                    f16_tile: false,
+                    large,
+                });
+                if f(0) {
+                    forms.push(MatmulForm::Wide {
+                        f16_tile: true,
+                        large,
+                    });
+                }
             }
         }
         for form in forms {

@@ -144,9 +144,9 @@ for (const [n, c] of cases.entries()) {
 // C = A·Bᵀ on the GPU with a variant of the matmul's wide form (f16 weights B [n, k]), and the
 // largest difference from an f64 reference (relative to the largest output). B's halves are
 // drawn as bit patterns, so the reference reads exactly the values the GPU does.
-async function wideMatmul(code, { m, n, k, f16Tile, seed }) {
+async function wideMatmul(code, { m, n, k, block, f16Tile, seed }) {
   return page.evaluate(
-    async ({ code, m, n, k, f16Tile, seed }) => {
+    async ({ code, m, n, k, block, f16Tile, seed }) => {
       let state = seed >>> 0;
       const random = () => {
         state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
@@ -195,7 +195,7 @@ async function wideMatmul(code, { m, n, k, f16Tile, seed }) {
       const pass = encoder.beginComputePass();
       pass.setPipeline(pipeline);
       pass.setBindGroup(0, group);
-      pass.dispatchWorkgroups(Math.ceil(n / 64), Math.ceil(m / 64));
+      pass.dispatchWorkgroups(Math.ceil(n / block), Math.ceil(m / block));
       pass.end();
       encoder.copyBufferToBuffer(out, 0, read, 0, m * n * 4);
       device.queue.submit([encoder.finish()]);
@@ -220,27 +220,30 @@ async function wideMatmul(code, { m, n, k, f16Tile, seed }) {
       const compileErrors = messages.map((x) => x.message).join("; ");
       return { error: error?.message ?? (compileErrors || null), maxDiff, maxAbs, worst };
     },
-    { code, m, n, k, f16Tile, seed },
+    { code, m, n, k, block, f16Tile, seed },
   );
 }
 
-// The GPU matmul's wide form (lib/wide_tile.wgsl), with f32 and, where the adapter offers
-// shader-f16, f16 workgroup tiles: one interior block, and edges in m and n with a K tail.
-for (const f16Tile of [false, true]) {
-  for (const [n, shape] of [
-    { m: 64, n: 64, k: 64 },
-    { m: 130, n: 100, k: 72 },
-  ].entries()) {
-    test(`wide matmul (${f16Tile ? "f16" : "f32"} tiles, ${shape.m}×${shape.n}×${shape.k}) matches f64`, async (t) => {
-      const defines = ["F16", "TRANS_B", "WIDE", "WIDE_A", "WIDE_B", ...(f16Tile ? ["F16_TILE"] : [])];
-      const code = kernelSource("runtime/matmul.wgsl", ...defines);
-      const r = await wideMatmul(code, { ...shape, f16Tile, seed: 2000 + n });
-      if (r.skipped) {
-        t.skip("the adapter offers no shader-f16");
-        return;
-      }
-      assert.equal(r.error, null);
-      assert.ok(r.maxDiff <= 1e-4 * Math.max(1, r.maxAbs), `max |diff| ${r.maxDiff} (largest output ${r.maxAbs}); worst ${JSON.stringify(r.worst)}`);
-    });
+// The GPU matmul's wide form (lib/wide_tile.wgsl) in 64×64 and 128×128 blocks (LARGE_TILE),
+// with f32 and, where the adapter offers shader-f16, f16 workgroup tiles: one interior block,
+// and edges in m and n with a K tail.
+for (const block of [64, 128]) {
+  for (const f16Tile of [false, true]) {
+    for (const [n, shape] of [
+      { m: block, n: block, k: 64 },
+      { m: 2 * block + 2, n: block + 36, k: 72 },
+    ].entries()) {
+      test(`wide matmul (${block}×${block} blocks, ${f16Tile ? "f16" : "f32"} tiles, ${shape.m}×${shape.n}×${shape.k}) matches f64`, async (t) => {
+        const defines = ["F16", "TRANS_B", "WIDE", "WIDE_A", "WIDE_B", ...(f16Tile ? ["F16_TILE"] : []), ...(block === 128 ? ["LARGE_TILE"] : [])];
+        const code = kernelSource("runtime/matmul.wgsl", ...defines);
+        const r = await wideMatmul(code, { ...shape, block, f16Tile, seed: 2000 + block + n });
+        if (r.skipped) {
+          t.skip("the adapter offers no shader-f16");
+          return;
+        }
+        assert.equal(r.error, null);
+        assert.ok(r.maxDiff <= 1e-4 * Math.max(1, r.maxAbs), `max |diff| ${r.maxDiff} (largest output ${r.maxAbs}); worst ${JSON.stringify(r.worst)}`);
+      });
+    }
   }
 }
