@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use whisper_clsr::gpu::{Gpu, GpuOptions};
 use whisper_clsr::stream::{
-    LiveEvent, LiveEventKind, LiveOptions, LiveTranscriber, WhisperRecognizer,
+    LiveEvent, LiveEventKind, LiveOptions, LiveTranscriber, Recognizer, SpeechDetector,
+    WhisperRecognizer,
 };
 use whisper_clsr::vad::{SileroWeights, VadOptions, VoiceActivity, SAMPLE_RATE};
 use whisper_clsr::{audio, Whisper};
@@ -52,6 +53,11 @@ pub struct Args {
     /// Silero VAD weights (silero_vad.onnx).
     #[arg(long, default_value = "models/silero-vad/silero_vad.onnx")]
     vad: PathBuf,
+    /// Every this many seconds of audio, print a JSON line of figures to stderr: audio and
+    /// wall seconds, updates, and the GPU's activation memory (live, peak, pooled), to watch
+    /// a long stream for growth.
+    #[arg(long, value_name = "SECONDS")]
+    stats_every: Option<f64>,
 }
 
 /// A block of audio fed at a time: 0.1 s.
@@ -145,7 +151,15 @@ pub fn run(args: Args) -> Result<(), String> {
     let mut live =
         LiveTranscriber::new(detector, recognizer, live_options).map_err(|e| e.to_string())?;
 
+    if let Some(every) = args.stats_every {
+        if !(every.is_finite() && every > 0.0) {
+            return Err(format!(
+                "--stats-every {every}: give a positive number of seconds"
+            ));
+        }
+    }
     let started = Instant::now();
+    let mut next_stats = args.stats_every;
     let mut fed = 0usize;
     let mut out = std::io::stdout().lock();
     loop {
@@ -172,6 +186,12 @@ pub fn run(args: Args) -> Result<(), String> {
         // The policy is async (for the browser); natively it is simply driven to completion.
         let events = pollster::block_on(live.push(&block)).map_err(|e| e.to_string())?;
         print_events(&mut out, &events, args.format)?;
+        if let (Some(at), Some(every)) = (next_stats, args.stats_every) {
+            if live.position() >= at {
+                print_stats(&whisper.gpu, &live, started);
+                next_stats = Some(at + every);
+            }
+        }
     }
     let events = pollster::block_on(live.finish()).map_err(|e| e.to_string())?;
     print_events(&mut out, &events, args.format)?;
@@ -185,6 +205,24 @@ pub fn run(args: Args) -> Result<(), String> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// One `--stats-every` line on stderr.
+fn print_stats<D: SpeechDetector, R: Recognizer>(
+    gpu: &Gpu,
+    live: &LiveTranscriber<D, R>,
+    started: Instant,
+) {
+    let stats = serde_json::json!({
+        "type": "stats",
+        "audio": live.position(),
+        "wall": started.elapsed().as_secs_f64(),
+        "updates": live.decodes().0,
+        "gpu_live_bytes": gpu.activation_bytes(),
+        "gpu_peak_bytes": gpu.peak_activation_bytes(),
+        "gpu_pooled_bytes": gpu.pooled_bytes(),
+    });
+    eprintln!("{stats}");
 }
 
 fn print_events(
