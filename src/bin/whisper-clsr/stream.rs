@@ -131,6 +131,13 @@ pub fn run(args: Args) -> Result<(), String> {
     live_options
         .validate()
         .map_err(|e| format!("--update-interval: {e}"))?;
+    if let Some(every) = args.stats_every {
+        if !(every.is_finite() && every > 0.0) {
+            return Err(format!(
+                "--stats-every {every}: give a positive number of seconds"
+            ));
+        }
+    }
     if !args.vad.is_file() {
         return Err(format!(
             "voice activity weights not found at {}: run scripts/fetch-models.sh (or pass \
@@ -151,13 +158,6 @@ pub fn run(args: Args) -> Result<(), String> {
     let mut live =
         LiveTranscriber::new(detector, recognizer, live_options).map_err(|e| e.to_string())?;
 
-    if let Some(every) = args.stats_every {
-        if !(every.is_finite() && every > 0.0) {
-            return Err(format!(
-                "--stats-every {every}: give a positive number of seconds"
-            ));
-        }
-    }
     let started = Instant::now();
     let mut next_stats = args.stats_every;
     let mut fed = 0usize;
