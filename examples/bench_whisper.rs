@@ -6,7 +6,8 @@
 //! `cargo run --release --example bench_whisper -- [--runs N] [--audio WAV] [--general-step]
 //! [--one-by-one] [--composed-attention] MODEL_DIR...` (`scripts/bench.sh` runs it on whisper-tiny.en and
 //! whisper-base with jfk.wav). `--general-step` turns the decoder's one-dispatch attention
-//! step off (`Decoder::fused_step`), to compare against the general path; `--one-by-one`
+//! step off (`Decoder::fused_step`, on by default with the GPU kernel forms), to compare
+//! against the general path; `--one-by-one`
 //! reads each decoder step's token back before recording the next
 //! (`Decoder::overlapped_steps` off); `--composed-attention` runs the encoder's
 //! self-attention as separate products and softmax instead of the flash kernel.
@@ -115,14 +116,14 @@ fn main() {
         "/../shared/fixtures/jfk.wav"
     ));
     let mut models = Vec::new();
-    let mut fused_step = true;
+    let mut general_step = false;
     let mut overlapped = true;
     let mut composed = false;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--runs" => runs = args.next().and_then(|n| n.parse().ok()).expect("--runs N"),
             "--audio" => audio = args.next().expect("--audio WAV").into(),
-            "--general-step" => fused_step = false,
+            "--general-step" => general_step = true,
             "--one-by-one" => overlapped = false,
             "--composed-attention" => composed = true,
             _ => models.push(PathBuf::from(arg)),
@@ -151,7 +152,9 @@ fn main() {
     for dir in &models {
         let name = dir.file_name().unwrap().to_string_lossy().to_string();
         let mut whisper = Whisper::load_dir(open_gpu(), dir).expect("model");
-        whisper.model.decoder.fused_step = fused_step;
+        if general_step {
+            whisper.model.decoder.fused_step = false;
+        }
         whisper.model.decoder.overlapped_steps = overlapped;
         if composed {
             whisper.model.encoder.self_attention = SelfAttentionKernel::Composed;

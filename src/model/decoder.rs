@@ -25,9 +25,11 @@ pub struct Decoder {
     pub blocks: Vec<Block>,
     pub ln: LayerNorm,
     /// Steps of one token per sequence run each attention sub-layer as one dispatch
-    /// (`ops::attention_step`, docs/kernels.md); on by default. Off, they take the general
-    /// path (separate layer norm, projections, scores, softmax and weighted sum), which the
-    /// tests and `bench_random` compare against.
+    /// (`ops::attention_step`, docs/kernels.md); on by default with the GPU kernel forms.
+    /// Off, they take the general path (separate layer norm, projections, scores, softmax
+    /// and weighted sum), which the tests and `bench_random` compare against. Off by
+    /// default with the CPU forms: on lavapipe the general path's steps are faster, and the
+    /// fused kernel's dispatches leak host memory inside the driver (docs/kernels.md).
     pub fused_step: bool,
     /// Greedy and sampled windows record each step before the previous token is read back
     /// (`decode::window`); off: one step at a time (tests compare the two). On natively, off
@@ -145,7 +147,7 @@ impl Decoder {
             tokens,
             blocks,
             ln: LayerNorm::load(gpu, file, &format!("{p}.layer_norm"), d)?,
-            fused_step: true,
+            fused_step: !gpu.cpu_forms(),
             overlapped_steps: !cfg!(target_arch = "wasm32"),
             argmax_partials: !gpu.cpu_forms(),
             cross_kv_f16: dtype == DType::F16,
