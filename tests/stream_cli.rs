@@ -148,4 +148,61 @@ fn bad_input_is_a_clear_error() {
     assert!(err.contains("update interval"), "{err}");
     let err = run(&["--vad", vad, "--stats-every", "0"]);
     assert!(err.contains("--stats-every 0"), "{err}");
+
+    // Stdin that ends inside a sample is not raw f32 PCM.
+    let mut child = cli()
+        .args(["stream", "--model", model.to_str().unwrap(), "--vad", vad])
+        .args(["--input", "-", "--clock", "simulated"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"abcdef").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("2 stray bytes"), "{err}");
+}
+
+/// A live producer writing into the pipe is never held up: stdin is drained on its own
+/// thread while the model loads and updates run, instead of one pipe's worth (about 1 s)
+/// per step of the real-time loop. Eight seconds of silence (no update runs) are written
+/// at once; the write completes long before eight seconds, and all of it is transcribed.
+#[test]
+fn stdin_is_drained_while_the_stream_is_busy() {
+    use std::io::Write;
+    let model = kit::model_dir("whisper-tiny.en");
+    let seconds = 8;
+    let mut child = cli()
+        .args(["stream", "--model", model.to_str().unwrap()])
+        .args(["--vad", vad_weights().to_str().unwrap(), "--input", "-"])
+        .args(["--clock", "realtime"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pcm: Vec<u8> = vec![0.0f32; 16_000 * seconds]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    let started = std::time::Instant::now();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&pcm).unwrap();
+    drop(stdin);
+    let wrote = started.elapsed().as_secs_f64();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{seconds}.0 s of audio")),
+        "all the audio fed: {stderr}"
+    );
+    // Read one pipe's worth per real-time step, the write took the model's load plus
+    // seven seconds.
+    assert!(
+        wrote < 3.0,
+        "writing {seconds} s of PCM took {wrote:.1} s: stdin is not drained\n{stderr}"
+    );
 }

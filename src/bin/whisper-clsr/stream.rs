@@ -3,6 +3,7 @@
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
+use std::sync::mpsc::{channel, Receiver, Sender, TryRecvError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -65,14 +66,49 @@ const BLOCK: usize = SAMPLE_RATE as usize / 10;
 
 /// Where the audio comes from.
 enum Source {
-    File { samples: Vec<f32>, at: usize },
-    Stdin { pending: Vec<u8>, done: bool },
+    File {
+        samples: Vec<f32>,
+        at: usize,
+    },
+    /// Raw PCM read by [`drain_stdin`] on its own thread.
+    Stdin {
+        arrived: Receiver<Result<Vec<u8>, String>>,
+        pending: Vec<u8>,
+        done: bool,
+    },
+}
+
+/// Bytes asked of stdin per read: a pipe's default capacity (about 1 s of f32 PCM).
+const STDIN_READ: usize = 64 * 1024;
+
+/// Reads stdin until it ends, sending each read on: the pipe is emptied as fast as the
+/// producer fills it, whatever the transcriber is doing (loading the model, running an
+/// update), so a live producer never blocks or drops audio, and the next update takes
+/// everything that arrived meanwhile.
+fn drain_stdin(arrived: Sender<Result<Vec<u8>, String>>) {
+    let mut stdin = std::io::stdin().lock();
+    let mut buf = vec![0u8; STDIN_READ];
+    loop {
+        let read = match stdin.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => Ok(buf[..n].to_vec()),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => Err(format!("reading stdin: {e}")),
+        };
+        let failed = read.is_err();
+        if arrived.send(read).is_err() || failed {
+            return;
+        }
+    }
 }
 
 impl Source {
     fn open(input: &str) -> Result<Source, String> {
         if input == "-" {
+            let (sender, arrived) = channel();
+            std::thread::spawn(move || drain_stdin(sender));
             return Ok(Source::Stdin {
+                arrived,
                 pending: Vec::new(),
                 done: false,
             });
@@ -85,7 +121,8 @@ impl Source {
         Ok(Source::File { samples, at: 0 })
     }
 
-    /// Up to `max` next samples; an empty block at the end.
+    /// Up to `max` next samples; an empty block at the end. From stdin: what has arrived,
+    /// waiting only while not one sample has.
     fn next(&mut self, max: usize) -> Result<Vec<f32>, String> {
         match self {
             Source::File { samples, at } => {
@@ -94,18 +131,28 @@ impl Source {
                 *at = end;
                 Ok(block)
             }
-            Source::Stdin { pending, done } => {
-                let mut buf = vec![0u8; max * 4];
+            Source::Stdin {
+                arrived,
+                pending,
+                done,
+            } => {
                 while !*done && pending.len() < 4 {
-                    let n = std::io::stdin()
-                        .read(&mut buf)
-                        .map_err(|e| format!("reading stdin: {e}"))?;
-                    if n == 0 {
-                        *done = true;
+                    match arrived.recv() {
+                        Ok(bytes) => pending.extend_from_slice(&bytes?),
+                        Err(_) => *done = true, // the reader saw the end of stdin
                     }
-                    pending.extend_from_slice(&buf[..n]);
                 }
-                let whole = pending.len() / 4 * 4;
+                while pending.len() < max * 4 {
+                    match arrived.try_recv() {
+                        Ok(bytes) => pending.extend_from_slice(&bytes?),
+                        Err(TryRecvError::Empty) => break,
+                        Err(TryRecvError::Disconnected) => {
+                            *done = true;
+                            break;
+                        }
+                    }
+                }
+                let whole = (pending.len() / 4).min(max) * 4;
                 if *done && whole < pending.len() && whole == 0 {
                     return Err(format!(
                         "stdin ended inside a sample ({} stray bytes): expected raw f32le PCM",
