@@ -55,19 +55,30 @@ PY
   <"$work/stream.f32" >"$work/events.jsonl" 2>"$work/stderr.txt" &
 pid=$!
 : >"$work/rss.txt"
+# A device slower than real time falls behind and would take far longer than MINUTES to
+# work through the backlog: the stream is stopped 5 minutes after its audio has all arrived.
+deadline=$((SECONDS + ${minutes%.*} * 60 + 300))
+stopped=
 while kill -0 "$pid" 2>/dev/null; do
   rss=$(awk '/^VmRSS/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
   [[ -n $rss ]] && echo "$(date +%s) $rss" >>"$work/rss.txt"
+  if ((SECONDS > deadline)); then
+    kill "$pid"
+    stopped=1
+    break
+  fi
   sleep 30
 done
-wait "$pid"
-grep -v '^{"type":"stats"' "$work/stderr.txt" >&2 || true
+wait "$pid" || [[ -n $stopped ]]
+grep -v '"type":"stats"' "$work/stderr.txt" >&2 || true
+[[ -z $stopped ]] || echo "stopped 5 minutes after the audio ended: the device did not keep up with real time" >&2
 
 python3 - "$work" "$minutes" <<'PY'
 import json, sys
 work, minutes = sys.argv[1], float(sys.argv[2])
 events = [json.loads(l) for l in open(f"{work}/events.jsonl")]
-stats = [json.loads(l) for l in open(f"{work}/stderr.txt") if l.startswith('{"type":"stats"')]
+stats = [s for s in (json.loads(l) for l in open(f"{work}/stderr.txt") if l.startswith("{"))
+         if s.get("type") == "stats"]
 rss = [tuple(map(int, l.split())) for l in open(f"{work}/rss.txt")]
 commits = [e for e in events if e["type"] == "commit"]
 span = minutes * 60 / 10
@@ -94,5 +105,8 @@ for i in range(10):
           f" {mib(s['gpu_live_bytes']) if s else float('nan'):>13.1f} {mib(s['gpu_peak_bytes']) if s else float('nan'):>13.1f}"
           f" {mib(s['gpu_pooled_bytes']) if s else float('nan'):>11.1f} {(r[-1] / 1024 if r else float('nan')):>8.1f}")
 revisions = sum(1 for a, b in zip(commits, commits[1:]) for w in b["words"] if w["start"] < a["end"] - 1e-6)
+if stats:
+    print(f"audio consumed: {stats[-1]['audio'] / 60:.1f} of {minutes:g} min, {stats[-1]['updates']} updates, "
+          f"in {stats[-1]['wall'] / 60:.1f} min of wall time")
 print(f"commits: {len(commits)}, committed words: {sum(len(c['words']) for c in commits)}, committed-word revisions: {revisions}")
 PY

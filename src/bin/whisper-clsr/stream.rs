@@ -3,7 +3,7 @@
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
-use std::sync::mpsc::{channel, Receiver, Sender, TryRecvError};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -80,12 +80,16 @@ enum Source {
 
 /// Bytes asked of stdin per read: a pipe's default capacity (about 1 s of f32 PCM).
 const STDIN_READ: usize = 64 * 1024;
+/// Reads held before the reader waits: at most about 10 minutes of audio (40 MB) ahead of
+/// the transcriber, so that a file or a producer far faster than real time is held back
+/// instead of read whole into memory.
+const STDIN_READS_AHEAD: usize = 600;
 
 /// Reads stdin until it ends, sending each read on: the pipe is emptied as fast as the
 /// producer fills it, whatever the transcriber is doing (loading the model, running an
-/// update), so a live producer never blocks or drops audio, and the next update takes
-/// everything that arrived meanwhile.
-fn drain_stdin(arrived: Sender<Result<Vec<u8>, String>>) {
+/// update), so a live producer is not held up (up to [`STDIN_READS_AHEAD`] reads), and the
+/// next update takes everything that arrived meanwhile.
+fn drain_stdin(arrived: SyncSender<Result<Vec<u8>, String>>) {
     let mut stdin = std::io::stdin().lock();
     let mut buf = vec![0u8; STDIN_READ];
     loop {
@@ -105,7 +109,7 @@ fn drain_stdin(arrived: Sender<Result<Vec<u8>, String>>) {
 impl Source {
     fn open(input: &str) -> Result<Source, String> {
         if input == "-" {
-            let (sender, arrived) = channel();
+            let (sender, arrived) = sync_channel(STDIN_READS_AHEAD);
             std::thread::spawn(move || drain_stdin(sender));
             return Ok(Source::Stdin {
                 arrived,
