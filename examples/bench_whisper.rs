@@ -3,11 +3,11 @@
 //! process. Prints mel ms, encoder ms, decoder ms per token and the real-time factor of each,
 //! and candle's time over ours.
 //!
-//! `cargo run --release --example bench_whisper -- [--runs N] [--audio WAV] [--general-step]
+//! `cargo run --release --example bench_whisper -- [--runs N] [--audio WAV] [--general-step | --fused-step]
 //! [--one-by-one] [--composed-attention] MODEL_DIR...` (`scripts/bench.sh` runs it on whisper-tiny.en and
 //! whisper-base with jfk.wav). `--general-step` turns the decoder's one-dispatch attention
 //! step off (`Decoder::fused_step`, on by default with the GPU kernel forms), to compare
-//! against the general path; `--one-by-one`
+//! against the general path, and `--fused-step` on (the CPU forms' default is off); `--one-by-one`
 //! reads each decoder step's token back before recording the next
 //! (`Decoder::overlapped_steps` off); `--composed-attention` runs the encoder's
 //! self-attention as separate products and softmax instead of the flash kernel.
@@ -116,14 +116,15 @@ fn main() {
         "/../shared/fixtures/jfk.wav"
     ));
     let mut models = Vec::new();
-    let mut general_step = false;
+    let mut fused_step = None;
     let mut overlapped = true;
     let mut composed = false;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--runs" => runs = args.next().and_then(|n| n.parse().ok()).expect("--runs N"),
             "--audio" => audio = args.next().expect("--audio WAV").into(),
-            "--general-step" => general_step = true,
+            "--general-step" => fused_step = Some(false),
+            "--fused-step" => fused_step = Some(true),
             "--one-by-one" => overlapped = false,
             "--composed-attention" => composed = true,
             _ => models.push(PathBuf::from(arg)),
@@ -131,7 +132,7 @@ fn main() {
     }
     assert!(
         !models.is_empty(),
-        "usage: bench_whisper [--runs N] [--audio WAV] [--general-step] [--one-by-one] [--composed-attention] MODEL_DIR..."
+        "usage: bench_whisper [--runs N] [--audio WAV] [--general-step | --fused-step] [--one-by-one] [--composed-attention] MODEL_DIR..."
     );
     let samples = load_audio_file(&audio).expect("audio");
     let seconds = samples.len() as f64 / SAMPLE_RATE as f64;
@@ -152,8 +153,8 @@ fn main() {
     for dir in &models {
         let name = dir.file_name().unwrap().to_string_lossy().to_string();
         let mut whisper = Whisper::load_dir(open_gpu(), dir).expect("model");
-        if general_step {
-            whisper.model.decoder.fused_step = false;
+        if let Some(fused) = fused_step {
+            whisper.model.decoder.fused_step = fused;
         }
         whisper.model.decoder.overlapped_steps = overlapped;
         if composed {
