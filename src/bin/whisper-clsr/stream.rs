@@ -63,6 +63,11 @@ pub struct Args {
 
 /// A block of audio fed at a time: 0.1 s.
 const BLOCK: usize = SAMPLE_RATE as usize / 10;
+/// The most audio fed in one step in real time: 30 s. A device slower than real time falls
+/// behind, and the audio that arrived meanwhile is fed in steps of this size, so that
+/// commits (each utterance's final decoding) are printed as they are made rather than all
+/// at once after the whole backlog.
+const MAX_STEP: usize = 30 * SAMPLE_RATE as usize;
 
 /// Where the audio comes from.
 enum Source {
@@ -215,7 +220,7 @@ pub fn run(args: Args) -> Result<(), String> {
     let mut out = std::io::stdout().lock();
     loop {
         // In real time, everything that has "arrived" while the last update ran is fed at
-        // once, so the next update sees the newest audio.
+        // once (up to MAX_STEP), so the next update sees the newest audio.
         let want = match args.clock {
             Clock::Simulated => BLOCK,
             Clock::Realtime => {
@@ -225,7 +230,7 @@ pub fn run(args: Args) -> Result<(), String> {
                     std::thread::sleep(Duration::from_secs_f64(wait));
                     BLOCK
                 } else {
-                    due - fed
+                    (due - fed).min(MAX_STEP)
                 }
             }
         };
