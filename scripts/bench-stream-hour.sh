@@ -25,6 +25,7 @@ done
 file=${1:-../shared/fixtures/jfk.wav}
 [[ -f $file ]] || { echo "no such file: $file" >&2; exit 2; }
 export WGPU_BACKEND=${WGPU_BACKEND:-vulkan}
+export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp}
 
 scripts/workspace-run.sh whisper-clsr --version >&2
 bin=target/debug/whisper-clsr
@@ -94,7 +95,8 @@ prev_updates = 0
 for i in range(10):
     lo, hi = i * span, (i + 1) * span
     words = [(c["emitted_at"] - w["end"]) for c in commits for w in c["words"] if lo <= w["end"] < hi]
-    last = [s for s in stats if s["audio"] <= hi + 1]
+    # The last stats line within this tenth (none where the stream never got this far).
+    last = [s for s in stats if lo + 1 < s["audio"] <= hi + 1]
     s = last[-1] if last else None
     updates = (s["updates"] - prev_updates) if s else 0
     prev_updates = s["updates"] if s else prev_updates
