@@ -5,34 +5,6 @@
 
 use whisper_clsr_test_kit as kit;
 
-unsafe extern "C" {
-    /// glibc: the allocator's statistics, among them the bytes in live allocations.
-    fn mallinfo2() -> MallInfo2;
-}
-
-/// glibc's `struct mallinfo2`.
-#[repr(C)]
-struct MallInfo2 {
-    arena: usize,
-    ordblks: usize,
-    smblks: usize,
-    hblks: usize,
-    hblkhd: usize,
-    usmblks: usize,
-    fsmblks: usize,
-    uordblks: usize,
-    fordblks: usize,
-    keepcost: usize,
-}
-
-/// Bytes of live heap allocations of this process (glibc), driver allocations included:
-/// unlike VmRSS, not moved by what the allocator keeps cached.
-fn heap_bytes() -> usize {
-    // SAFETY: mallinfo2 only reads the allocator's counters.
-    let m = unsafe { mallinfo2() };
-    m.uordblks + m.hblkhd
-}
-
 /// Steps in [`decoder_steps_of_a_real_model_keep_the_heap_flat`] after the warm-up ones.
 const MEASURED_STEPS: usize = 48;
 
@@ -69,11 +41,11 @@ fn decoder_steps_of_a_real_model_keep_the_heap_flat() {
     for i in 0..8 {
         step(i);
     }
-    let before = heap_bytes();
+    let before = kit::memory::heap_bytes();
     for i in 0..MEASURED_STEPS {
         step(i);
     }
-    let grown = heap_bytes().saturating_sub(before);
+    let grown = kit::memory::heap_bytes().saturating_sub(before);
     eprintln!(
         "heap after warm-up: {before} bytes; grown by {grown} over {MEASURED_STEPS} steps \
          (fused attention step: {})",

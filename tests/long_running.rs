@@ -7,24 +7,6 @@ use whisper_clsr_test_kit as kit;
 
 use whisper_clsr::{TranscribeOptions, Whisper};
 
-unsafe extern "C" {
-    /// glibc: returns freed heap memory to the system, so that RSS counts live memory
-    /// rather than what the allocator keeps cached.
-    fn malloc_trim(pad: usize) -> i32;
-}
-
-/// Resident memory of this process in KiB (Linux, glibc), after trimming the heap.
-fn rss_kib() -> u64 {
-    // SAFETY: malloc_trim only releases free memory; no pointer is involved.
-    unsafe { malloc_trim(0) };
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS in /proc/self/status")
-}
-
 fn options() -> TranscribeOptions {
     let mut o = TranscribeOptions {
         language: Some("en".into()),
@@ -92,7 +74,7 @@ fn forty_transcriptions_keep_memory_flat() {
             first,
             "same audio, same tokens"
         );
-        rss.push(rss_kib());
+        rss.push(kit::memory::resident_kib());
         pooled.push(whisper.gpu.pooled_bytes());
         live.push(whisper.gpu.activation_bytes());
     }
@@ -203,7 +185,7 @@ fn loading_and_dropping_a_model_ten_times_leaks_nothing_measurable() {
         let whisper = kit::tiny_whisper::load(kit::gpu(), &dir).unwrap();
         transcribe(&whisper, &samples);
         drop(whisper);
-        rss.push(rss_kib());
+        rss.push(kit::memory::resident_kib());
     }
     eprintln!("VmRSS KiB after each load + transcribe + drop: {rss:?}");
     // What stays alive while a model is loaded is several MiB (device, pipelines, weights,

@@ -7,6 +7,7 @@
 //! - [`fd`]: central finite differences of a scalar loss against an analytic gradient;
 //! - [`compare`]: closeness checks of f32 results against f64 references;
 //! - [`fixtures`], [`random_model`], [`ct2`]: test models and assets;
+//! - [`memory`]: this process's resident memory and live heap, for the leak tests;
 //! - [`torch_checkpoint`]: PyTorch checkpoints as `torch.save` writes them (the paper's
 //!   released experts' format);
 //! - `candle_ref` (feature `candle`): candle-transformers' Whisper as an independent
@@ -21,6 +22,7 @@ pub mod data;
 pub mod device;
 pub mod fd;
 pub mod fixtures;
+pub mod memory;
 pub mod random_model;
 pub mod reference;
 pub mod shader_checks;
