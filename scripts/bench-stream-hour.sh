@@ -6,18 +6,23 @@
 # time), the GPU's activation memory (live, peak, pooled; `--stats-every`) and the process's
 # resident memory (on a CPU driver the "GPU" memory is part of it).
 #
-#   scripts/bench-stream-hour.sh [--model DIR] [--minutes N] [FILE]
+#   scripts/bench-stream-hour.sh [--model DIR | --tiny-random] [--minutes N] [FILE]
 #
 # Defaults: whisper-tiny.en, 60 minutes, ../shared/fixtures/jfk.wav. The run takes MINUTES of
-# wall time, plus the build.
+# wall time, plus the build. `--tiny-random` streams through the test kit's tiny random-weight
+# Whisper instead (test-kit/src/tiny_whisper.rs): its text is noise, but it keeps up with real
+# time on a CPU driver, so the stream's own machinery (voice activity detection, agreement,
+# prompts, buffer trimming, the GPU pool) is run for the whole hour where a real model cannot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 model=models/whisper-tiny.en
+tiny_random=
 minutes=60
 while [[ $# -gt 0 && $1 == --* ]]; do
   case $1 in
     --model) model=$2; shift 2 ;;
+    --tiny-random) tiny_random=1; shift ;;
     --minutes) minutes=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
@@ -32,6 +37,10 @@ bin=target/debug/whisper-clsr
 work=${BENCH_STREAM_HOUR_DIR:-$(mktemp -d)}
 mkdir -p "$work"
 echo "bench-stream-hour: files in $work" >&2
+if [[ -n $tiny_random ]]; then
+  model=$work/tiny-whisper
+  scripts/workspace-run.sh tiny-whisper "$model" >&2
+fi
 
 # MINUTES of FILE repeated, each copy followed by 2 s of silence, as 16 kHz f32le PCM.
 python3 - "$file" "$minutes" "$work/stream.f32" <<'PY'
