@@ -14,6 +14,7 @@ use crate::MODEL_HELP;
 pub enum Command {
     /// Show a pack's metadata, size, per-layer tensor shapes and base-model fingerprint.
     Inspect {
+        /// The expert pack (.safetensors)
         pack: PathBuf,
         /// Also check the pack against this base model.
         #[arg(long, help = MODEL_HELP)]

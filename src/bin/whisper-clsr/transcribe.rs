@@ -88,6 +88,8 @@ pub struct Args {
     /// Text treated as said before the audio: names, spelling, punctuation style.
     #[arg(long)]
     initial_prompt: Option<String>,
+    /// Audio files to transcribe, one after the other (any sample rate; stereo is mixed
+    /// down).
     #[arg(required = true)]
     audio: Vec<PathBuf>,
 }

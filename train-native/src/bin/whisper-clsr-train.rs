@@ -30,7 +30,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Train a language expert pack (CE + gate budget + JS distillation from the teacher).
-    /// Boxed: the options are large next to `report`'s.
+    // Boxed: the options are large next to `report`'s.
     Train(Box<TrainArgs>),
     /// Run a teacher once over a training corpus and store its top-k log-probabilities per
     /// target token in a teacher cache file, for `train --teacher-cache` (docs/training.md).
@@ -121,15 +121,20 @@ struct TrainArgs {
     /// Run directory: metrics.jsonl, checkpoint.safetensors, the exported pack.
     #[arg(long)]
     out: PathBuf,
+    /// Optimizer steps in all (a killed run resumes from its checkpoint towards this).
     #[arg(long, default_value_t = 1000)]
     steps: u64,
     /// Examples per optimizer step (gradient accumulation, one example at a time).
     #[arg(long, default_value_t = 16)]
     batch: usize,
+    /// Peak learning rate of AdamW.
     #[arg(long, default_value_t = 1e-4)]
     lr: f32,
+    /// Share of --steps over which the learning rate rises linearly to --lr; it then decays
+    /// linearly to 0 at the last step.
     #[arg(long, default_value_t = 0.1)]
     warmup_ratio: f32,
+    /// Clip the global gradient norm to this (0: no clipping).
     #[arg(long, default_value_t = 1.0)]
     max_grad_norm: f32,
     /// Target mean gate b of the budget loss.
@@ -144,8 +149,12 @@ struct TrainArgs {
     /// Skip-gate probability.
     #[arg(long, default_value_t = 0.2)]
     skip: f32,
+    /// Seed of the batch order and of the gates' random draws (noise, skips): the same seed
+    /// repeats a run.
     #[arg(long, default_value_t = 0)]
     seed: u32,
+    /// Write the resumable checkpoint (atomically) every N steps, after each evaluation
+    /// and at the end.
     #[arg(long, default_value_t = 50)]
     checkpoint_every: u64,
     /// Store the exported pack as f16 (default f32).
