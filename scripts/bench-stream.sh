@@ -72,11 +72,16 @@ partials = [e for e in events if e["type"] == "partial"]
 final = [w for c in commits for w in c["words"]]
 latency = [c["emitted_at"] - w["end"] for c in commits for w in c["words"]]
 revisions = sum(1 for a, b in zip(commits, commits[1:]) for w in b["words"] if w["start"] < a["end"] - 1e-6)
-survived = total = 0
+# A partial word survives when the final text has it, written the same, within 0.5 s; the
+# looser count also takes it written with another case or punctuation ("so..." as "so").
+key = lambda word: norm(word) or [word.strip()]
+survived = same_word = total = 0
 for p in partials:
     for w in p["words"]:
         total += 1
-        survived += any(f["word"] == w["word"] and abs(f["start"] - w["start"]) < 0.5 for f in final)
+        near = [f for f in final if abs(f["start"] - w["start"]) < 0.5]
+        survived += any(f["word"] == w["word"] for f in near)
+        same_word += any(key(f["word"]) == key(w["word"]) for f in near)
 first_partial = partials[0]["emitted_at"] - partials[0]["start"] if partials else float("nan")
 stream_words = norm(" ".join(c["text"] for c in commits))
 offline_words = norm(open(sys.argv[2]).read())
@@ -84,7 +89,8 @@ noise_words = sum(len(e["words"]) for e in map(json.loads, open(sys.argv[3])) if
 print(f"committed words: {len(final)}, commits: {len(commits)}, partials: {len(partials)}")
 print(f"emission latency per word (commit emitted_at - word end): p50 {pct(latency, .5):.2f} s, p90 {pct(latency, .9):.2f} s")
 print(f"first-partial latency (emitted_at - start of its first word): {first_partial:.2f} s")
-print(f"partial words surviving unchanged into the final text: {survived}/{total} ({100 * survived / max(1, total):.0f} %)")
+print(f"partial words surviving unchanged into the final text: {survived}/{total} ({100 * survived / max(1, total):.0f} %); "
+      f"the same words ignoring case and punctuation: {same_word}/{total} ({100 * same_word / max(1, total):.0f} %)")
 print(f"committed-word revisions: {revisions}")
 print(f"WER streaming vs offline: {100 * wer(stream_words, offline_words):.1f} %")
 if sys.argv[4]:

@@ -56,6 +56,11 @@ pub trait Recognizer {
 pub struct LiveOptions {
     /// Seconds of new audio between two transcriptions of the buffer.
     pub update_interval: f64,
+    /// Seconds of audio an utterance must hold (its pre-roll included) before its first
+    /// transcription, if that is later than `update_interval`. Under a second of speech
+    /// Whisper mostly guesses ("As long as..." for "ask not"): such partials only flicker,
+    /// and an utterance shorter than this is decoded once, when it ends.
+    pub first_update: f64,
     /// Longest buffer, in seconds: Whisper sees at most 30 s, and long buffers make every
     /// update slow. A longer buffer is cut after its last committed word, or, when nothing
     /// in it was agreed on, its latest hypothesis is committed as it is and it is emptied.
@@ -67,6 +72,7 @@ impl Default for LiveOptions {
     fn default() -> Self {
         LiveOptions {
             update_interval: 1.0,
+            first_update: 1.5,
             max_buffer: 20.0,
             agreement: AgreementOptions::default(),
         }
@@ -85,6 +91,12 @@ impl LiveOptions {
         if !(m.is_finite() && m >= u && m <= 30.0) {
             return Err(Error::InvalidInput(format!(
                 "maximum buffer must lie between the update interval ({u} s) and 30 s, got {m}"
+            )));
+        }
+        let f = self.first_update;
+        if !(f.is_finite() && (0.0..=m).contains(&f)) {
+            return Err(Error::InvalidInput(format!(
+                "first update must lie between 0 and the maximum buffer ({m} s), got {f}"
             )));
         }
         Ok(())
@@ -136,6 +148,8 @@ fn samples_at(seconds: f64) -> u64 {
 /// The open utterance.
 #[derive(Debug, Clone)]
 struct Utterance {
+    /// Stream sample where the utterance starts (its pre-roll included).
+    start: u64,
     /// Stream sample where the uncommitted buffer starts.
     buffer_start: u64,
     /// Stream sample up to which the buffer was last transcribed.
@@ -166,27 +180,66 @@ impl Utterance {
     }
 }
 
-/// Words ↔ the integer ids [`LocalAgreement`] compares.
+/// Words ↔ the integer ids [`LocalAgreement`] compares. The id is that of the word's key
+/// (lower case, letters, digits and apostrophes): two hypotheses that write the same word
+/// with another case or punctuation ("so..." then "so", "And" then "and") agree on it, as
+/// Whisper changes both while audio arrives without changing what was said. What is shown
+/// and committed is the latest hypothesis' own written form.
 #[derive(Debug, Default)]
 struct Vocabulary {
     ids: HashMap<String, u32>,
-    words: Vec<String>,
+    keys: Vec<String>,
+    /// The tokens of the latest hypothesis with their written forms.
+    latest: Vec<(TimedToken, String)>,
+}
+
+/// What two written words must share to count as the same word. A token of punctuation
+/// alone ("-", "...") is its own key.
+fn word_key(text: &str) -> String {
+    let key: String = text
+        .chars()
+        .filter(|c| c.is_alphanumeric() || matches!(c, '\'' | '’'))
+        .flat_map(char::to_lowercase)
+        .collect();
+    if key.is_empty() {
+        text.trim().to_string()
+    } else {
+        key
+    }
 }
 
 impl Vocabulary {
-    fn id(&mut self, word: &str) -> u32 {
-        if let Some(&id) = self.ids.get(word) {
-            return id;
-        }
-        let id = self.words.len() as u32;
-        self.words.push(word.to_string());
-        self.ids.insert(word.to_string(), id);
-        id
+    /// Starts the tokens of a new hypothesis: [`Vocabulary::word`] now writes its forms.
+    fn start_hypothesis(&mut self) {
+        self.latest.clear();
     }
 
+    /// The token of one word of the latest hypothesis.
+    fn token(&mut self, text: &str, start: f64, end: f64) -> TimedToken {
+        let key = word_key(text);
+        let id = match self.ids.get(&key) {
+            Some(&id) => id,
+            None => {
+                let id = self.keys.len() as u32;
+                self.ids.insert(key.clone(), id);
+                self.keys.push(key);
+                id
+            }
+        };
+        let token = TimedToken { id, start, end };
+        self.latest.push((token.clone(), text.to_string()));
+        token
+    }
+
+    /// A token of the latest hypothesis as the word it wrote.
     fn word(&self, token: &TimedToken) -> RecognizedWord {
+        let text = match self.latest.iter().find(|(t, _)| t == token) {
+            Some((_, text)) => text.clone(),
+            // Every token the agreement returns comes from the latest hypothesis.
+            None => format!(" {}", self.keys[token.id as usize]),
+        };
         RecognizedWord {
-            text: self.words[token.id as usize].clone(),
+            text,
             start: token.start,
             end: token.end,
         }
@@ -240,8 +293,9 @@ impl<D: SpeechDetector, R: Recognizer> LiveTranscriber<D, R> {
             self.on_vad(event, &mut events).await?;
         }
         if let Some(u) = &self.utterance {
-            let due = samples_at(self.options.update_interval);
-            if self.consumed - u.decoded_until >= due {
+            let due = self.consumed - u.decoded_until >= samples_at(self.options.update_interval)
+                && self.consumed - u.start >= samples_at(self.options.first_update);
+            if due {
                 self.update(self.consumed, &mut events).await?;
             }
         }
@@ -297,6 +351,7 @@ impl<D: SpeechDetector, R: Recognizer> LiveTranscriber<D, R> {
                 let start = start.max(self.audio_start);
                 self.agreement.reset();
                 self.utterance = Some(Utterance {
+                    start,
                     buffer_start: start,
                     decoded_until: start,
                     context: self.text(),
@@ -336,6 +391,7 @@ impl<D: SpeechDetector, R: Recognizer> LiveTranscriber<D, R> {
         let (offset, limit) = (seconds(start), seconds(end));
         // Whisper's times are buffer-relative and may overshoot the audio it was given.
         let clamp = |t: f64| (t + offset).clamp(offset, limit);
+        self.vocabulary.start_hypothesis();
         let segments: Vec<HypothesisSegment> = hypothesis
             .iter()
             .map(|s| HypothesisSegment {
@@ -344,10 +400,9 @@ impl<D: SpeechDetector, R: Recognizer> LiveTranscriber<D, R> {
                 tokens: s
                     .words
                     .iter()
-                    .map(|w| TimedToken {
-                        id: self.vocabulary.id(&w.text),
-                        start: clamp(w.start),
-                        end: clamp(w.end).max(clamp(w.start)),
+                    .map(|w| {
+                        let (start, end) = (clamp(w.start), clamp(w.end).max(clamp(w.start)));
+                        self.vocabulary.token(&w.text, start, end)
                     })
                     .collect(),
             })
@@ -415,12 +470,12 @@ impl<D: SpeechDetector, R: Recognizer> LiveTranscriber<D, R> {
         }
         u.buffer_start = cut;
         let tolerance = self.options.agreement.time_tolerance;
-        let before: String = self
-            .agreement
-            .committed()
+        // This utterance's committed words: the agreement's, as they were written.
+        let utterance = self.agreement.committed().len();
+        let before: String = self.committed[self.committed.len().saturating_sub(utterance)..]
             .iter()
-            .filter(|t| t.end <= seconds(cut) + tolerance)
-            .map(|t| self.vocabulary.words[t.id as usize].as_str())
+            .filter(|w| w.end <= seconds(cut) + tolerance)
+            .map(|w| w.text.as_str())
             .collect();
         u.trimmed = before.trim().to_string();
     }
@@ -465,11 +520,38 @@ mod tests {
 
     fn utterance(context: &str, trimmed: &str) -> Utterance {
         Utterance {
+            start: 0,
             buffer_start: 0,
             decoded_until: 0,
             context: context.to_string(),
             trimmed: trimmed.to_string(),
         }
+    }
+
+    #[test]
+    fn words_agree_whatever_their_case_and_punctuation() {
+        for (a, b) in [
+            (" so...", " so"),
+            (" And", " and"),
+            (" Americans,", " americans."),
+            (" don't", " Don't!"),
+            (" co-operation", " cooperation"),
+        ] {
+            assert_eq!(word_key(a), word_key(b), "{a:?} {b:?}");
+        }
+        for (a, b) in [(" so", " sew"), (" it's", " its"), (" -", " ...")] {
+            assert_ne!(word_key(a), word_key(b), "{a:?} {b:?}");
+        }
+        assert_eq!(word_key(" ..."), "...");
+
+        // The written form is the latest hypothesis' own.
+        let mut vocabulary = Vocabulary::default();
+        vocabulary.start_hypothesis();
+        let first = vocabulary.token(" so...", 0.5, 1.0);
+        vocabulary.start_hypothesis();
+        let second = vocabulary.token(" So", 0.5, 0.9);
+        assert_eq!(first.id, second.id);
+        assert_eq!(vocabulary.word(&second).text, " So");
     }
 
     #[test]
