@@ -444,4 +444,17 @@ fn bad_options_and_audio_are_errors() {
             "{update_interval} {max_buffer}"
         );
     }
+    for first_update in [-0.5, f64::INFINITY, 21.0] {
+        let options = LiveOptions {
+            first_update,
+            ..LiveOptions::default()
+        };
+        let error = LiveTranscriber::new(LevelDetector::new(), LevelReader::default(), options)
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            error.as_deref().is_some_and(|e| e.contains("first update")),
+            "{first_update}: {error:?}"
+        );
+    }
 }
