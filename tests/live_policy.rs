@@ -242,6 +242,25 @@ struct Script {
     prompts: Vec<String>,
 }
 
+impl Script {
+    fn new(hypotheses: Vec<Vec<(&'static str, f64, f64)>>) -> Self {
+        Script {
+            hypotheses,
+            next: 0,
+            prompts: Vec::new(),
+        }
+    }
+}
+
+/// 1 s of silence, 4 s of speech (8 words; the utterance opens at 0.7 s with its 0.3 s
+/// pre-roll), 1 s of silence.
+fn one_utterance() -> Vec<f32> {
+    let mut audio = silence(1.0);
+    audio.extend(speech(0, 8));
+    audio.extend(silence(1.0));
+    audio
+}
+
 impl Recognizer for Script {
     async fn recognize(&mut self, _audio: &[f32], prompt: &str) -> Result<Vec<RecognizedSegment>> {
         self.prompts.push(prompt.to_string());
@@ -269,30 +288,24 @@ impl Recognizer for Script {
 #[test]
 fn disagreeing_hypotheses_commit_only_the_agreed_prefix() {
     // Speech from 0.7 s (1 s silence, 0.3 s pre-roll) for 4 s; updates every 1 s.
-    let mut audio = silence(1.0);
-    audio.extend(speech(0, 8));
-    audio.extend(silence(1.0));
-    let script = Script {
-        hypotheses: vec![
-            vec![(" And", 0.0, 0.4), (" so", 0.4, 0.8)],
-            vec![(" And", 0.0, 0.4), (" sew", 0.4, 0.8), (" my", 0.8, 1.2)],
-            vec![
-                (" And", 0.0, 0.4),
-                (" so", 0.4, 0.8),
-                (" my", 0.8, 1.2),
-                (" fellow", 1.2, 1.8),
-            ],
-            vec![
-                (" And", 0.0, 0.4),
-                (" so", 0.4, 0.8),
-                (" my", 0.8, 1.2),
-                (" fellow", 1.2, 1.8),
-                (" Americans", 1.8, 2.6),
-            ],
+    let audio = one_utterance();
+    let script = Script::new(vec![
+        vec![(" And", 0.0, 0.4), (" so", 0.4, 0.8)],
+        vec![(" And", 0.0, 0.4), (" sew", 0.4, 0.8), (" my", 0.8, 1.2)],
+        vec![
+            (" And", 0.0, 0.4),
+            (" so", 0.4, 0.8),
+            (" my", 0.8, 1.2),
+            (" fellow", 1.2, 1.8),
         ],
-        next: 0,
-        prompts: Vec::new(),
-    };
+        vec![
+            (" And", 0.0, 0.4),
+            (" so", 0.4, 0.8),
+            (" my", 0.8, 1.2),
+            (" fellow", 1.2, 1.8),
+            (" Americans", 1.8, 2.6),
+        ],
+    ]);
     let (events, live) = run(&audio, script, LiveOptions::default());
     let commits = commits(&events);
     // "And" agrees at once, at the second update (the first when the utterance holds 1.5 s,
@@ -311,24 +324,18 @@ fn disagreeing_hypotheses_commit_only_the_agreed_prefix() {
 fn case_and_punctuation_changes_are_not_disagreements() {
     // Whisper ends a cut-off buffer with "..." and changes case and punctuation as audio
     // arrives; the words are the same, so they are committed with the newer form.
-    let mut audio = silence(1.0);
-    audio.extend(speech(0, 8));
-    audio.extend(silence(1.0));
-    let script = Script {
-        hypotheses: vec![
-            vec![(" and", 0.0, 0.4), (" so...", 0.4, 0.8)],
-            vec![(" And", 0.0, 0.4), (" so", 0.4, 0.8), (" my", 0.8, 1.2)],
-            vec![
-                (" And", 0.0, 0.4),
-                (" so", 0.4, 0.8),
-                (" my", 0.8, 1.2),
-                (" fellow", 1.2, 1.8),
-                (" Americans.", 1.8, 2.6),
-            ],
+    let audio = one_utterance();
+    let script = Script::new(vec![
+        vec![(" and", 0.0, 0.4), (" so...", 0.4, 0.8)],
+        vec![(" And", 0.0, 0.4), (" so", 0.4, 0.8), (" my", 0.8, 1.2)],
+        vec![
+            (" And", 0.0, 0.4),
+            (" so", 0.4, 0.8),
+            (" my", 0.8, 1.2),
+            (" fellow", 1.2, 1.8),
+            (" Americans.", 1.8, 2.6),
         ],
-        next: 0,
-        prompts: Vec::new(),
-    };
+    ]);
     let (events, live) = run(&audio, script, LiveOptions::default());
     let commits = commits(&events);
     assert_eq!(commits[0].text, "And so", "{events:#?}");
