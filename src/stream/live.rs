@@ -1,7 +1,7 @@
 //! [`LiveTranscriber`]: the live transcription policy. Audio arrives in blocks; a speech
-//! detector opens and closes utterances; while one is open, the uncommitted part of it is
-//! re-transcribed every `update_interval` seconds of audio and [`LocalAgreement`] decides
-//! which words are final. Committed words are emitted once and never revised; the rest of
+//! detector opens and closes utterances; while one is open, its buffer (the utterance less
+//! the committed sentences trimmed from it) is re-transcribed every `update_interval`
+//! seconds of audio and [`LocalAgreement`] decides which words are final. Committed words are emitted once and never revised; the rest of
 //! the latest hypothesis is emitted as a partial. When the utterance ends, its audio is
 //! transcribed a last time and everything left is committed.
 //!
@@ -61,6 +61,10 @@ pub struct LiveOptions {
     /// Whisper mostly guesses ("As long as..." for "ask not"): such partials only flicker,
     /// and an utterance shorter than this is decoded once, when it ends.
     pub first_update: f64,
+    /// Seconds of audio the buffer keeps before it is trimmed at the end of a committed
+    /// segment: Whisper hears a word better with the speech before it than from a cut just
+    /// ahead of it. Past `max_buffer` the buffer is cut all the same.
+    pub trim_after: f64,
     /// Longest buffer, in seconds: Whisper sees at most 30 s, and long buffers make every
     /// update slow. A longer buffer is cut after its last committed word, or, when nothing
     /// in it was agreed on, its latest hypothesis is committed as it is and it is emptied.
@@ -73,6 +77,7 @@ impl Default for LiveOptions {
         LiveOptions {
             update_interval: 1.0,
             first_update: 1.5,
+            trim_after: 10.0,
             max_buffer: 20.0,
             agreement: AgreementOptions::default(),
         }
@@ -97,6 +102,12 @@ impl LiveOptions {
         if !(f.is_finite() && (0.0..=m).contains(&f)) {
             return Err(Error::InvalidInput(format!(
                 "first update must lie between 0 and the maximum buffer ({m} s), got {f}"
+            )));
+        }
+        let t = self.trim_after;
+        if !(t.is_finite() && t >= 0.0) {
+            return Err(Error::InvalidInput(format!(
+                "trim after must be 0 s or more, got {t}"
             )));
         }
         Ok(())
@@ -150,7 +161,7 @@ fn samples_at(seconds: f64) -> u64 {
 struct Utterance {
     /// Stream sample where the utterance starts (its pre-roll included).
     start: u64,
-    /// Stream sample where the uncommitted buffer starts.
+    /// Stream sample where the buffer starts.
     buffer_start: u64,
     /// Stream sample up to which the buffer was last transcribed.
     decoded_until: u64,
@@ -410,9 +421,11 @@ impl<D: SpeechDetector, R: Recognizer> LiveTranscriber<D, R> {
         let fresh = self.agreement.update(&segments).to_vec();
         self.commit(&fresh, events);
         let committed_end = self.committed.last().map(|w| samples_at(w.end));
-        let too_long = seconds(end) - self.buffer_start_seconds() > self.options.max_buffer;
+        let held = seconds(end) - self.buffer_start_seconds();
+        let too_long = held > self.options.max_buffer;
         let cut_after_words = committed_end.filter(|&c| c > start && c <= end);
         let cut = match (too_long, cut_after_words) {
+            (false, _) if held <= self.options.trim_after => None,
             (false, _) => self.agreement.trim_point().map(samples_at),
             // Too long without a committed segment: cut after the last committed word.
             (true, Some(c)) => Some(c.max(self.agreement.trim_point().map_or(0, samples_at))),

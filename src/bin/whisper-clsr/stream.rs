@@ -48,6 +48,10 @@ pub struct Args {
     /// Seconds of new audio between two transcriptions of the buffer.
     #[arg(long, default_value_t = 1.0)]
     update_interval: f64,
+    /// Seconds of audio the buffer keeps before it is trimmed after a committed sentence:
+    /// Whisper hears a word better with the speech before it.
+    #[arg(long, default_value_t = LiveOptions::default().trim_after)]
+    trim_after: f64,
     /// Spoken language code (en, ca, ...); detected on every update when omitted.
     #[arg(long)]
     language: Option<String>,
@@ -182,11 +186,12 @@ impl Source {
 pub fn run(args: Args) -> Result<(), String> {
     let live_options = LiveOptions {
         update_interval: args.update_interval,
+        trim_after: args.trim_after,
         ..LiveOptions::default()
     };
     live_options
         .validate()
-        .map_err(|e| format!("--update-interval: {e}"))?;
+        .map_err(|e| format!("live options: {e}"))?;
     if let Some(every) = args.stats_every {
         if !(every.is_finite() && every > 0.0) {
             return Err(format!(
