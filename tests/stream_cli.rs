@@ -145,6 +145,8 @@ fn bad_input_is_a_clear_error() {
     assert!(err.contains("scripts/fetch-models.sh"), "{err}");
     let err = run(&["--vad", vad, "--update-interval", "0"]);
     assert!(err.contains("update interval"), "{err}");
+    let err = run(&["--vad", vad, "--beam-size", "0"]);
+    assert!(err.contains("--beam-size"), "{err}");
     let err = run(&["--vad", vad, "--stats-every", "0"]);
     assert!(err.contains("--stats-every 0"), "{err}");
 

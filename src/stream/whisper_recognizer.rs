@@ -33,6 +33,13 @@ impl<W: Deref<Target = Whisper>> WhisperRecognizer<W> {
         }
     }
 
+    /// Decodes with a beam search of `beam_size` hypotheses (1, the default, decodes
+    /// greedily; 0 is refused by the decoder's option checks): more decoder work per update.
+    pub fn with_beam_size(mut self, beam_size: usize) -> Self {
+        self.options.decode.beam_size = beam_size;
+        self
+    }
+
     pub fn whisper(&self) -> &Whisper {
         &self.whisper
     }

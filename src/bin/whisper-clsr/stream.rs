@@ -52,6 +52,9 @@ pub struct Args {
     /// Whisper hears a word better with the speech before it.
     #[arg(long, default_value_t = LiveOptions::default().trim_after)]
     trim_after: f64,
+    /// Beam search of this many hypotheses in every update (1 decodes greedily).
+    #[arg(long, default_value_t = 1)]
+    beam_size: usize,
     /// Spoken language code (en, ca, ...); detected on every update when omitted.
     #[arg(long)]
     language: Option<String>,
@@ -192,6 +195,9 @@ pub fn run(args: Args) -> Result<(), String> {
     live_options
         .validate()
         .map_err(|e| format!("live options: {e}"))?;
+    if args.beam_size == 0 {
+        return Err("--beam-size must be at least 1 (1 decodes greedily)".into());
+    }
     if let Some(every) = args.stats_every {
         if !(every.is_finite() && every > 0.0) {
             return Err(format!(
@@ -215,7 +221,8 @@ pub fn run(args: Args) -> Result<(), String> {
     let gpu = pollster::block_on(Gpu::new(GpuOptions::default())).map_err(|e| e.to_string())?;
     eprintln!("device: {}", gpu.describe());
     let whisper = Whisper::load_dir(gpu, &args.model).map_err(|e| e.to_string())?;
-    let recognizer = WhisperRecognizer::new(&whisper, args.language.clone());
+    let recognizer =
+        WhisperRecognizer::new(&whisper, args.language.clone()).with_beam_size(args.beam_size);
     let mut live =
         LiveTranscriber::new(detector, recognizer, live_options).map_err(|e| e.to_string())?;
 
