@@ -488,30 +488,28 @@ fn bad_options_and_audio_are_errors() {
             "{update_interval} {max_buffer}"
         );
     }
+    // The error names the option.
+    let refused = |options: LiveOptions, name: &str| {
+        let error = LiveTranscriber::new(LevelDetector::new(), LevelReader::default(), options)
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            error.as_deref().is_some_and(|e| e.contains(name)),
+            "{name}: {error:?}"
+        );
+    };
     for first_update in [-0.5, f64::INFINITY, 21.0] {
         let options = LiveOptions {
             first_update,
             ..LiveOptions::default()
         };
-        let error = LiveTranscriber::new(LevelDetector::new(), LevelReader::default(), options)
-            .err()
-            .map(|e| e.to_string());
-        assert!(
-            error.as_deref().is_some_and(|e| e.contains("first update")),
-            "{first_update}: {error:?}"
-        );
+        refused(options, "first update");
     }
     for trim_after in [-1.0, f64::NAN] {
         let options = LiveOptions {
             trim_after,
             ..LiveOptions::default()
         };
-        let error = LiveTranscriber::new(LevelDetector::new(), LevelReader::default(), options)
-            .err()
-            .map(|e| e.to_string());
-        assert!(
-            error.as_deref().is_some_and(|e| e.contains("trim after")),
-            "{trim_after}: {error:?}"
-        );
+        refused(options, "trim after");
     }
 }
