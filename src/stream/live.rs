@@ -1,9 +1,10 @@
 //! [`LiveTranscriber`]: the live transcription policy. Audio arrives in blocks; a speech
 //! detector opens and closes utterances; while one is open, its buffer (the utterance less
 //! the committed sentences trimmed from it) is re-transcribed every `update_interval`
-//! seconds of audio and [`LocalAgreement`] decides which words are final. Committed words are emitted once and never revised; the rest of
-//! the latest hypothesis is emitted as a partial. When the utterance ends, its audio is
-//! transcribed a last time and everything left is committed.
+//! seconds of audio and [`LocalAgreement`] decides which words are final. Committed words
+//! are emitted once and never revised; the rest of the latest hypothesis is emitted as a
+//! partial. When the utterance ends, its audio is transcribed a last time and everything
+//! left is committed.
 //!
 //! The detector and the recogniser are traits so that the policy runs, and is tested, without
 //! a GPU or model weights: [`VoiceActivity`] and a Whisper model are the real ones.

@@ -9,8 +9,9 @@ use super::live::Recognizer;
 use crate::decode::DecodeOptions;
 use crate::{Result, TranscribeOptions, Whisper};
 
-/// Decodes greedily (no temperature fallback, so an update costs one decoding) with segment
-/// and word timestamps; `language` `None` detects it on every update. Expert packs loaded in
+/// Decodes greedily, or with a beam search ([`WhisperRecognizer::with_beam_size`]), at
+/// temperature 0 only (no fallback, so an update costs one decoding) with segment and word
+/// timestamps; `language` `None` detects it on every update. Expert packs loaded in
 /// the model route as in offline transcription.
 pub struct WhisperRecognizer<W> {
     whisper: W,
