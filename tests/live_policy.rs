@@ -48,6 +48,9 @@ impl SpeechDetector for LevelDetector {
     fn finish(&mut self) -> Result<Vec<VadEvent>> {
         Ok(self.segmenter.finish(self.received).into_iter().collect())
     }
+    fn in_pause(&self) -> bool {
+        self.segmenter.in_pause()
+    }
 }
 
 /// Word k is `WORD` samples at level 0.6 + 0.01·k; silence is 0. Reads the buffer as a
@@ -169,6 +172,75 @@ fn commits_only_grow_and_end_of_speech_flushes() {
         .iter()
         .any(|e| e.kind == LiveEventKind::Partial && e.text.ends_with('x')));
     assert!(!live.text().contains('x'), "a guess was committed");
+}
+
+/// [`LevelReader`] that, like Whisper, writes a word (" 1.") into trailing silence longer
+/// than the detector's post-roll.
+#[derive(Default)]
+struct TrailingSilenceWriter {
+    reader: LevelReader,
+    /// Trailing silence of every buffer decoded, in seconds.
+    trailing: Vec<f64>,
+}
+
+impl Recognizer for TrailingSilenceWriter {
+    async fn recognize(&mut self, audio: &[f32], prompt: &str) -> Result<Vec<RecognizedSegment>> {
+        let mut segments = self.reader.recognize(audio, prompt).await?;
+        let silent = audio.iter().rev().take_while(|s| **s == 0.0).count();
+        let trailing = silent as f64 / RATE as f64;
+        self.trailing.push(trailing);
+        let end = audio.len() as f64 / RATE as f64;
+        if trailing > POST_ROLL {
+            segments.push(RecognizedSegment {
+                start: end - trailing + 0.02,
+                end,
+                words: vec![RecognizedWord {
+                    text: " 1.".to_string(),
+                    start: end - trailing + 0.02,
+                    end,
+                }],
+            });
+        }
+        Ok(segments)
+    }
+}
+
+/// The detector's post-roll (0.1 s) after the last speech chunk, which may hold the first
+/// samples of silence.
+const POST_ROLL: f64 = 0.1 + CHUNK as f64 / RATE as f64;
+
+#[test]
+fn silence_after_the_speech_is_never_decoded() {
+    // Speech ends at 5 s; an update would be due at 5.2 s, but the detector hears a pause
+    // then, and closes the utterance at 5.5 s with its end at 5.09 s (0.1 s of post-roll).
+    // A recogniser that writes a word into trailing silence longer than that writes none.
+    let (events, live) = run(
+        &one_utterance(),
+        TrailingSilenceWriter::default(),
+        LiveOptions::default(),
+    );
+    assert!(events.iter().all(|e| !e.text.contains("1.")), "{events:#?}");
+    assert_eq!(live.text(), "w0 w1 w2 w3 w4 w5 w6 w7");
+    let trailing = &live.recognizer().trailing;
+    assert!(trailing.len() >= 3, "{trailing:?}");
+    assert!(trailing.iter().all(|&t| t <= POST_ROLL), "{trailing:?}");
+
+    // A pause shorter than the detector's 0.5 s goes into the next update with the speech
+    // after it: nothing is written into it either.
+    let mut audio = silence(1.0);
+    audio.extend(speech(0, 4));
+    audio.extend(silence(0.4));
+    audio.extend(speech(4, 4));
+    audio.extend(silence(1.0));
+    let (events, live) = run(
+        &audio,
+        TrailingSilenceWriter::default(),
+        LiveOptions::default(),
+    );
+    assert!(events.iter().all(|e| !e.text.contains("1.")), "{events:#?}");
+    assert_eq!(live.text(), "w0 w1 w2 w3 w4 w5 w6 w7");
+    let trailing = &live.recognizer().trailing;
+    assert!(trailing.iter().all(|&t| t <= POST_ROLL), "{trailing:?}");
 }
 
 #[test]
@@ -318,6 +390,29 @@ fn disagreeing_hypotheses_commit_only_the_agreed_prefix() {
         .any(|e| e.kind == LiveEventKind::Partial && e.text.starts_with("sew")));
     // No prompt while the buffer still holds every committed word.
     assert!(live.recognizer().prompts.iter().all(|p| p.is_empty()));
+}
+
+#[test]
+fn committed_word_times_never_go_back() {
+    // Consecutive hypotheses place a word a few tens of milliseconds apart: "so" is
+    // committed ending at 0.8 s of the buffer, and the hypothesis that agrees on "my" starts
+    // it at 0.77 s.
+    let script = Script::new(vec![
+        vec![(" And", 0.0, 0.4), (" so", 0.4, 0.8)],
+        vec![(" And", 0.0, 0.4), (" so", 0.4, 0.8), (" my", 0.82, 1.2)],
+        vec![
+            (" And", 0.0, 0.4),
+            (" so", 0.4, 0.75),
+            (" my", 0.77, 1.2),
+            (" fellow", 1.2, 1.8),
+        ],
+    ]);
+    let (events, live) = run(&one_utterance(), script, LiveOptions::default());
+    assert_eq!(live.text(), "And so my fellow");
+    for pair in live.committed().windows(2) {
+        assert!(pair[1].start >= pair[0].end, "{events:#?}");
+        assert!(pair[1].end >= pair[1].start, "{events:#?}");
+    }
 }
 
 #[test]

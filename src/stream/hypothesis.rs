@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::Transcript;
+use crate::decode::longform::Segment;
 
 /// One word (leading space and punctuation included, as Whisper writes it) and its span.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -22,14 +22,24 @@ pub struct RecognizedSegment {
     pub words: Vec<RecognizedWord>,
 }
 
-/// The segments of a transcript as words. Word times come from the word-level alignment
-/// when the transcript has it; otherwise a segment's span is shared among its
-/// whitespace-separated words in proportion to their length, which is coarse but keeps the
-/// words in order in time (the commit policy drops words by time).
-pub fn hypothesis_from_transcript(transcript: &Transcript) -> Vec<RecognizedSegment> {
-    transcript
-        .segments
+/// Whether a segment's decoding repeats itself: its compression ratio is above `threshold`
+/// (the long-form fallback's, 2.4 by default; `None` never).
+pub fn is_repetitive(segment: &Segment, threshold: Option<f32>) -> bool {
+    threshold.is_some_and(|t| segment.compression_ratio > f64::from(t))
+}
+
+/// The segments of a transcript as words, less those [`is_repetitive`] at `threshold`.
+/// Word times come from the word-level alignment when the transcript has it; otherwise a
+/// segment's span is shared among its whitespace-separated words in proportion to their
+/// length, which is coarse but keeps the words in order in time (the commit policy drops
+/// words by time).
+pub fn hypothesis_from_segments(
+    segments: &[Segment],
+    repetitive_above: Option<f32>,
+) -> Vec<RecognizedSegment> {
+    segments
         .iter()
+        .filter(|s| !is_repetitive(s, repetitive_above))
         .map(|s| {
             let words = match &s.words {
                 Some(words) if !words.is_empty() => words
@@ -85,5 +95,38 @@ mod tests {
         assert!((words[2].end - 3.0).abs() < 1e-9);
         assert!(words.windows(2).all(|p| p[0].end <= p[1].start + 1e-9));
         assert!(spread_words("  ", 0.0, 1.0).is_empty());
+    }
+
+    fn segment(text: &str, start: f64, end: f64) -> Segment {
+        Segment {
+            id: 0,
+            seek: 0,
+            start,
+            end,
+            text: text.to_string(),
+            tokens: Vec::new(),
+            temperature: 0.0,
+            avg_logprob: -0.3,
+            compression_ratio: crate::decode::fallback::compression_ratio(text),
+            no_speech_prob: 0.0,
+            words: None,
+        }
+    }
+
+    #[test]
+    fn a_repetitive_segment_is_left_out_of_the_hypothesis() {
+        let looped = format!(" niggarding.{}", " 1.".repeat(40));
+        let segments = [
+            segment(" And tender churl makes waste in", 0.0, 2.0),
+            segment(&looped, 2.0, 3.0),
+        ];
+        assert!(is_repetitive(&segments[1], Some(2.4)));
+        assert!(!is_repetitive(&segments[0], Some(2.4)));
+        let hypothesis = hypothesis_from_segments(&segments, Some(2.4));
+        assert_eq!(hypothesis.len(), 1);
+        assert_eq!(hypothesis[0].words.len(), 6);
+        assert_eq!(hypothesis[0].end, 2.0);
+        // Without a threshold nothing is left out.
+        assert_eq!(hypothesis_from_segments(&segments, None).len(), 2);
     }
 }

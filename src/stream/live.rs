@@ -26,6 +26,9 @@ pub trait SpeechDetector {
     fn push(&mut self, samples: &[f32]) -> Result<Vec<VadEvent>>;
     /// End of the stream: closes an open utterance.
     fn finish(&mut self) -> Result<Vec<VadEvent>>;
+    /// Whether an utterance is open and the latest audio is silent: the utterance either
+    /// goes on after the pause or closes when it lasts long enough.
+    fn in_pause(&self) -> bool;
 }
 
 impl SpeechDetector for VoiceActivity {
@@ -34,6 +37,9 @@ impl SpeechDetector for VoiceActivity {
     }
     fn finish(&mut self) -> Result<Vec<VadEvent>> {
         VoiceActivity::finish(self)
+    }
+    fn in_pause(&self) -> bool {
+        VoiceActivity::in_pause(self)
     }
 }
 
@@ -304,7 +310,10 @@ impl<D: SpeechDetector, R: Recognizer> LiveTranscriber<D, R> {
         for event in vad_events {
             self.on_vad(event, &mut events).await?;
         }
-        if let Some(u) = &self.utterance {
+        // No update in a pause: Whisper writes words into silence at the end of a buffer
+        // ("fuel. 1. 1."). The pause is decoded with the speech after it, or the utterance
+        // closes and its last transcription ends with it.
+        if let (Some(u), false) = (&self.utterance, self.detector.in_pause()) {
             let due = self.consumed - u.decoded_until >= samples_at(self.options.update_interval)
                 && self.consumed - u.start >= samples_at(self.options.first_update);
             if due {
@@ -457,7 +466,11 @@ impl<D: SpeechDetector, R: Recognizer> LiveTranscriber<D, R> {
         let Some(u) = &self.utterance else {
             return Ok(());
         };
-        if u.decoded_until < end {
+        // The detector closes an utterance only after `min_silence` of silence, so the
+        // latest update may have decoded past its end; Whisper writes words into such
+        // trailing silence ("cruel. 1. 1."), and the flush would commit them. The last
+        // transcription covers the utterance exactly.
+        if u.decoded_until != end {
             self.update(end, events).await?;
         }
         let flushed = self.agreement.flush();
@@ -494,8 +507,20 @@ impl<D: SpeechDetector, R: Recognizer> LiveTranscriber<D, R> {
         u.trimmed = before.trim().to_string();
     }
 
+    /// Commits the words of `tokens`. Their times never go back before the last committed
+    /// word's end: consecutive hypotheses place a word a few tens of milliseconds apart.
     fn commit(&mut self, tokens: &[TimedToken], events: &mut Vec<LiveEvent>) {
-        let words: Vec<_> = tokens.iter().map(|t| self.vocabulary.word(t)).collect();
+        let mut after = self.committed.last().map_or(0.0, |w| w.end);
+        let words: Vec<_> = tokens
+            .iter()
+            .map(|t| {
+                let mut word = self.vocabulary.word(t);
+                word.start = word.start.max(after);
+                word.end = word.end.max(word.start);
+                after = word.end;
+                word
+            })
+            .collect();
         self.committed.extend(words.iter().cloned());
         events.extend(self.event(LiveEventKind::Commit, words));
     }

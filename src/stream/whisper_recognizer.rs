@@ -4,22 +4,36 @@
 
 use std::ops::Deref;
 
-use super::hypothesis::{hypothesis_from_transcript, RecognizedSegment};
+use super::hypothesis::{hypothesis_from_segments, is_repetitive, RecognizedSegment};
 use super::live::Recognizer;
 use crate::decode::DecodeOptions;
 use crate::{Result, TranscribeOptions, Whisper};
 
 /// Decodes greedily, or with a beam search ([`WhisperRecognizer::with_beam_size`]), at
-/// temperature 0 only (no fallback, so an update costs one decoding) with segment and word
-/// timestamps; `language` `None` detects it on every update. Expert packs loaded in
-/// the model route as in offline transcription.
+/// temperature 0 with segment and word timestamps, so an update costs one decoding;
+/// `language` `None` detects it on every update. Expert packs loaded in the model route as
+/// in offline transcription.
+///
+/// A decoding that repeats itself (compression ratio above the long-form threshold: the
+/// model looping on "1. 1. 1." or the like) is decoded again at the long-form fallback
+/// temperatures; what is still repetitive then is left out of the hypothesis, so that a
+/// loop is never committed nor, through the prompt, fed to the next update.
 pub struct WhisperRecognizer<W> {
     whisper: W,
     options: TranscribeOptions,
+    /// The temperatures above 0 of the long-form fallback.
+    fallback_temperatures: Vec<f32>,
 }
 
 impl<W: Deref<Target = Whisper>> WhisperRecognizer<W> {
     pub fn new(whisper: W, language: Option<String>) -> Self {
+        let long_form = DecodeOptions::default();
+        let fallback_temperatures = long_form
+            .temperatures
+            .iter()
+            .copied()
+            .filter(|&t| t > 0.0)
+            .collect();
         WhisperRecognizer {
             whisper,
             options: TranscribeOptions {
@@ -27,10 +41,11 @@ impl<W: Deref<Target = Whisper>> WhisperRecognizer<W> {
                 decode: DecodeOptions {
                     word_timestamps: true,
                     temperatures: vec![0.0],
-                    ..DecodeOptions::default()
+                    ..long_form
                 },
                 ..TranscribeOptions::default()
             },
+            fallback_temperatures,
         }
     }
 
@@ -50,10 +65,22 @@ impl<W: Deref<Target = Whisper>> Recognizer for WhisperRecognizer<W> {
     async fn recognize(&mut self, audio: &[f32], prompt: &str) -> Result<Vec<RecognizedSegment>> {
         let mut options = self.options.clone();
         options.decode.initial_prompt = (!prompt.is_empty()).then(|| prompt.to_string());
-        let transcript = self
+        let mut transcript = self
             .whisper
             .transcribe(audio, &options, &mut |_| Ok(()))
             .await?;
-        Ok(hypothesis_from_transcript(&transcript))
+        let threshold = options.decode.compression_ratio_threshold;
+        if transcript
+            .segments
+            .iter()
+            .any(|s| is_repetitive(s, threshold))
+        {
+            options.decode.temperatures = self.fallback_temperatures.clone();
+            transcript = self
+                .whisper
+                .transcribe(audio, &options, &mut |_| Ok(()))
+                .await?;
+        }
+        Ok(hypothesis_from_segments(&transcript.segments, threshold))
     }
 }

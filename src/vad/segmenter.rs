@@ -146,6 +146,18 @@ impl Segmenter {
         matches!(self.state, State::Speech { .. })
     }
 
+    /// Whether an utterance is open and its latest chunk was silent: a pause, which closes
+    /// the utterance if it lasts `min_silence_ms`.
+    pub fn in_pause(&self) -> bool {
+        matches!(
+            self.state,
+            State::Speech {
+                silence_since: Some(_),
+                ..
+            }
+        )
+    }
+
     /// Samples consumed so far.
     pub fn position(&self) -> u64 {
         self.position
@@ -311,6 +323,39 @@ mod tests {
                 end: 50 * C + 1600
             }
         );
+    }
+
+    #[test]
+    fn a_pause_is_silence_inside_an_open_utterance() {
+        let mut s = Segmenter::new(VadOptions::default()).unwrap();
+        let mut pauses = Vec::new();
+        // Silence, 10 chunks of speech (opens after 8), 5 below the negative threshold,
+        // speech, then silence until the utterance closes (16 chunks).
+        let probs = [
+            vec![0.0; 3],
+            vec![0.9; 10],
+            vec![0.1; 5],
+            vec![0.9; 3],
+            vec![0.1; 16],
+        ];
+        for p in probs.concat() {
+            s.push(p);
+            pauses.push(s.in_pause());
+        }
+        let expected = [
+            vec![false; 13],
+            vec![true; 5],
+            vec![false; 3],
+            vec![true; 15],
+            vec![false],
+        ];
+        assert_eq!(pauses, expected.concat());
+        // Between the thresholds is neither speech nor silence: a pause goes on.
+        let mut s = Segmenter::new(VadOptions::default()).unwrap();
+        for p in [0.9; 10].into_iter().chain([0.1, 0.4]) {
+            s.push(p);
+        }
+        assert!(s.in_pause());
     }
 
     #[test]

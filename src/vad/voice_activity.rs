@@ -87,6 +87,11 @@ impl VoiceActivity {
         self.segmenter.in_speech()
     }
 
+    /// Whether an utterance is open and its latest chunk was silent ([`Segmenter::in_pause`]).
+    pub fn in_pause(&self) -> bool {
+        self.segmenter.in_pause()
+    }
+
     /// P(speech) of the most recent chunk.
     pub fn last_probability(&self) -> Option<f32> {
         self.last_probability
