@@ -181,7 +181,13 @@ impl Whisper {
         let mut window_index = 0;
         // End of the last speech, for word timestamps.
         let mut last_speech = 0.0;
-        while seek < content_frames {
+        // Frames to transcribe: all of them, or those of the first window.
+        let last_frame = if opts.first_window_only {
+            content_frames.min(N_FRAMES)
+        } else {
+            content_frames
+        };
+        while seek < last_frame {
             let window_frames = (content_frames - seek).min(N_FRAMES);
             if mel.is_silent(seek, window_frames) {
                 // Nothing but digital silence: no speech, and the model would only hallucinate.
@@ -347,7 +353,11 @@ impl Whisper {
                 prompt_reset_since = all_tokens.len();
             }
             // Pairs of timestamps always advance; the guard keeps a broken model from looping.
-            seek += advance;
+            seek = if opts.first_window_only {
+                last_frame
+            } else {
+                seek + advance
+            };
             on_event(progress(seek))?;
         }
 

@@ -266,6 +266,21 @@ fn long_clip_matches_faster_whisper() {
         "progress reaches the end: {last_progress} of {}",
         t.duration
     );
+
+    // The first window alone (live transcription's decoding): the same segments as the
+    // first window of the whole transcription, and nothing after it.
+    let first_window = TranscribeOptions {
+        decode: whisper_clsr::decode::DecodeOptions {
+            first_window_only: true,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let first =
+        pollster::block_on(whisper.transcribe(&samples, &first_window, &mut |_| Ok(()))).unwrap();
+    let expected: Vec<&Segment> = t.segments.iter().filter(|s| s.seek == 0).collect();
+    assert!(!expected.is_empty() && expected.len() < t.segments.len());
+    assert_eq!(first.segments.iter().collect::<Vec<_>>(), expected);
 }
 
 /// Beam search (5 hypotheses, one batch per step) against faster-whisper's (CTranslate2's)

@@ -40,6 +40,11 @@ pub struct DecodeOptions {
     pub initial_prompt: Option<String>,
     /// Seed of the sampling RNG (sampling happens only on fallback).
     pub seed: u64,
+    /// Decode the first 30 s window only. Live transcription's buffer fits in it, and the
+    /// next window of the long-form loop would be the fraction of a second after the last
+    /// word, where Whisper writes words into silence (tiny.en: " 1.") at the cost of another
+    /// encoder pass.
+    pub first_window_only: bool,
     /// Benchmark option, not for transcription: end-of-text is never picked, so every window
     /// decodes exactly `max_new_tokens` tokens (an error where the decoder has no room for
     /// them) and the text runs on past the speech. The browser benchmark forces its decode
@@ -66,6 +71,7 @@ impl Default for DecodeOptions {
             condition_on_previous_text: true,
             initial_prompt: None,
             seed: 0,
+            first_window_only: false,
             suppress_eot: false,
         }
     }

@@ -9,9 +9,10 @@ use super::live::Recognizer;
 use crate::decode::DecodeOptions;
 use crate::{Result, TranscribeOptions, Whisper};
 
-/// Decodes greedily, or with a beam search ([`WhisperRecognizer::with_beam_size`]), at
-/// temperature 0 with segment and word timestamps, so an update costs one decoding;
-/// `language` `None` detects it on every update. Expert packs loaded in the model route as
+/// Decodes the buffer in one window ([`DecodeOptions::first_window_only`]) greedily, or with
+/// a beam search ([`WhisperRecognizer::with_beam_size`]), at temperature 0 with segment and
+/// word timestamps, so an update costs one encoding and one decoding; `language` `None`
+/// detects it on every update. Expert packs loaded in the model route as
 /// in offline transcription.
 ///
 /// A decoding that repeats itself (compression ratio above the long-form threshold: the
@@ -41,6 +42,7 @@ impl<W: Deref<Target = Whisper>> WhisperRecognizer<W> {
                 decode: DecodeOptions {
                     word_timestamps: true,
                     temperatures: vec![0.0],
+                    first_window_only: true,
                     ..long_form
                 },
                 ..TranscribeOptions::default()

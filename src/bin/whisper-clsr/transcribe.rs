@@ -157,6 +157,7 @@ fn options(args: &Args) -> Result<TranscribeOptions, String> {
             condition_on_previous_text: !args.no_condition_on_previous_text,
             initial_prompt: args.initial_prompt.clone(),
             seed: args.seed,
+            first_window_only: false,
             suppress_eot: false,
         },
     };
