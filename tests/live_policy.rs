@@ -167,11 +167,19 @@ fn commits_only_grow_and_end_of_speech_flushes() {
     let last = commits.last().unwrap();
     assert!(last.emitted_at >= 5.0, "flush at end of speech: {last:?}");
     assert!(last.words.iter().any(|w| w.text == " w7"));
-    // Partials carry the unstable newest word.
+    assert!(!live.text().contains('x'), "a guess was committed");
+    // The unstable newest word ends at the buffer's end: partials leave it out, unless
+    // nothing is held back.
+    assert!(events.iter().all(|e| !e.text.contains('x')), "{events:#?}");
+    let options = LiveOptions {
+        partial_holdback: 0.0,
+        ..LiveOptions::default()
+    };
+    let (events, live) = run(&audio, LevelReader::default(), options);
     assert!(events
         .iter()
         .any(|e| e.kind == LiveEventKind::Partial && e.text.ends_with('x')));
-    assert!(!live.text().contains('x'), "a guess was committed");
+    assert_eq!(live.text(), "w0 w1 w2 w3 w4 w5 w6 w7");
 }
 
 /// [`LevelReader`] that, like Whisper, writes a word (" 1.") into trailing silence longer
@@ -606,5 +614,12 @@ fn bad_options_and_audio_are_errors() {
             ..LiveOptions::default()
         };
         refused(options, "trim after");
+    }
+    for partial_holdback in [-0.1, f64::INFINITY] {
+        let options = LiveOptions {
+            partial_holdback,
+            ..LiveOptions::default()
+        };
+        refused(options, "partial holdback");
     }
 }

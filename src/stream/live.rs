@@ -26,8 +26,8 @@ pub trait SpeechDetector {
     fn push(&mut self, samples: &[f32]) -> Result<Vec<VadEvent>>;
     /// End of the stream: closes an open utterance.
     fn finish(&mut self) -> Result<Vec<VadEvent>>;
-    /// Whether an utterance is open and the latest audio is silent: the utterance either
-    /// goes on after the pause or closes when it lasts long enough.
+    /// Whether an utterance is open and its speech paused: the utterance either goes on
+    /// after the pause or closes when the pause lasts long enough.
     fn in_pause(&self) -> bool;
 }
 
@@ -72,6 +72,11 @@ pub struct LiveOptions {
     /// segment: Whisper hears a word better with the speech before it than from a cut just
     /// ahead of it. Past `max_buffer` the buffer is cut all the same.
     pub trim_after: f64,
+    /// Tentative words that end less than this many seconds before the end of the decoded
+    /// audio are left out of the partial: most are cut off by the buffer's end, and the
+    /// next update writes them otherwise ("self-tune." for the start of "self-too cruel").
+    /// They are shown by the update after, and committed as any other.
+    pub partial_holdback: f64,
     /// Longest buffer, in seconds: Whisper sees at most 30 s, and long buffers make every
     /// update slow. A longer buffer is cut after its last committed word, or, when nothing
     /// in it was agreed on, its latest hypothesis is committed as it is and it is emptied.
@@ -85,6 +90,7 @@ impl Default for LiveOptions {
             update_interval: 1.0,
             first_update: 1.5,
             trim_after: 10.0,
+            partial_holdback: 0.1,
             max_buffer: 20.0,
             agreement: AgreementOptions::default(),
         }
@@ -115,6 +121,12 @@ impl LiveOptions {
         if !(t.is_finite() && t >= 0.0) {
             return Err(Error::InvalidInput(format!(
                 "trim after must be 0 s or more, got {t}"
+            )));
+        }
+        let h = self.partial_holdback;
+        if !(h.is_finite() && h >= 0.0) {
+            return Err(Error::InvalidInput(format!(
+                "partial holdback must be 0 s or more, got {h}"
             )));
         }
         Ok(())
@@ -447,12 +459,15 @@ impl<D: SpeechDetector, R: Recognizer> LiveTranscriber<D, R> {
                 Some(last.filter(|&c| c > start).unwrap_or(end))
             }
         };
-        let tentative: Vec<_> = self
-            .agreement
-            .tentative()
-            .iter()
-            .map(|t| self.vocabulary.word(t))
-            .collect();
+        let shown_until = limit - self.options.partial_holdback;
+        let mut tentative = self.agreement.tentative();
+        while let [rest @ .., last] = tentative {
+            if last.end <= shown_until {
+                break;
+            }
+            tentative = rest;
+        }
+        let tentative: Vec<_> = tentative.iter().map(|t| self.vocabulary.word(t)).collect();
         events.extend(self.event(LiveEventKind::Partial, tentative));
         if let Some(cut) = cut {
             self.trim(cut.min(end));
@@ -467,9 +482,9 @@ impl<D: SpeechDetector, R: Recognizer> LiveTranscriber<D, R> {
             return Ok(());
         };
         // The detector closes an utterance only after `min_silence` of silence, so the
-        // latest update may have decoded past its end; Whisper writes words into such
-        // trailing silence ("cruel. 1. 1."), and the flush would commit them. The last
-        // transcription covers the utterance exactly.
+        // latest update may have decoded past its end (when it came before the detector
+        // heard the pause); Whisper writes words into such trailing silence, and the flush
+        // would commit them. The last transcription covers the utterance exactly.
         if u.decoded_until != end {
             self.update(end, events).await?;
         }

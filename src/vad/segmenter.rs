@@ -146,8 +146,9 @@ impl Segmenter {
         matches!(self.state, State::Speech { .. })
     }
 
-    /// Whether an utterance is open and its latest chunk was silent: a pause, which closes
-    /// the utterance if it lasts `min_silence_ms`.
+    /// Whether an utterance is open and a chunk below the negative threshold came after its
+    /// latest speech chunk: a pause, which closes the utterance if it lasts
+    /// `min_silence_ms`.
     pub fn in_pause(&self) -> bool {
         matches!(
             self.state,

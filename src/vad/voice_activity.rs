@@ -87,7 +87,7 @@ impl VoiceActivity {
         self.segmenter.in_speech()
     }
 
-    /// Whether an utterance is open and its latest chunk was silent ([`Segmenter::in_pause`]).
+    /// Whether an utterance is open and paused ([`Segmenter::in_pause`]).
     pub fn in_pause(&self) -> bool {
         self.segmenter.in_pause()
     }

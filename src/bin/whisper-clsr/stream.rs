@@ -52,6 +52,10 @@ pub struct Args {
     /// Whisper hears a word better with the speech before it.
     #[arg(long, default_value_t = LiveOptions::default().trim_after)]
     trim_after: f64,
+    /// Tentative words ending less than this many seconds before the end of the decoded
+    /// audio are not shown in partials (most are cut off and rewritten by the next update).
+    #[arg(long, default_value_t = LiveOptions::default().partial_holdback)]
+    partial_holdback: f64,
     /// Beam search of this many hypotheses in every update (1 decodes greedily).
     #[arg(long, default_value_t = 1)]
     beam_size: usize,
@@ -190,6 +194,7 @@ pub fn run(args: Args) -> Result<(), String> {
     let live_options = LiveOptions {
         update_interval: args.update_interval,
         trim_after: args.trim_after,
+        partial_holdback: args.partial_holdback,
         ..LiveOptions::default()
     };
     live_options
