@@ -28,6 +28,13 @@ pub enum Verdict {
     Retry,
 }
 
+/// Whether text of this compression ratio repeats itself: above the threshold (`None`: never).
+pub fn is_repetitive(options: &DecodeOptions, compression_ratio: f64) -> bool {
+    options
+        .compression_ratio_threshold
+        .is_some_and(|t| compression_ratio > f64::from(t))
+}
+
 /// Whether a decoding passes: not too repetitive, not too unlikely — unless the window looks
 /// like silence, where a low probability is expected and retrying does not help.
 pub fn verdict(
@@ -36,9 +43,7 @@ pub fn verdict(
     avg_logprob: f64,
     no_speech_prob: f64,
 ) -> Verdict {
-    let repetitive = options
-        .compression_ratio_threshold
-        .is_some_and(|t| compression_ratio > f64::from(t));
+    let repetitive = is_repetitive(options, compression_ratio);
     let unlikely = options
         .logprob_threshold
         .is_some_and(|t| avg_logprob < f64::from(t));

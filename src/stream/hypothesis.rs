@@ -3,7 +3,9 @@
 
 use serde::Serialize;
 
+use crate::decode::fallback::is_repetitive;
 use crate::decode::longform::Segment;
+use crate::decode::DecodeOptions;
 
 /// One word (leading space and punctuation included, as Whisper writes it) and its span.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -22,24 +24,19 @@ pub struct RecognizedSegment {
     pub words: Vec<RecognizedWord>,
 }
 
-/// Whether a segment's decoding repeats itself: its compression ratio is above `threshold`
-/// (the long-form fallback's, 2.4 by default; `None` never).
-pub fn is_repetitive(segment: &Segment, threshold: Option<f32>) -> bool {
-    threshold.is_some_and(|t| segment.compression_ratio > f64::from(t))
-}
-
-/// The segments of a transcript as words, less those [`is_repetitive`] at `threshold`.
+/// The segments of a transcript as words, less those whose decoding repeats itself by the
+/// long-form check of `options` (compression ratio above its threshold).
 /// Word times come from the word-level alignment when the transcript has it; otherwise a
 /// segment's span is shared among its whitespace-separated words in proportion to their
 /// length, which is coarse but keeps the words in order in time (the commit policy drops
 /// words by time).
 pub fn hypothesis_from_segments(
     segments: &[Segment],
-    repetitive_above: Option<f32>,
+    options: &DecodeOptions,
 ) -> Vec<RecognizedSegment> {
     segments
         .iter()
-        .filter(|s| !is_repetitive(s, repetitive_above))
+        .filter(|s| !is_repetitive(options, s.compression_ratio))
         .map(|s| {
             let words = match &s.words {
                 Some(words) if !words.is_empty() => words
@@ -120,13 +117,18 @@ mod tests {
             segment(" And tender churl makes waste in", 0.0, 2.0),
             segment(&looped, 2.0, 3.0),
         ];
-        assert!(is_repetitive(&segments[1], Some(2.4)));
-        assert!(!is_repetitive(&segments[0], Some(2.4)));
-        let hypothesis = hypothesis_from_segments(&segments, Some(2.4));
+        let options = DecodeOptions::default();
+        assert!(is_repetitive(&options, segments[1].compression_ratio));
+        assert!(!is_repetitive(&options, segments[0].compression_ratio));
+        let hypothesis = hypothesis_from_segments(&segments, &options);
         assert_eq!(hypothesis.len(), 1);
         assert_eq!(hypothesis[0].words.len(), 6);
         assert_eq!(hypothesis[0].end, 2.0);
         // Without a threshold nothing is left out.
-        assert_eq!(hypothesis_from_segments(&segments, None).len(), 2);
+        let off = DecodeOptions {
+            compression_ratio_threshold: None,
+            ..DecodeOptions::default()
+        };
+        assert_eq!(hypothesis_from_segments(&segments, &off).len(), 2);
     }
 }

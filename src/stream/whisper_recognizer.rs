@@ -4,8 +4,9 @@
 
 use std::ops::Deref;
 
-use super::hypothesis::{hypothesis_from_segments, is_repetitive, RecognizedSegment};
+use super::hypothesis::{hypothesis_from_segments, RecognizedSegment};
 use super::live::Recognizer;
+use crate::decode::fallback::is_repetitive;
 use crate::decode::DecodeOptions;
 use crate::{Result, TranscribeOptions, Whisper};
 
@@ -71,11 +72,10 @@ impl<W: Deref<Target = Whisper>> Recognizer for WhisperRecognizer<W> {
             .whisper
             .transcribe(audio, &options, &mut |_| Ok(()))
             .await?;
-        let threshold = options.decode.compression_ratio_threshold;
         if transcript
             .segments
             .iter()
-            .any(|s| is_repetitive(s, threshold))
+            .any(|s| is_repetitive(&options.decode, s.compression_ratio))
         {
             options.decode.temperatures = self.fallback_temperatures.clone();
             transcript = self
@@ -83,6 +83,9 @@ impl<W: Deref<Target = Whisper>> Recognizer for WhisperRecognizer<W> {
                 .transcribe(audio, &options, &mut |_| Ok(()))
                 .await?;
         }
-        Ok(hypothesis_from_segments(&transcript.segments, threshold))
+        Ok(hypothesis_from_segments(
+            &transcript.segments,
+            &options.decode,
+        ))
     }
 }
