@@ -79,15 +79,20 @@ partials = [e for e in events if e["type"] == "partial"]
 final = [w for c in commits for w in c["words"]]
 latency = [c["emitted_at"] - w["end"] for c in commits for w in c["words"]]
 revisions = sum(1 for a, b in zip(commits, commits[1:]) for w in b["words"] if w["start"] < a["end"] - 1e-6)
-# A partial word survives when the final text has it, written the same, within 0.5 s; the
-# looser count also takes it written with another case or punctuation ("so..." as "so").
+# A partial word survives when the final text has it within 0.5 s as it was shown, or as it
+# was shown followed by punctuation: a partial leaves out the punctuation after its last word,
+# which the commit adds ("fuel" then "fuel,"), so what was shown is still there. Also counted:
+# written exactly alike, and the same word with another case or punctuation ("so..." as "so").
 key = lambda word: norm(word) or [word.strip()]
-survived = same_word = total = 0
+kept = lambda shown, final: final == shown or (
+    final.startswith(shown) and re.fullmatch(r"[^\w'’]+", final[len(shown):]) is not None)
+survived = alike = same_word = total = 0
 for p in partials:
     for w in p["words"]:
         total += 1
         near = [f for f in final if abs(f["start"] - w["start"]) < 0.5]
-        survived += any(f["word"] == w["word"] for f in near)
+        survived += any(kept(w["word"], f["word"]) for f in near)
+        alike += any(f["word"] == w["word"] for f in near)
         same_word += any(key(f["word"]) == key(w["word"]) for f in near)
 first_partial = partials[0]["emitted_at"] - partials[0]["start"] if partials else float("nan")
 stream_words = norm(" ".join(c["text"] for c in commits))
@@ -96,8 +101,9 @@ noise_words = sum(len(e["words"]) for e in map(json.loads, open(sys.argv[3])) if
 print(f"committed words: {len(final)}, commits: {len(commits)}, partials: {len(partials)}")
 print(f"emission latency per word (commit emitted_at - word end): p50 {pct(latency, .5):.2f} s, p90 {pct(latency, .9):.2f} s")
 print(f"first-partial latency (emitted_at - start of its first word): {first_partial:.2f} s")
-print(f"partial words surviving unchanged into the final text: {survived}/{total} ({100 * survived / max(1, total):.0f} %); "
-      f"the same words ignoring case and punctuation: {same_word}/{total} ({100 * same_word / max(1, total):.0f} %)")
+share = lambda n: f"{n}/{total} ({100 * n / max(1, total):.0f} %)"
+print(f"partial words surviving unchanged into the final text: {share(survived)}; "
+      f"written exactly alike: {share(alike)}; the same words ignoring case and punctuation: {share(same_word)}")
 print(f"committed-word revisions: {revisions}")
 print(f"WER streaming vs offline: {100 * wer(stream_words, offline_words):.1f} %")
 if sys.argv[4]:

@@ -445,6 +445,42 @@ fn case_and_punctuation_changes_are_not_disagreements() {
     assert_eq!(live.text(), "And so my fellow Americans.");
 }
 
+#[test]
+fn partials_leave_out_the_punctuation_after_their_last_word() {
+    // Whisper ends what it heard with a full stop, and writes a comma once the sentence goes
+    // on: shown without it, the partial text only grows.
+    let script = Script::new(vec![
+        vec![(" Thy", 0.0, 0.4), (" fuel.", 0.4, 0.9)],
+        vec![
+            (" Thy", 0.0, 0.4),
+            (" fuel,", 0.4, 0.9),
+            (" making", 1.0, 1.5),
+            (" a...", 1.5, 1.7),
+        ],
+        vec![
+            (" Thy", 0.0, 0.4),
+            (" fuel,", 0.4, 0.9),
+            (" making", 1.0, 1.5),
+            (" a", 1.5, 1.7),
+            (" famine.", 1.7, 2.4),
+        ],
+    ]);
+    let (events, live) = run(&one_utterance(), script, LiveOptions::default());
+    let partials: Vec<&str> = events
+        .iter()
+        .filter(|e| e.kind == LiveEventKind::Partial)
+        .map(|e| e.text.as_str())
+        .collect();
+    assert_eq!(partials[..2], ["Thy fuel", "making a"], "{events:#?}");
+    assert!(
+        partials.iter().all(|p| p.ends_with(char::is_alphanumeric)),
+        "{events:#?}"
+    );
+    // Commits keep the punctuation the sentence settled on.
+    assert_eq!(commits(&events)[0].text, "Thy fuel,", "{events:#?}");
+    assert_eq!(live.text(), "Thy fuel, making a famine.");
+}
+
 /// Reads the words like [`LevelReader`] but returns them as one segment (so no segment is
 /// ever entirely committed) ending in a word that changes on every call.
 #[derive(Default)]

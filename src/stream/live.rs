@@ -238,6 +238,25 @@ fn word_key(text: &str) -> String {
     }
 }
 
+/// A partial's words with the punctuation after its last word left out, and punctuation
+/// alone there dropped: Whisper ends the audio it was given with a full stop, which the next
+/// update mostly turns into a comma once the sentence goes on ("fuel." then "fuel,"). Left
+/// out, the shown text only grows: the commit adds the punctuation the sentence settled on.
+fn without_final_punctuation(mut words: Vec<RecognizedWord>) -> Vec<RecognizedWord> {
+    while let Some(last) = words.last_mut() {
+        let kept = last
+            .text
+            .trim_end_matches(|c: char| !(c.is_alphanumeric() || matches!(c, '\'' | '’')));
+        if kept.trim().is_empty() {
+            words.pop();
+        } else {
+            last.text.truncate(kept.len());
+            break;
+        }
+    }
+    words
+}
+
 impl Vocabulary {
     /// Starts the tokens of a new hypothesis: [`Vocabulary::word`] now writes its forms.
     fn start_hypothesis(&mut self) {
@@ -468,7 +487,7 @@ impl<D: SpeechDetector, R: Recognizer> LiveTranscriber<D, R> {
             tentative = rest;
         }
         let tentative: Vec<_> = tentative.iter().map(|t| self.vocabulary.word(t)).collect();
-        events.extend(self.event(LiveEventKind::Partial, tentative));
+        events.extend(self.event(LiveEventKind::Partial, without_final_punctuation(tentative)));
         if let Some(cut) = cut {
             self.trim(cut.min(end));
         }
@@ -606,6 +625,46 @@ mod tests {
         let second = vocabulary.token(" So", 0.5, 0.9);
         assert_eq!(first.id, second.id);
         assert_eq!(vocabulary.word(&second).text, " So");
+    }
+
+    #[test]
+    fn a_partial_never_ends_in_punctuation() {
+        let words = |texts: &[&str]| -> Vec<RecognizedWord> {
+            texts
+                .iter()
+                .enumerate()
+                .map(|(k, text)| RecognizedWord {
+                    text: text.to_string(),
+                    start: k as f64,
+                    end: k as f64 + 1.0,
+                })
+                .collect()
+        };
+        let texts = |words: Vec<RecognizedWord>| -> Vec<String> {
+            words.into_iter().map(|w| w.text).collect()
+        };
+        for (given, shown) in [
+            (
+                &[" self", "-substantial", " fuel."][..],
+                &[" self", "-substantial", " fuel"][..],
+            ),
+            (
+                &[" Thy", " self,", " thy", " foe..."],
+                &[" Thy", " self,", " thy", " foe"],
+            ),
+            (&[" cruel", " -"], &[" cruel"]),
+            (&[" is", " it?\""], &[" is", " it"]),
+            (&[" the", " Americans'"], &[" the", " Americans'"]),
+            (&[" don't"], &[" don't"]),
+            (&[" 1."], &[" 1"]),
+            (&[" ...", " -"], &[]),
+            (&[], &[]),
+        ] {
+            assert_eq!(texts(without_final_punctuation(words(given))), shown);
+        }
+        // Times stay those of the words kept.
+        let kept = without_final_punctuation(words(&[" so", " ..."]));
+        assert_eq!((kept[0].start, kept[0].end), (0.0, 1.0));
     }
 
     #[test]
