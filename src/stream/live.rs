@@ -223,12 +223,17 @@ struct Vocabulary {
     latest: Vec<(TimedToken, String)>,
 }
 
+/// Letters, digits and apostrophes: what a word is made of, punctuation aside.
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() || matches!(c, '\'' | '’')
+}
+
 /// What two written words must share to count as the same word. A token of punctuation
 /// alone ("-", "...") is its own key.
 fn word_key(text: &str) -> String {
     let key: String = text
         .chars()
-        .filter(|c| c.is_alphanumeric() || matches!(c, '\'' | '’'))
+        .filter(|&c| is_word_char(c))
         .flat_map(char::to_lowercase)
         .collect();
     if key.is_empty() {
@@ -244,9 +249,7 @@ fn word_key(text: &str) -> String {
 /// out, the shown text only grows: the commit adds the punctuation the sentence settled on.
 fn without_final_punctuation(mut words: Vec<RecognizedWord>) -> Vec<RecognizedWord> {
     while let Some(last) = words.last_mut() {
-        let kept = last
-            .text
-            .trim_end_matches(|c: char| !(c.is_alphanumeric() || matches!(c, '\'' | '’')));
+        let kept = last.text.trim_end_matches(|c: char| !is_word_char(c));
         if kept.trim().is_empty() {
             words.pop();
         } else {
