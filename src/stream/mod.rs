@@ -13,4 +13,4 @@ pub use hypothesis::{hypothesis_from_segments, RecognizedSegment, RecognizedWord
 pub use live::{
     LiveEvent, LiveEventKind, LiveOptions, LiveTranscriber, Recognizer, SpeechDetector,
 };
-pub use whisper_recognizer::WhisperRecognizer;
+pub use whisper_recognizer::{token_budget, RecognizerWork, WhisperRecognizer};

@@ -232,6 +232,9 @@ pub fn run(args: Args) -> Result<(), String> {
         LiveTranscriber::new(detector, recognizer, live_options).map_err(|e| e.to_string())?;
 
     let started = Instant::now();
+    // The longest time one step of audio took to process: a stalled update shows here even
+    // on the simulated clock.
+    let mut slowest = Duration::ZERO;
     let mut next_stats = args.stats_every;
     let mut fed = 0usize;
     let mut out = std::io::stdout().lock();
@@ -257,7 +260,9 @@ pub fn run(args: Args) -> Result<(), String> {
         }
         fed += block.len();
         // The policy is async (for the browser); natively it is simply driven to completion.
+        let step = Instant::now();
         let events = pollster::block_on(live.push(&block)).map_err(|e| e.to_string())?;
+        slowest = slowest.max(step.elapsed());
         print_events(&mut out, &events, args.format)?;
         if let (Some(at), Some(every)) = (next_stats, args.stats_every) {
             if live.position() >= at {
@@ -266,15 +271,22 @@ pub fn run(args: Args) -> Result<(), String> {
             }
         }
     }
+    let step = Instant::now();
     let events = pollster::block_on(live.finish()).map_err(|e| e.to_string())?;
+    slowest = slowest.max(step.elapsed());
     print_events(&mut out, &events, args.format)?;
     if args.format == StreamFormat::Text && !live.committed().is_empty() {
         writeln!(out).map_err(|e| e.to_string())?;
     }
     let (decodes, decoded) = live.decodes();
+    let work = live.recognizer().work();
     eprintln!(
-        "{:.1} s of audio, {decodes} updates on {decoded:.1} s of speech, {:.1} s wall",
+        "{:.1} s of audio, {decodes} updates on {decoded:.1} s of speech ({} decoded again at \
+         the fallback temperatures, {} tokens generated), slowest step {:.1} s, {:.1} s wall",
         live.position(),
+        work.fallbacks,
+        work.tokens,
+        slowest.as_secs_f64(),
         started.elapsed().as_secs_f64()
     );
     Ok(())
