@@ -109,5 +109,38 @@ print(f"WER streaming vs offline: {100 * wer(stream_words, offline_words):.1f} %
 if sys.argv[4]:
     ref = norm(open(sys.argv[4]).read())
     print(f"WER vs reference: streaming {100 * wer(stream_words, ref):.1f} %, offline {100 * wer(offline_words, ref):.1f} %")
+    # Are misheard words committed with little audio after them? Each committed word is
+    # marked right when a Levenshtein alignment matches it to the reference, and binned by
+    # the audio that followed it in the hypothesis before its commit (the last partial
+    # showing it: emitted_at - its end there).
+    def matched(hyp, ref):
+        d = [[i + j if i * j == 0 else 0 for j in range(len(ref) + 1)] for i in range(len(hyp) + 1)]
+        for i in range(1, len(hyp) + 1):
+            for j in range(1, len(ref) + 1):
+                d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (hyp[i - 1] != ref[j - 1]))
+        ok, i, j = [False] * len(hyp), len(hyp), len(ref)
+        while i and j:
+            if d[i][j] == d[i - 1][j - 1] + (hyp[i - 1] != ref[j - 1]):
+                ok[i - 1] = hyp[i - 1] == ref[j - 1]
+                i, j = i - 1, j - 1
+            elif d[i][j] == d[i - 1][j] + 1:
+                i -= 1
+            else:
+                j -= 1
+        return ok
+    committed = []  # (normalised word, its commit's index in events, the word)
+    for at, e in enumerate(events):
+        if e["type"] == "commit":
+            committed += [(n, at, w) for w in e["words"] for n in norm(w["word"])]
+    ok = matched([n for n, _, _ in committed], ref)
+    bins = {}
+    for (n, at, w), right in zip(committed, ok):
+        before = [e for e in events[:at] if e["type"] == "partial"][-1:]
+        shown = [p["emitted_at"] - pw["end"] for p in before for pw in p["words"]
+                 if abs(pw["start"] - w["start"]) < 0.3 and norm(pw["word"]) == norm(w["word"])]
+        b = "not in the partial before" if not shown else "< 0.5 s" if shown[0] < 0.5 else "0.5-1 s" if shown[0] < 1 else ">= 1 s"
+        bins.setdefault(b, [0, 0])[not right] += 1
+    print("committed words right/wrong by the audio after them in the hypothesis before their commit: "
+          + ", ".join(f"{b} {bins[b][0]}/{bins[b][1]}" for b in ["< 0.5 s", "0.5-1 s", ">= 1 s", "not in the partial before"] if b in bins))
 print(f"words emitted on 60 s of white noise (RMS 0.03): {noise_words}")
 PY
