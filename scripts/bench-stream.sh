@@ -61,13 +61,16 @@ import json, re, sys
 def norm(text):
     return re.sub(r"[^\w' ]+", " ", text.lower()).split()
 
+def edit_table(hyp, ref):
+    """Levenshtein distances between every prefix of hyp and of ref."""
+    d = [[i + j if i * j == 0 else 0 for j in range(len(ref) + 1)] for i in range(len(hyp) + 1)]
+    for i in range(1, len(hyp) + 1):
+        for j in range(1, len(ref) + 1):
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (hyp[i - 1] != ref[j - 1]))
+    return d
+
 def wer(hyp, ref):
-    d = list(range(len(ref) + 1))
-    for i, h in enumerate(hyp, 1):
-        prev, d[0] = d[0], i
-        for j, r in enumerate(ref, 1):
-            prev, d[j] = d[j], min(d[j] + 1, d[j - 1] + 1, prev + (h != r))
-    return d[len(ref)] / max(1, len(ref))
+    return edit_table(hyp, ref)[len(hyp)][len(ref)] / max(1, len(ref))
 
 def pct(values, q):
     values = sorted(values)
@@ -114,10 +117,7 @@ if sys.argv[4]:
     # the audio that followed it in the hypothesis before its commit (the last partial
     # showing it: emitted_at - its end there).
     def matched(hyp, ref):
-        d = [[i + j if i * j == 0 else 0 for j in range(len(ref) + 1)] for i in range(len(hyp) + 1)]
-        for i in range(1, len(hyp) + 1):
-            for j in range(1, len(ref) + 1):
-                d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (hyp[i - 1] != ref[j - 1]))
+        d = edit_table(hyp, ref)
         ok, i, j = [False] * len(hyp), len(hyp), len(ref)
         while i and j:
             if d[i][j] == d[i - 1][j - 1] + (hyp[i - 1] != ref[j - 1]):
