@@ -4,7 +4,7 @@
 # latency, partial stability, committed-word revisions, streaming vs offline WER, and the
 # words emitted on a noise-only file.
 #
-#   scripts/bench-stream.sh [--model DIR] [--update-interval S] [--trim-after S] [--language L] [--reference TXT] [--keep DIR] FILE
+#   scripts/bench-stream.sh [--model DIR] [--update-interval S] [--trim-after S] [--carry-pause S] [--language L] [--reference TXT] [--keep DIR] FILE
 #
 # Times are seconds of audio: with the simulated clock an update takes no time, so the
 # figures are the policy's latency, not the device's.
@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 
 model=models/whisper-tiny.en
 interval=1
-trim_after=()
+stream_options=()
 language=()
 reference=
 keep=
@@ -21,14 +21,14 @@ while [[ $# -gt 1 ]]; do
   case $1 in
     --model) model=$2; shift 2 ;;
     --update-interval) interval=$2; shift 2 ;;
-    --trim-after) trim_after=(--trim-after "$2"); shift 2 ;;
+    --trim-after|--carry-pause) stream_options+=("$1" "$2"); shift 2 ;;
     --language) language=(--language "$2"); shift 2 ;;
     --reference) reference=$2; shift 2 ;;
     --keep) keep=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
-file=${1:?usage: scripts/bench-stream.sh [--model DIR] [--update-interval S] [--trim-after S] [--language L] [--reference TXT] [--keep DIR] FILE}
+file=${1:?usage: scripts/bench-stream.sh [--model DIR] [--update-interval S] [--trim-after S] [--carry-pause S] [--language L] [--reference TXT] [--keep DIR] FILE}
 [[ -f $file ]] || { echo "no such file: $file" >&2; exit 2; }
 export WGPU_BACKEND=${WGPU_BACKEND:-vulkan}
 
@@ -39,9 +39,9 @@ work=$(mktemp -d)
 # --keep DIR: the events (events.jsonl, noise.jsonl) and offline.txt are left there.
 trap '[[ -n $keep ]] && mkdir -p "$keep" && cp "$work"/*.jsonl "$work"/offline.txt "$keep"/; rm -rf "$work"' EXIT
 
-echo "stream: $bin stream --model $model --input $file --clock simulated --format json --update-interval $interval ${trim_after[*]} ${language[*]}" >&2
+echo "stream: $bin stream --model $model --input $file --clock simulated --format json --update-interval $interval ${stream_options[*]} ${language[*]}" >&2
 "$bin" stream --model "$model" --input "$file" --clock simulated --format json \
-  --update-interval "$interval" "${trim_after[@]}" "${language[@]}" >"$work/events.jsonl"
+  --update-interval "$interval" "${stream_options[@]}" "${language[@]}" >"$work/events.jsonl"
 "$bin" transcribe --model "$model" "${language[@]}" --format text "$file" >"$work/offline.txt"
 
 # Noise-only: 60 s of white noise at RMS 0.03.

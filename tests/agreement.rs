@@ -177,3 +177,36 @@ fn a_word_whose_time_moves_before_the_committed_end_is_not_lost() {
     assert_eq!(ids(la.update(&hyp(&[&trimmed]))), vec![8, 9]);
     assert_eq!(ids(la.committed()), vec![1, 2, 3, 4, 5, 6, 7, 8, 9]);
 }
+
+#[test]
+fn forgetting_trimmed_tokens_keeps_the_tail_a_hypothesis_is_compared_with() {
+    let options = AgreementOptions {
+        max_overlap: 3,
+        ..AgreementOptions::default()
+    };
+    let mut la = LocalAgreement::new(options);
+    let words: Vec<(u32, f64, f64)> = (0..8).map(|k| (k, k as f64, k as f64 + 1.0)).collect();
+    la.update(&hyp(&[&words]));
+    la.update(&hyp(&[&words]));
+    assert_eq!(ids(la.committed()), (0..8).collect::<Vec<_>>());
+    // Tokens ending by 3 s go; the 3 last are kept whatever their time.
+    la.forget_before(3.0);
+    assert_eq!(ids(la.committed()), vec![3, 4, 5, 6, 7]);
+    la.forget_before(100.0);
+    assert_eq!(ids(la.committed()), vec![5, 6, 7]);
+    assert_eq!(la.committed_end(), 8.0);
+    // A new hypothesis repeating the committed tail is still recognised as a repeat.
+    la.update(&hyp(&[&[(6, 6.0, 7.0), (7, 7.0, 8.0), (8, 8.1, 9.0)]]));
+    let new = ids(la.update(&hyp(&[&[(6, 6.0, 7.0), (7, 7.0, 8.0), (8, 8.1, 9.0)]])));
+    assert_eq!(new, vec![8]);
+
+    // With no overlap compared, the last token is still kept: it is the committed end.
+    let mut la = LocalAgreement::new(AgreementOptions {
+        max_overlap: 0,
+        ..AgreementOptions::default()
+    });
+    la.update(&hyp(&[&words]));
+    la.update(&hyp(&[&words]));
+    la.forget_before(100.0);
+    assert_eq!(ids(la.committed()), vec![7]);
+}

@@ -532,7 +532,12 @@ fn an_utterance_after_a_pause_is_prompted_with_what_was_committed_before() {
     audio.extend(silence(1.5));
     audio.extend(speech(3, 2));
     audio.extend(silence(1.5));
-    let (_, live) = run(&audio, PromptRecorder::default(), LiveOptions::default());
+    // The second utterance starts afresh: its buffer does not carry the first one's audio.
+    let options = LiveOptions {
+        carry_pause: 0.0,
+        ..LiveOptions::default()
+    };
+    let (_, live) = run(&audio, PromptRecorder::default(), options);
     assert_eq!(live.text(), "w0 w1 w2 w3 w4");
     let prompts = &live.recognizer().prompts;
     // The first utterance starts without context; every decoding of the second one is
@@ -546,6 +551,64 @@ fn an_utterance_after_a_pause_is_prompted_with_what_was_committed_before() {
     );
     let calls_in_first = prompts.iter().take_while(|p| p.is_empty()).count();
     assert_eq!(calls_in_first + second.len(), prompts.len(), "{prompts:?}");
+}
+
+#[test]
+fn an_utterance_after_a_short_pause_carries_the_previous_one_in_its_buffer() {
+    // Two utterances (1.5 s and 2 s of speech) with `pause` seconds of silence between them.
+    // The first closes at 2.6 s (0.1 s post-roll), the second opens 0.3 s before its speech.
+    let two_utterances = |pause: f64| {
+        let mut audio = silence(1.0);
+        audio.extend(speech(0, 3));
+        audio.extend(silence(pause));
+        audio.extend(speech(3, 4));
+        audio.extend(silence(1.5));
+        audio
+    };
+    let carry = |carry_pause: f64| LiveOptions {
+        carry_pause,
+        ..LiveOptions::default()
+    };
+    let expected: Vec<String> = (0..7).map(|k| format!("w{k}")).collect();
+    let second_utterance = |live: &LiveTranscriber<LevelDetector, PromptRecorder>| {
+        let recorder = live.recognizer();
+        let first = recorder.prompts.iter().take_while(|p| p.is_empty()).count();
+        let lengths: Vec<f64> = recorder.reader.calls[first..]
+            .iter()
+            .map(|&(len, _)| len as f64 / RATE as f64)
+            .collect();
+        (recorder.prompts[first..].to_vec(), lengths)
+    };
+
+    // A pause of 1.5 s (1.1 s between the utterances) with `carry_pause` 2 s: the second
+    // utterance's buffer starts where the first one's did (0.7 s), its words are heard again
+    // and not committed twice, and they are not in the prompt.
+    let (events, live) = run(&two_utterances(1.5), PromptRecorder::default(), carry(2.0));
+    assert_eq!(words_of(&commits(&events)), expected, "{events:#?}");
+    let prompts = &live.recognizer().prompts;
+    assert!(prompts.iter().all(|p| p.is_empty()), "{prompts:?}");
+    let calls = &live.recognizer().reader.calls;
+    let last = calls.last().unwrap().0 as f64 / RATE as f64;
+    // From 0.7 s to the second utterance's end, 4.0 + 2.0 + 0.1 s.
+    assert!((last - 5.4).abs() < 0.05, "{calls:?}");
+    for c in commits(&events).windows(2) {
+        assert!(c[1].start >= c[0].end - 1e-9, "{c:#?}");
+    }
+
+    // A pause longer than `carry_pause`, or `carry_pause` 0: the second utterance's buffer
+    // holds its own audio only, and its prompt is the first one's text.
+    for (pause, carry_pause) in [(3.0, 2.0), (1.5, 0.0)] {
+        let (events, live) = run(
+            &two_utterances(pause),
+            PromptRecorder::default(),
+            carry(carry_pause),
+        );
+        assert_eq!(words_of(&commits(&events)), expected, "{events:#?}");
+        let (prompts, lengths) = second_utterance(&live);
+        assert!(!prompts.is_empty());
+        assert!(prompts.iter().all(|p| p == "w0 w1 w2"), "{prompts:?}");
+        assert!(lengths.iter().all(|&l| l <= 2.45), "{lengths:?}");
+    }
 }
 
 #[test]
@@ -650,6 +713,13 @@ fn bad_options_and_audio_are_errors() {
             ..LiveOptions::default()
         };
         refused(options, "trim after");
+    }
+    for carry_pause in [-0.5, f64::NAN] {
+        let options = LiveOptions {
+            carry_pause,
+            ..LiveOptions::default()
+        };
+        refused(options, "carry pause");
     }
     for partial_holdback in [-0.1, f64::INFINITY] {
         let options = LiveOptions {

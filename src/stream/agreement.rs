@@ -70,7 +70,8 @@ impl LocalAgreement {
         }
     }
 
-    /// Everything committed so far, in order.
+    /// The committed tokens, in order: everything committed so far, less what
+    /// [`LocalAgreement::forget_before`] dropped.
     pub fn committed(&self) -> &[TimedToken] {
         &self.committed
     }
@@ -122,6 +123,19 @@ impl LocalAgreement {
             self.trim = Some(self.trim.map_or(end, |t| t.max(end)));
         }
         flushed
+    }
+
+    /// Drops committed tokens that end by `time` (audio the caller trimmed from its buffer),
+    /// keeping the last `max_overlap` (at least one: the committed end), the most a new
+    /// hypothesis is compared with: what is committed stays bounded however long the stream.
+    pub fn forget_before(&mut self, time: f64) {
+        let keep = self.options.max_overlap.max(1).min(self.committed.len());
+        let old = self.committed.len() - keep;
+        let gone = self.committed[..old]
+            .iter()
+            .take_while(|t| t.end <= time)
+            .count();
+        self.committed.drain(..gone);
     }
 
     /// Forgets everything (a new stream).

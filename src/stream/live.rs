@@ -72,6 +72,12 @@ pub struct LiveOptions {
     /// segment: Whisper hears a word better with the speech before it than from a cut just
     /// ahead of it. Past `max_buffer` the buffer is cut all the same.
     pub trim_after: f64,
+    /// Longest pause, in seconds (from the end of one utterance to the start of the next,
+    /// pre-roll and post-roll included), across which the next utterance's buffer keeps the
+    /// previous one's: its words are committed, and heard again as context for the new
+    /// speech, as within an utterance, until the buffer holds `trim_after` seconds. 0 starts
+    /// every utterance's buffer afresh (the earlier text is then only its prompt).
+    pub carry_pause: f64,
     /// Tentative words that end less than this many seconds before the end of the decoded
     /// audio are left out of the partial: most are cut off by the buffer's end, and the
     /// next update writes them otherwise ("self-tune." for the start of "self-too cruel").
@@ -90,6 +96,7 @@ impl Default for LiveOptions {
             update_interval: 1.0,
             first_update: 1.5,
             trim_after: 10.0,
+            carry_pause: 0.0,
             partial_holdback: 0.1,
             max_buffer: 20.0,
             agreement: AgreementOptions::default(),
@@ -121,6 +128,12 @@ impl LiveOptions {
         if !(t.is_finite() && t >= 0.0) {
             return Err(Error::InvalidInput(format!(
                 "trim after must be 0 s or more, got {t}"
+            )));
+        }
+        let c = self.carry_pause;
+        if !(c.is_finite() && c >= 0.0) {
+            return Err(Error::InvalidInput(format!(
+                "carry pause must be 0 s or more, got {c}"
             )));
         }
         let h = self.partial_holdback;
@@ -180,33 +193,45 @@ fn samples_at(seconds: f64) -> u64 {
 struct Utterance {
     /// Stream sample where the utterance starts (its pre-roll included).
     start: u64,
-    /// Stream sample where the buffer starts.
+    /// Stream sample where the buffer starts: the utterance's start, or earlier when it
+    /// carries the previous utterance's audio, or later once trimmed.
     buffer_start: u64,
     /// Stream sample up to which the buffer was last transcribed.
     decoded_until: u64,
-    /// Committed text of earlier utterances, when this one opened.
-    context: String,
-    /// Committed words of this utterance whose audio was trimmed from the buffer.
-    trimmed: String,
 }
 
-impl Utterance {
-    /// What was said before the buffer: earlier utterances, then this one's trimmed words;
-    /// the last [`PROMPT_CHARS`] of it, from a word's start.
-    fn prompt(&self) -> String {
-        let text = format!("{} {}", self.context, self.trimmed);
-        let text = text.trim();
-        if text.len() <= PROMPT_CHARS {
-            return text.to_string();
+/// What is left of an utterance once it closed: where its buffer started and where it ended.
+#[derive(Debug, Clone, Copy)]
+struct ClosedUtterance {
+    buffer_start: u64,
+    end: u64,
+}
+
+/// The prompt for a buffer starting at `before` seconds: the committed words that end by
+/// then (earlier utterances, then the current one's trimmed words; those still in the
+/// buffer are heard again), the last [`PROMPT_CHARS`] of their text, from a word's start.
+fn prompt_before(committed: &[RecognizedWord], before: f64) -> String {
+    let mut words = Vec::new();
+    let mut chars = 0;
+    for word in committed.iter().rev().skip_while(|w| w.end > before) {
+        if chars > PROMPT_CHARS {
+            break;
         }
-        let mut from = text.len() - PROMPT_CHARS;
-        while !text.is_char_boundary(from) {
-            from += 1;
-        }
-        match text[from..].find(' ') {
-            Some(space) => text[from + space..].trim_start().to_string(),
-            None => text[from..].to_string(),
-        }
+        chars += word.text.len();
+        words.push(word.text.as_str());
+    }
+    let text: String = words.into_iter().rev().collect();
+    let text = text.trim();
+    if text.len() <= PROMPT_CHARS {
+        return text.to_string();
+    }
+    let mut from = text.len() - PROMPT_CHARS;
+    while !text.is_char_boundary(from) {
+        from += 1;
+    }
+    match text[from..].find(' ') {
+        Some(space) => text[from + space..].trim_start().to_string(),
+        None => text[from..].to_string(),
     }
 }
 
@@ -310,6 +335,8 @@ pub struct LiveTranscriber<D, R> {
     audio_start: u64,
     consumed: u64,
     utterance: Option<Utterance>,
+    /// The last utterance once it closed, while the next one may still carry its audio.
+    previous: Option<ClosedUtterance>,
     committed: Vec<RecognizedWord>,
     decodes: usize,
     decoded_seconds: f64,
@@ -328,6 +355,7 @@ impl<D: SpeechDetector, R: Recognizer> LiveTranscriber<D, R> {
             audio_start: 0,
             consumed: 0,
             utterance: None,
+            previous: None,
             committed: Vec::new(),
             decodes: 0,
             decoded_seconds: 0.0,
@@ -404,13 +432,20 @@ impl<D: SpeechDetector, R: Recognizer> LiveTranscriber<D, R> {
                     self.end_utterance(start.min(self.consumed), events).await?;
                 }
                 let start = start.max(self.audio_start);
-                self.agreement.reset();
+                let buffer_start = match self.carried(start) {
+                    // The agreement goes on: the carried words are committed, and a new
+                    // hypothesis' repeat of them is recognised as such.
+                    Some(carried) => carried,
+                    None => {
+                        self.agreement.reset();
+                        start
+                    }
+                };
+                self.previous = None;
                 self.utterance = Some(Utterance {
                     start,
-                    buffer_start: start,
+                    buffer_start,
                     decoded_until: start,
-                    context: self.text(),
-                    trimmed: String::new(),
                 });
             }
             VadEvent::SpeechEnd(segment) => {
@@ -421,6 +456,18 @@ impl<D: SpeechDetector, R: Recognizer> LiveTranscriber<D, R> {
             }
         }
         Ok(())
+    }
+
+    /// Where the buffer of an utterance starting at stream sample `start` begins when it
+    /// carries the previous utterance's audio: after a pause of at most `carry_pause`.
+    fn carried(&self, start: u64) -> Option<u64> {
+        let previous = self.previous?;
+        let pause = start.saturating_sub(previous.end);
+        let carry = self.options.carry_pause > 0.0
+            && pause <= samples_at(self.options.carry_pause)
+            && previous.buffer_start >= self.audio_start
+            && previous.buffer_start < start;
+        carry.then_some(previous.buffer_start)
     }
 
     /// Transcribes the buffer up to stream sample `end` and applies the hypothesis.
@@ -436,9 +483,13 @@ impl<D: SpeechDetector, R: Recognizer> LiveTranscriber<D, R> {
         }
         let lo = (start - self.audio_start) as usize;
         let hi = (end - self.audio_start) as usize;
+        let prompt = prompt_before(
+            &self.committed,
+            seconds(start) + self.options.agreement.time_tolerance,
+        );
         let hypothesis = self
             .recognizer
-            .recognize(&self.audio[lo..hi], &u.prompt())
+            .recognize(&self.audio[lo..hi], &prompt)
             .await?;
         self.decodes += 1;
         self.decoded_seconds += seconds(end - start);
@@ -512,8 +563,10 @@ impl<D: SpeechDetector, R: Recognizer> LiveTranscriber<D, R> {
         }
         let flushed = self.agreement.flush();
         self.commit(&flushed, events);
-        self.agreement.reset();
-        self.utterance = None;
+        self.previous = self.utterance.take().map(|u| ClosedUtterance {
+            buffer_start: u.buffer_start,
+            end,
+        });
         Ok(())
     }
 
@@ -529,19 +582,10 @@ impl<D: SpeechDetector, R: Recognizer> LiveTranscriber<D, R> {
         let Some(u) = &mut self.utterance else {
             return;
         };
-        if cut <= u.buffer_start {
-            return;
+        if cut > u.buffer_start {
+            u.buffer_start = cut;
+            self.agreement.forget_before(seconds(cut));
         }
-        u.buffer_start = cut;
-        let tolerance = self.options.agreement.time_tolerance;
-        // This utterance's committed words: the agreement's, as they were written.
-        let utterance = self.agreement.committed().len();
-        let before: String = self.committed[self.committed.len().saturating_sub(utterance)..]
-            .iter()
-            .filter(|w| w.end <= seconds(cut) + tolerance)
-            .map(|w| w.text.as_str())
-            .collect();
-        u.trimmed = before.trim().to_string();
     }
 
     /// Commits the words of `tokens`. Their times never go back before the last committed
@@ -575,12 +619,21 @@ impl<D: SpeechDetector, R: Recognizer> LiveTranscriber<D, R> {
         })
     }
 
-    /// Drops audio no longer needed: before the buffer in an utterance, all but the last
-    /// few seconds outside one.
+    /// Drops audio no longer needed: before the buffer in an utterance; outside one, all
+    /// but the last few seconds, and the previous utterance's buffer while the next one
+    /// may still carry it.
     fn forget_old_audio(&mut self) {
-        let keep_from = match &self.utterance {
-            Some(u) => u.buffer_start,
-            None => self.consumed.saturating_sub(samples_at(HISTORY_SECONDS)),
+        let recent = self.consumed.saturating_sub(samples_at(HISTORY_SECONDS));
+        let carry_window = samples_at(self.options.carry_pause + HISTORY_SECONDS);
+        let keep_from = match (&self.utterance, self.previous) {
+            (Some(u), _) => u.buffer_start,
+            (None, Some(p))
+                if self.options.carry_pause > 0.0
+                    && self.consumed.saturating_sub(p.end) <= carry_window =>
+            {
+                p.buffer_start.min(recent)
+            }
+            (None, _) => recent,
         };
         if keep_from > self.audio_start {
             let drop = ((keep_from - self.audio_start) as usize).min(self.audio.len());
@@ -594,14 +647,16 @@ impl<D: SpeechDetector, R: Recognizer> LiveTranscriber<D, R> {
 mod tests {
     use super::*;
 
-    fn utterance(context: &str, trimmed: &str) -> Utterance {
-        Utterance {
-            start: 0,
-            buffer_start: 0,
-            decoded_until: 0,
-            context: context.to_string(),
-            trimmed: trimmed.to_string(),
-        }
+    /// Words of `text`, one second each, from second 0.
+    fn spoken(text: &str) -> Vec<RecognizedWord> {
+        text.split(' ')
+            .enumerate()
+            .map(|(k, word)| RecognizedWord {
+                text: format!(" {word}"),
+                start: k as f64,
+                end: k as f64 + 1.0,
+            })
+            .collect()
     }
 
     #[test]
@@ -671,14 +726,15 @@ mod tests {
     }
 
     #[test]
-    fn the_prompt_is_earlier_text_then_trimmed_words_cut_at_a_word_start() {
-        assert_eq!(utterance("", "").prompt(), "");
-        assert_eq!(utterance("And so", "").prompt(), "And so");
-        assert_eq!(utterance("", "ask not").prompt(), "ask not");
-        assert_eq!(utterance("And so", "ask not").prompt(), "And so ask not");
+    fn the_prompt_is_the_committed_text_before_the_buffer_cut_at_a_word_start() {
+        let said = spoken("And so ask not");
+        assert_eq!(prompt_before(&[], 10.0), "");
+        assert_eq!(prompt_before(&said, 0.5), "");
+        assert_eq!(prompt_before(&said, 2.0), "And so");
+        assert_eq!(prompt_before(&said, 10.0), "And so ask not");
         // 60 words of 4 characters + spaces: only whole words of the last 200 characters.
         let long: Vec<String> = (100..160).map(|k| format!("é{k}")).collect();
-        let prompt = utterance(&long.join(" "), "end").prompt();
+        let prompt = prompt_before(&spoken(&format!("{} end", long.join(" "))), 100.0);
         assert!(prompt.len() <= PROMPT_CHARS, "{prompt}");
         assert!(prompt.ends_with("é159 end"), "{prompt}");
         let first = prompt.split(' ').next().unwrap();

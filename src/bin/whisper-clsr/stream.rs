@@ -52,6 +52,10 @@ pub struct Args {
     /// Whisper hears a word better with the speech before it.
     #[arg(long, default_value_t = LiveOptions::default().trim_after)]
     trim_after: f64,
+    /// Longest pause, in seconds, across which the next utterance keeps the previous one's
+    /// audio in its buffer as context (its words committed); 0 starts each one afresh.
+    #[arg(long, default_value_t = LiveOptions::default().carry_pause)]
+    carry_pause: f64,
     /// Tentative words ending less than this many seconds before the end of the decoded
     /// audio are not shown in partials (most are cut off and rewritten by the next update).
     #[arg(long, default_value_t = LiveOptions::default().partial_holdback)]
@@ -194,6 +198,7 @@ pub fn run(args: Args) -> Result<(), String> {
     let live_options = LiveOptions {
         update_interval: args.update_interval,
         trim_after: args.trim_after,
+        carry_pause: args.carry_pause,
         partial_holdback: args.partial_holdback,
         ..LiveOptions::default()
     };
