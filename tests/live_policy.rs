@@ -4,8 +4,8 @@
 //! policy is async (the browser awaits the GPU); these recognisers finish at once.
 
 use whisper_clsr::stream::{
-    LiveEvent, LiveEventKind, LiveOptions, LiveTranscriber, RecognizedSegment, RecognizedWord,
-    Recognizer, SpeechDetector,
+    LiveEvent, LiveEventKind, LiveOptions, LiveTranscriber, Recognition, RecognizedSegment,
+    RecognizedWord, Recognizer, SpeechDetector,
 };
 use whisper_clsr::vad::{Segmenter, VadEvent, VadOptions, CHUNK};
 use whisper_clsr::Result;
@@ -68,7 +68,7 @@ fn word_level(k: usize) -> f32 {
 }
 
 impl Recognizer for LevelReader {
-    async fn recognize(&mut self, audio: &[f32], _prompt: &str) -> Result<Vec<RecognizedSegment>> {
+    async fn recognize(&mut self, audio: &[f32], _prompt: &str) -> Result<Recognition> {
         let silent = audio.iter().filter(|s| **s == 0.0).count();
         self.calls.push((audio.len(), silent));
         let mut words = Vec::new();
@@ -91,7 +91,7 @@ impl Recognizer for LevelReader {
             }
             i += run;
         }
-        let segments = words
+        let segments: Vec<_> = words
             .chunks(3)
             .map(|w| RecognizedSegment {
                 start: w[0].start,
@@ -99,7 +99,7 @@ impl Recognizer for LevelReader {
                 words: w.to_vec(),
             })
             .collect();
-        Ok(segments)
+        Ok(segments.into())
     }
 }
 
@@ -192,14 +192,14 @@ struct TrailingSilenceWriter {
 }
 
 impl Recognizer for TrailingSilenceWriter {
-    async fn recognize(&mut self, audio: &[f32], prompt: &str) -> Result<Vec<RecognizedSegment>> {
-        let mut segments = self.reader.recognize(audio, prompt).await?;
+    async fn recognize(&mut self, audio: &[f32], prompt: &str) -> Result<Recognition> {
+        let mut recognition = self.reader.recognize(audio, prompt).await?;
         let silent = audio.iter().rev().take_while(|s| **s == 0.0).count();
         let trailing = silent as f64 / RATE as f64;
         self.trailing.push(trailing);
         let end = audio.len() as f64 / RATE as f64;
         if trailing > POST_ROLL {
-            segments.push(RecognizedSegment {
+            recognition.segments.push(RecognizedSegment {
                 start: end - trailing + 0.02,
                 end,
                 words: vec![RecognizedWord {
@@ -209,7 +209,7 @@ impl Recognizer for TrailingSilenceWriter {
                 }],
             });
         }
-        Ok(segments)
+        Ok(recognition)
     }
 }
 
@@ -342,7 +342,7 @@ fn one_utterance() -> Vec<f32> {
 }
 
 impl Recognizer for Script {
-    async fn recognize(&mut self, _audio: &[f32], prompt: &str) -> Result<Vec<RecognizedSegment>> {
+    async fn recognize(&mut self, _audio: &[f32], prompt: &str) -> Result<Recognition> {
         self.prompts.push(prompt.to_string());
         let h = &self.hypotheses[self.next.min(self.hypotheses.len() - 1)];
         self.next += 1;
@@ -361,7 +361,8 @@ impl Recognizer for Script {
                 words,
             }],
             _ => Vec::new(),
-        })
+        }
+        .into())
     }
 }
 
@@ -489,11 +490,12 @@ struct Restless {
 }
 
 impl Recognizer for Restless {
-    async fn recognize(&mut self, audio: &[f32], prompt: &str) -> Result<Vec<RecognizedSegment>> {
+    async fn recognize(&mut self, audio: &[f32], prompt: &str) -> Result<Recognition> {
         let mut words: Vec<RecognizedWord> = self
             .reader
             .recognize(audio, prompt)
             .await?
+            .segments
             .into_iter()
             .flat_map(|s| s.words)
             .collect();
@@ -507,7 +509,8 @@ impl Recognizer for Restless {
             start: words[0].start,
             end,
             words,
-        }])
+        }]
+        .into())
     }
 }
 
@@ -519,7 +522,7 @@ struct PromptRecorder {
 }
 
 impl Recognizer for PromptRecorder {
-    async fn recognize(&mut self, audio: &[f32], prompt: &str) -> Result<Vec<RecognizedSegment>> {
+    async fn recognize(&mut self, audio: &[f32], prompt: &str) -> Result<Recognition> {
         self.prompts.push(prompt.to_string());
         self.reader.recognize(audio, prompt).await
     }
@@ -728,4 +731,62 @@ fn bad_options_and_audio_are_errors() {
         };
         refused(options, "partial holdback");
     }
+}
+
+/// Reads like [`LevelReader`] and says which language each buffer is in, as auto-detection
+/// does on every update: Catalan (routed through a Catalan expert pack) while the buffer
+/// starts with one of the first three words, Spanish (no pack) after.
+#[derive(Default)]
+struct LanguageReporter {
+    reader: LevelReader,
+}
+
+impl Recognizer for LanguageReporter {
+    async fn recognize(&mut self, audio: &[f32], prompt: &str) -> Result<Recognition> {
+        let segments = self.reader.recognize(audio, prompt).await?.segments;
+        let catalan = segments
+            .first()
+            .and_then(|s| s.words.first())
+            .is_some_and(|w| ["w0", "w1", "w2"].contains(&w.text.trim()));
+        let (language, expert) = if catalan {
+            ("ca", Some("ca"))
+        } else {
+            ("es", None)
+        };
+        Ok(Recognition {
+            segments,
+            language: Some(language.into()),
+            expert: expert.map(String::from),
+        })
+    }
+}
+
+#[test]
+fn events_say_the_language_and_expert_of_the_decoding_they_come_from() {
+    let mut audio = silence(1.0);
+    audio.extend(speech(0, 3));
+    audio.extend(silence(1.5));
+    audio.extend(speech(3, 2));
+    audio.extend(silence(1.5));
+    let options = LiveOptions {
+        carry_pause: 0.0,
+        ..LiveOptions::default()
+    };
+    let (events, _) = run(&audio, LanguageReporter::default(), options);
+    let commits = commits(&events);
+    assert_eq!(words_of(&commits), ["w0", "w1", "w2", "w3", "w4"]);
+    for event in &events {
+        let first = event.words[0].text.trim();
+        let (language, expert) = if ["w0", "w1", "w2"].contains(&first) {
+            ("ca", Some("ca"))
+        } else {
+            ("es", None)
+        };
+        assert_eq!(event.language.as_deref(), Some(language), "{event:?}");
+        assert_eq!(event.expert.as_deref(), expert, "{event:?}");
+    }
+    // In JSON: always both fields, null for no expert.
+    let last = serde_json::to_value(commits.last().unwrap()).unwrap();
+    assert_eq!(last["language"], "es");
+    assert_eq!(last["expert"], serde_json::Value::Null);
 }

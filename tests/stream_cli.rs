@@ -1,6 +1,7 @@
 //! `whisper-clsr stream` end to end on lavapipe: jfk.wav plus 2 s of silence with
 //! whisper-tiny.en on the simulated clock. Commits only grow, every commit comes after its
-//! audio, and the committed words are the offline transcript's of the same audio.
+//! audio, and the committed words are the offline transcript's of the same audio; an
+//! expert pack routes the live decodings; bad input is refused clearly.
 
 use whisper_clsr_test_kit as kit;
 
@@ -125,6 +126,67 @@ fn streaming_jfk_commits_the_offline_words() {
     );
 }
 
+/// `--expert`: the paper's initial pack (every gate open, each expert a copy of the base
+/// model's feed-forward layer, so the text is the base model's) routes every live decoding
+/// as `transcribe --expert` routes its windows; each event names the language and the
+/// expert. jfk.wav's last phrase and 1.5 s of silence: a few tiny.en decodings.
+#[test]
+fn an_expert_pack_routes_the_live_decodings() {
+    let model = kit::model_dir("whisper-tiny.en");
+    let dir = kit::fixtures::scratch_dir("stream-cli-expert");
+    let pack = dir.join("en.safetensors");
+    let out = cli()
+        .args(["pack", "init", "--model", model.to_str().unwrap()])
+        .args(["--language", "english", "--out", pack.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "pack init: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (mut samples, phrase) = kit::fixtures::jfk_phrase();
+    samples.extend(vec![0.0f32; 24_000]);
+    let wav = dir.join("phrase.wav");
+    kit::fixtures::write_wav(&wav, &samples, 16_000, 1);
+
+    let out = cli()
+        .args(["stream", "--model", model.to_str().unwrap()])
+        .args(["--vad", vad_weights().to_str().unwrap()])
+        .args([
+            "--expert",
+            pack.to_str().unwrap(),
+            "--input",
+            wav.to_str().unwrap(),
+        ])
+        .args(["--clock", "simulated", "--format", "json"])
+        .output()
+        .expect("run whisper-clsr");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stream failed: {stderr}");
+    assert!(
+        stderr.contains("expert pack") && stderr.contains("language en"),
+        "{stderr}"
+    );
+    let events: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    assert!(!events.is_empty(), "{stderr}");
+    for event in &events {
+        assert_eq!(event["language"], "en", "{event}");
+        assert_eq!(event["expert"], "en", "{event}");
+    }
+    let committed: String = events
+        .iter()
+        .filter(|e| e["type"] == "commit")
+        .map(|e| format!("{} ", e["text"].as_str().unwrap()))
+        .collect();
+    assert_eq!(kit::words(&committed), phrase, "{stderr}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[test]
 fn bad_input_is_a_clear_error() {
     let model = kit::model_dir("whisper-tiny.en");
@@ -149,6 +211,11 @@ fn bad_input_is_a_clear_error() {
     assert!(err.contains("--beam-size"), "{err}");
     let err = run(&["--vad", vad, "--stats-every", "0"]);
     assert!(err.contains("--stats-every 0"), "{err}");
+    let err = run(&["--vad", vad, "--expert", "/nonexistent/en.safetensors"]);
+    assert!(
+        err.contains("--expert /nonexistent/en.safetensors: no such file"),
+        "{err}"
+    );
 
     // Stdin that ends inside a sample is not raw f32 PCM.
     let mut child = cli()

@@ -209,6 +209,10 @@ export interface LiveSegment {
   start: number;
   end: number;
   words: { word: string; start: number; end: number }[];
+  /** Language of the decoding that committed it (given, or detected on every update). */
+  language: string | null;
+  /** Language of the expert pack that decoding was routed through; null for the base model. */
+  expert: string | null;
 }
 
 /** What a live transcription shows: committed text (final; only ever grows) and tentative text apart. */
@@ -219,6 +223,10 @@ export interface LiveSnapshot {
   segments: LiveSegment[];
   /** Seconds from the end of the last committed word's audio to its commit; null before the first. */
   latency: number | null;
+  /** Language of the latest decoding; null before the first. */
+  language: string | null;
+  /** Expert pack the latest decoding was routed through; null for the base model or before the first. */
+  expert: string | null;
 }
 
 export interface StreamOptions {

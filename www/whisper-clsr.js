@@ -328,7 +328,7 @@ export class Whisper {
    *   every update.
    * @param {(s: LiveSnapshot) => void} [options.onPartial] the tentative text changed.
    * @param {(s: LiveSnapshot & {event: object}) => void} [options.onCommit] words were
-   *   committed (`event`: {text, start, end, words}).
+   *   committed (`event`: {text, start, end, words, language, expert}).
    * @param {AbortSignal} [options.signal] aborting stops at once, dropping what was not
    *   committed; `done` rejects with an AbortError.
    * @param {MediaStream} [options.mediaStream] audio to transcribe instead of the microphone
@@ -342,9 +342,10 @@ export class Whisper {
    *   decodings whatever the device's speed (tests), at the cost of a growing delay.
    * Resolves, once capturing, to {stop(), done, snapshot()}: stop() ends the capture, decodes
    * what is left and resolves `done` to the final {committed, tentative: "", segments,
-   * latency}. LiveSnapshot is {committed, tentative, segments, latency}: committed text (only
-   * grows), tentative text, one segment per commit, and the seconds from the end of the last
-   * committed word's audio to its commit.
+   * latency, language, expert}. LiveSnapshot is {committed, tentative, segments, latency,
+   * language, expert}: committed text (only grows), tentative text, one segment per commit,
+   * the seconds from the end of the last committed word's audio to its commit, and the
+   * latest decoding's language and expert pack (null for the base model).
    */
   async stream(options = {}) {
     const { language, onPartial, onCommit, signal, mediaStream, vad = DEFAULT_VAD_URL, updateInterval, catchUp = true, cache = true, ...rest } = options;

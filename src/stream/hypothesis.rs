@@ -1,5 +1,6 @@
 //! What one decoding of the live buffer produced: segments of words with times relative to
-//! the start of the buffer, and the conversion from a [`Transcript`].
+//! the start of the buffer, the language and expert it was decoded with, and the conversion
+//! from a transcript's segments.
 
 use serde::Serialize;
 
@@ -22,6 +23,28 @@ pub struct RecognizedSegment {
     pub start: f64,
     pub end: f64,
     pub words: Vec<RecognizedWord>,
+}
+
+/// One decoding of the buffer.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Recognition {
+    pub segments: Vec<RecognizedSegment>,
+    /// The language it was decoded in (given or detected); `None` when the recogniser does
+    /// not say.
+    pub language: Option<String>,
+    /// The language of the expert pack its tokens were routed through; `None` for the plain
+    /// base model.
+    pub expert: Option<String>,
+}
+
+impl From<Vec<RecognizedSegment>> for Recognition {
+    /// A decoding that says nothing of its language or expert.
+    fn from(segments: Vec<RecognizedSegment>) -> Self {
+        Recognition {
+            segments,
+            ..Recognition::default()
+        }
+    }
 }
 
 /// The segments of a transcript as words, less those whose decoding repeats itself by the

@@ -16,7 +16,7 @@ use std::future::Future;
 use serde::Serialize;
 
 use super::agreement::{AgreementOptions, HypothesisSegment, LocalAgreement, TimedToken};
-use super::hypothesis::{RecognizedSegment, RecognizedWord};
+use super::hypothesis::{Recognition, RecognizedWord};
 use crate::vad::{VadEvent, VoiceActivity, SAMPLE_RATE};
 use crate::{Error, Result};
 
@@ -45,7 +45,7 @@ impl SpeechDetector for VoiceActivity {
 
 /// Transcribes a buffer of 16 kHz audio; times in the result are seconds from the start of
 /// `audio`. `prompt` is text said just before the buffer (empty before anything was
-/// committed).
+/// committed). A recogniser that returns only segments can write `Ok(segments.into())`.
 ///
 /// Asynchronous because the browser may not block on the GPU: the wasm bindings await
 /// Whisper there, the CLI drives the same policy with `pollster::block_on`. Implement it with
@@ -55,7 +55,7 @@ pub trait Recognizer {
         &mut self,
         audio: &[f32],
         prompt: &str,
-    ) -> impl Future<Output = Result<Vec<RecognizedSegment>>>;
+    ) -> impl Future<Output = Result<Recognition>>;
 }
 
 /// Tuning of [`LiveTranscriber`].
@@ -168,6 +168,12 @@ pub struct LiveEvent {
     /// Audio consumed when the event was emitted.
     pub emitted_at: f64,
     pub words: Vec<RecognizedWord>,
+    /// The language of the decoding the event comes from (given, or detected on every
+    /// update when none was given); `null` when the recogniser does not say.
+    pub language: Option<String>,
+    /// The language of the expert pack that decoding was routed through; `null` for the
+    /// plain base model.
+    pub expert: Option<String>,
 }
 
 /// Audio kept while no utterance is open: the detector reports an utterance's start up to
@@ -338,6 +344,9 @@ pub struct LiveTranscriber<D, R> {
     /// The last utterance once it closed, while the next one may still carry its audio.
     previous: Option<ClosedUtterance>,
     committed: Vec<RecognizedWord>,
+    /// The latest decoding's language and expert, reported with the events it causes.
+    language: Option<String>,
+    expert: Option<String>,
     decodes: usize,
     decoded_seconds: f64,
 }
@@ -357,6 +366,8 @@ impl<D: SpeechDetector, R: Recognizer> LiveTranscriber<D, R> {
             utterance: None,
             previous: None,
             committed: Vec::new(),
+            language: None,
+            expert: None,
             decodes: 0,
             decoded_seconds: 0.0,
         })
@@ -487,10 +498,15 @@ impl<D: SpeechDetector, R: Recognizer> LiveTranscriber<D, R> {
             &self.committed,
             seconds(start) + self.options.agreement.time_tolerance,
         );
-        let hypothesis = self
+        let Recognition {
+            segments: hypothesis,
+            language,
+            expert,
+        } = self
             .recognizer
             .recognize(&self.audio[lo..hi], &prompt)
             .await?;
+        (self.language, self.expert) = (language, expert);
         self.decodes += 1;
         self.decoded_seconds += seconds(end - start);
 
@@ -616,6 +632,8 @@ impl<D: SpeechDetector, R: Recognizer> LiveTranscriber<D, R> {
             end: last.end,
             emitted_at: seconds(self.consumed),
             words,
+            language: self.language.clone(),
+            expert: self.expert.clone(),
         })
     }
 

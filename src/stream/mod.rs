@@ -9,7 +9,7 @@ mod live;
 mod whisper_recognizer;
 
 pub use agreement::{AgreementOptions, HypothesisSegment, LocalAgreement, TimedToken};
-pub use hypothesis::{hypothesis_from_segments, RecognizedSegment, RecognizedWord};
+pub use hypothesis::{hypothesis_from_segments, Recognition, RecognizedSegment, RecognizedWord};
 pub use live::{
     LiveEvent, LiveEventKind, LiveOptions, LiveTranscriber, Recognizer, SpeechDetector,
 };

@@ -4,7 +4,7 @@
 
 use std::ops::Deref;
 
-use super::hypothesis::{hypothesis_from_segments, RecognizedSegment};
+use super::hypothesis::{hypothesis_from_segments, Recognition};
 use super::live::Recognizer;
 use crate::audio::SAMPLE_RATE;
 use crate::decode::fallback::is_repetitive;
@@ -103,7 +103,7 @@ impl<W: Deref<Target = Whisper>> WhisperRecognizer<W> {
 }
 
 impl<W: Deref<Target = Whisper>> Recognizer for WhisperRecognizer<W> {
-    async fn recognize(&mut self, audio: &[f32], prompt: &str) -> Result<Vec<RecognizedSegment>> {
+    async fn recognize(&mut self, audio: &[f32], prompt: &str) -> Result<Recognition> {
         let mut options = self.options.clone();
         options.decode.initial_prompt = (!prompt.is_empty()).then(|| prompt.to_string());
         options.decode.max_new_tokens = token_budget(
@@ -134,9 +134,10 @@ impl<W: Deref<Target = Whisper>> Recognizer for WhisperRecognizer<W> {
             self.work.fallbacks += 1;
         }
         self.work.updates += 1;
-        Ok(hypothesis_from_segments(
-            &transcript.segments,
-            &options.decode,
-        ))
+        Ok(Recognition {
+            segments: hypothesis_from_segments(&transcript.segments, &options.decode),
+            language: Some(transcript.language),
+            expert: transcript.expert,
+        })
     }
 }

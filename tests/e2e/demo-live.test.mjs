@@ -52,6 +52,10 @@ test("demo: Live mode on the fake microphone with whisper-tiny.en", { timeout: 2
     const record = () => window.liveHistory.push({ committed: committed.textContent, tentative: tentative.textContent, at: performance.now() });
     const observer = new MutationObserver(record);
     for (const el of [committed, tentative]) observer.observe(el, { childList: true, characterData: true, subtree: true });
+    // The status line while listening: seconds captured, then the language heard.
+    window.liveStatuses = new Set();
+    const status = document.getElementById("live-status");
+    new MutationObserver(() => window.liveStatuses.add(status.textContent)).observe(status, { childList: true, characterData: true, subtree: true });
   });
   const started = Date.now();
   await page.click("#live-button");
@@ -94,6 +98,9 @@ test("demo: Live mode on the fake microphone with whisper-tiny.en", { timeout: 2
   const colors = await page.evaluate(() => ["live-committed", "live-tentative"].map((id) => getComputedStyle(document.getElementById(id)).color));
   assert.notEqual(colors[0], colors[1]);
   assert.match(await page.locator("#live-latency").textContent(), /^latency \d+\.\d s$/);
+  // The decodings' language reaches the page (tiny.en: English, no expert pack loaded).
+  const statuses = await page.evaluate(() => [...window.liveStatuses]);
+  assert.ok(statuses.some((s) => /^listening… [\d.]+ s · en$/.test(s)), `the language heard is shown: ${JSON.stringify(statuses)}`);
   mkdirSync(OUTPUT, { recursive: true });
   await page.screenshot({ path: path.join(OUTPUT, "demo-live.png"), fullPage: true });
   assert.deepEqual(words(final), PHRASE.words);

@@ -34,3 +34,16 @@ test("a snapshot is a copy", () => {
   snap.segments[0].words[0].word = " changed";
   assert.equal(s.committed, "Ask");
 });
+
+test("the latest decoding's language and expert are kept, and each commit's own", () => {
+  const s = new LiveState();
+  assert.deepEqual([s.snapshot().language, s.snapshot().expert], [null, null]);
+  s.apply([{ ...commit([word(" Bon", 0, 0.4)]), language: "ca", expert: "ca" }], 1);
+  s.apply([{ ...partial("dia"), language: "es", expert: null }], 1.5);
+  const snap = s.snapshot();
+  assert.deepEqual([snap.language, snap.expert], ["es", null]);
+  assert.deepEqual([snap.segments[0].language, snap.segments[0].expert], ["ca", "ca"]);
+  // Events without the fields leave them as they were.
+  s.apply([partial("dia bo")], 2);
+  assert.equal(s.snapshot().language, "es");
+});

@@ -3,6 +3,12 @@
 // page's address feeds every block on its own (the e2e test's fixed schedule of decodings; see
 // docs/web.md, "Live transcription").
 
+/** " · en, expert en": what the latest decoding was in, once there is one. */
+function heard({ language, expert }) {
+  if (!language) return "";
+  return ` · ${language}${expert ? `, expert ${expert}` : ""}`;
+}
+
 export class LiveMode {
   /** ui: {button, status, committed, tentative, latency}; hooks: {model(), language(), onStart(), onDone(state), onError(e)}. */
   constructor(ui, hooks) {
@@ -34,7 +40,7 @@ export class LiveMode {
       this.ui.status.textContent = "listening…";
       this.timer = setInterval(() => {
         const s = this.session?.snapshot();
-        if (s) this.ui.status.textContent = `listening… ${s.position.toFixed(1)} s`;
+        if (s) this.ui.status.textContent = `listening… ${s.position.toFixed(1)} s${heard(s)}`;
       }, 200);
       this.session.done.then(
         (final) => this.finished(final),

@@ -7,14 +7,15 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use whisper_clsr::gpu::{Gpu, GpuOptions};
+use whisper_clsr::audio;
+use whisper_clsr::gpu::Gpu;
 use whisper_clsr::stream::{
     LiveEvent, LiveEventKind, LiveOptions, LiveTranscriber, Recognizer, SpeechDetector,
     WhisperRecognizer,
 };
 use whisper_clsr::vad::{SileroWeights, VadOptions, VoiceActivity, SAMPLE_RATE};
-use whisper_clsr::{audio, Whisper};
 
+use crate::load::load_whisper;
 use crate::MODEL_HELP;
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -66,6 +67,11 @@ pub struct Args {
     /// Spoken language code (en, ca, ...); detected on every update when omitted.
     #[arg(long)]
     language: Option<String>,
+    /// Language expert pack (.safetensors) to load; repeat for several languages. An update
+    /// in a language with a pack is routed through it, as in `transcribe`; events name the
+    /// expert (`"expert"` in JSON).
+    #[arg(long = "expert", value_name = "PACK")]
+    experts: Vec<PathBuf>,
     /// Silero VAD weights (silero_vad.onnx).
     #[arg(long, default_value = "models/silero-vad/silero_vad.onnx")]
     vad: PathBuf,
@@ -225,12 +231,12 @@ pub fn run(args: Args) -> Result<(), String> {
     let weights = SileroWeights::load(&args.vad).map_err(|e| e.to_string())?;
     let detector = VoiceActivity::new(Arc::new(weights), SAMPLE_RATE, VadOptions::default())
         .map_err(|e| e.to_string())?;
+    if let Some(missing) = args.experts.iter().find(|p| !p.is_file()) {
+        return Err(format!("--expert {}: no such file", missing.display()));
+    }
     let mut source = Source::open(&args.input)?;
 
-    eprintln!("loading {} ...", args.model.display());
-    let gpu = pollster::block_on(Gpu::new(GpuOptions::default())).map_err(|e| e.to_string())?;
-    eprintln!("device: {}", gpu.describe());
-    let whisper = Whisper::load_dir(gpu, &args.model).map_err(|e| e.to_string())?;
+    let (whisper, _) = load_whisper(&args.model, &args.experts)?;
     let recognizer =
         WhisperRecognizer::new(&whisper, args.language.clone()).with_beam_size(args.beam_size);
     let mut live =
