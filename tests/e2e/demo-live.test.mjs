@@ -2,7 +2,10 @@
 // what you can do for your country", 3.1 s) then 2.5 s of silence, whisper-tiny.en: the visitor clicks Live, the page captures through the AudioWorklet,
 // resamples to 16 kHz and the worker runs the live policy (Silero VAD, LocalAgreement-2).
 // Committed text may only grow; tentative text is shown apart (greyed); once stopped, the
-// committed words are the offline transcript's. `?live-catch-up=0` feeds every 0.1 s block
+// committed words are the offline transcript's. The paper's initial expert pack (every gate
+// open, each expert a copy of the base model's feed-forward layer: the text is the base
+// model's) is loaded first through the page's pack control, so the decodings are routed
+// through it, and the status line names it. `?live-catch-up=0` feeds every 0.1 s block
 // on its own, so the decodings are the same however slow SwiftShader is (as the CLI's
 // `--clock simulated`); the fake microphone runs in real time regardless. Each decoding encodes a
 // whole 30 s window (about a minute on SwiftShader), so the clip is kept to a few decodings:
@@ -11,19 +14,20 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { checkPrerequisites, serve, launchBrowser, newPage, words, OUTPUT, WWW } from "./harness.mjs";
 import { jfkPhrase, withSilence } from "./wav-edit.mjs";
 
 const MINUTES = 60_000;
+const PACK = "whisper-tiny.en-en-init.safetensors";
 const PHRASE = jfkPhrase();
 const SILENCE_SECONDS = 2.5;
 let server, browser;
 
 before(async () => {
-  checkPrerequisites(["whisper-tiny.en"]);
+  checkPrerequisites(["whisper-tiny.en"], [PACK]);
   const vad = path.join(WWW, "models/silero-vad/silero_vad.onnx");
   if (!existsSync(vad)) throw new Error(`${vad} is missing: run scripts/test-web.sh (it links models/silero-vad into www/models/)`);
   server = await serve();
@@ -42,6 +46,10 @@ test("demo: Live mode on the fake microphone with whisper-tiny.en", { timeout: 2
   const page = await newPage(browser);
   await page.goto(`${server.url}?model=models/whisper-tiny.en/&live-catch-up=0`);
   await page.waitForFunction(() => ["ready", "error"].includes(document.body.dataset.state), null, { timeout: 10 * MINUTES });
+  assert.equal(await page.locator("#error").isHidden(), true, await page.locator("#error").textContent());
+  await page.click("#experts-panel summary");
+  await page.setInputFiles("#expert-files", { name: "en.safetensors", mimeType: "application/octet-stream", buffer: readFileSync(path.join(WWW, "packs", PACK)) });
+  await page.locator("#expert-list li").waitFor({ timeout: 2 * MINUTES });
   assert.equal(await page.locator("#error").isHidden(), true, await page.locator("#error").textContent());
 
   // Every value the committed and tentative text take, in order.
@@ -98,9 +106,9 @@ test("demo: Live mode on the fake microphone with whisper-tiny.en", { timeout: 2
   const colors = await page.evaluate(() => ["live-committed", "live-tentative"].map((id) => getComputedStyle(document.getElementById(id)).color));
   assert.notEqual(colors[0], colors[1]);
   assert.match(await page.locator("#live-latency").textContent(), /^latency \d+\.\d s$/);
-  // The decodings' language reaches the page (tiny.en: English, no expert pack loaded).
+  // The decodings' language and expert reach the page.
   const statuses = await page.evaluate(() => [...window.liveStatuses]);
-  assert.ok(statuses.some((s) => /^listening… [\d.]+ s · en$/.test(s)), `the language heard is shown: ${JSON.stringify(statuses)}`);
+  assert.ok(statuses.some((s) => /^listening… [\d.]+ s · en, expert en$/.test(s)), `the language and expert are shown: ${JSON.stringify(statuses)}`);
   mkdirSync(OUTPUT, { recursive: true });
   await page.screenshot({ path: path.join(OUTPUT, "demo-live.png"), fullPage: true });
   assert.deepEqual(words(final), PHRASE.words);
