@@ -4,14 +4,19 @@
 # latency, partial stability, committed-word revisions, streaming vs offline WER, and the
 # words emitted on a noise-only file.
 #
-#   scripts/bench-stream.sh [--model DIR] [--update-interval S] [--trim-after S] [--carry-pause S] [--language L] [--reference TXT] [--keep DIR] FILE
+#   scripts/bench-stream.sh [--model DIR] [--clock simulated|realtime] [--update-interval S] [--trim-after S] [--carry-pause S] [--language L] [--reference TXT] [--keep DIR] FILE
 #
-# Times are seconds of audio: with the simulated clock an update takes no time, so the
-# figures are the policy's latency, not the device's.
+# Times are seconds of audio. With the simulated clock (the default) an update takes no time,
+# so the figures are the policy's latency, not the device's; `--clock realtime` feeds FILE at
+# real-time pace, so the latencies include the device's time (on a device that keeps up with
+# real time: a GPU). The noise file is always run on the simulated clock.
+# WHISPER_CLSR_BIN=PATH uses that whisper-clsr binary instead of building one (a machine
+# without a Rust toolchain: scripts/gpu-stream.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 model=models/whisper-tiny.en
+clock=simulated
 interval=1
 stream_options=()
 language=()
@@ -20,6 +25,7 @@ keep=
 while [[ $# -gt 1 ]]; do
   case $1 in
     --model) model=$2; shift 2 ;;
+    --clock) clock=$2; shift 2 ;;
     --update-interval) interval=$2; shift 2 ;;
     --trim-after|--carry-pause) stream_options+=("$1" "$2"); shift 2 ;;
     --language) language=(--language "$2"); shift 2 ;;
@@ -28,19 +34,24 @@ while [[ $# -gt 1 ]]; do
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
-file=${1:?usage: scripts/bench-stream.sh [--model DIR] [--update-interval S] [--trim-after S] [--carry-pause S] [--language L] [--reference TXT] [--keep DIR] FILE}
+file=${1:?usage: scripts/bench-stream.sh [--model DIR] [--clock simulated|realtime] [--update-interval S] [--trim-after S] [--carry-pause S] [--language L] [--reference TXT] [--keep DIR] FILE}
 [[ -f $file ]] || { echo "no such file: $file" >&2; exit 2; }
+[[ $clock == simulated || $clock == realtime ]] || { echo "--clock $clock: simulated or realtime" >&2; exit 2; }
 export WGPU_BACKEND=${WGPU_BACKEND:-vulkan}
 
-# Built with the workspace's dependency features, so the test build's dependencies serve it.
-scripts/workspace-run.sh whisper-clsr --version >&2
-bin=target/debug/whisper-clsr
+if [[ -n ${WHISPER_CLSR_BIN:-} ]]; then
+  bin=$WHISPER_CLSR_BIN
+else
+  # Built with the workspace's dependency features, so the test build's dependencies serve it.
+  scripts/workspace-run.sh whisper-clsr --version >&2
+  bin=target/debug/whisper-clsr
+fi
 work=$(mktemp -d)
 # --keep DIR: the events (events.jsonl, noise.jsonl) and offline.txt are left there.
 trap '[[ -n $keep ]] && mkdir -p "$keep" && cp "$work"/*.jsonl "$work"/offline.txt "$keep"/; rm -rf "$work"' EXIT
 
-echo "stream: $bin stream --model $model --input $file --clock simulated --format json --update-interval $interval ${stream_options[*]} ${language[*]}" >&2
-"$bin" stream --model "$model" --input "$file" --clock simulated --format json \
+echo "stream: $bin stream --model $model --input $file --clock $clock --format json --update-interval $interval ${stream_options[*]} ${language[*]}" >&2
+"$bin" stream --model "$model" --input "$file" --clock "$clock" --format json \
   --update-interval "$interval" "${stream_options[@]}" "${language[@]}" >"$work/events.jsonl"
 "$bin" transcribe --model "$model" "${language[@]}" --format text "$file" >"$work/offline.txt"
 
@@ -55,6 +66,11 @@ PY
 "$bin" stream --model "$model" --input "$work/noise.wav" --clock simulated --format json \
   --update-interval "$interval" "${language[@]}" >"$work/noise.jsonl"
 
+if [[ $clock == realtime ]]; then
+  echo "clock: real time (latencies include the device's time)"
+else
+  echo "clock: simulated (the policy's latencies: updates take no time)"
+fi
 python3 - "$work/events.jsonl" "$work/offline.txt" "$work/noise.jsonl" "$reference" <<'PY'
 import json, re, sys
 

@@ -341,6 +341,17 @@ fn one_utterance() -> Vec<f32> {
     audio
 }
 
+/// 1 s of silence, words w0–w2, 1.5 s of silence (the detector closes the utterance), words
+/// w3–w4, 1.5 s of silence.
+fn two_utterances() -> Vec<f32> {
+    let mut audio = silence(1.0);
+    audio.extend(speech(0, 3));
+    audio.extend(silence(1.5));
+    audio.extend(speech(3, 2));
+    audio.extend(silence(1.5));
+    audio
+}
+
 impl Recognizer for Script {
     async fn recognize(&mut self, _audio: &[f32], prompt: &str) -> Result<Recognition> {
         self.prompts.push(prompt.to_string());
@@ -530,11 +541,7 @@ impl Recognizer for PromptRecorder {
 
 #[test]
 fn an_utterance_after_a_pause_is_prompted_with_what_was_committed_before() {
-    let mut audio = silence(1.0);
-    audio.extend(speech(0, 3));
-    audio.extend(silence(1.5));
-    audio.extend(speech(3, 2));
-    audio.extend(silence(1.5));
+    let audio = two_utterances();
     // The second utterance starts afresh: its buffer does not carry the first one's audio.
     let options = LiveOptions {
         carry_pause: 0.0,
@@ -763,16 +770,8 @@ impl Recognizer for LanguageReporter {
 
 #[test]
 fn events_say_the_language_and_expert_of_the_decoding_they_come_from() {
-    let mut audio = silence(1.0);
-    audio.extend(speech(0, 3));
-    audio.extend(silence(1.5));
-    audio.extend(speech(3, 2));
-    audio.extend(silence(1.5));
-    let options = LiveOptions {
-        carry_pause: 0.0,
-        ..LiveOptions::default()
-    };
-    let (events, _) = run(&audio, LanguageReporter::default(), options);
+    let audio = two_utterances();
+    let (events, _) = run(&audio, LanguageReporter::default(), LiveOptions::default());
     let commits = commits(&events);
     assert_eq!(words_of(&commits), ["w0", "w1", "w2", "w3", "w4"]);
     for event in &events {
