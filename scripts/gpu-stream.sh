@@ -98,6 +98,13 @@ prebuilt() {
       die "the joined weights do not match their SHA-256: a part is missing or cut short (${#parts[@]} parts here); carry every part the pack listed"
   fi
   mkdir -p "$out"
+  # The lent machine's NVIDIA Vulkan driver sits outside the loader's search path.
+  local icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+  if [[ -z ${VK_DRIVER_FILES:-} && -f $icd ]]; then
+    export VK_DRIVER_FILES=$icd
+  fi
+  ldconfig -p 2>/dev/null | grep -q libvulkan ||
+    log "no Vulkan loader (libvulkan.so.1) here: unpack .gl first (for f in .gl/*.deb; do dpkg -x \$f /; done; ldconfig)"
   export WHISPER_CLSR_BIN=$kit/bin/whisper-clsr
   # The CLI's default place for the Silero weights.
   if [[ ! -f models/silero-vad/silero_vad.onnx ]]; then
