@@ -5,13 +5,9 @@
 
 use whisper_clsr_test_kit as kit;
 
-use kit::random_model::{multilingual_tokenizer_json, write_random_model, TinyConfig};
 use rand::Rng;
-use whisper_clsr::model::WeightFile;
 use whisper_clsr::pack::{ExpertPack, Part};
 use whisper_clsr::{TranscribeOptions, Transcript, Whisper};
-
-const VOCAB: usize = 51865;
 
 fn transcribe(whisper: &Whisper, language: Option<&str>) -> (Transcript, u64) {
     let samples: Vec<f32> = (0..16_000)
@@ -31,24 +27,7 @@ fn transcribe(whisper: &Whisper, language: Option<&str>) -> (Transcript, u64) {
 
 #[test]
 fn detection_with_a_decoder_only_pack_keeps_the_encoder_pass() {
-    let dir = std::env::temp_dir().join(format!("whisper-clsr-auto-{}", std::process::id()));
-    let config = TinyConfig {
-        vocab: VOCAB,
-        ..kit::tiny_whisper::config()
-    };
-    write_random_model(&dir, &config, safetensors::Dtype::F32, &mut kit::rng(61));
-    std::fs::write(
-        dir.join("tokenizer.json"),
-        multilingual_tokenizer_json(VOCAB).unwrap(),
-    )
-    .unwrap();
-    let mut whisper = Whisper::load_dir(kit::gpu(), &dir).unwrap();
-    let file = WeightFile::new(
-        std::fs::read(dir.join("model.safetensors")).unwrap(),
-        "random",
-    );
-    let file = file.unwrap();
-    std::fs::remove_dir_all(&dir).ok();
+    let (mut whisper, file) = kit::tiny_whisper::multilingual(61);
 
     // Without a pack: what detection costs beyond decoding with the language given.
     let (plain, auto_plain) = transcribe(&whisper, None);

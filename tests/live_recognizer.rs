@@ -5,9 +5,8 @@
 
 use whisper_clsr_test_kit as kit;
 
-use kit::random_model::{multilingual_tokenizer_json, write_random_model, TinyConfig};
+use kit::random_model::{write_random_model, TinyConfig};
 use whisper_clsr::gpu::{Gpu, GpuOptions};
-use whisper_clsr::model::WeightFile;
 use whisper_clsr::pack::ExpertPack;
 use whisper_clsr::stream::{token_budget, Recognizer, WhisperRecognizer};
 use whisper_clsr::Whisper;
@@ -94,28 +93,11 @@ fn the_budget_follows_the_buffer_length_within_the_decoder_limit() {
 
 /// Without a language, an update detects one, as `transcribe` detects a file's, and is routed
 /// through the expert pack of that language; the recognition names both. With another
-/// language given, the base model decodes it. A random multilingual model (Whisper's 51 865
-/// tokens, so that every language token exists) and the paper's initial pack.
+/// language given, the base model decodes it. A random multilingual model (Whisper's
+/// vocabulary, so that every language token exists) and the paper's initial pack.
 #[test]
 fn an_update_without_a_language_detects_one_and_routes_its_expert() {
-    const VOCAB: usize = 51_865;
-    let dir = std::env::temp_dir().join(format!(
-        "whisper-clsr-live-recognizer-auto-{}",
-        std::process::id()
-    ));
-    let config = TinyConfig {
-        vocab: VOCAB,
-        ..kit::tiny_whisper::config()
-    };
-    write_random_model(&dir, &config, safetensors::Dtype::F32, &mut kit::rng(63));
-    std::fs::write(
-        dir.join("tokenizer.json"),
-        multilingual_tokenizer_json(VOCAB).unwrap(),
-    )
-    .unwrap();
-    let mut whisper = Whisper::load_dir(kit::gpu(), &dir).unwrap();
-    let weights = std::fs::read(dir.join("model.safetensors")).unwrap();
-    std::fs::remove_dir_all(&dir).ok();
+    let (mut whisper, file) = kit::tiny_whisper::multilingual(63);
     let audio = tone(1.0);
 
     let plain =
@@ -123,7 +105,6 @@ fn an_update_without_a_language_detects_one_and_routes_its_expert() {
     let language = plain.language.expect("the recognition names its language");
     assert_eq!(plain.expert, None, "no pack loaded yet");
 
-    let file = WeightFile::new(weights, "random").unwrap();
     let pack = ExpertPack::init_from_base(whisper.config(), &file, &language).unwrap();
     whisper.add_expert(&pack).unwrap();
     let mut auto = WhisperRecognizer::new(&whisper, None);

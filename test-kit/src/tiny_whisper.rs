@@ -65,3 +65,33 @@ pub fn write(dir: &Path, seed: u64) {
 pub fn load(gpu: Gpu, dir: &Path) -> Result<Whisper> {
     Whisper::load_dir(gpu, dir)
 }
+
+/// Whisper's multilingual vocabulary: every language token exists.
+pub const MULTILINGUAL_VOCAB: usize = 51_865;
+
+/// The tiny model with [`MULTILINGUAL_VOCAB`] tokens and a multilingual tokenizer (f32
+/// weights of `seed`), loaded on the test GPU, and its weight file (what
+/// `ExpertPack::init_from_base` copies): for tests of language detection and expert routing.
+pub fn multilingual(seed: u64) -> (Whisper, whisper_clsr::model::WeightFile) {
+    let dir = std::env::temp_dir().join(format!(
+        "whisper-clsr-multilingual-{seed}-{}",
+        std::process::id()
+    ));
+    let config = TinyConfig {
+        vocab: MULTILINGUAL_VOCAB,
+        ..config()
+    };
+    write_random_model(
+        &dir,
+        &config,
+        safetensors::Dtype::F32,
+        &mut crate::rng(seed),
+    );
+    let tokenizer = crate::random_model::multilingual_tokenizer_json(MULTILINGUAL_VOCAB).unwrap();
+    std::fs::write(dir.join("tokenizer.json"), tokenizer).unwrap();
+    let whisper = Whisper::load_dir(crate::gpu(), &dir).unwrap();
+    let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    let file = whisper_clsr::model::WeightFile::new(bytes, "random").unwrap();
+    (whisper, file)
+}
