@@ -41,8 +41,8 @@ pub struct RecognizerWork {
 /// Decodes the buffer in one window ([`DecodeOptions::first_window_only`]) greedily, or with
 /// a beam search ([`WhisperRecognizer::with_beam_size`]), at temperature 0 with segment and
 /// word timestamps, so an update costs one encoding and one decoding; `language` `None`
-/// detects it on every update. Expert packs loaded in the model route as
-/// in offline transcription.
+/// detects it on every update. Expert packs loaded in the model route as in offline
+/// transcription; the [`Recognition`] names the language and the expert.
 ///
 /// A decoding generates at most [`token_budget`] tokens for the buffer's length. One that
 /// repeats itself (compression ratio above the long-form threshold: the model looping on

@@ -2,7 +2,8 @@
 //! same policy as `whisper-clsr stream` ([`LiveTranscriber`]: Silero VAD utterances,
 //! re-decoding every `updateInterval` seconds, LocalAgreement-2 commits). Decoding awaits the
 //! GPU, so `push` and `finish` return promises; events are plain JS objects
-//! `{type: "partial"|"commit", text, start, end, emittedAt, words: [{word, start, end}]}`.
+//! `{type: "partial"|"commit", text, start, end, emittedAt, words: [{word, start, end}],
+//! language, expert}` (the decoding's language, and its expert pack or null).
 
 use std::rc::Rc;
 use std::sync::Arc;
