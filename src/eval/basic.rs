@@ -49,7 +49,7 @@ fn is_mark_symbol_or_punctuation(c: char) -> bool {
     )
 }
 
-/// NFKD, then: characters in `keep` stay; the letters of [`ADDITIONAL_DIACRITICS`] are
+/// NFKD, then: characters in `keep` stay; the letters of `ADDITIONAL_DIACRITICS` are
 /// spelled out; nonspacing marks (diacritics) vanish; other marks, symbols and punctuation
 /// become spaces.
 pub fn remove_symbols_and_diacritics(text: &str, keep: &str) -> String {

@@ -48,7 +48,7 @@ impl Gpu {
     }
 
     /// Submits everything recorded so far and a copy of `tensor` (u32) for the host, without
-    /// waiting: work recorded afterwards can run on the GPU while [`Gpu::finish_read`] waits
+    /// waiting: work recorded afterwards can run on the GPU while `Gpu::finish_read` waits
     /// for this copy alone (a decode loop records the next step before reading this one's
     /// token).
     pub fn start_read(&self, tensor: &Tensor) -> Result<PendingRead> {

@@ -69,7 +69,7 @@ impl Kernel {
 /// The `GELU_TANH` form of every kernel with a fused GELU (the `GELU` define), in which
 /// `gelu.wgsl` computes the tanh approximation instead of Whisper's exact erf form. Production
 /// code never dispatches these; they exist so that tests can compare the whole model with a
-/// reference that approximates GELU (candle-transformers' Whisper), see [`with_tanh_gelu`].
+/// reference that approximates GELU (candle-transformers' Whisper), see `with_tanh_gelu`.
 pub fn tanh_gelu_variants(kernels: &[Kernel]) -> Vec<Kernel> {
     kernels
         .iter()
@@ -120,7 +120,7 @@ pub struct ParamsLayout {
     pub fields: &'static [(&'static str, &'static str, usize)],
 }
 
-/// A `#[repr(C)]` struct passed to kernels as their uniform; implemented by [`params_struct!`].
+/// A `#[repr(C)]` struct passed to kernels as their uniform; implemented by `params_struct!`.
 pub trait Params: bytemuck::Pod {
     const LAYOUT: ParamsLayout;
 }

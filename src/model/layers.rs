@@ -15,7 +15,7 @@ pub struct Linear {
 }
 
 impl Linear {
-    /// Loads `{prefix}.weight` [out, in] and, if `with_bias`, `{prefix}.bias` [out].
+    /// Loads `{prefix}.weight` `[out, in]` and, if `with_bias`, `{prefix}.bias` `[out]`.
     pub fn load(
         gpu: &Gpu,
         file: &WeightFile,

@@ -37,11 +37,11 @@ const ROUTE_HEADER: usize = 4;
 pub struct SharedFfn<'a> {
     /// [ffn, d]
     pub fc1: &'a Weight,
-    /// [ffn]
+    /// `[ffn]`
     pub fc1_bias: &'a Weight,
     /// [d, ffn]
     pub fc2: &'a Weight,
-    /// [d]
+    /// `[d]`
     pub fc2_bias: &'a Weight,
 }
 
@@ -49,7 +49,7 @@ pub struct SharedFfn<'a> {
 pub struct ClsrOutput {
     /// [T, d]: residual + the FFN each token was routed to.
     pub out: Tensor,
-    /// [T] u32: 1 where the token took the expert, 0 where it took the shared FFN.
+    /// `[T]` u32: 1 where the token took the expert, 0 where it took the shared FFN.
     pub gates: Tensor,
 }
 

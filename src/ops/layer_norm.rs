@@ -25,7 +25,7 @@ pub(crate) fn kernels() -> Vec<Kernel> {
     vec![kernel(false), kernel(true)]
 }
 
-/// `LN(x)` for x [rows, cols] with gamma/beta [cols].
+/// `LN(x)` for x `[rows, cols]` with gamma/beta `[cols]`.
 pub fn layer_norm(gpu: &Gpu, x: &Tensor, gamma: &Weight, beta: &Weight) -> Tensor {
     let (rows, cols) = (x.shape()[0], x.shape()[1]);
     assert_eq!(gamma.len(), cols, "layer norm width");

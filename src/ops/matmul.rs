@@ -116,7 +116,7 @@ pub struct Epilogue<'a> {
     /// Added after the activation, laid out like C.
     pub residual: Option<(&'a Tensor, Layout)>,
     /// A layer norm applied to A's rows as they are read: an f32 `[gamma | beta]` table of
-    /// 2·k. Only for products the GEMV kernel takes (at most [`GEMV_MAX_ROWS`] rows, or
+    /// 2·k. Only for products the GEMV kernel takes (at most `GEMV_MAX_ROWS` rows, or
     /// up to 16 in groups), and never with a residual (they share a binding).
     pub norm: Option<&'a Weight>,
     /// Argmax partials of the outputs for a greedy token pick, left beside them (one-row
@@ -623,7 +623,7 @@ pub fn folds_norm(gpu: &Gpu, rows: usize) -> bool {
     rows <= GEMV_GROUPS_MAX_ROWS && !gpu.cpu_forms()
 }
 
-/// `linear(layer_norm(x))` for at most [`GEMV_GROUPS_MAX_ROWS`] rows of `x` (decoder steps), in
+/// `linear(layer_norm(x))` for at most `GEMV_GROUPS_MAX_ROWS` rows of `x` (decoder steps), in
 /// one dispatch: the norm (`norm`: f32 `[gamma | beta]` of x's width) is applied as the GEMV
 /// reads the rows.
 pub fn linear_normed(

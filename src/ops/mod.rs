@@ -1,4 +1,4 @@
-//! One Rust wrapper per kernel. Each records dispatches on the [`Gpu`](crate::gpu::Gpu);
+//! One Rust wrapper per kernel. Each records dispatches on the [`Gpu`];
 //! nothing runs until the next flush or readback.
 
 pub mod attention;

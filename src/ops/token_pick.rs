@@ -64,7 +64,7 @@ pub(crate) fn kernels() -> Vec<Kernel> {
 }
 
 /// The timestamp rules for one step, derived by the host from the tokens sampled so far
-/// (see [`crate::decode::timestamps::TimestampRules`]).
+/// (see [`crate::decode::timestamps::timestamp_filter`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TimestampFilter {
     /// First sampled position: only timestamps, none above `max`.
@@ -262,7 +262,7 @@ pub fn top_tokens(
     );
 }
 
-/// Writes softmax(`logits[offset .. offset + n]`)[target] into `out[out_index]` (f32).
+/// Writes softmax(`logits[offset .. offset + n]`)`[target]` into `out[out_index]` (f32).
 pub fn token_probability(
     gpu: &Gpu,
     logits: &Tensor,

@@ -11,15 +11,15 @@ use crate::Result;
 pub enum ExpertTensor {
     /// Expert FFN input projection [ffn, d].
     Fc1,
-    /// [ffn]
+    /// `[ffn]`
     Fc1Bias,
     /// Expert FFN output projection [d, ffn].
     Fc2,
-    /// [d]
+    /// `[d]`
     Fc2Bias,
     /// Gate MLP input W_in [gate, d].
     GateIn,
-    /// b_in [gate]
+    /// b_in `[gate]`
     GateInBias,
     /// Gate MLP output w_out [1, gate] (no bias).
     GateOut,

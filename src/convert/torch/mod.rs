@@ -1,6 +1,6 @@
 //! PyTorch checkpoints as `torch.save` writes them (PyTorch ≥ 1.6): a zip archive whose
 //! entries are stored uncompressed under one top folder, `<archive>/data.pkl` (the pickled
-//! object, [`pickle`]), `<archive>/data/<key>` (each storage's raw little-endian elements),
+//! object, `pickle`), `<archive>/data/<key>` (each storage's raw little-endian elements),
 //! `<archive>/version` and `<archive>/byteorder`. Reads state dicts of contiguous fp32, fp16
 //! or bf16 tensors, one tensor at a time, so a 458 MB checkpoint never sits in memory whole.
 
