@@ -32,13 +32,16 @@ summary() {
 trap summary EXIT
 rm -f test-output/rust-tests.log
 
-step "clippy and format (native and wasm32)"
+step "clippy, format and API docs (native and wasm32)"
 cargo fmt --all -- --check
 # The wasm32 lint first: it fails fast on code that does not compile for the browser (the
 # release wasm build in scripts/test-web.sh then reuses nothing of a debug build, so there is
 # no separate wasm32 build check).
 cargo clippy --lib --target wasm32-unknown-unknown --no-default-features -- -D warnings
 cargo clippy --workspace --all-targets -- -D warnings
+# The API docs build without warnings (a broken intra-doc link, a shape written as a link);
+# it reuses clippy's checked dependencies, so it costs seconds.
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace --quiet
 
 step "tests"
 # A Rust failure does not skip the browser tests: one run shows every failure.

@@ -3,7 +3,7 @@
 //! - [`device`]: the test GPU (Vulkan; lavapipe on machines without one), uploads, readback
 //!   and weights together with the values the GPU sees;
 //! - [`data`]: seeded random data and f32 ↔ f64 conversions;
-//! - [`reference`]: f64 reference ops and a whole f64 Whisper;
+//! - [`reference`](mod@reference): f64 reference ops and a whole f64 Whisper;
 //! - [`fd`]: central finite differences of a scalar loss against an analytic gradient;
 //! - [`compare`]: closeness checks of f32 results against f64 references;
 //! - [`fixtures`], [`random_model`], [`ct2`]: test models and assets;

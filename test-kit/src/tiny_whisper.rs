@@ -61,7 +61,7 @@ pub fn write(dir: &Path, seed: u64) {
     std::fs::write(dir.join("tokenizer.json"), tokenizer_json()).unwrap();
 }
 
-/// Loads the tiny model written by [`write`] onto `gpu`.
+/// Loads the tiny model written by [`write`](fn@write) onto `gpu`.
 pub fn load(gpu: Gpu, dir: &Path) -> Result<Whisper> {
     Whisper::load_dir(gpu, dir)
 }

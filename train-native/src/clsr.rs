@@ -107,7 +107,7 @@ impl TrainMode {
 pub struct ClsrSaved {
     pub z_gate: Tensor,
     pub gate_pre: Tensor,
-    /// [T] soft gates (before skip-gate), the values the budget counts.
+    /// `[T]` soft gates (before skip-gate), the values the budget counts.
     pub gates: Tensor,
     pub pre_lang: Tensor,
     pub h_lang: Tensor,

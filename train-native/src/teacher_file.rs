@@ -5,7 +5,7 @@
 //!
 //! - `targets` u32 [Σ positions]: every utterance's target ids (u32::MAX where no loss is
 //!   taken), concatenated in the order of the metadata's `utterances`;
-//! - `ids` u32 [R, k], `log_probs` f32 [R, k], `log_tail` f32 [R]: one row per target
+//! - `ids` u32 `[R, k]`, `log_probs` f32 `[R, k]`, `log_tail` f32 `[R]`: one row per target
 //!   (R = the targets that are not u32::MAX), in the same order;
 //! - metadata `whisper_clsr_teacher`: JSON [`CacheMeta`] (format, teacher and its
 //!   fingerprint, corpus and its fingerprint, language, tokenizer, k, vocabulary, τ, and per

@@ -77,6 +77,6 @@ pub struct TopKExample {
     pub ids: Vec<u32>,
     /// [positions, k]
     pub logits: Vec<f32>,
-    /// [positions]
+    /// `[positions]`
     pub tail: Vec<f32>,
 }

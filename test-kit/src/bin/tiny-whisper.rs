@@ -3,7 +3,9 @@
 //! machinery over long stretches without a real model's cost (scripts/bench-stream-hour.sh
 //! `--tiny-random`):
 //!
-//!   tiny-whisper DIR [SEED]
+//! ```text
+//! tiny-whisper DIR [SEED]
+//! ```
 
 use std::path::PathBuf;
 use std::process::ExitCode;

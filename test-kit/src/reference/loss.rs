@@ -1,6 +1,6 @@
 //! The distillation objective's terms on one row of log-probabilities, in f64.
 
-/// Label-smoothed cross-entropy of one row: (1 − ε)·(−log p[target]) + ε·mean(−log p).
+/// Label-smoothed cross-entropy of one row: (1 − ε)·(−log `p[target]`) + ε·mean(−log p).
 pub fn smoothed_cross_entropy(log_p: &[f64], target: usize, eps: f64) -> f64 {
     let smooth = -log_p.iter().sum::<f64>() / log_p.len() as f64;
     (1.0 - eps) * -log_p[target] + eps * smooth

@@ -28,7 +28,7 @@ pub(crate) fn kernels() -> Vec<Kernel> {
     (0..4).map(|b| kernel(b & 1 != 0, b & 2 != 0)).collect()
 }
 
-/// dX of `LN(x)` for x, dy [rows, cols] and gamma [cols], plus `dres` when given.
+/// dX of `LN(x)` for x, dy `[rows, cols]` and gamma `[cols]`, plus `dres` when given.
 pub fn layer_norm_backward(
     gpu: &Gpu,
     x: &Tensor,

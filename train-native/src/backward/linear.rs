@@ -169,7 +169,7 @@ pub fn grad_input_long(
     reduce(gpu, p, m * k, &partial, dx, accumulate);
 }
 
-/// `db (+)= Σ_rows dY` for dY [rows, out], db [out].
+/// `db (+)= Σ_rows dY` for dY `[rows, out]`, db `[out]`.
 pub fn grad_bias(gpu: &Gpu, dy: &Tensor, db: &Tensor, accumulate: bool) {
     let (rows, out) = (dy.shape()[0], dy.shape()[1]);
     assert_eq!(db.len(), out, "grad_bias: db size");

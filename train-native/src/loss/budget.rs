@@ -22,7 +22,7 @@ pub(crate) fn kernels() -> Vec<Kernel> {
     vec![KERNEL]
 }
 
-/// From `gate_sum` ([1]: Σ of the counted gates) and their count N, returns [2]:
+/// From `gate_sum` (`[1]`: Σ of the counted gates) and their count N, returns `[2]`:
 /// (scale·|Σg/N − b|, scale·sign(Σg/N − b)/N).
 pub fn budget_loss(gpu: &Gpu, gate_sum: &Tensor, count: usize, budget: f32, scale: f32) -> Tensor {
     assert!(count > 0, "gate budget over no gates");

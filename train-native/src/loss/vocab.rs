@@ -179,7 +179,7 @@ impl CrossEntropy {
         );
     }
 
-    /// Row losses [rows] (scaled, divided by the count; their sum is the loss).
+    /// Row losses `[rows]` (scaled, divided by the count; their sum is the loss).
     pub fn finish(&self, gpu: &Gpu, targets: &Tensor) -> Tensor {
         let p = self.params(None);
         self.spec
@@ -249,7 +249,7 @@ impl JensenShannon {
         self.pass(gpu, "JS_VALUE_CHUNK", z, zt, v0);
     }
 
-    /// Row losses [rows]: τ²·JS_r·scale/count (0 for padding).
+    /// Row losses `[rows]`: τ²·JS_r·scale/count (0 for padding).
     pub fn finish(&self, gpu: &Gpu, targets: &Tensor) -> Tensor {
         let mut p = self.params(None);
         p.scale *= self.tau * self.tau;
