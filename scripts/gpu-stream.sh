@@ -49,13 +49,15 @@ pack() {
   cp ../shared/fixtures/jfk.wav ../shared/fixtures/jfk.txt "$sonnet/sonnet-1.wav" "$sonnet/sonnet-1.txt" "$kit/audio/"
   find "$model" -maxdepth 1 -type f ! -name model.safetensors ! -name '.*' -exec cp {} "$kit/model/$name/" \;
   (cd "$model" && sha256sum model.safetensors) >"$kit/model/$name/model.safetensors.sha256"
-  if [[ ! -d .gl ]]; then
+  if ! compgen -G ".gl/libvulkan1_*.deb" >/dev/null; then
     log "downloading the Vulkan loader packages into .gl"
     local lists=/tmp/gpu-stream-apt
     local o=(-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=$lists)
-    mkdir -p .gl "$lists/partial"
-    apt-get "${o[@]}" update >/dev/null
-    (cd .gl && apt-get "${o[@]}" download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2 2>/dev/null)
+    rm -rf .gl.tmp && mkdir -p .gl.tmp "$lists/partial"
+    { apt-get "${o[@]}" update >/dev/null &&
+      (cd .gl.tmp && apt-get "${o[@]}" download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2 2>/dev/null); } ||
+      die "could not download the Vulkan loader packages with apt-get (a Debian or Ubuntu machine with network is needed)"
+    rm -rf .gl && mv .gl.tmp .gl
   fi
   # Every call carries the repository's tracked files too; 1 MiB is kept spare.
   local tree first later
