@@ -1561,6 +1561,25 @@ fn regression_nan_samples_in_float_wav_are_silenced_and_counted() {
     assert_eq!(audio.samples[12], samples[12]);
 }
 
+/// One stereo float frame at 44.1 kHz resamples to no sample at 16 kHz: found by `fuzz_wav` as
+/// an accepted file with empty audio. It is now refused as too short.
+#[test]
+fn regression_one_frame_at_44k_is_too_short_not_empty_audio() {
+    let one_frame = wav(&[0.1, -0.1], 2, 44_100, 3, 32);
+    let e = decode_audio(&one_frame, Some("wav"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("too short") && e.contains("44100 Hz"), "{e}");
+    let three_frames = wav(&[0.1; 6], 2, 44_100, 3, 32);
+    assert_eq!(
+        decode_audio(&three_frames, Some("wav"))
+            .unwrap()
+            .samples
+            .len(),
+        1
+    );
+}
+
 /// symphonia allocates the length a FLAC VORBIS_COMMENT entry declares (up to 4 GiB) before
 /// reading it: found by `fuzz_flac` as an abort. Comment and picture blocks are now skipped.
 #[test]

@@ -193,6 +193,12 @@ fn file_front_end_errors_name_the_file_and_the_problem() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("0 Hz"), "{e}");
+    // One frame at 44.1 kHz makes no sample at 16 kHz.
+    kit::fixtures::write_wav(&scratch("short.wav"), &[0.1], 44_100, 1);
+    let e = load_long_mel(&scratch("short.wav"), 80)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("short.wav") && e.contains("too short"), "{e}");
 }
 
 /// The gate takes only windows without a sample above −70 dBFS as silence: jfk.wav turned

@@ -69,8 +69,16 @@ fn decode_owned(bytes: Vec<u8>, extension_hint: Option<&str>) -> Result<DecodedA
         ));
     }
     let non_finite_samples = sanitize_non_finite(&mut mono);
+    let samples = resample(&mono, rate, SAMPLE_RATE)?;
+    if samples.is_empty() {
+        // A few frames at a higher rate can resample to nothing (1 frame at 44.1 kHz).
+        return Err(Error::Audio(format!(
+            "audio is too short: {} sample(s) at {rate} Hz make no sample at {SAMPLE_RATE} Hz",
+            mono.len()
+        )));
+    }
     Ok(DecodedAudio {
-        samples: resample(&mono, rate, SAMPLE_RATE)?,
+        samples,
         non_finite_samples,
     })
 }

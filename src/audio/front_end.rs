@@ -78,11 +78,12 @@ fn stream_packets(mut packets: MonoPackets, n_mels: usize) -> Result<StreamedMel
     let mut resampler = StreamResampler::new(packets.rate, SAMPLE_RATE)?;
     let mut mel = LogMelStream::new(n_mels)?;
     let (mut mono, mut resampled) = (Vec::new(), Vec::new());
-    let (mut decoded, mut non_finite_samples) = (0usize, 0usize);
+    let (mut decoded, mut at_16k, mut non_finite_samples) = (0usize, 0usize, 0usize);
     while packets.next(&mut mono)? {
         decoded += mono.len();
         non_finite_samples += sanitize_non_finite(&mut mono);
         resampler.push(&mono, &mut resampled)?;
+        at_16k += resampled.len();
         mel.push(&resampled)?;
         resampled.clear();
     }
@@ -92,6 +93,14 @@ fn stream_packets(mut packets: MonoPackets, n_mels: usize) -> Result<StreamedMel
         ));
     }
     resampler.finish(&mut resampled)?;
+    at_16k += resampled.len();
+    if at_16k == 0 {
+        // A few frames at a higher rate can resample to nothing (1 frame at 44.1 kHz).
+        return Err(Error::Audio(format!(
+            "audio is too short: {decoded} sample(s) at {} Hz make no sample at {SAMPLE_RATE} Hz",
+            packets.rate
+        )));
+    }
     mel.push(&resampled)?;
     Ok(StreamedMel {
         mel: mel.finish()?,
