@@ -15,9 +15,10 @@
 #       Vulkan loader packages in .gl (the device tool's recipe: the GPU machine has none).
 #       Prints the paths each call must carry: the machine keeps what earlier calls brought
 #       while it stays warm, so the weights arrive over consecutive calls.
-#   scripts/gpu-stream.sh --prebuilt DIR [--minutes N] [--max-wall SECONDS]
-#       on the GPU machine: joins the weights (checking their SHA-256), then runs 1 and 2; the
-#       hour is stopped after --max-wall seconds (default 360) with the share of it consumed.
+#   scripts/gpu-stream.sh --prebuilt DIR [--minutes N] [--max-wall SECONDS] [--hour-only]
+#       on the GPU machine: joins the weights (checking their SHA-256), then runs 1 and 2 (only
+#       2 with --hour-only); the hour is stopped after --max-wall seconds (default 360) with the
+#       share of it consumed.
 #
 # Reports go to OUT (default test-output/gpu-stream): sonnet-realtime.txt, hour.txt and the
 # runs' events.
@@ -86,12 +87,16 @@ PY
 }
 
 prebuilt() {
-  local dir=$1 minutes=$2 max_wall=$3
+  local dir=$1 minutes=$2 max_wall=$3 hour_only=$4
   local out=${OUT:-test-output/gpu-stream} kit=$dir/kit
   [[ -x $kit/bin/whisper-clsr ]] || die "$kit/bin/whisper-clsr is missing: make the pack with scripts/gpu-stream.sh --pack $dir on a build machine"
-  local model
-  model=$(find "$kit/model" -mindepth 1 -maxdepth 1 -type d | head -1)
-  [[ -n $model ]] || die "no model in $kit/model"
+  local small model
+  small=$(find "$kit/model" -mindepth 1 -maxdepth 1 -type d | head -1)
+  [[ -n $small ]] || die "no model in $kit/model"
+  # Joined beside the kit, not in it, so that the kit still fits a call after a trial run here.
+  model=$dir/joined/$(basename "$small")
+  mkdir -p "$model"
+  cp "$small"/* "$model"/
   if ! (cd "$model" && sha256sum --quiet -c model.safetensors.sha256 >/dev/null 2>&1); then
     local parts=("$dir"/weights/part-*)
     [[ -f ${parts[0]} ]] || die "no weights in $dir/weights: carry them (scripts/gpu-stream.sh --pack prints the calls)"
@@ -117,10 +122,12 @@ prebuilt() {
   if command -v nvidia-smi >/dev/null; then
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
   fi
-  log "1. Sonnet 1 at real-time pace with $(basename "$model")"
-  scripts/bench-stream.sh --model "$model" --clock realtime --language en \
-    --reference "$kit/audio/sonnet-1.txt" --keep "$out/sonnet-realtime" "$kit/audio/sonnet-1.wav" 2>&1 |
-    tee "$out/sonnet-realtime.txt"
+  if [[ $hour_only == no ]]; then
+    log "1. Sonnet 1 at real-time pace with $(basename "$model")"
+    scripts/bench-stream.sh --model "$model" --clock realtime --language en \
+      --reference "$kit/audio/sonnet-1.txt" --keep "$out/sonnet-realtime" "$kit/audio/sonnet-1.wav" 2>&1 |
+      tee "$out/sonnet-realtime.txt"
+  fi
   log "2. $minutes minutes of jfk.wav on the simulated clock (at most $max_wall s)"
   BENCH_STREAM_HOUR_DIR=$out/hour scripts/bench-stream-hour.sh --model "$model" --clock simulated \
     --minutes "$minutes" --max-wall "$max_wall" "$kit/audio/jfk.wav" 2>&1 | tee "$out/hour.txt"
@@ -142,17 +149,18 @@ case ${1:-} in
     pack "$dir" "$model" "$call_mib"
     ;;
   --prebuilt)
-    [[ $# -ge 2 ]] || die "usage: scripts/gpu-stream.sh --prebuilt DIR [--minutes N] [--max-wall SECONDS]"
-    dir=$2 minutes=60 max_wall=360
+    [[ $# -ge 2 ]] || die "usage: scripts/gpu-stream.sh --prebuilt DIR [--minutes N] [--max-wall SECONDS] [--hour-only]"
+    dir=$2 minutes=60 max_wall=360 hour_only=no
     shift 2
     while [[ $# -gt 0 ]]; do
       case $1 in
         --minutes) minutes=$2; shift 2 ;;
         --max-wall) max_wall=$2; shift 2 ;;
+        --hour-only) hour_only=yes; shift ;;
         *) die "unknown option $1" ;;
       esac
     done
-    prebuilt "$dir" "$minutes" "$max_wall"
+    prebuilt "$dir" "$minutes" "$max_wall" "$hour_only"
     ;;
-  *) die "usage: scripts/gpu-stream.sh --pack DIR [--model DIR] [--call-mib N] | --prebuilt DIR [--minutes N] [--max-wall SECONDS]" ;;
+  *) die "usage: scripts/gpu-stream.sh --pack DIR [--model DIR] [--call-mib N] | --prebuilt DIR [--minutes N] [--max-wall SECONDS] [--hour-only]" ;;
 esac
