@@ -13,7 +13,7 @@ use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 
 use super::defuse::Defused;
-use super::{resample, sanitize_non_finite, DecodedAudio, SAMPLE_RATE};
+use super::{resample, sanitize_non_finite, too_short, DecodedAudio, SAMPLE_RATE};
 use crate::{Error, Result};
 
 /// The containers/codecs this build can decode, for error messages and docs.
@@ -71,11 +71,7 @@ fn decode_owned(bytes: Vec<u8>, extension_hint: Option<&str>) -> Result<DecodedA
     let non_finite_samples = sanitize_non_finite(&mut mono);
     let samples = resample(&mono, rate, SAMPLE_RATE)?;
     if samples.is_empty() {
-        // A few frames at a higher rate can resample to nothing (1 frame at 44.1 kHz).
-        return Err(Error::Audio(format!(
-            "audio is too short: {} sample(s) at {rate} Hz make no sample at {SAMPLE_RATE} Hz",
-            mono.len()
-        )));
+        return Err(too_short(mono.len(), rate));
     }
     Ok(DecodedAudio {
         samples,

@@ -11,7 +11,7 @@ use super::defuse::Defused;
 use super::long_mel::LongMel;
 use super::mel_stream::LogMelStream;
 use super::resample_stream::StreamResampler;
-use super::{sanitize_non_finite, SAMPLE_RATE};
+use super::{sanitize_non_finite, too_short, SAMPLE_RATE};
 use crate::{Error, Result};
 
 /// A recording's spectrogram, with how many samples had to be repaired.
@@ -95,11 +95,7 @@ fn stream_packets(mut packets: MonoPackets, n_mels: usize) -> Result<StreamedMel
     resampler.finish(&mut resampled)?;
     at_16k += resampled.len();
     if at_16k == 0 {
-        // A few frames at a higher rate can resample to nothing (1 frame at 44.1 kHz).
-        return Err(Error::Audio(format!(
-            "audio is too short: {decoded} sample(s) at {} Hz make no sample at {SAMPLE_RATE} Hz",
-            packets.rate
-        )));
+        return Err(too_short(decoded, packets.rate));
     }
     mel.push(&resampled)?;
     Ok(StreamedMel {

@@ -54,6 +54,14 @@ pub struct DecodedAudio {
     pub non_finite_samples: usize,
 }
 
+/// The error for audio that decoded to samples but resamples to none at 16 kHz (a few frames
+/// at a higher rate: one frame at 44.1 kHz makes no sample).
+pub(super) fn too_short(decoded: usize, rate: u32) -> crate::Error {
+    crate::Error::Audio(format!(
+        "audio is too short: {decoded} sample(s) at {rate} Hz make no sample at {SAMPLE_RATE} Hz"
+    ))
+}
+
 /// Replaces NaN and ±infinity by 0.0 (silence) and returns how many were replaced. A few
 /// damaged samples should not make a whole recording untranscribable, and one NaN would
 /// otherwise spread through the whole spectrogram window.
