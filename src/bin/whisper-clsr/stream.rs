@@ -22,7 +22,8 @@ use crate::MODEL_HELP;
 pub enum StreamFormat {
     /// Committed text as it is committed.
     Text,
-    /// One JSON object per event: type (partial/commit), text, start, end, emitted_at, words.
+    /// One JSON object per event: type (partial/commit), text, start, end, emitted_at, words,
+    /// language, expert (null without a pack).
     Json,
 }
 
