@@ -7,6 +7,8 @@ use whisper_clsr_test_kit as kit;
 
 use std::process::Command;
 
+use serde_json::Value;
+
 fn cli() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_whisper-clsr"));
     c.env(
@@ -26,28 +28,43 @@ fn vad_weights() -> std::path::PathBuf {
     path
 }
 
+/// Runs `command`, which must succeed (`what` names it in the failure): its stdout and stderr.
+fn run_ok(command: &mut Command, what: &str) -> (String, String) {
+    let out = command.output().expect("run whisper-clsr");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{what} failed: {stderr}");
+    (String::from_utf8(out.stdout).unwrap(), stderr)
+}
+
+/// The events a `stream --format json` run printed, one JSON object per line.
+fn events(stdout: &str) -> Vec<Value> {
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect()
+}
+
+/// The text of `commits`, one after the other.
+fn text_of(commits: &[&Value]) -> String {
+    commits
+        .iter()
+        .map(|c| format!("{} ", c["text"].as_str().unwrap()))
+        .collect()
+}
+
 /// The CLI's offline transcript of `samples` (written to a WAV file), as words.
 fn offline_words(model: &std::path::Path, samples: &[f32], name: &str) -> String {
     let wav = std::env::temp_dir().join(format!("stream-cli-{}-{name}.wav", std::process::id()));
     kit::fixtures::write_wav(&wav, samples, 16_000, 1);
-    let out = cli()
-        .args([
-            "transcribe",
-            "--model",
-            model.to_str().unwrap(),
-            "--format",
-            "text",
-        ])
-        .arg(&wav)
-        .output()
-        .expect("run whisper-clsr");
-    std::fs::remove_file(&wav).ok();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let (text, _) = run_ok(
+        cli()
+            .args(["transcribe", "--model", model.to_str().unwrap()])
+            .args(["--format", "text"])
+            .arg(&wav),
+        "transcribe",
     );
-    kit::words(&String::from_utf8(out.stdout).unwrap())
+    std::fs::remove_file(&wav).ok();
+    kit::words(&text)
 }
 
 // Four tiny.en decodings and two offline transcriptions: about a minute on lavapipe since
@@ -70,22 +87,17 @@ fn streaming_jfk_commits_the_offline_words() {
     std::fs::write(&raw, &pcm).unwrap();
 
     // Raw PCM on stdin; a 3 s update interval keeps it to a few decodings on lavapipe.
-    let out = cli()
-        .args(["stream", "--model", model.to_str().unwrap()])
-        .args(["--vad", vad_weights().to_str().unwrap()])
-        .args(["--input", "-", "--clock", "simulated", "--format", "json"])
-        .args(["--update-interval", "3"])
-        .stdin(std::fs::File::open(&raw).unwrap())
-        .output()
-        .expect("run whisper-clsr");
+    let (stdout, stderr) = run_ok(
+        cli()
+            .args(["stream", "--model", model.to_str().unwrap()])
+            .args(["--vad", vad_weights().to_str().unwrap()])
+            .args(["--input", "-", "--clock", "simulated", "--format", "json"])
+            .args(["--update-interval", "3"])
+            .stdin(std::fs::File::open(&raw).unwrap()),
+        "stream",
+    );
     std::fs::remove_file(&raw).ok();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "stream failed: {stderr}");
-    let events: Vec<serde_json::Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
-        .collect();
+    let events = events(&stdout);
     let commits: Vec<_> = events.iter().filter(|e| e["type"] == "commit").collect();
     assert!(commits.len() >= 2, "commits while speaking: {events:#?}");
     let mut last_end = 0.0;
@@ -102,11 +114,6 @@ fn streaming_jfk_commits_the_offline_words() {
     let first_commit = commits[0]["emitted_at"].as_f64().unwrap();
     assert!(first_commit < 11.0, "nothing committed while speaking");
 
-    let text_of = |c: &[&serde_json::Value]| -> String {
-        c.iter()
-            .map(|c| format!("{} ", c["text"].as_str().unwrap()))
-            .collect()
-    };
     // The first commit is the first utterance, flushed at its end: the audio it heard is
     // up to where the stream stood then.
     let heard = (first_commit * 16_000.0) as usize;
@@ -135,55 +142,38 @@ fn an_expert_pack_routes_the_live_decodings() {
     let model = kit::model_dir("whisper-tiny.en");
     let dir = kit::fixtures::scratch_dir("stream-cli-expert");
     let pack = dir.join("en.safetensors");
-    let out = cli()
-        .args(["pack", "init", "--model", model.to_str().unwrap()])
-        .args(["--language", "english", "--out", pack.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "pack init: {}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        cli()
+            .args(["pack", "init", "--model", model.to_str().unwrap()])
+            .args(["--language", "english", "--out", pack.to_str().unwrap()]),
+        "pack init",
     );
     let (mut samples, phrase) = kit::fixtures::jfk_phrase();
     samples.extend(vec![0.0f32; 24_000]);
     let wav = dir.join("phrase.wav");
     kit::fixtures::write_wav(&wav, &samples, 16_000, 1);
 
-    let out = cli()
-        .args(["stream", "--model", model.to_str().unwrap()])
-        .args(["--vad", vad_weights().to_str().unwrap()])
-        .args([
-            "--expert",
-            pack.to_str().unwrap(),
-            "--input",
-            wav.to_str().unwrap(),
-        ])
-        .args(["--clock", "simulated", "--format", "json"])
-        .output()
-        .expect("run whisper-clsr");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "stream failed: {stderr}");
+    let (stdout, stderr) = run_ok(
+        cli()
+            .args(["stream", "--model", model.to_str().unwrap()])
+            .args(["--vad", vad_weights().to_str().unwrap()])
+            .args(["--expert", pack.to_str().unwrap()])
+            .args(["--input", wav.to_str().unwrap()])
+            .args(["--clock", "simulated", "--format", "json"]),
+        "stream",
+    );
     assert!(
         stderr.contains("expert pack") && stderr.contains("language en"),
         "{stderr}"
     );
-    let events: Vec<serde_json::Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
-        .collect();
+    let events = events(&stdout);
     assert!(!events.is_empty(), "{stderr}");
     for event in &events {
         assert_eq!(event["language"], "en", "{event}");
         assert_eq!(event["expert"], "en", "{event}");
     }
-    let committed: String = events
-        .iter()
-        .filter(|e| e["type"] == "commit")
-        .map(|e| format!("{} ", e["text"].as_str().unwrap()))
-        .collect();
-    assert_eq!(kit::words(&committed), phrase, "{stderr}");
+    let commits: Vec<_> = events.iter().filter(|e| e["type"] == "commit").collect();
+    assert_eq!(kit::words(&text_of(&commits)), phrase, "{stderr}");
     std::fs::remove_dir_all(&dir).ok();
 }
 
