@@ -371,6 +371,10 @@ fn bad_decoding_options_are_refused_before_loading() {
             vec!["--without-timestamps", "--word-timestamps"],
             "cannot be used with",
         ),
+        (
+            vec!["--expert", "/nonexistent/en.safetensors"],
+            "--expert /nonexistent/en.safetensors: no such file",
+        ),
     ] {
         let mut all = vec!["--model", "no-such-model"];
         all.extend(args.iter().copied());

@@ -7,8 +7,11 @@ use whisper_clsr::gpu::{Gpu, GpuOptions};
 use whisper_clsr::Whisper;
 
 /// Opens the GPU and loads `model` with the expert packs `experts`; returns the model and
-/// the milliseconds it took.
+/// the milliseconds it took. A missing pack is refused before anything loads.
 pub fn load_whisper(model: &Path, experts: &[PathBuf]) -> Result<(Whisper, f64), String> {
+    if let Some(missing) = experts.iter().find(|p| !p.is_file()) {
+        return Err(format!("--expert {}: no such file", missing.display()));
+    }
     let started = std::time::Instant::now();
     eprintln!("loading {} ...", model.display());
     let gpu = pollster::block_on(Gpu::new(GpuOptions::default())).map_err(|e| e.to_string())?;

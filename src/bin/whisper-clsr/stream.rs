@@ -232,9 +232,6 @@ pub fn run(args: Args) -> Result<(), String> {
     let weights = SileroWeights::load(&args.vad).map_err(|e| e.to_string())?;
     let detector = VoiceActivity::new(Arc::new(weights), SAMPLE_RATE, VadOptions::default())
         .map_err(|e| e.to_string())?;
-    if let Some(missing) = args.experts.iter().find(|p| !p.is_file()) {
-        return Err(format!("--expert {}: no such file", missing.display()));
-    }
     let mut source = Source::open(&args.input)?;
 
     let (whisper, _) = load_whisper(&args.model, &args.experts)?;
